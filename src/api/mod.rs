@@ -1,0 +1,96 @@
+//! The HTTP API: routes, handlers (one file per area) and the OpenAPI
+//! document generated from them.
+
+pub mod ops;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, guard, web};
+use utoipa::OpenApi;
+
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::idempotency::idempotency;
+
+pub const API_PREFIX: &str = "/api/v1";
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Kujenga API",
+        description = "Kujenga is the backend of an AI capacity-building knowledge-sharing \
+platform: institutions publish courses, datasets and model cards; learners use them; \
+coordinators run cross-border lab partnerships.\n\n\
+Conventions: errors are RFC 9457 `application/problem+json`; lists take `limit` and \
+`cursor` and answer `{items, next_cursor}` with a `Link: rel=\"next\"` header; single objects \
+carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `POST`s accept an \
+`Idempotency-Key`; every response carries `X-Request-Id`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(ops::healthz, ops::readyz, ops::metrics),
+    components(schemas(Problem, FieldError, ops::Health, ops::Ready)),
+    tags(
+        (name = "operations", description = "Liveness, readiness and metrics")
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as served and committed.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// The document as pretty JSON with a trailing newline (the committed form).
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().unwrap_or_else(|_| "{}".into());
+    text.push('\n');
+    text
+}
+
+/// A route for GET that also answers HEAD (same headers, no body).
+pub fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// Registers every route. Resources are declared with `web::resource` so
+/// that a known path with an unsupported method answers 405 with `Allow`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").route(get().to(ops::healthz)))
+        .service(web::resource("/readyz").route(get().to(ops::readyz)))
+        .service(web::resource("/metrics").route(get().to(ops::metrics)))
+        .service(web::resource(OPENAPI_PATH).route(get().to(serve_openapi)))
+        .service(web::resource("/docs").route(get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        })))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)),
+        )
+        .service(
+            web::scope(API_PREFIX)
+                .wrap(from_fn(idempotency))
+                .configure(v1_routes)
+                .default_service(web::to(not_found)),
+        );
+}
+
+/// Routes under `/api/v1`. Each area adds its own `configure` here.
+fn v1_routes(_cfg: &mut web::ServiceConfig) {}
+
+async fn serve_openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}
+
+/// The rendered document, built once at start-up.
+#[derive(Debug, Clone)]
+pub struct OpenApiJson(pub String);
+
+/// The answer for paths no route matches.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

@@ -1,0 +1,150 @@
+//! The command line: `serve` (default), `migrate`, `openapi`, `admin`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::db::{self, ConnectionManager};
+use crate::startup::Application;
+
+/// Exit code for an unusable setting or command line.
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kujenga",
+    version,
+    about = "Kujenga: courses, datasets and model cards shared across borders",
+    long_about = "Kujenga: the backend of an AI capacity-building knowledge-sharing platform.\n\n\
+Settings come from built-in defaults, then a TOML file (--config or KUJENGA_CONFIG), then \
+KUJENGA_* environment variables (nested keys with __, e.g. KUJENGA_DATABASE__POOL_SIZE) and \
+DATABASE_URL, then flags. See kujenga.example.toml for every setting."
+)]
+pub struct Cli {
+    /// A TOML settings file.
+    #[arg(long, global = true, env = "KUJENGA_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Folder for the SQLite database, signing key and mail [env: KUJENGA_DATA_DIR] [default: data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default command).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, or revert the last one.
+    Migrate(MigrateArgs),
+    /// Print the OpenAPI document (JSON) to standard output.
+    Openapi,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on, ADDR:PORT; port 0 picks a free one [env: KUJENGA_BIND] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Revert the most recently applied migration instead.
+    #[arg(long)]
+    pub revert: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform admin, or promote an existing user (password from a prompt or stdin).
+    Create {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let bind = match &cli.command {
+        Some(Command::Serve(args)) => args.bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        bind,
+        data_dir: cli.data_dir.clone(),
+    };
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    if let Command::Openapi = command {
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(crate::api::openapi_json().as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+    let settings = match Settings::load(cli.config.as_deref(), &env, &overrides) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("kujenga: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    crate::telemetry::init(&settings.log);
+    let result = match command {
+        Command::Serve(_) | Command::Openapi => serve(settings),
+        Command::Migrate(args) => migrate(&settings, args.revert),
+        Command::Admin(AdminCommand::Create { email }) => admin_create(&email),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("kujenga: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn migrate(settings: &Settings, revert: bool) -> anyhow::Result<()> {
+    let manager = ConnectionManager::new(settings)?;
+    let mut conn = manager.establish()?;
+    if revert {
+        match db::revert_last_migration(&mut conn)? {
+            Some(name) => println!("reverted {name}"),
+            None => println!("no migration to revert"),
+        }
+    } else {
+        let applied = db::run_migrations(&mut conn)?;
+        if applied.is_empty() {
+            println!("database is up to date ({})", manager.target());
+        }
+        for name in applied {
+            println!("applied {name}");
+        }
+    }
+    Ok(())
+}
+
+fn admin_create(_email: &str) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "user accounts arrive with the accounts issue; `admin create` is not available in this build yet"
+    )
+}

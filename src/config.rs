@@ -1,0 +1,494 @@
+//! Typed settings, built once at start-up and passed down.
+//!
+//! Sources, later ones winning: built-in defaults → an optional TOML file
+//! (`--config PATH` or `KUJENGA_CONFIG`) → `KUJENGA_*` environment variables
+//! (nested keys with `__`, e.g. `KUJENGA_DATABASE__POOL_SIZE`) and
+//! `DATABASE_URL` → command-line flags. Nothing else in the code reads the
+//! environment. Every setting is documented in `kujenga.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Everything the application can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server binds to; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Folder for the SQLite database, the signing key and the mail folder.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; defaults to `<data_dir>/kujenga.db`.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    pub platform: PlatformSettings,
+    pub mail: MailSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Maximum connections in the pool.
+    pub pool_size: u32,
+    /// Seconds to wait for a connection (start-up, and each request).
+    pub connect_timeout_secs: u64,
+    /// Run pending migrations when the server starts.
+    pub run_migrations: bool,
+    /// SQLite only: milliseconds a writer waits for a lock.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Origins allowed to call the API from a browser (exact match, e.g. `https://app.example.org`).
+    pub cors_allowed_origins: Vec<String>,
+    /// Hours an `Idempotency-Key` and its stored response are kept.
+    pub idempotency_ttl_hours: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter, e.g. `info` or `kujenga=debug,actix_web=info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSettings {
+    /// Name shown in emails and the API description.
+    pub name: String,
+    /// Base URL of the frontend that links in emails point to.
+    pub frontend_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// Folder for `.eml` files of the `file` transport; defaults to `<data_dir>/mail`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Token-signing key file; generated on first start. Defaults to
+    /// `<data_dir>/signing-key.json`. Point several instances at one file
+    /// (or copy it) so they accept each other's tokens.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+/// The defaults, as one serialisable tree (the bottom layer of the figment).
+#[derive(Serialize)]
+struct Defaults {
+    bind: String,
+    data_dir: PathBuf,
+    database: DatabaseSettings,
+    http: HttpSettings,
+    log: LogSettings,
+    platform: PlatformSettings,
+    mail: MailSettings,
+    auth: AuthSettings,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database: DatabaseSettings {
+                pool_size: 10,
+                connect_timeout_secs: 5,
+                run_migrations: true,
+                sqlite_busy_timeout_ms: 5000,
+            },
+            http: HttpSettings {
+                body_limit_bytes: 1024 * 1024,
+                workers: 0,
+                shutdown_timeout_secs: 30,
+                cors_allowed_origins: Vec::new(),
+                idempotency_ttl_hours: 24,
+            },
+            log: LogSettings {
+                level: "info".into(),
+                format: LogFormat::Text,
+            },
+            platform: PlatformSettings {
+                name: "Kujenga".into(),
+                frontend_url: "http://localhost:3000".into(),
+            },
+            mail: MailSettings { dir: None },
+            auth: AuthSettings {
+                signing_key_file: None,
+            },
+        }
+    }
+}
+
+/// A setting that cannot be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Values given on the command line; they win over every other source.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Settings {
+    /// Loads settings from every source. `env` is the process environment
+    /// (passed in so tests can supply their own).
+    pub fn load(
+        config_file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        if let Some(path) = config_file {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let kujenga_env: Vec<(String, String)> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("KUJENGA_"))
+            .filter(|(k, _)| k != "KUJENGA_CONFIG" && !k.starts_with("KUJENGA_TEST_"))
+            .cloned()
+            .collect();
+        let database_url = env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.clone());
+        for (var, value) in &kujenga_env {
+            let value: figment::value::Value = match value.parse() {
+                Ok(v) => v,
+                Err(never) => match never {},
+            };
+            figment = figment.merge(Serialized::default(&env_key(var), value));
+        }
+        if let Some(url) = database_url {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        if let Some(bind) = &overrides.bind {
+            figment = figment.merge(Serialized::default("bind", bind));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        let settings: Settings = figment.extract().map_err(|err| {
+            let err = err.into_iter().next();
+            match err {
+                Some(e) => {
+                    let setting = if e.path.is_empty() {
+                        match &e.kind {
+                            figment::error::Kind::UnknownField(f, _) => f.clone(),
+                            _ => "settings".to_string(),
+                        }
+                    } else {
+                        let mut p = e.path.join(".");
+                        if let figment::error::Kind::UnknownField(f, _) = &e.kind {
+                            p = format!("{p}.{f}");
+                        }
+                        p
+                    };
+                    let source = kujenga_env
+                        .iter()
+                        .find(|(var, _)| env_key(var) == setting)
+                        .map(|(var, _)| format!(" (from environment variable {var})"))
+                        .or_else(|| {
+                            config_file.map(|f| format!(" (from {})", f.display()))
+                        })
+                        .unwrap_or_default();
+                    ConfigError::new(setting, format!("{}{source}", e.kind))
+                }
+                None => ConfigError::new("settings", "could not be read"),
+            }
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::new(
+                "database.pool_size",
+                "must be at least 1",
+            ));
+        }
+        if self.database.connect_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "database.connect_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(ConfigError::new(
+                "http.body_limit_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.http.idempotency_ttl_hours == 0 {
+            return Err(ConfigError::new(
+                "http.idempotency_ttl_hours",
+                "must be at least 1",
+            ));
+        }
+        for origin in &self.http.cors_allowed_origins {
+            let ok = url::Url::parse(origin)
+                .map(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.host().is_some()
+                        && u.path() == "/"
+                        && !origin.ends_with('/')
+                })
+                .unwrap_or(false);
+            if !ok {
+                return Err(ConfigError::new(
+                    "http.cors_allowed_origins",
+                    format!("`{origin}` is not an origin like https://app.example.org"),
+                ));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(ConfigError::new(
+                "log.level",
+                format!("`{}` is not a log filter", self.log.level),
+            ));
+        }
+        match url::Url::parse(&self.platform.frontend_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(ConfigError::new(
+                    "platform.frontend_url",
+                    "must be an http or https URL",
+                ));
+            }
+        }
+        if self.platform.name.trim().is_empty() {
+            return Err(ConfigError::new("platform.name", "must not be empty"));
+        }
+        self.database_target()?;
+        Ok(())
+    }
+
+    /// The database URL in force (the default SQLite file if none was given).
+    pub fn database_url(&self) -> SecretString {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => SecretString::from(format!(
+                "sqlite://{}",
+                self.data_dir.join("kujenga.db").display()
+            )),
+        }
+    }
+
+    /// The backend and a printable description of the database (host and
+    /// database name, or file path; never a password).
+    pub fn database_target(&self) -> Result<(Backend, String), ConfigError> {
+        let url = self.database_url();
+        describe_database_url(url.expose_secret())
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.mail
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    pub fn signing_key_file(&self) -> PathBuf {
+        self.auth
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing-key.json"))
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.database.connect_timeout_secs)
+    }
+}
+
+/// Splits a database URL into its backend and a description safe to log.
+pub fn describe_database_url(url: &str) -> Result<(Backend, String), ConfigError> {
+    if let Some(path) = sqlite_path(url) {
+        if path.as_os_str().is_empty() {
+            return Err(ConfigError::new("database_url", "the SQLite path is empty"));
+        }
+        return Ok((Backend::Sqlite, format!("sqlite {}", path.display())));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            ConfigError::new("database_url", format!("not a valid PostgreSQL URL: {e}"))
+        })?;
+        let host = parsed.host_str().unwrap_or("localhost");
+        let port = parsed.port().unwrap_or(5432);
+        let db = parsed.path().trim_start_matches('/');
+        return Ok((Backend::Postgres, format!("postgres {host}:{port}/{db}")));
+    }
+    Err(ConfigError::new(
+        "database_url",
+        "must start with sqlite:// or postgres:// (or postgresql://)",
+    ))
+}
+
+/// The file path of a `sqlite://` or `sqlite:` URL.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(PathBuf::from)
+}
+
+/// The settings key a `KUJENGA_*` variable sets: `KUJENGA_DATABASE__POOL_SIZE`
+/// → `database.pool_size`.
+fn env_key(var: &str) -> String {
+    var["KUJENGA_".len()..].to_ascii_lowercase().replace("__", ".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(None, &env, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        let (backend, desc) = s.database_target().unwrap();
+        assert_eq!(backend, Backend::Sqlite);
+        assert_eq!(desc, "sqlite data/kujenga.db");
+        assert_eq!(s.http.body_limit_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let s = Settings {
+            database_url: Some(SecretString::from(
+                "postgres://kujenga:s3cr3t-pw@db.example.org/kujenga",
+            )),
+            ..load(&[]).unwrap()
+        };
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("s3cr3t-pw"), "{printed}");
+        let (_, desc) = s.database_target().unwrap();
+        assert_eq!(desc, "postgres db.example.org:5432/kujenga");
+    }
+
+    #[test]
+    fn file_then_overrides_layering() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kujenga.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\n[database]\npool_size = 3\n").unwrap();
+        let s = Settings::load(Some(&file), &[], &Overrides::default()).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.database.pool_size, 3);
+        let s = Settings::load(
+            Some(&file),
+            &[],
+            &Overrides {
+                bind: Some("127.0.0.1:0".into()),
+                data_dir: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(s.bind.port(), 0);
+        assert_eq!(s.database.pool_size, 3);
+    }
+
+    #[test]
+    fn invalid_settings_name_the_setting() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("bind", "not-an-address", "bind"),
+            ("database.pool_size", "0", "database.pool_size"),
+            ("http.body_limit_bytes", "12", "http.body_limit_bytes"),
+            (
+                "http.cors_allowed_origins",
+                "[\"ftp://x\"]",
+                "http.cors_allowed_origins",
+            ),
+            ("platform.frontend_url", "\"javascript:alert(1)\"", "platform.frontend_url"),
+            ("database_url", "\"mysql://x\"", "database_url"),
+            ("log.format", "\"xml\"", "log.format"),
+            ("nonsense", "1", "nonsense"),
+        ];
+        for (key, value, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("k.toml");
+            let (section, leaf) = match key.split_once('.') {
+                Some((s, l)) => (Some(s), *l),
+                None => (None, *key),
+            };
+            let value = if *key == "bind" { format!("\"{value}\"") } else { value.to_string() };
+            let text = match section {
+                Some(s) => format!("[{s}]\n{leaf} = {value}\n"),
+                None => format!("{leaf} = {value}\n"),
+            };
+            std::fs::write(&file, text).unwrap();
+            let err = Settings::load(Some(&file), &[], &Overrides::default())
+                .expect_err(&format!("{key} should be rejected"));
+            assert!(
+                err.setting.contains(expected),
+                "case {key}: error names `{}` ({err})",
+                err.setting
+            );
+        }
+    }
+}

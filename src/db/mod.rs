@@ -1,0 +1,366 @@
+//! The database layer: one connection type over SQLite and PostgreSQL, the
+//! pool, migrations, and the few places that need backend-specific SQL.
+//!
+//! Query functions in this module tree return `QueryResult` and know nothing
+//! of HTTP. Handlers reach the database only through [`Db::run`], which moves
+//! the blocking diesel call off the async executor.
+
+pub mod idempotency;
+pub mod schema;
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryResult, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{Backend, Settings, sqlite_path};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend. Generic diesel code runs on it directly;
+/// backend-specific code matches on the variant (see [`with_conn!`]).
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Postgres(_) => f.write_str("DbConnection::Postgres"),
+            Self::Sqlite(_) => f.write_str("DbConnection::Sqlite"),
+        }
+    }
+}
+
+/// Runs the same generic diesel code on whichever inner connection is in
+/// use: for the features the multi connection lacks (`RETURNING`,
+/// `ON CONFLICT`, raw `QueryableByName` queries, …).
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Why a connection could not be made; says where, never with a password.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to the database ({target}): {cause}")]
+pub struct ConnectError {
+    pub target: String,
+    pub cause: String,
+}
+
+/// Opens connections for the pool, picking the backend from the URL scheme
+/// (the stock multi-connection manager guesses and hides the real error).
+pub struct ConnectionManager {
+    backend: Backend,
+    url: SecretString,
+    target: String,
+    sqlite_busy_timeout_ms: u32,
+}
+
+impl fmt::Debug for ConnectionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionManager")
+            .field("backend", &self.backend)
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
+impl ConnectionManager {
+    pub fn new(settings: &Settings) -> Result<Self, crate::config::ConfigError> {
+        let (backend, target) = settings.database_target()?;
+        let raw = settings.database_url();
+        let url = match backend {
+            Backend::Postgres => {
+                SecretString::from(with_connect_timeout(raw.expose_secret(), settings))
+            }
+            Backend::Sqlite => raw,
+        };
+        Ok(Self {
+            backend,
+            url,
+            target,
+            sqlite_busy_timeout_ms: settings.database.sqlite_busy_timeout_ms,
+        })
+    }
+
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Opens one connection, with the SQLite pragmas applied.
+    pub fn establish(&self) -> Result<DbConnection, ConnectError> {
+        let fail = |cause: String| ConnectError {
+            target: self.target.clone(),
+            cause: scrub(&cause, self.url.expose_secret()),
+        };
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(self.url.expose_secret())
+                .map(DbConnection::Postgres)
+                .map_err(|e| fail(e.to_string().trim().to_string())),
+            Backend::Sqlite => {
+                let path = sqlite_path(self.url.expose_secret()).unwrap_or_default();
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+                }
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(|e| fail(e.to_string()))?;
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                    self.sqlite_busy_timeout_ms
+                ))
+                .map_err(|e| fail(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Adds libpq's `connect_timeout` unless the URL sets one, so an unreachable
+/// host fails within seconds.
+fn with_connect_timeout(url: &str, settings: &Settings) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{sep}connect_timeout={}",
+        settings.database.connect_timeout_secs
+    )
+}
+
+/// Removes the password of `url` from a message, should a driver echo it.
+fn scrub(message: &str, url: &str) -> String {
+    match url::Url::parse(url).ok().and_then(|u| u.password().map(str::to_owned)) {
+        Some(pw) if !pw.is_empty() => message.replace(&pw, "***"),
+        _ => message.to_string(),
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(|e| ConnectError {
+            target: self.target.clone(),
+            cause: e.to_string(),
+        })
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+pub type PooledDb = PooledConnection<ConnectionManager>;
+pub use r2d2::PoolError;
+
+/// The pool plus what the rest of the app needs to know about it.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+    target: String,
+}
+
+impl Db {
+    /// Connects once (failing fast with the real cause), optionally runs
+    /// migrations, then builds the pool.
+    pub fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let manager = ConnectionManager::new(settings)?;
+        let backend = manager.backend();
+        let target = manager.target().to_string();
+        let mut first = manager.establish()?;
+        if settings.database.run_migrations {
+            run_migrations(&mut first)?;
+        }
+        drop(first);
+        let pool = Pool::builder()
+            .max_size(settings.database.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(settings.connect_timeout())
+            .test_on_check_out(false)
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("cannot open the database pool ({target}): {e}"))?;
+        Ok(Self {
+            pool,
+            backend,
+            target,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Printable description of the database (no password).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Runs blocking database work on the blocking thread pool, inside the
+    /// caller's tracing span (so its logs carry the request id).
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, crate::error::ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<crate::error::ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(crate::error::ApiError::from)?;
+            f(&mut conn).map_err(Into::into)
+        })
+        .await?
+    }
+
+    /// Whether a connection can be had and answers, within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), String> {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get_timeout(timeout).map_err(|e| e.to_string())?;
+            conn.batch_execute("SELECT 1").map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}
+
+/// Runs every pending migration for the connection's backend. On
+/// PostgreSQL an advisory lock keeps several instances starting at once
+/// from racing.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Postgres(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(7201310)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+            c.batch_execute("SELECT pg_advisory_unlock(7201310)")?;
+            result
+        }
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+/// Reverts the most recently applied migration; `None` if none is applied.
+pub fn revert_last_migration(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
+    let applied = with_conn!(conn, |c| c
+        .applied_migrations()
+        .map_err(|e| anyhow::anyhow!("{e}"))?);
+    if applied.is_empty() {
+        return Ok(None);
+    }
+    let reverted = match conn {
+        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+    };
+    reverted
+        .map(|v| Some(v.to_string()))
+        .map_err(|e| anyhow::anyhow!("revert failed: {e}"))
+}
+
+/// Applies the next pending migration only; `None` when none is pending.
+pub fn run_next_migration(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
+    fn next<DB, C>(c: &mut C, source: EmbeddedMigrations) -> anyhow::Result<Option<String>>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+    {
+        let pending = c
+            .pending_migrations(source)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some(migration) = pending.into_iter().next() else {
+            return Ok(None);
+        };
+        let name = migration.name().to_string();
+        c.run_migration(&*migration)
+            .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+        Ok(Some(name))
+    }
+    match conn {
+        DbConnection::Postgres(c) => next(c, POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => next(c, SQLITE_MIGRATIONS),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct SchemaLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+/// A canonical text of the application schema (tables, columns, types,
+/// nullability, defaults, indexes and constraints), to compare schemas
+/// across a migration round trip. Diesel's own bookkeeping table is left out.
+pub fn schema_fingerprint(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    let rows: Vec<SchemaLine> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT type || ' ' || name || ' ON ' || tbl_name || ': ' || COALESCE(sql, '') AS line \
+             FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
+             AND name NOT LIKE '__diesel_schema_migrations%' ORDER BY type, name",
+        )
+        .load(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT line FROM ( \
+               SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || \
+                      ' null=' || is_nullable || ' default=' || COALESCE(column_default, '') AS line \
+               FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name <> '__diesel_schema_migrations' \
+               UNION ALL \
+               SELECT 'index ' || tablename || ': ' || indexdef FROM pg_indexes \
+               WHERE schemaname = current_schema() AND tablename <> '__diesel_schema_migrations' \
+               UNION ALL \
+               SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ': ' || \
+                      pg_get_constraintdef(oid) FROM pg_constraint \
+               WHERE connamespace = current_schema()::regnamespace \
+             ) s ORDER BY line",
+        )
+        .load(c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.line).collect())
+}

@@ -1,0 +1,380 @@
+//! One error type for the whole HTTP surface, rendered as RFC 9457
+//! `application/problem+json`.
+//!
+//! | variant                | status | `type`                                  |
+//! |------------------------|--------|-----------------------------------------|
+//! | `Validation`           | 400    | `urn:kujenga:problem:validation-error`  |
+//! | `BadRequest`           | 400    | `about:blank`                           |
+//! | `Unauthorized`         | 401    | `about:blank`                           |
+//! | `Forbidden`            | 403    | caller-supplied problem type            |
+//! | `NotFound`             | 404    | `about:blank`                           |
+//! | `MethodNotAllowed`     | 405    | `about:blank` (+ `Allow`)               |
+//! | `Conflict`             | 409    | caller-supplied problem type            |
+//! | `PreconditionFailed`   | 412    | `urn:kujenga:problem:stale-version`     |
+//! | `PayloadTooLarge`      | 413    | `about:blank`                           |
+//! | `UnsupportedMediaType` | 415    | `about:blank`                           |
+//! | `Unprocessable`        | 422    | caller-supplied problem type            |
+//! | `TooManyRequests`      | 429    | `about:blank` (+ `Retry-After`)         |
+//! | `Unavailable`          | 503    | `about:blank` (+ `Retry-After`)         |
+//! | `Internal`             | 500    | `about:blank`, no detail                |
+//!
+//! A 5xx body never carries internal detail: the cause chain is logged
+//! (inside the request's span, so with its request id) and the client gets
+//! the request id to quote.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::http::request_id;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Prefix of the problem types Kujenga defines itself.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:kujenga:problem:";
+
+/// One invalid input, by field path (`title`, `datasheet.motivation`,
+/// `results[0].value`; `$` for the body as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Path of the offending field, `$` for the whole body.
+    pub field: String,
+    /// What is wrong with it, in plain words.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, as sent on the wire.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// Explanation specific to this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Per-field validation errors.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<FieldError>,
+    /// The request id (also in the `X-Request-Id` header), to quote when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// Every error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unauthorized")]
+    Unauthorized(String),
+    #[error("forbidden: {detail}")]
+    Forbidden {
+        problem: &'static str,
+        title: &'static str,
+        detail: String,
+    },
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Option<HeaderValue> },
+    #[error("conflict: {detail}")]
+    Conflict {
+        problem: &'static str,
+        title: &'static str,
+        detail: String,
+    },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("unprocessable: {detail}")]
+    Unprocessable {
+        problem: &'static str,
+        title: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 with one field error.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            detail: "The request is not valid.".into(),
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+
+    /// A 400 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self::Validation {
+            detail: "The request is not valid.".into(),
+            errors,
+        }
+    }
+
+    /// Wraps any error as a 500 whose cause is logged, never shown.
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// Builds the problem body for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let blank = |detail: Option<String>| Problem {
+            problem_type: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail,
+            errors: Vec::new(),
+            request_id: None,
+        };
+        let typed = |problem: &str, title: &str, detail: &str, errors: Vec<FieldError>| Problem {
+            problem_type: format!("{PROBLEM_TYPE_PREFIX}{problem}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: Some(detail.into()),
+            errors,
+            request_id: None,
+        };
+        let mut problem = match self {
+            Self::Validation { detail, errors } => typed(
+                "validation-error",
+                "Your request is not valid",
+                detail,
+                errors.clone(),
+            ),
+            Self::BadRequest(detail) | Self::Unauthorized(detail) => blank(Some(detail.clone())),
+            Self::Forbidden {
+                problem,
+                title,
+                detail,
+            }
+            | Self::Conflict {
+                problem,
+                title,
+                detail,
+            } => typed(problem, title, detail, Vec::new()),
+            Self::Unprocessable {
+                problem,
+                title,
+                detail,
+                errors,
+            } => typed(problem, title, detail, errors.clone()),
+            Self::NotFound => blank(Some("No such resource.".into())),
+            Self::MethodNotAllowed { .. } => blank(Some(
+                "This resource does not support the request method; see the Allow header.".into(),
+            )),
+            Self::PreconditionFailed => typed(
+                "stale-version",
+                "The resource has changed",
+                "The If-Match header does not match the current version; fetch it again and retry.",
+                Vec::new(),
+            ),
+            Self::PayloadTooLarge { limit } => blank(Some(format!(
+                "The request body is larger than the limit of {limit} bytes."
+            ))),
+            Self::UnsupportedMediaType(detail) => blank(Some(detail.clone())),
+            Self::TooManyRequests { retry_after_secs } => blank(Some(format!(
+                "Too many requests; retry after {retry_after_secs} seconds."
+            ))),
+            Self::Unavailable(_) => blank(Some(
+                "The service is temporarily unavailable; retry later.".into(),
+            )),
+            Self::Internal(_) => blank(Some(
+                "Something went wrong on our side; quote the request id if you report it.".into(),
+            )),
+        };
+        problem.request_id = request_id::current();
+        problem
+    }
+}
+
+/// Renders a problem as a response with the right media type.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+    match serde_json::to_vec(problem) {
+        Ok(body) => res.body(body),
+        Err(_) => res.body(r#"{"type":"about:blank","title":"Error"}"#),
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(%cause, "service unavailable"),
+            _ => {}
+        }
+        let mut res = problem_response(self.status_code(), &self.problem());
+        match self {
+            Self::MethodNotAllowed { allow: Some(allow) } => {
+                res.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            Self::TooManyRequests { retry_after_secs } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Self::Unavailable(_) => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+/// Database errors are internal unless a caller maps them first.
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        match err {
+            diesel::result::Error::NotFound => Self::NotFound,
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::db::PoolError> for ApiError {
+    fn from(err: crate::db::PoolError) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Internal(anyhow::anyhow!("blocking task failed: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn internal_errors_reveal_nothing() {
+        let err = ApiError::internal(anyhow::anyhow!("password=hunter2 at db.internal:5432"));
+        let res = err.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            res.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(PROBLEM_JSON.as_bytes())
+        );
+        let body = to_bytes(res.into_body()).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("db.internal"), "{text}");
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_documented_status() {
+        let cases: Vec<(ApiError, u16)> = vec![
+            (ApiError::field("title", "required"), 400),
+            (ApiError::BadRequest("x".into()), 400),
+            (ApiError::Unauthorized("x".into()), 401),
+            (
+                ApiError::Forbidden {
+                    problem: "p",
+                    title: "t",
+                    detail: "d".into(),
+                },
+                403,
+            ),
+            (ApiError::NotFound, 404),
+            (ApiError::MethodNotAllowed { allow: None }, 405),
+            (
+                ApiError::Conflict {
+                    problem: "p",
+                    title: "t",
+                    detail: "d".into(),
+                },
+                409,
+            ),
+            (ApiError::PreconditionFailed, 412),
+            (ApiError::PayloadTooLarge { limit: 1 }, 413),
+            (ApiError::UnsupportedMediaType("x".into()), 415),
+            (
+                ApiError::Unprocessable {
+                    problem: "p",
+                    title: "t",
+                    detail: "d".into(),
+                    errors: vec![],
+                },
+                422,
+            ),
+            (
+                ApiError::TooManyRequests {
+                    retry_after_secs: 3,
+                },
+                429,
+            ),
+            (ApiError::Unavailable("db".into()), 503),
+            (ApiError::internal(anyhow::anyhow!("x")), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status_code().as_u16(), status, "{err:?}");
+            assert_eq!(err.problem().status, status, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn validation_problem_lists_fields() {
+        let p = ApiError::validation(vec![
+            FieldError::new("title", "is required"),
+            FieldError::new("license", "is not an SPDX id"),
+        ])
+        .problem();
+        assert_eq!(p.problem_type, "urn:kujenga:problem:validation-error");
+        assert_eq!(p.errors.len(), 2);
+        assert_eq!(p.errors[1].field, "license");
+    }
+}

@@ -1,0 +1,146 @@
+//! Strong ETags for single objects: `If-None-Match` → 304 on reads,
+//! `If-Match` → 412 on a stale write.
+//!
+//! The tag is a hash of the object's JSON representation, so it changes
+//! exactly when what the client sees changes. A handler answers reads with
+//! [`respond`] and, before a PATCH or DELETE, calls [`check_if_match`] with
+//! the tag of the current representation.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// The strong ETag (with quotes) of a representation.
+pub fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..18]))
+}
+
+/// The ETag of a value's JSON representation.
+pub fn etag_of_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Ok(etag_of(&body))
+}
+
+/// Splits a header like `"a", W/"b"` into its tags.
+fn tags(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// Weak comparison (RFC 9110 §8.8.3.2), used by `If-None-Match`.
+fn matches_weak(list: &str, etag: &str) -> bool {
+    tags(list).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+}
+
+/// Strong comparison, used by `If-Match`: weak tags never match.
+fn matches_strong(list: &str, etag: &str) -> bool {
+    tags(list).any(|t| t == "*" || t == etag)
+}
+
+/// Answers a read with the value, its ETag, or 304 when the client's copy
+/// is current.
+pub fn respond<T: Serialize>(req: &HttpRequest, value: &T) -> Result<HttpResponse, ApiError> {
+    respond_with_status(req, StatusCode::OK, value)
+}
+
+pub fn respond_with_status<T: Serialize>(
+    req: &HttpRequest,
+    status: StatusCode,
+    value: &T,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    let etag = etag_of(&body);
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches_weak(v, &etag));
+    if fresh && matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::build(status)
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
+}
+
+/// Fails with 412 when the request's `If-Match` names another version.
+/// No `If-Match` header means the client takes the risk of a lost update.
+pub fn check_if_match(req: &HttpRequest, current_etag: &str) -> Result<(), ApiError> {
+    match req.headers().get(header::IF_MATCH) {
+        None => Ok(()),
+        Some(v) => match v.to_str() {
+            Ok(list) if matches_strong(list, current_etag) => Ok(()),
+            _ => Err(ApiError::PreconditionFailed),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use serde_json::json;
+
+    #[test]
+    fn etag_is_strong_and_content_addressed() {
+        let a = etag_of(b"{\"a\":1}");
+        assert!(a.starts_with('"') && a.ends_with('"') && !a.starts_with("W/"));
+        assert_eq!(a, etag_of(b"{\"a\":1}"));
+        assert_ne!(a, etag_of(b"{\"a\":2}"));
+    }
+
+    #[test]
+    fn if_none_match_gives_304_only_for_the_current_tag() {
+        let value = json!({"title": "Maize yields"});
+        let etag = etag_of_json(&value).unwrap();
+        let cases = [
+            (None, StatusCode::OK),
+            (Some(etag.clone()), StatusCode::NOT_MODIFIED),
+            (Some(format!("W/{etag}")), StatusCode::NOT_MODIFIED),
+            (Some(format!("\"other\", {etag}")), StatusCode::NOT_MODIFIED),
+            (Some("*".to_string()), StatusCode::NOT_MODIFIED),
+            (Some("\"stale\"".to_string()), StatusCode::OK),
+        ];
+        for (header_value, expected) in cases {
+            let mut req = TestRequest::get();
+            if let Some(h) = &header_value {
+                req = req.insert_header((header::IF_NONE_MATCH, h.as_str()));
+            }
+            let res = respond(&req.to_http_request(), &value).unwrap();
+            assert_eq!(res.status(), expected, "If-None-Match: {header_value:?}");
+            assert_eq!(res.headers().get(header::ETAG).unwrap(), etag.as_str());
+        }
+    }
+
+    #[test]
+    fn if_match_gives_412_on_a_stale_or_weak_tag() {
+        let current = etag_of(b"v2");
+        let cases = [
+            (None, true),
+            (Some(current.clone()), true),
+            (Some("*".to_string()), true),
+            (Some(etag_of(b"v1")), false),
+            (Some(format!("W/{current}")), false),
+            (Some(format!("{}, {current}", etag_of(b"v1"))), true),
+        ];
+        for (header_value, ok) in cases {
+            let mut req = TestRequest::patch();
+            if let Some(h) = &header_value {
+                req = req.insert_header((header::IF_MATCH, h.as_str()));
+            }
+            let result = check_if_match(&req.to_http_request(), &current);
+            assert_eq!(result.is_ok(), ok, "If-Match: {header_value:?}");
+            if !ok {
+                assert!(matches!(result, Err(ApiError::PreconditionFailed)));
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Kujenga: the backend of an AI capacity-building knowledge-sharing
+//! platform. See `docs/ARCHITECTURE.md` for the map of this crate.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod startup;
+pub mod telemetry;

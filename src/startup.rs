@@ -1,0 +1,214 @@
+//! Builds the application from settings: database, signing key, mail
+//! folder, middleware stack and routes, bound to a listener. `main` and the
+//! integration tests start the very same thing.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::api::{self, OpenApiJson};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::http::idempotency::IdempotencyTtl;
+use crate::http::json::BodyLimit;
+use crate::http::metrics::Metrics;
+use crate::http::observe::observe;
+use crate::http::problems::ensure_problem;
+use crate::keys::{self, SigningKey};
+
+/// A built, bound, not yet running application.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    db: Db,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where things live, for the start-up log line.
+#[derive(Debug, Clone)]
+pub struct Locations {
+    pub database: String,
+    pub signing_key: PathBuf,
+    pub mail_dir: PathBuf,
+}
+
+impl Application {
+    /// Connects the database (running migrations if configured), loads or
+    /// creates the signing key, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || Db::connect(&settings)).await??
+        };
+        let key_path = settings.signing_key_file();
+        let (key, created) = {
+            let path = key_path.clone();
+            tokio::task::spawn_blocking(move || keys::load_or_create(&path)).await??
+        };
+        if created {
+            tracing::info!(path = %key_path.display(), kid = %key.kid, "generated a new signing key");
+        }
+        let mail_dir = settings.mail_dir();
+        std::fs::create_dir_all(&mail_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create mail folder {}: {e}", mail_dir.display()))?;
+
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let locations = Locations {
+            database: db.target().to_string(),
+            signing_key: key_path,
+            mail_dir,
+        };
+        tracing::info!(
+            database = %locations.database,
+            signing_key = %locations.signing_key.display(),
+            mail_dir = %locations.mail_dir.display(),
+            "data: database {}, signing key {}, mail folder {}",
+            locations.database,
+            locations.signing_key.display(),
+            locations.mail_dir.display(),
+        );
+
+        let server = build_server(listener, &settings, db.clone(), key)?;
+        tracing::info!(%addr, "listening on http://{addr}");
+        Ok(Self { server, addr, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until SIGTERM/SIGINT (then finishes in-flight requests).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server from elsewhere (tests).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Shared, immutable state handed to every worker.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub settings: Settings,
+    pub signing_key: SigningKey,
+}
+
+fn build_server(
+    listener: TcpListener,
+    settings: &Settings,
+    db: Db,
+    key: SigningKey,
+) -> anyhow::Result<Server> {
+    let metrics = web::Data::new(Metrics::new()?);
+    let db = web::Data::new(db);
+    let openapi = web::Data::new(OpenApiJson(api::openapi_json()));
+    let body_limit = web::Data::new(BodyLimit(settings.http.body_limit_bytes));
+    let idempotency_ttl = web::Data::new(IdempotencyTtl(Duration::from_secs(
+        u64::from(settings.http.idempotency_ttl_hours) * 3600,
+    )));
+    let state = web::Data::new(AppState {
+        settings: settings.clone(),
+        signing_key: key,
+    });
+    let origins = settings.http.cors_allowed_origins.clone();
+    let limit = settings.http.body_limit_bytes;
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(db.clone())
+            .app_data(metrics.clone())
+            .app_data(openapi.clone())
+            .app_data(body_limit.clone())
+            .app_data(idempotency_ttl.clone())
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(format!("Invalid path parameter: {err}.")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(format!("Invalid query parameter: {err}.")).into()
+            }))
+            .configure(api::routes)
+            .default_service(web::to(api::not_found))
+            // Middleware runs bottom-up: observe sees every request first.
+            .wrap(from_fn(ensure_problem))
+            .wrap(cors(&origins))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
+            .wrap(Compress::default())
+            .wrap(from_fn(observe))
+    })
+    .listen(listener)?
+    .shutdown_timeout(settings.http.shutdown_timeout_secs);
+    let server = if settings.http.workers > 0 {
+        server.workers(settings.http.workers)
+    } else {
+        server
+    };
+    Ok(server.run())
+}
+
+/// CORS for the configured origins only. A request from another origin is
+/// served without CORS headers (the browser then blocks it) rather than
+/// rejected, so non-browser clients that send `Origin` keep working.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LINK,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(3600)
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
