@@ -237,7 +237,9 @@ impl Settings {
                         }
                     } else {
                         let mut p = e.path.join(".");
-                        if let figment::error::Kind::UnknownField(f, _) = &e.kind {
+                        if let figment::error::Kind::UnknownField(f, _) = &e.kind
+                            && e.path.last() != Some(f)
+                        {
                             p = format!("{p}.{f}");
                         }
                         p
@@ -473,7 +475,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let file = dir.path().join("k.toml");
             let (section, leaf) = match key.split_once('.') {
-                Some((s, l)) => (Some(s), *l),
+                Some((s, l)) => (Some(s), l),
                 None => (None, *key),
             };
             let value = if *key == "bind" { format!("\"{value}\"") } else { value.to_string() };

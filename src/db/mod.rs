@@ -287,21 +287,41 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
 }
 
-/// Reverts the most recently applied migration; `None` if none is applied.
+/// Reverts the most recently applied migration; returns its name, or
+/// `None` if none is applied.
 pub fn revert_last_migration(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
-    let applied = with_conn!(conn, |c| c
-        .applied_migrations()
-        .map_err(|e| anyhow::anyhow!("{e}"))?);
-    if applied.is_empty() {
-        return Ok(None);
+    fn revert<DB, C>(c: &mut C, source: EmbeddedMigrations) -> anyhow::Result<Option<String>>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+        EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+    {
+        use diesel::migration::MigrationSource;
+        if c.applied_migrations()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        let names: Vec<String> = MigrationSource::<DB>::migrations(&source)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into_iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        let version = c
+            .revert_last_migration(source)
+            .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?
+            .to_string();
+        let name = names
+            .into_iter()
+            .find(|n| n.replace('-', "").starts_with(&version))
+            .unwrap_or(version);
+        Ok(Some(name))
     }
-    let reverted = match conn {
-        DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
-    };
-    reverted
-        .map(|v| Some(v.to_string()))
-        .map_err(|e| anyhow::anyhow!("revert failed: {e}"))
+    match conn {
+        DbConnection::Postgres(c) => revert(c, POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => revert(c, SQLITE_MIGRATIONS),
+    }
 }
 
 /// Applies the next pending migration only; `None` when none is pending.

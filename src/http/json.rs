@@ -148,6 +148,10 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
 }
 
 fn join(path: &str, field: &str) -> String {
+    // serde_path_to_error already ends the path with an unknown field's name.
+    if !field.is_empty() && (path == field || path.ends_with(&format!(".{field}"))) {
+        return path.to_string();
+    }
     match (path.is_empty(), field.is_empty()) {
         (true, _) => field.to_string(),
         (false, true) => path.to_string(),
@@ -170,7 +174,11 @@ fn data_error(path: &str, message: &str) -> ApiError {
     };
     let (field, text) = if message.starts_with("unknown field") {
         let name = quoted(message).unwrap_or("");
-        (join(path, name), format!("Unknown field: {message}."))
+        let expected = message
+            .split_once(", expected ")
+            .map(|(_, rest)| format!(" Expected {rest}."))
+            .unwrap_or_default();
+        (join(path, name), format!("This field is not allowed.{expected}"))
     } else if message.starts_with("missing field") {
         let name = quoted(message).unwrap_or("");
         (join(path, name), "This field is required.".to_string())
@@ -236,7 +244,8 @@ mod tests {
             (r#"not json"#, "$", "not JSON at all"),
             (r#""#, "$", "empty body"),
             (r#"{"title": "a", "count": 1} trailing"#, "$", "trailing characters"),
-            (r#"[1, 2]"#, "$", "wrong top-level type"),
+            (r#"[1, 2]"#, "[0]", "array for an object: serde reads it as a tuple"),
+            (r#"[]"#, "$", "empty array for an object"),
         ];
         for (body, field, case) in cases {
             let (got, message) = field_of(parse_json::<Body>(body.as_bytes()));

@@ -18,8 +18,9 @@ use crate::error::ApiError;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
-/// The paging part of a list's query string. Fields are strings so that
-/// the struct can be `#[serde(flatten)]`ed into a list's own query type.
+/// The paging part of a list's query string. Extract it with its own
+/// `Query<PageQuery>` next to the list's `Query<Filters>` (both read the same
+/// query string): `#[serde(flatten)]` breaks typed query fields.
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
 pub struct PageQuery {
     /// Items per page, 1–100 (default 20).

@@ -1,0 +1,46 @@
+//! The contract: the served OpenAPI document is the committed one, and the
+//! Swagger UI works with no internet access.
+
+use crate::api_test;
+
+pub fn committed_spec() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
+    std::fs::read_to_string(&path).unwrap_or_default()
+}
+
+api_test!(served_document_is_the_committed_one, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let res = app.get("/api/v1/openapi.json").await;
+    assert_eq!(res.status(), 200);
+    let served = res.text().await.unwrap();
+    assert!(
+        served == crate::openapi::committed_spec(),
+        "api-spec/openapi.json is stale: regenerate it with \
+         `cargo run -- openapi > api-spec/openapi.json`"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+});
+
+api_test!(swagger_ui_is_served_offline, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let res = app.get("/docs").await;
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "/docs/");
+    let res = app.get("/docs/").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://"), "no CDN assets: {html}");
+    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"] {
+        let res = app.get(asset).await;
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(res.bytes().await.unwrap().len() > 10_000, "{asset}");
+    }
+    let init = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    assert!(init.contains("/api/v1/openapi.json"), "{init}");
+});
