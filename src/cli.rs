@@ -1,4 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `openapi`, `admin`.
+#![allow(clippy::print_stdout, reason = "a command line prints its results")]
 
 use std::io::Write;
 use std::path::PathBuf;

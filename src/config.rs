@@ -248,9 +248,7 @@ impl Settings {
                         .iter()
                         .find(|(var, _)| env_key(var) == setting)
                         .map(|(var, _)| format!(" (from environment variable {var})"))
-                        .or_else(|| {
-                            config_file.map(|f| format!(" (from {})", f.display()))
-                        })
+                        .or_else(|| config_file.map(|f| format!(" (from {})", f.display())))
                         .unwrap_or_default();
                     ConfigError::new(setting, format!("{}{source}", e.kind))
                 }
@@ -263,10 +261,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.database.pool_size == 0 {
-            return Err(ConfigError::new(
-                "database.pool_size",
-                "must be at least 1",
-            ));
+            return Err(ConfigError::new("database.pool_size", "must be at least 1"));
         }
         if self.database.connect_timeout_secs == 0 {
             return Err(ConfigError::new(
@@ -394,7 +389,9 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 /// The settings key a `KUJENGA_*` variable sets: `KUJENGA_DATABASE__POOL_SIZE`
 /// → `database.pool_size`.
 fn env_key(var: &str) -> String {
-    var["KUJENGA_".len()..].to_ascii_lowercase().replace("__", ".")
+    var["KUJENGA_".len()..]
+        .to_ascii_lowercase()
+        .replace("__", ".")
 }
 
 #[cfg(test)]
@@ -438,7 +435,11 @@ mod tests {
     fn file_then_overrides_layering() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("kujenga.toml");
-        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\n[database]\npool_size = 3\n").unwrap();
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\n[database]\npool_size = 3\n",
+        )
+        .unwrap();
         let s = Settings::load(Some(&file), &[], &Overrides::default()).unwrap();
         assert_eq!(s.bind.port(), 9000);
         assert_eq!(s.database.pool_size, 3);
@@ -466,7 +467,11 @@ mod tests {
                 "[\"ftp://x\"]",
                 "http.cors_allowed_origins",
             ),
-            ("platform.frontend_url", "\"javascript:alert(1)\"", "platform.frontend_url"),
+            (
+                "platform.frontend_url",
+                "\"javascript:alert(1)\"",
+                "platform.frontend_url",
+            ),
             ("database_url", "\"mysql://x\"", "database_url"),
             ("log.format", "\"xml\"", "log.format"),
             ("nonsense", "1", "nonsense"),
@@ -478,7 +483,11 @@ mod tests {
                 Some((s, l)) => (Some(s), l),
                 None => (None, *key),
             };
-            let value = if *key == "bind" { format!("\"{value}\"") } else { value.to_string() };
+            let value = if *key == "bind" {
+                format!("\"{value}\"")
+            } else {
+                value.to_string()
+            };
             let text = match section {
                 Some(s) => format!("[{s}]\n{leaf} = {value}\n"),
                 None => format!("{leaf} = {value}\n"),

@@ -306,7 +306,9 @@ mod tests {
         let res = err.error_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
-            res.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            res.headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
             Some(PROBLEM_JSON.as_bytes())
         );
         let body = to_bytes(res.into_body()).await.unwrap_or_default();

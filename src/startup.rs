@@ -15,9 +15,8 @@ use actix_web::{App, HttpServer, web};
 use crate::api::{self, OpenApiJson};
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::ApiError;
 use crate::http::idempotency::IdempotencyTtl;
-use crate::http::json::BodyLimit;
+use crate::http::json::{self, BodyLimit};
 use crate::http::metrics::Metrics;
 use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
@@ -63,8 +62,9 @@ impl Application {
             tracing::info!(path = %key_path.display(), kid = %key.kid, "generated a new signing key");
         }
         let mail_dir = settings.mail_dir();
-        std::fs::create_dir_all(&mail_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create mail folder {}: {e}", mail_dir.display()))?;
+        std::fs::create_dir_all(&mail_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create mail folder {}: {e}", mail_dir.display())
+        })?;
 
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -148,12 +148,8 @@ fn build_server(
             .app_data(body_limit.clone())
             .app_data(idempotency_ttl.clone())
             .app_data(web::PayloadConfig::new(limit))
-            .app_data(web::PathConfig::default().error_handler(|err, _| {
-                ApiError::BadRequest(format!("Invalid path parameter: {err}.")).into()
-            }))
-            .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                ApiError::BadRequest(format!("Invalid query parameter: {err}.")).into()
-            }))
+            .app_data(json::path_config())
+            .app_data(json::query_config())
             .configure(api::routes)
             .default_service(web::to(api::not_found))
             // Middleware runs bottom-up: observe sees every request first.

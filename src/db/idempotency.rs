@@ -56,9 +56,9 @@ pub fn begin(
                 .filter(ik::scope.eq(scope))
                 .filter(ik::idem_key.eq(key))
                 .filter(
-                    ik::created_at
-                        .lt(expired_before)
-                        .or(ik::status_code.is_null().and(ik::created_at.lt(abandoned_before))),
+                    ik::created_at.lt(expired_before).or(ik::status_code
+                        .is_null()
+                        .and(ik::created_at.lt(abandoned_before))),
                 ),
         )
         .execute(conn)?;

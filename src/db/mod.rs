@@ -160,7 +160,10 @@ fn with_connect_timeout(url: &str, settings: &Settings) -> String {
 
 /// Removes the password of `url` from a message, should a driver echo it.
 fn scrub(message: &str, url: &str) -> String {
-    match url::Url::parse(url).ok().and_then(|u| u.password().map(str::to_owned)) {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+    {
         Some(pw) if !pw.is_empty() => message.replace(&pw, "***"),
         _ => message.to_string(),
     }
@@ -378,6 +381,7 @@ pub fn schema_fingerprint(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
                SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ': ' || \
                       pg_get_constraintdef(oid) FROM pg_constraint \
                WHERE connamespace = current_schema()::regnamespace \
+                 AND conrelid::regclass::text <> '__diesel_schema_migrations' \
              ) s ORDER BY line",
         )
         .load(c)?,

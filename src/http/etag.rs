@@ -60,7 +60,12 @@ pub fn respond_with_status<T: Serialize>(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| matches_weak(v, &etag));
-    if fresh && matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+    if fresh
+        && matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        )
+    {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());

@@ -88,7 +88,12 @@ pub async fn idempotency(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let key = match req.headers().get(HEADER) {
         Some(v) if req.method() == Method::POST => v.to_str().unwrap_or("\u{0}").to_owned(),
-        _ => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        _ => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
     };
     // Errors before the handler runs answer here, as responses, so they
     // keep their route for the metrics.
@@ -117,12 +122,7 @@ pub async fn idempotency(
         .unwrap_or(Duration::from_secs(24 * 3600));
 
     let body = answer!(req, read_body(req.take_payload(), limit).await);
-    let hash = request_hash(
-        req.method().as_str(),
-        req.path(),
-        req.query_string(),
-        &body,
-    );
+    let hash = request_hash(req.method().as_str(), req.path(), req.query_string(), &body);
     req.set_payload(actix_web::dev::Payload::from(body));
     let scope = scope_of(&req);
 
@@ -135,7 +135,15 @@ pub async fn idempotency(
         answer!(
             req,
             db.run(move |conn| {
-                idempotency::begin(conn, &scope, &key, &hash, now, expired_before, abandoned_before)
+                idempotency::begin(
+                    conn,
+                    &scope,
+                    &key,
+                    &hash,
+                    now,
+                    expired_before,
+                    abandoned_before,
+                )
             })
             .await
         )
@@ -160,8 +168,9 @@ pub async fn idempotency(
             let err = ApiError::Conflict {
                 problem: "idempotency-key-in-use",
                 title: "A request with this Idempotency-Key is in progress",
-                detail: "The first request with this Idempotency-Key has not finished; retry shortly."
-                    .into(),
+                detail:
+                    "The first request with this Idempotency-Key has not finished; retry shortly."
+                        .into(),
             };
             let (http_req, _) = req.into_parts();
             let mut res = actix_web::ResponseError::error_response(&err);
@@ -224,7 +233,10 @@ pub async fn idempotency(
             tracing::error!(error = %err, "could not store an idempotent response");
         }
     }
-    Ok(ServiceResponse::new(http_req, head.set_body(bytes).map_into_boxed_body()))
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(bytes).map_into_boxed_body(),
+    ))
 }
 
 fn replay(stored: &StoredResponse) -> HttpResponse {

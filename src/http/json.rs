@@ -61,7 +61,8 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Reads the whole body, failing with 413 as soon as it passes `limit`.
@@ -83,7 +84,10 @@ pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes,
 /// Parses JSON, turning serde's message into a field error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::field("$", "The request body is empty; a JSON value is required."));
+        return Err(ApiError::field(
+            "$",
+            "The request body is empty; a JSON value is required.",
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -91,10 +95,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
-            _ => ApiError::field(
-                "$",
-                format!("The request body is not valid JSON: {inner}."),
-            ),
+            _ => ApiError::field("$", format!("The request body is not valid JSON: {inner}.")),
         }
     })?;
     de.end()
@@ -108,6 +109,21 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = path_string(e.path());
         data_error(&path, &e.into_inner().to_string())
+    })
+}
+
+/// Path parameters that do not parse (`/courses/not-a-uuid`) answer 400
+/// problem+json, not actix's plain-text 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _| {
+        ApiError::BadRequest(format!("Invalid path parameter: {err}.")).into()
+    })
+}
+
+/// actix's own `web::Query` (should a handler use it) answers problem+json too.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::BadRequest(format!("Invalid query parameter: {err}.")).into()
     })
 }
 
@@ -178,12 +194,19 @@ fn data_error(path: &str, message: &str) -> ApiError {
             .split_once(", expected ")
             .map(|(_, rest)| format!(" Expected {rest}."))
             .unwrap_or_default();
-        (join(path, name), format!("This field is not allowed.{expected}"))
+        (
+            join(path, name),
+            format!("This field is not allowed.{expected}"),
+        )
     } else if message.starts_with("missing field") {
         let name = quoted(message).unwrap_or("");
         (join(path, name), "This field is required.".to_string())
     } else {
-        let field = if path.is_empty() { "$".to_string() } else { path.to_string() };
+        let field = if path.is_empty() {
+            "$".to_string()
+        } else {
+            path.to_string()
+        };
         (field, format!("Invalid value: {message}."))
     };
     ApiError::validation(vec![FieldError::new(field, text)])
@@ -227,7 +250,11 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             (r#"{"title": "a", "count": "x"}"#, "count", "wrong type"),
             (r#"{"title": "a"}"#, "count", "missing field"),
-            (r#"{"title": "a", "count": 1, "extra": true}"#, "extra", "unknown field"),
+            (
+                r#"{"title": "a", "count": 1, "extra": true}"#,
+                "extra",
+                "unknown field",
+            ),
             (
                 r#"{"title": "a", "count": 1, "datasheet": {"motivation": 3}}"#,
                 "datasheet.motivation",
@@ -238,19 +265,38 @@ mod tests {
                 "datasheet.nope",
                 "nested unknown field",
             ),
-            (r#"{"title": "a", "count": 1, "tags": ["x", 2]}"#, "tags[1]", "array item"),
-            (r#"{"title": "a", "count": -1}"#, "count", "negative for u32"),
+            (
+                r#"{"title": "a", "count": 1, "tags": ["x", 2]}"#,
+                "tags[1]",
+                "array item",
+            ),
+            (
+                r#"{"title": "a", "count": -1}"#,
+                "count",
+                "negative for u32",
+            ),
             (r#"{"title": "a", "#, "$", "truncated JSON"),
             (r#"not json"#, "$", "not JSON at all"),
             (r#""#, "$", "empty body"),
-            (r#"{"title": "a", "count": 1} trailing"#, "$", "trailing characters"),
-            (r#"[1, 2]"#, "[0]", "array for an object: serde reads it as a tuple"),
+            (
+                r#"{"title": "a", "count": 1} trailing"#,
+                "$",
+                "trailing characters",
+            ),
+            (
+                r#"[1, 2]"#,
+                "[0]",
+                "array for an object: serde reads it as a tuple",
+            ),
             (r#"[]"#, "$", "empty array for an object"),
         ];
         for (body, field, case) in cases {
             let (got, message) = field_of(parse_json::<Body>(body.as_bytes()));
             assert_eq!(&got, field, "{case}: {message}");
-            assert!(!message.contains(" at line ") || *field == "$", "{case}: {message}");
+            assert!(
+                !message.contains(" at line ") || *field == "$",
+                "{case}: {message}"
+            );
         }
     }
 

@@ -70,9 +70,7 @@ impl Metrics {
         let state = db.pool().state();
         let idle = i64::from(state.idle_connections);
         let total = i64::from(state.connections);
-        self.pool_connections
-            .with_label_values(&["idle"])
-            .set(idle);
+        self.pool_connections.with_label_values(&["idle"]).set(idle);
         self.pool_connections
             .with_label_values(&["in_use"])
             .set(total - idle);

@@ -60,10 +60,8 @@ pub async fn observe(
             // An error that escaped the inner services (e.g. a CORS
             // rejection): answer it as a problem with the request id.
             tracing::warn!(parent: &span, error = %err, "request rejected by middleware");
-            let mut res = request_id::scope(id.clone(), async {
-                problems::problem_from_error(&err)
-            })
-            .await;
+            let mut res =
+                request_id::scope(id.clone(), async { problems::problem_from_error(&err) }).await;
             record(res.status().as_u16(), "unmatched");
             if let Some(value) = header_value {
                 res.headers_mut()

@@ -41,7 +41,9 @@ pub struct Page<K> {
 impl<K> Page<K> {
     /// Rows to fetch: one more than the page, to know whether another follows.
     pub fn fetch_limit(&self) -> i64 {
-        i64::try_from(self.limit).unwrap_or(i64::MAX).saturating_add(1)
+        i64::try_from(self.limit)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1)
     }
 }
 
@@ -61,9 +63,10 @@ impl PageQuery {
         };
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {
-                ApiError::field("cursor", "Not a cursor this list gave out.")
-            })?),
+            Some(raw) => Some(
+                decode_cursor(raw)
+                    .ok_or_else(|| ApiError::field("cursor", "Not a cursor this list gave out."))?,
+            ),
         };
         Ok(Page { limit, after })
     }
@@ -94,7 +97,11 @@ pub struct Paginated<T> {
 impl<T> Paginated<T> {
     /// Builds a page from up to `page.fetch_limit()` rows, taking the
     /// cursor from the last item kept.
-    pub fn from_rows<K: Serialize, P>(mut rows: Vec<T>, page: &Page<P>, key: impl Fn(&T) -> K) -> Self {
+    pub fn from_rows<K: Serialize, P>(
+        mut rows: Vec<T>,
+        page: &Page<P>,
+        key: impl Fn(&T) -> K,
+    ) -> Self {
         let next_cursor = if rows.len() > page.limit {
             rows.truncate(page.limit);
             rows.last().map(|last| encode_cursor(&key(last)))
@@ -120,7 +127,10 @@ impl<T: Serialize> Paginated<T> {
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let mut res = HttpResponse::Ok();
         if let Some(cursor) = &self.next_cursor {
-            res.insert_header((header::LINK, next_link(req.path(), req.query_string(), cursor)));
+            res.insert_header((
+                header::LINK,
+                next_link(req.path(), req.query_string(), cursor),
+            ));
         }
         res.json(self)
     }
@@ -211,7 +221,11 @@ mod tests {
 
     #[test]
     fn link_keeps_filters_and_replaces_cursor() {
-        let link = next_link("/api/v1/resources", "q=maize+yield&limit=5&cursor=old", "NEW");
+        let link = next_link(
+            "/api/v1/resources",
+            "q=maize+yield&limit=5&cursor=old",
+            "NEW",
+        );
         assert_eq!(
             link,
             "</api/v1/resources?q=maize+yield&limit=5&cursor=NEW>; rel=\"next\""

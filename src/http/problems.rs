@@ -1,10 +1,10 @@
 //! Makes every error response problem+json, including the ones actix
 //! builds itself (405 with `Allow`, extractor and CORS rejections).
 
+use actix_web::HttpResponse;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
-use actix_web::HttpResponse;
 use actix_web::middleware::Next;
 
 use crate::error::{ApiError, PROBLEM_JSON, Problem, problem_response};

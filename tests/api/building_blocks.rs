@@ -88,13 +88,21 @@ async fn list(
 }
 
 async fn show(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    etag::respond(&req, &serde_json::json!({"id": 1, "name": "maize yields", "version": 2}))
+    etag::respond(
+        &req,
+        &serde_json::json!({"id": 1, "name": "maize yields", "version": 2}),
+    )
 }
 
 async fn update(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let current = etag::etag_of_json(&serde_json::json!({"id": 1, "name": "maize yields", "version": 2}))?;
+    let current =
+        etag::etag_of_json(&serde_json::json!({"id": 1, "name": "maize yields", "version": 2}))?;
     etag::check_if_match(&req, &current)?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+async fn number(n: web::Path<u32>) -> HttpResponse {
+    HttpResponse::Ok().json(n.into_inner())
 }
 
 async fn spawn_blocks(backend: Backend, body_limit: usize) -> BlocksApp {
@@ -113,6 +121,7 @@ async fn spawn_blocks(backend: Backend, body_limit: usize) -> BlocksApp {
         App::new()
             .app_data(db.clone())
             .app_data(counter.clone())
+            .app_data(kujenga::http::json::path_config())
             .app_data(web::Data::new(BodyLimit(body_limit)))
             .app_data(web::Data::new(IdempotencyTtl(Duration::from_secs(3600))))
             .service(
@@ -121,7 +130,8 @@ async fn spawn_blocks(backend: Backend, body_limit: usize) -> BlocksApp {
                     .route("/things", web::post().to(create))
                     .route("/things", web::get().to(list))
                     .route("/things/1", web::get().to(show))
-                    .route("/things/1", web::patch().to(update)),
+                    .route("/things/1", web::patch().to(update))
+                    .route("/numbers/{n}", web::get().to(number)),
             )
             .wrap(from_fn(ensure_problem))
     })
@@ -153,16 +163,27 @@ api_test!(json_bodies_fail_with_field_errors, |backend| {
         ("{\"name\": \"a\", \"size\": 1", "$", "malformed JSON"),
         ("{\"name\": \"a\", \"size\": \"big\"}", "size", "wrong type"),
         ("{\"name\": \"a\", \"size\": -3}", "size", "negative number"),
-        ("{\"name\": \"a\", \"size\": 1, \"colour\": \"red\"}", "colour", "unknown field"),
+        (
+            "{\"name\": \"a\", \"size\": 1, \"colour\": \"red\"}",
+            "colour",
+            "unknown field",
+        ),
         ("{\"size\": 1}", "name", "missing field"),
-        ("{\"name\": \"a\", \"size\": 1, \"tags\": [1]}", "tags[0]", "array item type"),
+        (
+            "{\"name\": \"a\", \"size\": 1, \"tags\": [1]}",
+            "tags[0]",
+            "array item type",
+        ),
         ("", "$", "empty body"),
         ("[]", "$", "not an object"),
     ];
     for (body, field, case) in cases {
         let res = app.post(body).send().await.unwrap();
         let problem = crate::helpers::problem(res, 400).await;
-        assert_eq!(problem["type"], "urn:kujenga:problem:validation-error", "{case}");
+        assert_eq!(
+            problem["type"], "urn:kujenga:problem:validation-error",
+            "{case}"
+        );
         assert_eq!(problem["errors"][0]["field"], *field, "{case}: {problem}");
         assert!(problem["errors"][0]["message"].is_string(), "{case}");
     }
@@ -183,7 +204,11 @@ api_test!(json_bodies_fail_with_field_errors, |backend| {
     crate::helpers::problem(res, 413).await;
     assert_eq!(app.created.load(Ordering::SeqCst), 0);
 
-    let res = app.post("{\"name\": \"ok\", \"size\": 2}").send().await.unwrap();
+    let res = app
+        .post("{\"name\": \"ok\", \"size\": 2}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
 });
 
@@ -244,13 +269,36 @@ api_test!(pagination_walks_pages_with_link_headers, |backend| {
     assert_eq!(body["items"].as_array().unwrap().len(), 20, "default limit");
 });
 
+api_test!(bad_path_parameters_are_400_problems, |backend| {
+    let app = spawn_blocks(backend, 4096).await;
+    let ok = app
+        .client
+        .get(format!("{}/numbers/42", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    for bad in ["abc", "-1", "99999999999"] {
+        let res = app
+            .client
+            .get(format!("{}/numbers/{bad}", app.address))
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::problem(res, 400).await;
+    }
+});
+
 api_test!(etags_give_304_and_412, |backend| {
     let app = spawn_blocks(backend, 4096).await;
     let url = format!("{}/things/1", app.address);
     let res = app.client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
-    assert!(etag.starts_with('"') && !etag.starts_with("W/"), "strong: {etag}");
+    assert!(
+        etag.starts_with('"') && !etag.starts_with("W/"),
+        "strong: {etag}"
+    );
 
     let res = app
         .client
@@ -323,7 +371,10 @@ api_test!(idempotency_key_replays_the_first_response, |backend| {
         .await
         .unwrap();
     let problem = crate::helpers::problem(res, 422).await;
-    assert_eq!(problem["type"], "urn:kujenga:problem:idempotency-key-reused");
+    assert_eq!(
+        problem["type"],
+        "urn:kujenga:problem:idempotency-key-reused"
+    );
     assert_eq!(app.created.load(Ordering::SeqCst), 1);
 
     // Keys belong to their caller: another credential has its own space.
@@ -390,7 +441,10 @@ api_test!(idempotency_key_in_flight_is_409, |backend| {
     assert_eq!(first.unwrap().status(), 201);
     assert_eq!(second.headers()["retry-after"], "1");
     let problem = crate::helpers::problem(second, 409).await;
-    assert_eq!(problem["type"], "urn:kujenga:problem:idempotency-key-in-use");
+    assert_eq!(
+        problem["type"],
+        "urn:kujenga:problem:idempotency-key-in-use"
+    );
     assert_eq!(app.created.load(Ordering::SeqCst), 1);
     // After it finished, a retry replays it.
     let res = app

@@ -43,8 +43,14 @@ fn every_command_has_help() {
         assert!(text(&out.stdout).contains("Usage"), "{args:?}");
     }
     let serve = text(&run(kujenga().args(["serve", "--help"])).stdout);
-    assert!(serve.contains("--bind") && serve.contains("KUJENGA_BIND"), "{serve}");
-    assert!(serve.contains("--data-dir") && serve.contains("KUJENGA_DATA_DIR"), "{serve}");
+    assert!(
+        serve.contains("--bind") && serve.contains("KUJENGA_BIND"),
+        "{serve}"
+    );
+    assert!(
+        serve.contains("--data-dir") && serve.contains("KUJENGA_DATA_DIR"),
+        "{serve}"
+    );
     let migrate = text(&run(kujenga().args(["migrate", "--help"])).stdout);
     assert!(migrate.contains("--revert"));
 }
@@ -54,7 +60,9 @@ fn invalid_settings_exit_2_and_name_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let bad_file = dir.path().join("bad.toml");
     std::fs::write(&bad_file, "[database]\npool_sise = 3\n").unwrap();
-    let cases: Vec<(Vec<(&str, String)>, Vec<String>, &str)> = vec![
+    // (environment, arguments, the setting the message must name)
+    type Case<'a> = (Vec<(&'a str, String)>, Vec<String>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("KUJENGA_DATABASE__POOL_SIZE", "many".into())],
             vec![],
@@ -67,7 +75,10 @@ fn invalid_settings_exit_2_and_name_the_setting() {
             "database_url",
         ),
         (
-            vec![("KUJENGA_HTTP__CORS_ALLOWED_ORIGINS", "[\"not a url\"]".into())],
+            vec![(
+                "KUJENGA_HTTP__CORS_ALLOWED_ORIGINS",
+                "[\"not a url\"]".into(),
+            )],
             vec![],
             "http.cors_allowed_origins",
         ),
@@ -77,28 +88,41 @@ fn invalid_settings_exit_2_and_name_the_setting() {
             "database.pool_sise",
         ),
         (
-            vec![("KUJENGA_CONFIG", dir.path().join("missing.toml").display().to_string())],
+            vec![(
+                "KUJENGA_CONFIG",
+                dir.path().join("missing.toml").display().to_string(),
+            )],
             vec![],
             "config",
         ),
     ];
     for (env, args, setting) in cases {
         let mut cmd = kujenga();
-        cmd.args(&args).arg("migrate").arg("--data-dir").arg(dir.path());
+        cmd.args(&args)
+            .arg("migrate")
+            .arg("--data-dir")
+            .arg(dir.path());
         for (k, v) in &env {
             cmd.env(k, v);
         }
         let out = run(&mut cmd);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{setting}: {stderr}");
-        assert!(stderr.contains(&format!("`{setting}`")), "{setting}: {stderr}");
+        assert!(
+            stderr.contains(&format!("`{setting}`")),
+            "{setting}: {stderr}"
+        );
     }
     // The password of a bad URL is never echoed.
     let out = run(kujenga()
         .env("DATABASE_URL", "postgres://kujenga:hunter2@[::1/db")
         .arg("migrate"));
     assert_eq!(out.status.code(), Some(2));
-    assert!(!text(&out.stderr).contains("hunter2"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("hunter2"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -117,7 +141,11 @@ fn migrate_applies_and_reverts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let migrate = |extra: &[&str]| {
-        let out = run(kujenga().arg("--data-dir").arg(&data).arg("migrate").args(extra));
+        let out = run(kujenga()
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("migrate")
+            .args(extra));
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
     };
@@ -206,13 +234,19 @@ impl Server {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-        panic!("no log line with {needle:?}; log so far:\n{}", self.log.join("\n"));
+        panic!(
+            "no log line with {needle:?}; log so far:\n{}",
+            self.log.join("\n")
+        );
     }
 
     fn get(&self, path: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut out = String::new();
         stream.read_to_string(&mut out).unwrap();
         out
@@ -256,17 +290,25 @@ fn key_of(dir: &Path) -> String {
 fn serve_creates_its_data_folder_logs_where_things_are_and_keeps_its_key() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = Server::start(
-        kujenga()
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--bind", "127.0.0.1:0"]),
-    );
+    let mut server = Server::start(kujenga().arg("--data-dir").arg(&data).args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+    ]));
     assert_ne!(server.port, 0, "port 0 picks a free port");
     let log = server.log.join("\n");
-    assert!(log.contains(&data.join("kujenga.db").display().to_string()), "{log}");
-    assert!(log.contains(&data.join("signing-key.json").display().to_string()), "{log}");
-    assert!(log.contains(&data.join("mail").display().to_string()), "{log}");
+    assert!(
+        log.contains(&data.join("kujenga.db").display().to_string()),
+        "{log}"
+    );
+    assert!(
+        log.contains(&data.join("signing-key.json").display().to_string()),
+        "{log}"
+    );
+    assert!(
+        log.contains(&data.join("mail").display().to_string()),
+        "{log}"
+    );
     assert!(log.contains("generated a new signing key"), "{log}");
     assert!(server.get("/healthz").starts_with("HTTP/1.1 200"));
     assert!(data.join("kujenga.db").is_file());
@@ -281,7 +323,12 @@ fn serve_creates_its_data_folder_logs_where_things_are_and_keeps_its_key() {
             .env("KUJENGA_DATA_DIR", &data)
             .env("KUJENGA_BIND", "127.0.0.1:0"),
     );
-    assert!(!server.log.join("\n").contains("generated a new signing key"));
+    assert!(
+        !server
+            .log
+            .join("\n")
+            .contains("generated a new signing key")
+    );
     assert!(server.get("/readyz").starts_with("HTTP/1.1 200"));
     assert_eq!(key_of(&data), key, "the signing key is reused");
     server.terminate();
@@ -289,14 +336,33 @@ fn serve_creates_its_data_folder_logs_where_things_are_and_keeps_its_key() {
 }
 
 #[test]
-fn log_lines_of_a_request_carry_its_request_id() {
+fn by_default_everything_lives_under_dot_data() {
     let dir = tempfile::tempdir().unwrap();
+    // Only the port is overridden (8080 may be taken on a shared machine).
     let mut server = Server::start(
         kujenga()
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["serve", "--bind", "127.0.0.1:0"]),
+            .current_dir(dir.path())
+            .env("KUJENGA_BIND", "127.0.0.1:0"),
     );
+    let log = server.log.join("\n");
+    assert!(log.contains("sqlite data/kujenga.db"), "{log}");
+    assert!(server.get("/readyz").starts_with("HTTP/1.1 200"));
+    let data = dir.path().join("data");
+    assert!(data.join("kujenga.db").is_file());
+    assert!(data.join("signing-key.json").is_file());
+    assert!(data.join("mail").is_dir());
+    server.terminate();
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn log_lines_of_a_request_carry_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(kujenga().arg("--data-dir").arg(dir.path()).args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+    ]));
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     write!(
         stream,
@@ -305,9 +371,16 @@ fn log_lines_of_a_request_carry_its_request_id() {
     .unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).unwrap();
-    assert!(out.to_ascii_lowercase().contains("x-request-id: find-me-42"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("x-request-id: find-me-42"),
+        "{out}"
+    );
     let line = server.wait_for("request finished");
-    assert!(line.contains("find-me-42") && line.contains("404"), "{line}");
+    assert!(
+        line.contains("find-me-42") && line.contains("404"),
+        "{line}"
+    );
     server.terminate();
     server.wait_exit(Duration::from_secs(10));
 }
@@ -340,7 +413,10 @@ fn sigterm_lets_an_in_flight_request_finish() {
     stream.write_all(b"  ").unwrap();
     let mut out = String::new();
     stream.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 404"), "the request was answered: {out}");
+    assert!(
+        out.starts_with("HTTP/1.1 404"),
+        "the request was answered: {out}"
+    );
     assert!(server.wait_exit(Duration::from_secs(10)).success());
     // New connections are refused once it has stopped.
     assert!(TcpStream::connect(("127.0.0.1", server.port)).is_err());
@@ -363,7 +439,10 @@ fn runs_on_postgres_with_sslmode_require() {
             .args(["serve", "--bind", "127.0.0.1:0"]),
     );
     let log = server.log.join("\n");
-    assert!(log.contains("postgres 127.0.0.1:5432/kujenga_test_"), "{log}");
+    assert!(
+        log.contains("postgres 127.0.0.1:5432/kujenga_test_"),
+        "{log}"
+    );
     assert!(server.get("/readyz").contains("\"database\":\"postgres\""));
     server.terminate();
     assert!(server.wait_exit(Duration::from_secs(10)).success());

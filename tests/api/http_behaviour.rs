@@ -21,7 +21,11 @@ api_test!(unknown_routes_are_404_problems, |backend| {
 api_test!(wrong_method_is_405_with_allow, |backend| {
     let app = spawn_app(backend).await.unwrap();
     for path in ["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json"] {
-        for method in [reqwest::Method::POST, reqwest::Method::DELETE, reqwest::Method::PUT] {
+        for method in [
+            reqwest::Method::POST,
+            reqwest::Method::DELETE,
+            reqwest::Method::PUT,
+        ] {
             let res = app
                 .client
                 .request(method.clone(), app.url(path))
@@ -167,7 +171,9 @@ api_test!(cors_allows_only_configured_origins, |backend| {
         res.headers()["access-control-allow-origin"],
         "https://app.example.org"
     );
-    let exposed = res.headers()["access-control-expose-headers"].to_str().unwrap();
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
     for h in ["etag", "link", "x-request-id"] {
         assert!(exposed.contains(h), "{exposed}");
     }

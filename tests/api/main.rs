@@ -1,4 +1,9 @@
 //! The black-box API suite: one binary, the real application per test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code fails loudly by design"
+)]
 
 mod helpers;
 

@@ -7,6 +7,7 @@ use kujenga::db::{
 };
 
 use crate::api_test;
+use crate::helpers::{Backend, TestDatabase};
 
 api_test!(migrations_round_trip, |backend| {
     let database = TestDatabase::new(backend).unwrap();
@@ -42,7 +43,10 @@ api_test!(migrations_round_trip, |backend| {
     // And up again, to the same schema.
     let applied = run_migrations(&mut conn).unwrap();
     assert_eq!(applied.len(), names.len());
-    assert_eq!(&schema_fingerprint(&mut conn).unwrap(), schemas.last().unwrap());
+    assert_eq!(
+        &schema_fingerprint(&mut conn).unwrap(),
+        schemas.last().unwrap()
+    );
 });
 
 api_test!(migrations_on_start_up_are_idempotent, |backend| {
@@ -53,3 +57,41 @@ api_test!(migrations_on_start_up_are_idempotent, |backend| {
     assert!(!run_migrations(&mut conn).unwrap().is_empty());
     assert!(run_migrations(&mut conn).unwrap().is_empty());
 });
+
+#[test]
+fn sqlite_connections_get_their_pragmas() {
+    use diesel::RunQueryDsl;
+    use kujenga::db::DbConnection;
+
+    #[derive(diesel::QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let database = TestDatabase::new(Backend::Sqlite).unwrap();
+    let mut settings = database.settings();
+    settings.database.sqlite_busy_timeout_ms = 4321;
+    let db = kujenga::db::Db::connect(&settings).unwrap();
+    // Every pooled connection, not just the first one.
+    let mut held = Vec::new();
+    for _ in 0..settings.database.pool_size {
+        held.push(db.pool().get().unwrap());
+    }
+    for conn in &mut held {
+        let DbConnection::Sqlite(c) = &mut **conn else {
+            panic!("expected SQLite")
+        };
+        let mut pragma = |name: &str| -> String {
+            diesel::sql_query(format!(
+                "SELECT CAST((SELECT * FROM pragma_{name}) AS TEXT) AS value"
+            ))
+            .get_result::<Value>(c)
+            .unwrap()
+            .value
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("foreign_keys"), "1");
+        assert_eq!(pragma("busy_timeout"), "4321");
+        assert_eq!(pragma("synchronous"), "1", "NORMAL");
+    }
+}

@@ -41,6 +41,11 @@ api_test!(swagger_ui_is_served_offline, |backend| {
         assert_eq!(res.status(), 200, "{asset}");
         assert!(res.bytes().await.unwrap().len() > 10_000, "{asset}");
     }
-    let init = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    let init = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
 });

@@ -57,14 +57,20 @@ api_test!(metrics_count_requests_by_route_and_status, |backend| {
     );
     let text = res.text().await.unwrap();
     assert!(
-        text.contains(r#"kujenga_http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
+        text.contains(
+            r#"kujenga_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+        ),
         "{text}"
     );
     assert!(
-        text.contains(r#"kujenga_http_requests_total{method="GET",route="unmatched",status="404"} 1"#),
+        text.contains(
+            r#"kujenga_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
+        ),
         "{text}"
     );
-    assert!(text.contains("kujenga_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\""));
+    assert!(text.contains(
+        "kujenga_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\""
+    ));
     assert!(text.contains("kujenga_db_pool_connections{state=\"idle\"}"));
     assert!(text.contains("kujenga_db_pool_connections{state=\"in_use\"}"));
     assert!(text.contains("kujenga_db_pool_max_connections 4"), "{text}");
