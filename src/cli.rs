@@ -43,6 +43,11 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print the OpenAPI document (JSON) to standard output.
     Openapi,
+    /// Run only the email delivery worker (no HTTP server).
+    Worker,
+    /// Email tools.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -60,6 +65,15 @@ pub struct MigrateArgs {
     /// Revert the most recently applied migration instead.
     #[arg(long)]
     pub revert: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Print an email rendered with example data (subject, text and HTML parts).
+    Preview {
+        /// The template, e.g. verify_email; omit it to list them.
+        template: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +117,8 @@ pub fn main() -> ExitCode {
     let result = match command {
         Command::Serve(_) | Command::Openapi => serve(settings),
         Command::Migrate(args) => migrate(&settings, args.revert),
+        Command::Worker => run_worker(settings),
+        Command::Mail(MailCommand::Preview { template }) => preview(&settings, template.as_deref()),
         Command::Admin(AdminCommand::Create { email }) => admin_create(&email),
     };
     match result {
@@ -122,6 +138,74 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let db = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || crate::db::Db::connect(&settings)).await??
+        };
+        let worker = crate::mail::worker::build(&db, &settings, None)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(worker.run(stopped));
+        shutdown_signal().await;
+        tracing::info!("stopping the email worker");
+        let _ = stop.send(true);
+        let _ = task.await;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn preview(settings: &Settings, template: Option<&str>) -> anyhow::Result<()> {
+    use crate::mail::{Template, Templates};
+    let Some(name) = template else {
+        for t in Template::ALL {
+            let kind = if t.essential() {
+                "security, always sent"
+            } else {
+                "optional"
+            };
+            println!("{} ({kind})", t.name());
+        }
+        return Ok(());
+    };
+    let Some(template) = Template::parse(name) else {
+        let names: Vec<&str> = Template::ALL.iter().map(|t| t.name()).collect();
+        anyhow::bail!("no template `{name}`; templates: {}", names.join(", "));
+    };
+    let templates = Templates::new(&settings.platform.name, &settings.platform.frontend_url)?;
+    let rendered = templates.render(template, &template.example())?;
+    println!("Subject: {}\n", rendered.subject);
+    println!("----- text/plain -----\n{}", rendered.text);
+    println!("----- text/html -----\n{}", rendered.html);
+    Ok(())
 }
 
 fn migrate(settings: &Settings, revert: bool) -> anyhow::Result<()> {

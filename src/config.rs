@@ -86,12 +86,75 @@ pub struct PlatformSettings {
     pub frontend_url: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// One `.eml` file per email under `mail.dir`.
+    File,
+    /// Only a log line per email.
+    Log,
+    /// Deliver over SMTP (`[mail.smtp]`).
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection (a relay on localhost, tests).
+    None,
+    /// STARTTLS required (usually port 587).
+    Starttls,
+    /// Implicit TLS (usually port 465).
+    Tls,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
+    /// `file` (default), `log` or `smtp`.
+    pub transport: MailTransport,
+    /// The From address, e.g. `Kujenga <no-reply@example.org>`; its domain
+    /// also names the Message-IDs.
+    pub from: String,
     /// Folder for `.eml` files of the `file` transport; defaults to `<data_dir>/mail`.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// Run the delivery worker inside `kujenga serve`.
+    pub worker: bool,
+    /// Emails claimed per round.
+    pub batch_size: u32,
+    /// Emails sent at once by one worker.
+    pub concurrency: u32,
+    /// Milliseconds between polls when idle (enqueues wake the worker at once).
+    pub poll_interval_ms: u64,
+    /// Seconds a claim lasts; a claim of a worker that died is retried after it.
+    pub lease_secs: u64,
+    /// Delivery attempts before an email is `dead`.
+    pub max_attempts: u32,
+    /// First retry delay ceiling in milliseconds; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Largest retry delay in milliseconds.
+    pub retry_max_ms: u64,
+    /// Full jitter: each delay is random between 0 and its ceiling.
+    pub retry_jitter: bool,
+    pub smtp: SmtpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (default), `tls` (implicit) or `none`.
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub password: Option<SecretString>,
+    /// Seconds for connecting and for each SMTP command.
+    pub timeout_secs: u64,
+    /// Connections kept open to the server.
+    pub pool_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -143,7 +206,29 @@ impl Default for Defaults {
                 name: "Kujenga".into(),
                 frontend_url: "http://localhost:3000".into(),
             },
-            mail: MailSettings { dir: None },
+            mail: MailSettings {
+                transport: MailTransport::File,
+                from: "Kujenga <no-reply@kujenga.localhost>".into(),
+                dir: None,
+                worker: true,
+                batch_size: 20,
+                concurrency: 4,
+                poll_interval_ms: 2000,
+                lease_secs: 60,
+                max_attempts: 8,
+                retry_base_ms: 30_000,
+                retry_max_ms: 3_600_000,
+                retry_jitter: true,
+                smtp: SmtpSettings {
+                    host: "localhost".into(),
+                    port: 587,
+                    security: SmtpSecurity::Starttls,
+                    username: None,
+                    password: None,
+                    timeout_secs: 15,
+                    pool_size: 4,
+                },
+            },
             auth: AuthSettings {
                 signing_key_file: None,
             },
@@ -211,11 +296,18 @@ impl Settings {
             .find(|(k, _)| k == "DATABASE_URL")
             .map(|(_, v)| v.clone());
         for (var, value) in &kujenga_env {
-            let value: figment::value::Value = match value.parse() {
-                Ok(v) => v,
-                Err(never) => match never {},
+            let key = env_key(var);
+            // String settings stay strings (`KUJENGA_PLATFORM__NAME=2024`);
+            // the others are parsed like TOML values (numbers, booleans, lists).
+            let value: figment::value::Value = if STRING_KEYS.contains(&key.as_str()) {
+                figment::value::Value::from(value.clone())
+            } else {
+                match value.parse() {
+                    Ok(v) => v,
+                    Err(never) => match never {},
+                }
             };
-            figment = figment.merge(Serialized::default(&env_key(var), value));
+            figment = figment.merge(Serialized::default(&key, value));
         }
         if let Some(url) = database_url {
             figment = figment.merge(Serialized::default("database_url", url));
@@ -282,12 +374,12 @@ impl Settings {
             ));
         }
         for origin in &self.http.cors_allowed_origins {
+            // Exactly the serialised origin: scheme, lowercase ASCII host,
+            // port if not the default; no path, query or user info.
             let ok = url::Url::parse(origin)
                 .map(|u| {
                     matches!(u.scheme(), "http" | "https")
-                        && u.host().is_some()
-                        && u.path() == "/"
-                        && !origin.ends_with('/')
+                        && u.origin().ascii_serialization() == *origin
                 })
                 .unwrap_or(false);
             if !ok {
@@ -315,7 +407,48 @@ impl Settings {
         if self.platform.name.trim().is_empty() {
             return Err(ConfigError::new("platform.name", "must not be empty"));
         }
+        self.validate_mail()?;
         self.database_target()?;
+        Ok(())
+    }
+
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let mail = &self.mail;
+        if mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "mail.from",
+                format!("`{}` is not an email address", mail.from),
+            ));
+        }
+        let positive: [(&str, u64); 7] = [
+            ("mail.batch_size", u64::from(mail.batch_size)),
+            ("mail.concurrency", u64::from(mail.concurrency)),
+            ("mail.poll_interval_ms", mail.poll_interval_ms),
+            ("mail.lease_secs", mail.lease_secs),
+            ("mail.max_attempts", u64::from(mail.max_attempts)),
+            ("mail.smtp.timeout_secs", mail.smtp.timeout_secs),
+            ("mail.smtp.pool_size", u64::from(mail.smtp.pool_size)),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::new(name, "must be at least 1"));
+            }
+        }
+        if mail.retry_base_ms == 0 || mail.retry_max_ms < mail.retry_base_ms {
+            return Err(ConfigError::new(
+                "mail.retry_max_ms",
+                "retry delays need 0 < retry_base_ms <= retry_max_ms",
+            ));
+        }
+        if mail.transport == MailTransport::Smtp && mail.smtp.host.trim().is_empty() {
+            return Err(ConfigError::new("mail.smtp.host", "must not be empty"));
+        }
+        if mail.smtp.username.is_some() != mail.smtp.password.is_some() {
+            return Err(ConfigError::new(
+                "mail.smtp.password",
+                "set both mail.smtp.username and mail.smtp.password, or neither",
+            ));
+        }
         Ok(())
     }
 
@@ -362,6 +495,13 @@ pub fn describe_database_url(url: &str) -> Result<(Backend, String), ConfigError
         if path.as_os_str().is_empty() {
             return Err(ConfigError::new("database_url", "the SQLite path is empty"));
         }
+        let text = path.to_string_lossy();
+        if text.contains(":memory:") || text.contains("mode=memory") {
+            return Err(ConfigError::new(
+                "database_url",
+                "an in-memory SQLite database is not shared between pool connections; use a file",
+            ));
+        }
         return Ok((Backend::Sqlite, format!("sqlite {}", path.display())));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -385,6 +525,22 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .map(PathBuf::from)
 }
+
+/// Settings whose values are strings, whatever they look like.
+const STRING_KEYS: &[&str] = &[
+    "bind",
+    "data_dir",
+    "database_url",
+    "log.level",
+    "platform.name",
+    "platform.frontend_url",
+    "mail.dir",
+    "mail.from",
+    "mail.smtp.host",
+    "mail.smtp.username",
+    "mail.smtp.password",
+    "auth.signing_key_file",
+];
 
 /// The settings key a `KUJENGA_*` variable sets: `KUJENGA_DATABASE__POOL_SIZE`
 /// → `database.pool_size`.
@@ -425,8 +581,12 @@ mod tests {
             )),
             ..load(&[]).unwrap()
         };
+        let mut s = s;
+        s.mail.smtp.username = Some("mailer".into());
+        s.mail.smtp.password = Some(SecretString::from("smtp-pa55word"));
         let printed = format!("{s:?}");
         assert!(!printed.contains("s3cr3t-pw"), "{printed}");
+        assert!(!printed.contains("smtp-pa55word"), "{printed}");
         let (_, desc) = s.database_target().unwrap();
         assert_eq!(desc, "postgres db.example.org:5432/kujenga");
     }
@@ -454,6 +614,67 @@ mod tests {
         .unwrap();
         assert_eq!(s.bind.port(), 0);
         assert_eq!(s.database.pool_size, 3);
+    }
+
+    #[test]
+    fn environment_beats_the_file_and_database_url_beats_its_alias() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kujenga.toml");
+        std::fs::write(
+            &file,
+            "[database]\npool_size = 3\n[platform]\nname = \"File\"\n",
+        )
+        .unwrap();
+        let env: Vec<(String, String)> = [
+            ("KUJENGA_DATABASE__POOL_SIZE", "7"),
+            ("KUJENGA_PLATFORM__NAME", "2024"),
+            ("KUJENGA_DATABASE_URL", "sqlite://alias.db"),
+            ("DATABASE_URL", "sqlite://winner.db"),
+            ("KUJENGA_TEST_POSTGRES_URL", "postgres://ignored"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let s = Settings::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(s.database.pool_size, 7);
+        assert_eq!(s.platform.name, "2024", "string settings stay strings");
+        assert_eq!(s.database_target().unwrap().1, "sqlite winner.db");
+    }
+
+    #[test]
+    fn environment_errors_name_the_variable() {
+        let err = load(&[("KUJENGA_DATABASE__POOL_SIZE", "many")]).unwrap_err();
+        assert_eq!(err.setting, "database.pool_size");
+        assert!(err.message.contains("KUJENGA_DATABASE__POOL_SIZE"), "{err}");
+    }
+
+    #[test]
+    fn origins_must_be_exact() {
+        for (origin, ok) in [
+            ("https://app.example.org", true),
+            ("http://localhost:3000", true),
+            ("https://app.example.org/", false),
+            ("https://APP.example.org", false),
+            ("https://app.example.org?x=1", false),
+            ("https://user@app.example.org", false),
+            ("https://app.example.org:443", false),
+        ] {
+            let value = format!("[\"{origin}\"]");
+            let result = load(&[("KUJENGA_HTTP__CORS_ALLOWED_ORIGINS", &value)]);
+            assert_eq!(result.is_ok(), ok, "{origin}");
+        }
+    }
+
+    #[test]
+    fn in_memory_sqlite_is_refused() {
+        for url in [
+            "sqlite://:memory:",
+            "sqlite::memory:",
+            "sqlite://file:x?mode=memory",
+        ] {
+            let err = load(&[("DATABASE_URL", url)]).unwrap_err();
+            assert_eq!(err.setting, "database_url", "{url}");
+        }
     }
 
     #[test]

@@ -273,13 +273,12 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Database errors are internal unless a caller maps them first.
+/// Database errors are internal unless a caller maps them first — even
+/// `NotFound`: a lookup that should find something and doesn't is our bug,
+/// not the client's (queries that may find nothing use `.optional()`).
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
-        match err {
-            diesel::result::Error::NotFound => Self::NotFound,
-            other => Self::Internal(other.into()),
-        }
+        Self::Internal(err.into())
     }
 }
 

@@ -120,6 +120,13 @@ fn read(path: &Path) -> anyhow::Result<Option<SigningKey>> {
     let secret = URL_SAFE_NO_PAD
         .decode(file.secret.trim())
         .map_err(|e| anyhow::anyhow!("{}: bad secret: {e}", path.display()))?;
+    if file.alg != "HS256" {
+        anyhow::bail!(
+            "{}: unsupported algorithm `{}` (only HS256)",
+            path.display(),
+            file.alg
+        );
+    }
     if secret.len() < 32 {
         anyhow::bail!("{}: the secret must be at least 32 bytes", path.display());
     }

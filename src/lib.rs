@@ -8,5 +8,6 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod startup;
 pub mod telemetry;

@@ -15,18 +15,25 @@ use actix_web::{App, HttpServer, web};
 use crate::api::{self, OpenApiJson};
 use crate::config::Settings;
 use crate::db::Db;
+use crate::http::SECURITY_HEADERS;
 use crate::http::idempotency::IdempotencyTtl;
 use crate::http::json::{self, BodyLimit};
 use crate::http::metrics::Metrics;
 use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
 use crate::keys::{self, SigningKey};
+use crate::mail::Outbox;
+use crate::mail::worker::{self, Worker};
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// A built, bound, not yet running application.
 pub struct Application {
     server: Server,
     addr: SocketAddr,
     db: Db,
+    worker: Option<Worker>,
+    idempotency_ttl: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -84,9 +91,28 @@ impl Application {
             locations.mail_dir.display(),
         );
 
-        let server = build_server(listener, &settings, db.clone(), key)?;
+        let metrics = Metrics::new()?;
+        let outbox = Outbox::new(
+            &settings.mail,
+            &settings.platform.name,
+            &settings.platform.frontend_url,
+        )?;
+        let worker = if settings.mail.worker {
+            Some(worker::build(&db, &settings, Some(metrics.clone()))?)
+        } else {
+            None
+        };
+        let server = build_server(listener, &settings, db.clone(), key, metrics, outbox)?;
         tracing::info!(%addr, "listening on http://{addr}");
-        Ok(Self { server, addr, db })
+        Ok(Self {
+            server,
+            addr,
+            db,
+            worker,
+            idempotency_ttl: Duration::from_secs(
+                u64::from(settings.http.idempotency_ttl_hours) * 3600,
+            ),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -101,9 +127,21 @@ impl Application {
         &self.db
     }
 
-    /// Serves until SIGTERM/SIGINT (then finishes in-flight requests).
+    /// Serves until SIGTERM/SIGINT (then finishes in-flight requests), with
+    /// the email worker and housekeeping running beside it; both stop when
+    /// the server does.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let (stop, stopped) = watch::channel(false);
+        let worker = self.worker.map(|w| tokio::spawn(w.run(stopped.clone())));
+        let housekeeping =
+            tokio::spawn(housekeeping(self.db.clone(), self.idempotency_ttl, stopped));
+        let result = self.server.await;
+        let _ = stop.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        let _ = housekeeping.await;
+        result
     }
 
     /// A handle to stop the server from elsewhere (tests).
@@ -112,11 +150,32 @@ impl Application {
     }
 }
 
+/// Removes expired `Idempotency-Key` entries every hour (and at start).
+async fn housekeeping(db: Db, ttl: Duration, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let cutoff =
+            crate::db::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+        match db
+            .run(move |conn| crate::db::idempotency::purge_expired(conn, cutoff))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired idempotency keys removed"),
+            Err(err) => tracing::warn!(error = %err, "idempotency key purge failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
 /// Shared, immutable state handed to every worker.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub settings: Settings,
     pub signing_key: SigningKey,
+    pub outbox: Arc<Outbox>,
 }
 
 fn build_server(
@@ -124,8 +183,10 @@ fn build_server(
     settings: &Settings,
     db: Db,
     key: SigningKey,
+    metrics: Metrics,
+    outbox: Outbox,
 ) -> anyhow::Result<Server> {
-    let metrics = web::Data::new(Metrics::new()?);
+    let metrics = web::Data::new(metrics);
     let db = web::Data::new(db);
     let openapi = web::Data::new(OpenApiJson(api::openapi_json()));
     let body_limit = web::Data::new(BodyLimit(settings.http.body_limit_bytes));
@@ -135,6 +196,7 @@ fn build_server(
     let state = web::Data::new(AppState {
         settings: settings.clone(),
         signing_key: key,
+        outbox: Arc::new(outbox),
     });
     let origins = settings.http.cors_allowed_origins.clone();
     let limit = settings.http.body_limit_bytes;
@@ -156,9 +218,11 @@ fn build_server(
             .wrap(from_fn(ensure_problem))
             .wrap(cors(&origins))
             .wrap(
-                DefaultHeaders::new()
-                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                    .add((header::REFERRER_POLICY, "no-referrer")),
+                SECURITY_HEADERS
+                    .iter()
+                    .fold(DefaultHeaders::new(), |h, (name, value)| {
+                        h.add((name.clone(), *value))
+                    }),
             )
             .wrap(Compress::default())
             .wrap(from_fn(observe))

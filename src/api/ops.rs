@@ -77,6 +77,8 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
+    let counts = db.run(crate::db::outbox::counts).await?;
+    metrics.set_outbox_counts(&counts);
     let text = metrics.render(&db).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

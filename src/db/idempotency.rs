@@ -41,15 +41,24 @@ struct Row {
 /// happened to an earlier one. Entries older than `expired_before`, and
 /// reservations older than `abandoned_before` that never completed (their
 /// server died), count as absent and are removed.
+/// A request asking to hold a key; `token` identifies this holder, so only
+/// it can complete or release the reservation.
+#[derive(Debug, Clone, Copy)]
+pub struct Reservation<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub token: &'a str,
+}
+
 pub fn begin(
     conn: &mut DbConnection,
-    scope: &str,
-    key: &str,
-    request_hash: &str,
+    r: &Reservation<'_>,
     now: NaiveDateTime,
     expired_before: NaiveDateTime,
     abandoned_before: NaiveDateTime,
 ) -> QueryResult<Begin> {
+    let (scope, key, request_hash) = (r.scope, r.key, r.request_hash);
     conn.transaction(|conn| {
         diesel::delete(
             ik::table
@@ -67,6 +76,7 @@ pub fn begin(
                 ik::scope.eq(scope),
                 ik::idem_key.eq(key),
                 ik::request_hash.eq(request_hash),
+                ik::owner_token.eq(r.token),
                 ik::created_at.eq(now),
             ))
             .execute(conn);
@@ -127,13 +137,15 @@ pub fn complete(
     conn: &mut DbConnection,
     scope: &str,
     key: &str,
+    token: &str,
     response: &StoredResponse,
 ) -> QueryResult<()> {
     let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
     diesel::update(
         ik::table
             .filter(ik::scope.eq(scope))
-            .filter(ik::idem_key.eq(key)),
+            .filter(ik::idem_key.eq(key))
+            .filter(ik::owner_token.eq(token)),
     )
     .set((
         ik::status_code.eq(Some(i32::from(response.status_code))),
@@ -145,11 +157,12 @@ pub fn complete(
 }
 
 /// Frees a reserved key whose request did not succeed, so it may be retried.
-pub fn release(conn: &mut DbConnection, scope: &str, key: &str) -> QueryResult<()> {
+pub fn release(conn: &mut DbConnection, scope: &str, key: &str, token: &str) -> QueryResult<()> {
     diesel::delete(
         ik::table
             .filter(ik::scope.eq(scope))
             .filter(ik::idem_key.eq(key))
+            .filter(ik::owner_token.eq(token))
             .filter(ik::status_code.is_null()),
     )
     .execute(conn)?;

@@ -6,6 +6,7 @@
 //! the blocking diesel call off the async executor.
 
 pub mod idempotency;
+pub mod outbox;
 pub mod schema;
 
 use std::fmt;
@@ -178,14 +179,16 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        conn.batch_execute("SELECT 1").map_err(|e| ConnectError {
+        diesel::r2d2::R2D2Connection::ping(conn).map_err(|e| ConnectError {
             target: self.target.clone(),
             cause: e.to_string(),
         })
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction was left open or failed (a panic in a
+    /// `Db::run` closure, a failed rollback) is dropped, never reused.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -199,6 +202,7 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     target: String,
+    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -217,13 +221,14 @@ impl Db {
             .max_size(settings.database.pool_size)
             .min_idle(Some(1))
             .connection_timeout(settings.connect_timeout())
-            .test_on_check_out(false)
+            .test_on_check_out(true)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot open the database pool ({target}): {e}"))?;
         Ok(Self {
             pool,
             backend,
             target,
+            outbox_signal: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -250,12 +255,31 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let outbox = self.outbox_signal.clone();
         actix_web::web::block(move || {
             let _entered = span.enter();
+            let started = std::time::Instant::now();
             let mut conn = pool.get().map_err(crate::error::ApiError::from)?;
-            f(&mut conn).map_err(Into::into)
+            let result = f(&mut conn).map_err(Into::into);
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                ok = result.is_ok(),
+                "database call"
+            );
+            // Emails enqueued by this call: wake the worker now (after the
+            // commit; a rolled-back enqueue only costs an empty claim).
+            if crate::mail::take_enqueued_flag() {
+                outbox.notify_one();
+            }
+            result
         })
         .await?
+    }
+
+    /// Signalled whenever an email is enqueued through [`Db::run`]; the
+    /// outbox worker waits on it.
+    pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox_signal.clone()
     }
 
     /// Whether a connection can be had and answers, within `timeout`.
@@ -268,6 +292,46 @@ impl Db {
         .await
         .map_err(|e| e.to_string())?
     }
+}
+
+/// Now, in UTC, truncated to microseconds: PostgreSQL keeps microseconds,
+/// SQLite would keep nanoseconds, and both must agree.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let now = chrono::Utc::now().naive_utc();
+    now.with_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now)
+}
+
+/// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
+/// takes the write lock up front: a deferred transaction that reads, then
+/// writes, fails at once with `SQLITE_BUSY` when another writer got there
+/// first (`busy_timeout` does not cover that upgrade).
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(_) = conn else {
+        return conn.transaction(f);
+    };
+    // Open the transaction through the inner connection's manager (so
+    // nested `transaction()` calls become savepoints as usual), hand `f` the
+    // multi connection, then commit or roll back the same way.
+    if let DbConnection::Sqlite(c) = &mut *conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(E::from)?;
+    }
+    let result = f(conn);
+    if let DbConnection::Sqlite(c) = &mut *conn {
+        match &result {
+            Ok(_) => AnsiTransactionManager::commit_transaction(c).map_err(E::from)?,
+            Err(_) => {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+            }
+        }
+    }
+    result
 }
 
 /// Runs every pending migration for the connection's backend. On

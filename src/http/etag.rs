@@ -27,6 +27,42 @@ pub fn etag_of_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     Ok(etag_of(&body))
 }
 
+/// Content codings whose tags get a suffix (a strong validator must differ
+/// between the identity and the compressed bytes, RFC 9110 §8.8.3).
+const CODINGS: [&str; 4] = ["gzip", "br", "zstd", "deflate"];
+
+/// After compression: `"tag"` → `"tag-gzip"` for a compressed body.
+pub fn mark_content_coding(headers: &mut actix_web::http::header::HeaderMap) {
+    let Some(coding) = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|c| CODINGS.contains(c))
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let Some(tag) = headers.get(header::ETAG).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    if tag.starts_with("W/") || !tag.ends_with('"') {
+        return;
+    }
+    let marked = format!("{}-{coding}\"", &tag[..tag.len() - 1]);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&marked) {
+        headers.insert(header::ETAG, value);
+    }
+}
+
+/// The representation-independent part of a tag (`"x-gzip"` → `"x"`).
+fn strip_coding(tag: &str) -> std::borrow::Cow<'_, str> {
+    for coding in CODINGS {
+        if let Some(base) = tag.strip_suffix(&format!("-{coding}\"")) {
+            return format!("{base}\"").into();
+        }
+    }
+    tag.into()
+}
+
 /// Splits a header like `"a", W/"b"` into its tags.
 fn tags(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|t| !t.is_empty())
@@ -34,12 +70,12 @@ fn tags(value: &str) -> impl Iterator<Item = &str> {
 
 /// Weak comparison (RFC 9110 §8.8.3.2), used by `If-None-Match`.
 fn matches_weak(list: &str, etag: &str) -> bool {
-    tags(list).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+    tags(list).any(|t| t == "*" || strip_coding(t.trim_start_matches("W/")) == etag)
 }
 
 /// Strong comparison, used by `If-Match`: weak tags never match.
 fn matches_strong(list: &str, etag: &str) -> bool {
-    tags(list).any(|t| t == "*" || t == etag)
+    tags(list).any(|t| t == "*" || (!t.starts_with("W/") && strip_coding(t) == etag))
 }
 
 /// Answers a read with the value, its ETag, or 304 when the client's copy
@@ -60,15 +96,17 @@ pub fn respond_with_status<T: Serialize>(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| matches_weak(v, &etag));
-    if fresh
-        && matches!(
+    if fresh {
+        // RFC 9110 §13.1.2: 304 for reads, 412 for anything else.
+        if matches!(
             *req.method(),
             actix_web::http::Method::GET | actix_web::http::Method::HEAD
-        )
-    {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
+        ) {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag))
+                .finish());
+        }
+        return Err(ApiError::PreconditionFailed);
     }
     Ok(HttpResponse::build(status)
         .insert_header((header::ETAG, etag))
@@ -123,6 +161,36 @@ mod tests {
             assert_eq!(res.status(), expected, "If-None-Match: {header_value:?}");
             assert_eq!(res.headers().get(header::ETAG).unwrap(), etag.as_str());
         }
+    }
+
+    #[test]
+    fn compressed_tags_differ_but_still_match() {
+        let mut headers = actix_web::http::header::HeaderMap::new();
+        headers.insert(header::ETAG, "\"abc\"".parse().unwrap());
+        headers.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        mark_content_coding(&mut headers);
+        assert_eq!(headers.get(header::ETAG).unwrap(), "\"abc-gzip\"");
+        assert!(matches_weak("\"abc-gzip\"", "\"abc\""));
+        assert!(matches_strong("\"abc-br\"", "\"abc\""));
+        assert!(!matches_strong("\"abd-br\"", "\"abc\""));
+    }
+
+    #[test]
+    fn if_none_match_on_a_write_is_412() {
+        let value = json!({"a": 1});
+        let etag = etag_of_json(&value).unwrap();
+        let req = TestRequest::put()
+            .insert_header((header::IF_NONE_MATCH, "*"))
+            .to_http_request();
+        assert!(matches!(
+            respond(&req, &value),
+            Err(ApiError::PreconditionFailed)
+        ));
+        let req = TestRequest::put()
+            .insert_header((header::IF_NONE_MATCH, "\"other\""))
+            .to_http_request();
+        assert_eq!(respond(&req, &value).unwrap().status(), StatusCode::OK);
+        let _ = etag;
     }
 
     #[test]

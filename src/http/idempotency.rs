@@ -2,7 +2,8 @@
 //! stored and replayed for every retry with the same key and body; the same
 //! key with another body is a 422; a retry while the first request still
 //! runs is a 409. Failed requests (4xx/5xx) free the key so the client can
-//! correct and retry.
+//! correct and retry, and so do responses marked `Cache-Control: no-store`
+//! (tokens, secrets shown once): those are never stored.
 //!
 //! Keys are scoped to the caller: the authentication layer puts an
 //! [`IdempotencyScope`] (the principal) into the request's extensions;
@@ -36,8 +37,10 @@ pub struct IdempotencyScope(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct IdempotencyTtl(pub Duration);
 
-/// A reservation that never completed (its server died) is taken over after this.
-const ABANDONED_AFTER: Duration = Duration::from_secs(60);
+/// A reservation that never completed (its server died mid-request) is
+/// taken over after this. Long enough that no live request (bounded by
+/// timeouts and the shutdown drain) still holds it.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(600);
 
 /// Response headers worth replaying.
 const KEPT_HEADERS: [header::HeaderName; 4] = [
@@ -130,16 +133,20 @@ pub async fn idempotency(
     let expired_before = now - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
     let abandoned_before =
         now - chrono::Duration::from_std(ABANDONED_AFTER).unwrap_or(chrono::Duration::minutes(1));
+    let token = uuid::Uuid::now_v7().to_string();
     let begin = {
-        let (scope, key, hash) = (scope.clone(), key.clone(), hash.clone());
+        let (scope, key, hash, token) = (scope.clone(), key.clone(), hash.clone(), token.clone());
         answer!(
             req,
             db.run(move |conn| {
                 idempotency::begin(
                     conn,
-                    &scope,
-                    &key,
-                    &hash,
+                    &idempotency::Reservation {
+                        scope: &scope,
+                        key: &key,
+                        request_hash: &hash,
+                        token: &token,
+                    },
                     now,
                     expired_before,
                     abandoned_before,
@@ -180,23 +187,52 @@ pub async fn idempotency(
         }
     }
 
-    let release = |db: web::Data<Db>, scope: String, key: String| async move {
+    // The request runs in its own task: if the client disconnects, the
+    // work still finishes and its response is stored for the retry, instead
+    // of leaving a reservation behind a create that did commit.
+    let fut = next.call(req);
+    let task = actix_web::rt::spawn(async move {
+        let result = fut.await;
+        settle(db, scope, key, token, result).await
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(err) => Err(ApiError::internal(anyhow::anyhow!("request task failed: {err}")).into()),
+    }
+}
+
+/// Stores a successful response under the key, or frees the key.
+async fn settle(
+    db: web::Data<Db>,
+    scope: String,
+    key: String,
+    token: String,
+    result: Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let release = |db: web::Data<Db>, scope: String, key: String, token: String| async move {
         if let Err(err) = db
-            .run(move |conn| idempotency::release(conn, &scope, &key))
+            .run(move |conn| idempotency::release(conn, &scope, &key, &token))
             .await
         {
             tracing::warn!(error = %err, "could not release an idempotency key");
         }
     };
-    let res = match next.call(req).await {
+    let res = match result {
         Ok(res) => res,
         Err(err) => {
-            release(db, scope, key).await;
+            release(db, scope, key, token).await;
             return Err(err);
         }
     };
-    if !res.status().is_success() {
-        release(db, scope, key).await;
+    // Failures free the key; so do responses that must never be stored
+    // (tokens and other secrets are sent with `Cache-Control: no-store`).
+    let no_store = res
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("no-store"));
+    if !res.status().is_success() || no_store {
+        release(db, scope, key, token).await;
         return Ok(res.map_into_boxed_body());
     }
     let (http_req, res) = res.into_parts();
@@ -211,27 +247,21 @@ pub async fn idempotency(
         })
         .collect();
     let (head, body) = res.into_parts();
-    let bytes = match to_bytes(body).await {
-        Ok(b) => b,
-        Err(_) => {
-            release(db, scope, key).await;
-            return Err(ApiError::internal(anyhow::anyhow!("response body unreadable")).into());
-        }
+    let Ok(bytes) = to_bytes(body).await else {
+        release(db, scope, key, token).await;
+        return Err(ApiError::internal(anyhow::anyhow!("response body unreadable")).into());
     };
     let stored = StoredResponse {
         status_code: status.as_u16(),
         headers,
         body: bytes.to_vec(),
     };
+    if let Err(err) = db
+        .run(move |conn| idempotency::complete(conn, &scope, &key, &token, &stored))
+        .await
     {
-        let (scope, key) = (scope.clone(), key.clone());
-        if let Err(err) = db
-            .run(move |conn| idempotency::complete(conn, &scope, &key, &stored))
-            .await
-        {
-            // The work is done; only the replay is lost. Say so, don't fail.
-            tracing::error!(error = %err, "could not store an idempotent response");
-        }
+        // The work is done; only the replay is lost. Say so, don't fail.
+        tracing::error!(error = %err, "could not store an idempotent response");
     }
     Ok(ServiceResponse::new(
         http_req,

@@ -15,6 +15,18 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
+    outbox: IntGaugeVec,
+    emails: IntCounterVec,
+    send_latency: HistogramVec,
+}
+
+/// Methods that become labels; anything else is `OTHER`, so clients cannot
+/// grow the label set.
+fn method_label(method: &str) -> &str {
+    match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+        _ => "OTHER",
+    }
 }
 
 impl Metrics {
@@ -40,23 +52,70 @@ impl Metrics {
             &["state"],
         )?;
         let pool_max = IntGauge::new("db_pool_max_connections", "Database pool size limit")?;
+        let outbox = IntGaugeVec::new(
+            Opts::new("mail_outbox_emails", "Emails in the outbox by status"),
+            &["status"],
+        )?;
+        let emails = IntCounterVec::new(
+            Opts::new(
+                "mail_attempts_total",
+                "Email delivery attempts by outcome (sent, transient, permanent)",
+            ),
+            &["outcome"],
+        )?;
+        let send_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "mail_send_duration_seconds",
+                "Time to hand one email to the transport",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["outcome"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(outbox.clone()))?;
+        registry.register(Box::new(emails.clone()))?;
+        registry.register(Box::new(send_latency.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             pool_connections,
             pool_max,
+            outbox,
+            emails,
+            send_latency,
         })
+    }
+
+    /// Counts one delivery attempt and its duration.
+    pub fn observe_email(&self, outcome: &str, seconds: f64) {
+        self.emails.with_label_values(&[outcome]).inc();
+        self.send_latency
+            .with_label_values(&[outcome])
+            .observe(seconds);
+    }
+
+    /// Sets the outbox depth gauges (every status, zero when absent).
+    pub fn set_outbox_counts(&self, counts: &[(String, i64)]) {
+        for status in crate::db::outbox::STATUSES {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            self.outbox.with_label_values(&[status]).set(n);
+        }
     }
 
     /// Counts one finished request. `route` is the matched pattern
     /// (`/api/v1/courses/{id}`), never the raw path, so labels stay few.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let status = status.to_string();
+        let method = method_label(method);
         self.requests
             .with_label_values(&[method, route, status.as_str()])
             .inc();

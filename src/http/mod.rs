@@ -9,3 +9,11 @@ pub mod observe;
 pub mod pagination;
 pub mod problems;
 pub mod request_id;
+
+use actix_web::http::header::{self, HeaderName};
+
+/// Headers every response carries.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 2] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];

@@ -11,7 +11,7 @@ use actix_web::web;
 use tracing::Instrument;
 
 use super::metrics::Metrics;
-use super::{problems, request_id};
+use super::{etag, problems, request_id};
 use actix_web::error::InternalError;
 
 pub async fn observe(
@@ -50,6 +50,7 @@ pub async fn observe(
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
             record(res.status().as_u16(), &route);
+            etag::mark_content_coding(res.headers_mut());
             if let Some(value) = header_value {
                 res.headers_mut()
                     .insert(HeaderName::from_static(request_id::HEADER), value);

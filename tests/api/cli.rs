@@ -152,9 +152,15 @@ fn migrate_applies_and_reverts() {
     assert!(migrate(&[]).contains("applied"));
     assert!(data.join("kujenga.db").is_file());
     assert!(migrate(&[]).contains("up to date"));
-    assert!(migrate(&["--revert"]).contains("reverted"));
+    let migrations =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"))
+            .unwrap()
+            .count();
+    for _ in 0..migrations {
+        assert!(migrate(&["--revert"]).contains("reverted"));
+    }
     assert!(migrate(&["--revert"]).contains("no migration to revert"));
-    assert!(migrate(&[]).contains("applied"));
+    assert_eq!(migrate(&[]).matches("applied").count(), migrations);
 }
 
 #[test]

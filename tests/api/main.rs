@@ -6,10 +6,12 @@
 )]
 
 mod helpers;
+mod smtp;
 
 mod building_blocks;
 mod cli;
 mod http_behaviour;
+mod mail;
 mod migrations;
 mod openapi;
 mod ops;

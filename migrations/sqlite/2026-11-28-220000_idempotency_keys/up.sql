@@ -3,6 +3,8 @@ CREATE TABLE idempotency_keys (
     scope TEXT NOT NULL,
     idem_key TEXT NOT NULL,
     request_hash TEXT NOT NULL,
+    -- identifies the request holding the key; only it completes or releases it
+    owner_token TEXT NOT NULL,
     status_code INTEGER,
     response_headers TEXT,
     response_body BLOB,

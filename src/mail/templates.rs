@@ -1,0 +1,210 @@
+//! Email templates: a subject, a plain-text and an HTML part per email,
+//! from the files under `templates/email/` (compiled into the binary).
+//! HTML is auto-escaped; undefined variables are errors, so a caller that
+//! forgets a field fails when it enqueues, not when the email goes out.
+
+use minijinja::{Environment, UndefinedBehavior, context};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Every email Kujenga sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    VerifyEmail,
+    PasswordReset,
+    RegistrationAttempt,
+}
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(
+            (concat!($name, ".subject.txt"), include_str!(concat!("../../templates/email/", $name, ".subject.txt"))),
+            (concat!($name, ".txt"), include_str!(concat!("../../templates/email/", $name, ".txt"))),
+            (concat!($name, ".html"), include_str!(concat!("../../templates/email/", $name, ".html"))),
+        )*]
+    };
+}
+
+const FILES: &[(&str, &str)] =
+    template_files!("verify_email", "password_reset", "registration_attempt");
+const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
+
+impl Template {
+    pub const ALL: &'static [Template] = &[
+        Template::VerifyEmail,
+        Template::PasswordReset,
+        Template::RegistrationAttempt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::PasswordReset => "password_reset",
+            Self::RegistrationAttempt => "registration_attempt",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// Security emails: always sent, whatever the recipient's preferences.
+    pub fn essential(self) -> bool {
+        matches!(
+            self,
+            Self::VerifyEmail | Self::PasswordReset | Self::RegistrationAttempt
+        )
+    }
+
+    /// Example data, for `kujenga mail preview` and the template tests.
+    pub fn example(self) -> serde_json::Value {
+        match self {
+            Self::VerifyEmail => json!({
+                "display_name": "Amina Wanjiru",
+                "token": "vK3p_example-token",
+                "expires_in_hours": 48
+            }),
+            Self::PasswordReset => json!({
+                "display_name": "Amina Wanjiru",
+                "token": "rS9q_example-token",
+                "expires_in_minutes": 60
+            }),
+            Self::RegistrationAttempt => json!({ "display_name": "Amina Wanjiru" }),
+        }
+    }
+}
+
+/// A rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The template set plus the values every email gets.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+    platform_name: String,
+    frontend_url: String,
+}
+
+impl Templates {
+    pub fn new(platform_name: &str, frontend_url: &str) -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_template("_layout.html", LAYOUT)?;
+        for (name, source) in FILES {
+            env.add_template(name, source)?;
+        }
+        // The URL as `url` serialises it (quotes and spaces percent-encoded),
+        // so it is safe to put into HTML attributes unescaped.
+        let frontend_url = url::Url::parse(frontend_url)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| frontend_url.to_string());
+        Ok(Self {
+            env,
+            platform_name: platform_name.to_string(),
+            frontend_url: frontend_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn render(
+        &self,
+        template: Template,
+        data: &serde_json::Value,
+    ) -> Result<Rendered, minijinja::Error> {
+        let ctx = context! {
+            platform_name => &self.platform_name,
+            frontend_url => minijinja::Value::from_safe_string(self.frontend_url.clone()),
+            ..minijinja::Value::from_serialize(data)
+        };
+        let part = |suffix: &str| {
+            self.env
+                .get_template(&format!("{}.{suffix}", template.name()))
+                .and_then(|t| t.render(&ctx))
+        };
+        // A subject is one line, whatever the data holds.
+        let subject = part("subject.txt")?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Rendered {
+            subject,
+            text: part("txt")?,
+            html: part("html")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn templates() -> Templates {
+        Templates::new("Kujenga", "https://learn.example.org/").unwrap()
+    }
+
+    #[test]
+    fn every_template_renders_its_example() {
+        let t = templates();
+        for template in Template::ALL {
+            let r = t.render(*template, &template.example()).unwrap();
+            assert!(
+                !r.subject.is_empty() && !r.subject.contains('\n'),
+                "{template:?}"
+            );
+            assert!(r.text.contains("Kujenga"), "{template:?}");
+            assert!(r.html.contains("<html"), "{template:?}");
+            assert!(
+                !r.html.contains("{{") && !r.text.contains("{{"),
+                "{template:?}"
+            );
+            assert_eq!(Template::parse(template.name()), Some(*template));
+        }
+    }
+
+    #[test]
+    fn links_carry_the_token_under_the_frontend_url() {
+        let r = templates()
+            .render(
+                Template::VerifyEmail,
+                &json!({"display_name": "A", "token": "a b&c", "expires_in_hours": 48}),
+            )
+            .unwrap();
+        assert!(
+            r.text
+                .contains("https://learn.example.org/verify-email?token=a%20b%26c"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.html
+                .contains("https://learn.example.org/verify-email?token=a%20b%26c")
+        );
+    }
+
+    #[test]
+    fn html_is_escaped_and_subjects_are_one_line() {
+        let r = templates()
+            .render(
+                Template::RegistrationAttempt,
+                &json!({"display_name": "<script>alert(1)</script>"}),
+            )
+            .unwrap();
+        assert!(!r.html.contains("<script>"), "{}", r.html);
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(
+            r.text.contains("<script>"),
+            "plain text is not HTML-escaped"
+        );
+    }
+
+    #[test]
+    fn missing_data_is_an_error() {
+        let err = templates().render(Template::VerifyEmail, &json!({"display_name": "A"}));
+        assert!(err.is_err());
+    }
+}
