@@ -105,7 +105,9 @@ async fn number(n: web::Path<u32>) -> HttpResponse {
     HttpResponse::Ok().json(n.into_inner())
 }
 
-async fn spawn_blocks(backend: Backend, body_limit: usize) -> BlocksApp {
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn spawn_blocks(backend: Backend, body_limit: usize, ttl: Duration) -> BlocksApp {
     let database = TestDatabase::new(backend).unwrap();
     let settings = database.settings();
     let db = tokio::task::spawn_blocking(move || Db::connect(&settings))
@@ -123,7 +125,7 @@ async fn spawn_blocks(backend: Backend, body_limit: usize) -> BlocksApp {
             .app_data(counter.clone())
             .app_data(kujenga::http::json::path_config())
             .app_data(web::Data::new(BodyLimit(body_limit)))
-            .app_data(web::Data::new(IdempotencyTtl(Duration::from_secs(3600))))
+            .app_data(web::Data::new(IdempotencyTtl(ttl)))
             .service(
                 web::scope("")
                     .wrap(from_fn(idempotency))
@@ -158,7 +160,7 @@ impl BlocksApp {
 }
 
 api_test!(json_bodies_fail_with_field_errors, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let cases: &[(&str, &str, &str)] = &[
         ("{\"name\": \"a\", \"size\": 1", "$", "malformed JSON"),
         ("{\"name\": \"a\", \"size\": \"big\"}", "size", "wrong type"),
@@ -213,7 +215,7 @@ api_test!(json_bodies_fail_with_field_errors, |backend| {
 });
 
 api_test!(pagination_walks_pages_with_link_headers, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let mut url = format!("{}/things?limit=20&min=3", app.address);
     let mut seen = Vec::new();
     let mut pages = 0;
@@ -270,7 +272,7 @@ api_test!(pagination_walks_pages_with_link_headers, |backend| {
 });
 
 api_test!(bad_path_parameters_are_400_problems, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let ok = app
         .client
         .get(format!("{}/numbers/42", app.address))
@@ -290,7 +292,7 @@ api_test!(bad_path_parameters_are_400_problems, |backend| {
 });
 
 api_test!(etags_give_304_and_412, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let url = format!("{}/things/1", app.address);
     let res = app.client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -338,7 +340,7 @@ api_test!(etags_give_304_and_412, |backend| {
 });
 
 api_test!(idempotency_key_replays_the_first_response, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let body = "{\"name\": \"cassava\", \"size\": 3}";
     let first = app
         .post(body)
@@ -396,7 +398,7 @@ api_test!(idempotency_key_replays_the_first_response, |backend| {
 });
 
 api_test!(idempotency_key_is_freed_by_a_failed_request, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let bad = "{\"name\": \"invalid\", \"size\": 1}";
     for _ in 0..2 {
         let res = app
@@ -426,7 +428,7 @@ api_test!(idempotency_key_is_freed_by_a_failed_request, |backend| {
 });
 
 api_test!(idempotency_key_in_flight_is_409, |backend| {
-    let app = spawn_blocks(backend, 4096).await;
+    let app = spawn_blocks(backend, 4096, HOUR).await;
     let slow = "{\"name\": \"slow\", \"size\": 1}";
     let first = app.post(slow).header("idempotency-key", "key-4").send();
     let second = async {
@@ -454,5 +456,48 @@ api_test!(idempotency_key_in_flight_is_409, |backend| {
         .await
         .unwrap();
     assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.created.load(Ordering::SeqCst), 1);
+});
+
+api_test!(idempotency_keys_expire, |backend| {
+    let app = spawn_blocks(backend, 4096, Duration::from_secs(1)).await;
+    let res = app
+        .post("{\"name\": \"first\", \"size\": 1}")
+        .header("idempotency-key", "key-ttl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    // Expired: the key is free again, even for another body.
+    let res = app
+        .post("{\"name\": \"second\", \"size\": 1}")
+        .header("idempotency-key", "key-ttl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_eq!(app.created.load(Ordering::SeqCst), 2);
+});
+
+api_test!(concurrent_first_uses_of_a_key_run_once, |backend| {
+    let app = spawn_blocks(backend, 4096, HOUR).await;
+    let body = "{\"name\": \"slow\", \"size\": 1}";
+    let sends = (0..6).map(|_| app.post(body).header("idempotency-key", "key-race").send());
+    let results = futures_util::future::join_all(sends).await;
+    let statuses: Vec<u16> = results
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
     assert_eq!(app.created.load(Ordering::SeqCst), 1);
 });

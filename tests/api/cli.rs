@@ -164,7 +164,7 @@ fn migrate_applies_and_reverts() {
 }
 
 #[test]
-fn an_unreachable_database_fails_fast_without_the_password() {
+fn a_refused_database_fails_fast_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let out = run(kujenga()
@@ -181,6 +181,61 @@ fn an_unreachable_database_fails_fast_without_the_password() {
     assert!(!out.status.success());
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
     assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}
+
+/// A server that accepts the connection and then never answers (a
+/// black-holed or hung database): start-up gives up after the connect
+/// timeout instead of hanging.
+#[test]
+fn a_silent_database_times_out_in_seconds() {
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tarpit.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in tarpit.incoming().map_while(Result::ok) {
+            held.push(stream); // never read, never answered
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = kujenga()
+        .env(
+            "DATABASE_URL",
+            format!("postgres://kujenga:s3cret-pw@127.0.0.1:{port}/kujenga"),
+        )
+        .env("KUJENGA_DATABASE__CONNECT_TIMEOUT_SECS", "2")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("start-up hung on a silent database");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert!(!stderr.contains("s3cret-pw"), "{stderr}");
 }
 
@@ -436,7 +491,12 @@ fn runs_on_postgres_with_sslmode_require() {
     };
     let _ = server_url;
     let database = TestDatabase::new(Backend::Postgres).unwrap();
-    let url = format!("{}?sslmode=require", database.url);
+    let mut url = url::Url::parse(&database.url).unwrap();
+    url.query_pairs_mut().append_pair("sslmode", "require");
+    // The test server trusts local connections, so any password works: it
+    // must still never reach the log.
+    url.set_password(Some("pw-never-logged")).unwrap();
+    let url = url.to_string();
     let mut server = Server::start(
         kujenga()
             .env("DATABASE_URL", &url)
@@ -444,12 +504,15 @@ fn runs_on_postgres_with_sslmode_require() {
             .arg(database.data_dir())
             .args(["serve", "--bind", "127.0.0.1:0"]),
     );
+    assert!(server.get("/readyz").contains("\"database\":\"postgres\""));
+    server.get("/nope");
+    let _ = server.wait_for("request finished");
     let log = server.log.join("\n");
     assert!(
         log.contains("postgres 127.0.0.1:5432/kujenga_test_"),
         "{log}"
     );
-    assert!(server.get("/readyz").contains("\"database\":\"postgres\""));
+    assert!(!log.contains("pw-never-logged"), "{log}");
     server.terminate();
     assert!(server.wait_exit(Duration::from_secs(10)).success());
 

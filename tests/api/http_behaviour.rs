@@ -124,6 +124,26 @@ api_test!(oversized_bodies_are_413_problems, |backend| {
     assert!(body["detail"].as_str().unwrap().contains("2048"), "{body}");
 });
 
+api_test!(the_default_body_limit_is_one_mebibyte, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let send = |size: usize| {
+        app.client
+            .post(app.url("/api/v1/anything"))
+            .header("idempotency-key", format!("k-{size}"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; size])
+            .send()
+    };
+    // Exactly the limit is read (then the unknown route answers 404)...
+    problem(send(1024 * 1024).await.unwrap(), 404).await;
+    // ...one byte more is refused.
+    let body = problem(send(1024 * 1024 + 1).await.unwrap(), 413).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("1048576"),
+        "{body}"
+    );
+});
+
 api_test!(malformed_idempotency_key_is_400, |backend| {
     let app = spawn_app(backend).await.unwrap();
     let res = app

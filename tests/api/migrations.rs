@@ -95,3 +95,43 @@ fn sqlite_connections_get_their_pragmas() {
         assert_eq!(pragma("synchronous"), "1", "NORMAL");
     }
 }
+
+api_test!(start_up_can_leave_migrations_to_the_operator, |backend| {
+    let database = TestDatabase::new(backend).unwrap();
+    let mut settings = database.settings();
+    settings.database.run_migrations = false;
+    let db = kujenga::db::Db::connect(&settings).unwrap();
+    let schema = db.run(schema_fingerprint).await.unwrap();
+    assert!(schema.is_empty(), "nothing migrated: {schema:?}");
+});
+
+api_test!(
+    a_connection_that_panicked_mid_transaction_is_not_reused,
+    |backend| {
+        use diesel::Connection;
+        let database = TestDatabase::new(backend).unwrap();
+        let mut settings = database.settings();
+        settings.database.pool_size = 1;
+        let db = kujenga::db::Db::connect(&settings).unwrap();
+        let failed = db
+            .run(|conn| {
+                conn.transaction::<(), diesel::result::Error, _>(|_| {
+                    panic!("a bug inside a transaction")
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        // The only pooled connection must not come back inside a transaction.
+        let ok = db
+        .run(|conn| {
+            use diesel::connection::TransactionManager;
+            let depth = <kujenga::db::DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+                .transaction_depth()
+                .map(|d| d.map_or(0, |n| n.get()));
+            Ok::<_, diesel::result::Error>(depth)
+        })
+        .await
+        .unwrap();
+        assert_eq!(ok.unwrap(), 0);
+    }
+);
