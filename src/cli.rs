@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
         Command::Migrate(args) => migrate(&settings, args.revert),
         Command::Worker => run_worker(settings),
         Command::Mail(MailCommand::Preview { template }) => preview(&settings, template.as_deref()),
-        Command::Admin(AdminCommand::Create { email }) => admin_create(&email),
+        Command::Admin(AdminCommand::Create { email }) => admin_create(&settings, &email),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -228,8 +228,79 @@ fn migrate(settings: &Settings, revert: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn admin_create(_email: &str) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "user accounts arrive with the accounts issue; `admin create` is not available in this build yet"
-    )
+/// Reads the password from the terminal (hidden) or, when stdin is not a
+/// terminal, from its first line.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    use crate::auth::password;
+    use crate::db::accounts::{self, NewUser};
+    use crate::domain::{EmailAddress, Role};
+
+    let email = EmailAddress::parse(email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+    let manager = ConnectionManager::new(settings)?;
+    let mut conn = manager.establish()?;
+    db::run_migrations(&mut conn)?;
+    if let Some(user) = accounts::user_by_email(&mut conn, email.normalized())? {
+        db::write_transaction(&mut conn, |conn| {
+            accounts::update_admin(
+                conn,
+                &user.id,
+                &accounts::AdminChanges {
+                    role: Some(Role::Admin.as_str().into()),
+                    updated_at: Some(db::now()),
+                    ..Default::default()
+                },
+            )?;
+            // A role change ends the account's sessions, as in the API.
+            accounts::bump_token_version(conn, &user.id)?;
+            accounts::revoke_sessions(conn, &user.id, None, "role_change", db::now())?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        println!("promoted {} to admin", user.email);
+        return Ok(());
+    }
+    let pw = read_password("Password for the new admin: ")?;
+    password::check_policy(&pw, &email, &[])
+        .map_err(|m| anyhow::anyhow!("password: {m}"))?;
+    let auth = &settings.auth;
+    let hasher = password::Hasher::new(
+        auth.argon2_memory_kib,
+        auth.argon2_iterations,
+        auth.argon2_parallelism,
+    )?;
+    let hash = hasher.hash(&pw)?;
+    let now = db::now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let display_name = email.local_part().to_string();
+    let created = accounts::insert_user(
+        &mut conn,
+        &NewUser {
+            id: &id,
+            email: email.as_str(),
+            email_normalized: email.normalized(),
+            display_name: &display_name,
+            password_hash: &hash,
+            role: Role::Admin.as_str(),
+            country: None,
+            languages: "[]",
+            // The operator vouches for the address.
+            email_verified: true,
+            token_version: 0,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    anyhow::ensure!(created, "{} was registered meanwhile; run again to promote it", email.as_str());
+    println!("created admin {} ({id})", email.as_str());
+    Ok(())
 }

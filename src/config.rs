@@ -32,6 +32,7 @@ pub struct Settings {
     pub platform: PlatformSettings,
     pub mail: MailSettings,
     pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -165,6 +166,45 @@ pub struct AuthSettings {
     /// (or copy it) so they accept each other's tokens.
     #[serde(default)]
     pub signing_key_file: Option<PathBuf>,
+    /// Older key files whose tokens are still accepted (key rotation).
+    pub previous_signing_key_files: Vec<PathBuf>,
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Lifetime of access tokens, seconds.
+    pub access_token_ttl_secs: u32,
+    /// Lifetime of refresh tokens, days.
+    pub refresh_token_ttl_days: u32,
+    /// Lifetime of email verification links, hours.
+    pub verification_ttl_hours: u32,
+    /// Lifetime of password reset links, minutes.
+    pub password_reset_ttl_minutes: u32,
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (OWASP: 2).
+    pub argon2_iterations: u32,
+    /// argon2id parallelism (OWASP: 1).
+    pub argon2_parallelism: u32,
+    /// Failed logins for one address before it is throttled.
+    pub lockout_threshold: u32,
+    /// First lock-out, seconds; doubles with each further failure.
+    pub lockout_base_secs: u32,
+    /// Longest lock-out, seconds.
+    pub lockout_max_secs: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Registrations per client IP per hour.
+    pub register_per_hour: u32,
+    /// Login attempts per client IP per minute.
+    pub login_per_minute: u32,
+    /// Token refreshes per client IP per minute.
+    pub refresh_per_minute: u32,
+    /// Password reset requests per client IP per hour.
+    pub password_reset_per_hour: u32,
 }
 
 /// The defaults, as one serialisable tree (the bottom layer of the figment).
@@ -178,6 +218,7 @@ struct Defaults {
     platform: PlatformSettings,
     mail: MailSettings,
     auth: AuthSettings,
+    rate_limit: RateLimitSettings,
 }
 
 impl Default for Defaults {
@@ -231,6 +272,25 @@ impl Default for Defaults {
             },
             auth: AuthSettings {
                 signing_key_file: None,
+                previous_signing_key_files: Vec::new(),
+                issuer: "kujenga".into(),
+                audience: "kujenga-api".into(),
+                access_token_ttl_secs: 900,
+                refresh_token_ttl_days: 30,
+                verification_ttl_hours: 48,
+                password_reset_ttl_minutes: 60,
+                argon2_memory_kib: 19456,
+                argon2_iterations: 2,
+                argon2_parallelism: 1,
+                lockout_threshold: 5,
+                lockout_base_secs: 1,
+                lockout_max_secs: 900,
+            },
+            rate_limit: RateLimitSettings {
+                register_per_hour: 20,
+                login_per_minute: 30,
+                refresh_per_minute: 60,
+                password_reset_per_hour: 10,
             },
         }
     }
@@ -408,7 +468,40 @@ impl Settings {
             return Err(ConfigError::new("platform.name", "must not be empty"));
         }
         self.validate_mail()?;
+        self.validate_auth()?;
         self.database_target()?;
+        Ok(())
+    }
+
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        let positive: [(&str, u32); 11] = [
+            ("auth.access_token_ttl_secs", a.access_token_ttl_secs),
+            ("auth.refresh_token_ttl_days", a.refresh_token_ttl_days),
+            ("auth.verification_ttl_hours", a.verification_ttl_hours),
+            ("auth.password_reset_ttl_minutes", a.password_reset_ttl_minutes),
+            ("auth.argon2_iterations", a.argon2_iterations),
+            ("auth.argon2_parallelism", a.argon2_parallelism),
+            ("auth.lockout_threshold", a.lockout_threshold),
+            ("rate_limit.register_per_hour", self.rate_limit.register_per_hour),
+            ("rate_limit.login_per_minute", self.rate_limit.login_per_minute),
+            ("rate_limit.refresh_per_minute", self.rate_limit.refresh_per_minute),
+            ("rate_limit.password_reset_per_hour", self.rate_limit.password_reset_per_hour),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::new(name, "must be at least 1"));
+            }
+        }
+        if a.argon2_memory_kib < 8 * a.argon2_parallelism {
+            return Err(ConfigError::new(
+                "auth.argon2_memory_kib",
+                "must be at least 8 × argon2_parallelism",
+            ));
+        }
+        if a.issuer.trim().is_empty() || a.audience.trim().is_empty() {
+            return Err(ConfigError::new("auth.issuer", "issuer and audience must be set"));
+        }
         Ok(())
     }
 
@@ -540,6 +633,8 @@ const STRING_KEYS: &[&str] = &[
     "mail.smtp.username",
     "mail.smtp.password",
     "auth.signing_key_file",
+    "auth.issuer",
+    "auth.audience",
 ];
 
 /// The settings key a `KUJENGA_*` variable sets: `KUJENGA_DATABASE__POOL_SIZE`

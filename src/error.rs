@@ -267,6 +267,12 @@ impl ResponseError for ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
+            Self::Unauthorized(_) => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"kujenga\""),
+                );
+            }
             _ => {}
         }
         res

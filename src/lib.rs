@@ -2,9 +2,11 @@
 //! platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod keys;

@@ -22,6 +22,9 @@ use crate::http::metrics::Metrics;
 use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
 use crate::keys::{self, SigningKey};
+use crate::auth::jwt::KeyRing;
+use crate::auth::password::Hasher;
+use crate::auth::ratelimit::RateLimits;
 use crate::mail::Outbox;
 use crate::mail::worker::{self, Worker};
 use std::sync::Arc;
@@ -34,6 +37,7 @@ pub struct Application {
     db: Db,
     worker: Option<Worker>,
     idempotency_ttl: Duration,
+    limits: Arc<RateLimits>,
 }
 
 impl std::fmt::Debug for Application {
@@ -92,17 +96,18 @@ impl Application {
         );
 
         let metrics = Metrics::new()?;
-        let outbox = Outbox::new(
-            &settings.mail,
-            &settings.platform.name,
-            &settings.platform.frontend_url,
-        )?;
+        let state = {
+            let (settings, key) = (settings.clone(), key.clone());
+            // Hashing the dummy password takes a moment: off the executor.
+            tokio::task::spawn_blocking(move || AppState::new(&settings, &key)).await??
+        };
+        let limits = state.limits.clone();
         let worker = if settings.mail.worker {
             Some(worker::build(&db, &settings, Some(metrics.clone()))?)
         } else {
             None
         };
-        let server = build_server(listener, &settings, db.clone(), key, metrics, outbox)?;
+        let server = build_server(listener, &settings, db.clone(), state, metrics)?;
         tracing::info!(%addr, "listening on http://{addr}");
         Ok(Self {
             server,
@@ -112,6 +117,7 @@ impl Application {
             idempotency_ttl: Duration::from_secs(
                 u64::from(settings.http.idempotency_ttl_hours) * 3600,
             ),
+            limits,
         })
     }
 
@@ -134,7 +140,12 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped.clone())));
         let housekeeping =
-            tokio::spawn(housekeeping(self.db.clone(), self.idempotency_ttl, stopped));
+            tokio::spawn(housekeeping(
+            self.db.clone(),
+            self.idempotency_ttl,
+            self.limits.clone(),
+            stopped,
+        ));
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(worker) = worker {
@@ -150,9 +161,16 @@ impl Application {
     }
 }
 
-/// Removes expired `Idempotency-Key` entries every hour (and at start).
-async fn housekeeping(db: Db, ttl: Duration, mut stopped: watch::Receiver<bool>) {
+/// Every hour (and at start): removes expired `Idempotency-Key` entries
+/// and forgets idle clients of the rate limiters.
+async fn housekeeping(
+    db: Db,
+    ttl: Duration,
+    limits: Arc<RateLimits>,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
+        limits.shrink();
         let cutoff =
             crate::db::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
         match db
@@ -174,17 +192,51 @@ async fn housekeeping(db: Db, ttl: Duration, mut stopped: watch::Receiver<bool>)
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub settings: Settings,
-    pub signing_key: SigningKey,
     pub outbox: Arc<Outbox>,
+    pub keys: Arc<KeyRing>,
+    pub hasher: Arc<Hasher>,
+    pub limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    /// Everything the handlers share, from settings and the signing key.
+    pub fn new(settings: &Settings, key: &SigningKey) -> anyhow::Result<Self> {
+        let mut previous = Vec::new();
+        for path in &settings.auth.previous_signing_key_files {
+            let (old, _) = keys::load_or_create(path)?;
+            previous.push(old);
+        }
+        let auth = &settings.auth;
+        Ok(Self {
+            settings: settings.clone(),
+            outbox: Arc::new(Outbox::new(
+                &settings.mail,
+                &settings.platform.name,
+                &settings.platform.frontend_url,
+            )?),
+            keys: Arc::new(KeyRing::new(
+                key,
+                &previous,
+                &auth.issuer,
+                &auth.audience,
+                i64::from(auth.access_token_ttl_secs),
+            )?),
+            hasher: Arc::new(Hasher::new(
+                auth.argon2_memory_kib,
+                auth.argon2_iterations,
+                auth.argon2_parallelism,
+            )?),
+            limits: Arc::new(RateLimits::new(&settings.rate_limit)),
+        })
+    }
 }
 
 fn build_server(
     listener: TcpListener,
     settings: &Settings,
     db: Db,
-    key: SigningKey,
+    state: AppState,
     metrics: Metrics,
-    outbox: Outbox,
 ) -> anyhow::Result<Server> {
     let metrics = web::Data::new(metrics);
     let db = web::Data::new(db);
@@ -193,11 +245,7 @@ fn build_server(
     let idempotency_ttl = web::Data::new(IdempotencyTtl(Duration::from_secs(
         u64::from(settings.http.idempotency_ttl_hours) * 3600,
     )));
-    let state = web::Data::new(AppState {
-        settings: settings.clone(),
-        signing_key: key,
-        outbox: Arc::new(outbox),
-    });
+    let state = web::Data::new(state);
     let origins = settings.http.cors_allowed_origins.clone();
     let limit = settings.http.body_limit_bytes;
 

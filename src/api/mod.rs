@@ -1,7 +1,13 @@
 //! The HTTP API: routes, handlers (one file per area) and the OpenAPI
 //! document generated from them.
 
+pub mod admin;
+pub mod auth;
+pub mod me;
+pub mod notifications;
 pub mod ops;
+pub mod types;
+pub mod users;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, guard, web};
@@ -26,10 +32,25 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
 `Idempotency-Key`; every response carries `X-Request-Id`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    paths(ops::healthz, ops::readyz, ops::metrics),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout,
+        auth::logout_all, auth::password_reset, auth::password_reset_confirm,
+        me::get_me, me::patch_me, me::delete_me, me::change_password, me::list_tokens,
+        me::create_token, me::delete_token,
+        notifications::list, notifications::read, notifications::get_preferences,
+        notifications::put_preferences,
+        users::list, users::get, users::patch,
+        admin::list, admin::retry,
+    ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready)),
+    modifiers(&BearerAuth),
     tags(
-        (name = "operations", description = "Liveness, readiness and metrics")
+        (name = "operations", description = "Liveness, readiness and metrics"),
+        (name = "auth", description = "Registration, sign-in, tokens, password reset"),
+        (name = "me", description = "Your profile, password, API tokens and notifications"),
+        (name = "users", description = "Account administration (admins)"),
+        (name = "admin", description = "Operations for administrators: the email outbox"),
     )
 )]
 pub struct ApiDoc;
@@ -78,7 +99,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Routes under `/api/v1`. Each area adds its own `configure` here.
-fn v1_routes(_cfg: &mut web::ServiceConfig) {}
+fn v1_routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(auth::routes)
+        .configure(me::routes)
+        .configure(notifications::routes)
+        .configure(users::routes)
+        .configure(admin::routes);
+}
+
+/// Declares the bearer scheme (access JWTs and `kj_` API tokens).
+#[derive(Debug)]
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from /auth/login (JWT), or a personal API token (kj_…).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 async fn serve_openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok()

@@ -5,7 +5,9 @@
 //! of HTTP. Handlers reach the database only through [`Db::run`], which moves
 //! the blocking diesel call off the async executor.
 
+pub mod accounts;
 pub mod idempotency;
+pub mod notifications;
 pub mod outbox;
 pub mod schema;
 
@@ -313,9 +315,16 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let DbConnection::Sqlite(_) = conn else {
+    let nested = <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .is_some();
+    // Already inside a transaction (a savepoint then), or PostgreSQL, whose
+    // row locks make a plain transaction enough.
+    if nested || !matches!(conn, DbConnection::Sqlite(_)) {
         return conn.transaction(f);
-    };
+    }
     // Open the transaction through the inner connection's manager (so
     // nested `transaction()` calls become savepoints as usual), hand `f` the
     // multi connection, then commit or roll back the same way.

@@ -81,6 +81,11 @@ thread_local! {
     static ENQUEUED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Tells `Db::run` that an email became due on this thread (wake the worker).
+pub fn mark_enqueued() {
+    ENQUEUED.with(|f| f.set(true));
+}
+
 /// Whether this thread enqueued an email since the last call (and resets
 /// the flag). `Db::run` uses it to wake the worker.
 pub fn take_enqueued_flag() -> bool {

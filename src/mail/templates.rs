@@ -14,6 +14,8 @@ pub enum Template {
     VerifyEmail,
     PasswordReset,
     RegistrationAttempt,
+    PasswordChanged,
+    ApiTokenCreated,
 }
 
 macro_rules! template_files {
@@ -26,8 +28,13 @@ macro_rules! template_files {
     };
 }
 
-const FILES: &[(&str, &str)] =
-    template_files!("verify_email", "password_reset", "registration_attempt");
+const FILES: &[(&str, &str)] = template_files!(
+    "verify_email",
+    "password_reset",
+    "registration_attempt",
+    "password_changed",
+    "api_token_created"
+);
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
 
 impl Template {
@@ -35,6 +42,8 @@ impl Template {
         Template::VerifyEmail,
         Template::PasswordReset,
         Template::RegistrationAttempt,
+        Template::PasswordChanged,
+        Template::ApiTokenCreated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +51,8 @@ impl Template {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
             Self::RegistrationAttempt => "registration_attempt",
+            Self::PasswordChanged => "password_changed",
+            Self::ApiTokenCreated => "api_token_created",
         }
     }
 
@@ -53,7 +64,10 @@ impl Template {
     pub fn essential(self) -> bool {
         matches!(
             self,
-            Self::VerifyEmail | Self::PasswordReset | Self::RegistrationAttempt
+            Self::VerifyEmail
+                | Self::PasswordReset
+                | Self::RegistrationAttempt
+                | Self::PasswordChanged
         )
     }
 
@@ -70,7 +84,12 @@ impl Template {
                 "token": "rS9q_example-token",
                 "expires_in_minutes": 60
             }),
-            Self::RegistrationAttempt => json!({ "display_name": "Amina Wanjiru" }),
+            Self::RegistrationAttempt | Self::PasswordChanged => {
+                json!({ "display_name": "Amina Wanjiru" })
+            }
+            Self::ApiTokenCreated => {
+                json!({ "display_name": "Amina Wanjiru", "token_name": "lab sync script" })
+            }
         }
     }
 }

@@ -233,3 +233,148 @@ macro_rules! api_test {
         }
     };
 }
+
+/// A password strong enough for the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-up, verified, signed-in person.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            serde_json::json!({"email": email, "password": password, "display_name": "Test Person"}),
+            None,
+        )
+        .await
+    }
+
+    /// The newest outbox email of `template` to `recipient`: its data.
+    pub async fn last_email_data(&self, recipient: &str, template: &str) -> Option<serde_json::Value> {
+        use diesel::prelude::*;
+        use kujenga::db::schema::outbox_emails as oe;
+        let (recipient, template) = (recipient.to_string(), template.to_string());
+        let data: Option<String> = self
+            .db
+            .run(move |conn| {
+                oe::table
+                    .filter(oe::recipient.eq(recipient))
+                    .filter(oe::template.eq(template))
+                    .order((oe::created_at.desc(), oe::id.desc()))
+                    .select(oe::data)
+                    .first::<String>(conn)
+                    .optional()
+            })
+            .await
+            .expect("outbox query");
+        data.map(|d| serde_json::from_str(&d).expect("outbox data is JSON"))
+    }
+
+    /// How many outbox emails of `template` went to `recipient`.
+    pub async fn count_emails(&self, recipient: &str, template: &str) -> i64 {
+        use diesel::prelude::*;
+        use kujenga::db::schema::outbox_emails as oe;
+        let (recipient, template) = (recipient.to_string(), template.to_string());
+        self.db
+            .run(move |conn| {
+                oe::table
+                    .filter(oe::recipient.eq(recipient))
+                    .filter(oe::template.eq(template))
+                    .count()
+                    .get_result::<i64>(conn)
+            })
+            .await
+            .expect("outbox query")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": email, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Registers, verifies (with the emailed token) and signs in.
+    pub async fn signup(&self, email: &str) -> Account {
+        let res = self.register(email, PASSWORD).await;
+        assert_eq!(res.status(), 202, "register {email}");
+        let token = self
+            .last_email_data(email, "verify_email")
+            .await
+            .expect("verification email")["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        let res = self
+            .post_json("/api/v1/auth/verify-email", serde_json::json!({"token": token}), None)
+            .await;
+        assert_eq!(res.status(), 200, "verify {email}");
+        self.signin(email).await
+    }
+
+    /// Signs in an existing account.
+    pub async fn signin(&self, email: &str) -> Account {
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status(), 200, "login {email}");
+        let pair: serde_json::Value = res.json().await.expect("token pair");
+        let access = pair["access_token"].as_str().expect("access").to_string();
+        let me: serde_json::Value = self
+            .get_auth("/api/v1/me", &access)
+            .await
+            .json()
+            .await
+            .expect("me");
+        Account {
+            id: me["id"].as_str().expect("id").to_string(),
+            email: email.to_string(),
+            access,
+            refresh: pair["refresh_token"].as_str().expect("refresh").to_string(),
+        }
+    }
+
+    /// Makes a user a platform admin (directly in the database).
+    pub async fn make_admin(&self, user_id: &str) {
+        use diesel::prelude::*;
+        use kujenga::db::schema::users;
+        let id = user_id.to_string();
+        self.db
+            .run(move |conn| {
+                diesel::update(users::table.filter(users::id.eq(id)))
+                    .set(users::role.eq("admin"))
+                    .execute(conn)
+            })
+            .await
+            .expect("make admin");
+    }
+}

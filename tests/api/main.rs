@@ -8,6 +8,8 @@
 mod helpers;
 mod smtp;
 
+mod accounts;
+mod auth;
 mod building_blocks;
 mod cli;
 mod http_behaviour;

@@ -1,0 +1,14 @@
+DROP TABLE notification_preferences;
+DROP INDEX notifications_user_idx;
+DROP TABLE notifications;
+DROP TABLE login_throttle;
+DROP INDEX api_tokens_user_idx;
+DROP TABLE api_tokens;
+DROP INDEX refresh_tokens_session_idx;
+DROP TABLE refresh_tokens;
+DROP INDEX sessions_user_idx;
+DROP TABLE sessions;
+DROP INDEX email_tokens_user_idx;
+DROP TABLE email_tokens;
+DROP INDEX users_created_idx;
+DROP TABLE users;

@@ -1,0 +1,180 @@
+//! `/admin/outbox`: watching and retrying email delivery (admins only).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::types::utc;
+use crate::auth::Principal;
+use crate::db::outbox::{self, Attempt, EmailRow};
+use crate::db::{Db, now};
+use crate::error::{ApiError, Problem};
+use crate::http::json::Query;
+use crate::http::pagination::{PageQuery, Paginated};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/outbox").route(crate::api::get().to(list)))
+        .service(web::resource("/admin/outbox/{id}/retry").route(web::post().to(retry)));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Queued,
+    Sending,
+    Sent,
+    Dead,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub attempt: i32,
+    pub worker: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `sent`, `transient` or `permanent`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxEmail {
+    pub id: String,
+    pub message_id: String,
+    pub recipient: String,
+    pub template: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub attempt_log: Vec<DeliveryAttempt>,
+}
+
+fn to_api(row: &EmailRow, attempts: &[Attempt]) -> OutboxEmail {
+    OutboxEmail {
+        id: row.id.clone(),
+        message_id: row.message_id.clone(),
+        recipient: row.recipient.clone(),
+        template: row.template.clone(),
+        subject: row.subject.clone(),
+        status: row.status.clone(),
+        attempts: row.attempts,
+        max_attempts: row.max_attempts,
+        next_attempt_at: utc(row.next_attempt_at),
+        last_error: row.last_error.clone(),
+        created_at: utc(row.created_at),
+        sent_at: row.sent_at.map(utc),
+        attempt_log: attempts
+            .iter()
+            .filter(|a| a.email_id == row.id)
+            .map(|a| DeliveryAttempt {
+                attempt: a.attempt,
+                worker: a.worker.clone(),
+                started_at: utc(a.started_at),
+                finished_at: utc(a.finished_at),
+                outcome: a.outcome.clone(),
+                error: a.error.clone(),
+                retry_at: a.retry_at.map(utc),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxPage {
+    pub items: Vec<OutboxEmail>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OutboxFilter {
+    pub status: Option<OutboxStatus>,
+}
+
+/// The email outbox, newest first, with every delivery attempt.
+#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", security(("bearer" = [])),
+    params(PageQuery, OutboxFilter),
+    responses(
+        (status = 200, description = "One page", body = OutboxPage),
+        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    principal: Principal,
+    Query(page): Query<PageQuery>,
+    Query(filter): Query<OutboxFilter>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let page = page.parse::<(DateTime<Utc>, String)>()?;
+    let status = filter.status.map(|s| match s {
+        OutboxStatus::Queued => outbox::QUEUED,
+        OutboxStatus::Sending => outbox::SENDING,
+        OutboxStatus::Sent => outbox::SENT,
+        OutboxStatus::Dead => outbox::DEAD,
+    });
+    let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
+    let limit = page.fetch_limit();
+    let (rows, attempts) = db
+        .run(move |conn| {
+            let rows = outbox::list(conn, status, before, limit)?;
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let attempts = outbox::attempts_of(conn, &ids)?;
+            Ok::<_, diesel::result::Error>((rows, attempts))
+        })
+        .await?;
+    Ok(Paginated::from_rows(rows, &page, |r| (utc(r.created_at), r.id.clone()))
+        .map(|r| to_api(&r, &attempts))
+        .respond(&req))
+}
+
+/// Send a dead email again (it gets the configured number of new attempts).
+#[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Outbox email id")),
+    responses(
+        (status = 200, description = "Queued again", body = OutboxEmail),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such email", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Only dead emails can be retried", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let id = path.into_inner();
+    let extra = i32::try_from(state.settings.mail.max_attempts).unwrap_or(8);
+    let admin = principal.user.id.clone();
+    let (row, attempts) = db
+        .run(move |conn| {
+            let Some(row) = outbox::get(conn, &id)? else {
+                return Err(ApiError::NotFound);
+            };
+            if !outbox::retry_dead(conn, &id, extra, now())? {
+                return Err(ApiError::Conflict {
+                    problem: "not-dead",
+                    title: "Only dead emails can be retried",
+                    detail: format!("This email is `{}`.", row.status),
+                });
+            }
+            crate::mail::mark_enqueued();
+            tracing::info!(admin = %admin, email = %id, "admin retried a dead email");
+            let row = outbox::get(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let attempts = outbox::attempts_of(conn, std::slice::from_ref(&row.id))?;
+            Ok((row, attempts))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(to_api(&row, &attempts)))
+}

@@ -1,0 +1,594 @@
+//! `/auth/*`: registration, email verification, login, token refresh,
+//! logout, password reset.
+
+use std::net::IpAddr;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::api::types::{Accepted, TokenPair};
+use crate::auth::password::{self, Verified};
+use crate::auth::ratelimit::Bucket;
+use crate::auth::{Principal, REFRESH_TOKEN_PREFIX, random_token, token_hash};
+use crate::db::accounts::{self, NewUser, PASSWORD_RESET, Refresh, UserRow, VERIFY_EMAIL};
+use crate::db::{Db, DbConnection, now, write_transaction};
+use crate::domain::{self, CountryCode, EmailAddress, Role};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::json::Json;
+use crate::mail::{Email, Template};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/register").route(web::post().to(register)))
+        .service(web::resource("/auth/verify-email").route(web::post().to(verify_email)))
+        .service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/auth/logout-all").route(web::post().to(logout_all)))
+        .service(web::resource("/auth/password-reset").route(web::post().to(password_reset)))
+        .service(
+            web::resource("/auth/password-reset/confirm")
+                .route(web::post().to(password_reset_confirm)),
+        );
+}
+
+pub fn client_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// Answers carrying tokens are never cached (nor stored for idempotency).
+fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized("The email address or password is not correct.".into())
+}
+
+fn invalid_token(field: &str) -> ApiError {
+    ApiError::validation(vec![FieldError::new(
+        field,
+        "This link is invalid, already used or expired; ask for a new one.",
+    )])
+}
+
+/// Creates an email token and queues its email, in the caller's transaction.
+pub fn send_verification(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    address: &str,
+) -> Result<(), ApiError> {
+    let now = now();
+    let token = random_token("");
+    let hours = state.settings.auth.verification_ttl_hours;
+    accounts::insert_email_token(
+        conn,
+        &token_hash(&token),
+        &user.id,
+        VERIFY_EMAIL,
+        address,
+        now + chrono::Duration::hours(i64::from(hours)),
+        now,
+    )?;
+    state.outbox.enqueue(
+        conn,
+        Email::new(
+            address,
+            Template::VerifyEmail,
+            json!({"display_name": user.display_name, "token": token, "expires_in_hours": hours}),
+        )
+        .for_user(&user.id),
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    /// 12–128 characters; judged by strength, not composition.
+    pub password: String,
+    pub display_name: String,
+    /// ISO 3166-1 alpha-2.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// Create an account. The answer is the same whether or not the address
+/// already had one (its owner is told by email instead).
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 202, description = "Check your email", body = Accepted),
+        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    Json(body): Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Bucket::Register, client_ip(&req))?;
+    let mut errors = Vec::new();
+    let email = EmailAddress::parse(&body.email)
+        .map_err(|m| errors.push(FieldError::new("email", m)))
+        .ok();
+    let display_name = domain::parse_display_name(&body.display_name)
+        .map_err(|m| errors.push(FieldError::new("display_name", m)))
+        .ok();
+    let country = match body.country.as_deref() {
+        None => None,
+        Some(c) => CountryCode::parse(c)
+            .map_err(|m| errors.push(FieldError::new("country", m)))
+            .ok(),
+    };
+    if let Some(email) = &email
+        && let Err(m) = password::check_policy(
+            &body.password,
+            email,
+            &[display_name.as_deref().unwrap_or("")],
+        )
+    {
+        errors.push(FieldError::new("password", m));
+    }
+    let (Some(email), Some(display_name), true) = (email, display_name, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    // Hash first, in every case: a taken address answers no faster.
+    let hasher = state.hasher.clone();
+    let password = body.password;
+    let hash = web::block(move || hasher.hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    let state2 = state.clone();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let now = now();
+            let id = uuid::Uuid::now_v7().to_string();
+            let inserted = accounts::insert_user(
+                conn,
+                &NewUser {
+                    id: &id,
+                    email: email.as_str(),
+                    email_normalized: email.normalized(),
+                    display_name: &display_name,
+                    password_hash: &hash,
+                    role: Role::Member.as_str(),
+                    country: country.as_ref().map(CountryCode::as_str),
+                    languages: "[]",
+                    email_verified: false,
+                    token_version: 0,
+                    active: true,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            if inserted {
+                let user = accounts::user_by_id(conn, &id)?
+                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
+                send_verification(conn, &state2, &user, email.as_str())?;
+            } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())? {
+                // At most one such warning per address per hour.
+                let hour = now.format("%Y-%m-%dT%H");
+                state2.outbox.enqueue(
+                    conn,
+                    Email::new(
+                        existing.email.clone(),
+                        Template::RegistrationAttempt,
+                        json!({"display_name": existing.display_name}),
+                    )
+                    .for_user(&existing.id)
+                    .dedupe(format!("registration-attempt:{}:{hour}", existing.id)),
+                )?;
+            }
+            Ok::<_, ApiError>(())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        message: "If this address can be registered, we have sent a link to confirm it. \
+                  Check your email."
+            .into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The token from the emailed link (`?token=…`).
+    pub token: String,
+}
+
+/// Confirm an email address with the emailed token (single use).
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Verified", body = Accepted),
+        (status = 400, description = "Invalid, used or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new address was taken meanwhile", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify_email(
+    db: web::Data<Db>,
+    Json(body): Json<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = token_hash(&body.token);
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let now = now();
+            let (user_id, email) = accounts::consume_email_token(conn, &hash, VERIFY_EMAIL, now)?
+                .ok_or_else(|| invalid_token("token"))?;
+            if accounts::verify_email(conn, &user_id, &email, now)? {
+                Ok(())
+            } else {
+                Err(ApiError::Conflict {
+                    problem: "email-unavailable",
+                    title: "This address cannot be used",
+                    detail: "The address no longer belongs to this account request; \
+                             start the change again."
+                        .into(),
+                })
+            }
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Accepted {
+        message: "Your email address is verified.".into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Opens a session and returns its first token pair (in `conn`'s transaction).
+fn open_session(conn: &mut DbConnection, state: &AppState, user: &UserRow) -> Result<TokenPair, ApiError> {
+    let now = now();
+    let sid = uuid::Uuid::now_v7().to_string();
+    accounts::create_session(conn, &sid, &user.id, now)?;
+    let refresh = random_token(REFRESH_TOKEN_PREFIX);
+    let days = i64::from(state.settings.auth.refresh_token_ttl_days);
+    accounts::insert_refresh_token(
+        conn,
+        &token_hash(&refresh),
+        &sid,
+        &user.id,
+        now + chrono::Duration::days(days),
+        now,
+    )?;
+    let access = state
+        .keys
+        .issue(&user.id, &sid, user.token_version)
+        .map_err(ApiError::internal)?;
+    Ok(TokenPair {
+        access_token: access,
+        token_type: "Bearer".into(),
+        expires_in: state.keys.ttl_secs(),
+        refresh_token: refresh,
+    })
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong email or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    Json(body): Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Bucket::Login, client_ip(&req))?;
+    if body.password.chars().count() > password::MAX_CHARS || body.email.len() > 254 {
+        return Err(invalid_credentials());
+    }
+    let normalized = body.email.trim().to_lowercase();
+    let user = {
+        let normalized = normalized.clone();
+        db.run(move |conn| {
+            let now = now();
+            if let Some(until) = accounts::locked_until(conn, &normalized, now)? {
+                let secs = (until - now).num_seconds().max(1);
+                return Err(ApiError::TooManyRequests {
+                    retry_after_secs: u64::try_from(secs).unwrap_or(1),
+                });
+            }
+            Ok(accounts::user_by_email(conn, &normalized)?)
+        })
+        .await?
+    };
+    let hasher = state.hasher.clone();
+    let stored = user.as_ref().filter(|u| u.active).map(|u| u.password_hash.clone());
+    let password = body.password;
+    let (verified, rehash) = web::block(move || {
+        let verified = hasher.verify(&password, stored.as_deref());
+        let rehash = match verified {
+            Verified::YesRehash => hasher.hash(&password).ok(),
+            _ => None,
+        };
+        (verified, rehash)
+    })
+    .await?;
+    let auth = state.settings.auth.clone();
+    match (verified, user) {
+        (Verified::Yes | Verified::YesRehash, Some(user)) => {
+            let state = state.clone();
+            let pair = db
+                .run(move |conn| {
+                    write_transaction(conn, |conn| {
+                        let now = now();
+                        accounts::reset_login_failures(conn, &normalized)?;
+                        if let Some(hash) = &rehash {
+                            accounts::set_password(conn, &user.id, hash, now)?;
+                        }
+                        accounts::touch_login(conn, &user.id, now)?;
+                        open_session(conn, &state, &user)
+                    })
+                })
+                .await?;
+            Ok(no_store(HttpResponse::Ok().json(pair)))
+        }
+        _ => {
+            db.run(move |conn| {
+                accounts::record_login_failure(
+                    conn,
+                    &normalized,
+                    auth.lockout_threshold,
+                    auth.lockout_base_secs,
+                    auth.lockout_max_secs,
+                    now(),
+                )
+            })
+            .await?;
+            Err(invalid_credentials())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchange a refresh token for a new pair. Each refresh token works once;
+/// presenting a spent one ends its session (it was probably stolen).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 401, description = "Invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    Json(body): Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Bucket::Refresh, client_ip(&req))?;
+    let old = token_hash(&body.refresh_token);
+    let state2 = state.clone();
+    let pair = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let now = now();
+                let new_token = random_token(REFRESH_TOKEN_PREFIX);
+                let days = i64::from(state2.settings.auth.refresh_token_ttl_days);
+                let outcome = accounts::rotate_refresh_token(
+                    conn,
+                    &old,
+                    &token_hash(&new_token),
+                    now + chrono::Duration::days(days),
+                    now,
+                )?;
+                match outcome {
+                    Refresh::Rotated { user_id, session_id } => {
+                        let user = accounts::user_by_id(conn, &user_id)?
+                            .filter(|u| u.active)
+                            .ok_or_else(|| ApiError::Unauthorized("The refresh token is not valid.".into()))?;
+                        let access = state2
+                            .keys
+                            .issue(&user.id, &session_id, user.token_version)
+                            .map_err(ApiError::internal)?;
+                        Ok(Ok(TokenPair {
+                            access_token: access,
+                            token_type: "Bearer".into(),
+                            expires_in: state2.keys.ttl_secs(),
+                            refresh_token: new_token,
+                        }))
+                    }
+                    // Commit the revocation, then answer 401.
+                    Refresh::Reused => Ok(Err(true)),
+                    Refresh::Invalid => Ok(Err(false)),
+                }
+                .map_err(|e: ApiError| e)
+            })
+        })
+        .await?;
+    match pair {
+        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
+        Err(reused) => {
+            if reused {
+                tracing::warn!("a spent refresh token was presented again; its session is revoked");
+            }
+            Err(ApiError::Unauthorized("The refresh token is not valid.".into()))
+        }
+    }
+}
+
+/// End this session (its access and refresh tokens stop working now).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    let sid = principal.session()?.to_string();
+    db.run(move |conn| accounts::revoke_session(conn, &sid, "logout", now()))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every session of this account, including access tokens already issued.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session ended"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    principal.session()?;
+    let user_id = principal.user.id.clone();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| end_all_sessions(conn, &user_id, None, "logout_all"))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Bumps the token version (every access token dies) and revokes sessions,
+/// keeping `keep` alive if given (its tokens are re-issued by the caller).
+pub fn end_all_sessions(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let now = now();
+    if keep.is_none() {
+        accounts::bump_token_version(conn, user_id)?;
+    }
+    accounts::revoke_sessions(conn, user_id, keep, reason, now)?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+/// Ask for a password reset link. Always 202 with the same body.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "If the address has an account, a link is on its way", body = Accepted),
+        (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn password_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    Json(body): Json<PasswordResetRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.limits.check(Bucket::PasswordReset, client_ip(&req))?;
+    if let Ok(email) = EmailAddress::parse(&body.email) {
+        let state = state.clone();
+        db.run(move |conn| {
+            write_transaction(conn, |conn| {
+                let Some(user) = accounts::user_by_email(conn, email.normalized())? else {
+                    return Ok(());
+                };
+                if !user.active {
+                    return Ok(());
+                }
+                let now = now();
+                let minutes = state.settings.auth.password_reset_ttl_minutes;
+                accounts::expire_email_tokens(conn, &user.id, PASSWORD_RESET, now)?;
+                let token = random_token("");
+                accounts::insert_email_token(
+                    conn,
+                    &token_hash(&token),
+                    &user.id,
+                    PASSWORD_RESET,
+                    &user.email,
+                    now + chrono::Duration::minutes(i64::from(minutes)),
+                    now,
+                )?;
+                state.outbox.enqueue(
+                    conn,
+                    Email::new(
+                        user.email.clone(),
+                        Template::PasswordReset,
+                        json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
+                    )
+                    .for_user(&user.id),
+                )?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    }
+    Ok(HttpResponse::Accepted().json(Accepted {
+        message: "If this address has an account, we have sent it a link to reset the password."
+            .into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Set a new password with the emailed token; every session ends.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+    responses(
+        (status = 204, description = "Password changed; sign in again"),
+        (status = 400, description = "Invalid token or weak password", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn password_reset_confirm(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    Json(body): Json<PasswordResetConfirm>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = token_hash(&body.token);
+    // Check the password against the account before spending the token.
+    let user = {
+        let hash = hash.clone();
+        db.run(move |conn| {
+            let Some((user_id, _)) = accounts::peek_email_token(conn, &hash, PASSWORD_RESET, now())?
+            else {
+                return Ok(None);
+            };
+            accounts::user_by_id(conn, &user_id)
+        })
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| invalid_token("token"))?
+    };
+    let email = EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
+    password::check_policy(&body.new_password, &email, &[&user.display_name])
+        .map_err(|m| ApiError::field("new_password", m))?;
+    let hasher = state.hasher.clone();
+    let password = body.new_password;
+    let new_hash = web::block(move || hasher.hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let now = now();
+            let (user_id, _) = accounts::consume_email_token(conn, &hash, PASSWORD_RESET, now)?
+                .ok_or_else(|| invalid_token("token"))?;
+            accounts::set_password(conn, &user_id, &new_hash, now)?;
+            accounts::reset_login_failures(conn, &user.email_normalized)?;
+            end_all_sessions(conn, &user_id, None, "password_reset")
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,193 @@
+//! Who is calling: `Authorization: Bearer <access JWT>` for people,
+//! `Authorization: Bearer kj_…` for API tokens. Every request re-checks the
+//! user (active, token version) and the session (not logged out), so
+//! logout, logout-all, password changes and deactivation take effect at once.
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::auth::{API_TOKEN_PREFIX, token_hash};
+use crate::db::accounts::{self, UserRow};
+use crate::db::{Db, now};
+use crate::domain::Role;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A person's login session.
+    Session { sid: String },
+    /// A personal API token.
+    ApiToken { id: String, write: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: UserRow,
+    pub via: Via,
+}
+
+impl Principal {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.user.role).unwrap_or(Role::Member)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() == Role::Admin
+    }
+
+    /// The session id; API tokens may not do what needs a session (create
+    /// tokens, change the password, log out).
+    pub fn session(&self) -> Result<&str, ApiError> {
+        match &self.via {
+            Via::Session { sid } => Ok(sid),
+            Via::ApiToken { .. } => Err(ApiError::Forbidden {
+                problem: "session-required",
+                title: "Not allowed with an API token",
+                detail: "Sign in with your password to do this; API tokens cannot.".into(),
+            }),
+        }
+    }
+
+    /// 403 unless the user verified their email address.
+    pub fn require_verified(&self) -> Result<(), ApiError> {
+        if self.user.email_verified {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                problem: "email-not-verified",
+                title: "Email address not verified",
+                detail: "Verify your email address first: follow the link we sent you.".into(),
+            })
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                problem: "admin-only",
+                title: "Administrators only",
+                detail: "Only platform administrators may do this.".into(),
+            })
+        }
+    }
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::Unauthorized(detail.into())
+}
+
+/// The bearer token of the request, if any; a malformed header is a 401.
+fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("The Authorization header is not valid."))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("Use `Authorization: Bearer <token>`."))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() || token.len() > 4096 {
+        return Err(unauthorized("Use `Authorization: Bearer <token>`."));
+    }
+    Ok(Some(token.trim().to_string()))
+}
+
+async fn authenticate(req: &HttpRequest, token: String) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
+    let db = req
+        .app_data::<web::Data<Db>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no database")))?;
+    let invalid = || unauthorized("The access token is invalid or expired.");
+    if token.starts_with(API_TOKEN_PREFIX) {
+        let hash = token_hash(&token);
+        let found = db
+            .run(move |conn| {
+                let now = now();
+                let found = accounts::api_token_by_hash(conn, &hash, now)?;
+                if let Some((t, _)) = &found {
+                    accounts::touch_api_token(conn, &t.id, now)?;
+                }
+                Ok::<_, diesel::result::Error>(found)
+            })
+            .await?;
+        let (token, user) = found.ok_or_else(invalid)?;
+        if !user.active {
+            return Err(invalid());
+        }
+        let write = token.scopes.split(',').any(|s| s == "write");
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe && !write {
+            return Err(ApiError::Forbidden {
+                problem: "insufficient-scope",
+                title: "The API token's scope does not allow this",
+                detail: "This token has the `read` scope only; writing needs `write`.".into(),
+            });
+        }
+        return Ok(Principal {
+            user,
+            via: Via::ApiToken { id: token.id, write },
+        });
+    }
+    let claims = state.keys.verify(&token).ok_or_else(invalid)?;
+    let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
+    let found = db
+        .run(move |conn| {
+            let user = accounts::user_by_id(conn, &sub)?;
+            let live = accounts::session_is_live(conn, &sid, &sub)?;
+            Ok::<_, diesel::result::Error>((user, live))
+        })
+        .await?;
+    match found {
+        (Some(user), true) if user.active && user.token_version == claims.ver => Ok(Principal {
+            user,
+            via: Via::Session { sid: claims.sid },
+        }),
+        _ => Err(invalid()),
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match bearer(&req)? {
+                Some(token) => authenticate(&req, token).await,
+                None => Err(unauthorized("Sign in: this needs `Authorization: Bearer <token>`.")),
+            }
+        })
+    }
+}
+
+/// A caller who may be anonymous. A token that is present but invalid is
+/// still a 401: a client should learn its token is bad.
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequest for MaybePrincipal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match bearer(&req)? {
+                Some(token) => authenticate(&req, token).await.map(|p| Self(Some(p))),
+                None => Ok(Self(None)),
+            }
+        })
+    }
+}

@@ -1,0 +1,574 @@
+//! Users, sessions, refresh tokens, email tokens, API tokens and the
+//! login throttle.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error};
+
+use super::DbConnection;
+use super::schema::{
+    api_tokens as at, email_tokens as et, login_throttle as lt, refresh_tokens as rt,
+    sessions as se, users as us,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = us)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub country: Option<String>,
+    pub languages: String,
+    pub email_verified: bool,
+    pub pending_email: Option<String>,
+    pub token_version: i32,
+    pub active: bool,
+    pub deactivated_at: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn languages(&self) -> Vec<String> {
+        serde_json::from_str(&self.languages).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = us)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub email_normalized: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub country: Option<&'a str>,
+    pub languages: &'a str,
+    pub email_verified: bool,
+    pub token_version: i32,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// `false` when the normalised email is taken.
+pub fn insert_user(conn: &mut DbConnection, user: &NewUser<'_>) -> QueryResult<bool> {
+    match diesel::insert_into(us::table).values(user).execute(conn) {
+        Ok(_) => Ok(true),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn user_by_email(conn: &mut DbConnection, normalized: &str) -> QueryResult<Option<UserRow>> {
+    us::table
+        .filter(us::email_normalized.eq(normalized))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn user_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    us::table
+        .filter(us::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(us::table.filter(us::id.eq(user_id)))
+        .set((us::password_hash.eq(hash), us::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn touch_login(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(us::table.filter(us::id.eq(user_id)))
+        .set(us::last_login_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every session of the user at once: access tokens carry the
+/// version they were issued under.
+pub fn bump_token_version(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+    diesel::update(us::table.filter(us::id.eq(user_id)))
+        .set(us::token_version.eq(us::token_version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The profile fields a user may change.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = us)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub country: Option<Option<String>>,
+    pub languages: Option<String>,
+    pub pending_email: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_profile(
+    conn: &mut DbConnection,
+    user_id: &str,
+    changes: &ProfileChanges,
+) -> QueryResult<()> {
+    diesel::update(us::table.filter(us::id.eq(user_id)))
+        .set(changes)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Admin changes.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = us)]
+pub struct AdminChanges {
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    pub deactivated_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_admin(conn: &mut DbConnection, user_id: &str, changes: &AdminChanges) -> QueryResult<()> {
+    diesel::update(us::table.filter(us::id.eq(user_id)))
+        .set(changes)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Users by creation, optionally filtered by a substring of the email.
+pub fn list_users(
+    conn: &mut DbConnection,
+    email_contains: Option<&str>,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    let mut query = us::table
+        .select(UserRow::as_select())
+        .order((us::created_at.asc(), us::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(q) = email_contains {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(us::email_normalized.like(format!("%{escaped}%")).escape('\\'));
+    }
+    if let Some((at, id)) = after {
+        query = query.filter(us::created_at.gt(at).or(us::created_at.eq(at).and(us::id.gt(id))));
+    }
+    query.load(conn)
+}
+
+/// Marks `email` verified for the user: the current address, or the
+/// pending new one (which then becomes the address). `false` if the token's
+/// address matches neither any more, or the new address was taken meanwhile.
+pub fn verify_email(
+    conn: &mut DbConnection,
+    user_id: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let Some(user) = user_by_id(conn, user_id)? else {
+        return Ok(false);
+    };
+    if user.email == email {
+        diesel::update(us::table.filter(us::id.eq(user_id)))
+            .set((us::email_verified.eq(true), us::updated_at.eq(now)))
+            .execute(conn)?;
+        return Ok(true);
+    }
+    if user.pending_email.as_deref() == Some(email) {
+        let result = diesel::update(us::table.filter(us::id.eq(user_id)))
+            .set((
+                us::email.eq(email),
+                us::email_normalized.eq(email.to_lowercase()),
+                us::pending_email.eq(None::<String>),
+                us::email_verified.eq(true),
+                us::updated_at.eq(now),
+            ))
+            .execute(conn);
+        return match result {
+            Ok(_) => Ok(true),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+            Err(e) => Err(e),
+        };
+    }
+    Ok(false)
+}
+
+// ----- email tokens ------------------------------------------------------
+
+pub const VERIFY_EMAIL: &str = "verify_email";
+pub const PASSWORD_RESET: &str = "password_reset";
+
+pub fn insert_email_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    user_id: &str,
+    purpose: &str,
+    email: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(et::table)
+        .values((
+            et::token_hash.eq(token_hash),
+            et::user_id.eq(user_id),
+            et::purpose.eq(purpose),
+            et::email.eq(email),
+            et::expires_at.eq(expires_at),
+            et::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Uses a token once: `(user_id, email)` if it exists for `purpose`, is
+/// unused and unexpired; it cannot be used again.
+pub fn consume_email_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    purpose: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(String, String)>> {
+    let row: Option<(String, String)> = et::table
+        .filter(et::token_hash.eq(token_hash))
+        .filter(et::purpose.eq(purpose))
+        .filter(et::used_at.is_null())
+        .filter(et::expires_at.gt(now))
+        .select((et::user_id, et::email))
+        .first(conn)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let claimed = diesel::update(
+        et::table
+            .filter(et::token_hash.eq(token_hash))
+            .filter(et::used_at.is_null()),
+    )
+    .set(et::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok((claimed == 1).then_some(row))
+}
+
+/// Invalidates a user's unused tokens of one purpose (a new one replaces them).
+pub fn expire_email_tokens(
+    conn: &mut DbConnection,
+    user_id: &str,
+    purpose: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        et::table
+            .filter(et::user_id.eq(user_id))
+            .filter(et::purpose.eq(purpose))
+            .filter(et::used_at.is_null()),
+    )
+    .set(et::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+// ----- sessions and refresh tokens ---------------------------------------
+
+pub fn create_session(conn: &mut DbConnection, id: &str, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(se::table)
+        .values((
+            se::id.eq(id),
+            se::user_id.eq(user_id),
+            se::created_at.eq(now),
+            se::last_used_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the session is live (exists for this user, not revoked).
+pub fn session_is_live(conn: &mut DbConnection, id: &str, user_id: &str) -> QueryResult<bool> {
+    let found: Option<String> = se::table
+        .filter(se::id.eq(id))
+        .filter(se::user_id.eq(user_id))
+        .filter(se::revoked_at.is_null())
+        .select(se::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+pub fn revoke_session(conn: &mut DbConnection, id: &str, reason: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(se::table.filter(se::id.eq(id)).filter(se::revoked_at.is_null()))
+        .set((se::revoked_at.eq(Some(now)), se::revoked_reason.eq(Some(reason))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes every live session of the user except `keep`.
+pub fn revoke_sessions(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let mut query = diesel::update(se::table)
+        .filter(se::user_id.eq(user_id))
+        .filter(se::revoked_at.is_null())
+        .into_boxed();
+    if let Some(keep) = keep {
+        query = query.filter(se::id.ne(keep.to_owned()));
+    }
+    query
+        .set((se::revoked_at.eq(Some(now)), se::revoked_reason.eq(Some(reason))))
+        .execute(conn)
+}
+
+pub fn insert_refresh_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    session_id: &str,
+    user_id: &str,
+    expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(rt::table)
+        .values((
+            rt::token_hash.eq(token_hash),
+            rt::session_id.eq(session_id),
+            rt::user_id.eq(user_id),
+            rt::expires_at.eq(expires_at),
+            rt::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// Rotated: the old token is spent, the new hash stored.
+    Rotated { user_id: String, session_id: String },
+    /// Unknown, expired, or its session ended.
+    Invalid,
+    /// Already used once: a sign of theft; the session was revoked.
+    Reused,
+}
+
+/// Spends `old_hash` and stores `new_hash` in the same session, atomically.
+pub fn rotate_refresh_token(
+    conn: &mut DbConnection,
+    old_hash: &str,
+    new_hash: &str,
+    new_expires_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<Refresh> {
+    let row: Option<(String, String, NaiveDateTime, Option<NaiveDateTime>)> = rt::table
+        .filter(rt::token_hash.eq(old_hash))
+        .select((rt::session_id, rt::user_id, rt::expires_at, rt::used_at))
+        .first(conn)
+        .optional()?;
+    let Some((session_id, user_id, expires_at, used_at)) = row else {
+        return Ok(Refresh::Invalid);
+    };
+    let reuse = |conn: &mut DbConnection| -> QueryResult<Refresh> {
+        revoke_session(conn, &session_id, "refresh_reuse", now)?;
+        Ok(Refresh::Reused)
+    };
+    if used_at.is_some() {
+        return reuse(conn);
+    }
+    if expires_at <= now || !session_is_live(conn, &session_id, &user_id)? {
+        return Ok(Refresh::Invalid);
+    }
+    // Spend it; losing this race to a concurrent refresh is reuse too.
+    let spent = diesel::update(
+        rt::table
+            .filter(rt::token_hash.eq(old_hash))
+            .filter(rt::used_at.is_null()),
+    )
+    .set(rt::used_at.eq(Some(now)))
+    .execute(conn)?;
+    if spent == 0 {
+        return reuse(conn);
+    }
+    insert_refresh_token(conn, new_hash, &session_id, &user_id, new_expires_at, now)?;
+    diesel::update(se::table.filter(se::id.eq(&session_id)))
+        .set(se::last_used_at.eq(now))
+        .execute(conn)?;
+    Ok(Refresh::Rotated { user_id, session_id })
+}
+
+// ----- API tokens --------------------------------------------------------
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = at)]
+pub struct ApiTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_api_token(conn: &mut DbConnection, row: &ApiTokenRow) -> QueryResult<()> {
+    diesel::insert_into(at::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn list_api_tokens(
+    conn: &mut DbConnection,
+    user_id: &str,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<ApiTokenRow>> {
+    let mut query = at::table
+        .filter(at::user_id.eq(user_id))
+        .filter(at::revoked_at.is_null())
+        .select(ApiTokenRow::as_select())
+        .order((at::created_at.asc(), at::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((t, id)) = after {
+        query = query.filter(at::created_at.gt(t).or(at::created_at.eq(t).and(at::id.gt(id))));
+    }
+    query.load(conn)
+}
+
+/// `false` if the user has no such live token.
+pub fn revoke_api_token(conn: &mut DbConnection, user_id: &str, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(
+        at::table
+            .filter(at::id.eq(id))
+            .filter(at::user_id.eq(user_id))
+            .filter(at::revoked_at.is_null()),
+    )
+    .set(at::revoked_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A live, unexpired token by hash, with its user.
+pub fn api_token_by_hash(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(ApiTokenRow, UserRow)>> {
+    at::table
+        .inner_join(us::table)
+        .filter(at::token_hash.eq(token_hash))
+        .filter(at::revoked_at.is_null())
+        .filter(at::expires_at.is_null().or(at::expires_at.gt(now)))
+        .select((ApiTokenRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Records use, at most once a minute per token (no write per request).
+pub fn touch_api_token(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let minute_ago = now - chrono::Duration::seconds(60);
+    diesel::update(
+        at::table
+            .filter(at::id.eq(id))
+            .filter(at::last_used_at.is_null().or(at::last_used_at.lt(minute_ago))),
+    )
+    .set(at::last_used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+// ----- login throttle ----------------------------------------------------
+
+/// Until when logins for this address are refused, if they are.
+pub fn locked_until(conn: &mut DbConnection, email: &str, now: NaiveDateTime) -> QueryResult<Option<NaiveDateTime>> {
+    let until: Option<Option<NaiveDateTime>> = lt::table
+        .filter(lt::email_normalized.eq(email))
+        .select(lt::locked_until)
+        .first(conn)
+        .optional()?;
+    Ok(until.flatten().filter(|u| *u > now))
+}
+
+/// Counts a failure; from the `threshold`-th on, locks for `base · 2^(n−threshold)`
+/// seconds (at most `max`). Returns the lock's end, if any.
+pub fn record_login_failure(
+    conn: &mut DbConnection,
+    email: &str,
+    threshold: u32,
+    base_secs: u32,
+    max_secs: u32,
+    now: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
+    let failures: Option<i32> = lt::table
+        .filter(lt::email_normalized.eq(email))
+        .select(lt::failures)
+        .first(conn)
+        .optional()?;
+    let failures = failures.unwrap_or(0).saturating_add(1);
+    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+    let locked_until = (failures >= threshold).then(|| {
+        let exp = u32::try_from(failures - threshold).unwrap_or(0).min(20);
+        let secs = u64::from(base_secs).saturating_mul(1 << exp).min(u64::from(max_secs));
+        now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(900))
+    });
+    let n = diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
+        .set((
+            lt::failures.eq(failures),
+            lt::locked_until.eq(locked_until),
+            lt::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        let inserted = diesel::insert_into(lt::table)
+            .values((
+                lt::email_normalized.eq(email),
+                lt::failures.eq(failures),
+                lt::locked_until.eq(locked_until),
+                lt::updated_at.eq(now),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) | Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(locked_until)
+}
+
+pub fn reset_login_failures(conn: &mut DbConnection, email: &str) -> QueryResult<()> {
+    diesel::delete(lt::table.filter(lt::email_normalized.eq(email))).execute(conn)?;
+    Ok(())
+}
+
+/// The `(user_id, email)` of a usable token, without spending it.
+pub fn peek_email_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    purpose: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<(String, String)>> {
+    et::table
+        .filter(et::token_hash.eq(token_hash))
+        .filter(et::purpose.eq(purpose))
+        .filter(et::used_at.is_null())
+        .filter(et::expires_at.gt(now))
+        .select((et::user_id, et::email))
+        .first(conn)
+        .optional()
+}

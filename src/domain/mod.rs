@@ -1,0 +1,185 @@
+//! Validated values. Each type has a private field and a `parse` that
+//! returns a field-level message on failure; handlers convert request
+//! fields into these before anything touches the database.
+
+use serde::Serialize;
+
+/// An email address as given (trimmed), with its normalised form (lowercase)
+/// used for uniqueness and look-ups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress {
+    display: String,
+    normalized: String,
+}
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("An email address is required.".into());
+        }
+        if trimmed.len() > 254 {
+            return Err("An email address has at most 254 characters.".into());
+        }
+        let address: lettre::Address = trimmed
+            .parse()
+            .map_err(|_| "This is not a valid email address.".to_string())?;
+        if !address.domain().contains('.') {
+            return Err("This is not a valid email address.".into());
+        }
+        Ok(Self {
+            display: trimmed.to_string(),
+            normalized: trimmed.to_lowercase(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.normalized.split('@').next().unwrap_or("")
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, uppercase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.len() == 2 && rust_iso3166::from_alpha2(&code).is_some() {
+            Ok(Self(code))
+        } else {
+            Err(format!("`{raw}` is not an ISO 3166-1 alpha-2 country code."))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A valid BCP 47 language tag (`sw`, `en-KE`, `yo`), in canonical case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LanguageTag(String);
+
+impl LanguageTag {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let tag = language_tags::LanguageTag::parse(raw.trim())
+            .map_err(|_| format!("`{raw}` is not a BCP 47 language tag."))?;
+        if tag.validate().is_err() {
+            return Err(format!("`{raw}` is not a registered BCP 47 language tag."));
+        }
+        Ok(Self(tag.canonicalize().map(|t| t.to_string()).unwrap_or_else(|_| tag.to_string())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A list of language tags, without duplicates, at most 20.
+pub fn parse_languages(raw: &[String]) -> Result<Vec<String>, String> {
+    if raw.len() > 20 {
+        return Err("At most 20 languages.".into());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in raw {
+        let tag = LanguageTag::parse(item)?;
+        if !out.iter().any(|t| t.eq_ignore_ascii_case(tag.as_str())) {
+            out.push(tag.0);
+        }
+    }
+    Ok(out)
+}
+
+/// A person's display name: 1–100 characters, no control characters.
+pub fn parse_display_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Err("A display name is required.".into());
+    }
+    if chars > 100 {
+        return Err("A display name has at most 100 characters.".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("A display name cannot contain control characters.".into());
+    }
+    Ok(name.to_string())
+}
+
+/// Platform roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Coordinator,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Coordinator => "coordinator",
+            Self::Member => "member",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "admin" => Some(Self::Admin),
+            "coordinator" => Some(Self::Coordinator),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_normalise_and_reject_junk() {
+        let e = EmailAddress::parse("  Amina.W@Example.ORG ").unwrap();
+        assert_eq!(e.as_str(), "Amina.W@Example.ORG");
+        assert_eq!(e.normalized(), "amina.w@example.org");
+        assert_eq!(e.local_part(), "amina.w");
+        for bad in ["", "nope", "a@b", "a b@example.org", "@example.org"] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn countries_and_languages_use_real_vocabularies() {
+        assert_eq!(CountryCode::parse("ke").unwrap().as_str(), "KE");
+        for bad in ["XX", "KEN", "", "k"] {
+            assert!(CountryCode::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(LanguageTag::parse("sw").unwrap().as_str(), "sw");
+        assert_eq!(LanguageTag::parse("en-KE").unwrap().as_str(), "en-KE");
+        for bad in ["", "english", "xx-invalid-tag-!!", "zz"] {
+            assert!(LanguageTag::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_languages(&["sw".into(), "SW".into(), "yo".into()]).unwrap(),
+            vec!["sw", "yo"]
+        );
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(parse_display_name("  Kofi  ").unwrap(), "Kofi");
+        assert!(parse_display_name("").is_err());
+        assert!(parse_display_name("a\u{0007}b").is_err());
+        assert!(parse_display_name(&"x".repeat(101)).is_err());
+    }
+}

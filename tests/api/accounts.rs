@@ -1,0 +1,1 @@
+//! `/me`, `/me/tokens`, `/me/notifications*`, `/users`, `/admin/outbox`.

@@ -1,0 +1,1 @@
+//! `/auth/*`: registration, verification, login, tokens, logout, reset.
