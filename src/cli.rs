@@ -269,8 +269,7 @@ fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let pw = read_password("Password for the new admin: ")?;
-    password::check_policy(&pw, &email, &[])
-        .map_err(|m| anyhow::anyhow!("password: {m}"))?;
+    password::check_policy(&pw, &email, &[]).map_err(|m| anyhow::anyhow!("password: {m}"))?;
     let auth = &settings.auth;
     let hasher = password::Hasher::new(
         auth.argon2_memory_kib,
@@ -300,7 +299,11 @@ fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
             updated_at: now,
         },
     )?;
-    anyhow::ensure!(created, "{} was registered meanwhile; run again to promote it", email.as_str());
+    anyhow::ensure!(
+        created,
+        "{} was registered meanwhile; run again to promote it",
+        email.as_str()
+    );
     println!("created admin {} ({id})", email.as_str());
     Ok(())
 }

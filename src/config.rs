@@ -479,14 +479,29 @@ impl Settings {
             ("auth.access_token_ttl_secs", a.access_token_ttl_secs),
             ("auth.refresh_token_ttl_days", a.refresh_token_ttl_days),
             ("auth.verification_ttl_hours", a.verification_ttl_hours),
-            ("auth.password_reset_ttl_minutes", a.password_reset_ttl_minutes),
+            (
+                "auth.password_reset_ttl_minutes",
+                a.password_reset_ttl_minutes,
+            ),
             ("auth.argon2_iterations", a.argon2_iterations),
             ("auth.argon2_parallelism", a.argon2_parallelism),
             ("auth.lockout_threshold", a.lockout_threshold),
-            ("rate_limit.register_per_hour", self.rate_limit.register_per_hour),
-            ("rate_limit.login_per_minute", self.rate_limit.login_per_minute),
-            ("rate_limit.refresh_per_minute", self.rate_limit.refresh_per_minute),
-            ("rate_limit.password_reset_per_hour", self.rate_limit.password_reset_per_hour),
+            (
+                "rate_limit.register_per_hour",
+                self.rate_limit.register_per_hour,
+            ),
+            (
+                "rate_limit.login_per_minute",
+                self.rate_limit.login_per_minute,
+            ),
+            (
+                "rate_limit.refresh_per_minute",
+                self.rate_limit.refresh_per_minute,
+            ),
+            (
+                "rate_limit.password_reset_per_hour",
+                self.rate_limit.password_reset_per_hour,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -500,7 +515,10 @@ impl Settings {
             ));
         }
         if a.issuer.trim().is_empty() || a.audience.trim().is_empty() {
-            return Err(ConfigError::new("auth.issuer", "issuer and audience must be set"));
+            return Err(ConfigError::new(
+                "auth.issuer",
+                "issuer and audience must be set",
+            ));
         }
         Ok(())
     }

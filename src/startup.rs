@@ -13,6 +13,9 @@ use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::api::{self, OpenApiJson};
+use crate::auth::jwt::KeyRing;
+use crate::auth::password::Hasher;
+use crate::auth::ratelimit::RateLimits;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::http::SECURITY_HEADERS;
@@ -22,9 +25,6 @@ use crate::http::metrics::Metrics;
 use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
 use crate::keys::{self, SigningKey};
-use crate::auth::jwt::KeyRing;
-use crate::auth::password::Hasher;
-use crate::auth::ratelimit::RateLimits;
 use crate::mail::Outbox;
 use crate::mail::worker::{self, Worker};
 use std::sync::Arc;
@@ -139,8 +139,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped.clone())));
-        let housekeeping =
-            tokio::spawn(housekeeping(
+        let housekeeping = tokio::spawn(housekeeping(
             self.db.clone(),
             self.idempotency_ttl,
             self.limits.clone(),

@@ -132,9 +132,11 @@ pub async fn list(
             Ok::<_, diesel::result::Error>((rows, attempts))
         })
         .await?;
-    Ok(Paginated::from_rows(rows, &page, |r| (utc(r.created_at), r.id.clone()))
-        .map(|r| to_api(&r, &attempts))
-        .respond(&req))
+    Ok(
+        Paginated::from_rows(rows, &page, |r| (utc(r.created_at), r.id.clone()))
+            .map(|r| to_api(&r, &attempts))
+            .respond(&req),
+    )
 }
 
 /// Send a dead email again (it gets the configured number of new attempts).

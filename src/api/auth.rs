@@ -253,7 +253,11 @@ pub struct LoginRequest {
 }
 
 /// Opens a session and returns its first token pair (in `conn`'s transaction).
-fn open_session(conn: &mut DbConnection, state: &AppState, user: &UserRow) -> Result<TokenPair, ApiError> {
+fn open_session(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+) -> Result<TokenPair, ApiError> {
     let now = now();
     let sid = uuid::Uuid::now_v7().to_string();
     accounts::create_session(conn, &sid, &user.id, now)?;
@@ -313,7 +317,10 @@ pub async fn login(
         .await?
     };
     let hasher = state.hasher.clone();
-    let stored = user.as_ref().filter(|u| u.active).map(|u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .filter(|u| u.active)
+        .map(|u| u.password_hash.clone());
     let password = body.password;
     let (verified, rehash) = web::block(move || {
         let verified = hasher.verify(&password, stored.as_deref());
@@ -397,10 +404,15 @@ pub async fn refresh(
                     now,
                 )?;
                 match outcome {
-                    Refresh::Rotated { user_id, session_id } => {
+                    Refresh::Rotated {
+                        user_id,
+                        session_id,
+                    } => {
                         let user = accounts::user_by_id(conn, &user_id)?
                             .filter(|u| u.active)
-                            .ok_or_else(|| ApiError::Unauthorized("The refresh token is not valid.".into()))?;
+                            .ok_or_else(|| {
+                                ApiError::Unauthorized("The refresh token is not valid.".into())
+                            })?;
                         let access = state2
                             .keys
                             .issue(&user.id, &session_id, user.token_version)
@@ -426,7 +438,9 @@ pub async fn refresh(
             if reused {
                 tracing::warn!("a spent refresh token was presented again; its session is revoked");
             }
-            Err(ApiError::Unauthorized("The refresh token is not valid.".into()))
+            Err(ApiError::Unauthorized(
+                "The refresh token is not valid.".into(),
+            ))
         }
     }
 }
@@ -454,7 +468,9 @@ pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpR
     principal.session()?;
     let user_id = principal.user.id.clone();
     db.run(move |conn| {
-        write_transaction(conn, |conn| end_all_sessions(conn, &user_id, None, "logout_all"))
+        write_transaction(conn, |conn| {
+            end_all_sessions(conn, &user_id, None, "logout_all")
+        })
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -561,7 +577,8 @@ pub async fn password_reset_confirm(
     let user = {
         let hash = hash.clone();
         db.run(move |conn| {
-            let Some((user_id, _)) = accounts::peek_email_token(conn, &hash, PASSWORD_RESET, now())?
+            let Some((user_id, _)) =
+                accounts::peek_email_token(conn, &hash, PASSWORD_RESET, now())?
             else {
                 return Ok(None);
             };
@@ -571,7 +588,8 @@ pub async fn password_reset_confirm(
         .filter(|u| u.active)
         .ok_or_else(|| invalid_token("token"))?
     };
-    let email = EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
+    let email =
+        EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
     password::check_policy(&body.new_password, &email, &[&user.display_name])
         .map_err(|m| ApiError::field("new_password", m))?;
     let hasher = state.hasher.clone();

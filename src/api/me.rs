@@ -103,7 +103,9 @@ pub async fn patch_me(
     }
     if let Some(languages) = &body.languages {
         match domain::parse_languages(languages) {
-            Ok(l) => changes.languages = Some(serde_json::to_string(&l).unwrap_or_else(|_| "[]".into())),
+            Ok(l) => {
+                changes.languages = Some(serde_json::to_string(&l).unwrap_or_else(|_| "[]".into()))
+            }
             Err(m) => errors.push(FieldError::new("languages", m)),
         }
     }
@@ -195,7 +197,8 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let sid = principal.session()?.to_string();
     let user = principal.user;
-    let email = EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
+    let email =
+        EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
     password::check_policy(&body.new_password, &email, &[&user.display_name])
         .map_err(|m| ApiError::field("new_password", m))?;
     let hasher = state.hasher.clone();
@@ -208,7 +211,10 @@ pub async fn change_password(
     .await?
     .map_err(ApiError::internal)?;
     let Some(hash) = hashed else {
-        return Err(ApiError::field("current_password", "This is not your current password."));
+        return Err(ApiError::field(
+            "current_password",
+            "This is not your current password.",
+        ));
     };
     let state2 = state.clone();
     db.run(move |conn| {
@@ -249,8 +255,10 @@ pub async fn list_tokens(
     let rows = db
         .run(move |conn| accounts::list_api_tokens(conn, &user_id, after, limit))
         .await?;
-    let page = Paginated::from_rows(rows, &page, |t| (crate::api::types::utc(t.created_at), t.id.clone()))
-        .map(|t| ApiToken::from(&t));
+    let page = Paginated::from_rows(rows, &page, |t| {
+        (crate::api::types::utc(t.created_at), t.id.clone())
+    })
+    .map(|t| ApiToken::from(&t));
     Ok(page.respond(&req))
 }
 
@@ -289,7 +297,10 @@ pub async fn create_token(
     let mut errors = Vec::new();
     let name = body.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new("name", "Give the token a name of 1–100 characters."));
+        errors.push(FieldError::new(
+            "name",
+            "Give the token a name of 1–100 characters.",
+        ));
     }
     if body.scopes.is_empty() {
         errors.push(FieldError::new("scopes", "Choose `read`, `write` or both."));
@@ -310,7 +321,11 @@ pub async fn create_token(
         user_id: principal.user.id.clone(),
         name,
         token_hash: token_hash(&secret),
-        scopes: if write { "read,write".into() } else { "read".into() },
+        scopes: if write {
+            "read,write".into()
+        } else {
+            "read".into()
+        },
         expires_at: body.expires_at.map(|t| t.naive_utc()),
         last_used_at: None,
         revoked_at: None,

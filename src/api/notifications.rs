@@ -89,9 +89,10 @@ pub fn notify(
     )?;
     let essential = kind.template().essential();
     if essential || store::wants_email(conn, &user.id, kind.name())? {
-        state
-            .outbox
-            .enqueue(conn, Email::new(user.email.clone(), kind.template(), data).for_user(&user.id))?;
+        state.outbox.enqueue(
+            conn,
+            Email::new(user.email.clone(), kind.template(), data).for_user(&user.id),
+        )?;
     }
     Ok(())
 }
@@ -167,9 +168,11 @@ pub async fn list(
     let rows = db
         .run(move |conn| store::list(conn, &user_id, unread, before, limit))
         .await?;
-    Ok(Paginated::from_rows(rows, &page, |n| (utc(n.created_at), n.id.clone()))
-        .map(|n| Notification::from(&n))
-        .respond(&req))
+    Ok(
+        Paginated::from_rows(rows, &page, |n| (utc(n.created_at), n.id.clone()))
+            .map(|n| Notification::from(&n))
+            .respond(&req),
+    )
 }
 
 /// Mark a notification read.
@@ -221,7 +224,11 @@ fn current(rows: &[(String, bool)]) -> Preferences {
                         .iter()
                         .find(|(k, _)| k == kind.name())
                         .is_none_or(|(_, e)| *e);
-                Preference { kind, email, essential }
+                Preference {
+                    kind,
+                    email,
+                    essential,
+                }
             })
             .collect(),
     }
@@ -233,9 +240,14 @@ fn current(rows: &[(String, bool)]) -> Preferences {
         (status = 200, description = "Every kind and whether it is emailed", body = Preferences),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_preferences(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
+pub async fn get_preferences(
+    db: web::Data<Db>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
     let user_id = principal.user.id.clone();
-    let rows = db.run(move |conn| store::preferences(conn, &user_id)).await?;
+    let rows = db
+        .run(move |conn| store::preferences(conn, &user_id))
+        .await?;
     Ok(HttpResponse::Ok().json(current(&rows)))
 }
 
@@ -263,7 +275,12 @@ pub async fn put_preferences(
         .iter()
         .enumerate()
         .filter(|(_, p)| p.kind.template().essential() && !p.email)
-        .map(|(i, _)| FieldError::new(format!("items[{i}].email"), "Security notices are always emailed."))
+        .map(|(i, _)| {
+            FieldError::new(
+                format!("items[{i}].email"),
+                "Security notices are always emailed.",
+            )
+        })
         .collect();
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

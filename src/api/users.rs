@@ -55,7 +55,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let q = filter.q.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+    let q = filter
+        .q
+        .map(|q| q.trim().to_string())
+        .filter(|q| !q.is_empty());
     if q.as_ref().is_some_and(|q| q.len() > 254) {
         return Err(ApiError::field("q", "At most 254 characters."));
     }
@@ -64,9 +67,11 @@ pub async fn list(
     let rows = db
         .run(move |conn| accounts::list_users(conn, q.as_deref(), after, limit))
         .await?;
-    Ok(Paginated::from_rows(rows, &page, |u| (utc(u.created_at), u.id.clone()))
-        .map(|u| User::from(&u))
-        .respond(&req))
+    Ok(
+        Paginated::from_rows(rows, &page, |u| (utc(u.created_at), u.id.clone()))
+            .map(|u| User::from(&u))
+            .respond(&req),
+    )
 }
 
 async fn load(db: &Db, id: String) -> Result<crate::db::accounts::UserRow, ApiError> {
@@ -133,7 +138,9 @@ pub async fn patch(
         return Err(ApiError::Forbidden {
             problem: "own-account",
             title: "Not on your own account",
-            detail: "Nobody can change their own role or deactivate themselves here; ask another admin.".into(),
+            detail:
+                "Nobody can change their own role or deactivate themselves here; ask another admin."
+                    .into(),
         });
     }
     let role_changes = body.role.is_some_and(|r| r.as_str() != user.role);
@@ -151,7 +158,16 @@ pub async fn patch(
             write_transaction(conn, |conn| {
                 accounts::update_admin(conn, &id, &changes)?;
                 if role_changes || deactivates {
-                    end_all_sessions(conn, &id, None, if deactivates { "deactivated" } else { "role_change" })?;
+                    end_all_sessions(
+                        conn,
+                        &id,
+                        None,
+                        if deactivates {
+                            "deactivated"
+                        } else {
+                            "role_change"
+                        },
+                    )?;
                 }
                 tracing::info!(admin = %admin, user = %id, ?changes, "admin changed a user");
                 accounts::user_by_id(conn, &id)?

@@ -130,7 +130,14 @@ mod tests {
         let claims = ring_old.verify(&token).unwrap();
         assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("u1", "s1"));
         // After rotation the old key still verifies, until removed.
-        let rotated = KeyRing::new(&new, &[old.clone()], "kujenga", "kujenga-api", 900).unwrap();
+        let rotated = KeyRing::new(
+            &new,
+            std::slice::from_ref(&old),
+            "kujenga",
+            "kujenga-api",
+            900,
+        )
+        .unwrap();
         assert!(rotated.verify(&token).is_some());
         let removed = KeyRing::new(&new, &[], "kujenga", "kujenga-api", 900).unwrap();
         assert!(removed.verify(&token).is_none());
@@ -145,7 +152,10 @@ mod tests {
         let parts: Vec<&str> = good.split('.').collect();
         // alg: none, no signature.
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT","kid":"x"}"#);
-        assert!(ring.verify(&format!("{none_header}.{}.", parts[1])).is_none());
+        assert!(
+            ring.verify(&format!("{none_header}.{}.", parts[1]))
+                .is_none()
+        );
         // Another issuer/audience.
         for (iss, aud) in [("evil", "kujenga-api"), ("kujenga", "other")] {
             let other = KeyRing::new(&k, &[], iss, aud, 900).unwrap();
@@ -153,6 +163,9 @@ mod tests {
         }
         // Expired.
         let expired = KeyRing::new(&k, &[], "kujenga", "kujenga-api", -120).unwrap();
-        assert!(ring.verify(&expired.issue("u1", "s1", 0).unwrap()).is_none());
+        assert!(
+            ring.verify(&expired.issue("u1", "s1", 0).unwrap())
+                .is_none()
+        );
     }
 }

@@ -14,7 +14,11 @@ pub const MAX_CHARS: usize = 128;
 /// Length is counted in characters (Unicode welcome, never truncated);
 /// no composition rules; a zxcvbn score of at least 3; not built on the
 /// email's local part.
-pub fn check_policy(password: &str, email: &EmailAddress, other_inputs: &[&str]) -> Result<(), String> {
+pub fn check_policy(
+    password: &str,
+    email: &EmailAddress,
+    other_inputs: &[&str],
+) -> Result<(), String> {
     let chars = password.chars().count();
     if chars < MIN_CHARS {
         return Err(format!("Use at least {MIN_CHARS} characters."));
@@ -109,7 +113,11 @@ impl Hasher {
                     && p.t_cost() == self.params.t_cost()
                     && p.p_cost() == self.params.p_cost()
             });
-        if same { Verified::Yes } else { Verified::YesRehash }
+        if same {
+            Verified::Yes
+        } else {
+            Verified::YesRehash
+        }
     }
 }
 
@@ -126,7 +134,11 @@ mod tests {
         let cases: &[(&str, bool, &str)] = &[
             ("short", false, "too short"),
             ("correct horse battery staple", true, "long passphrase"),
-            ("mbegu za mahindi zinaota vizuri", true, "Swahili passphrase"),
+            (
+                "mbegu za mahindi zinaota vizuri",
+                true,
+                "Swahili passphrase",
+            ),
             ("ŋgɔ́ndɔ bɛlɛ́ ɖé ɖaxó nú mi", true, "Unicode"),
             ("aaaaaaaaaaaaaaaa", false, "repeated"),
             ("password12345678", false, "common"),
@@ -143,8 +155,14 @@ mod tests {
         let h = Hasher::new(1024, 1, 1).unwrap();
         let hash = h.hash("correct horse battery staple").unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
-        assert_eq!(h.verify("correct horse battery staple", Some(&hash)), Verified::Yes);
-        assert_eq!(h.verify("wrong horse battery staple", Some(&hash)), Verified::No);
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&hash)),
+            Verified::Yes
+        );
+        assert_eq!(
+            h.verify("wrong horse battery staple", Some(&hash)),
+            Verified::No
+        );
         assert_eq!(h.verify("anything", None), Verified::No);
         assert_eq!(h.verify("anything", Some("not a hash")), Verified::No);
         // Other parameters: still correct, but due for a rehash.

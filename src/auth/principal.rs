@@ -136,7 +136,10 @@ async fn authenticate(req: &HttpRequest, token: String) -> Result<Principal, Api
         }
         return Ok(Principal {
             user,
-            via: Via::ApiToken { id: token.id, write },
+            via: Via::ApiToken {
+                id: token.id,
+                write,
+            },
         });
     }
     let claims = state.keys.verify(&token).ok_or_else(invalid)?;
@@ -166,7 +169,9 @@ impl FromRequest for Principal {
         Box::pin(async move {
             match bearer(&req)? {
                 Some(token) => authenticate(&req, token).await,
-                None => Err(unauthorized("Sign in: this needs `Authorization: Bearer <token>`.")),
+                None => Err(unauthorized(
+                    "Sign in: this needs `Authorization: Bearer <token>`.",
+                )),
             }
         })
     }

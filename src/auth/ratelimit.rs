@@ -71,7 +71,12 @@ impl RateLimits {
 
     /// Forgets idle clients (memory stays bounded).
     pub fn shrink(&self) {
-        for limiter in [&self.register, &self.login, &self.refresh, &self.password_reset] {
+        for limiter in [
+            &self.register,
+            &self.login,
+            &self.refresh,
+            &self.password_reset,
+        ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

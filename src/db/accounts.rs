@@ -56,13 +56,15 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-/// `false` when the normalised email is taken.
+/// `false` when the normalised email is taken. (`ON CONFLICT DO NOTHING`,
+/// not a caught unique violation: on PostgreSQL that would abort the
+/// caller's transaction.)
 pub fn insert_user(conn: &mut DbConnection, user: &NewUser<'_>) -> QueryResult<bool> {
-    match diesel::insert_into(us::table).values(user).execute(conn) {
-        Ok(_) => Ok(true),
-        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let inserted = crate::with_conn!(conn, |c| diesel::insert_into(us::table)
+        .values(user)
+        .on_conflict_do_nothing()
+        .execute(c)?);
+    Ok(inserted == 1)
 }
 
 pub fn user_by_email(conn: &mut DbConnection, normalized: &str) -> QueryResult<Option<UserRow>> {
@@ -141,7 +143,11 @@ pub struct AdminChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn update_admin(conn: &mut DbConnection, user_id: &str, changes: &AdminChanges) -> QueryResult<()> {
+pub fn update_admin(
+    conn: &mut DbConnection,
+    user_id: &str,
+    changes: &AdminChanges,
+) -> QueryResult<()> {
     diesel::update(us::table.filter(us::id.eq(user_id)))
         .set(changes)
         .execute(conn)?;
@@ -166,10 +172,18 @@ pub fn list_users(
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        query = query.filter(us::email_normalized.like(format!("%{escaped}%")).escape('\\'));
+        query = query.filter(
+            us::email_normalized
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
     }
     if let Some((at, id)) = after {
-        query = query.filter(us::created_at.gt(at).or(us::created_at.eq(at).and(us::id.gt(id))));
+        query = query.filter(
+            us::created_at
+                .gt(at)
+                .or(us::created_at.eq(at).and(us::id.gt(id))),
+        );
     }
     query.load(conn)
 }
@@ -193,15 +207,19 @@ pub fn verify_email(
         return Ok(true);
     }
     if user.pending_email.as_deref() == Some(email) {
-        let result = diesel::update(us::table.filter(us::id.eq(user_id)))
-            .set((
-                us::email.eq(email),
-                us::email_normalized.eq(email.to_lowercase()),
-                us::pending_email.eq(None::<String>),
-                us::email_verified.eq(true),
-                us::updated_at.eq(now),
-            ))
-            .execute(conn);
+        // In a savepoint: a unique violation must not abort the caller's
+        // transaction on PostgreSQL.
+        let result = conn.transaction(|conn| {
+            diesel::update(us::table.filter(us::id.eq(user_id)))
+                .set((
+                    us::email.eq(email),
+                    us::email_normalized.eq(email.to_lowercase()),
+                    us::pending_email.eq(None::<String>),
+                    us::email_verified.eq(true),
+                    us::updated_at.eq(now),
+                ))
+                .execute(conn)
+        });
         return match result {
             Ok(_) => Ok(true),
             Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
@@ -285,7 +303,12 @@ pub fn expire_email_tokens(
 
 // ----- sessions and refresh tokens ---------------------------------------
 
-pub fn create_session(conn: &mut DbConnection, id: &str, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn create_session(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::insert_into(se::table)
         .values((
             se::id.eq(id),
@@ -309,10 +332,22 @@ pub fn session_is_live(conn: &mut DbConnection, id: &str, user_id: &str) -> Quer
     Ok(found.is_some())
 }
 
-pub fn revoke_session(conn: &mut DbConnection, id: &str, reason: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(se::table.filter(se::id.eq(id)).filter(se::revoked_at.is_null()))
-        .set((se::revoked_at.eq(Some(now)), se::revoked_reason.eq(Some(reason))))
-        .execute(conn)?;
+pub fn revoke_session(
+    conn: &mut DbConnection,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        se::table
+            .filter(se::id.eq(id))
+            .filter(se::revoked_at.is_null()),
+    )
+    .set((
+        se::revoked_at.eq(Some(now)),
+        se::revoked_reason.eq(Some(reason)),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -332,7 +367,10 @@ pub fn revoke_sessions(
         query = query.filter(se::id.ne(keep.to_owned()));
     }
     query
-        .set((se::revoked_at.eq(Some(now)), se::revoked_reason.eq(Some(reason))))
+        .set((
+            se::revoked_at.eq(Some(now)),
+            se::revoked_reason.eq(Some(reason)),
+        ))
         .execute(conn)
 }
 
@@ -408,7 +446,10 @@ pub fn rotate_refresh_token(
     diesel::update(se::table.filter(se::id.eq(&session_id)))
         .set(se::last_used_at.eq(now))
         .execute(conn)?;
-    Ok(Refresh::Rotated { user_id, session_id })
+    Ok(Refresh::Rotated {
+        user_id,
+        session_id,
+    })
 }
 
 // ----- API tokens --------------------------------------------------------
@@ -446,13 +487,22 @@ pub fn list_api_tokens(
         .limit(limit)
         .into_boxed();
     if let Some((t, id)) = after {
-        query = query.filter(at::created_at.gt(t).or(at::created_at.eq(t).and(at::id.gt(id))));
+        query = query.filter(
+            at::created_at
+                .gt(t)
+                .or(at::created_at.eq(t).and(at::id.gt(id))),
+        );
     }
     query.load(conn)
 }
 
 /// `false` if the user has no such live token.
-pub fn revoke_api_token(conn: &mut DbConnection, user_id: &str, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn revoke_api_token(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     let n = diesel::update(
         at::table
             .filter(at::id.eq(id))
@@ -484,9 +534,11 @@ pub fn api_token_by_hash(
 pub fn touch_api_token(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     let minute_ago = now - chrono::Duration::seconds(60);
     diesel::update(
-        at::table
-            .filter(at::id.eq(id))
-            .filter(at::last_used_at.is_null().or(at::last_used_at.lt(minute_ago))),
+        at::table.filter(at::id.eq(id)).filter(
+            at::last_used_at
+                .is_null()
+                .or(at::last_used_at.lt(minute_ago)),
+        ),
     )
     .set(at::last_used_at.eq(Some(now)))
     .execute(conn)?;
@@ -496,7 +548,11 @@ pub fn touch_api_token(conn: &mut DbConnection, id: &str, now: NaiveDateTime) ->
 // ----- login throttle ----------------------------------------------------
 
 /// Until when logins for this address are refused, if they are.
-pub fn locked_until(conn: &mut DbConnection, email: &str, now: NaiveDateTime) -> QueryResult<Option<NaiveDateTime>> {
+pub fn locked_until(
+    conn: &mut DbConnection,
+    email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
     let until: Option<Option<NaiveDateTime>> = lt::table
         .filter(lt::email_normalized.eq(email))
         .select(lt::locked_until)
@@ -524,7 +580,9 @@ pub fn record_login_failure(
     let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
     let locked_until = (failures >= threshold).then(|| {
         let exp = u32::try_from(failures - threshold).unwrap_or(0).min(20);
-        let secs = u64::from(base_secs).saturating_mul(1 << exp).min(u64::from(max_secs));
+        let secs = u64::from(base_secs)
+            .saturating_mul(1 << exp)
+            .min(u64::from(max_secs));
         now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(900))
     });
     let n = diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
@@ -535,18 +593,15 @@ pub fn record_login_failure(
         ))
         .execute(conn)?;
     if n == 0 {
-        let inserted = diesel::insert_into(lt::table)
+        crate::with_conn!(conn, |c| diesel::insert_into(lt::table)
             .values((
                 lt::email_normalized.eq(email),
                 lt::failures.eq(failures),
                 lt::locked_until.eq(locked_until),
                 lt::updated_at.eq(now),
             ))
-            .execute(conn);
-        match inserted {
-            Ok(_) | Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
-            Err(e) => return Err(e),
-        }
+            .on_conflict_do_nothing()
+            .execute(c)?);
     }
     Ok(locked_until)
 }

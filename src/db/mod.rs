@@ -315,11 +315,12 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let nested = <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
-        .transaction_depth()
-        .ok()
-        .flatten()
-        .is_some();
+    let nested =
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .ok()
+            .flatten()
+            .is_some();
     // Already inside a transaction (a savepoint then), or PostgreSQL, whose
     // row locks make a plain transaction enough.
     if nested || !matches!(conn, DbConnection::Sqlite(_)) {

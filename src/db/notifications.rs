@@ -42,7 +42,11 @@ pub fn list(
         query = query.filter(nt::read_at.is_null());
     }
     if let Some((at, id)) = before {
-        query = query.filter(nt::created_at.lt(at).or(nt::created_at.eq(at).and(nt::id.lt(id))));
+        query = query.filter(
+            nt::created_at
+                .lt(at)
+                .or(nt::created_at.eq(at).and(nt::id.lt(id))),
+        );
     }
     query.load(conn)
 }
@@ -78,13 +82,26 @@ pub fn preferences(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(S
         .load(conn)
 }
 
-pub fn set_preference(conn: &mut DbConnection, user_id: &str, kind: &str, email: bool) -> QueryResult<()> {
-    let n = diesel::update(np::table.filter(np::user_id.eq(user_id)).filter(np::kind.eq(kind)))
-        .set(np::email.eq(email))
-        .execute(conn)?;
+pub fn set_preference(
+    conn: &mut DbConnection,
+    user_id: &str,
+    kind: &str,
+    email: bool,
+) -> QueryResult<()> {
+    let n = diesel::update(
+        np::table
+            .filter(np::user_id.eq(user_id))
+            .filter(np::kind.eq(kind)),
+    )
+    .set(np::email.eq(email))
+    .execute(conn)?;
     if n == 0 {
         diesel::insert_into(np::table)
-            .values((np::user_id.eq(user_id), np::kind.eq(kind), np::email.eq(email)))
+            .values((
+                np::user_id.eq(user_id),
+                np::kind.eq(kind),
+                np::email.eq(email),
+            ))
             .execute(conn)?;
     }
     Ok(())

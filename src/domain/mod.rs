@@ -56,7 +56,9 @@ impl CountryCode {
         if code.len() == 2 && rust_iso3166::from_alpha2(&code).is_some() {
             Ok(Self(code))
         } else {
-            Err(format!("`{raw}` is not an ISO 3166-1 alpha-2 country code."))
+            Err(format!(
+                "`{raw}` is not an ISO 3166-1 alpha-2 country code."
+            ))
         }
     }
 
@@ -76,7 +78,11 @@ impl LanguageTag {
         if tag.validate().is_err() {
             return Err(format!("`{raw}` is not a registered BCP 47 language tag."));
         }
-        Ok(Self(tag.canonicalize().map(|t| t.to_string()).unwrap_or_else(|_| tag.to_string())))
+        Ok(Self(
+            tag.canonicalize()
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| tag.to_string()),
+        ))
     }
 
     pub fn as_str(&self) -> &str {

@@ -150,8 +150,13 @@ pub async fn spawn_app_with(
     backend: Backend,
     adjust: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
-    init_logs();
     let database = TestDatabase::new(backend)?;
+    Some(spawn_app_on(database, adjust).await)
+}
+
+/// Starts the application on an existing test database.
+pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
     let mut settings = database.settings();
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("build app");
@@ -165,13 +170,13 @@ pub async fn spawn_app_with(
         .no_brotli()
         .build()
         .expect("client");
-    Some(TestApp {
+    TestApp {
         address,
         client,
         db,
         database,
         handle,
-    })
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -279,7 +284,11 @@ impl TestApp {
     }
 
     /// The newest outbox email of `template` to `recipient`: its data.
-    pub async fn last_email_data(&self, recipient: &str, template: &str) -> Option<serde_json::Value> {
+    pub async fn last_email_data(
+        &self,
+        recipient: &str,
+        template: &str,
+    ) -> Option<serde_json::Value> {
         use diesel::prelude::*;
         use kujenga::db::schema::outbox_emails as oe;
         let (recipient, template) = (recipient.to_string(), template.to_string());
@@ -337,7 +346,11 @@ impl TestApp {
             .expect("token")
             .to_string();
         let res = self
-            .post_json("/api/v1/auth/verify-email", serde_json::json!({"token": token}), None)
+            .post_json(
+                "/api/v1/auth/verify-email",
+                serde_json::json!({"token": token}),
+                None,
+            )
             .await;
         assert_eq!(res.status(), 200, "verify {email}");
         self.signin(email).await
