@@ -54,11 +54,16 @@ fn invalid_credentials() -> ApiError {
     ApiError::Unauthorized("The email address or password is not correct.".into())
 }
 
+/// A single-use emailed token that is unknown, spent or expired: 400, with
+/// its own problem type so a frontend can offer "send me a new link".
 fn invalid_token(field: &str) -> ApiError {
-    ApiError::validation(vec![FieldError::new(
-        field,
-        "This link is invalid, already used or expired; ask for a new one.",
-    )])
+    ApiError::Validation {
+        detail: "This link is invalid, already used or expired; ask for a new one.".into(),
+        errors: vec![FieldError::new(
+            field,
+            "This link is invalid, already used or expired; ask for a new one.",
+        )],
+    }
 }
 
 /// Creates an email token and queues its email, in the caller's transaction.
@@ -95,12 +100,16 @@ pub fn send_verification(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 12–128 characters; judged by strength, not composition.
+    /// 12–128 characters; judged by strength (zxcvbn score ≥ 3), not composition.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
     /// ISO 3166-1 alpha-2.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub country: Option<String>,
 }
 
@@ -378,6 +387,7 @@ pub struct RefreshRequest {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -450,6 +460,7 @@ pub async fn refresh(
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
     let sid = principal.session()?.to_string();
@@ -463,6 +474,7 @@ pub async fn logout(db: web::Data<Db>, principal: Principal) -> Result<HttpRespo
     responses(
         (status = 204, description = "Every session ended"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
     principal.session()?;
@@ -495,6 +507,7 @@ pub fn end_all_sessions(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
@@ -502,6 +515,7 @@ pub struct PasswordResetRequest {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "If the address has an account, a link is on its way", body = Accepted),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn password_reset(
@@ -511,7 +525,10 @@ pub async fn password_reset(
     Json(body): Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Bucket::PasswordReset, client_ip(&req))?;
-    if let Ok(email) = EmailAddress::parse(&body.email) {
+    // A malformed address is a client mistake (400); whether a well-formed
+    // one has an account is never revealed.
+    let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
+    {
         let state = state.clone();
         db.run(move |conn| {
             write_transaction(conn, |conn| {
@@ -558,6 +575,7 @@ pub async fn password_reset(
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     pub token: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 

@@ -50,14 +50,17 @@ pub async fn get_me(req: HttpRequest, principal: Principal) -> Result<HttpRespon
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
     /// ISO 3166-1 alpha-2, or null to clear.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z]{2}$")]
     pub country: Option<Option<String>>,
-    /// BCP 47 tags.
+    /// BCP 47 tags (registered subtags), at most 20.
+    #[schema(max_items = 20)]
     pub languages: Option<Vec<String>>,
     /// A new address: it takes effect once verified through the emailed link.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -77,6 +80,7 @@ where
         (status = 200, description = "Updated profile", body = User),
         (status = 400, description = "Invalid input (unknown fields such as `role` included)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An email change needs a signed-in session, not an API token", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn patch_me(
@@ -86,7 +90,6 @@ pub async fn patch_me(
     principal: Principal,
     Json(body): Json<MePatch>,
 ) -> Result<HttpResponse, ApiError> {
-    etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
     let mut errors = Vec::new();
     let mut changes = ProfileChanges::default();
     if let Some(name) = &body.display_name {
@@ -120,6 +123,7 @@ pub async fn patch_me(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
     if new_email.is_some() {
         principal.session()?;
     }
@@ -146,12 +150,19 @@ pub async fn patch_me(
 /// Deactivate your account. Sessions and API tokens stop working; what you
 /// published stays with your institution.
 #[utoipa::path(delete, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    params(("If-Match" = Option<String>, Header, description = "ETag of your profile")),
     responses(
         (status = 204, description = "Deactivated"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_me(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
+pub async fn delete_me(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
     principal.session()?;
     let user_id = principal.user.id.clone();
     db.run(move |conn| {
@@ -178,6 +189,7 @@ pub async fn delete_me(db: web::Data<Db>, principal: Principal) -> Result<HttpRe
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -273,7 +285,9 @@ pub struct ApiTokenPage {
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {
     /// What it is for, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
     /// When it stops working (RFC 3339); none: until revoked.
     pub expires_at: Option<DateTime<Utc>>,

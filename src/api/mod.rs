@@ -43,8 +43,8 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         users::list, users::get, users::patch,
         admin::list, admin::retry,
     ),
-    components(schemas(Problem, FieldError, ops::Health, ops::Ready)),
-    modifiers(&BearerAuth),
+    components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus)),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "operations", description = "Liveness, readiness and metrics"),
         (name = "auth", description = "Registration, sign-in, tokens, password reset"),
@@ -92,7 +92,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope(API_PREFIX)
+                // Outermost first: credentials are checked before the
+                // idempotency store (which scopes keys to the user) and
+                // before any extractor reads the body.
                 .wrap(from_fn(idempotency))
+                .wrap(from_fn(crate::auth::principal::authenticate_request))
                 .configure(v1_routes)
                 .default_service(web::to(not_found)),
         );
@@ -105,6 +109,58 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(notifications::routes)
         .configure(users::routes)
         .configure(admin::routes);
+}
+
+/// Documents the answers every endpoint of a kind can give, so each
+/// operation need not repeat them: bodies can be malformed (400), too big
+/// (413) or not JSON (415); authenticated endpoints can answer 401; every
+/// endpoint can be rate limited or fail (429, 500 are not listed: generic).
+#[derive(Debug)]
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                if op.request_body.is_some() {
+                    for (code, text) in [
+                        ("400", "Malformed request or invalid fields"),
+                        ("413", "Request body too large"),
+                        ("415", "Request body is not JSON"),
+                    ] {
+                        responses
+                            .entry(code.to_string())
+                            .or_insert_with(|| problem(text).into());
+                    }
+                }
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    responses.entry("401".to_string()).or_insert_with(|| {
+                        problem("Not signed in, or the token is invalid").into()
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Declares the bearer scheme (access JWTs and `kj_` API tokens).

@@ -197,15 +197,28 @@ pub async fn read(
     Ok(HttpResponse::Ok().json(Notification::from(&row)))
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+/// Whether a kind of notification is also emailed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Preference {
     pub kind: Kind,
     /// Send an email for this kind.
     pub email: bool,
     /// Security notices are always emailed.
-    #[serde(default, skip_deserializing)]
     pub essential: bool,
+}
+
+/// A change of one kind's email setting. (What GET returns can be sent
+/// back as is: `essential` is read-only and ignored.)
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceChange {
+    pub kind: Kind,
+    /// Send an email for this kind.
+    pub email: bool,
+    /// Read-only; ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub essential: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -254,7 +267,7 @@ pub async fn get_preferences(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesUpdate {
-    pub items: Vec<Preference>,
+    pub items: Vec<PreferenceChange>,
 }
 
 /// Switch emails of non-essential kinds on or off.

@@ -6,7 +6,6 @@
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
 
 use crate::auth::{API_TOKEN_PREFIX, token_hash};
 use crate::db::accounts::{self, UserRow};
@@ -160,39 +159,70 @@ async fn authenticate(req: &HttpRequest, token: String) -> Result<Principal, Api
     }
 }
 
+/// Middleware on `/api/v1`: when a request carries credentials, checks
+/// them before anything else (so a bad token is a 401 even when the body is
+/// also wrong) and leaves the principal in the request's extensions; it
+/// also scopes `Idempotency-Key`s to the user. Without credentials the
+/// request goes on anonymous.
+pub async fn authenticate_request(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let http_req = req.request().clone();
+    let outcome = match bearer(&http_req) {
+        Ok(None) => Ok(None),
+        Ok(Some(token)) => authenticate(&http_req, token).await.map(Some),
+        Err(e) => Err(e),
+    };
+    drop(http_req);
+    match outcome {
+        Ok(Some(principal)) => {
+            req.extensions_mut()
+                .insert(crate::http::idempotency::IdempotencyScope(format!(
+                    "user:{}",
+                    principal.user.id
+                )));
+            req.extensions_mut().insert(principal);
+        }
+        Ok(None) => {}
+        Err(err) => return Ok(req.error_response(err)),
+    }
+    next.call(req)
+        .await
+        .map(actix_web::dev::ServiceResponse::map_into_boxed_body)
+}
+
+/// The principal the middleware left, if any (`None` outside `/api/v1`).
+fn from_extensions(req: &HttpRequest) -> Option<Principal> {
+    use actix_web::HttpMessage;
+    req.extensions().get::<Principal>().cloned()
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match bearer(&req)? {
-                Some(token) => authenticate(&req, token).await,
-                None => Err(unauthorized(
-                    "Sign in: this needs `Authorization: Bearer <token>`.",
-                )),
-            }
-        })
+        std::future::ready(
+            from_extensions(req).ok_or_else(|| {
+                unauthorized("Sign in: this needs `Authorization: Bearer <token>`.")
+            }),
+        )
     }
 }
 
-/// A caller who may be anonymous. A token that is present but invalid is
-/// still a 401: a client should learn its token is bad.
+/// A caller who may be anonymous. (A token that is present but invalid was
+/// already answered with 401 by the middleware: a client should learn its
+/// token is bad.)
 #[derive(Debug, Clone)]
 pub struct MaybePrincipal(pub Option<Principal>);
 
 impl FromRequest for MaybePrincipal {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match bearer(&req)? {
-                Some(token) => authenticate(&req, token).await.map(|p| Self(Some(p))),
-                None => Ok(Self(None)),
-            }
-        })
+        std::future::ready(Ok(Self(from_extensions(req))))
     }
 }

@@ -117,7 +117,12 @@ pub fn respond_with_status<T: Serialize>(
 /// Fails with 412 when the request's `If-Match` names another version.
 /// No `If-Match` header means the client takes the risk of a lost update.
 pub fn check_if_match(req: &HttpRequest, current_etag: &str) -> Result<(), ApiError> {
-    match req.headers().get(header::IF_MATCH) {
+    match req
+        .headers()
+        .get(header::IF_MATCH)
+        .filter(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
+    {
+        // No header (or an empty one): the client takes the risk.
         None => Ok(()),
         Some(v) => match v.to_str() {
             Ok(list) if matches_strong(list, current_etag) => Ok(()),
