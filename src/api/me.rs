@@ -178,6 +178,7 @@ pub async fn delete_me(
                     ..Default::default()
                 },
             )?;
+            accounts::revoke_all_api_tokens(conn, &user_id, now)?;
             end_all_sessions(conn, &user_id, None, "deactivated")
         })
     })

@@ -157,6 +157,11 @@ pub async fn patch(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 accounts::update_admin(conn, &id, &changes)?;
+                if deactivates {
+                    // A deactivated account's API tokens end for good: a
+                    // later reactivation does not bring them back.
+                    accounts::revoke_all_api_tokens(conn, &id, now)?;
+                }
                 if role_changes || deactivates {
                     end_all_sessions(
                         conn,

@@ -514,6 +514,21 @@ pub fn revoke_api_token(
     Ok(n == 1)
 }
 
+/// Revokes every API token of the user (on deactivation).
+pub fn revoke_all_api_tokens(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        at::table
+            .filter(at::user_id.eq(user_id))
+            .filter(at::revoked_at.is_null()),
+    )
+    .set(at::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
 /// A live, unexpired token by hash, with its user.
 pub fn api_token_by_hash(
     conn: &mut DbConnection,

@@ -223,11 +223,13 @@ macro_rules! api_test {
             async fn run($backend: Backend) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$meta])*
             async fn sqlite() {
                 run(Backend::Sqlite).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$meta])*
             async fn postgres() {
                 if postgres_url().is_none() {
                     eprintln!("skipped: set {PG_ENV} to run on PostgreSQL");
