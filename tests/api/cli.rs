@@ -531,3 +531,110 @@ fn runs_on_postgres_with_sslmode_require() {
     .unwrap();
     assert!(ssl, "sslmode=require must give a TLS connection");
 }
+
+#[test]
+fn mail_preview_renders_every_template() {
+    let out = run(kujenga().args(["mail", "preview"]));
+    assert!(out.status.success());
+    let list = text(&out.stdout);
+    assert!(
+        list.contains("verify_email (security, always sent)"),
+        "{list}"
+    );
+    assert!(list.contains("api_token_created (optional)"), "{list}");
+    let out = run(kujenga()
+        .env(
+            "KUJENGA_PLATFORM__FRONTEND_URL",
+            "https://learn.example.org",
+        )
+        .args(["mail", "preview", "verify_email"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with("Subject: Confirm your email address for Kujenga"),
+        "{page}"
+    );
+    assert!(page.contains("----- text/plain -----"));
+    assert!(page.contains("----- text/html -----"));
+    assert!(
+        page.contains("https://learn.example.org/verify-email?token="),
+        "{page}"
+    );
+    let out = run(kujenga().args(["mail", "preview", "nope"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("verify_email"),
+        "lists the templates"
+    );
+}
+
+/// `kujenga worker` alone delivers what is queued, and stops on SIGTERM.
+#[test]
+fn the_worker_command_delivers_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Queue an email in the database the worker will use.
+    let mut settings = kujenga::config::Settings::load(
+        None,
+        &[],
+        &kujenga::config::Overrides {
+            bind: None,
+            data_dir: Some(data.clone()),
+        },
+    )
+    .unwrap();
+    settings.mail.worker = false;
+    let db = kujenga::db::Db::connect(&settings).unwrap();
+    let outbox =
+        kujenga::mail::Outbox::new(&settings.mail, "Kujenga", "http://localhost:3000").unwrap();
+    let mut conn = db.pool().get().unwrap();
+    outbox
+        .enqueue(
+            &mut conn,
+            kujenga::mail::Email::new(
+                "worker@example.org",
+                kujenga::mail::Template::RegistrationAttempt,
+                serde_json::json!({"display_name": "W"}),
+            ),
+        )
+        .unwrap();
+    drop(conn);
+
+    let mut child = kujenga()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mail_dir = data.join("mail");
+    loop {
+        let delivered = std::fs::read_dir(&mail_dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            })
+            .unwrap_or(false);
+        if delivered {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker delivered nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the worker did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success());
+}

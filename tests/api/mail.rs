@@ -446,3 +446,26 @@ api_test!(the_server_writes_eml_files_and_counts_them, |backend| {
     assert!(metrics.contains("kujenga_mail_attempts_total{outcome=\"sent\"} 1"));
     assert!(metrics.contains("kujenga_mail_send_duration_seconds_count{outcome=\"sent\"} 1"));
 });
+
+api_test!(serve_can_run_without_its_worker, |backend| {
+    let app = crate::helpers::spawn_app_with(backend, |s| s.mail.worker = false)
+        .await
+        .unwrap();
+    let outbox = Outbox::new(
+        &app.database.settings().mail,
+        "Kujenga",
+        "http://localhost:3000",
+    )
+    .unwrap();
+    app.db
+        .run(move |conn| outbox.enqueue(conn, verify("idle@example.org", "t")))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows = app
+        .db
+        .run(|conn| outbox::list(conn, None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(rows[0].status, "queued", "nothing delivers it");
+});
