@@ -271,6 +271,9 @@ impl Db {
             // Emails enqueued by this call: wake the worker now (after the
             // commit; a rolled-back enqueue only costs an empty claim).
             if crate::mail::take_enqueued_flag() {
+                // Every idle worker of this process, and a permit for one
+                // that is busy right now.
+                outbox.notify_waiters();
                 outbox.notify_one();
             }
             result

@@ -67,29 +67,45 @@ pub struct Claimed {
     pub max_attempts: i32,
 }
 
+// Two claims, each an index-ordered scan with its own LIMIT (an OR of both
+// conditions would make the database collect and sort every due row):
+// first claims whose worker's lease ran out, then queued emails that are due.
+const RECLAIM_SQLITE: &str = "UPDATE outbox_emails \
+    SET status = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? \
+    WHERE id IN (SELECT id FROM outbox_emails \
+        WHERE status = 'sending' AND lease_expires_at <= ? \
+        ORDER BY lease_expires_at LIMIT ?) \
+    RETURNING id, message_id, recipient, subject, text_body, html_body, attempts, max_attempts";
+
 const CLAIM_SQLITE: &str = "UPDATE outbox_emails \
     SET status = 'sending', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, updated_at = ? \
     WHERE id IN (SELECT id FROM outbox_emails \
-        WHERE (status = 'queued' AND next_attempt_at <= ?) \
-           OR (status = 'sending' AND lease_expires_at <= ?) \
-        ORDER BY next_attempt_at, id LIMIT ?) \
+        WHERE status = 'queued' AND next_attempt_at <= ? \
+        ORDER BY next_attempt_at LIMIT ?) \
+    RETURNING id, message_id, recipient, subject, text_body, html_body, attempts, max_attempts";
+
+const RECLAIM_POSTGRES: &str = "UPDATE outbox_emails \
+    SET status = 'sending', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
+    WHERE id IN (SELECT id FROM outbox_emails \
+        WHERE status = 'sending' AND lease_expires_at <= $4 \
+        ORDER BY lease_expires_at LIMIT $5 \
+        FOR UPDATE SKIP LOCKED) \
     RETURNING id, message_id, recipient, subject, text_body, html_body, attempts, max_attempts";
 
 const CLAIM_POSTGRES: &str = "UPDATE outbox_emails \
     SET status = 'sending', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
     WHERE id IN (SELECT id FROM outbox_emails \
-        WHERE (status = 'queued' AND next_attempt_at <= $4) \
-           OR (status = 'sending' AND lease_expires_at <= $5) \
-        ORDER BY next_attempt_at, id LIMIT $6 \
+        WHERE status = 'queued' AND next_attempt_at <= $4 \
+        ORDER BY next_attempt_at LIMIT $5 \
         FOR UPDATE SKIP LOCKED) \
     RETURNING id, message_id, recipient, subject, text_body, html_body, attempts, max_attempts";
 
-/// Claims up to `batch` due emails (queued and due, or claimed by a worker
-/// whose lease has run out) for `worker` until `lease_until`.
+/// Claims up to `batch` due emails (claimed by a worker whose lease has run
+/// out, then queued and due) for `worker` until `lease_until`.
 ///
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint
-/// rows. SQLite: one `UPDATE … RETURNING` inside `BEGIN IMMEDIATE`, so
-/// claims are serialised by the write lock.
+/// rows. SQLite: `UPDATE … RETURNING` inside `BEGIN IMMEDIATE`, so claims
+/// are serialised by the write lock.
 pub fn claim(
     conn: &mut DbConnection,
     worker: &str,
@@ -97,24 +113,34 @@ pub fn claim(
     lease_until: NaiveDateTime,
     batch: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    match conn {
-        DbConnection::Postgres(c) => diesel::sql_query(CLAIM_POSTGRES)
-            .bind::<Text, _>(worker)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(batch)
-            .load(c),
-        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            diesel::sql_query(CLAIM_SQLITE)
+    // The same statement on either inner connection.
+    macro_rules! run {
+        ($c:expr, $sql:expr, $limit:expr) => {
+            diesel::sql_query($sql)
                 .bind::<Text, _>(worker)
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
                 .bind::<Timestamp, _>(now)
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(batch)
-                .load(c)
+                .bind::<BigInt, _>($limit)
+                .load::<Claimed>($c)
+        };
+    }
+    match conn {
+        DbConnection::Postgres(c) => {
+            let mut claimed = run!(c, RECLAIM_POSTGRES, batch)?;
+            let rest = batch - i64::try_from(claimed.len()).unwrap_or(batch);
+            if rest > 0 {
+                claimed.extend(run!(c, CLAIM_POSTGRES, rest)?);
+            }
+            Ok(claimed)
+        }
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            let mut claimed = run!(c, RECLAIM_SQLITE, batch)?;
+            let rest = batch - i64::try_from(claimed.len()).unwrap_or(batch);
+            if rest > 0 {
+                claimed.extend(run!(c, CLAIM_SQLITE, rest)?);
+            }
+            Ok(claimed)
         }),
     }
 }
@@ -153,7 +179,7 @@ pub fn finish(
     outcome: &Outcome,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         with_conn!(&mut *conn, |c| diesel::insert_into(oa::table)
             .values(attempt)
             .on_conflict_do_nothing()
