@@ -508,6 +508,12 @@ impl Settings {
                 return Err(ConfigError::new(name, "must be at least 1"));
             }
         }
+        if a.lockout_base_secs == 0 || a.lockout_max_secs < a.lockout_base_secs {
+            return Err(ConfigError::new(
+                "auth.lockout_base_secs",
+                "lock-outs need 0 < lockout_base_secs <= lockout_max_secs",
+            ));
+        }
         if a.argon2_memory_kib < 8 * a.argon2_parallelism {
             return Err(ConfigError::new(
                 "auth.argon2_memory_kib",

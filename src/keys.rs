@@ -109,6 +109,12 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(SigningKey, bool)> {
     }
 }
 
+/// Reads an existing key file (an old key kept for rotation); a missing
+/// file is an error, never a new key.
+pub fn load(path: &Path) -> anyhow::Result<SigningKey> {
+    read(path)?.ok_or_else(|| anyhow::anyhow!("signing key file {} does not exist", path.display()))
+}
+
 fn read(path: &Path) -> anyhow::Result<Option<SigningKey>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,

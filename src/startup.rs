@@ -202,8 +202,10 @@ impl AppState {
     pub fn new(settings: &Settings, key: &SigningKey) -> anyhow::Result<Self> {
         let mut previous = Vec::new();
         for path in &settings.auth.previous_signing_key_files {
-            let (old, _) = keys::load_or_create(path)?;
-            previous.push(old);
+            previous.push(
+                keys::load(path)
+                    .map_err(|e| anyhow::anyhow!("auth.previous_signing_key_files: {e}"))?,
+            );
         }
         let auth = &settings.auth;
         Ok(Self {

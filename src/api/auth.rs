@@ -615,6 +615,7 @@ pub async fn password_reset_confirm(
     let new_hash = web::block(move || hasher.hash(&password))
         .await?
         .map_err(ApiError::internal)?;
+    let state2 = state.clone();
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let now = now();
@@ -622,7 +623,14 @@ pub async fn password_reset_confirm(
                 .ok_or_else(|| invalid_token("token"))?;
             accounts::set_password(conn, &user_id, &new_hash, now)?;
             accounts::reset_login_failures(conn, &user.email_normalized)?;
-            end_all_sessions(conn, &user_id, None, "password_reset")
+            end_all_sessions(conn, &user_id, None, "password_reset")?;
+            crate::api::notifications::notify(
+                conn,
+                &state2,
+                &user,
+                crate::api::notifications::Kind::PasswordChanged,
+                json!({"display_name": user.display_name}),
+            )
         })
     })
     .await?;

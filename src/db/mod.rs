@@ -6,7 +6,9 @@
 //! the blocking diesel call off the async executor.
 
 pub mod accounts;
+pub mod audit;
 pub mod idempotency;
+pub mod institutions;
 pub mod notifications;
 pub mod outbox;
 pub mod schema;

@@ -36,7 +36,8 @@ pub struct NewEmail<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-/// Inserts an email; `false` when its `dedupe_key` is already queued.
+/// Inserts an email; `false` when an email with its `dedupe_key` exists
+/// (in whatever state: a dedupe key sends at most once, ever).
 pub fn insert(conn: &mut DbConnection, email: &NewEmail<'_>) -> QueryResult<bool> {
     let inserted = with_conn!(conn, |c| diesel::insert_into(oe::table)
         .values(email)
@@ -189,8 +190,13 @@ pub fn finish(
             .filter(oe::status.eq(SENDING))
             .filter(oe::lease_owner.eq(worker));
         let updated = match outcome {
+            // Once sent, the bodies (which may hold single-use tokens) are
+            // no longer kept; subject, recipient and attempts stay.
             Outcome::Sent => diesel::update(mine)
                 .set((
+                    oe::data.eq("{}"),
+                    oe::text_body.eq(""),
+                    oe::html_body.eq(""),
                     oe::status.eq(SENT),
                     oe::sent_at.eq(Some(now)),
                     oe::lease_owner.eq(None::<String>),

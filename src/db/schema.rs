@@ -157,3 +157,65 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, refresh_tokens);
+
+diesel::table! {
+    institutions (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        country -> Text,
+        kind -> Text,
+        website -> Nullable<Text>,
+        description -> Text,
+        verified -> Bool,
+        verified_at -> Nullable<Timestamp>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (institution_id, user_id) {
+        institution_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        institution_id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<Text>,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        accepted_by -> Nullable<Text>,
+        withdrawn_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        detail -> Text,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> institutions (institution_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(institutions, memberships);
+diesel::allow_tables_to_appear_in_same_query!(memberships, users);

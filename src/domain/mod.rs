@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+pub mod policy;
+
 /// An email address as given (trimmed), with its normalised form (lowercase)
 /// used for uniqueness and look-ups.
 #[derive(Debug, Clone, PartialEq, Eq)]

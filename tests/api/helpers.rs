@@ -285,29 +285,39 @@ impl TestApp {
         .await
     }
 
-    /// The newest outbox email of `template` to `recipient`: its data.
-    pub async fn last_email_data(
-        &self,
-        recipient: &str,
-        template: &str,
-    ) -> Option<serde_json::Value> {
+    /// The newest outbox email of `template` to `recipient`: its data. Once
+    /// an email is sent the outbox forgets its data, so the token of a
+    /// delivered email is read back from the `.eml` file the worker wrote.
+    pub async fn last_email_data(&self, recipient: &str, template: &str) -> Option<serde_json::Value> {
         use diesel::prelude::*;
         use kujenga::db::schema::outbox_emails as oe;
         let (recipient, template) = (recipient.to_string(), template.to_string());
-        let data: Option<String> = self
+        let row: Option<(String, String)> = self
             .db
             .run(move |conn| {
                 oe::table
                     .filter(oe::recipient.eq(recipient))
                     .filter(oe::template.eq(template))
                     .order((oe::created_at.desc(), oe::id.desc()))
-                    .select(oe::data)
-                    .first::<String>(conn)
+                    .select((oe::id, oe::data))
+                    .first::<(String, String)>(conn)
                     .optional()
             })
             .await
             .expect("outbox query");
-        data.map(|d| serde_json::from_str(&d).expect("outbox data is JSON"))
+        let (id, data) = row?;
+        let data: serde_json::Value = serde_json::from_str(&data).expect("outbox data is JSON");
+        if data.as_object().is_some_and(|o| !o.is_empty()) {
+            return Some(data);
+        }
+        let path = self.database.data_dir().join("mail").join(format!("{id}.eml"));
+        let text = crate::smtp::decode_qp(&std::fs::read_to_string(path).ok()?);
+        let start = text.find("?token=")? + "?token=".len();
+        let token: String = text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        Some(serde_json::json!({ "token": token }))
     }
 
     /// How many outbox emails of `template` went to `recipient`.

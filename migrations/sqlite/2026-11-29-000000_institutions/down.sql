@@ -1,0 +1,10 @@
+DROP INDEX audit_events_subject_idx;
+DROP INDEX audit_events_actor_idx;
+DROP INDEX audit_events_created_idx;
+DROP TABLE audit_events;
+DROP INDEX invitations_institution_idx;
+DROP TABLE invitations;
+DROP INDEX memberships_user_idx;
+DROP TABLE memberships;
+DROP INDEX institutions_created_idx;
+DROP TABLE institutions;

@@ -1,0 +1,365 @@
+//! Institutions, memberships and invitations.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::accounts::UserRow;
+use super::schema::{institutions as it, invitations as iv, memberships as ms, users as us};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = it)]
+pub struct InstitutionRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub country: String,
+    pub kind: String,
+    pub website: Option<String>,
+    pub description: String,
+    pub verified: bool,
+    pub verified_at: Option<NaiveDateTime>,
+    pub created_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// `false` when the slug is taken.
+pub fn insert(conn: &mut DbConnection, row: &InstitutionRow) -> QueryResult<bool> {
+    let n = crate::with_conn!(conn, |c| diesel::insert_into(it::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c)?);
+    Ok(n == 1)
+}
+
+pub fn by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<InstitutionRow>> {
+    it::table
+        .filter(it::slug.eq(slug))
+        .select(InstitutionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = it)]
+pub struct Changes {
+    pub name: Option<String>,
+    pub country: Option<String>,
+    pub kind: Option<String>,
+    pub website: Option<Option<String>>,
+    pub description: Option<String>,
+    pub verified: Option<bool>,
+    pub verified_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &Changes) -> QueryResult<()> {
+    diesel::update(it::table.filter(it::id.eq(id)))
+        .set(changes)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::delete(it::table.filter(it::id.eq(id))).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub country: Option<String>,
+    pub kind: Option<String>,
+    pub verified: Option<bool>,
+    pub q: Option<String>,
+    /// Institutions the caller may see besides verified ones (their own);
+    /// `None` means every institution (admins).
+    pub visible_unverified: Option<Vec<String>>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    f: &ListFilter,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<InstitutionRow>> {
+    let mut q = it::table
+        .select(InstitutionRow::as_select())
+        .order((it::created_at.asc(), it::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(own) = &f.visible_unverified {
+        q = q.filter(it::verified.eq(true).or(it::id.eq_any(own.clone())));
+    }
+    if let Some(v) = &f.country {
+        q = q.filter(it::country.eq(v.clone()));
+    }
+    if let Some(v) = &f.kind {
+        q = q.filter(it::kind.eq(v.clone()));
+    }
+    if let Some(v) = f.verified {
+        q = q.filter(it::verified.eq(v));
+    }
+    if let Some(v) = &f.q {
+        let escaped = v
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q = q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Text>("lower(name)")
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
+    }
+    if let Some((at, id)) = after {
+        q = q.filter(
+            it::created_at
+                .gt(at)
+                .or(it::created_at.eq(at).and(it::id.gt(id))),
+        );
+    }
+    q.load(conn)
+}
+
+// ----- memberships -------------------------------------------------------
+
+pub fn role_of(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<String>> {
+    ms::table
+        .filter(ms::institution_id.eq(institution_id))
+        .filter(ms::user_id.eq(user_id))
+        .select(ms::role)
+        .first(conn)
+        .optional()
+}
+
+/// Ids of the institutions the user belongs to.
+pub fn institutions_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
+    ms::table
+        .filter(ms::user_id.eq(user_id))
+        .select(ms::institution_id)
+        .load(conn)
+}
+
+/// Adds or updates a membership; returns the previous role.
+pub fn upsert_member(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    user_id: &str,
+    role: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let previous = role_of(conn, institution_id, user_id)?;
+    if previous.is_some() {
+        diesel::update(
+            ms::table
+                .filter(ms::institution_id.eq(institution_id))
+                .filter(ms::user_id.eq(user_id)),
+        )
+        .set((ms::role.eq(role), ms::updated_at.eq(now)))
+        .execute(conn)?;
+    } else {
+        diesel::insert_into(ms::table)
+            .values((
+                ms::institution_id.eq(institution_id),
+                ms::user_id.eq(user_id),
+                ms::role.eq(role),
+                ms::created_at.eq(now),
+                ms::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(previous)
+}
+
+pub fn remove_member(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    user_id: &str,
+) -> QueryResult<bool> {
+    let n = diesel::delete(
+        ms::table
+            .filter(ms::institution_id.eq(institution_id))
+            .filter(ms::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn count_role(conn: &mut DbConnection, institution_id: &str, role: &str) -> QueryResult<i64> {
+    ms::table
+        .filter(ms::institution_id.eq(institution_id))
+        .filter(ms::role.eq(role))
+        .count()
+        .get_result(conn)
+}
+
+pub fn count_members(conn: &mut DbConnection, institution_id: &str) -> QueryResult<i64> {
+    ms::table
+        .filter(ms::institution_id.eq(institution_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Members with their users, by join time.
+pub fn members(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<(String, NaiveDateTime, UserRow)>> {
+    let mut q = ms::table
+        .inner_join(us::table)
+        .filter(ms::institution_id.eq(institution_id))
+        .select((ms::role, ms::created_at, UserRow::as_select()))
+        .order((ms::created_at.asc(), ms::user_id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        q = q.filter(
+            ms::created_at
+                .gt(at)
+                .or(ms::created_at.eq(at).and(ms::user_id.gt(id))),
+        );
+    }
+    q.load(conn)
+}
+
+/// Users with the given role in the institution (e.g. its owners, to email).
+pub fn users_with_role(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    role: &str,
+) -> QueryResult<Vec<UserRow>> {
+    ms::table
+        .inner_join(us::table)
+        .filter(ms::institution_id.eq(institution_id))
+        .filter(ms::role.eq(role))
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+// ----- invitations -------------------------------------------------------
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = iv)]
+pub struct InvitationRow {
+    pub id: String,
+    pub institution_id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub role: String,
+    pub token_hash: String,
+    pub invited_by: Option<String>,
+    pub expires_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub accepted_by: Option<String>,
+    pub withdrawn_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Withdraws any pending invitation of this address to this institution
+/// (re-inviting replaces it), then stores the new one.
+pub fn replace_invitation(
+    conn: &mut DbConnection,
+    row: &InvitationRow,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        iv::table
+            .filter(iv::institution_id.eq(&row.institution_id))
+            .filter(iv::email_normalized.eq(&row.email_normalized))
+            .filter(iv::accepted_at.is_null())
+            .filter(iv::withdrawn_at.is_null()),
+    )
+    .set(iv::withdrawn_at.eq(Some(now)))
+    .execute(conn)?;
+    diesel::insert_into(iv::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+/// Pending (not accepted, withdrawn or expired) invitations.
+pub fn pending(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    now: NaiveDateTime,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<InvitationRow>> {
+    let mut q = iv::table
+        .filter(iv::institution_id.eq(institution_id))
+        .filter(iv::accepted_at.is_null())
+        .filter(iv::withdrawn_at.is_null())
+        .filter(iv::expires_at.gt(now))
+        .select(InvitationRow::as_select())
+        .order((iv::created_at.asc(), iv::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        q = q.filter(
+            iv::created_at
+                .gt(at)
+                .or(iv::created_at.eq(at).and(iv::id.gt(id))),
+        );
+    }
+    q.load(conn)
+}
+
+/// Withdraws a pending invitation of the institution; `false` if none.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        iv::table
+            .filter(iv::id.eq(id))
+            .filter(iv::institution_id.eq(institution_id))
+            .filter(iv::accepted_at.is_null())
+            .filter(iv::withdrawn_at.is_null()),
+    )
+    .set(iv::withdrawn_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A usable invitation by token hash.
+pub fn usable_by_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<InvitationRow>> {
+    iv::table
+        .filter(iv::token_hash.eq(token_hash))
+        .filter(iv::accepted_at.is_null())
+        .filter(iv::withdrawn_at.is_null())
+        .filter(iv::expires_at.gt(now))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Spends an invitation; `false` if someone else just did.
+pub fn mark_accepted(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        iv::table
+            .filter(iv::id.eq(id))
+            .filter(iv::accepted_at.is_null()),
+    )
+    .set((
+        iv::accepted_at.eq(Some(now)),
+        iv::accepted_by.eq(Some(user_id)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}

@@ -1,0 +1,497 @@
+//! The one access-control policy: `may(actor, action)` answers every access
+//! question with allow, hidden (→ 404: the caller may not know the object
+//! exists) or forbidden (→ 403: they may see it, not do this). It is pure:
+//! handlers load the facts first (the caller's role in the institution,
+//! whether it is verified) and pass them in the action.
+//!
+//! Rules (brief, "Access rules"):
+//! - admins may do everything (every admin action is audited by the caller);
+//! - an unverified institution is visible to its members and admins only;
+//! - institution owners manage the institution and its members; editors may
+//!   invite members (`member` role only); any member may leave;
+//! - inviting and creating institutions need a verified email address.
+
+use crate::domain::Role;
+
+/// Roles inside an institution.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum InstitutionRole {
+    Member,
+    Editor,
+    Owner,
+}
+
+impl InstitutionRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Editor => "editor",
+            Self::Member => "member",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "owner" => Some(Self::Owner),
+            "editor" => Some(Self::Editor),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// `None` for anonymous callers.
+    pub role: Option<Role>,
+    /// Whether the caller verified their email address.
+    pub verified: bool,
+}
+
+impl Actor {
+    pub const ANONYMOUS: Actor = Actor {
+        role: None,
+        verified: false,
+    };
+
+    fn is_admin(&self) -> bool {
+        self.role == Some(Role::Admin)
+    }
+
+    fn signed_in(&self) -> bool {
+        self.role.is_some()
+    }
+}
+
+/// What the policy needs to know about an institution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstitutionFacts {
+    pub verified: bool,
+    /// The caller's role in it, if they are a member.
+    pub caller_role: Option<InstitutionRole>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    CreateInstitution,
+    ViewInstitution(InstitutionFacts),
+    UpdateInstitution(InstitutionFacts),
+    DeleteInstitution(InstitutionFacts),
+    VerifyInstitution(InstitutionFacts),
+    /// See who the members are (others of a verified institution see the count).
+    ListMembers(InstitutionFacts),
+    ChangeMemberRole(InstitutionFacts),
+    /// Remove a member; `own` when callers remove themselves.
+    RemoveMember {
+        institution: InstitutionFacts,
+        own: bool,
+    },
+    Invite {
+        institution: InstitutionFacts,
+        role: InstitutionRole,
+    },
+    ListInvitations(InstitutionFacts),
+    WithdrawInvitation(InstitutionFacts),
+    AcceptInvitation,
+    /// `/users`, `/admin/*`, `/audit-events`.
+    Administer,
+}
+
+/// Why a request is forbidden (becomes the problem type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// Sign in first (401).
+    SignIn,
+    /// Verify your email address first.
+    EmailNotVerified,
+    /// Your role does not allow it.
+    Role,
+    /// Administrators only.
+    AdminOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// 404: the caller may not learn that the object exists.
+    Hidden,
+    /// 403 (or 401 for `SignIn`).
+    Forbidden(Denial),
+}
+
+fn visible(actor: &Actor, inst: &InstitutionFacts) -> bool {
+    actor.is_admin() || inst.verified || inst.caller_role.is_some()
+}
+
+/// The policy.
+pub fn may(actor: &Actor, action: Action) -> Decision {
+    use Decision::{Allow, Forbidden, Hidden};
+    use InstitutionRole::{Editor, Member, Owner};
+
+    // Object first: what you may not see, you may not act on either.
+    let inst = match action {
+        Action::ViewInstitution(i)
+        | Action::UpdateInstitution(i)
+        | Action::DeleteInstitution(i)
+        | Action::VerifyInstitution(i)
+        | Action::ListMembers(i)
+        | Action::ChangeMemberRole(i)
+        | Action::RemoveMember { institution: i, .. }
+        | Action::Invite { institution: i, .. }
+        | Action::ListInvitations(i)
+        | Action::WithdrawInvitation(i) => Some(i),
+        Action::CreateInstitution | Action::AcceptInvitation | Action::Administer => None,
+    };
+    if let Some(i) = &inst
+        && !visible(actor, i)
+    {
+        return Hidden;
+    }
+    if actor.is_admin() {
+        return Allow;
+    }
+    let role = inst.and_then(|i| i.caller_role);
+    let needs_signin = |d: Decision| {
+        if actor.signed_in() {
+            d
+        } else {
+            Forbidden(Denial::SignIn)
+        }
+    };
+    match action {
+        Action::ViewInstitution(_) | Action::ListMembers(_) => Allow,
+        Action::CreateInstitution | Action::AcceptInvitation => {
+            if !actor.signed_in() {
+                Forbidden(Denial::SignIn)
+            } else if !actor.verified {
+                Forbidden(Denial::EmailNotVerified)
+            } else {
+                Allow
+            }
+        }
+        Action::UpdateInstitution(_)
+        | Action::DeleteInstitution(_)
+        | Action::ChangeMemberRole(_) => match role {
+            Some(Owner) => Allow,
+            _ => needs_signin(Forbidden(Denial::Role)),
+        },
+        Action::VerifyInstitution(_) | Action::Administer => {
+            needs_signin(Forbidden(Denial::AdminOnly))
+        }
+        Action::RemoveMember { own, .. } => match role {
+            Some(Owner) => Allow,
+            Some(Editor | Member) if own => Allow,
+            _ => needs_signin(Forbidden(Denial::Role)),
+        },
+        Action::Invite { role: invited, .. } => {
+            let allowed = matches!((role, invited), (Some(Owner), _) | (Some(Editor), Member));
+            if !allowed {
+                needs_signin(Forbidden(Denial::Role))
+            } else if !actor.verified {
+                Forbidden(Denial::EmailNotVerified)
+            } else {
+                Allow
+            }
+        }
+        Action::ListInvitations(_) | Action::WithdrawInvitation(_) => match role {
+            Some(Owner | Editor) => Allow,
+            _ => needs_signin(Forbidden(Denial::Role)),
+        },
+    }
+}
+
+/// Turns a decision into the answer (`Ok` to go on).
+pub fn enforce(decision: Decision) -> Result<(), crate::error::ApiError> {
+    use crate::error::ApiError;
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Hidden => Err(ApiError::NotFound),
+        Decision::Forbidden(Denial::SignIn) => Err(ApiError::Unauthorized(
+            "Sign in: this needs `Authorization: Bearer <token>`.".into(),
+        )),
+        Decision::Forbidden(Denial::EmailNotVerified) => Err(ApiError::Forbidden {
+            problem: "email-not-verified",
+            title: "Email address not verified",
+            detail: "Verify your email address first: follow the link we sent you.".into(),
+        }),
+        Decision::Forbidden(Denial::AdminOnly) => Err(ApiError::Forbidden {
+            problem: "admin-only",
+            title: "Administrators only",
+            detail: "Only platform administrators may do this.".into(),
+        }),
+        Decision::Forbidden(Denial::Role) => Err(ApiError::Forbidden {
+            problem: "insufficient-role",
+            title: "Your role does not allow this",
+            detail: "Your role in this institution does not allow this action.".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Decision::{Allow, Forbidden, Hidden};
+    use InstitutionRole::{Editor, Member, Owner};
+
+    const ANON: Actor = Actor::ANONYMOUS;
+    const USER: Actor = Actor {
+        role: Some(Role::Member),
+        verified: true,
+    };
+    const UNVERIFIED: Actor = Actor {
+        role: Some(Role::Member),
+        verified: false,
+    };
+    const ADMIN: Actor = Actor {
+        role: Some(Role::Admin),
+        verified: true,
+    };
+
+    fn inst(verified: bool, caller_role: Option<InstitutionRole>) -> InstitutionFacts {
+        InstitutionFacts {
+            verified,
+            caller_role,
+        }
+    }
+
+    #[test]
+    fn the_table() {
+        let v = |r| inst(true, r);
+        let u = |r| inst(false, r);
+        let cases: Vec<(&str, Actor, Action, Decision)> = vec![
+            (
+                "anyone sees a verified institution",
+                ANON,
+                Action::ViewInstitution(v(None)),
+                Allow,
+            ),
+            (
+                "an unverified one is hidden from outsiders",
+                USER,
+                Action::ViewInstitution(u(None)),
+                Hidden,
+            ),
+            (
+                "…and from the anonymous",
+                ANON,
+                Action::ViewInstitution(u(None)),
+                Hidden,
+            ),
+            (
+                "members see their unverified institution",
+                USER,
+                Action::ViewInstitution(u(Some(Member))),
+                Allow,
+            ),
+            (
+                "admins see everything",
+                ADMIN,
+                Action::ViewInstitution(u(None)),
+                Allow,
+            ),
+            (
+                "verified users create institutions",
+                USER,
+                Action::CreateInstitution,
+                Allow,
+            ),
+            (
+                "unverified users cannot",
+                UNVERIFIED,
+                Action::CreateInstitution,
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "anonymous must sign in",
+                ANON,
+                Action::CreateInstitution,
+                Forbidden(Denial::SignIn),
+            ),
+            (
+                "owners update",
+                USER,
+                Action::UpdateInstitution(v(Some(Owner))),
+                Allow,
+            ),
+            (
+                "editors do not",
+                USER,
+                Action::UpdateInstitution(v(Some(Editor))),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "outsiders do not",
+                USER,
+                Action::UpdateInstitution(v(None)),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "outsiders of a hidden one get 404",
+                USER,
+                Action::UpdateInstitution(u(None)),
+                Hidden,
+            ),
+            (
+                "owners delete",
+                USER,
+                Action::DeleteInstitution(v(Some(Owner))),
+                Allow,
+            ),
+            (
+                "members do not delete",
+                USER,
+                Action::DeleteInstitution(v(Some(Member))),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "only admins verify",
+                USER,
+                Action::VerifyInstitution(u(Some(Owner))),
+                Forbidden(Denial::AdminOnly),
+            ),
+            (
+                "admins verify",
+                ADMIN,
+                Action::VerifyInstitution(u(None)),
+                Allow,
+            ),
+            (
+                "owners change roles",
+                USER,
+                Action::ChangeMemberRole(v(Some(Owner))),
+                Allow,
+            ),
+            (
+                "editors do not change roles",
+                USER,
+                Action::ChangeMemberRole(v(Some(Editor))),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "owners remove members",
+                USER,
+                Action::RemoveMember {
+                    institution: v(Some(Owner)),
+                    own: false,
+                },
+                Allow,
+            ),
+            (
+                "members leave",
+                USER,
+                Action::RemoveMember {
+                    institution: v(Some(Member)),
+                    own: true,
+                },
+                Allow,
+            ),
+            (
+                "members do not remove others",
+                USER,
+                Action::RemoveMember {
+                    institution: v(Some(Editor)),
+                    own: false,
+                },
+                Forbidden(Denial::Role),
+            ),
+            (
+                "owners invite owners",
+                USER,
+                Action::Invite {
+                    institution: v(Some(Owner)),
+                    role: Owner,
+                },
+                Allow,
+            ),
+            (
+                "editors invite members",
+                USER,
+                Action::Invite {
+                    institution: v(Some(Editor)),
+                    role: Member,
+                },
+                Allow,
+            ),
+            (
+                "editors do not invite editors",
+                USER,
+                Action::Invite {
+                    institution: v(Some(Editor)),
+                    role: Editor,
+                },
+                Forbidden(Denial::Role),
+            ),
+            (
+                "members do not invite",
+                USER,
+                Action::Invite {
+                    institution: v(Some(Member)),
+                    role: Member,
+                },
+                Forbidden(Denial::Role),
+            ),
+            (
+                "unverified owners cannot invite",
+                UNVERIFIED,
+                Action::Invite {
+                    institution: v(Some(Owner)),
+                    role: Member,
+                },
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "editors list invitations",
+                USER,
+                Action::ListInvitations(v(Some(Editor))),
+                Allow,
+            ),
+            (
+                "members do not",
+                USER,
+                Action::ListInvitations(v(Some(Member))),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "anonymous callers must sign in to list",
+                ANON,
+                Action::ListInvitations(v(None)),
+                Forbidden(Denial::SignIn),
+            ),
+            (
+                "administration is for admins",
+                USER,
+                Action::Administer,
+                Forbidden(Denial::AdminOnly),
+            ),
+            ("admins administer", ADMIN, Action::Administer, Allow),
+            (
+                "verified users accept invitations",
+                USER,
+                Action::AcceptInvitation,
+                Allow,
+            ),
+            (
+                "unverified users cannot",
+                UNVERIFIED,
+                Action::AcceptInvitation,
+                Forbidden(Denial::EmailNotVerified),
+            ),
+        ];
+        for (case, actor, action, expected) in cases {
+            assert_eq!(may(&actor, action), expected, "{case}");
+        }
+    }
+}
