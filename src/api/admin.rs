@@ -159,6 +159,7 @@ pub async fn retry(
     let id = path.into_inner();
     let extra = i32::try_from(state.settings.mail.max_attempts).unwrap_or(8);
     let admin = principal.user.id.clone();
+    let ctx = crate::db::audit::Context::new(Some(&principal.user.id));
     let (row, attempts) = db
         .run(move |conn| {
             let Some(row) = outbox::get(conn, &id)? else {
@@ -172,6 +173,14 @@ pub async fn retry(
                 });
             }
             crate::mail::mark_enqueued();
+            crate::db::audit::record(
+                conn,
+                &ctx,
+                "outbox.retried",
+                "email",
+                &id,
+                serde_json::json!({"recipient": row.recipient}),
+            )?;
             tracing::info!(admin = %admin, email = %id, "admin retried a dead email");
             let row = outbox::get(conn, &id)?.ok_or(ApiError::NotFound)?;
             let attempts = outbox::attempts_of(conn, std::slice::from_ref(&row.id))?;

@@ -65,7 +65,7 @@ pub struct MePatch {
 }
 
 /// `null` → `Some(None)`, absent → `None`.
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

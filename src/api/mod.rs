@@ -2,7 +2,9 @@
 //! document generated from them.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
+pub mod institutions;
 pub mod me;
 pub mod notifications;
 pub mod ops;
@@ -42,6 +44,11 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         notifications::put_preferences,
         users::list, users::get, users::patch,
         admin::list, admin::retry,
+        institutions::list, institutions::create, institutions::show, institutions::update,
+        institutions::delete, institutions::verify, institutions::members,
+        institutions::change_member, institutions::remove_member, institutions::invitations,
+        institutions::invite, institutions::withdraw, institutions::accept,
+        audit::list,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -50,7 +57,8 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         (name = "auth", description = "Registration, sign-in, tokens, password reset"),
         (name = "me", description = "Your profile, password, API tokens and notifications"),
         (name = "users", description = "Account administration (admins)"),
-        (name = "admin", description = "Operations for administrators: the email outbox"),
+        (name = "institutions", description = "Institutions, their members and invitations"),
+        (name = "admin", description = "For administrators: the email outbox and the audit log"),
     )
 )]
 pub struct ApiDoc;
@@ -108,7 +116,9 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(me::routes)
         .configure(notifications::routes)
         .configure(users::routes)
-        .configure(admin::routes);
+        .configure(admin::routes)
+        .configure(institutions::routes)
+        .configure(audit::routes);
 }
 
 /// Documents the answers every endpoint of a kind can give, so each

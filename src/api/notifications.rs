@@ -24,15 +24,30 @@ use crate::startup::AppState;
 pub enum Kind {
     PasswordChanged,
     ApiTokenCreated,
+    MembershipAdded,
+    MemberRoleChanged,
+    MemberRemoved,
+    InstitutionVerified,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::PasswordChanged, Kind::ApiTokenCreated];
+    pub const ALL: [Kind; 6] = [
+        Kind::PasswordChanged,
+        Kind::ApiTokenCreated,
+        Kind::MembershipAdded,
+        Kind::MemberRoleChanged,
+        Kind::MemberRemoved,
+        Kind::InstitutionVerified,
+    ];
 
     pub fn template(self) -> Template {
         match self {
             Self::PasswordChanged => Template::PasswordChanged,
             Self::ApiTokenCreated => Template::ApiTokenCreated,
+            Self::MembershipAdded => Template::MembershipAdded,
+            Self::MemberRoleChanged => Template::MemberRoleChanged,
+            Self::MemberRemoved => Template::MemberRemoved,
+            Self::InstitutionVerified => Template::InstitutionVerified,
         }
     }
 
@@ -45,10 +60,14 @@ impl Kind {
     }
 
     /// Where the in-app notification links to (under the frontend).
-    fn link(self) -> &'static str {
+    fn link(self, data: &serde_json::Value) -> String {
         match self {
-            Self::PasswordChanged => "/settings/security",
-            Self::ApiTokenCreated => "/settings/tokens",
+            Self::PasswordChanged => "/settings/security".into(),
+            Self::ApiTokenCreated => "/settings/tokens".into(),
+            Self::MembershipAdded | Self::MemberRoleChanged | Self::InstitutionVerified => {
+                format!("/institutions/{}", data["slug"].as_str().unwrap_or(""))
+            }
+            Self::MemberRemoved => "/institutions".into(),
         }
     }
 }
@@ -82,7 +101,7 @@ pub fn notify(
             kind: kind.name().into(),
             title: rendered.subject,
             body,
-            link: Some(kind.link().into()),
+            link: Some(kind.link(&data)),
             created_at: now(),
             read_at: None,
         },

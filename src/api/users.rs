@@ -153,10 +153,36 @@ pub async fn patch(
         updated_at: Some(now),
     };
     let admin = principal.user.id.clone();
+    let ctx = crate::db::audit::Context::new(Some(&principal.user.id));
+    let (new_role, new_active) = (body.role, body.active);
     let user = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 accounts::update_admin(conn, &id, &changes)?;
+                if role_changes {
+                    crate::db::audit::record(
+                        conn,
+                        &ctx,
+                        "user.role_changed",
+                        "user",
+                        &id,
+                        serde_json::json!({"to": new_role.map(Role::as_str)}),
+                    )?;
+                }
+                if let Some(active) = new_active {
+                    crate::db::audit::record(
+                        conn,
+                        &ctx,
+                        if active {
+                            "user.reactivated"
+                        } else {
+                            "user.deactivated"
+                        },
+                        "user",
+                        &id,
+                        serde_json::json!({}),
+                    )?;
+                }
                 if deactivates {
                     // A deactivated account's API tokens end for good: a
                     // later reactivation does not bring them back.

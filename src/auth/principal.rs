@@ -64,16 +64,18 @@ impl Principal {
         }
     }
 
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                problem: "admin-only",
-                title: "Administrators only",
-                detail: "Only platform administrators may do this.".into(),
-            })
+    /// The policy's view of this caller.
+    pub fn actor(&self) -> crate::domain::policy::Actor {
+        crate::domain::policy::Actor {
+            role: Some(self.role()),
+            verified: self.user.email_verified,
         }
+    }
+
+    /// Asks the policy whether the caller may administer the platform.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        use crate::domain::policy::{Action, enforce, may};
+        enforce(may(&self.actor(), Action::Administer))
     }
 }
 

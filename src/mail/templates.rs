@@ -16,6 +16,11 @@ pub enum Template {
     RegistrationAttempt,
     PasswordChanged,
     ApiTokenCreated,
+    Invitation,
+    MembershipAdded,
+    MemberRoleChanged,
+    MemberRemoved,
+    InstitutionVerified,
 }
 
 macro_rules! template_files {
@@ -33,7 +38,12 @@ const FILES: &[(&str, &str)] = template_files!(
     "password_reset",
     "registration_attempt",
     "password_changed",
-    "api_token_created"
+    "api_token_created",
+    "invitation",
+    "membership_added",
+    "member_role_changed",
+    "member_removed",
+    "institution_verified"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
 
@@ -44,6 +54,11 @@ impl Template {
         Template::RegistrationAttempt,
         Template::PasswordChanged,
         Template::ApiTokenCreated,
+        Template::Invitation,
+        Template::MembershipAdded,
+        Template::MemberRoleChanged,
+        Template::MemberRemoved,
+        Template::InstitutionVerified,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +68,11 @@ impl Template {
             Self::RegistrationAttempt => "registration_attempt",
             Self::PasswordChanged => "password_changed",
             Self::ApiTokenCreated => "api_token_created",
+            Self::Invitation => "invitation",
+            Self::MembershipAdded => "membership_added",
+            Self::MemberRoleChanged => "member_role_changed",
+            Self::MemberRemoved => "member_removed",
+            Self::InstitutionVerified => "institution_verified",
         }
     }
 
@@ -68,6 +88,7 @@ impl Template {
                 | Self::PasswordReset
                 | Self::RegistrationAttempt
                 | Self::PasswordChanged
+                | Self::Invitation
         )
     }
 
@@ -90,6 +111,30 @@ impl Template {
             Self::ApiTokenCreated => {
                 json!({ "display_name": "Amina Wanjiru", "token_name": "lab sync script" })
             }
+            Self::Invitation => json!({
+                "inviter": "Kofi Mensah",
+                "institution": "Makerere AI Lab",
+                "role": "editor",
+                "token": "iN7v_example-token",
+                "expires_in_days": 7
+            }),
+            Self::MembershipAdded | Self::InstitutionVerified => json!({
+                "display_name": "Amina Wanjiru",
+                "institution": "Makerere AI Lab",
+                "slug": "makerere-ai-lab",
+                "role": "editor"
+            }),
+            Self::MemberRoleChanged => json!({
+                "display_name": "Amina Wanjiru",
+                "institution": "Makerere AI Lab",
+                "slug": "makerere-ai-lab",
+                "role": "owner",
+                "previous_role": "editor"
+            }),
+            Self::MemberRemoved => json!({
+                "display_name": "Amina Wanjiru",
+                "institution": "Makerere AI Lab"
+            }),
         }
     }
 }

@@ -1315,6 +1315,10 @@ api_test!(notification_preferences, |backend| {
         items,
         [
             json!({"kind": "api_token_created", "email": true, "essential": false}),
+            json!({"kind": "institution_verified", "email": true, "essential": false}),
+            json!({"kind": "member_removed", "email": true, "essential": false}),
+            json!({"kind": "member_role_changed", "email": true, "essential": false}),
+            json!({"kind": "membership_added", "email": true, "essential": false}),
             json!({"kind": "password_changed", "email": true, "essential": true}),
         ]
     );

@@ -288,7 +288,11 @@ impl TestApp {
     /// The newest outbox email of `template` to `recipient`: its data. Once
     /// an email is sent the outbox forgets its data, so the token of a
     /// delivered email is read back from the `.eml` file the worker wrote.
-    pub async fn last_email_data(&self, recipient: &str, template: &str) -> Option<serde_json::Value> {
+    pub async fn last_email_data(
+        &self,
+        recipient: &str,
+        template: &str,
+    ) -> Option<serde_json::Value> {
         use diesel::prelude::*;
         use kujenga::db::schema::outbox_emails as oe;
         let (recipient, template) = (recipient.to_string(), template.to_string());
@@ -310,7 +314,11 @@ impl TestApp {
         if data.as_object().is_some_and(|o| !o.is_empty()) {
             return Some(data);
         }
-        let path = self.database.data_dir().join("mail").join(format!("{id}.eml"));
+        let path = self
+            .database
+            .data_dir()
+            .join("mail")
+            .join(format!("{id}.eml"));
         let text = crate::smtp::decode_qp(&std::fs::read_to_string(path).ok()?);
         let start = text.find("?token=")? + "?token=".len();
         let token: String = text[start..]

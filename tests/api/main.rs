@@ -13,6 +13,7 @@ mod auth;
 mod building_blocks;
 mod cli;
 mod http_behaviour;
+mod institutions;
 mod mail;
 mod migrations;
 mod openapi;

@@ -1,0 +1,1 @@
+//! `/institutions*`, `/invitations/accept`, `/audit-events` and the access policy table.
