@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_PHASE="${BENCH_SECONDS:-15}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --bin kujenga
+# The same build as bench/outbox.sh, so the two share their artifacts.
+cargo build --release --bin kujenga --example outbox_bench
 BIN="$PWD/target/release/kujenga"
 
 DATA="$(mktemp -d)"
@@ -26,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export BENCH_EMAIL="bench@example.org"
+export BENCH_EMAIL="amina.load@example.org"
 export BENCH_PASSWORD="a long benchmark passphrase nobody guesses"
 printf '%s\n' "$BENCH_PASSWORD" | env -u DATABASE_URL "$BIN" --data-dir "$DATA" admin create --email "$BENCH_EMAIL" >/dev/null
 

@@ -154,9 +154,10 @@ pub async fn register(
         return Err(ApiError::validation(errors));
     };
     // Hash first, in every case: a taken address answers no faster.
-    let hasher = state.hasher.clone();
     let password = body.password;
-    let hash = web::block(move || hasher.hash(&password))
+    let hash = state
+        .hasher
+        .run(move |h| h.hash(&password))
         .await?
         .map_err(ApiError::internal)?;
     let state2 = state.clone();
@@ -331,15 +332,16 @@ pub async fn login(
         .filter(|u| u.active)
         .map(|u| u.password_hash.clone());
     let password = body.password;
-    let (verified, rehash) = web::block(move || {
-        let verified = hasher.verify(&password, stored.as_deref());
-        let rehash = match verified {
-            Verified::YesRehash => hasher.hash(&password).ok(),
-            _ => None,
-        };
-        (verified, rehash)
-    })
-    .await?;
+    let (verified, rehash) = hasher
+        .run(move |hasher| {
+            let verified = hasher.verify(&password, stored.as_deref());
+            let rehash = match verified {
+                Verified::YesRehash => hasher.hash(&password).ok(),
+                _ => None,
+            };
+            (verified, rehash)
+        })
+        .await?;
     let auth = state.settings.auth.clone();
     match (verified, user) {
         (Verified::Yes | Verified::YesRehash, Some(user)) => {
@@ -610,9 +612,10 @@ pub async fn password_reset_confirm(
         EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
     password::check_policy(&body.new_password, &email, &[&user.display_name])
         .map_err(|m| ApiError::field("new_password", m))?;
-    let hasher = state.hasher.clone();
     let password = body.new_password;
-    let new_hash = web::block(move || hasher.hash(&password))
+    let new_hash = state
+        .hasher
+        .run(move |h| h.hash(&password))
         .await?
         .map_err(ApiError::internal)?;
     let state2 = state.clone();

@@ -359,6 +359,7 @@ pub async fn create(
     let row = InstitutionRow {
         id: uuid::Uuid::now_v7().to_string(),
         slug: body.slug,
+        name_lower: name.to_lowercase(),
         name,
         country: country.as_str().into(),
         kind: body.kind.as_str().into(),
@@ -490,7 +491,10 @@ pub async fn update(
     let mut changes = store::Changes::default();
     if let Some(n) = &body.name {
         match check_name(n) {
-            Ok(n) => changes.name = Some(n),
+            Ok(n) => {
+                changes.name_lower = Some(n.to_lowercase());
+                changes.name = Some(n);
+            }
             Err(m) => errors.push(FieldError::new("name", m)),
         }
     }
@@ -523,6 +527,13 @@ pub async fn update(
     }
     etag::check_if_match(&req, &etag::etag_of_json(&Institution::from(&row))?)?;
     changes.updated_at = Some(now());
+    let detail = json!({
+        "name": changes.name,
+        "country": changes.country,
+        "kind": changes.kind,
+        "website": changes.website,
+        "description_changed": changes.description.is_some(),
+    });
     let ctx = Context::new(Some(&principal.user.id));
     let updated = db
         .run(move |conn| {
@@ -534,7 +545,7 @@ pub async fn update(
                     "institution.updated",
                     "institution",
                     &row.id,
-                    json!({"changes": format!("{changes:?}")}),
+                    detail,
                 )?;
                 store::by_slug(conn, &row.slug)?
                     .ok_or_else(|| ApiError::internal(anyhow::anyhow!("institution vanished")))
@@ -794,7 +805,7 @@ pub async fn change_member(
                 let (previous, user) = membership(conn, &row.id, &user_id)?;
                 if previous == InstitutionRole::Owner
                     && body.role != InstitutionRole::Owner
-                    && store::count_role(conn, &row.id, "owner")? <= 1
+                    && store::count_owners_locked(conn, &row.id)? <= 1
                 {
                     return Err(last_owner());
                 }
@@ -811,12 +822,13 @@ pub async fn change_member(
                         "previous_role": previous.as_str(),
                     }))?;
                 }
+                let joined = store::joined_at(conn, &row.id, &user_id)?.unwrap_or(now);
                 Ok(Member {
                     user_id: user.id.clone(),
                     email: user.email.clone(),
                     display_name: user.display_name.clone(),
                     role: body.role,
-                    joined_at: utc(now),
+                    joined_at: utc(joined),
                 })
             })
         })
@@ -854,7 +866,7 @@ pub async fn remove_member(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let (role, user) = membership(conn, &row.id, &user_id)?;
-            if role == InstitutionRole::Owner && store::count_role(conn, &row.id, "owner")? <= 1 {
+            if role == InstitutionRole::Owner && store::count_owners_locked(conn, &row.id)? <= 1 {
                 return Err(last_owner());
             }
             store::remove_member(conn, &row.id, &user_id)?;
@@ -1005,6 +1017,7 @@ pub async fn invite(
         created_at: now,
     };
     let ctx = Context::new(Some(&principal.user.id));
+    let who = actor(Some(&principal));
     let inviter = principal.user.display_name.clone();
     let stored = inv.clone();
     let (slug, name) = (row.slug.clone(), row.name.clone());
@@ -1021,6 +1034,22 @@ pub async fn invite(
                     detail: "This address belongs to a member already; change their role instead."
                         .into(),
                 });
+            }
+            if let Some(old) = store::pending_role(
+                conn,
+                &stored.institution_id,
+                store::PendingBy::Email(&stored.email_normalized),
+                now,
+            )?
+            .and_then(|r| InstitutionRole::parse(&r))
+            {
+                policy::enforce(policy::may(
+                    &who,
+                    Action::WithdrawInvitation {
+                        institution: facts,
+                        role: old,
+                    },
+                ))?;
             }
             store::replace_invitation(conn, &stored, now)?;
             audit::record(
@@ -1072,13 +1101,26 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, ApiError> {
     let (slug, id) = path.into_inner();
     let (row, facts) = load(&db, slug, Some(&principal)).await?;
+    // Whoever may not see the invitations gets 404/403 before learning
+    // whether this one exists.
     policy::enforce(policy::may(
         &actor(Some(&principal)),
-        Action::WithdrawInvitation(facts),
+        Action::ListInvitations(facts),
     ))?;
     let ctx = Context::new(Some(&principal.user.id));
+    let who = actor(Some(&principal));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
+            let role = store::pending_role(conn, &row.id, store::PendingBy::Id(&id), now())?
+                .and_then(|r| InstitutionRole::parse(&r))
+                .ok_or(ApiError::NotFound)?;
+            policy::enforce(policy::may(
+                &who,
+                Action::WithdrawInvitation {
+                    institution: facts,
+                    role,
+                },
+            ))?;
             if !store::withdraw(conn, &row.id, &id, now())? {
                 return Err(ApiError::NotFound);
             }

@@ -165,6 +165,7 @@ pub async fn delete_me(
     etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
     principal.session()?;
     let user_id = principal.user.id.clone();
+    let ctx = crate::db::audit::Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let now = now();
@@ -179,6 +180,14 @@ pub async fn delete_me(
                 },
             )?;
             accounts::revoke_all_api_tokens(conn, &user_id, now)?;
+            crate::db::audit::record(
+                conn,
+                &ctx,
+                "user.deactivated",
+                "user",
+                &user_id,
+                serde_json::json!({"by": "self"}),
+            )?;
             end_all_sessions(conn, &user_id, None, "deactivated")
         })
     })
@@ -217,12 +226,13 @@ pub async fn change_password(
     let hasher = state.hasher.clone();
     let stored = user.password_hash.clone();
     let (current, new_password) = (body.current_password, body.new_password);
-    let hashed = web::block(move || match hasher.verify(&current, Some(&stored)) {
-        Verified::No => Ok(None),
-        _ => hasher.hash(&new_password).map(Some),
-    })
-    .await?
-    .map_err(ApiError::internal)?;
+    let hashed = hasher
+        .run(move |hasher| match hasher.verify(&current, Some(&stored)) {
+            Verified::No => Ok(None),
+            _ => hasher.hash(&new_password).map(Some),
+        })
+        .await?
+        .map_err(ApiError::internal)?;
     let Some(hash) = hashed else {
         return Err(ApiError::field(
             "current_password",

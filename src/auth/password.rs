@@ -45,11 +45,22 @@ pub fn check_policy(
     Ok(())
 }
 
-/// The argon2id parameters in force.
+/// The argon2id parameters in force, and a bound on how many hashes run at
+/// once: each takes a core for ~30 ms, and unbounded they would starve every
+/// other request of CPU (bench/login.sh measures this).
 #[derive(Debug, Clone)]
 pub struct Hasher {
     params: Params,
     dummy_hash: String,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Concurrent hashes by default: all cores but one (at least one).
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// What verifying told us.
@@ -64,15 +75,42 @@ pub enum Verified {
 impl Hasher {
     /// `memory_kib`, `iterations`, `parallelism`: OWASP's 19456, 2, 1 by default.
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> anyhow::Result<Self> {
+        Self::with_concurrency(memory_kib, iterations, parallelism, default_concurrency())
+    }
+
+    pub fn with_concurrency(
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
         let params = Params::new(memory_kib, iterations, parallelism, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let mut hasher = Self {
             params,
             dummy_hash: String::new(),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
         };
         // Unknown accounts are verified against this, so they cost the same.
         hasher.dummy_hash = hasher.hash("kujenga dummy password for timing")?;
         Ok(hasher)
+    }
+
+    /// Runs password work on the blocking pool, at most `concurrency` at a
+    /// time; callers beyond that wait without using CPU.
+    pub async fn run<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T, crate::error::ApiError>
+    where
+        F: FnOnce(&Hasher) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(crate::error::ApiError::internal)?;
+        let me = self.clone();
+        Ok(actix_web::web::block(move || f(&me)).await?)
     }
 
     fn argon2(&self) -> Argon2<'static> {

@@ -13,6 +13,7 @@ pub struct InstitutionRow {
     pub id: String,
     pub slug: String,
     pub name: String,
+    pub name_lower: String,
     pub country: String,
     pub kind: String,
     pub website: Option<String>,
@@ -45,6 +46,7 @@ pub fn by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Instit
 #[diesel(table_name = it)]
 pub struct Changes {
     pub name: Option<String>,
+    pub name_lower: Option<String>,
     pub country: Option<String>,
     pub kind: Option<String>,
     pub website: Option<Option<String>>,
@@ -106,11 +108,7 @@ pub fn list(
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        q = q.filter(
-            diesel::dsl::sql::<diesel::sql_types::Text>("lower(name)")
-                .like(format!("%{escaped}%"))
-                .escape('\\'),
-        );
+        q = q.filter(it::name_lower.like(format!("%{escaped}%")).escape('\\'));
     }
     if let Some((at, id)) = after {
         q = q.filter(
@@ -188,6 +186,41 @@ pub fn remove_member(
     )
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Counts the owners and, on PostgreSQL, locks their rows until the
+/// transaction ends: two owners leaving at once then see each other's
+/// change, and one of them gets the last-owner answer. (SQLite write
+/// transactions are serialised already.)
+pub fn count_owners_locked(conn: &mut DbConnection, institution_id: &str) -> QueryResult<i64> {
+    let owners: Vec<String> = match conn {
+        DbConnection::Postgres(c) => ms::table
+            .filter(ms::institution_id.eq(institution_id))
+            .filter(ms::role.eq("owner"))
+            .select(ms::user_id)
+            .for_update()
+            .load(c)?,
+        DbConnection::Sqlite(c) => ms::table
+            .filter(ms::institution_id.eq(institution_id))
+            .filter(ms::role.eq("owner"))
+            .select(ms::user_id)
+            .load(c)?,
+    };
+    Ok(i64::try_from(owners.len()).unwrap_or(i64::MAX))
+}
+
+/// When the user joined the institution.
+pub fn joined_at(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    ms::table
+        .filter(ms::institution_id.eq(institution_id))
+        .filter(ms::user_id.eq(user_id))
+        .select(ms::created_at)
+        .first(conn)
+        .optional()
 }
 
 pub fn count_role(conn: &mut DbConnection, institution_id: &str, role: &str) -> QueryResult<i64> {
@@ -321,11 +354,40 @@ pub fn withdraw(
             .filter(iv::id.eq(id))
             .filter(iv::institution_id.eq(institution_id))
             .filter(iv::accepted_at.is_null())
-            .filter(iv::withdrawn_at.is_null()),
+            .filter(iv::withdrawn_at.is_null())
+            .filter(iv::expires_at.gt(now)),
     )
     .set(iv::withdrawn_at.eq(Some(now)))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// The role of a pending invitation (of this institution), if there is one.
+pub fn pending_role(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    filter: PendingBy<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let mut q = iv::table
+        .filter(iv::institution_id.eq(institution_id))
+        .filter(iv::accepted_at.is_null())
+        .filter(iv::withdrawn_at.is_null())
+        .filter(iv::expires_at.gt(now))
+        .select(iv::role)
+        .into_boxed();
+    q = match filter {
+        PendingBy::Id(id) => q.filter(iv::id.eq(id.to_owned())),
+        PendingBy::Email(e) => q.filter(iv::email_normalized.eq(e.to_owned())),
+    };
+    q.first(conn).optional()
+}
+
+/// How to find a pending invitation.
+#[derive(Debug, Clone, Copy)]
+pub enum PendingBy<'a> {
+    Id(&'a str),
+    Email(&'a str),
 }
 
 /// A usable invitation by token hash.

@@ -163,6 +163,7 @@ diesel::table! {
         id -> Text,
         slug -> Text,
         name -> Text,
+        name_lower -> Text,
         country -> Text,
         kind -> Text,
         website -> Nullable<Text>,

@@ -104,7 +104,12 @@ pub enum Action {
         role: InstitutionRole,
     },
     ListInvitations(InstitutionFacts),
-    WithdrawInvitation(InstitutionFacts),
+    /// Withdraw (or replace) a pending invitation with this role: the same
+    /// rule as sending it.
+    WithdrawInvitation {
+        institution: InstitutionFacts,
+        role: InstitutionRole,
+    },
     AcceptInvitation,
     /// `/users`, `/admin/*`, `/audit-events`.
     Administer,
@@ -152,7 +157,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         | Action::RemoveMember { institution: i, .. }
         | Action::Invite { institution: i, .. }
         | Action::ListInvitations(i)
-        | Action::WithdrawInvitation(i) => Some(i),
+        | Action::WithdrawInvitation { institution: i, .. } => Some(i),
         Action::CreateInstitution | Action::AcceptInvitation | Action::Administer => None,
     };
     if let Some(i) = &inst
@@ -196,6 +201,13 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             Some(Editor | Member) if own => Allow,
             _ => needs_signin(Forbidden(Denial::Role)),
         },
+        Action::WithdrawInvitation { role: invited, .. } => {
+            if matches!((role, invited), (Some(Owner), _) | (Some(Editor), Member)) {
+                Allow
+            } else {
+                needs_signin(Forbidden(Denial::Role))
+            }
+        }
         Action::Invite { role: invited, .. } => {
             let allowed = matches!((role, invited), (Some(Owner), _) | (Some(Editor), Member));
             if !allowed {
@@ -206,7 +218,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
                 Allow
             }
         }
-        Action::ListInvitations(_) | Action::WithdrawInvitation(_) => match role {
+        Action::ListInvitations(_) => match role {
             Some(Owner | Editor) => Allow,
             _ => needs_signin(Forbidden(Denial::Role)),
         },

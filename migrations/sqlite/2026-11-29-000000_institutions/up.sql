@@ -3,6 +3,8 @@ CREATE TABLE institutions (
     id TEXT PRIMARY KEY NOT NULL,
     slug TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
+    -- the name lowercased by the application (Unicode-aware on both backends), for search
+    name_lower TEXT NOT NULL,
     -- ISO 3166-1 alpha-2
     country TEXT NOT NULL,
     -- university | research_lab | ngo | government | company | other
