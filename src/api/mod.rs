@@ -151,10 +151,15 @@ impl utoipa::Modify for CommonResponses {
                 item.delete.as_mut(),
             ];
             for op in ops.into_iter().flatten() {
+                let has_parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 let responses = &mut op.responses.responses;
+                if has_parameters || op.request_body.is_some() {
+                    responses
+                        .entry("400".to_string())
+                        .or_insert_with(|| problem("Invalid parameters or fields").into());
+                }
                 if op.request_body.is_some() {
                     for (code, text) in [
-                        ("400", "Malformed request or invalid fields"),
                         ("413", "Request body too large"),
                         ("415", "Request body is not JSON"),
                     ] {

@@ -83,10 +83,18 @@ pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes,
 
 /// Parses JSON, turning serde's message into a field error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::field(
             "$",
-            "The request body is empty; a JSON value is required.",
+            "The request body is empty; a JSON object is required.",
+        ));
+    };
+    // Every request body is an object; serde would otherwise read a
+    // top-level array as the fields of a struct in order.
+    if *first != b'{' {
+        return Err(ApiError::field(
+            "$",
+            "The request body must be a JSON object.",
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -285,7 +293,7 @@ mod tests {
             ),
             (
                 r#"[1, 2]"#,
-                "[0]",
+                "$",
                 "array for an object: serde reads it as a tuple",
             ),
             (r#"[]"#, "$", "empty array for an object"),

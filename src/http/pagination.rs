@@ -50,7 +50,7 @@ impl<K> Page<K> {
 impl PageQuery {
     pub fn parse<K: DeserializeOwned>(&self) -> Result<Page<K>, ApiError> {
         let limit = match self.limit.as_deref() {
-            None | Some("") => DEFAULT_LIMIT,
+            None => DEFAULT_LIMIT,
             Some(raw) => match raw.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(q(None, None).parse::<i64>().unwrap().limit, 20);
         assert_eq!(q(Some("100"), None).parse::<i64>().unwrap().limit, 100);
         assert_eq!(q(Some("1"), None).parse::<i64>().unwrap().limit, 1);
-        for bad in ["0", "101", "-1", "abc", "1.5"] {
+        for bad in ["0", "101", "-1", "abc", "1.5", ""] {
             match q(Some(bad), None).parse::<i64>() {
                 Err(ApiError::Validation { errors, .. }) => assert_eq!(errors[0].field, "limit"),
                 other => panic!("{bad}: {other:?}"),
