@@ -280,24 +280,10 @@ fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
     let now = db::now();
     let id = uuid::Uuid::now_v7().to_string();
     let display_name = email.local_part().to_string();
+    // The operator vouches for the address: the admin starts verified.
     let created = accounts::insert_user(
         &mut conn,
-        &NewUser {
-            id: &id,
-            email: email.as_str(),
-            email_normalized: email.normalized(),
-            display_name: &display_name,
-            password_hash: &hash,
-            role: Role::Admin.as_str(),
-            country: None,
-            languages: "[]",
-            // The operator vouches for the address.
-            email_verified: true,
-            token_version: 0,
-            active: true,
-            created_at: now,
-            updated_at: now,
-        },
+        &NewUser::new(&id, &email, &display_name, &hash, Role::Admin, true, now),
     )?;
     anyhow::ensure!(
         created,

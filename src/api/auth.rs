@@ -168,19 +168,8 @@ pub async fn register(
             let inserted = accounts::insert_user(
                 conn,
                 &NewUser {
-                    id: &id,
-                    email: email.as_str(),
-                    email_normalized: email.normalized(),
-                    display_name: &display_name,
-                    password_hash: &hash,
-                    role: Role::Member.as_str(),
                     country: country.as_ref().map(CountryCode::as_str),
-                    languages: "[]",
-                    email_verified: false,
-                    token_version: 0,
-                    active: true,
-                    created_at: now,
-                    updated_at: now,
+                    ..NewUser::new(&id, &email, &display_name, &hash, Role::Member, false, now)
                 },
             )?;
             if inserted {
@@ -627,13 +616,7 @@ pub async fn password_reset_confirm(
             accounts::set_password(conn, &user_id, &new_hash, now)?;
             accounts::reset_login_failures(conn, &user.email_normalized)?;
             end_all_sessions(conn, &user_id, None, "password_reset")?;
-            crate::api::notifications::notify(
-                conn,
-                &state2,
-                &user,
-                crate::api::notifications::Kind::PasswordChanged,
-                json!({"display_name": user.display_name}),
-            )
+            crate::api::notifications::password_changed(conn, &state2, &user)
         })
     })
     .await?;

@@ -244,13 +244,7 @@ pub async fn change_password(
         write_transaction(conn, |conn| {
             accounts::set_password(conn, &user.id, &hash, now())?;
             end_all_sessions(conn, &user.id, Some(&sid), "password_change")?;
-            crate::api::notifications::notify(
-                conn,
-                &state2,
-                &user,
-                crate::api::notifications::Kind::PasswordChanged,
-                json!({"display_name": user.display_name}),
-            )
+            crate::api::notifications::password_changed(conn, &state2, &user)
         })
     })
     .await?;

@@ -116,6 +116,21 @@ pub fn notify(
     Ok(())
 }
 
+/// Tells the person their password changed (a security notice).
+pub fn password_changed(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+) -> Result<(), ApiError> {
+    notify(
+        conn,
+        state,
+        user,
+        Kind::PasswordChanged,
+        serde_json::json!({"display_name": user.display_name}),
+    )
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me/notifications").route(crate::api::get().to(list)))
         .service(web::resource("/me/notifications/{id}/read").route(web::post().to(read)))

@@ -56,6 +56,35 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
+impl<'a> NewUser<'a> {
+    /// An active account with no languages yet.
+    pub fn new(
+        id: &'a str,
+        email: &'a crate::domain::EmailAddress,
+        display_name: &'a str,
+        password_hash: &'a str,
+        role: crate::domain::Role,
+        email_verified: bool,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id,
+            email: email.as_str(),
+            email_normalized: email.normalized(),
+            display_name,
+            password_hash,
+            role: role.as_str(),
+            country: None,
+            languages: "[]",
+            email_verified,
+            token_version: 0,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// `false` when the normalised email is taken. (`ON CONFLICT DO NOTHING`,
 /// not a caught unique violation: on PostgreSQL that would abort the
 /// caller's transaction.)
