@@ -1124,7 +1124,7 @@ api_test!(api_token_input_is_validated, |backend| {
 api_test!(an_expired_api_token_is_refused, |backend| {
     let app = spawn_app(backend).await.unwrap();
     let amina = app.signup("amina.wanjiru@example.org").await;
-    let expires = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(4);
     let res = call(
         &app,
         Method::POST,

@@ -266,7 +266,9 @@ api_test!(login_answers_the_same_for_unknown_and_wrong, |backend| {
     unknown_t.sort();
     let (w, u) = (wrong_t[1].as_secs_f64(), unknown_t[1].as_secs_f64());
     assert!(
-        u > w * 0.5 && u < w * 2.0,
+        // Without the dummy hash an unknown address answers ~50x faster;
+        // the band is wide because the machine is shared.
+        u > w * 0.25 && u < w * 4.0,
         "wrong {w:.4}s vs unknown {u:.4}s"
     );
 });

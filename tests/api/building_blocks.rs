@@ -440,9 +440,15 @@ api_test!(idempotency_key_in_flight_is_409, |backend| {
             .unwrap()
     };
     let (first, second) = tokio::join!(first, second);
-    assert_eq!(first.unwrap().status(), 201);
-    assert_eq!(second.headers()["retry-after"], "1");
-    let problem = crate::helpers::problem(second, 409).await;
+    // Whichever reserved the key first runs (a loaded machine may reorder
+    // them); the other is told to come back.
+    let (done, busy) = match first.unwrap() {
+        r if r.status() == 201 => (r, second),
+        r => (second, r),
+    };
+    assert_eq!(done.status(), 201);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    let problem = crate::helpers::problem(busy, 409).await;
     assert_eq!(
         problem["type"],
         "urn:kujenga:problem:idempotency-key-in-use"
