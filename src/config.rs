@@ -61,6 +61,13 @@ pub struct HttpSettings {
     pub cors_allowed_origins: Vec<String>,
     /// Hours an `Idempotency-Key` and its stored response are kept.
     pub idempotency_ttl_hours: u32,
+    /// Addresses of reverse proxies / load balancers in front of Kujenga.
+    /// When a request comes from one of them, the client's address is read
+    /// from `X-Forwarded-For` (the rightmost entry that is not itself a
+    /// trusted proxy); otherwise the header is ignored, so clients cannot
+    /// spoof it. Used by the per-IP rate limits.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -238,6 +245,7 @@ impl Default for Defaults {
                 shutdown_timeout_secs: 30,
                 cors_allowed_origins: Vec::new(),
                 idempotency_ttl_hours: 24,
+                trusted_proxies: Vec::new(),
             },
             log: LogSettings {
                 level: "info".into(),

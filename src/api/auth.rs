@@ -35,10 +35,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The client's address: the TCP peer, or — when the peer is one of
+/// `http.trusted_proxies` — the rightmost `X-Forwarded-For` entry that is
+/// not a trusted proxy itself.
 pub fn client_ip(req: &HttpRequest) -> IpAddr {
-    req.peer_addr()
+    let peer = req
+        .peer_addr()
         .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.http.trusted_proxies.clone())
+        .unwrap_or_default();
+    forwarded_client(peer, &trusted, req.headers().get_all("x-forwarded-for"))
+}
+
+/// `client_ip`'s rule, apart from the request (unit-tested).
+pub fn forwarded_client<'a>(
+    peer: IpAddr,
+    trusted: &[IpAddr],
+    forwarded: impl Iterator<Item = &'a header::HeaderValue>,
+) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = forwarded
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
 }
 
 /// Answers carrying tokens are never cached (nor stored for idempotency).
@@ -621,4 +650,36 @@ pub async fn password_reset_confirm(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_read_only_from_trusted_proxies() {
+        let lb: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let spoofed = header::HeaderValue::from_static("198.51.100.1, 203.0.113.7");
+        // From the load balancer: the rightmost untrusted hop.
+        assert_eq!(
+            forwarded_client(lb, &[lb], std::iter::once(&spoofed)),
+            client
+        );
+        // Straight from a client: the header is ignored.
+        assert_eq!(
+            forwarded_client(client, &[lb], std::iter::once(&spoofed)),
+            client
+        );
+        // No usable header: the peer.
+        let junk = header::HeaderValue::from_static("not-an-ip");
+        assert_eq!(forwarded_client(lb, &[lb], std::iter::once(&junk)), lb);
+        // Chains of trusted proxies are skipped.
+        let chain = header::HeaderValue::from_static("203.0.113.7, 10.0.0.3");
+        let inner: IpAddr = "10.0.0.3".parse().unwrap();
+        assert_eq!(
+            forwarded_client(lb, &[lb, inner], std::iter::once(&chain)),
+            client
+        );
+    }
 }

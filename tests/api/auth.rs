@@ -776,3 +776,51 @@ api_test!(admin_create_makes_or_promotes_an_admin, |backend| {
         200
     );
 });
+
+api_test!(rate_limits_see_through_trusted_proxies_only, |backend| {
+    // Behind a trusted proxy (here: loopback), each forwarded client has
+    // its own budget.
+    let app = spawn_app_with(backend, |s| {
+        s.rate_limit.login_per_minute = 2;
+        s.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+    .unwrap();
+    let login_from = |ip: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": "x@example.org", "password": "whatever whatever"}))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(login_from("203.0.113.1").await.unwrap().status(), 401);
+    }
+    problem(login_from("203.0.113.1").await.unwrap(), 429).await;
+    assert_eq!(login_from("203.0.113.2").await.unwrap().status(), 401);
+
+    // Without trust, the header is ignored: one budget for the peer.
+    let app = spawn_app_with(backend, |s| s.rate_limit.login_per_minute = 2)
+        .await
+        .unwrap();
+    for ip in ["203.0.113.1", "203.0.113.2"] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": "x@example.org", "password": "whatever whatever"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.3")
+        .json(&json!({"email": "x@example.org", "password": "whatever whatever"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 429).await;
+});
