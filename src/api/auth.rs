@@ -501,7 +501,13 @@ pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpR
     let user_id = principal.user.id.clone();
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            end_all_sessions(conn, &user_id, None, "logout_all")
+            Ok::<_, ApiError>(accounts::secure_account(
+                conn,
+                &user_id,
+                None,
+                "logout_all",
+                now(),
+            )?)
         })
     })
     .await?;
@@ -644,7 +650,7 @@ pub async fn password_reset_confirm(
                 .ok_or_else(|| invalid_token("token"))?;
             accounts::set_password(conn, &user_id, &new_hash, now)?;
             accounts::reset_login_failures(conn, &user.email_normalized)?;
-            end_all_sessions(conn, &user_id, None, "password_reset")?;
+            accounts::secure_account(conn, &user_id, None, "password_reset", now)?;
             crate::api::notifications::password_changed(conn, &state2, &user)
         })
     })

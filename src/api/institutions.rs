@@ -527,7 +527,17 @@ pub async fn update(
     }
     etag::check_if_match(&req, &etag::etag_of_json(&Institution::from(&row))?)?;
     changes.updated_at = Some(now());
+    // Verification vouches for a name and a country: changing either (by
+    // anyone but an admin) sends the institution back for verification.
+    let identity_changed = changes.name.as_ref().is_some_and(|n| *n != row.name)
+        || changes.country.as_ref().is_some_and(|c| *c != row.country);
+    let unverify = row.verified && identity_changed && !principal.is_admin();
+    if unverify {
+        changes.verified = Some(false);
+        changes.verified_at = Some(None);
+    }
     let detail = json!({
+        "unverified": unverify,
         "name": changes.name,
         "country": changes.country,
         "kind": changes.kind,

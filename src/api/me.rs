@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::api::auth::{end_all_sessions, send_verification};
 use crate::api::types::{ApiToken, Scope, User};
 use crate::auth::password::{self, Verified};
+use crate::auth::ratelimit::Bucket;
 use crate::auth::{API_TOKEN_PREFIX, Principal, random_token, token_hash};
 use crate::db::accounts::{self, ApiTokenRow, ProfileChanges};
 use crate::db::{Db, now, write_transaction};
@@ -59,9 +60,13 @@ pub struct MePatch {
     /// BCP 47 tags (registered subtags), at most 20.
     #[schema(max_items = 20)]
     pub languages: Option<Vec<String>>,
-    /// A new address: it takes effect once verified through the emailed link.
+    /// A new address: it takes effect once verified through the emailed
+    /// link; needs `current_password`. Your current address cancels a
+    /// pending change.
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// Required to change the email address.
+    pub current_password: Option<String>,
 }
 
 /// `null` → `Some(None)`, absent → `None`.
@@ -113,12 +118,19 @@ pub async fn patch_me(
         }
     }
     let mut new_email = None;
+    let mut cancel_pending = false;
     if let Some(email) = &body.email {
         match EmailAddress::parse(email) {
-            Ok(e) if e.normalized() == principal.user.email_normalized => {}
+            Ok(e) if e.normalized() == principal.user.email_normalized => cancel_pending = true,
             Ok(e) => new_email = Some(e),
             Err(m) => errors.push(FieldError::new("email", m)),
         }
+    }
+    if new_email.is_some() && body.current_password.is_none() {
+        errors.push(FieldError::new(
+            "current_password",
+            "Confirm an email change with your current password.",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -126,6 +138,34 @@ pub async fn patch_me(
     etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
     if new_email.is_some() {
         principal.session()?;
+        state
+            .limits
+            .check(Bucket::PasswordReset, crate::api::auth::client_ip(&req))?;
+        let password = body.current_password.clone().unwrap_or_default();
+        let stored = principal.user.password_hash.clone();
+        let verified = state
+            .hasher
+            .run(move |h| h.verify(&password, Some(&stored)))
+            .await?;
+        if verified == Verified::No {
+            let auth = state.settings.auth.clone();
+            let email = principal.user.email_normalized.clone();
+            db.run(move |conn| {
+                accounts::record_login_failure(
+                    conn,
+                    &email,
+                    auth.lockout_threshold,
+                    auth.lockout_base_secs,
+                    auth.lockout_max_secs,
+                    now(),
+                )
+            })
+            .await?;
+            return Err(ApiError::field(
+                "current_password",
+                "This is not your current password.",
+            ));
+        }
     }
     changes.pending_email = new_email.as_ref().map(|e| Some(e.as_str().to_string()));
     changes.updated_at = Some(now());
@@ -135,6 +175,9 @@ pub async fn patch_me(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 accounts::update_profile(conn, &user_id, &changes)?;
+                if cancel_pending {
+                    accounts::cancel_pending_email(conn, &user_id, now())?;
+                }
                 let user = accounts::user_by_id(conn, &user_id)?
                     .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
                 if let Some(email) = &new_email {
@@ -153,6 +196,7 @@ pub async fn patch_me(
     params(("If-Match" = Option<String>, Header, description = "ETag of your profile")),
     responses(
         (status = 204, description = "Deactivated"),
+        (status = 409, description = "You are an institution's last owner", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
@@ -169,6 +213,15 @@ pub async fn delete_me(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let now = now();
+            // An institution must keep an owner who can act for it.
+            let sole = crate::db::institutions::solely_owned(conn, &user_id)?;
+            if !sole.is_empty() {
+                return Err(ApiError::Conflict {
+                    problem: "last-owner",
+                    title: "You are an institution's last owner",
+                    detail: format!("Make someone else owner of {} first.", sole.join(", ")),
+                });
+            }
             accounts::update_admin(
                 conn,
                 &user_id,
@@ -212,12 +265,16 @@ pub struct PasswordChange {
         (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     db: web::Data<Db>,
     principal: Principal,
     Json(body): Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let sid = principal.session()?.to_string();
+    state
+        .limits
+        .check(Bucket::Login, crate::api::auth::client_ip(&req))?;
     let user = principal.user;
     let email =
         EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
@@ -234,6 +291,20 @@ pub async fn change_password(
         .await?
         .map_err(ApiError::internal)?;
     let Some(hash) = hashed else {
+        // Wrong guesses count toward the address's lock-out, as at login.
+        let auth = state.settings.auth.clone();
+        let email = user.email_normalized.clone();
+        db.run(move |conn| {
+            accounts::record_login_failure(
+                conn,
+                &email,
+                auth.lockout_threshold,
+                auth.lockout_base_secs,
+                auth.lockout_max_secs,
+                now(),
+            )
+        })
+        .await?;
         return Err(ApiError::field(
             "current_password",
             "This is not your current password.",
@@ -243,7 +314,7 @@ pub async fn change_password(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             accounts::set_password(conn, &user.id, &hash, now())?;
-            end_all_sessions(conn, &user.id, Some(&sid), "password_change")?;
+            accounts::secure_account(conn, &user.id, Some(&sid), "password_change", now())?;
             crate::api::notifications::password_changed(conn, &state2, &user)
         })
     })

@@ -317,6 +317,12 @@ pub async fn put_preferences(
     principal: Principal,
     Json(body): Json<PreferencesUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    if body.items.len() > Kind::ALL.len() {
+        return Err(ApiError::field(
+            "items",
+            format!("At most {} items, one per kind.", Kind::ALL.len()),
+        ));
+    }
     let errors: Vec<FieldError> = body
         .items
         .iter()

@@ -615,39 +615,81 @@ pub fn record_login_failure(
     max_secs: u32,
     now: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
-    let failures: Option<i32> = lt::table
-        .filter(lt::email_normalized.eq(email))
-        .select(lt::failures)
-        .first(conn)
-        .optional()?;
-    let failures = failures.unwrap_or(0).saturating_add(1);
-    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
-    let locked_until = (failures >= threshold).then(|| {
-        let exp = u32::try_from(failures - threshold).unwrap_or(0).min(20);
-        let secs = u64::from(base_secs)
-            .saturating_mul(1 << exp)
-            .min(u64::from(max_secs));
-        now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(900))
-    });
-    let n = diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
-        .set((
-            lt::failures.eq(failures),
-            lt::locked_until.eq(locked_until),
-            lt::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    if n == 0 {
-        crate::with_conn!(conn, |c| diesel::insert_into(lt::table)
+    super::write_transaction(conn, |conn| {
+        // Make sure the row exists, then increment in the database: the
+        // UPDATE's row lock (PostgreSQL) or the write lock (SQLite) makes
+        // concurrent failures count one each.
+        crate::with_conn!(&mut *conn, |c| diesel::insert_into(lt::table)
             .values((
                 lt::email_normalized.eq(email),
-                lt::failures.eq(failures),
-                lt::locked_until.eq(locked_until),
+                lt::failures.eq(0),
                 lt::updated_at.eq(now),
             ))
             .on_conflict_do_nothing()
             .execute(c)?);
+        diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
+            .set((lt::failures.eq(lt::failures + 1), lt::updated_at.eq(now)))
+            .execute(conn)?;
+        let failures: i32 = lt::table
+            .filter(lt::email_normalized.eq(email))
+            .select(lt::failures)
+            .first(conn)?;
+        let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+        let locked_until = (failures >= threshold).then(|| {
+            let exp = u32::try_from(failures - threshold).unwrap_or(0).min(20);
+            let secs = u64::from(base_secs)
+                .saturating_mul(1 << exp)
+                .min(u64::from(max_secs));
+            now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(900))
+        });
+        diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
+            .set(lt::locked_until.eq(locked_until))
+            .execute(conn)?;
+        Ok(locked_until)
+    })
+}
+
+/// Drops a pending email change and the tokens that would complete it
+/// (the account's current address keeps its own verification tokens).
+pub fn cancel_pending_email(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let Some(user) = user_by_id(conn, user_id)? else {
+        return Ok(());
+    };
+    diesel::update(us::table.filter(us::id.eq(user_id)))
+        .set(us::pending_email.eq(None::<String>))
+        .execute(conn)?;
+    diesel::update(
+        et::table
+            .filter(et::user_id.eq(user_id))
+            .filter(et::purpose.eq(VERIFY_EMAIL))
+            .filter(et::email.ne(user.email))
+            .filter(et::used_at.is_null()),
+    )
+    .set(et::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// What someone does who fears their account was taken over (password
+/// reset or change, logout-all): every session ends, API tokens are
+/// revoked, a pending email change is dropped.
+pub fn secure_account(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep_session: Option<&str>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    if keep_session.is_none() {
+        bump_token_version(conn, user_id)?;
     }
-    Ok(locked_until)
+    revoke_sessions(conn, user_id, keep_session, reason, now)?;
+    revoke_all_api_tokens(conn, user_id, now)?;
+    cancel_pending_email(conn, user_id, now)
 }
 
 pub fn reset_login_failures(conn: &mut DbConnection, email: &str) -> QueryResult<()> {

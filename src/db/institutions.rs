@@ -223,6 +223,26 @@ pub fn joined_at(
         .optional()
 }
 
+/// Slugs of the institutions where the user is the only owner.
+pub fn solely_owned(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
+    let owned: Vec<String> = ms::table
+        .filter(ms::user_id.eq(user_id))
+        .filter(ms::role.eq("owner"))
+        .select(ms::institution_id)
+        .load(conn)?;
+    let mut sole = Vec::new();
+    for id in owned {
+        if count_owners_locked(conn, &id)? <= 1 {
+            let slug: String = it::table
+                .filter(it::id.eq(&id))
+                .select(it::slug)
+                .first(conn)?;
+            sole.push(slug);
+        }
+    }
+    Ok(sole)
+}
+
 pub fn count_role(conn: &mut DbConnection, institution_id: &str, role: &str) -> QueryResult<i64> {
     ms::table
         .filter(ms::institution_id.eq(institution_id))
@@ -413,10 +433,14 @@ pub fn mark_accepted(
     user_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    // Still pending at the moment of the write: a withdrawal or expiry that
+    // won the race wins.
     let n = diesel::update(
         iv::table
             .filter(iv::id.eq(id))
-            .filter(iv::accepted_at.is_null()),
+            .filter(iv::accepted_at.is_null())
+            .filter(iv::withdrawn_at.is_null())
+            .filter(iv::expires_at.gt(now)),
     )
     .set((
         iv::accepted_at.eq(Some(now)),

@@ -543,7 +543,7 @@ api_test!(
             Method::PATCH,
             "/api/v1/me",
             Some(&amina.access),
-            Some(json!({"email": "Amina.W@Example.NET"})),
+            Some(json!({"email": "Amina.W@Example.NET", "current_password": PASSWORD})),
         )
         .await;
         let body = body_of(res, 200).await;
@@ -621,7 +621,7 @@ api_test!(changing_the_email_to_a_taken_address, |backend| {
 
     // Someone else's address answers like any other (no existence leak)...
     let body = body_of(
-        patch(json!({"email": "Bakari.Otieno@example.com"})).await,
+        patch(json!({"email": "Bakari.Otieno@example.com", "current_password": PASSWORD})).await,
         200,
     )
     .await;
@@ -657,7 +657,7 @@ api_test!(an_api_token_cannot_change_the_email, |backend| {
         Method::PATCH,
         "/api/v1/me",
         Some(&token),
-        Some(json!({"email": "elsewhere@example.net"})),
+        Some(json!({"email": "elsewhere@example.net", "current_password": PASSWORD})),
     )
     .await;
     forbidden(res, "session-required").await;

@@ -824,3 +824,187 @@ api_test!(rate_limits_see_through_trusted_proxies_only, |backend| {
         .unwrap();
     problem(res, 429).await;
 });
+
+// Someone who briefly held a session must lose every foothold when the
+// owner resets the password: API tokens, and a pending email change.
+api_test!(a_password_reset_clears_every_foothold, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let victim = app.signup("esi.owner@example.org").await;
+    // The intruder mints an API token and starts an email change.
+    let token: Value = app
+        .post_json(
+            "/api/v1/me/tokens",
+            json!({"name": "backdoor", "scopes": ["read", "write"]}),
+            Some(&victim.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_token = token["token"].as_str().unwrap().to_string();
+    // Without the password the email cannot be changed at all.
+    let res = app
+        .client
+        .patch(app.url("/api/v1/me"))
+        .bearer_auth(&victim.access)
+        .json(&json!({"email": "intruder@example.net"}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 400).await;
+    assert_eq!(p["errors"][0]["field"], "current_password");
+    let res = app
+        .client
+        .patch(app.url("/api/v1/me"))
+        .bearer_auth(&victim.access)
+        .json(&json!({"email": "intruder@example.net", "current_password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let change_token = app
+        .last_email_data("intruder@example.net", "verify_email")
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The owner resets the password.
+    app.post_json(
+        "/api/v1/auth/password-reset",
+        json!({"email": victim.email}),
+        None,
+    )
+    .await;
+    let reset = app
+        .last_email_data(&victim.email, "password_reset")
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = app
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            json!({"token": reset, "new_password": "a fresh passphrase for esi only"}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+
+    // The API token is dead, and the pending change can no longer complete.
+    problem(app.get_auth("/api/v1/me", &api_token).await, 401).await;
+    let res = app
+        .post_json(
+            "/api/v1/auth/verify-email",
+            json!({"token": change_token}),
+            None,
+        )
+        .await;
+    problem(res, 400).await;
+    let me: Value = app
+        .get_auth(
+            "/api/v1/me",
+            app.login(&victim.email, "a fresh passphrase for esi only")
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["access_token"]
+                .as_str()
+                .unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], victim.email);
+    assert!(me["pending_email"].is_null());
+});
+
+api_test!(the_current_address_cancels_a_pending_change, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let a = app.signup("kojo@example.org").await;
+    let patch = |body: Value| {
+        app.client
+            .patch(app.url("/api/v1/me"))
+            .bearer_auth(&a.access)
+            .json(&body)
+            .send()
+    };
+    let res = patch(json!({"email": "kojo@example.net", "current_password": PASSWORD}))
+        .await
+        .unwrap();
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["pending_email"], "kojo@example.net");
+    let token = app
+        .last_email_data("kojo@example.net", "verify_email")
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me: Value = patch(json!({"email": "KOJO@example.org"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(me["pending_email"].is_null());
+    let res = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": token}), None)
+        .await;
+    problem(res, 400).await;
+    // A wrong current password counts as a failed login.
+    let res =
+        patch(json!({"email": "kojo@example.net", "current_password": "not my password at all"}))
+            .await
+            .unwrap();
+    let p = problem(res, 400).await;
+    assert_eq!(p["errors"][0]["field"], "current_password");
+});
+
+api_test!(the_last_owner_cannot_deactivate_themselves, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let owner = app.signup("owner.only@example.org").await;
+    let res = app
+        .post_json(
+            "/api/v1/institutions",
+            json!({"slug": "solo-lab", "name": "Solo Lab", "country": "GH", "kind": "research_lab"}),
+            Some(&owner.access),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .client
+        .delete(app.url("/api/v1/me"))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 409).await;
+    assert_eq!(p["type"], "urn:kujenga:problem:last-owner");
+    assert!(p["detail"].as_str().unwrap().contains("solo-lab"));
+    assert_eq!(
+        app.get_auth("/api/v1/me", &owner.access).await.status(),
+        200
+    );
+});
+
+api_test!(notification_preferences_take_one_item_per_kind, |backend| {
+    let app = spawn_app(backend).await.unwrap();
+    let a = app.signup("prefs@example.org").await;
+    let items: Vec<Value> = (0..50)
+        .map(|_| json!({"kind": "api_token_created", "email": false}))
+        .collect();
+    let res = app
+        .client
+        .put(app.url("/api/v1/me/notification-preferences"))
+        .bearer_auth(&a.access)
+        .json(&json!({"items": items}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 400).await;
+    assert_eq!(p["errors"][0]["field"], "items");
+});
