@@ -607,6 +607,9 @@ pub fn locked_until(
 
 /// Counts a failure; from the `threshold`-th on, locks for `base · 2^(n−threshold)`
 /// seconds (at most `max`). Returns the lock's end, if any.
+/// Hours after which an address's failed-login count starts again.
+pub const FAILURES_FADE_HOURS: i64 = 24;
+
 pub fn record_login_failure(
     conn: &mut DbConnection,
     email: &str,
@@ -627,6 +630,15 @@ pub fn record_login_failure(
             ))
             .on_conflict_do_nothing()
             .execute(c)?);
+        // Failures fade: a count untouched for a day starts again, so a
+        // few wrong guesses cannot keep an address locked for ever.
+        diesel::update(
+            lt::table
+                .filter(lt::email_normalized.eq(email))
+                .filter(lt::updated_at.lt(now - chrono::Duration::hours(FAILURES_FADE_HOURS))),
+        )
+        .set(lt::failures.eq(0))
+        .execute(conn)?;
         diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
             .set((lt::failures.eq(lt::failures + 1), lt::updated_at.eq(now)))
             .execute(conn)?;

@@ -1008,3 +1008,50 @@ api_test!(notification_preferences_take_one_item_per_kind, |backend| {
     let p = problem(res, 400).await;
     assert_eq!(p["errors"][0]["field"], "items");
 });
+
+api_test!(failed_logins_fade_after_a_day, |backend| {
+    use kujenga::db::schema::login_throttle;
+    let app = spawn_app_with(backend, |s| {
+        s.auth.lockout_threshold = 2;
+        s.auth.lockout_base_secs = 60;
+    })
+    .await
+    .unwrap();
+    app.signup("fade@example.org").await;
+    problem(
+        app.login("fade@example.org", "wrong wrong wrong").await,
+        401,
+    )
+    .await;
+    // The first failure was long ago (and any lock has run out).
+    app.db
+        .run(|conn| {
+            diesel::update(login_throttle::table)
+                .set((
+                    login_throttle::updated_at.eq(kujenga::db::now() - chrono::Duration::hours(25)),
+                    login_throttle::locked_until.eq(None::<chrono::NaiveDateTime>),
+                ))
+                .execute(conn)
+        })
+        .await
+        .unwrap();
+    // So this failure is the first of a new count: no lock yet.
+    problem(
+        app.login("fade@example.org", "wrong wrong wrong").await,
+        401,
+    )
+    .await;
+    assert_eq!(app.login("fade@example.org", PASSWORD).await.status(), 200);
+    // Two fresh failures in a row still lock.
+    problem(
+        app.login("fade@example.org", "wrong wrong wrong").await,
+        401,
+    )
+    .await;
+    problem(
+        app.login("fade@example.org", "wrong wrong wrong").await,
+        401,
+    )
+    .await;
+    problem(app.login("fade@example.org", PASSWORD).await, 429).await;
+});
