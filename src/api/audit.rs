@@ -9,7 +9,6 @@ use crate::api::types::utc;
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::db::audit::{self, AuditEvent as Row, Filter};
-use crate::domain::policy::{self, Action, Actor};
 use crate::error::{ApiError, Problem};
 use crate::http::json::Query;
 use crate::http::pagination::{PageQuery, Paginated};
@@ -80,13 +79,7 @@ pub async fn list(
     Query(page): Query<PageQuery>,
     Query(filter): Query<AuditFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    policy::enforce(policy::may(
-        &Actor {
-            role: Some(principal.role()),
-            verified: principal.user.email_verified,
-        },
-        Action::Administer,
-    ))?;
+    principal.require_admin()?;
     let page = page.parse::<(DateTime<Utc>, String)>()?;
     for (name, value) in [
         ("actor_id", &filter.actor_id),

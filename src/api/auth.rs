@@ -299,15 +299,25 @@ fn open_session(
         now + chrono::Duration::days(days),
         now,
     )?;
+    token_pair(state, user, &sid, refresh)
+}
+
+/// A new access token for `user` in session `sid`, with its refresh token.
+fn token_pair(
+    state: &AppState,
+    user: &UserRow,
+    sid: &str,
+    refresh_token: String,
+) -> Result<TokenPair, ApiError> {
     let access = state
         .keys
-        .issue(&user.id, &sid, user.token_version)
+        .issue(&user.id, sid, user.token_version)
         .map_err(ApiError::internal)?;
     Ok(TokenPair {
         access_token: access,
         token_type: "Bearer".into(),
         expires_in: state.keys.ttl_secs(),
-        refresh_token: refresh,
+        refresh_token,
     })
 }
 
@@ -443,16 +453,7 @@ pub async fn refresh(
                             .ok_or_else(|| {
                                 ApiError::Unauthorized("The refresh token is not valid.".into())
                             })?;
-                        let access = state2
-                            .keys
-                            .issue(&user.id, &session_id, user.token_version)
-                            .map_err(ApiError::internal)?;
-                        Ok(Ok(TokenPair {
-                            access_token: access,
-                            token_type: "Bearer".into(),
-                            expires_in: state2.keys.ttl_secs(),
-                            refresh_token: new_token,
-                        }))
+                        Ok(Ok(token_pair(&state2, &user, &session_id, new_token)?))
                     }
                     // Commit the revocation, then answer 401.
                     Refresh::Reused => Ok(Err(true)),
@@ -512,22 +513,6 @@ pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpR
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Bumps the token version (every access token dies) and revokes sessions,
-/// keeping `keep` alive if given (its tokens are re-issued by the caller).
-pub fn end_all_sessions(
-    conn: &mut DbConnection,
-    user_id: &str,
-    keep: Option<&str>,
-    reason: &str,
-) -> Result<(), ApiError> {
-    let now = now();
-    if keep.is_none() {
-        accounts::bump_token_version(conn, user_id)?;
-    }
-    accounts::revoke_sessions(conn, user_id, keep, reason, now)?;
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -128,10 +128,7 @@ impl From<&InstitutionRow> for Institution {
 }
 
 fn actor(principal: Option<&Principal>) -> Actor {
-    principal.map_or(Actor::ANONYMOUS, |p| Actor {
-        role: Some(p.role()),
-        verified: p.user.email_verified,
-    })
+    principal.map_or(Actor::ANONYMOUS, Principal::actor)
 }
 
 /// The institution and what the policy needs to know about it; 404 if none.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::api::auth::{end_all_sessions, send_verification};
+use crate::api::auth::send_verification;
 use crate::api::types::{ApiToken, Scope, User};
 use crate::auth::password::{self, Verified};
 use crate::auth::ratelimit::Bucket;
@@ -241,7 +241,13 @@ pub async fn delete_me(
                 &user_id,
                 serde_json::json!({"by": "self"}),
             )?;
-            end_all_sessions(conn, &user_id, None, "deactivated")
+            Ok(accounts::end_sessions(
+                conn,
+                &user_id,
+                None,
+                "deactivated",
+                now,
+            )?)
         })
     })
     .await?;

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::auth::end_all_sessions;
 use crate::api::types::{User, utc};
 use crate::auth::Principal;
 use crate::db::accounts::{self, AdminChanges};
@@ -189,16 +188,12 @@ pub async fn patch(
                     accounts::revoke_all_api_tokens(conn, &id, now)?;
                 }
                 if role_changes || deactivates {
-                    end_all_sessions(
-                        conn,
-                        &id,
-                        None,
-                        if deactivates {
-                            "deactivated"
-                        } else {
-                            "role_change"
-                        },
-                    )?;
+                    let reason = if deactivates {
+                        "deactivated"
+                    } else {
+                        "role_change"
+                    };
+                    accounts::end_sessions(conn, &id, None, reason, now)?;
                 }
                 tracing::info!(admin = %admin, user = %id, ?changes, "admin changed a user");
                 accounts::user_by_id(conn, &id)?

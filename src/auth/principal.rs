@@ -51,19 +51,6 @@ impl Principal {
         }
     }
 
-    /// 403 unless the user verified their email address.
-    pub fn require_verified(&self) -> Result<(), ApiError> {
-        if self.user.email_verified {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                problem: "email-not-verified",
-                title: "Email address not verified",
-                detail: "Verify your email address first: follow the link we sent you.".into(),
-            })
-        }
-    }
-
     /// The policy's view of this caller.
     pub fn actor(&self) -> crate::domain::policy::Actor {
         crate::domain::policy::Actor {

@@ -686,6 +686,22 @@ pub fn cancel_pending_email(
     Ok(())
 }
 
+/// Ends every session of the user but `keep`; without `keep` the token
+/// version is bumped too, so access tokens already issued die at once.
+pub fn end_sessions(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    if keep.is_none() {
+        bump_token_version(conn, user_id)?;
+    }
+    revoke_sessions(conn, user_id, keep, reason, now)?;
+    Ok(())
+}
+
 /// What someone does who fears their account was taken over (password
 /// reset or change, logout-all): every session ends, API tokens are
 /// revoked, a pending email change is dropped.
@@ -696,10 +712,7 @@ pub fn secure_account(
     reason: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    if keep_session.is_none() {
-        bump_token_version(conn, user_id)?;
-    }
-    revoke_sessions(conn, user_id, keep_session, reason, now)?;
+    end_sessions(conn, user_id, keep_session, reason, now)?;
     revoke_all_api_tokens(conn, user_id, now)?;
     cancel_pending_email(conn, user_id, now)
 }

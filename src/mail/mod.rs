@@ -158,7 +158,7 @@ impl Outbox {
             },
         )?;
         if inserted {
-            ENQUEUED.with(|f| f.set(true));
+            mark_enqueued();
         }
         Ok(inserted)
     }
