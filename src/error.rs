@@ -7,7 +7,7 @@
 //! | `BadRequest`           | 400    | `about:blank`                           |
 //! | `Unauthorized`         | 401    | `about:blank`                           |
 //! | `Forbidden`            | 403    | caller-supplied problem type            |
-//! | `NotFound`             | 404    | `about:blank`                           |
+//! | `NotFound`, `NotFoundNamed` | 404 | `about:blank`                        |
 //! | `MethodNotAllowed`     | 405    | `about:blank` (+ `Allow`)               |
 //! | `Conflict`             | 409    | caller-supplied problem type            |
 //! | `PreconditionFailed`   | 412    | `urn:kujenga:problem:stale-version`     |
@@ -96,6 +96,9 @@ pub enum ApiError {
     },
     #[error("not found")]
     NotFound,
+    /// A 404 about something the request named (a linked resource).
+    #[error("not found: {0}")]
+    NotFoundNamed(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: Option<HeaderValue> },
     #[error("conflict: {detail}")]
@@ -191,6 +194,7 @@ impl ApiError {
                 errors,
             } => typed(problem, title, detail, errors.clone()),
             Self::NotFound => blank(Some("No such resource.".into())),
+            Self::NotFoundNamed(detail) => blank(Some(detail.clone())),
             Self::MethodNotAllowed { .. } => blank(Some(
                 "This resource does not support the request method; see the Allow header.".into(),
             )),
@@ -235,7 +239,7 @@ impl ResponseError for ApiError {
             Self::Validation { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NotFoundNamed(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,

@@ -585,10 +585,23 @@ pub async fn delete(
         Action::DeleteInstitution(facts),
     ))?;
     etag::check_if_match(&req, &etag::etag_of_json(&Institution::from(&row))?)?;
-    // Resources arrive with the catalogue; until then none can be published.
     let ctx = Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
+            // Drafts go with the institution; what it published stays
+            // (learners and links depend on it) until archived elsewhere.
+            let published = crate::db::resources::count_published(conn, &row.id)?;
+            if published > 0 {
+                return Err(ApiError::Conflict {
+                    problem: "institution-has-resources",
+                    title: "The institution has published resources",
+                    detail: format!(
+                        "`{}` owns {published} published or archived resource(s); \
+                         an institution is deleted only while it owns none (its drafts go with it).",
+                        row.slug
+                    ),
+                });
+            }
             audit::record(
                 conn,
                 &ctx,
@@ -597,7 +610,8 @@ pub async fn delete(
                 &row.id,
                 json!({"slug": row.slug, "name": row.name}),
             )?;
-            store::delete(conn, &row.id)
+            store::delete(conn, &row.id)?;
+            Ok(())
         })
     })
     .await?;

@@ -8,6 +8,7 @@ pub mod institutions;
 pub mod me;
 pub mod notifications;
 pub mod ops;
+pub mod resources;
 pub mod types;
 pub mod users;
 
@@ -49,6 +50,17 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         institutions::change_member, institutions::remove_member, institutions::invitations,
         institutions::invite, institutions::withdraw, institutions::accept,
         audit::list,
+        resources::list_all,
+        resources::courses::list, resources::courses::create, resources::courses::show,
+        resources::courses::update, resources::courses::delete, resources::courses::publish,
+        resources::courses::archive,
+        resources::datasets::list, resources::datasets::create, resources::datasets::show,
+        resources::datasets::update, resources::datasets::delete, resources::datasets::publish,
+        resources::datasets::archive,
+        resources::model_cards::list, resources::model_cards::create, resources::model_cards::show,
+        resources::model_cards::update, resources::model_cards::delete,
+        resources::model_cards::publish, resources::model_cards::archive,
+        resources::list_files, resources::add_file, resources::delete_file,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus)),
     modifiers(&BearerAuth, &CommonResponses),
@@ -58,6 +70,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         (name = "me", description = "Your profile, password, API tokens and notifications"),
         (name = "users", description = "Account administration (admins)"),
         (name = "institutions", description = "Institutions, their members and invitations"),
+        (name = "resources", description = "The catalogue: courses, datasets and model cards, their lifecycle and dataset files"),
         (name = "admin", description = "For administrators: the email outbox and the audit log"),
     )
 )]
@@ -118,6 +131,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(users::routes)
         .configure(admin::routes)
         .configure(institutions::routes)
+        .configure(resources::routes)
         .configure(audit::routes);
 }
 

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod institutions;
 pub mod notifications;
 pub mod outbox;
+pub mod resources;
 pub mod schema;
 
 use std::fmt;

@@ -218,5 +218,76 @@ diesel::table! {
 
 diesel::joinable!(memberships -> institutions (institution_id));
 diesel::joinable!(memberships -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(institutions, memberships);
 diesel::allow_tables_to_appear_in_same_query!(memberships, users);
+
+diesel::table! {
+    resources (id) {
+        id -> Text,
+        kind -> Text,
+        institution_id -> Text,
+        title -> Text,
+        title_lower -> Text,
+        summary -> Text,
+        description -> Text,
+        license -> Nullable<Text>,
+        languages -> Text,
+        countries -> Text,
+        tags -> Text,
+        search_text -> Text,
+        visibility -> Text,
+        status -> Text,
+        version -> BigInt,
+        access_level -> Nullable<Text>,
+        risk_tier -> Nullable<Text>,
+        details -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
+        listed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resource_terms (facet, value, resource_id) {
+        resource_id -> Text,
+        facet -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    resource_relations (source_id, relation, target_id) {
+        source_id -> Text,
+        relation -> Text,
+        target_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    dataset_files (id) {
+        id -> Text,
+        dataset_id -> Text,
+        name -> Text,
+        url -> Text,
+        media_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(resources -> institutions (institution_id));
+diesel::joinable!(resource_terms -> resources (resource_id));
+diesel::joinable!(dataset_files -> resources (dataset_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    resources,
+    institutions,
+    resource_terms,
+    resource_relations,
+    dataset_files,
+    memberships
+);

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 pub mod policy;
+pub mod resource;
 
 /// An email address as given (trimmed), with its normalised form (lowercase)
 /// used for uniqueness and look-ups.

@@ -12,6 +12,7 @@
 //! - inviting and creating institutions need a verified email address.
 
 use crate::domain::Role;
+use crate::domain::resource::{Status, Visibility};
 
 /// Roles inside an institution.
 #[derive(
@@ -84,6 +85,18 @@ pub struct InstitutionFacts {
     pub caller_role: Option<InstitutionRole>,
 }
 
+/// What the policy needs to know about a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceFacts {
+    /// Its owning institution.
+    pub institution: InstitutionFacts,
+    pub status: Status,
+    pub visibility: Visibility,
+    /// Shared into an active partnership one of the caller's institutions
+    /// is an active member of (always `false` until partnerships exist).
+    pub shared_with_caller: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     CreateInstitution,
@@ -111,6 +124,14 @@ pub enum Action {
         role: InstitutionRole,
     },
     AcceptInvitation,
+    /// Create a resource owned by this institution.
+    CreateResource(InstitutionFacts),
+    /// Read a resource (and link to it, and see its files' names).
+    ViewResource(ResourceFacts),
+    /// Change, archive or delete a resource, or manage its files.
+    EditResource(ResourceFacts),
+    /// Publish a draft.
+    PublishResource(ResourceFacts),
     /// `/users`, `/admin/*`, `/audit-events`.
     Administer,
 }
@@ -126,6 +147,8 @@ pub enum Denial {
     Role,
     /// Administrators only.
     AdminOnly,
+    /// The institution is not verified yet.
+    InstitutionNotVerified,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +162,33 @@ pub enum Decision {
 
 fn visible(actor: &Actor, inst: &InstitutionFacts) -> bool {
     actor.is_admin() || inst.verified || inst.caller_role.is_some()
+}
+
+/// Who sees a resource (brief, "Access rules"): drafts only the owning
+/// institution's owners and editors; otherwise its members, and — while the
+/// institution is verified — everyone for `public`, the signed-in for
+/// `registered`, members of a partnership it is shared into for
+/// `partnership`. Admins see everything. `db::resources::visible_filter`
+/// is the same rule in SQL.
+pub fn resource_visible(actor: &Actor, r: &ResourceFacts) -> bool {
+    use InstitutionRole::{Editor, Owner};
+    let role = r.institution.caller_role;
+    if actor.is_admin() {
+        return true;
+    }
+    if r.status == Status::Draft {
+        return matches!(role, Some(Owner | Editor));
+    }
+    if role.is_some() {
+        return true;
+    }
+    r.institution.verified
+        && match r.visibility {
+            Visibility::Public => true,
+            Visibility::Registered => actor.signed_in(),
+            Visibility::Institution => false,
+            Visibility::Partnership => r.shared_with_caller,
+        }
 }
 
 /// The policy.
@@ -158,8 +208,22 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         | Action::Invite { institution: i, .. }
         | Action::ListInvitations(i)
         | Action::WithdrawInvitation { institution: i, .. } => Some(i),
+        Action::CreateResource(i) => Some(i),
+        Action::ViewResource(r) | Action::EditResource(r) | Action::PublishResource(r) => {
+            if !resource_visible(actor, &r) {
+                return Hidden;
+            }
+            None
+        }
         Action::CreateInstitution | Action::AcceptInvitation | Action::Administer => None,
     };
+    // Unverified institutions cannot publish, whoever asks.
+    if let Action::PublishResource(r) = action
+        && !r.institution.verified
+        && (actor.is_admin() || matches!(r.institution.caller_role, Some(Owner | Editor)))
+    {
+        return Forbidden(Denial::InstitutionNotVerified);
+    }
     if let Some(i) = &inst
         && !visible(actor, i)
     {
@@ -168,7 +232,12 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
     if actor.is_admin() {
         return Allow;
     }
-    let role = inst.and_then(|i| i.caller_role);
+    let role = match action {
+        Action::ViewResource(r) | Action::EditResource(r) | Action::PublishResource(r) => {
+            r.institution.caller_role
+        }
+        _ => inst.and_then(|i| i.caller_role),
+    };
     let needs_signin = |d: Decision| {
         if actor.signed_in() {
             d
@@ -218,7 +287,15 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
                 Allow
             }
         }
-        Action::ListInvitations(_) => match role {
+        Action::ListInvitations(_) | Action::CreateResource(_) | Action::EditResource(_) => {
+            match role {
+                Some(Owner | Editor) => Allow,
+                _ => needs_signin(Forbidden(Denial::Role)),
+            }
+        }
+        Action::ViewResource(_) => Allow,
+        Action::PublishResource(_) => match role {
+            Some(Owner | Editor) if !actor.verified => Forbidden(Denial::EmailNotVerified),
             Some(Owner | Editor) => Allow,
             _ => needs_signin(Forbidden(Denial::Role)),
         },
@@ -243,6 +320,11 @@ pub fn enforce(decision: Decision) -> Result<(), crate::error::ApiError> {
             problem: "admin-only",
             title: "Administrators only",
             detail: "Only platform administrators may do this.".into(),
+        }),
+        Decision::Forbidden(Denial::InstitutionNotVerified) => Err(ApiError::Forbidden {
+            problem: "institution-not-verified",
+            title: "Institution not verified",
+            detail: "An administrator must verify the institution before it can publish.".into(),
         }),
         Decision::Forbidden(Denial::Role) => Err(ApiError::Forbidden {
             problem: "insufficient-role",

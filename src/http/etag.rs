@@ -117,17 +117,25 @@ pub fn respond_with_status<T: Serialize>(
 /// Fails with 412 when the request's `If-Match` names another version.
 /// No `If-Match` header means the client takes the risk of a lost update.
 pub fn check_if_match(req: &HttpRequest, current_etag: &str) -> Result<(), ApiError> {
-    match req
-        .headers()
+    check_if_match_value(if_match(req).as_deref(), current_etag)
+}
+
+/// The request's `If-Match` header (`Some("")` when it is not text, which
+/// matches nothing), to check later off the request's thread.
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
         .get(header::IF_MATCH)
         .filter(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
-    {
+        .map(|v| v.to_str().map(str::to_owned).unwrap_or_default())
+}
+
+/// [`check_if_match`] on a header value taken with [`if_match`].
+pub fn check_if_match_value(header: Option<&str>, current_etag: &str) -> Result<(), ApiError> {
+    match header {
         // No header (or an empty one): the client takes the risk.
         None => Ok(()),
-        Some(v) => match v.to_str() {
-            Ok(list) if matches_strong(list, current_etag) => Ok(()),
-            _ => Err(ApiError::PreconditionFailed),
-        },
+        Some(list) if matches_strong(list, current_etag) => Ok(()),
+        Some(_) => Err(ApiError::PreconditionFailed),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_wit
 
 /// The application with cheap password hashing and generous rate limits:
 /// these tests sign many people up from one address.
-async fn start(backend: Backend) -> TestApp {
+pub(crate) async fn start(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {
         s.auth.argon2_memory_kib = 64;
         s.auth.argon2_iterations = 1;
@@ -23,7 +23,7 @@ async fn start(backend: Backend) -> TestApp {
 }
 
 /// Sends `method path` with an optional bearer token, JSON body and headers.
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -44,7 +44,7 @@ async fn send(
     req.send().await.expect("request")
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -55,7 +55,7 @@ async fn call(
 }
 
 /// Reads a JSON body after checking the status.
-async fn body_of(res: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn body_of(res: reqwest::Response, status: u16) -> Value {
     let got = res.status().as_u16();
     let url = res.url().path().to_string();
     let text = res.text().await.expect("body");
@@ -64,7 +64,7 @@ async fn body_of(res: reqwest::Response, status: u16) -> Value {
 }
 
 /// A problem of the given `urn:kujenga:problem:` type.
-async fn typed(res: reqwest::Response, status: u16, kind: &str) -> Value {
+pub(crate) async fn typed(res: reqwest::Response, status: u16, kind: &str) -> Value {
     let body = problem(res, status).await;
     assert_eq!(
         body["type"],
@@ -75,7 +75,7 @@ async fn typed(res: reqwest::Response, status: u16, kind: &str) -> Value {
 }
 
 /// A 400 validation problem naming exactly `expected` fields.
-async fn invalid(res: reqwest::Response, expected: &[&str]) -> Value {
+pub(crate) async fn invalid(res: reqwest::Response, expected: &[&str]) -> Value {
     let body = typed(res, 400, "validation-error").await;
     let mut got: Vec<String> = body["errors"]
         .as_array()
@@ -93,7 +93,7 @@ async fn invalid(res: reqwest::Response, expected: &[&str]) -> Value {
     body
 }
 
-fn etag_of(res: &reqwest::Response) -> String {
+pub(crate) fn etag_of(res: &reqwest::Response) -> String {
     res.headers()
         .get("etag")
         .expect("an ETag")
@@ -102,13 +102,13 @@ fn etag_of(res: &reqwest::Response) -> String {
         .to_string()
 }
 
-fn link_of(res: &reqwest::Response) -> Option<String> {
+pub(crate) fn link_of(res: &reqwest::Response) -> Option<String> {
     res.headers()
         .get("link")
         .map(|v| v.to_str().unwrap().to_string())
 }
 
-fn strings(items: &Value, key: &str) -> Vec<String> {
+pub(crate) fn strings(items: &Value, key: &str) -> Vec<String> {
     items
         .as_array()
         .expect("an array")
@@ -119,7 +119,7 @@ fn strings(items: &Value, key: &str) -> Vec<String> {
 
 /// Walks a list with `limit=1` and returns `key` of every item, checking
 /// `next_cursor` and `Link` on the way.
-async fn walk(app: &TestApp, token: Option<&str>, path: &str, key: &str) -> Vec<String> {
+pub(crate) async fn walk(app: &TestApp, token: Option<&str>, path: &str, key: &str) -> Vec<String> {
     let sep = if path.contains('?') { '&' } else { '?' };
     let mut cursor: Option<String> = None;
     let mut seen = Vec::new();
@@ -151,14 +151,14 @@ async fn walk(app: &TestApp, token: Option<&str>, path: &str, key: &str) -> Vec<
 }
 
 /// A signed-up, signed-in platform admin.
-async fn admin(app: &TestApp, email: &str) -> Account {
+pub(crate) async fn admin(app: &TestApp, email: &str) -> Account {
     let a = app.signup(email).await;
     app.make_admin(&a.id).await;
     app.signin(email).await
 }
 
 /// Sets a platform role directly (e.g. `coordinator`).
-async fn set_platform_role(app: &TestApp, user_id: &str, role: &'static str) {
+pub(crate) async fn set_platform_role(app: &TestApp, user_id: &str, role: &'static str) {
     use diesel::prelude::*;
     use kujenga::db::schema::users;
     let id = user_id.to_string();
@@ -173,13 +173,13 @@ async fn set_platform_role(app: &TestApp, user_id: &str, role: &'static str) {
 }
 
 /// Registers and signs in without verifying the address: the access token.
-async fn unverified(app: &TestApp, email: &str) -> String {
+pub(crate) async fn unverified(app: &TestApp, email: &str) -> String {
     assert_eq!(app.register(email, PASSWORD).await.status(), 202);
     let pair = body_of(app.login(email, PASSWORD).await, 200).await;
     pair["access_token"].as_str().unwrap().to_string()
 }
 
-fn new_institution(slug: &str) -> Value {
+pub(crate) fn new_institution(slug: &str) -> Value {
     json!({
         "slug": slug,
         "name": format!("Institution {slug}"),
@@ -188,22 +188,22 @@ fn new_institution(slug: &str) -> Value {
     })
 }
 
-fn inst_path(slug: &str) -> String {
+pub(crate) fn inst_path(slug: &str) -> String {
     format!("/api/v1/institutions/{slug}")
 }
 
-async fn create(app: &TestApp, token: &str, body: Value) -> Value {
+pub(crate) async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     let res = app
         .post_json("/api/v1/institutions", body, Some(token))
         .await;
     body_of(res, 201).await
 }
 
-async fn create_slug(app: &TestApp, token: &str, slug: &str) -> Value {
+pub(crate) async fn create_slug(app: &TestApp, token: &str, slug: &str) -> Value {
     create(app, token, new_institution(slug)).await
 }
 
-async fn verify(app: &TestApp, admin: &str, slug: &str) -> Value {
+pub(crate) async fn verify(app: &TestApp, admin: &str, slug: &str) -> Value {
     let res = call(
         app,
         Method::POST,
@@ -216,7 +216,7 @@ async fn verify(app: &TestApp, admin: &str, slug: &str) -> Value {
 }
 
 /// Invites `email`: the invitation and the emailed token.
-async fn invite(
+pub(crate) async fn invite(
     app: &TestApp,
     token: &str,
     slug: &str,
@@ -241,7 +241,7 @@ async fn invite(
     (inv, secret)
 }
 
-async fn accept(app: &TestApp, token: &str, secret: &str) -> reqwest::Response {
+pub(crate) async fn accept(app: &TestApp, token: &str, secret: &str) -> reqwest::Response {
     app.post_json(
         "/api/v1/invitations/accept",
         json!({"token": secret}),
@@ -251,7 +251,7 @@ async fn accept(app: &TestApp, token: &str, secret: &str) -> reqwest::Response {
 }
 
 /// Invites `who` with `role` and has them accept.
-async fn join(app: &TestApp, inviter: &str, slug: &str, who: &Account, role: &str) {
+pub(crate) async fn join(app: &TestApp, inviter: &str, slug: &str, who: &Account, role: &str) {
     let (_, secret) = invite(app, inviter, slug, &who.email, role).await;
     let m = body_of(accept(app, &who.access, &secret).await, 200).await;
     assert_eq!(m, json!({"institution": slug, "role": role}));
@@ -299,7 +299,7 @@ async fn pending_emails(app: &TestApp, token: &str, slug: &str) -> Vec<String> {
 }
 
 /// Audit events matching `query` (newest first).
-async fn events(app: &TestApp, admin: &str, query: &str) -> Vec<Value> {
+pub(crate) async fn events(app: &TestApp, admin: &str, query: &str) -> Vec<Value> {
     let res = app
         .get_auth(&format!("/api/v1/audit-events?limit=100&{query}"), admin)
         .await;
@@ -307,7 +307,7 @@ async fn events(app: &TestApp, admin: &str, query: &str) -> Vec<Value> {
 }
 
 /// The id of an institution, as the audit log of its creation names it.
-async fn institution_id(app: &TestApp, admin: &str, slug: &str) -> String {
+pub(crate) async fn institution_id(app: &TestApp, admin: &str, slug: &str) -> String {
     events(app, admin, "action=institution.created")
         .await
         .iter()

@@ -11,6 +11,7 @@ mod smtp;
 mod accounts;
 mod auth;
 mod building_blocks;
+mod catalogue_smoke;
 mod cli;
 mod http_behaviour;
 mod institutions;

@@ -1,0 +1,1339 @@
+//! Resources — courses, datasets and model cards — as validated documents,
+//! and the completeness gate a resource passes before it is published.
+//!
+//! A resource is edited as one JSON document: its core fields plus its
+//! kind's own. Creating validates the body; `PATCH` merges the body into
+//! the current document (RFC 7396 JSON merge patch) and validates the result
+//! the same way, so there is exactly one set of rules for both. Everything
+//! here is pure: whether linked resources exist is the API layer's business.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::domain::{CountryCode, LanguageTag};
+use crate::error::FieldError;
+
+/// A closed set of snake_case words, as stored and as sent.
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(raw: &str) -> Option<Self> {
+                match raw { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// `a`, `b` or `c`: for messages.
+            pub fn choices() -> String {
+                let words: Vec<String> = Self::ALL.iter().map(|v| format!("`{}`", v.as_str())).collect();
+                words.join(", ")
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// What a resource is.
+    ResourceKind { Course => "course", Dataset => "dataset", ModelCard => "model_card" }
+);
+word_enum!(
+    /// Who may see a published resource (drafts: its institution's editors and owners).
+    Visibility {
+        Public => "public",
+        Registered => "registered",
+        Institution => "institution",
+        Partnership => "partnership",
+    }
+);
+word_enum!(
+    /// Lifecycle: `draft → published → archived`.
+    Status { Draft => "draft", Published => "published", Archived => "archived" }
+);
+word_enum!(
+    /// Typed links between resources.
+    Relation {
+        TrainedOn => "trained_on",
+        EvaluatedOn => "evaluated_on",
+        UsesDataset => "uses_dataset",
+        TeachesModel => "teaches_model",
+        DerivedFrom => "derived_from",
+    }
+);
+word_enum!(
+    /// Who may get a dataset's files.
+    AccessLevel { Open => "open", Registered => "registered", Restricted => "restricted" }
+);
+word_enum!(
+    /// Where a dataset's data may go.
+    TransferPolicy {
+        Unrestricted => "unrestricted",
+        AllowedCountries => "allowed_countries",
+        PartnersOnly => "partners_only",
+        InCountry => "in_country",
+    }
+);
+word_enum!(
+    /// Risk tier after the EU AI Act; a higher tier needs a fuller card.
+    RiskTier {
+        Minimal => "minimal",
+        Limited => "limited",
+        High => "high",
+        Unacceptable => "unacceptable",
+    }
+);
+word_enum!(
+    CourseLevel { Beginner => "beginner", Intermediate => "intermediate", Advanced => "advanced" }
+);
+word_enum!(
+    Delivery { SelfPaced => "self_paced", InstructorLed => "instructor_led", Blended => "blended" }
+);
+
+impl ResourceKind {
+    /// The collection's path segment: `courses`, `datasets`, `model-cards`.
+    pub fn collection(self) -> &'static str {
+        match self {
+            Self::Course => "courses",
+            Self::Dataset => "datasets",
+            Self::ModelCard => "model-cards",
+        }
+    }
+}
+
+impl Relation {
+    /// Which kinds a relation may link (`source → target`); `derived_from`
+    /// links two resources of the same kind.
+    pub fn allows(self, source: ResourceKind, target: ResourceKind) -> bool {
+        use ResourceKind::{Course, Dataset, ModelCard};
+        match self {
+            Self::TrainedOn | Self::EvaluatedOn => source == ModelCard && target == Dataset,
+            Self::UsesDataset => source == Course && target == Dataset,
+            Self::TeachesModel => source == Course && target == ModelCard,
+            Self::DerivedFrom => source == target,
+        }
+    }
+
+    pub fn rule(self) -> &'static str {
+        match self {
+            Self::TrainedOn | Self::EvaluatedOn => "links a model card to a dataset",
+            Self::UsesDataset => "links a course to a dataset",
+            Self::TeachesModel => "links a course to a model card",
+            Self::DerivedFrom => "links two resources of the same kind",
+        }
+    }
+}
+
+// ----- limits --------------------------------------------------------------
+
+pub const TITLE_MAX: usize = 200;
+pub const SUMMARY_MAX: usize = 500;
+pub const DESCRIPTION_MAX: usize = 50_000;
+/// Datasheet and model card sections (Markdown).
+pub const SECTION_MAX: usize = 20_000;
+/// Short one-line fields (model type, task, …).
+pub const SHORT_MAX: usize = 200;
+pub const URL_MAX: usize = 2048;
+pub const TAG_MAX: usize = 50;
+pub const TAGS_MAX: usize = 30;
+pub const LANGUAGES_MAX: usize = 20;
+pub const COUNTRIES_MAX: usize = 250;
+pub const RELATED_MAX: usize = 100;
+pub const RESULTS_MAX: usize = 500;
+pub const FORMATS_MAX: usize = 20;
+
+// ----- the document ----------------------------------------------------------
+
+/// A typed link from one resource to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Link {
+    pub relation: Relation,
+    /// The linked resource's id.
+    #[schema(format = "uuid")]
+    pub resource_id: String,
+}
+
+/// The fields every kind has, as edited.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Core {
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub license: Option<String>,
+    pub languages: Vec<String>,
+    pub countries: Vec<String>,
+    pub tags: Vec<String>,
+    pub visibility: Visibility,
+    pub related: Vec<Link>,
+}
+
+/// A course's own fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CourseFields {
+    pub level: Option<CourseLevel>,
+    pub delivery: Option<Delivery>,
+    /// Hours of study, at least 0.
+    pub duration_hours: Option<f64>,
+    /// Markdown: what a learner should know first.
+    pub prerequisites: Option<String>,
+    /// A package of the whole course for offline study (http or https).
+    pub offline_package_url: Option<String>,
+    #[schema(minimum = 0)]
+    pub offline_package_bytes: Option<i64>,
+}
+
+/// A datasheet, after *Datasheets for Datasets* (Markdown sections).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Datasheet {
+    pub motivation: Option<String>,
+    pub composition: Option<String>,
+    pub collection_process: Option<String>,
+    pub preprocessing: Option<String>,
+    pub uses: Option<String>,
+    pub out_of_scope_uses: Option<String>,
+    pub biases_and_limitations: Option<String>,
+    pub maintenance: Option<String>,
+}
+
+/// A dataset's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct DatasetFields {
+    pub access_level: AccessLevel,
+    /// ISO 3166-1 alpha-2; defaults to the owning institution's country.
+    pub origin_country: Option<String>,
+    pub transfer_policy: TransferPolicy,
+    /// The countries data may go to under `allowed_countries` (empty otherwise).
+    pub allowed_countries: Vec<String>,
+    pub contains_personal_data: bool,
+    #[schema(minimum = 0)]
+    pub record_count: Option<i64>,
+    #[schema(minimum = 0)]
+    pub size_bytes: Option<i64>,
+    /// File formats (`CSV`, `text/csv`, `Parquet`…).
+    pub formats: Vec<String>,
+    pub datasheet: Datasheet,
+}
+
+impl Default for DatasetFields {
+    fn default() -> Self {
+        Self {
+            access_level: AccessLevel::Registered,
+            origin_country: None,
+            transfer_policy: TransferPolicy::Unrestricted,
+            allowed_countries: Vec::new(),
+            contains_personal_data: false,
+            record_count: None,
+            size_bytes: None,
+            formats: Vec::new(),
+            datasheet: Datasheet::default(),
+        }
+    }
+}
+
+/// One evaluation result of a model card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultRow {
+    pub task: String,
+    /// The evaluation dataset's name.
+    pub dataset: Option<String>,
+    /// The evaluation dataset's id, when it is on the platform.
+    #[schema(format = "uuid")]
+    pub dataset_id: Option<String>,
+    pub metric: String,
+    pub value: f64,
+    /// The subgroup the value is for (`women`, `Kiswahili speakers`…);
+    /// results on two or more slices make a disaggregated evaluation.
+    pub slice: Option<String>,
+}
+
+/// A model card's own fields, after *Model Cards for Model Reporting*.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ModelCardFields {
+    pub risk_tier: Option<RiskTier>,
+    pub model_type: Option<String>,
+    pub architecture: Option<String>,
+    pub base_model: Option<String>,
+    pub task: Option<String>,
+    pub intended_uses: Option<String>,
+    pub out_of_scope_uses: Option<String>,
+    pub factors: Option<String>,
+    pub metrics: Option<String>,
+    pub training_data: Option<String>,
+    pub evaluation_data: Option<String>,
+    pub ethical_considerations: Option<String>,
+    pub caveats: Option<String>,
+    pub environmental_impact: Option<String>,
+    pub results: Vec<ResultRow>,
+}
+
+/// A kind's own fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Details {
+    Course(CourseFields),
+    Dataset(DatasetFields),
+    ModelCard(ModelCardFields),
+}
+
+impl Details {
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::Course(_) => ResourceKind::Course,
+            Self::Dataset(_) => ResourceKind::Dataset,
+            Self::ModelCard(_) => ResourceKind::ModelCard,
+        }
+    }
+
+    /// The stored JSON object.
+    pub fn to_json(&self) -> Value {
+        let value = match self {
+            Self::Course(f) => serde_json::to_value(f),
+            Self::Dataset(f) => serde_json::to_value(f),
+            Self::ModelCard(f) => serde_json::to_value(f),
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// Reads the stored JSON back; fields the store lacks take defaults.
+    pub fn from_json(kind: ResourceKind, raw: &str) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            ResourceKind::Course => Self::Course(serde_json::from_str(raw)?),
+            ResourceKind::Dataset => Self::Dataset(serde_json::from_str(raw)?),
+            ResourceKind::ModelCard => Self::ModelCard(serde_json::from_str(raw)?),
+        })
+    }
+
+    pub fn access_level(&self) -> Option<AccessLevel> {
+        match self {
+            Self::Dataset(d) => Some(d.access_level),
+            _ => None,
+        }
+    }
+
+    pub fn risk_tier(&self) -> Option<RiskTier> {
+        match self {
+            Self::ModelCard(m) => m.risk_tier,
+            _ => None,
+        }
+    }
+}
+
+/// A validated document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub core: Core,
+    pub details: Details,
+}
+
+/// Top-level fields a client may send, besides the kind's own.
+pub const CORE_FIELDS: &[&str] = &[
+    "title",
+    "summary",
+    "description",
+    "license",
+    "languages",
+    "countries",
+    "tags",
+    "visibility",
+    "related",
+];
+
+/// Fields of the representation that are never written directly.
+pub const READ_ONLY_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "institution",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "archived_at",
+    "related_from",
+];
+
+pub fn kind_fields(kind: ResourceKind) -> &'static [&'static str] {
+    match kind {
+        ResourceKind::Course => &[
+            "level",
+            "delivery",
+            "duration_hours",
+            "prerequisites",
+            "offline_package_url",
+            "offline_package_bytes",
+        ],
+        ResourceKind::Dataset => &[
+            "access_level",
+            "origin_country",
+            "transfer_policy",
+            "allowed_countries",
+            "contains_personal_data",
+            "record_count",
+            "size_bytes",
+            "formats",
+            "datasheet",
+        ],
+        ResourceKind::ModelCard => &[
+            "risk_tier",
+            "model_type",
+            "architecture",
+            "base_model",
+            "task",
+            "intended_uses",
+            "out_of_scope_uses",
+            "factors",
+            "metrics",
+            "training_data",
+            "evaluation_data",
+            "ethical_considerations",
+            "caveats",
+            "environmental_impact",
+            "results",
+        ],
+    }
+}
+
+impl Document {
+    /// The document as an editable JSON object (the base a PATCH merges into).
+    pub fn to_map(&self) -> Map<String, Value> {
+        let mut map = match serde_json::to_value(&self.core) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        if let Value::Object(d) = self.details.to_json() {
+            map.extend(d);
+        }
+        map
+    }
+}
+
+/// Applies an RFC 7396 merge patch.
+pub fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                t.remove(&key);
+            } else {
+                merge_patch(t.entry(key).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// Validates a whole document of a kind. `default_country` fills a
+/// dataset's `origin_country` when none is given.
+pub fn validate(
+    kind: ResourceKind,
+    map: Map<String, Value>,
+    default_country: &str,
+) -> Result<Document, Vec<FieldError>> {
+    let mut r = Reader::new(map, "");
+    let title = r.text("title", TITLE_MAX, false);
+    if title.is_none() && !r.has_error("title") {
+        r.error("title", "Required: 1–200 characters.");
+    }
+    let summary = r.text("summary", SUMMARY_MAX, true).unwrap_or_default();
+    let description = r
+        .text("description", DESCRIPTION_MAX, true)
+        .unwrap_or_default();
+    let license = r.license("license");
+    let languages = r.languages("languages");
+    let countries = r.countries("countries", COUNTRIES_MAX);
+    let tags = r.tags("tags");
+    let visibility = r
+        .word("visibility", Visibility::parse, Visibility::choices)
+        .unwrap_or(Visibility::Public);
+    let related = r.related("related");
+    let details = match kind {
+        ResourceKind::Course => Details::Course(read_course(&mut r)),
+        ResourceKind::Dataset => Details::Dataset(read_dataset(&mut r, default_country)),
+        ResourceKind::ModelCard => Details::ModelCard(read_model_card(&mut r)),
+    };
+    let errors = r.finish();
+    match (title, errors.is_empty()) {
+        (Some(title), true) => Ok(Document {
+            core: Core {
+                title,
+                summary,
+                description,
+                license,
+                languages,
+                countries,
+                tags,
+                visibility,
+                related,
+            },
+            details,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn read_course(r: &mut Reader) -> CourseFields {
+    CourseFields {
+        level: r.word("level", CourseLevel::parse, CourseLevel::choices),
+        delivery: r.word("delivery", Delivery::parse, Delivery::choices),
+        duration_hours: r.number("duration_hours"),
+        prerequisites: r.text("prerequisites", SECTION_MAX, true),
+        offline_package_url: r.url("offline_package_url"),
+        offline_package_bytes: r.count("offline_package_bytes"),
+    }
+}
+
+fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
+    let defaults = DatasetFields::default();
+    let transfer_policy = r
+        .word(
+            "transfer_policy",
+            TransferPolicy::parse,
+            TransferPolicy::choices,
+        )
+        .unwrap_or(defaults.transfer_policy);
+    let mut allowed_countries = r.countries("allowed_countries", COUNTRIES_MAX);
+    if transfer_policy == TransferPolicy::AllowedCountries {
+        if allowed_countries.is_empty() && !r.has_error("allowed_countries") {
+            r.error(
+                "allowed_countries",
+                "Name at least one country when `transfer_policy` is `allowed_countries`.",
+            );
+        }
+    } else {
+        // Only meaningful under `allowed_countries`: switching policy drops it.
+        allowed_countries.clear();
+    }
+    let datasheet = match r.object("datasheet") {
+        Some(mut s) => {
+            let sheet = Datasheet {
+                motivation: s.text("motivation", SECTION_MAX, true),
+                composition: s.text("composition", SECTION_MAX, true),
+                collection_process: s.text("collection_process", SECTION_MAX, true),
+                preprocessing: s.text("preprocessing", SECTION_MAX, true),
+                uses: s.text("uses", SECTION_MAX, true),
+                out_of_scope_uses: s.text("out_of_scope_uses", SECTION_MAX, true),
+                biases_and_limitations: s.text("biases_and_limitations", SECTION_MAX, true),
+                maintenance: s.text("maintenance", SECTION_MAX, true),
+            };
+            r.absorb(s);
+            sheet
+        }
+        None => Datasheet::default(),
+    };
+    DatasetFields {
+        access_level: r
+            .word("access_level", AccessLevel::parse, AccessLevel::choices)
+            .unwrap_or(defaults.access_level),
+        origin_country: r.country("origin_country").or_else(|| {
+            CountryCode::parse(default_country)
+                .ok()
+                .map(|c| c.as_str().into())
+        }),
+        transfer_policy,
+        allowed_countries,
+        contains_personal_data: r.boolean("contains_personal_data").unwrap_or(false),
+        record_count: r.count("record_count"),
+        size_bytes: r.count("size_bytes"),
+        formats: r.strings("formats", FORMATS_MAX, |s| {
+            short_line(s, 100).map_err(|m| format!("Each format: {m}"))
+        }),
+        datasheet,
+    }
+}
+
+fn read_model_card(r: &mut Reader) -> ModelCardFields {
+    let mut card = ModelCardFields {
+        risk_tier: r.word("risk_tier", RiskTier::parse, RiskTier::choices),
+        model_type: r.text("model_type", SHORT_MAX, false),
+        architecture: r.text("architecture", SHORT_MAX, false),
+        base_model: r.text("base_model", SHORT_MAX, false),
+        task: r.text("task", SHORT_MAX, false),
+        intended_uses: r.text("intended_uses", SECTION_MAX, true),
+        out_of_scope_uses: r.text("out_of_scope_uses", SECTION_MAX, true),
+        factors: r.text("factors", SECTION_MAX, true),
+        metrics: r.text("metrics", SECTION_MAX, true),
+        training_data: r.text("training_data", SECTION_MAX, true),
+        evaluation_data: r.text("evaluation_data", SECTION_MAX, true),
+        ethical_considerations: r.text("ethical_considerations", SECTION_MAX, true),
+        caveats: r.text("caveats", SECTION_MAX, true),
+        environmental_impact: r.text("environmental_impact", SECTION_MAX, true),
+        results: Vec::new(),
+    };
+    if let Some(rows) = r.array("results", RESULTS_MAX) {
+        for (i, value) in rows.into_iter().enumerate() {
+            let Some(mut row) = r.element("results", i, value) else {
+                continue;
+            };
+            let task = row.text("task", SHORT_MAX, false);
+            if task.is_none() && !row.has_error("task") {
+                row.error("task", "Required.");
+            }
+            let metric = row.text("metric", SHORT_MAX, false);
+            if metric.is_none() && !row.has_error("metric") {
+                row.error("metric", "Required.");
+            }
+            let value = row.finite("value");
+            if value.is_none() && !row.has_error("value") {
+                row.error("value", "Required: a number.");
+            }
+            let parsed = ResultRow {
+                task: task.unwrap_or_default(),
+                dataset: row.text("dataset", SHORT_MAX, false),
+                dataset_id: row.uuid("dataset_id"),
+                metric: metric.unwrap_or_default(),
+                value: value.unwrap_or_default(),
+                slice: row.text("slice", SHORT_MAX, false),
+            };
+            r.absorb(row);
+            card.results.push(parsed);
+        }
+    }
+    card
+}
+
+// ----- the completeness gate -------------------------------------------------
+
+/// Everything a document lacks before it may be published (empty: it may).
+pub fn publication_gaps(doc: &Document) -> Vec<FieldError> {
+    let mut gaps = Vec::new();
+    let mut need = |present: bool, field: &str, message: &str| {
+        if !present {
+            gaps.push(FieldError::new(field, message));
+        }
+    };
+    let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let core = &doc.core;
+    need(
+        !core.title.trim().is_empty(),
+        "title",
+        "A title is required.",
+    );
+    need(
+        !core.summary.trim().is_empty(),
+        "summary",
+        "A summary is required.",
+    );
+    need(
+        core.license.is_some(),
+        "license",
+        "Choose a licence (an SPDX id).",
+    );
+    need(
+        !core.languages.is_empty(),
+        "languages",
+        "Name at least one language.",
+    );
+    match &doc.details {
+        Details::Course(c) => {
+            // Until courses have modules, their length and level stand in.
+            need(
+                c.duration_hours.is_some(),
+                "duration_hours",
+                "Say how long the course takes.",
+            );
+            need(c.level.is_some(), "level", "Choose a level.");
+        }
+        Details::Dataset(d) => {
+            let s = &d.datasheet;
+            let required = "Required by the datasheet.";
+            need(has(&s.motivation), "datasheet.motivation", required);
+            need(has(&s.composition), "datasheet.composition", required);
+            need(
+                has(&s.collection_process),
+                "datasheet.collection_process",
+                required,
+            );
+            need(has(&s.uses), "datasheet.uses", required);
+            if d.contains_personal_data {
+                let personal = "Required for a dataset with personal data.";
+                need(has(&s.preprocessing), "datasheet.preprocessing", personal);
+                need(
+                    has(&s.biases_and_limitations),
+                    "datasheet.biases_and_limitations",
+                    personal,
+                );
+                need(
+                    d.access_level != AccessLevel::Open,
+                    "access_level",
+                    "A dataset with personal data cannot be `open`.",
+                );
+            }
+            if d.transfer_policy == TransferPolicy::InCountry {
+                need(
+                    d.origin_country.is_some(),
+                    "origin_country",
+                    "`in_country` needs the country of origin.",
+                );
+            }
+        }
+        Details::ModelCard(m) => {
+            let tier = m.risk_tier;
+            need(
+                tier.is_some(),
+                "risk_tier",
+                "Choose a risk tier: `minimal`, `limited`, `high` or `unacceptable`.",
+            );
+            need(
+                has(&m.intended_uses),
+                "intended_uses",
+                "Say what the model is for.",
+            );
+            need(
+                has(&m.out_of_scope_uses),
+                "out_of_scope_uses",
+                "Say what the model must not be used for.",
+            );
+            if tier == Some(RiskTier::Unacceptable) {
+                need(
+                    false,
+                    "risk_tier",
+                    "A model of unacceptable risk can never be published.",
+                );
+            }
+            if tier.is_some_and(|t| t >= RiskTier::Limited) {
+                let why = "Required from risk tier `limited` up.";
+                need(has(&m.evaluation_data), "evaluation_data", why);
+                need(
+                    !m.results.is_empty(),
+                    "results",
+                    "Report at least one evaluation result (risk tier `limited` and up).",
+                );
+                need(has(&m.caveats), "caveats", why);
+            }
+            if tier.is_some_and(|t| t >= RiskTier::High) {
+                let why = "Required for risk tier `high`.";
+                need(has(&m.factors), "factors", why);
+                need(
+                    has(&m.ethical_considerations),
+                    "ethical_considerations",
+                    why,
+                );
+                let mut slices: Vec<&str> = m
+                    .results
+                    .iter()
+                    .filter_map(|r| r.slice.as_deref())
+                    .collect();
+                slices.sort_unstable();
+                slices.dedup();
+                need(
+                    slices.len() >= 2,
+                    "results",
+                    "Risk tier `high` needs results on at least two slices (disaggregated evaluation).",
+                );
+            }
+        }
+    }
+    gaps
+}
+
+// ----- reading a JSON object field by field ---------------------------------
+
+/// One line of text: trimmed, no control characters, at most `max` characters.
+fn short_line(raw: &str, max: usize) -> Result<String, String> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
+        Err(format!("1–{max} characters on one line."))
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// Reads fields out of a JSON object, collecting one error per bad field;
+/// whatever is left at the end is unknown.
+#[derive(Debug)]
+pub struct Reader {
+    map: Map<String, Value>,
+    prefix: String,
+    errors: Vec<FieldError>,
+}
+
+impl Reader {
+    pub fn new(map: Map<String, Value>, prefix: &str) -> Self {
+        Self {
+            map,
+            prefix: prefix.to_string(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    pub fn error(&mut self, key: &str, message: impl Into<String>) {
+        let field = self.path(key);
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    fn has_error(&self, key: &str) -> bool {
+        let field = self.path(key);
+        self.errors.iter().any(|e| e.field == field)
+    }
+
+    /// Takes a field; `null` counts as absent.
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    fn typed<T: DeserializeOwned>(&mut self, key: &str, expected: &str) -> Option<T> {
+        let value = self.take(key)?;
+        match serde_json::from_value(value) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.error(key, format!("Expected {expected}."));
+                None
+            }
+        }
+    }
+
+    /// Text; empty means absent. `multiline` allows line breaks and tabs.
+    pub fn text(&mut self, key: &str, max: usize, multiline: bool) -> Option<String> {
+        let raw: String = self.typed(key, "a string")?;
+        let s = if multiline {
+            raw.trim_end()
+        } else {
+            raw.trim()
+        };
+        let bad_char = s
+            .chars()
+            .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
+        if s.chars().count() > max {
+            self.error(key, format!("At most {max} characters."));
+            None
+        } else if bad_char {
+            self.error(key, "Control characters are not allowed.");
+            None
+        } else if s.trim().is_empty() {
+            None
+        } else {
+            Some(s.to_string())
+        }
+    }
+
+    pub fn word<T>(
+        &mut self,
+        key: &str,
+        parse: fn(&str) -> Option<T>,
+        choices: fn() -> String,
+    ) -> Option<T> {
+        let raw: String = self.typed(key, &format!("one of {}", choices()))?;
+        let parsed = parse(&raw);
+        if parsed.is_none() {
+            self.error(key, format!("Expected one of {}.", choices()));
+        }
+        parsed
+    }
+
+    pub fn boolean(&mut self, key: &str) -> Option<bool> {
+        self.typed(key, "true or false")
+    }
+
+    /// A whole number, at least 0.
+    pub fn count(&mut self, key: &str) -> Option<i64> {
+        let value = self.take(key)?;
+        match value.as_i64() {
+            Some(n) if n >= 0 => Some(n),
+            _ => {
+                self.error(key, "Expected a whole number, at least 0.");
+                None
+            }
+        }
+    }
+
+    /// A number, at least 0.
+    pub fn number(&mut self, key: &str) -> Option<f64> {
+        let value = self.take(key)?;
+        match value.as_f64() {
+            Some(n) if (0.0..=1e12).contains(&n) => Some(n),
+            _ => {
+                self.error(key, "Expected a number from 0 to 10^12.");
+                None
+            }
+        }
+    }
+
+    /// Any finite number (a metric may be negative).
+    pub fn finite(&mut self, key: &str) -> Option<f64> {
+        let value = self.take(key)?;
+        match value.as_f64() {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                self.error(key, "Expected a number.");
+                None
+            }
+        }
+    }
+
+    pub fn url(&mut self, key: &str) -> Option<String> {
+        let raw: String = self.typed(key, "a URL")?;
+        match check_url(&raw) {
+            Ok(u) => Some(u),
+            Err(m) => {
+                self.error(key, m);
+                None
+            }
+        }
+    }
+
+    pub fn uuid(&mut self, key: &str) -> Option<String> {
+        let raw: String = self.typed(key, "an id")?;
+        match uuid::Uuid::parse_str(raw.trim()) {
+            Ok(id) => Some(id.to_string()),
+            Err(_) => {
+                self.error(key, "Not an id (a UUID).");
+                None
+            }
+        }
+    }
+
+    pub fn license(&mut self, key: &str) -> Option<String> {
+        let raw: String = self.typed(key, "an SPDX licence id")?;
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        match check_license(raw) {
+            Ok(id) => Some(id),
+            Err(m) => {
+                self.error(key, m);
+                None
+            }
+        }
+    }
+
+    pub fn country(&mut self, key: &str) -> Option<String> {
+        let raw: String = self.typed(key, "an ISO 3166-1 alpha-2 country code")?;
+        match CountryCode::parse(&raw) {
+            Ok(c) => Some(c.as_str().to_string()),
+            Err(m) => {
+                self.error(key, m);
+                None
+            }
+        }
+    }
+
+    /// A list of strings, each checked, without duplicates (ignoring case).
+    pub fn strings(
+        &mut self,
+        key: &str,
+        max_items: usize,
+        each: impl Fn(&str) -> Result<String, String>,
+    ) -> Vec<String> {
+        let Some(raw) = self.typed::<Vec<String>>(key, "a list of strings") else {
+            return Vec::new();
+        };
+        if raw.len() > max_items {
+            self.error(key, format!("At most {max_items} entries."));
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for item in &raw {
+            match each(item) {
+                Ok(v) => {
+                    if !out.iter().any(|o| o.to_lowercase() == v.to_lowercase()) {
+                        out.push(v);
+                    }
+                }
+                Err(m) => {
+                    self.error(key, m);
+                    return Vec::new();
+                }
+            }
+        }
+        out
+    }
+
+    pub fn languages(&mut self, key: &str) -> Vec<String> {
+        self.strings(key, LANGUAGES_MAX, |s| {
+            LanguageTag::parse(s).map(|t| t.as_str().to_string())
+        })
+    }
+
+    pub fn countries(&mut self, key: &str, max: usize) -> Vec<String> {
+        self.strings(key, max, |s| {
+            CountryCode::parse(s).map(|c| c.as_str().to_string())
+        })
+    }
+
+    pub fn tags(&mut self, key: &str) -> Vec<String> {
+        self.strings(key, TAGS_MAX, |s| {
+            short_line(s, TAG_MAX).map_err(|m| format!("Each tag: {m}"))
+        })
+    }
+
+    pub fn related(&mut self, key: &str) -> Vec<Link> {
+        let Some(raw) = self.array(key, RELATED_MAX) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Link> = Vec::new();
+        for (i, value) in raw.into_iter().enumerate() {
+            let Some(mut item) = self.element(key, i, value) else {
+                continue;
+            };
+            let relation = item.word("relation", Relation::parse, Relation::choices);
+            if relation.is_none() && !item.has_error("relation") {
+                item.error("relation", "Required.");
+            }
+            let id = item.uuid("resource_id");
+            if id.is_none() && !item.has_error("resource_id") {
+                item.error("resource_id", "Required.");
+            }
+            self.absorb(item);
+            if let (Some(relation), Some(resource_id)) = (relation, id) {
+                let link = Link {
+                    relation,
+                    resource_id,
+                };
+                if !out.contains(&link) {
+                    out.push(link);
+                }
+            }
+        }
+        out
+    }
+
+    /// A nested object, read by a reader of its own (hand it back with [`absorb`]).
+    pub fn object(&mut self, key: &str) -> Option<Reader> {
+        let value = self.take(key)?;
+        match value {
+            Value::Object(map) => Some(Reader::new(map, &format!("{}.", self.path(key)))),
+            _ => {
+                self.error(key, "Expected an object.");
+                None
+            }
+        }
+    }
+
+    pub fn array(&mut self, key: &str, max: usize) -> Option<Vec<Value>> {
+        let value = self.take(key)?;
+        match value {
+            Value::Array(items) if items.len() <= max => Some(items),
+            Value::Array(_) => {
+                self.error(key, format!("At most {max} entries."));
+                None
+            }
+            _ => {
+                self.error(key, "Expected a list.");
+                None
+            }
+        }
+    }
+
+    /// The `i`th element of a list, as an object reader.
+    pub fn element(&mut self, key: &str, i: usize, value: Value) -> Option<Reader> {
+        let path = format!("{}[{i}]", self.path(key));
+        match value {
+            Value::Object(map) => Some(Reader::new(map, &format!("{path}."))),
+            _ => {
+                self.errors
+                    .push(FieldError::new(path, "Expected an object."));
+                None
+            }
+        }
+    }
+
+    /// Takes back a nested reader: its errors and its unknown fields.
+    pub fn absorb(&mut self, child: Reader) {
+        self.errors.extend(child.finish());
+    }
+
+    /// The errors, with one for every field nobody read.
+    pub fn finish(mut self) -> Vec<FieldError> {
+        let mut left: Vec<String> = self.map.keys().cloned().collect();
+        left.sort();
+        for key in left {
+            let message = if self.prefix.is_empty() && READ_ONLY_FIELDS.contains(&key.as_str()) {
+                "Read-only: it cannot be set here."
+            } else {
+                "Unknown field."
+            };
+            self.error(&key, message);
+        }
+        self.errors
+    }
+}
+
+/// An http or https URL.
+pub fn check_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let url = url::Url::parse(raw).map_err(|_| "Not a URL.".to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || raw.len() > URL_MAX {
+        return Err(format!(
+            "Use an http or https address (at most {URL_MAX} characters)."
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// An SPDX licence id (case-insensitive), in its canonical spelling.
+pub fn check_license(raw: &str) -> Result<String, String> {
+    if let Some(id) = spdx::license_id(raw) {
+        return Ok(id.name.to_string());
+    }
+    let lower = raw.to_ascii_lowercase();
+    if let Some(id) = spdx::identifiers::LICENSES
+        .iter()
+        .find(|l| l.0.to_ascii_lowercase() == lower)
+    {
+        return Ok(id.0.to_string());
+    }
+    let hint = spdx::imprecise_license_id(raw)
+        .map(|(id, _)| format!(" Did you mean `{}`?", id.name))
+        .unwrap_or_default();
+    Err(format!(
+        "`{raw}` is not an SPDX licence id (see https://spdx.org/licenses/).{hint}"
+    ))
+}
+
+/// The lowercased search terms of a document: each language (full tag and
+/// primary subtag), country and tag, as `(facet, value)`.
+pub fn terms(core: &Core) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut push = |facet: &'static str, value: String| {
+        if !out.iter().any(|(f, v)| *f == facet && *v == value) {
+            out.push((facet, value));
+        }
+    };
+    for lang in &core.languages {
+        let lower = lang.to_lowercase();
+        if let Some((primary, _)) = lower.split_once('-') {
+            push("language", primary.to_string());
+        }
+        push("language", lower);
+    }
+    for c in &core.countries {
+        push("country", c.to_lowercase());
+    }
+    for t in &core.tags {
+        push("tag", t.to_lowercase());
+    }
+    out
+}
+
+/// What `q` searches: title, summary and tags, lowercased.
+pub fn search_text(core: &Core) -> String {
+    let mut s = core.title.to_lowercase();
+    s.push('\n');
+    s.push_str(&core.summary.to_lowercase());
+    for t in &core.tags {
+        s.push('\n');
+        s.push_str(&t.to_lowercase());
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_minimal_course_validates_with_defaults() {
+        let doc = validate(ResourceKind::Course, map(json!({"title": " Intro "})), "KE").unwrap();
+        assert_eq!(doc.core.title, "Intro");
+        assert_eq!(doc.core.visibility, Visibility::Public);
+        assert_eq!(doc.details, Details::Course(CourseFields::default()));
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_once() {
+        let errors = validate(
+            ResourceKind::Dataset,
+            map(json!({
+                "title": "",
+                "license": "Not-A-Licence",
+                "languages": ["xx-invalid-tag-zz"],
+                "countries": ["ZZ"],
+                "visibility": "secret",
+                "size_bytes": -1,
+                "record_count": 1.5,
+                "transfer_policy": "allowed_countries",
+                "datasheet": {"motivation": 3, "colour": "red"},
+                "related": [{"relation": "trained_on"}],
+                "status": "published",
+                "surprise": true
+            })),
+            "KE",
+        )
+        .unwrap_err();
+        let mut f = fields(&errors);
+        f.sort_unstable();
+        assert_eq!(
+            f,
+            vec![
+                "allowed_countries",
+                "countries",
+                "datasheet.colour",
+                "datasheet.motivation",
+                "languages",
+                "license",
+                "record_count",
+                "related[0].resource_id",
+                "size_bytes",
+                "status",
+                "surprise",
+                "title",
+                "visibility",
+            ]
+        );
+    }
+
+    #[test]
+    fn licences_are_spdx_ids_in_canonical_case() {
+        assert_eq!(check_license("cc-by-4.0").unwrap(), "CC-BY-4.0");
+        assert_eq!(check_license("Apache-2.0").unwrap(), "Apache-2.0");
+        assert!(check_license("CC BY").is_err());
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
+        merge_patch(
+            &mut doc,
+            json!({"a": "z", "c": {"f": null}, "l": [3], "n": 1}),
+        );
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": 1}));
+    }
+
+    #[test]
+    fn switching_transfer_policy_drops_the_country_list() {
+        let doc = validate(
+            ResourceKind::Dataset,
+            map(
+                json!({"title": "t", "transfer_policy": "in_country", "allowed_countries": ["KE"]}),
+            ),
+            "NG",
+        )
+        .unwrap();
+        let Details::Dataset(d) = doc.details else {
+            panic!()
+        };
+        assert!(d.allowed_countries.is_empty());
+        assert_eq!(d.origin_country.as_deref(), Some("NG"));
+    }
+
+    fn gaps(kind: ResourceKind, body: Value) -> Vec<String> {
+        let doc = validate(kind, map(body), "KE").unwrap();
+        publication_gaps(&doc)
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn the_gate_per_kind() {
+        let base = json!({"title": "t", "summary": "s", "license": "MIT", "languages": ["sw"]});
+        let with = |extra: Value| {
+            let mut v = base.clone();
+            merge_patch(&mut v, extra);
+            v
+        };
+        assert_eq!(
+            gaps(ResourceKind::Course, json!({"title": "t"})),
+            vec!["summary", "license", "languages", "duration_hours", "level"]
+        );
+        assert!(
+            gaps(
+                ResourceKind::Course,
+                with(json!({"duration_hours": 3, "level": "beginner"}))
+            )
+            .is_empty()
+        );
+        let sheet = json!({"datasheet": {"motivation": "m", "composition": "c", "collection_process": "p", "uses": "u"}});
+        assert_eq!(
+            gaps(ResourceKind::Dataset, base.clone()),
+            vec![
+                "datasheet.motivation",
+                "datasheet.composition",
+                "datasheet.collection_process",
+                "datasheet.uses"
+            ]
+        );
+        assert!(gaps(ResourceKind::Dataset, with(sheet.clone())).is_empty());
+        let mut personal = with(sheet);
+        merge_patch(
+            &mut personal,
+            json!({"contains_personal_data": true, "access_level": "open"}),
+        );
+        assert_eq!(
+            gaps(ResourceKind::Dataset, personal),
+            vec![
+                "datasheet.preprocessing",
+                "datasheet.biases_and_limitations",
+                "access_level"
+            ]
+        );
+        let uses = json!({"intended_uses": "i", "out_of_scope_uses": "o"});
+        let mut minimal = with(uses.clone());
+        merge_patch(&mut minimal, json!({"risk_tier": "minimal"}));
+        assert!(gaps(ResourceKind::ModelCard, minimal).is_empty());
+        let mut limited = with(uses.clone());
+        merge_patch(&mut limited, json!({"risk_tier": "limited"}));
+        assert_eq!(
+            gaps(ResourceKind::ModelCard, limited),
+            vec!["evaluation_data", "results", "caveats"]
+        );
+        let mut high = with(uses.clone());
+        merge_patch(
+            &mut high,
+            json!({"risk_tier": "high", "evaluation_data": "e", "caveats": "c",
+                   "results": [{"task": "asr", "metric": "wer", "value": 0.2, "slice": "women"}]}),
+        );
+        assert_eq!(
+            gaps(ResourceKind::ModelCard, high),
+            vec!["factors", "ethical_considerations", "results"]
+        );
+        let mut banned = with(uses);
+        merge_patch(&mut banned, json!({"risk_tier": "unacceptable"}));
+        assert!(gaps(ResourceKind::ModelCard, banned).contains(&"risk_tier".to_string()));
+    }
+
+    #[test]
+    fn terms_include_primary_language() {
+        let doc = validate(
+            ResourceKind::Course,
+            map(json!({"title": "t", "languages": ["sw-KE", "en"], "tags": ["NLP", "nlp"], "countries": ["ke"]})),
+            "KE",
+        )
+        .unwrap();
+        assert_eq!(doc.core.tags, vec!["NLP"]);
+        assert_eq!(
+            terms(&doc.core),
+            vec![
+                ("language", "sw".to_string()),
+                ("language", "sw-ke".to_string()),
+                ("language", "en".to_string()),
+                ("country", "ke".to_string()),
+                ("tag", "nlp".to_string()),
+            ]
+        );
+    }
+}
