@@ -99,7 +99,7 @@ pub struct OutboxFilter {
 }
 
 /// The email outbox, newest first, with every delivery attempt.
-#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_outbox", path = "/api/v1/admin/outbox", tag = "admin", security(("bearer" = [])),
     params(PageQuery, OutboxFilter),
     responses(
         (status = 200, description = "One page", body = OutboxPage),

@@ -65,7 +65,7 @@ pub struct AuditFilter {
 }
 
 /// The audit log, newest first (admins).
-#[utoipa::path(get, path = "/api/v1/audit-events", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_audit_events", path = "/api/v1/audit-events", tag = "admin", security(("bearer" = [])),
     params(PageQuery, AuditFilter),
     responses(
         (status = 200, description = "One page", body = AuditPage),

@@ -226,7 +226,7 @@ pub struct InstitutionFilter {
 }
 
 /// Institutions you may see: verified ones, yours, or (admins) all.
-#[utoipa::path(get, path = "/api/v1/institutions", tag = "institutions",
+#[utoipa::path(get, operation_id = "list_institutions", path = "/api/v1/institutions", tag = "institutions",
     params(PageQuery, InstitutionFilter),
     responses(
         (status = 200, description = "One page", body = InstitutionPage),

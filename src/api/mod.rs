@@ -62,7 +62,9 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         resources::model_cards::publish, resources::model_cards::archive,
         resources::list_files, resources::add_file, resources::delete_file,
     ),
-    components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus)),
+    components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
+        resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
+        crate::domain::resource::RiskTier, crate::domain::resource::AccessLevel)),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "operations", description = "Liveness, readiness and metrics"),

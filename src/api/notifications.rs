@@ -180,7 +180,7 @@ pub struct NotificationFilter {
 }
 
 /// Your notifications, newest first.
-#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_notifications", path = "/api/v1/me/notifications", tag = "me", security(("bearer" = [])),
     params(PageQuery, NotificationFilter),
     responses(
         (status = 200, description = "One page", body = NotificationPage),

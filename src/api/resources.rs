@@ -118,13 +118,48 @@ pub struct ModelCard {
     pub fields: ModelCardFields,
 }
 
-/// Any resource (see `kind`).
-#[derive(Debug, Serialize, ToSchema)]
+/// Any resource (see `kind`). Documented as `anyOf`: the kinds share
+/// their core and their own fields are all optional, so an object can match
+/// several of the schemas (`oneOf` would reject it).
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum AnyResource {
     Course(Course),
     Dataset(Dataset),
     ModelCard(ModelCard),
+}
+
+impl utoipa::PartialSchema for AnyResource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(Ref::from_schema_name("Course"))
+                .item(Ref::from_schema_name("Dataset"))
+                .item(Ref::from_schema_name("ModelCard"))
+                .description(Some("A course, dataset or model card (see `kind`)."))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for AnyResource {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("Course".into(), Course::schema()));
+        schemas.push(("Dataset".into(), Dataset::schema()));
+        schemas.push(("ModelCard".into(), ModelCard::schema()));
+        <Course as ToSchema>::schemas(schemas);
+        <Dataset as ToSchema>::schemas(schemas);
+        <ModelCard as ToSchema>::schemas(schemas);
+    }
 }
 
 /// One page of resources.
@@ -165,8 +200,9 @@ pub struct NewResourceCore {
     pub related: Option<Vec<Link>>,
 }
 
-/// The core fields of a PATCH (RFC 7396 merge patch: `null` clears).
-#[derive(Debug, Deserialize, ToSchema)]
+/// The core fields of a PATCH (RFC 7396 merge patch: `null` clears a
+/// field; `visibility` can be changed, never cleared).
+#[derive(Debug, ToSchema)]
 pub struct ResourcePatchCore {
     #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
@@ -181,14 +217,15 @@ pub struct ResourcePatchCore {
     pub countries: Option<Vec<String>>,
     #[schema(max_items = 30)]
     pub tags: Option<Vec<String>>,
-    pub visibility: Option<Visibility>,
+    #[serde(default)]
+    pub visibility: Visibility,
     /// Replaces every link.
     #[schema(max_items = 100)]
     pub related: Option<Vec<Link>>,
 }
 
 macro_rules! bodies {
-    ($new:ident, $patch:ident, $fields:ty, $what:literal) => {
+    ($new:ident, $patch:ident, $fields:ty, $patch_fields:ty, $what:literal) => {
         #[doc = concat!("A new ", $what, ".")]
         #[derive(Debug, Deserialize, ToSchema)]
         pub struct $new {
@@ -199,18 +236,76 @@ macro_rules! bodies {
         }
 
         #[doc = concat!("Changes to a ", $what, " (JSON merge patch).")]
-        #[derive(Debug, Deserialize, ToSchema)]
+        #[derive(Debug, ToSchema)]
         pub struct $patch {
             #[serde(flatten)]
             pub core: ResourcePatchCore,
             #[serde(flatten)]
-            pub fields: $fields,
+            pub fields: $patch_fields,
         }
     };
 }
-bodies!(NewCourse, CoursePatch, CourseFields, "course");
-bodies!(NewDataset, DatasetPatch, DatasetFields, "dataset");
-bodies!(NewModelCard, ModelCardPatch, ModelCardFields, "model card");
+bodies!(NewCourse, CoursePatch, CourseFields, CourseFieldsPatch, "course");
+bodies!(NewDataset, DatasetPatch, DatasetFields, DatasetFieldsPatch, "dataset");
+bodies!(NewModelCard, ModelCardPatch, ModelCardFields, ModelCardFieldsPatch, "model card");
+
+// The kinds' own fields in a PATCH: each may be `null` (back to its default).
+// Schema only: the body is read by `domain::resource::validate`.
+
+/// A course's own fields in a PATCH.
+#[derive(Debug, ToSchema)]
+pub struct CourseFieldsPatch {
+    pub level: Option<doc::CourseLevel>,
+    pub delivery: Option<doc::Delivery>,
+    #[schema(minimum = 0)]
+    pub duration_hours: Option<f64>,
+    pub prerequisites: Option<String>,
+    pub offline_package_url: Option<String>,
+    #[schema(minimum = 0)]
+    pub offline_package_bytes: Option<i64>,
+}
+
+/// A dataset's own fields in a PATCH (`access_level`, `transfer_policy`
+/// and `contains_personal_data` can be changed, never cleared).
+#[derive(Debug, ToSchema)]
+pub struct DatasetFieldsPatch {
+    #[serde(default)]
+    pub access_level: AccessLevel,
+    pub origin_country: Option<String>,
+    #[serde(default)]
+    pub transfer_policy: doc::TransferPolicy,
+    pub allowed_countries: Option<Vec<String>>,
+    #[serde(default)]
+    pub contains_personal_data: bool,
+    #[schema(minimum = 0)]
+    pub record_count: Option<i64>,
+    #[schema(minimum = 0)]
+    pub size_bytes: Option<i64>,
+    pub formats: Option<Vec<String>>,
+    /// Merged: a section set to `null` is cleared.
+    pub datasheet: Option<doc::Datasheet>,
+}
+
+/// A model card's own fields in a PATCH.
+#[derive(Debug, ToSchema)]
+pub struct ModelCardFieldsPatch {
+    pub risk_tier: Option<RiskTier>,
+    pub model_type: Option<String>,
+    pub architecture: Option<String>,
+    pub base_model: Option<String>,
+    pub task: Option<String>,
+    pub intended_uses: Option<String>,
+    pub out_of_scope_uses: Option<String>,
+    pub factors: Option<String>,
+    pub metrics: Option<String>,
+    pub training_data: Option<String>,
+    pub evaluation_data: Option<String>,
+    pub ethical_considerations: Option<String>,
+    pub caveats: Option<String>,
+    pub environmental_impact: Option<String>,
+    /// Replaces every result.
+    pub results: Option<Vec<doc::ResultRow>>,
+}
 
 fn actor(principal: Option<&Principal>) -> Actor {
     principal.map_or(Actor::ANONYMOUS, Principal::actor)
@@ -670,11 +765,17 @@ async fn update(
                 let (l, viewer) = load(conn, kind, &id, Some(&principal))?;
                 let act = actor(Some(&principal));
                 policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
-                let current = represent_one(conn, &l, &viewer, &act)?;
-                etag::check_if_match_value(request.as_deref(), &etag::etag_of_json(&current)?)?;
                 let status = status_of(&l.row);
                 if status == Status::Archived {
                     return Err(read_only());
+                }
+                let cleared: Vec<FieldError> = doc::NOT_CLEARABLE
+                    .iter()
+                    .filter(|k| patch.get(**k).is_some_and(Value::is_null))
+                    .map(|k| FieldError::new(*k, "This cannot be cleared; set a value."))
+                    .collect();
+                if !cleared.is_empty() {
+                    return Err(ApiError::validation(cleared));
                 }
                 let links = links_of(&store::relations_of(conn, std::slice::from_ref(&id))?, &id);
                 let before = document_of(&l.row, links)?;
@@ -692,6 +793,9 @@ async fn update(
                         return Err(incomplete(gaps));
                     }
                 }
+                // Checked last: a bad body is a 400 whatever version it names.
+                let current = represent_one(conn, &l, &viewer, &act)?;
+                etag::check_if_match_value(request.as_deref(), &etag::etag_of_json(&current)?)?;
                 store::update_content(conn, &id, &content_of(&d), now())?;
                 store::replace_terms(conn, &id, &doc::terms(&d.core))?;
                 if d.core.related != before.core.related {
@@ -1110,7 +1214,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("List ", $what, "s you may see.")]
-            #[utoipa::path(get, path = $coll, tag = "resources",
+            #[utoipa::path(get, path = $coll, tag = "resources", operation_id = concat!("list_", stringify!($module)),
                 params(PageQuery, ResourceFilter),
                 responses(
                     (status = 200, description = "One page", body = ResourcePage),
@@ -1127,7 +1231,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("Create a draft ", $what, " (editors and owners of the institution).")]
-            #[utoipa::path(post, path = $coll, tag = "resources", security(("bearer" = [])),
+            #[utoipa::path(post, path = $coll, tag = "resources", operation_id = concat!("create_", stringify!($module)), security(("bearer" = [])),
                 request_body = $new,
                 responses(
                     (status = 201, description = "Created, as a draft", body = $body),
@@ -1145,7 +1249,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("One ", $what, ".")]
-            #[utoipa::path(get, path = $item, tag = "resources",
+            #[utoipa::path(get, path = $item, tag = "resources", operation_id = concat!("show_", stringify!($module)),
                 params(("id" = String, Path, description = "Resource id")),
                 responses(
                     (status = 200, description = "The resource", body = $body, headers(("ETag" = String, description = "Strong validator"))),
@@ -1162,7 +1266,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("Change a ", $what, " (JSON merge patch; editors and owners). The version goes up by one.")]
-            #[utoipa::path(patch, path = $item, tag = "resources", security(("bearer" = [])),
+            #[utoipa::path(patch, path = $item, tag = "resources", operation_id = concat!("update_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
                        ("If-Match" = Option<String>, Header, description = "ETag you edited")),
                 request_body = $patch,
@@ -1186,7 +1290,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("Delete a draft ", $what, " (published ones are archived instead).")]
-            #[utoipa::path(delete, path = $item, tag = "resources", security(("bearer" = [])),
+            #[utoipa::path(delete, path = $item, tag = "resources", operation_id = concat!("delete_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
                        ("If-Match" = Option<String>, Header, description = "ETag you saw")),
                 responses(
@@ -1206,7 +1310,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("Publish a draft ", $what, ": needs a verified institution, a verified email address and a complete resource.")]
-            #[utoipa::path(post, path = $publish, tag = "resources", security(("bearer" = [])),
+            #[utoipa::path(post, path = $publish, tag = "resources", operation_id = concat!("publish_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
                        ("If-Match" = Option<String>, Header, description = "ETag you saw")),
                 responses(
@@ -1227,7 +1331,7 @@ macro_rules! kind_endpoints {
             }
 
             #[doc = concat!("Archive a published ", $what, ": it stays readable, no longer changes.")]
-            #[utoipa::path(post, path = $archive, tag = "resources", security(("bearer" = [])),
+            #[utoipa::path(post, path = $archive, tag = "resources", operation_id = concat!("archive_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
                        ("If-Match" = Option<String>, Header, description = "ETag you saw")),
                 responses(

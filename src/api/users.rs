@@ -37,7 +37,7 @@ pub struct UserFilter {
 }
 
 /// Every account (admins only), oldest first; `q` searches email addresses.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "list_users", path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     params(PageQuery, UserFilter),
     responses(
         (status = 200, description = "One page of users", body = UserPage),

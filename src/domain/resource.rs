@@ -350,6 +350,15 @@ pub const CORE_FIELDS: &[&str] = &[
     "related",
 ];
 
+/// Fields whose absence means a default that would widen access (public
+/// visibility, open transfers): a PATCH may change them, never clear them.
+pub const NOT_CLEARABLE: &[&str] = &[
+    "visibility",
+    "access_level",
+    "transfer_policy",
+    "contains_personal_data",
+];
+
 /// Fields of the representation that are never written directly.
 pub const READ_ONLY_FIELDS: &[&str] = &[
     "id",

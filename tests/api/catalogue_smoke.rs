@@ -34,7 +34,9 @@ api_test!(a_course_goes_from_draft_to_the_catalogue, |backend| {
         Method::PATCH,
         &path,
         Some(&owner.access),
-        Some(json!({"summary": "Machine learning basics", "level": "beginner", "duration_hours": 6})),
+        Some(
+            json!({"summary": "Machine learning basics", "level": "beginner", "duration_hours": 6}),
+        ),
         &[("If-Match", &tag)],
     )
     .await;
@@ -50,7 +52,14 @@ api_test!(a_course_goes_from_draft_to_the_catalogue, |backend| {
     )
     .await;
     assert_eq!(res.status(), 412);
-    let res = call(&app, Method::POST, &format!("{path}/publish"), Some(&owner.access), None).await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("{path}/publish"),
+        Some(&owner.access),
+        None,
+    )
+    .await;
     let published = body_of(res, 200).await;
     assert_eq!(published["status"], "published");
     assert_eq!(app.get(&path).await.status(), 200);
@@ -58,11 +67,23 @@ api_test!(a_course_goes_from_draft_to_the_catalogue, |backend| {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let list = body_of(app.get("/api/v1/courses?q=BASICS&fields=title").await, 200).await;
     assert_eq!(
-        list["items"][0].as_object().unwrap().keys().cloned().collect::<Vec<_>>(),
+        list["items"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
         vec!["id", "kind", "title"]
     );
     let res = call(&app, Method::DELETE, &path, Some(&owner.access), None).await;
     assert_eq!(res.status(), 409);
-    let res = call(&app, Method::DELETE, "/api/v1/institutions/nairobi-ai", Some(&owner.access), None).await;
+    let res = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/institutions/nairobi-ai",
+        Some(&owner.access),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 409);
 });

@@ -49,3 +49,23 @@ api_test!(swagger_ui_is_served_offline, |backend| {
         .unwrap();
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
 });
+
+/// Clients generated from the document name their methods by operationId;
+/// schemathesis resolves inferred links by it. Two operations sharing one
+/// confuse both.
+#[test]
+fn operation_ids_are_unique() {
+    let doc: serde_json::Value = serde_json::from_str(&committed_spec()).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                assert!(
+                    seen.insert(id.to_string()),
+                    "{method} {path}: `{id}` is used twice"
+                );
+            }
+        }
+    }
+    assert!(seen.len() > 60);
+}
