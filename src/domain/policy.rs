@@ -588,4 +588,195 @@ mod tests {
             assert_eq!(may(&actor, action), expected, "{case}");
         }
     }
+
+    fn res(
+        verified: bool,
+        role: Option<InstitutionRole>,
+        status: Status,
+        visibility: Visibility,
+    ) -> ResourceFacts {
+        ResourceFacts {
+            institution: inst(verified, role),
+            status,
+            visibility,
+            shared_with_caller: false,
+        }
+    }
+
+    #[test]
+    fn the_resource_table() {
+        use Status::{Archived, Draft, Published};
+        use Visibility::{Institution, Partnership, Public, Registered};
+        let shared = ResourceFacts {
+            shared_with_caller: true,
+            ..res(true, None, Published, Partnership)
+        };
+        let cases: Vec<(&str, Actor, Action, Decision)> = vec![
+            (
+                "anyone reads a public published resource",
+                ANON,
+                Action::ViewResource(res(true, None, Published, Public)),
+                Allow,
+            ),
+            (
+                "…and an archived one",
+                ANON,
+                Action::ViewResource(res(true, None, Archived, Public)),
+                Allow,
+            ),
+            (
+                "not a draft",
+                USER,
+                Action::ViewResource(res(true, None, Draft, Public)),
+                Hidden,
+            ),
+            (
+                "members do not see drafts",
+                USER,
+                Action::ViewResource(res(true, Some(Member), Draft, Public)),
+                Hidden,
+            ),
+            (
+                "editors see drafts",
+                USER,
+                Action::ViewResource(res(true, Some(Editor), Draft, Institution)),
+                Allow,
+            ),
+            (
+                "admins see drafts",
+                ADMIN,
+                Action::ViewResource(res(false, None, Draft, Institution)),
+                Allow,
+            ),
+            (
+                "registered: not the anonymous",
+                ANON,
+                Action::ViewResource(res(true, None, Published, Registered)),
+                Hidden,
+            ),
+            (
+                "registered: any signed-in user",
+                UNVERIFIED,
+                Action::ViewResource(res(true, None, Published, Registered)),
+                Allow,
+            ),
+            (
+                "institution: not outsiders",
+                USER,
+                Action::ViewResource(res(true, None, Published, Institution)),
+                Hidden,
+            ),
+            (
+                "institution: members",
+                USER,
+                Action::ViewResource(res(true, Some(Member), Published, Institution)),
+                Allow,
+            ),
+            (
+                "partnership: not outsiders",
+                USER,
+                Action::ViewResource(res(true, None, Published, Partnership)),
+                Hidden,
+            ),
+            (
+                "partnership: members of a partnership it is shared into",
+                USER,
+                Action::ViewResource(shared),
+                Allow,
+            ),
+            (
+                "an unverified institution's resources are hidden from outsiders",
+                ANON,
+                Action::ViewResource(res(false, None, Published, Public)),
+                Hidden,
+            ),
+            (
+                "…not from its members",
+                USER,
+                Action::ViewResource(res(false, Some(Member), Published, Public)),
+                Allow,
+            ),
+            (
+                "editors create",
+                USER,
+                Action::CreateResource(inst(false, Some(Editor))),
+                Allow,
+            ),
+            (
+                "members do not",
+                USER,
+                Action::CreateResource(inst(true, Some(Member))),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "outsiders of an unverified institution do not learn of it",
+                USER,
+                Action::CreateResource(inst(false, None)),
+                Hidden,
+            ),
+            (
+                "editors edit",
+                USER,
+                Action::EditResource(res(true, Some(Editor), Published, Public)),
+                Allow,
+            ),
+            (
+                "members may see, not edit",
+                USER,
+                Action::EditResource(res(true, Some(Member), Published, Public)),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "strangers may see, not edit",
+                USER,
+                Action::EditResource(res(true, None, Published, Public)),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "the anonymous must sign in",
+                ANON,
+                Action::EditResource(res(true, None, Published, Public)),
+                Forbidden(Denial::SignIn),
+            ),
+            (
+                "what you cannot see you cannot edit",
+                USER,
+                Action::EditResource(res(true, None, Draft, Public)),
+                Hidden,
+            ),
+            (
+                "verified editors of a verified institution publish",
+                USER,
+                Action::PublishResource(res(true, Some(Owner), Draft, Public)),
+                Allow,
+            ),
+            (
+                "not for an unverified institution",
+                USER,
+                Action::PublishResource(res(false, Some(Owner), Draft, Public)),
+                Forbidden(Denial::InstitutionNotVerified),
+            ),
+            (
+                "…not even admins",
+                ADMIN,
+                Action::PublishResource(res(false, None, Draft, Public)),
+                Forbidden(Denial::InstitutionNotVerified),
+            ),
+            (
+                "not with an unverified email",
+                UNVERIFIED,
+                Action::PublishResource(res(true, Some(Editor), Draft, Public)),
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "members do not publish",
+                USER,
+                Action::PublishResource(res(true, Some(Member), Published, Public)),
+                Forbidden(Denial::Role),
+            ),
+        ];
+        for (case, actor, action, expected) in cases {
+            assert_eq!(may(&actor, action), expected, "{case}");
+        }
+    }
 }
