@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, `admin`.
+//! The command line: `serve` (default), `migrate`, `openapi`, `worker`,
+//! `mail`, `admin`, `seed-demo`.
 #![allow(clippy::print_stdout, reason = "a command line prints its results")]
 
 use std::io::Write;
@@ -51,6 +52,30 @@ pub enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Fill a fresh database with demo institutions and published resources.
+    #[command(
+        long_about = "Fill a fresh database with demo data: verified institutions (slugs `demo-…`, \
+no members) and published courses, datasets and model cards with varied languages, countries, \
+visibilities, licences and risk tiers, dataset files and typed links. Every resource passes the \
+same validation and publication checks as one made through the API.\n\n\
+Uses the same settings as `serve` (--data-dir, --config, DATABASE_URL) and applies pending \
+migrations first. It refuses, with exit code 2, a database that already holds any of the demo \
+institutions it would create: seed a fresh one instead. Demo institutions have no accounts; \
+`kujenga admin create` makes an admin who sees every resource."
+    )]
+    SeedDemo(SeedDemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedDemoArgs {
+    /// Published resources to create (about 40 % courses, 35 % datasets, 25 % model cards).
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub resources: u32,
+    /// Verified demo institutions that own them.
+    #[arg(long, value_name = "M", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub institutions: u32,
 }
 
 #[derive(Debug, Args, Default)]
@@ -120,9 +145,14 @@ pub fn main() -> ExitCode {
         Command::Worker => run_worker(settings),
         Command::Mail(MailCommand::Preview { template }) => preview(&settings, template.as_deref()),
         Command::Admin(AdminCommand::Create { email }) => admin_create(&settings, &email),
+        Command::SeedDemo(args) => seed_demo(&settings, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<crate::demo::AlreadySeeded>() => {
+            eprintln!("kujenga: {err}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(err) => {
             tracing::error!("{err:#}");
             eprintln!("kujenga: {err:#}");
@@ -291,5 +321,45 @@ fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
         email.as_str()
     );
     println!("created admin {} ({id})", email.as_str());
+    Ok(())
+}
+
+fn seed_demo(settings: &Settings, args: &SeedDemoArgs) -> anyhow::Result<()> {
+    let manager = ConnectionManager::new(settings)?;
+    let mut conn = manager.establish()?;
+    db::run_migrations(&mut conn)?;
+    let options = crate::demo::Options {
+        resources: args.resources as usize,
+        institutions: args.institutions as usize,
+    };
+    let s = crate::demo::seed(&mut conn, options)?;
+    let [public, registered, institution, partnership] = s.visibility;
+    println!(
+        "seeded {} demo institutions and {} published resources in {:.1} s ({})",
+        s.institutions,
+        s.resources(),
+        s.seconds,
+        manager.target()
+    );
+    println!(
+        "  kinds: {} courses, {} datasets, {} model cards",
+        s.courses, s.datasets, s.model_cards
+    );
+    println!(
+        "  visibility: {public} public, {registered} registered, {institution} institution, {partnership} partnership"
+    );
+    println!(
+        "  links: {} relations, {} dataset files",
+        s.relations, s.files
+    );
+    if let Some(id) = &s.example_course {
+        println!("  example course: {id}");
+    }
+    if let Some(id) = &s.example_model_card {
+        println!("  example model card: {id}");
+    }
+    if let Some(id) = &s.example_dataset {
+        println!("  example dataset: {id}");
+    }
     Ok(())
 }

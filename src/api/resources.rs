@@ -245,9 +245,27 @@ macro_rules! bodies {
         }
     };
 }
-bodies!(NewCourse, CoursePatch, CourseFields, CourseFieldsPatch, "course");
-bodies!(NewDataset, DatasetPatch, DatasetFields, DatasetFieldsPatch, "dataset");
-bodies!(NewModelCard, ModelCardPatch, ModelCardFields, ModelCardFieldsPatch, "model card");
+bodies!(
+    NewCourse,
+    CoursePatch,
+    CourseFields,
+    CourseFieldsPatch,
+    "course"
+);
+bodies!(
+    NewDataset,
+    DatasetPatch,
+    DatasetFields,
+    DatasetFieldsPatch,
+    "dataset"
+);
+bodies!(
+    NewModelCard,
+    ModelCardPatch,
+    ModelCardFields,
+    ModelCardFieldsPatch,
+    "model card"
+);
 
 // The kinds' own fields in a PATCH: each may be `null` (back to its default).
 // Schema only: the body is read by `domain::resource::validate`.
@@ -307,7 +325,7 @@ pub struct ModelCardFieldsPatch {
     pub results: Option<Vec<doc::ResultRow>>,
 }
 
-fn actor(principal: Option<&Principal>) -> Actor {
+pub(crate) fn actor(principal: Option<&Principal>) -> Actor {
     principal.map_or(Actor::ANONYMOUS, Principal::actor)
 }
 
@@ -315,11 +333,11 @@ fn parse_kind(row: &ResourceRow) -> ResourceKind {
     ResourceKind::parse(&row.kind).unwrap_or(ResourceKind::Course)
 }
 
-fn status_of(row: &ResourceRow) -> Status {
+pub(crate) fn status_of(row: &ResourceRow) -> Status {
     Status::parse(&row.status).unwrap_or(Status::Draft)
 }
 
-fn facts(l: &Loaded, viewer: &Viewer) -> ResourceFacts {
+pub(crate) fn facts(l: &Loaded, viewer: &Viewer) -> ResourceFacts {
     ResourceFacts {
         institution: InstitutionFacts {
             verified: l.institution_verified,
@@ -462,7 +480,7 @@ fn represent_one(
 }
 
 /// The resource `id` of `kind` and who is looking; `None` if there is none.
-fn load(
+pub(crate) fn load(
     conn: &mut DbConnection,
     kind: ResourceKind,
     id: &str,
@@ -480,7 +498,7 @@ fn load(
 }
 
 /// A path id that is not a UUID names nothing.
-fn path_id(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn path_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.to_string())
         .map_err(|_| ApiError::NotFound)
@@ -597,7 +615,7 @@ fn check_links(
     }
 }
 
-fn incomplete(gaps: Vec<FieldError>) -> ApiError {
+pub(crate) fn incomplete(gaps: Vec<FieldError>) -> ApiError {
     ApiError::Unprocessable {
         problem: "incomplete-resource",
         title: "The resource is not complete enough to publish",
@@ -633,10 +651,15 @@ async fn create(
     let slug = match body.remove("institution") {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => s.trim().to_string(),
         _ => {
-            return Err(ApiError::field(
+            // Name every other bad field too (no institution: no default country).
+            let mut errors = vec![FieldError::new(
                 "institution",
                 "Required: the slug of an institution you edit for.",
-            ));
+            )];
+            if let Err(more) = doc::validate(kind, body, "") {
+                errors.extend(more);
+            }
+            return Err(ApiError::validation(errors));
         }
     };
     let ctx = Context::new(Some(&principal.user.id));
@@ -842,7 +865,7 @@ async fn update(
     etag::respond(&req, &value)
 }
 
-fn read_only() -> ApiError {
+pub(crate) fn read_only() -> ApiError {
     ApiError::Conflict {
         problem: "resource-archived",
         title: "Archived resources are read-only",

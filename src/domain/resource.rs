@@ -719,11 +719,14 @@ pub fn publication_gaps(doc: &Document) -> Vec<FieldError> {
             if tier.is_some_and(|t| t >= RiskTier::Limited) {
                 let why = "Required from risk tier `limited` up.";
                 need(has(&m.evaluation_data), "evaluation_data", why);
-                need(
-                    !m.results.is_empty(),
-                    "results",
-                    "Report at least one evaluation result (risk tier `limited` and up).",
-                );
+                // `high` asks more of the results (below): one entry per field.
+                if tier < Some(RiskTier::High) {
+                    need(
+                        !m.results.is_empty(),
+                        "results",
+                        "Report at least one evaluation result (risk tier `limited` and up).",
+                    );
+                }
                 need(has(&m.caveats), "caveats", why);
             }
             if tier.is_some_and(|t| t >= RiskTier::High) {
