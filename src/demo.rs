@@ -930,7 +930,21 @@ struct Built {
     doc: Document,
     topic: usize,
     files: Vec<(String, String, String, i64)>,
+    /// A course's modules: title, content, minutes, download bytes, required.
+    modules: Vec<(String, String, i32, i64, bool)>,
 }
+
+/// What a demo course's modules are about, in order.
+const MODULE_STEPS: &[&str] = &[
+    "Why it matters here",
+    "Getting and cleaning the data",
+    "A first model",
+    "Evaluating honestly",
+    "Working in low-resource settings",
+    "Deploying on modest hardware",
+    "Risks, bias and the people affected",
+    "Project: put it together",
+];
 
 struct Writer {
     dice: Dice,
@@ -1064,7 +1078,25 @@ impl Writer {
                 kind.as_str()
             ),
         };
-        let gaps = doc::publication_gaps(&d);
+        let mut modules = Vec::new();
+        if kind == ResourceKind::Course {
+            let n = usize::try_from(self.dice.int(3, 8)).unwrap_or(3);
+            for (k, step) in MODULE_STEPS.iter().take(n).enumerate() {
+                let optional = k + 1 < n && self.dice.chance(0.15);
+                modules.push((
+                    format!("{}. {step}", k + 1),
+                    format!(
+                        "## {step}\n\nThis module of *{}* works through {step} with examples from {}.",
+                        d.core.title, place.country
+                    ),
+                    i32::try_from(self.dice.int(20, 120)).unwrap_or(30),
+                    self.dice.size(200_000, 80_000_000),
+                    !optional,
+                ));
+            }
+        }
+        let module_count = i64::try_from(modules.len()).unwrap_or(0);
+        let gaps = doc::publication_gaps(&d, module_count);
         ensure!(
             gaps.is_empty(),
             "generated an incomplete {}: {gaps:?}",
@@ -1075,6 +1107,7 @@ impl Writer {
             doc: d,
             topic: topic_ix,
             files,
+            modules,
         })
     }
 
@@ -1774,6 +1807,26 @@ pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
                     )?;
                 }
                 summary.files += b.files.len();
+                for (k, (title, content, minutes, bytes, required)) in b.modules.iter().enumerate()
+                {
+                    let position = i32::try_from(k + 1).unwrap_or(i32::MAX);
+                    crate::db::learning::insert_module(
+                        conn,
+                        &crate::db::learning::ModuleRow {
+                            id: id_at(created + Duration::seconds(i64::from(position))),
+                            course_id: id.clone(),
+                            position,
+                            title: title.clone(),
+                            content: Some(content.clone()),
+                            content_url: None,
+                            duration_minutes: Some(*minutes),
+                            download_bytes: Some(*bytes),
+                            required: *required,
+                            created_at: created,
+                            updated_at: created,
+                        },
+                    )?;
+                }
                 let vis = b.doc.core.visibility;
                 summary.visibility[match vis {
                     Visibility::Public => 0,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod institutions;
+pub mod learning;
 pub mod me;
 pub mod notifications;
 pub mod ops;
@@ -61,6 +62,10 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         resources::model_cards::update, resources::model_cards::delete,
         resources::model_cards::publish, resources::model_cards::archive,
         resources::list_files, resources::add_file, resources::delete_file,
+        learning::list_modules, learning::add_module, learning::change_module,
+        learning::delete_module, learning::my_enrollment, learning::enroll, learning::withdraw,
+        learning::mark_done, learning::unmark_done, learning::my_enrollments, learning::learners,
+        learning::stats, learning::completion,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -73,6 +78,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         (name = "users", description = "Account administration (admins)"),
         (name = "institutions", description = "Institutions, their members and invitations"),
         (name = "resources", description = "The catalogue: courses, datasets and model cards, their lifecycle and dataset files"),
+        (name = "learning", description = "Course modules, enrollment, progress and completion"),
         (name = "admin", description = "For administrators: the email outbox and the audit log"),
     )
 )]
@@ -134,6 +140,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(admin::routes)
         .configure(institutions::routes)
         .configure(resources::routes)
+        .configure(learning::routes)
         .configure(audit::routes);
 }
 

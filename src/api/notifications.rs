@@ -28,16 +28,20 @@ pub enum Kind {
     MemberRoleChanged,
     MemberRemoved,
     InstitutionVerified,
+    EnrollmentConfirmed,
+    CourseCompleted,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::PasswordChanged,
         Kind::ApiTokenCreated,
         Kind::MembershipAdded,
         Kind::MemberRoleChanged,
         Kind::MemberRemoved,
         Kind::InstitutionVerified,
+        Kind::EnrollmentConfirmed,
+        Kind::CourseCompleted,
     ];
 
     pub fn template(self) -> Template {
@@ -48,6 +52,8 @@ impl Kind {
             Self::MemberRoleChanged => Template::MemberRoleChanged,
             Self::MemberRemoved => Template::MemberRemoved,
             Self::InstitutionVerified => Template::InstitutionVerified,
+            Self::EnrollmentConfirmed => Template::EnrollmentConfirmed,
+            Self::CourseCompleted => Template::CourseCompleted,
         }
     }
 
@@ -68,6 +74,9 @@ impl Kind {
                 format!("/institutions/{}", data["slug"].as_str().unwrap_or(""))
             }
             Self::MemberRemoved => "/institutions".into(),
+            Self::EnrollmentConfirmed | Self::CourseCompleted => {
+                format!("/courses/{}", data["course_id"].as_str().unwrap_or(""))
+            }
         }
     }
 }

@@ -811,7 +811,8 @@ async fn update(
                     .map_err(ApiError::validation)?;
                 check_links(conn, &viewer, &act, Some(&id), &d, Some(&before))?;
                 if status == Status::Published {
-                    let gaps = doc::publication_gaps(&d);
+                    let gaps =
+                        doc::publication_gaps(&d, crate::db::learning::count_modules(conn, &id)?);
                     if !gaps.is_empty() {
                         return Err(incomplete(gaps));
                     }
@@ -963,7 +964,8 @@ async fn transition(
                 }
                 if to == Transition::Publish {
                     let links = links_of(&store::relations_of(conn, std::slice::from_ref(&id))?, &id);
-                    let gaps = doc::publication_gaps(&document_of(&l.row, links)?);
+                    let modules = crate::db::learning::count_modules(conn, &id)?;
+                    let gaps = doc::publication_gaps(&document_of(&l.row, links)?, modules);
                     if !gaps.is_empty() {
                         return Err(incomplete(gaps));
                     }

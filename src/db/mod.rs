@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod idempotency;
 pub mod institutions;
+pub mod learning;
 pub mod notifications;
 pub mod outbox;
 pub mod resources;

@@ -291,3 +291,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     dataset_files,
     memberships
 );
+
+diesel::table! {
+    course_modules (id) {
+        id -> Text,
+        course_id -> Text,
+        position -> Integer,
+        title -> Text,
+        content -> Nullable<Text>,
+        content_url -> Nullable<Text>,
+        duration_minutes -> Nullable<Integer>,
+        download_bytes -> Nullable<BigInt>,
+        required -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrollments (course_id, user_id) {
+        course_id -> Text,
+        user_id -> Text,
+        status -> Text,
+        enrolled_at -> Timestamp,
+        updated_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        completion_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    module_completions (user_id, module_id) {
+        user_id -> Text,
+        module_id -> Text,
+        course_id -> Text,
+        completed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(course_modules -> resources (course_id));
+diesel::joinable!(enrollments -> resources (course_id));
+diesel::joinable!(enrollments -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    course_modules,
+    enrollments,
+    module_completions,
+    resources,
+    users
+);
+diesel::allow_tables_to_appear_in_same_query!(institutions, enrollments);
+diesel::allow_tables_to_appear_in_same_query!(institutions, users);

@@ -132,6 +132,10 @@ pub enum Action {
     EditResource(ResourceFacts),
     /// Publish a draft.
     PublishResource(ResourceFacts),
+    /// Enroll in a course (and record one's own progress in it).
+    Enroll(ResourceFacts),
+    /// See a course's learners and their aggregates.
+    ViewLearners(ResourceFacts),
     /// `/users`, `/admin/*`, `/audit-events`.
     Administer,
 }
@@ -209,7 +213,11 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         | Action::ListInvitations(i)
         | Action::WithdrawInvitation { institution: i, .. } => Some(i),
         Action::CreateResource(i) => Some(i),
-        Action::ViewResource(r) | Action::EditResource(r) | Action::PublishResource(r) => {
+        Action::ViewResource(r)
+        | Action::EditResource(r)
+        | Action::PublishResource(r)
+        | Action::Enroll(r)
+        | Action::ViewLearners(r) => {
             if !resource_visible(actor, &r) {
                 return Hidden;
             }
@@ -233,9 +241,11 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         return Allow;
     }
     let role = match action {
-        Action::ViewResource(r) | Action::EditResource(r) | Action::PublishResource(r) => {
-            r.institution.caller_role
-        }
+        Action::ViewResource(r)
+        | Action::EditResource(r)
+        | Action::PublishResource(r)
+        | Action::Enroll(r)
+        | Action::ViewLearners(r) => r.institution.caller_role,
         _ => inst.and_then(|i| i.caller_role),
     };
     let needs_signin = |d: Decision| {
@@ -287,13 +297,15 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
                 Allow
             }
         }
-        Action::ListInvitations(_) | Action::CreateResource(_) | Action::EditResource(_) => {
-            match role {
-                Some(Owner | Editor) => Allow,
-                _ => needs_signin(Forbidden(Denial::Role)),
-            }
-        }
+        Action::ListInvitations(_)
+        | Action::CreateResource(_)
+        | Action::EditResource(_)
+        | Action::ViewLearners(_) => match role {
+            Some(Owner | Editor) => Allow,
+            _ => needs_signin(Forbidden(Denial::Role)),
+        },
         Action::ViewResource(_) => Allow,
+        Action::Enroll(_) => needs_signin(Allow),
         Action::PublishResource(_) => match role {
             Some(Owner | Editor) if !actor.verified => Forbidden(Denial::EmailNotVerified),
             Some(Owner | Editor) => Allow,

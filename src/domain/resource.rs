@@ -620,7 +620,8 @@ fn read_model_card(r: &mut Reader) -> ModelCardFields {
 // ----- the completeness gate -------------------------------------------------
 
 /// Everything a document lacks before it may be published (empty: it may).
-pub fn publication_gaps(doc: &Document) -> Vec<FieldError> {
+/// `modules` is how many modules the course has (ignored for other kinds).
+pub fn publication_gaps(doc: &Document, modules: i64) -> Vec<FieldError> {
     let mut gaps = Vec::new();
     let mut need = |present: bool, field: &str, message: &str| {
         if !present {
@@ -650,14 +651,12 @@ pub fn publication_gaps(doc: &Document) -> Vec<FieldError> {
         "Name at least one language.",
     );
     match &doc.details {
-        Details::Course(c) => {
-            // Until courses have modules, their length and level stand in.
+        Details::Course(_) => {
             need(
-                c.duration_hours.is_some(),
-                "duration_hours",
-                "Say how long the course takes.",
+                modules > 0,
+                "modules",
+                "Add at least one module (POST /api/v1/courses/{id}/modules).",
             );
-            need(c.level.is_some(), "level", "Choose a level.");
         }
         Details::Dataset(d) => {
             let s = &d.datasheet;
@@ -1254,7 +1253,7 @@ mod tests {
 
     fn gaps(kind: ResourceKind, body: Value) -> Vec<String> {
         let doc = validate(kind, map(body), "KE").unwrap();
-        publication_gaps(&doc)
+        publication_gaps(&doc, 0)
             .into_iter()
             .map(|e| e.field)
             .collect()
@@ -1270,15 +1269,10 @@ mod tests {
         };
         assert_eq!(
             gaps(ResourceKind::Course, json!({"title": "t"})),
-            vec!["summary", "license", "languages", "duration_hours", "level"]
+            vec!["summary", "license", "languages", "modules"]
         );
-        assert!(
-            gaps(
-                ResourceKind::Course,
-                with(json!({"duration_hours": 3, "level": "beginner"}))
-            )
-            .is_empty()
-        );
+        let course = validate(ResourceKind::Course, map(base.clone()), "KE").unwrap();
+        assert!(publication_gaps(&course, 1).is_empty());
         let sheet = json!({"datasheet": {"motivation": "m", "composition": "c", "collection_process": "p", "uses": "u"}});
         assert_eq!(
             gaps(ResourceKind::Dataset, base.clone()),

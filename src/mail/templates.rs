@@ -21,6 +21,8 @@ pub enum Template {
     MemberRoleChanged,
     MemberRemoved,
     InstitutionVerified,
+    EnrollmentConfirmed,
+    CourseCompleted,
 }
 
 macro_rules! template_files {
@@ -43,7 +45,9 @@ const FILES: &[(&str, &str)] = template_files!(
     "membership_added",
     "member_role_changed",
     "member_removed",
-    "institution_verified"
+    "institution_verified",
+    "enrollment_confirmed",
+    "course_completed"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
 
@@ -59,6 +63,8 @@ impl Template {
         Template::MemberRoleChanged,
         Template::MemberRemoved,
         Template::InstitutionVerified,
+        Template::EnrollmentConfirmed,
+        Template::CourseCompleted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +79,8 @@ impl Template {
             Self::MemberRoleChanged => "member_role_changed",
             Self::MemberRemoved => "member_removed",
             Self::InstitutionVerified => "institution_verified",
+            Self::EnrollmentConfirmed => "enrollment_confirmed",
+            Self::CourseCompleted => "course_completed",
         }
     }
 
@@ -134,6 +142,20 @@ impl Template {
             Self::MemberRemoved => json!({
                 "display_name": "Amina Wanjiru",
                 "institution": "Makerere AI Lab"
+            }),
+            Self::EnrollmentConfirmed => json!({
+                "display_name": "Amina Wanjiru",
+                "course": "Machine learning in Kiswahili",
+                "course_id": "01938a7e-0000-7000-8000-000000000001",
+                "modules": 6,
+                "download_bytes": 52_428_800,
+                "download_mb": 50
+            }),
+            Self::CourseCompleted => json!({
+                "display_name": "Amina Wanjiru",
+                "course": "Machine learning in Kiswahili",
+                "course_id": "01938a7e-0000-7000-8000-000000000001",
+                "completion_id": "5f0c2a4e-8d1b-4f6a-9c3e-2b7d1e9a4c60"
             }),
         }
     }

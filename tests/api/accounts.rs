@@ -1315,6 +1315,8 @@ api_test!(notification_preferences, |backend| {
         items,
         [
             json!({"kind": "api_token_created", "email": true, "essential": false}),
+            json!({"kind": "course_completed", "email": true, "essential": false}),
+            json!({"kind": "enrollment_confirmed", "email": true, "essential": false}),
             json!({"kind": "institution_verified", "email": true, "essential": false}),
             json!({"kind": "member_removed", "email": true, "essential": false}),
             json!({"kind": "member_role_changed", "email": true, "essential": false}),

@@ -52,6 +52,14 @@ api_test!(a_course_goes_from_draft_to_the_catalogue, |backend| {
     )
     .await;
     assert_eq!(res.status(), 412);
+    let res = app
+        .post_json(
+            &format!("{path}/modules"),
+            json!({"title": "Start here", "content": "Welcome."}),
+            Some(&owner.access),
+        )
+        .await;
+    body_of(res, 201).await;
     let res = call(
         &app,
         Method::POST,

@@ -11,7 +11,7 @@ api_test!(unknown_routes_are_404_problems, |backend| {
     }
     let res = app
         .client
-        .delete(app.url("/api/v1/courses/123"))
+        .delete(app.url("/api/v1/nothing-here/123"))
         .send()
         .await
         .unwrap();

@@ -17,6 +17,7 @@ mod cli;
 mod demo;
 mod http_behaviour;
 mod institutions;
+mod learning;
 mod mail;
 mod migrations;
 mod openapi;

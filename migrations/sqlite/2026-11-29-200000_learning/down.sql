@@ -1,0 +1,3 @@
+DROP TABLE module_completions;
+DROP TABLE enrollments;
+DROP TABLE course_modules;
