@@ -38,6 +38,7 @@ pub struct Application {
     worker: Option<Worker>,
     idempotency_ttl: Duration,
     limits: Arc<RateLimits>,
+    state: AppState,
 }
 
 impl std::fmt::Debug for Application {
@@ -102,6 +103,7 @@ impl Application {
             tokio::task::spawn_blocking(move || AppState::new(&settings, &key)).await??
         };
         let limits = state.limits.clone();
+        let housekeeping_state = state.clone();
         let worker = if settings.mail.worker {
             Some(worker::build(&db, &settings, Some(metrics.clone()))?)
         } else {
@@ -118,6 +120,7 @@ impl Application {
                 u64::from(settings.http.idempotency_ttl_hours) * 3600,
             ),
             limits,
+            state: housekeeping_state,
         })
     }
 
@@ -143,6 +146,7 @@ impl Application {
             self.db.clone(),
             self.idempotency_ttl,
             self.limits.clone(),
+            self.state.clone(),
             stopped,
         ));
         let result = self.server.await;
@@ -160,12 +164,14 @@ impl Application {
     }
 }
 
-/// Every hour (and at start): removes expired `Idempotency-Key` entries
-/// and forgets idle clients of the rate limiters.
+/// Every hour (and at start): removes expired `Idempotency-Key` entries,
+/// forgets idle clients of the rate limiters and sends the partnerships'
+/// digests of newly shared resources that are due.
 async fn housekeeping(
     db: Db,
     ttl: Duration,
     limits: Arc<RateLimits>,
+    state: AppState,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -179,6 +185,15 @@ async fn housekeeping(
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "expired idempotency keys removed"),
             Err(err) => tracing::warn!(error = %err, "idempotency key purge failed"),
+        }
+        let st = state.clone();
+        match db
+            .run(move |conn| crate::api::partnerships::send_digests(conn, &st))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(partnerships = n, "shared-resource digests sent"),
+            Err(err) => tracing::warn!(error = %err, "shared-resource digests failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

@@ -9,6 +9,7 @@ pub mod learning;
 pub mod me;
 pub mod notifications;
 pub mod ops;
+pub mod partnerships;
 pub mod resources;
 pub mod types;
 pub mod users;
@@ -66,6 +67,13 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         learning::delete_module, learning::my_enrollment, learning::enroll, learning::withdraw,
         learning::mark_done, learning::unmark_done, learning::my_enrollments, learning::learners,
         learning::stats, learning::completion,
+        partnerships::list, partnerships::create, partnerships::show, partnerships::update,
+        partnerships::activate, partnerships::conclude, partnerships::dissolve,
+        partnerships::members, partnerships::invite, partnerships::change_member,
+        partnerships::end_membership, partnerships::accept, partnerships::decline,
+        partnerships::coordinators, partnerships::add_coordinator,
+        partnerships::remove_coordinator, partnerships::shared, partnerships::share,
+        partnerships::unshare,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -79,6 +87,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         (name = "institutions", description = "Institutions, their members and invitations"),
         (name = "resources", description = "The catalogue: courses, datasets and model cards, their lifecycle and dataset files"),
         (name = "learning", description = "Course modules, enrollment, progress and completion"),
+        (name = "partnerships", description = "Cross-border lab partnerships: members, coordinators, shared resources"),
         (name = "admin", description = "For administrators: the email outbox and the audit log"),
     )
 )]
@@ -141,6 +150,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(institutions::routes)
         .configure(resources::routes)
         .configure(learning::routes)
+        .configure(partnerships::routes)
         .configure(audit::routes);
 }
 

@@ -30,10 +30,15 @@ pub enum Kind {
     InstitutionVerified,
     EnrollmentConfirmed,
     CourseCompleted,
+    PartnershipInvitation,
+    PartnershipResponse,
+    PartnershipMembershipEnded,
+    PartnershipStatusChanged,
+    PartnershipSharedDigest,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 13] = [
         Kind::PasswordChanged,
         Kind::ApiTokenCreated,
         Kind::MembershipAdded,
@@ -42,6 +47,11 @@ impl Kind {
         Kind::InstitutionVerified,
         Kind::EnrollmentConfirmed,
         Kind::CourseCompleted,
+        Kind::PartnershipInvitation,
+        Kind::PartnershipResponse,
+        Kind::PartnershipMembershipEnded,
+        Kind::PartnershipStatusChanged,
+        Kind::PartnershipSharedDigest,
     ];
 
     pub fn template(self) -> Template {
@@ -54,6 +64,11 @@ impl Kind {
             Self::InstitutionVerified => Template::InstitutionVerified,
             Self::EnrollmentConfirmed => Template::EnrollmentConfirmed,
             Self::CourseCompleted => Template::CourseCompleted,
+            Self::PartnershipInvitation => Template::PartnershipInvitation,
+            Self::PartnershipResponse => Template::PartnershipResponse,
+            Self::PartnershipMembershipEnded => Template::PartnershipMembershipEnded,
+            Self::PartnershipStatusChanged => Template::PartnershipStatusChanged,
+            Self::PartnershipSharedDigest => Template::PartnershipSharedDigest,
         }
     }
 
@@ -76,6 +91,13 @@ impl Kind {
             Self::MemberRemoved => "/institutions".into(),
             Self::EnrollmentConfirmed | Self::CourseCompleted => {
                 format!("/courses/{}", data["course_id"].as_str().unwrap_or(""))
+            }
+            Self::PartnershipInvitation
+            | Self::PartnershipResponse
+            | Self::PartnershipMembershipEnded
+            | Self::PartnershipStatusChanged
+            | Self::PartnershipSharedDigest => {
+                format!("/partnerships/{}", data["slug"].as_str().unwrap_or(""))
             }
         }
     }

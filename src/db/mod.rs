@@ -12,6 +12,7 @@ pub mod institutions;
 pub mod learning;
 pub mod notifications;
 pub mod outbox;
+pub mod partnerships;
 pub mod resources;
 pub mod schema;
 

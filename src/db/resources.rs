@@ -272,7 +272,7 @@ pub struct Viewer {
     /// `(institution_id, role)` of every membership.
     pub roles: Vec<(String, String)>,
     /// Resources shared into active partnerships the caller's institutions
-    /// belong to (empty until partnerships exist).
+    /// are active members of (with the resource's institution still one).
     pub partnership_shared: Vec<String>,
 }
 
@@ -285,11 +285,20 @@ impl Viewer {
                 .load(conn)?,
             None => Vec::new(),
         };
+        let institutions: Vec<String> = roles
+            .iter()
+            .map(|(i, _): &(String, String)| i.clone())
+            .collect();
+        let partnership_shared = if admin {
+            Vec::new()
+        } else {
+            super::partnerships::visible_through_partnerships(conn, &institutions)?
+        };
         Ok(Self {
             admin,
             signed_in: user_id.is_some(),
             roles,
-            partnership_shared: Vec::new(),
+            partnership_shared,
         })
     }
 

@@ -342,3 +342,81 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 diesel::allow_tables_to_appear_in_same_query!(institutions, enrollments);
 diesel::allow_tables_to_appear_in_same_query!(institutions, users);
+
+diesel::table! {
+    partnerships (id) {
+        id -> Text,
+        slug -> Text,
+        title -> Text,
+        description -> Text,
+        goals -> Text,
+        agreement_url -> Nullable<Text>,
+        starts_on -> Date,
+        ends_on -> Date,
+        status -> Text,
+        public -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_digest_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    partnership_members (partnership_id, institution_id) {
+        partnership_id -> Text,
+        institution_id -> Text,
+        status -> Text,
+        invited_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partnership_coordinators (partnership_id, user_id) {
+        partnership_id -> Text,
+        user_id -> Text,
+        added_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partnership_resources (partnership_id, resource_id) {
+        partnership_id -> Text,
+        resource_id -> Text,
+        shared_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        digested_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(partnership_members -> partnerships (partnership_id));
+diesel::joinable!(partnership_members -> institutions (institution_id));
+diesel::joinable!(partnership_coordinators -> partnerships (partnership_id));
+diesel::joinable!(partnership_coordinators -> users (user_id));
+diesel::joinable!(partnership_resources -> partnerships (partnership_id));
+diesel::joinable!(partnership_resources -> resources (resource_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    partnerships,
+    partnership_members,
+    partnership_coordinators,
+    partnership_resources
+);
+diesel::allow_tables_to_appear_in_same_query!(partnerships, institutions);
+diesel::allow_tables_to_appear_in_same_query!(partnerships, resources);
+diesel::allow_tables_to_appear_in_same_query!(partnerships, users);
+diesel::allow_tables_to_appear_in_same_query!(partnerships, memberships);
+diesel::allow_tables_to_appear_in_same_query!(partnership_members, institutions);
+diesel::allow_tables_to_appear_in_same_query!(partnership_members, resources);
+diesel::allow_tables_to_appear_in_same_query!(partnership_members, users);
+diesel::allow_tables_to_appear_in_same_query!(partnership_members, memberships);
+diesel::allow_tables_to_appear_in_same_query!(partnership_coordinators, institutions);
+diesel::allow_tables_to_appear_in_same_query!(partnership_coordinators, resources);
+diesel::allow_tables_to_appear_in_same_query!(partnership_coordinators, users);
+diesel::allow_tables_to_appear_in_same_query!(partnership_coordinators, memberships);
+diesel::allow_tables_to_appear_in_same_query!(partnership_resources, institutions);
+diesel::allow_tables_to_appear_in_same_query!(partnership_resources, resources);
+diesel::allow_tables_to_appear_in_same_query!(partnership_resources, users);
+diesel::allow_tables_to_appear_in_same_query!(partnership_resources, memberships);

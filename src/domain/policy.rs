@@ -97,6 +97,17 @@ pub struct ResourceFacts {
     pub shared_with_caller: bool,
 }
 
+/// What the policy needs to know about a partnership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartnershipFacts {
+    /// Its page is public.
+    pub public: bool,
+    /// The caller coordinates it.
+    pub coordinator: bool,
+    /// The caller belongs to an active or invited member institution.
+    pub member: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     CreateInstitution,
@@ -136,6 +147,21 @@ pub enum Action {
     Enroll(ResourceFacts),
     /// See a course's learners and their aggregates.
     ViewLearners(ResourceFacts),
+    /// Create a partnership (platform coordinators and admins).
+    CreatePartnership,
+    ViewPartnership(PartnershipFacts),
+    /// Change it, its status, members, coordinators; remove shared resources.
+    ManagePartnership(PartnershipFacts),
+    /// Accept or decline an invitation, or leave: `owner` of that institution.
+    ActForMemberInstitution {
+        partnership: PartnershipFacts,
+        owner: bool,
+    },
+    /// Share a resource into it: `editor` of the resource's institution.
+    ShareResource {
+        partnership: PartnershipFacts,
+        editor: bool,
+    },
     /// `/users`, `/admin/*`, `/audit-events`.
     Administer,
 }
@@ -153,6 +179,8 @@ pub enum Denial {
     AdminOnly,
     /// The institution is not verified yet.
     InstitutionNotVerified,
+    /// Partnership coordinators (or admins) only.
+    CoordinatorOnly,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +251,19 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             }
             None
         }
-        Action::CreateInstitution | Action::AcceptInvitation | Action::Administer => None,
+        Action::ViewPartnership(p)
+        | Action::ManagePartnership(p)
+        | Action::ActForMemberInstitution { partnership: p, .. }
+        | Action::ShareResource { partnership: p, .. } => {
+            if !(actor.is_admin() || p.public || p.coordinator || p.member) {
+                return Hidden;
+            }
+            None
+        }
+        Action::CreateInstitution
+        | Action::AcceptInvitation
+        | Action::Administer
+        | Action::CreatePartnership => None,
     };
     // Unverified institutions cannot publish, whoever asks.
     if let Action::PublishResource(r) = action
@@ -304,7 +344,38 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             Some(Owner | Editor) => Allow,
             _ => needs_signin(Forbidden(Denial::Role)),
         },
-        Action::ViewResource(_) => Allow,
+        Action::ViewResource(_) | Action::ViewPartnership(_) => Allow,
+        Action::CreatePartnership => match actor.role {
+            None => Forbidden(Denial::SignIn),
+            Some(Role::Coordinator) if actor.verified => Allow,
+            Some(Role::Coordinator) => Forbidden(Denial::EmailNotVerified),
+            Some(_) => Forbidden(Denial::CoordinatorOnly),
+        },
+        Action::ManagePartnership(p) => {
+            if p.coordinator {
+                Allow
+            } else {
+                needs_signin(Forbidden(Denial::CoordinatorOnly))
+            }
+        }
+        Action::ActForMemberInstitution { owner, .. } => {
+            if !owner {
+                needs_signin(Forbidden(Denial::Role))
+            } else if !actor.verified {
+                Forbidden(Denial::EmailNotVerified)
+            } else {
+                Allow
+            }
+        }
+        Action::ShareResource { editor, .. } => {
+            if !editor {
+                needs_signin(Forbidden(Denial::Role))
+            } else if !actor.verified {
+                Forbidden(Denial::EmailNotVerified)
+            } else {
+                Allow
+            }
+        }
         Action::Enroll(_) => needs_signin(Allow),
         Action::PublishResource(_) => match role {
             Some(Owner | Editor) if !actor.verified => Forbidden(Denial::EmailNotVerified),
@@ -337,6 +408,11 @@ pub fn enforce(decision: Decision) -> Result<(), crate::error::ApiError> {
             problem: "institution-not-verified",
             title: "Institution not verified",
             detail: "An administrator must verify the institution before it can publish.".into(),
+        }),
+        Decision::Forbidden(Denial::CoordinatorOnly) => Err(ApiError::Forbidden {
+            problem: "coordinators-only",
+            title: "Coordinators only",
+            detail: "Only the partnership's coordinators (or platform coordinators, to create one) may do this.".into(),
         }),
         Decision::Forbidden(Denial::Role) => Err(ApiError::Forbidden {
             problem: "insufficient-role",
@@ -784,6 +860,152 @@ mod tests {
                 "members do not publish",
                 USER,
                 Action::PublishResource(res(true, Some(Member), Published, Public)),
+                Forbidden(Denial::Role),
+            ),
+        ];
+        for (case, actor, action, expected) in cases {
+            assert_eq!(may(&actor, action), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_partnership_table() {
+        const COORD: Actor = Actor {
+            role: Some(Role::Coordinator),
+            verified: true,
+        };
+        const UNVERIFIED_COORD: Actor = Actor {
+            role: Some(Role::Coordinator),
+            verified: false,
+        };
+        let p = |public: bool, coordinator: bool, member: bool| PartnershipFacts {
+            public,
+            coordinator,
+            member,
+        };
+        let cases: Vec<(&str, Actor, Action, Decision)> = vec![
+            (
+                "platform coordinators create partnerships",
+                COORD,
+                Action::CreatePartnership,
+                Allow,
+            ),
+            ("admins too", ADMIN, Action::CreatePartnership, Allow),
+            (
+                "members do not",
+                USER,
+                Action::CreatePartnership,
+                Forbidden(Denial::CoordinatorOnly),
+            ),
+            (
+                "a coordinator verifies their email first",
+                UNVERIFIED_COORD,
+                Action::CreatePartnership,
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "the anonymous sign in",
+                ANON,
+                Action::CreatePartnership,
+                Forbidden(Denial::SignIn),
+            ),
+            (
+                "anyone reads a public partnership",
+                ANON,
+                Action::ViewPartnership(p(true, false, false)),
+                Allow,
+            ),
+            (
+                "a private one is hidden from outsiders",
+                USER,
+                Action::ViewPartnership(p(false, false, false)),
+                Hidden,
+            ),
+            (
+                "…not from members",
+                USER,
+                Action::ViewPartnership(p(false, false, true)),
+                Allow,
+            ),
+            (
+                "…nor its coordinators",
+                USER,
+                Action::ViewPartnership(p(false, true, false)),
+                Allow,
+            ),
+            (
+                "…nor admins",
+                ADMIN,
+                Action::ViewPartnership(p(false, false, false)),
+                Allow,
+            ),
+            (
+                "coordinators manage",
+                USER,
+                Action::ManagePartnership(p(true, true, false)),
+                Allow,
+            ),
+            (
+                "members do not",
+                USER,
+                Action::ManagePartnership(p(true, false, true)),
+                Forbidden(Denial::CoordinatorOnly),
+            ),
+            (
+                "platform coordinators of another partnership do not",
+                COORD,
+                Action::ManagePartnership(p(true, false, false)),
+                Forbidden(Denial::CoordinatorOnly),
+            ),
+            (
+                "what you cannot see you cannot manage",
+                USER,
+                Action::ManagePartnership(p(false, false, false)),
+                Hidden,
+            ),
+            (
+                "owners answer for their institution",
+                USER,
+                Action::ActForMemberInstitution {
+                    partnership: p(false, false, true),
+                    owner: true,
+                },
+                Allow,
+            ),
+            (
+                "…with a verified email",
+                UNVERIFIED,
+                Action::ActForMemberInstitution {
+                    partnership: p(false, false, true),
+                    owner: true,
+                },
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "editors and members do not",
+                USER,
+                Action::ActForMemberInstitution {
+                    partnership: p(true, false, true),
+                    owner: false,
+                },
+                Forbidden(Denial::Role),
+            ),
+            (
+                "editors of a member institution share",
+                USER,
+                Action::ShareResource {
+                    partnership: p(true, false, true),
+                    editor: true,
+                },
+                Allow,
+            ),
+            (
+                "others do not",
+                USER,
+                Action::ShareResource {
+                    partnership: p(true, false, true),
+                    editor: false,
+                },
                 Forbidden(Denial::Role),
             ),
         ];

@@ -23,6 +23,11 @@ pub enum Template {
     InstitutionVerified,
     EnrollmentConfirmed,
     CourseCompleted,
+    PartnershipInvitation,
+    PartnershipResponse,
+    PartnershipMembershipEnded,
+    PartnershipStatusChanged,
+    PartnershipSharedDigest,
 }
 
 macro_rules! template_files {
@@ -47,7 +52,12 @@ const FILES: &[(&str, &str)] = template_files!(
     "member_removed",
     "institution_verified",
     "enrollment_confirmed",
-    "course_completed"
+    "course_completed",
+    "partnership_invitation",
+    "partnership_response",
+    "partnership_membership_ended",
+    "partnership_status_changed",
+    "partnership_shared_digest"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
 
@@ -65,6 +75,11 @@ impl Template {
         Template::InstitutionVerified,
         Template::EnrollmentConfirmed,
         Template::CourseCompleted,
+        Template::PartnershipInvitation,
+        Template::PartnershipResponse,
+        Template::PartnershipMembershipEnded,
+        Template::PartnershipStatusChanged,
+        Template::PartnershipSharedDigest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +96,11 @@ impl Template {
             Self::InstitutionVerified => "institution_verified",
             Self::EnrollmentConfirmed => "enrollment_confirmed",
             Self::CourseCompleted => "course_completed",
+            Self::PartnershipInvitation => "partnership_invitation",
+            Self::PartnershipResponse => "partnership_response",
+            Self::PartnershipMembershipEnded => "partnership_membership_ended",
+            Self::PartnershipStatusChanged => "partnership_status_changed",
+            Self::PartnershipSharedDigest => "partnership_shared_digest",
         }
     }
 
@@ -150,6 +170,29 @@ impl Template {
                 "modules": 6,
                 "download_bytes": 52_428_800,
                 "download_mb": 50
+            }),
+            Self::PartnershipInvitation => json!({
+                "display_name": "Amina Wanjiru", "inviter": "Kofi Mensah",
+                "institution": "Makerere AI Lab", "partnership": "East–West African NLP",
+                "slug": "ew-african-nlp"
+            }),
+            Self::PartnershipResponse => json!({
+                "display_name": "Kofi Mensah", "institution": "Makerere AI Lab",
+                "response": "accepted", "partnership": "East–West African NLP",
+                "slug": "ew-african-nlp"
+            }),
+            Self::PartnershipMembershipEnded => json!({
+                "display_name": "Kofi Mensah", "institution": "Makerere AI Lab",
+                "how": "left", "partnership": "East–West African NLP", "slug": "ew-african-nlp"
+            }),
+            Self::PartnershipStatusChanged => json!({
+                "display_name": "Amina Wanjiru", "partnership": "East–West African NLP",
+                "slug": "ew-african-nlp", "status": "active"
+            }),
+            Self::PartnershipSharedDigest => json!({
+                "display_name": "Amina Wanjiru", "partnership": "East–West African NLP",
+                "slug": "ew-african-nlp",
+                "resources": [{"id": "01938a7e-0000-7000-8000-000000000002", "title": "Swahili speech corpus"}]
             }),
             Self::CourseCompleted => json!({
                 "display_name": "Amina Wanjiru",

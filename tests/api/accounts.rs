@@ -1321,6 +1321,11 @@ api_test!(notification_preferences, |backend| {
             json!({"kind": "member_removed", "email": true, "essential": false}),
             json!({"kind": "member_role_changed", "email": true, "essential": false}),
             json!({"kind": "membership_added", "email": true, "essential": false}),
+            json!({"kind": "partnership_invitation", "email": true, "essential": false}),
+            json!({"kind": "partnership_membership_ended", "email": true, "essential": false}),
+            json!({"kind": "partnership_response", "email": true, "essential": false}),
+            json!({"kind": "partnership_shared_digest", "email": true, "essential": false}),
+            json!({"kind": "partnership_status_changed", "email": true, "essential": false}),
             json!({"kind": "password_changed", "email": true, "essential": true}),
         ]
     );

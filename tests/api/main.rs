@@ -22,4 +22,5 @@ mod mail;
 mod migrations;
 mod openapi;
 mod ops;
+mod partnerships;
 mod resources;
