@@ -163,24 +163,6 @@ async fn load(
 
 // ----- validation --------------------------------------------------------
 
-fn check_slug(slug: &str) -> Result<(), String> {
-    let ok = (3..=64).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
-        && !slug.contains("--");
-    if ok {
-        Ok(())
-    } else {
-        Err(
-            "3–64 characters: lowercase letters, digits and single hyphens, not at either end."
-                .into(),
-        )
-    }
-}
-
 fn check_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     let n = name.chars().count();
@@ -329,7 +311,7 @@ pub async fn create(
         Action::CreateInstitution,
     ))?;
     let mut errors = Vec::new();
-    if let Err(m) = check_slug(&body.slug) {
+    if let Err(m) = crate::domain::check_slug(&body.slug) {
         errors.push(FieldError::new("slug", m));
     }
     let name = check_name(&body.name)

@@ -242,20 +242,13 @@ pub async fn list_modules(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
     let page = page.parse::<i32>()?;
-    let after = page.after.unwrap_or(0);
-    let limit = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
     let rows = db
         .run(move |conn| {
             course_for(conn, &id, principal.as_ref(), Action::ViewResource)?;
             Ok::<_, ApiError>(store::modules(conn, &id)?)
         })
         .await?;
-    let rows: Vec<ModuleRow> = rows
-        .into_iter()
-        .filter(|m| m.position > after)
-        .take(limit)
-        .collect();
-    Ok(Paginated::from_rows(rows, &page, |m| m.position)
+    Ok(Paginated::from_sorted(rows, &page, |m| m.position)
         .map(|m| CourseModule::from(&m))
         .respond(&req))
 }

@@ -332,24 +332,6 @@ fn coordinator_ids(l: &Loaded) -> Vec<String> {
 
 // ----- validation ------------------------------------------------------------------
 
-fn check_slug(slug: &str) -> Result<(), String> {
-    let ok = (3..=64).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
-        && !slug.contains("--");
-    if ok {
-        Ok(())
-    } else {
-        Err(
-            "3–64 characters: lowercase letters, digits and single hyphens, not at either end."
-                .into(),
-        )
-    }
-}
-
 fn check_text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
     let t = raw.trim_end();
     if t.chars().count() > max {
@@ -487,7 +469,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     policy::enforce(policy::may(&principal.actor(), Action::CreatePartnership))?;
     let mut errors = Vec::new();
-    if let Err(m) = check_slug(&body.slug) {
+    if let Err(m) = crate::domain::check_slug(&body.slug) {
         errors.push(FieldError::new("slug", m));
     }
     let title = body.title.trim().to_string();
@@ -862,7 +844,6 @@ pub async fn members(
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner();
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let after = page.after.clone();
     let items = db
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
@@ -879,18 +860,7 @@ pub async fn members(
             )
         })
         .await?;
-    let limit = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
-    let rows: Vec<Member> = items
-        .into_iter()
-        .filter(|m| {
-            after.as_ref().is_none_or(|(at, id)| {
-                let t = utc(m.row.created_at);
-                t > *at || (t == *at && m.row.institution_id > *id)
-            })
-        })
-        .take(limit)
-        .collect();
-    Ok(Paginated::from_rows(rows, &page, |m| {
+    Ok(Paginated::from_sorted(items, &page, |m| {
         (utc(m.row.created_at), m.row.institution_id.clone())
     })
     .map(|m| PartnershipMember::from(&m))
@@ -1242,7 +1212,6 @@ pub async fn coordinators(
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner();
     let page = page.parse::<String>()?;
-    let after = page.after.clone();
     let list = db
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
@@ -1253,13 +1222,9 @@ pub async fn coordinators(
             Ok::<_, ApiError>(l.coordinators)
         })
         .await?;
-    let mut rows: Vec<(String, String)> = list
-        .into_iter()
-        .filter(|(u, _)| after.as_ref().is_none_or(|a| u > a))
-        .collect();
+    let mut rows = list;
     rows.sort();
-    rows.truncate(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX));
-    Ok(Paginated::from_rows(rows, &page, |(u, _)| u.clone())
+    Ok(Paginated::from_sorted(rows, &page, |(u, _)| u.clone())
         .map(|(user_id, display_name)| Coordinator {
             user_id,
             display_name,
@@ -1436,7 +1401,6 @@ pub async fn shared(
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner();
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let after = page.after.clone();
     let items = db
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
@@ -1464,17 +1428,7 @@ pub async fn shared(
             Ok::<_, ApiError>(out)
         })
         .await?;
-    let limit = usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX);
-    let rows: Vec<SharedResource> = items
-        .into_iter()
-        .filter(|s| {
-            after
-                .as_ref()
-                .is_none_or(|(at, id)| s.shared_at > *at || (s.shared_at == *at && s.id > *id))
-        })
-        .take(limit)
-        .collect();
-    Ok(Paginated::from_rows(rows, &page, |s| (s.shared_at, s.id.clone())).respond(&req))
+    Ok(Paginated::from_sorted(items, &page, |s| (s.shared_at, s.id.clone())).respond(&req))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -152,6 +152,26 @@ impl Role {
     }
 }
 
+/// A URL name (institutions, partnerships): 3–64 lowercase letters, digits
+/// and single hyphens, not at either end.
+pub fn check_slug(slug: &str) -> Result<(), String> {
+    let ok = (3..=64).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "3–64 characters: lowercase letters, digits and single hyphens, not at either end."
+                .into(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,21 @@ impl<T> Paginated<T> {
         }
     }
 
+    /// Pages a list held in memory, sorted ascending by `key`: the items
+    /// after the cursor, up to the page size.
+    pub fn from_sorted<K: Serialize + PartialOrd>(
+        items: Vec<T>,
+        page: &Page<K>,
+        key: impl Fn(&T) -> K,
+    ) -> Self {
+        let rows: Vec<T> = items
+            .into_iter()
+            .filter(|item| page.after.as_ref().is_none_or(|after| key(item) > *after))
+            .take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX))
+            .collect();
+        Self::from_rows(rows, page, key)
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paginated<U> {
         Paginated {
             items: self.items.into_iter().map(f).collect(),
