@@ -38,6 +38,8 @@ use crate::startup::AppState;
 /// Modules a course may have.
 pub const MODULES_MAX: i64 = 500;
 const CONTENT_MAX: usize = 50_000;
+/// The largest download a module may announce (1 TB): sums stay far from overflow.
+const DOWNLOAD_MAX: i64 = 1_000_000_000_000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get = crate::api::get;
@@ -132,7 +134,7 @@ pub struct NewCourseModule {
     pub content_url: Option<String>,
     #[schema(minimum = 0, maximum = 100000)]
     pub duration_minutes: Option<i32>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     pub download_bytes: Option<i64>,
     /// Default true.
     pub required: Option<bool>,
@@ -156,7 +158,7 @@ pub struct CourseModulePatch {
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 100000)]
     pub duration_minutes: Option<Option<i32>>,
     #[serde(default, deserialize_with = "crate::api::me::double_option")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000000000_i64)]
     pub download_bytes: Option<Option<i64>>,
     pub required: Option<bool>,
 }
@@ -199,8 +201,8 @@ fn check_numbers(
     if duration.is_some_and(|d| !(0..=100_000).contains(&d)) {
         errors.push(FieldError::new("duration_minutes", "0 to 100000."));
     }
-    if bytes.is_some_and(|b| b < 0) {
-        errors.push(FieldError::new("download_bytes", "At least 0."));
+    if bytes.is_some_and(|b| !(0..=DOWNLOAD_MAX).contains(&b)) {
+        errors.push(FieldError::new("download_bytes", "0 to 10^12 bytes."));
     }
     if position.is_some_and(|p| p < 1) {
         errors.push(FieldError::new("position", "At least 1."));
@@ -620,6 +622,7 @@ fn settle_course(
     course: &Loaded,
 ) -> Result<(), ApiError> {
     for user_id in store::active_learners(conn, &course.row.id)? {
+        store::lock_enrollment(conn, &course.row.id, &user_id)?;
         if let Some(user) = crate::db::accounts::user_by_id(conn, &user_id)? {
             settle(conn, Some(state), course, &user)?;
         }
@@ -651,7 +654,11 @@ fn settle(
     {
         let completion_id = uuid::Uuid::new_v4().to_string();
         let now = now();
-        store::complete_enrollment(conn, &course.row.id, &user.id, &completion_id, now)?;
+        if !store::complete_enrollment(conn, &course.row.id, &user.id, &completion_id, now)? {
+            // Completed meanwhile: report what is stored.
+            let stored = store::enrollment(conn, &course.row.id, &user.id)?;
+            return Ok(stored.map(|r| enrollment_view(&r, p)));
+        }
         notify(
             conn,
             state,

@@ -295,6 +295,22 @@ fn load(
     })
 }
 
+/// [`load`] for a change: takes the partnership row's lock first, so that
+/// every check runs on what concurrent changes left (PostgreSQL; SQLite
+/// write transactions are serial).
+fn load_locked(
+    conn: &mut DbConnection,
+    slug: &str,
+    principal: &Principal,
+) -> Result<Loaded, ApiError> {
+    if slug.len() > 64 {
+        return Err(ApiError::NotFound);
+    }
+    let row = store::by_slug(conn, slug)?.ok_or(ApiError::NotFound)?;
+    store::lock(conn, &row.id)?;
+    load(conn, slug, Some(principal))
+}
+
 fn ended() -> ApiError {
     ApiError::Conflict {
         problem: "partnership-ended",
@@ -331,6 +347,12 @@ fn coordinator_ids(l: &Loaded) -> Vec<String> {
 }
 
 // ----- validation ------------------------------------------------------------------
+
+/// Years both backends store (PostgreSQL refuses far-off dates).
+fn date_in_range(date: NaiveDate) -> bool {
+    use chrono::Datelike;
+    (1900..=9999).contains(&date.year())
+}
 
 fn check_text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
     let t = raw.trim_end();
@@ -488,6 +510,11 @@ pub async fn create(
             .ok(),
         None => None,
     };
+    for (field, date) in [("starts_on", body.starts_on), ("ends_on", body.ends_on)] {
+        if !date_in_range(date) {
+            errors.push(FieldError::new(field, "A date from 1900 to 9999."));
+        }
+    }
     if body.ends_on <= body.starts_on {
         errors.push(FieldError::new("ends_on", "Must be after `starts_on`."));
     }
@@ -638,6 +665,11 @@ pub async fn update(
             Err(m) => errors.push(FieldError::new("agreement_url", m)),
         }
     }
+    for (field, date) in [("starts_on", body.starts_on), ("ends_on", body.ends_on)] {
+        if date.is_some_and(|d| !date_in_range(d)) {
+            errors.push(FieldError::new(field, "A date from 1900 to 9999."));
+        }
+    }
     changes.starts_on = body.starts_on;
     changes.ends_on = body.ends_on;
     changes.public = body.public;
@@ -649,8 +681,7 @@ pub async fn update(
     let p = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let l = load(conn, &slug, Some(&principal))?;
-                store::lock(conn, &l.row.id)?;
+                let l = load_locked(conn, &slug, &principal)?;
                 policy::enforce(policy::may(
                     &principal.actor(),
                     Action::ManagePartnership(l.facts),
@@ -697,8 +728,7 @@ async fn change_status(
     let p = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let l = load(conn, &slug, Some(&principal))?;
-                store::lock(conn, &l.row.id)?;
+                let l = load_locked(conn, &slug, &principal)?;
                 policy::enforce(policy::may(&principal.actor(), Action::ManagePartnership(l.facts)))?;
                 let from = l.status();
                 let allowed = matches!(
@@ -898,8 +928,7 @@ pub async fn invite(
     let member = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let l = load(conn, &slug, Some(&principal))?;
-                store::lock(conn, &l.row.id)?;
+                let l = load_locked(conn, &slug, &principal)?;
                 policy::enforce(policy::may(
                     &principal.actor(),
                     Action::ManagePartnership(l.facts),
@@ -991,8 +1020,7 @@ async fn member_transition(
     let member = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let l = load(conn, &slug, Some(&principal))?;
-                store::lock(conn, &l.row.id)?;
+                let l = load_locked(conn, &slug, &principal)?;
                 let member = l.member(&institution).ok_or(ApiError::NotFound)?;
                 let owner = l.viewer.role_in(&member.row.institution_id)
                     == Some(InstitutionRole::Owner.as_str());
@@ -1265,8 +1293,7 @@ pub async fn add_coordinator(
     let c = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let l = load(conn, &slug, Some(&principal))?;
-                store::lock(conn, &l.row.id)?;
+                let l = load_locked(conn, &slug, &principal)?;
                 policy::enforce(policy::may(&principal.actor(), Action::ManagePartnership(l.facts)))?;
                 if l.status().ended() {
                     return Err(ended());
@@ -1328,8 +1355,7 @@ pub async fn remove_coordinator(
     let ctx = Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let l = load(conn, &slug, Some(&principal))?;
-            store::lock(conn, &l.row.id)?;
+            let l = load_locked(conn, &slug, &principal)?;
             policy::enforce(policy::may(
                 &principal.actor(),
                 Action::ManagePartnership(l.facts),
@@ -1464,8 +1490,7 @@ pub async fn share(
     let shared = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let l = load(conn, &slug, Some(&principal))?;
-                store::lock(conn, &l.row.id)?;
+                let l = load_locked(conn, &slug, &principal)?;
                 let act = principal.actor();
                 policy::enforce(policy::may(&act, Action::ViewPartnership(l.facts)))?;
                 let r = resources_store::by_id(conn, &resource_id)?
@@ -1540,10 +1565,12 @@ pub async fn unshare(
     let ctx = Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let l = load(conn, &slug, Some(&principal))?;
-            store::lock(conn, &l.row.id)?;
+            let l = load_locked(conn, &slug, &principal)?;
             let act = principal.actor();
             policy::enforce(policy::may(&act, Action::ViewPartnership(l.facts)))?;
+            if l.status().ended() {
+                return Err(ended());
+            }
             if !store::shared(conn, &l.row.id)?
                 .iter()
                 .any(|(r, _)| *r == resource_id)
@@ -1590,11 +1617,18 @@ fn send_digests_for(
     let now = now();
     let due = store::digests_due(conn, now - chrono::Duration::hours(24), only)?;
     let mut sent = 0;
+    let before = now - chrono::Duration::hours(24);
     for (p, items) in due {
-        write_transaction(conn, |conn| {
+        let sent_now = write_transaction(conn, |conn| {
+            // Another instance (or a share) may have sent it meanwhile.
+            store::lock(conn, &p.id)?;
+            let fresh = store::by_slug(conn, &p.slug)?;
+            if fresh.is_none_or(|f| f.last_digest_at.is_some_and(|at| at >= before)) {
+                return Ok::<_, ApiError>(false);
+            }
             if PartnershipStatus::parse(&p.status).ended() {
                 store::mark_digested(conn, &p.id, now)?;
-                return Ok::<_, ApiError>(());
+                return Ok(false);
             }
             let members = store::members(conn, &p.id)?;
             let institutions: Vec<String> = members
@@ -1615,9 +1649,11 @@ fn send_digests_for(
                 &json!({"partnership": p.title, "slug": p.slug, "resources": resources}),
             )?;
             store::mark_digested(conn, &p.id, now)?;
-            Ok(())
+            Ok(true)
         })?;
-        sent += 1;
+        if sent_now {
+            sent += 1;
+        }
     }
     Ok(sent)
 }

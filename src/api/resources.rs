@@ -405,6 +405,15 @@ fn represent(
     let ids: Vec<String> = items.iter().map(|l| l.row.id.clone()).collect();
     let relations = store::relations_of(conn, &ids)?;
     let mut others: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
+    // Datasets named by model card results: shown only to who may see them.
+    let mut details = Vec::with_capacity(items.len());
+    for l in items {
+        let d = details_of(&l.row)?;
+        if let Details::ModelCard(m) = &d {
+            others.extend(m.results.iter().filter_map(|r| r.dataset_id.clone()));
+        }
+        details.push(d);
+    }
     let incoming = match (reverse, items.first()) {
         (true, Some(first)) => store::relations_to(conn, &first.row.id)?,
         _ => Vec::new(),
@@ -418,7 +427,7 @@ fn represent(
         .map(|l| l.row.id)
         .collect();
     let mut out = Vec::with_capacity(items.len());
-    for l in items {
+    for (l, d) in items.iter().zip(details) {
         let row = &l.row;
         let related = links_of(&relations, &row.id)
             .into_iter()
@@ -458,9 +467,18 @@ fn represent(
             related_from,
         };
         let mut value = serde_json::to_value(&core).map_err(ApiError::internal)?;
-        if let (Value::Object(map), Value::Object(fields)) =
-            (&mut value, details_of(row)?.to_json())
-        {
+        let d = match d {
+            Details::ModelCard(mut m) => {
+                for r in &mut m.results {
+                    if r.dataset_id.as_ref().is_some_and(|id| !seen.contains(id)) {
+                        r.dataset_id = None;
+                    }
+                }
+                Details::ModelCard(m)
+            }
+            other => other,
+        };
+        if let (Value::Object(map), Value::Object(fields)) = (&mut value, d.to_json()) {
             map.extend(fields);
         }
         out.push(value);

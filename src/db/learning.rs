@@ -225,17 +225,21 @@ pub fn set_enrollment_status(
     Ok(())
 }
 
+/// Completes an active enrollment once; `false` if it was completed
+/// already (or is not active): the first completion id stands.
 pub fn complete_enrollment(
     conn: &mut DbConnection,
     course_id: &str,
     user_id: &str,
     completion_id: &str,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(
+) -> QueryResult<bool> {
+    let n = diesel::update(
         en::table
             .filter(en::course_id.eq(course_id))
-            .filter(en::user_id.eq(user_id)),
+            .filter(en::user_id.eq(user_id))
+            .filter(en::status.eq("active"))
+            .filter(en::completion_id.is_null()),
     )
     .set((
         en::status.eq("completed"),
@@ -244,7 +248,7 @@ pub fn complete_enrollment(
         en::updated_at.eq(now),
     ))
     .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Marks a module done; `false` if it already was (the first time is kept).

@@ -390,9 +390,13 @@ pub fn digests_due(
     before: NaiveDateTime,
     only: Option<&str>,
 ) -> QueryResult<Vec<DueDigest>> {
+    // Only what every member may read: published, not institution-only
+    // (drafts and the like are marked digested without being announced).
     let mut q = pr::table
         .inner_join(rs::table)
         .filter(pr::digested_at.is_null())
+        .filter(rs::status.eq("published"))
+        .filter(rs::visibility.ne("institution"))
         .order((pr::partnership_id, pr::created_at))
         .select((pr::partnership_id, pr::resource_id, rs::title))
         .into_boxed();

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 pub mod policy;
 pub mod resource;
+pub mod transfer;
 
 /// An email address as given (trimmed), with its normalised form (lowercase)
 /// used for uniqueness and look-ups.

@@ -1758,3 +1758,24 @@ api_test!(
         assert_eq!(app.count_emails(&b.email, "course_completed").await, 1);
     }
 );
+
+api_test!(download_sizes_are_bounded, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let id = draft(&app, &owner.access, "Course", json!({})).await;
+    let res = app
+        .post_json(
+            &modules_path(&id),
+            json!({"title": "Huge", "content": "x", "download_bytes": 9_223_372_036_854_775_807_i64}),
+            Some(&owner.access),
+        )
+        .await;
+    invalid(res, &["download_bytes"]).await;
+    let ok = add(
+        &app,
+        &owner.access,
+        &id,
+        json!({"title": "Big", "content": "x", "download_bytes": 1_000_000_000_000_i64}),
+    )
+    .await;
+    assert_eq!(ok["download_bytes"], 1_000_000_000_000_i64);
+});

@@ -2980,3 +2980,116 @@ api_test!(
         assert!(!text.contains("Maize yields"), "announced once: {text}");
     }
 );
+
+api_test!(concurrent_changes_keep_the_partnership_rules, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    w.active("racing").await;
+    // Two coordinators removing each other at once: one stays.
+    let second = coordinator(app, "coord2@example.org").await;
+    let res = post(
+        app,
+        Some(&w.coord.access),
+        &coordinators_path("racing"),
+        Some(json!({"user_id": second.id})),
+    )
+    .await;
+    body_of(res, 201).await;
+    let one = format!("{}/{}", coordinators_path("racing"), second.id);
+    let two = format!("{}/{}", coordinators_path("racing"), w.coord.id);
+    let (a, b) = tokio::join!(
+        call(app, Method::DELETE, &one, Some(&w.coord.access), None),
+        call(app, Method::DELETE, &two, Some(&second.access), None)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert!(
+        statuses == [204, 403] || statuses == [204, 409],
+        "one removal wins, the other finds itself removed or last: {statuses:?}"
+    );
+    let p = read(app, Some(&w.root.access), "racing").await;
+    assert_eq!(p["coordinators"].as_array().unwrap().len(), 1, "{p}");
+    // Concluding and dissolving at once: exactly one happens.
+    let c = p["coordinators"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = if c == w.coord.id {
+        &w.coord.access
+    } else {
+        &second.access
+    };
+    let (a, b) = tokio::join!(
+        step(app, Some(token), "racing", "conclude"),
+        step(app, Some(token), "racing", "dissolve")
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    // Ended: shares can no longer be withdrawn either, and dates stay sane.
+    let res = call(
+        app,
+        Method::DELETE,
+        &format!(
+            "{}/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            resources_path("racing")
+        ),
+        Some(token),
+        None,
+    )
+    .await;
+    typed(res, 409, "partnership-ended").await;
+    let res = post(
+            app,
+            Some(&w.coord.access),
+            "/api/v1/partnerships",
+            Some(json!({"slug": "far-future", "title": "t", "starts_on": "-5000-01-01", "ends_on": "2030-01-01"})),
+        )
+        .await;
+    invalid(res, &["starts_on"]).await;
+});
+
+api_test!(
+    a_digest_never_announces_what_members_may_not_read,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        w.active("quiet").await;
+        let hidden = resource(
+            app,
+            &w.ke_editor.access,
+            "datasets",
+            "ke-lab",
+            "Secret survey",
+            "institution",
+        )
+        .await;
+        body_of(
+            share(app, Some(&w.ke_editor.access), "quiet", &hidden).await,
+            201,
+        )
+        .await;
+        assert_eq!(
+            app.count_emails(&w.ng.email, "partnership_shared_digest")
+                .await,
+            0
+        );
+        let open = resource(
+            app,
+            &w.ke_editor.access,
+            "datasets",
+            "ke-lab",
+            "Open rainfall",
+            "partnership",
+        )
+        .await;
+        body_of(
+            share(app, Some(&w.ke_editor.access), "quiet", &open).await,
+            201,
+        )
+        .await;
+        let text = email_text(app, &w.ng.email, "partnership_shared_digest").await;
+        assert!(text.contains("Open rainfall"), "{text}");
+        assert!(!text.contains("Secret survey"), "{text}");
+    }
+);

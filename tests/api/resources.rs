@@ -2948,3 +2948,43 @@ api_test!(
         );
     }
 );
+
+api_test!(results_name_only_datasets_the_reader_may_see, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let hidden = create_res(
+        &app,
+        &owner.access,
+        DATASETS,
+        with(
+            &complete(DATASETS, "Internal data"),
+            json!({"visibility": "institution"}),
+        ),
+    )
+    .await;
+    let card = create_res(
+        &app,
+        &owner.access,
+        CARDS,
+        with(
+            &complete(CARDS, "Card"),
+            json!({"results": [{"task": "asr", "metric": "wer", "value": 0.2,
+                                "dataset_id": id_of(&hidden)}]}),
+        ),
+    )
+    .await;
+    body_of(
+        publish(&app, &owner.access, DATASETS, &id_of(&hidden)).await,
+        200,
+    )
+    .await;
+    body_of(
+        publish(&app, &owner.access, CARDS, &id_of(&card)).await,
+        200,
+    )
+    .await;
+    let own = read(&app, Some(&owner.access), CARDS, &id_of(&card)).await;
+    assert_eq!(own["results"][0]["dataset_id"], id_of(&hidden));
+    let public = read(&app, None, CARDS, &id_of(&card)).await;
+    assert_eq!(public["results"][0]["dataset_id"], Value::Null, "{public}");
+    assert_eq!(public["results"][0]["metric"], "wer");
+});
