@@ -860,7 +860,17 @@ async fn progress_change(
                     _ => return Err(not_enrolled()),
                 }
                 if done {
-                    store::mark_done(conn, &user.id, &id, &module.id, now())?;
+                    // The module may have been deleted since it was read
+                    // (PostgreSQL): that is a 404, not a failure.
+                    store::mark_done(conn, &user.id, &id, &module.id, now()).map_err(
+                        |e| match e {
+                            diesel::result::Error::DatabaseError(
+                                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                                _,
+                            ) => ApiError::NotFound,
+                            other => other.into(),
+                        },
+                    )?;
                 } else {
                     store::unmark_done(conn, &user.id, &module.id)?;
                 }

@@ -1024,6 +1024,16 @@ async fn member_transition(
                 let member = l.member(&institution).ok_or(ApiError::NotFound)?;
                 let owner = l.viewer.role_in(&member.row.institution_id)
                     == Some(InstitutionRole::Owner.as_str());
+                // Invitations, refusals and past members are listed to
+                // coordinators and admins only: to anyone else but the
+                // institution's own people they do not exist.
+                let listed = member.row.status == "active"
+                    || l.facts.coordinator
+                    || principal.is_admin()
+                    || l.viewer.role_in(&member.row.institution_id).is_some();
+                if !listed {
+                    return Err(ApiError::NotFound);
+                }
                 let from = MemberStatus::parse(&member.row.status);
                 let act = principal.actor();
                 // Accepting, declining and leaving are the institution's

@@ -1374,18 +1374,19 @@ api_test!(accepting_and_declining, |backend| {
     }
     let res = set_member_status(app, Some(&unverified_owner), "answers", "ke-lab", "active").await;
     typed(res, 403, "email-not-verified").await;
-    // Editors, members, coordinators and another institution's owner may not.
-    for (who, token) in [
-        ("an editor", &w.ke_editor.access),
-        ("a member", &w.ke_member.access),
-        ("the coordinator", &w.coord.access),
-        ("ng-lab's owner", &w.ng.access),
-        ("an outsider", &w.outsider.access),
+    // Editors, members and coordinators may not (403); to another
+    // institution's owner and outsiders an invitation is not even listed (404).
+    for (who, token, status) in [
+        ("an editor", &w.ke_editor.access, 403),
+        ("a member", &w.ke_member.access, 403),
+        ("the coordinator", &w.coord.access, 403),
+        ("ng-lab's owner", &w.ng.access, 404),
+        ("an outsider", &w.outsider.access, 404),
     ] {
         for what in ["accept", "decline"] {
             let res = answer(app, Some(token), "answers", "ke-lab", what).await;
-            assert_eq!(res.status(), 403, "{who} {what}s for ke-lab");
-            problem(res, 403).await;
+            assert_eq!(res.status(), status, "{who} {what}s for ke-lab");
+            problem(res, status).await;
         }
     }
     problem(answer(app, None, "answers", "ke-lab", "accept").await, 401).await;
@@ -2273,22 +2274,23 @@ api_test!(no_access_across_partnerships, |backend| {
     problem(end_membership(app, Some(a), "part-a", "ng-lab").await, 404).await;
     problem(unshare(app, Some(a), "part-a", &shared).await, 404).await;
 
-    // An owner of X answers for X only.
+    // An owner of X answers for X only: to others, X's pending invitation
+    // is not listed, so it is a 404.
     for what in ["accept", "decline"] {
         problem(
             answer(app, Some(&w.ng.access), "part-b", "ke-lab", what).await,
-            403,
+            404,
         )
         .await;
         problem(
             answer(app, Some(&w.ke2.access), "part-b", "ke-lab", what).await,
-            403,
+            404,
         )
         .await;
     }
     problem(
         set_member_status(app, Some(&w.ng.access), "part-b", "ke-lab", "active").await,
-        403,
+        404,
     )
     .await;
     problem(
@@ -3093,3 +3095,38 @@ api_test!(
         assert!(!text.contains("Secret survey"), "{text}");
     }
 );
+
+api_test!(unlisted_members_do_not_exist_for_outsiders, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
+    propose(app, c, "hidden-invites").await;
+    body_of(
+        invite_inst(app, Some(c), "hidden-invites", "ke-two").await,
+        201,
+    )
+    .await;
+    // ke-two is only invited: to people of other institutions there is
+    // no such member (404, not 403)…
+    for token in [&w.outsider.access, &w.ng.access, &w.ke.access] {
+        let res = call(
+            app,
+            Method::PATCH,
+            &member_path("hidden-invites", "ke-two"),
+            Some(token),
+            Some(json!({"status": "left"})),
+        )
+        .await;
+        problem(res, 404).await;
+    }
+    // …while its own owner answers.
+    let res = answer(
+        app,
+        Some(&w.ke2.access),
+        "hidden-invites",
+        "ke-two",
+        "accept",
+    )
+    .await;
+    body_of(res, 200).await;
+});
