@@ -17,7 +17,7 @@ use crate::db::accounts::UserRow;
 use crate::db::audit::{self, Context};
 use crate::db::institutions::{self as store, InstitutionRow, InvitationRow};
 use crate::db::{Db, DbConnection, now, write_transaction};
-use crate::domain::policy::{self, Action, Actor, InstitutionFacts, InstitutionRole};
+use crate::domain::policy::{self, Action, InstitutionFacts, InstitutionRole};
 use crate::domain::{CountryCode, EmailAddress};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
@@ -125,10 +125,6 @@ impl From<&InstitutionRow> for Institution {
             updated_at: utc(r.updated_at),
         }
     }
-}
-
-fn actor(principal: Option<&Principal>) -> Actor {
-    principal.map_or(Actor::ANONYMOUS, Principal::actor)
 }
 
 /// The institution and what the policy needs to know about it; 404 if none.
@@ -307,7 +303,7 @@ pub async fn create(
     Json(body): Json<NewInstitution>,
 ) -> Result<HttpResponse, ApiError> {
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::CreateInstitution,
     ))?;
     let mut errors = Vec::new();
@@ -421,7 +417,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let (row, facts) = load(&db, path.into_inner(), principal.as_ref()).await?;
     policy::enforce(policy::may(
-        &actor(principal.as_ref()),
+        &Principal::actor_of(principal.as_ref()),
         Action::ViewInstitution(facts),
     ))?;
     etag::respond(&req, &Institution::from(&row))
@@ -463,7 +459,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let (row, facts) = load(&db, path.into_inner(), Some(&principal)).await?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::UpdateInstitution(facts),
     ))?;
     let mut errors = Vec::new();
@@ -563,7 +559,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (row, facts) = load(&db, path.into_inner(), Some(&principal)).await?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::DeleteInstitution(facts),
     ))?;
     etag::check_if_match(&req, &etag::etag_of_json(&Institution::from(&row))?)?;
@@ -617,7 +613,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let (row, facts) = load(&db, path.into_inner(), Some(&principal)).await?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::VerifyInstitution(facts),
     ))?;
     let ctx = Context::new(Some(&principal.user.id));
@@ -706,7 +702,7 @@ pub async fn members(
     let page = page.parse::<(DateTime<Utc>, String)>()?;
     let (row, facts) = load(&db, path.into_inner(), principal.as_ref()).await?;
     policy::enforce(policy::may(
-        &actor(principal.as_ref()),
+        &Principal::actor_of(principal.as_ref()),
         Action::ListMembers(facts),
     ))?;
     let insider =
@@ -797,7 +793,7 @@ pub async fn change_member(
     let (slug, user_id) = path.into_inner();
     let (row, facts) = load(&db, slug, Some(&principal)).await?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::ChangeMemberRole(facts),
     ))?;
     let ctx = Context::new(Some(&principal.user.id));
@@ -858,7 +854,7 @@ pub async fn remove_member(
     let (row, facts) = load(&db, slug, Some(&principal)).await?;
     let own = user_id == principal.user.id;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::RemoveMember {
             institution: facts,
             own,
@@ -952,7 +948,7 @@ pub async fn invitations(
     let page = page.parse::<(DateTime<Utc>, String)>()?;
     let (row, facts) = load(&db, path.into_inner(), Some(&principal)).await?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::ListInvitations(facts),
     ))?;
     let after = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
@@ -996,7 +992,7 @@ pub async fn invite(
 ) -> Result<HttpResponse, ApiError> {
     let (row, facts) = load(&db, path.into_inner(), Some(&principal)).await?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::Invite {
             institution: facts,
             role: body.role,
@@ -1020,7 +1016,7 @@ pub async fn invite(
         created_at: now,
     };
     let ctx = Context::new(Some(&principal.user.id));
-    let who = actor(Some(&principal));
+    let who = Principal::actor_of(Some(&principal));
     let inviter = principal.user.display_name.clone();
     let stored = inv.clone();
     let (slug, name) = (row.slug.clone(), row.name.clone());
@@ -1107,11 +1103,11 @@ pub async fn withdraw(
     // Whoever may not see the invitations gets 404/403 before learning
     // whether this one exists.
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::ListInvitations(facts),
     ))?;
     let ctx = Context::new(Some(&principal.user.id));
-    let who = actor(Some(&principal));
+    let who = Principal::actor_of(Some(&principal));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let role = store::pending_role(conn, &row.id, store::PendingBy::Id(&id), now())?
@@ -1176,7 +1172,7 @@ pub async fn accept(
         .limits
         .check(crate::auth::ratelimit::Bucket::Refresh, client_ip(&req))?;
     policy::enforce(policy::may(
-        &actor(Some(&principal)),
+        &Principal::actor_of(Some(&principal)),
         Action::AcceptInvitation,
     ))?;
     let hash = token_hash(&body.token);

@@ -19,7 +19,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::notifications::{Kind, notify};
-use crate::api::resources::{actor, facts, incomplete, load, path_id, read_only, status_of};
+use crate::api::resources::{facts, incomplete, load, path_id, read_only, status_of};
 use crate::api::types::utc;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::accounts::UserRow;
@@ -164,13 +164,9 @@ pub struct CourseModulePatch {
 }
 
 fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let t = raw.trim();
-    if t.is_empty() || t.chars().count() > doc::TITLE_MAX || t.chars().any(char::is_control) {
-        errors.push(FieldError::new("title", "1–200 characters on one line."));
-        None
-    } else {
-        Some(t.to_string())
-    }
+    doc::check_title(raw)
+        .map_err(|m| errors.push(FieldError::new("title", m)))
+        .ok()
 }
 
 fn check_content(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
@@ -224,7 +220,10 @@ fn course_for(
     action: fn(policy::ResourceFacts) -> Action,
 ) -> Result<Loaded, ApiError> {
     let (l, viewer) = load(conn, ResourceKind::Course, id, principal)?;
-    policy::enforce(policy::may(&actor(principal), action(facts(&l, &viewer))))?;
+    policy::enforce(policy::may(
+        &Principal::actor_of(principal),
+        action(facts(&l, &viewer)),
+    ))?;
     Ok(l)
 }
 

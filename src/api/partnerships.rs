@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::notifications::{Kind, notify};
-use crate::api::resources::{actor, facts, path_id};
+use crate::api::resources::{facts, path_id};
 use crate::api::types::utc;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::accounts::user_by_id;
@@ -494,10 +494,9 @@ pub async fn create(
     if let Err(m) = crate::domain::check_slug(&body.slug) {
         errors.push(FieldError::new("slug", m));
     }
-    let title = body.title.trim().to_string();
-    if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
-        errors.push(FieldError::new("title", "1–200 characters on one line."));
-    }
+    let title = doc::check_title(&body.title)
+        .map_err(|m| errors.push(FieldError::new("title", m)))
+        .unwrap_or_default();
     let description = check_text("description", &body.description, 20_000, &mut errors);
     let goals = check_text("goals", &body.goals, 20_000, &mut errors);
     let agreement_url = match body
@@ -591,7 +590,7 @@ pub async fn show(
     let p = db
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
-            let act = actor(principal.as_ref());
+            let act = Principal::actor_of(principal.as_ref());
             policy::enforce(policy::may(&act, Action::ViewPartnership(l.facts)))?;
             Ok::<_, ApiError>(l.represent(principal.as_ref().is_some_and(Principal::is_admin)))
         })
@@ -638,14 +637,14 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner();
     let mut errors = Vec::new();
-    let mut changes = store::Changes::default();
-    if let Some(t) = &body.title {
-        let t = t.trim();
-        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
-            errors.push(FieldError::new("title", "1–200 characters on one line."));
-        }
-        changes.title = Some(t.to_string());
-    }
+    let mut changes = store::Changes {
+        title: body.title.as_deref().and_then(|t| {
+            doc::check_title(t)
+                .map_err(|m| errors.push(FieldError::new("title", m)))
+                .ok()
+        }),
+        ..store::Changes::default()
+    };
     changes.description = body
         .description
         .as_deref()
@@ -878,7 +877,7 @@ pub async fn members(
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
             policy::enforce(policy::may(
-                &actor(principal.as_ref()),
+                &Principal::actor_of(principal.as_ref()),
                 Action::ViewPartnership(l.facts),
             ))?;
             let full = l.facts.coordinator || principal.as_ref().is_some_and(Principal::is_admin);
@@ -1006,14 +1005,15 @@ pub async fn invite(
 }
 
 /// Moves a member institution to `to`, if the caller may and the
-/// transition is allowed; emails whom it concerns.
+/// transition is allowed; emails whom it concerns. `None` ends the
+/// membership: an owner of an active member leaves, anyone else removes.
 async fn member_transition(
     state: web::Data<AppState>,
     db: web::Data<Db>,
     principal: Principal,
     slug: String,
     institution: String,
-    to: MemberStatus,
+    to: Option<MemberStatus>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = Context::new(Some(&principal.user.id));
     let state = state.into_inner();
@@ -1035,6 +1035,11 @@ async fn member_transition(
                     return Err(ApiError::NotFound);
                 }
                 let from = MemberStatus::parse(&member.row.status);
+                let to = to.unwrap_or(if from == MemberStatus::Active && owner {
+                    MemberStatus::Left
+                } else {
+                    MemberStatus::Removed
+                });
                 let act = principal.actor();
                 // Accepting, declining and leaving are the institution's
                 // owners' to do; removing is the coordinators'.
@@ -1129,7 +1134,7 @@ pub async fn change_member(
     Json(body): Json<PartnershipMemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, institution) = path.into_inner();
-    member_transition(state, db, principal, slug, institution, body.status).await
+    member_transition(state, db, principal, slug, institution, Some(body.status)).await
 }
 
 /// Leave (an owner of that institution) or remove (coordinators; also
@@ -1150,24 +1155,7 @@ pub async fn end_membership(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, institution) = path.into_inner();
-    let (s, i, p) = (slug.clone(), institution.clone(), principal.clone());
-    // An owner of the institution leaves; anyone else removes (coordinators).
-    let owner_leaving = db
-        .run(move |conn| {
-            let l = load(conn, &s, Some(&p))?;
-            let m = l.member(&i).ok_or(ApiError::NotFound)?;
-            Ok::<_, ApiError>(
-                m.row.status == "active"
-                    && l.viewer.role_in(&m.row.institution_id) == Some("owner"),
-            )
-        })
-        .await?;
-    let to = if owner_leaving {
-        MemberStatus::Left
-    } else {
-        MemberStatus::Removed
-    };
-    member_transition(state, db, principal, slug, institution, to).await
+    member_transition(state, db, principal, slug, institution, None).await
 }
 
 /// Accept an invitation (an owner of the invited institution, with a verified email).
@@ -1193,7 +1181,7 @@ pub async fn accept(
         principal,
         slug,
         institution,
-        MemberStatus::Active,
+        Some(MemberStatus::Active),
     )
     .await
 }
@@ -1221,7 +1209,7 @@ pub async fn decline(
         principal,
         slug,
         institution,
-        MemberStatus::Declined,
+        Some(MemberStatus::Declined),
     )
     .await
 }
@@ -1254,7 +1242,7 @@ pub async fn coordinators(
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
             policy::enforce(policy::may(
-                &actor(principal.as_ref()),
+                &Principal::actor_of(principal.as_ref()),
                 Action::ViewPartnership(l.facts),
             ))?;
             Ok::<_, ApiError>(l.coordinators)
@@ -1415,6 +1403,19 @@ pub struct SharedResource {
     pub shared_at: DateTime<Utc>,
 }
 
+impl SharedResource {
+    fn of(r: &resources_store::Loaded, shared_at: chrono::NaiveDateTime) -> Self {
+        Self {
+            id: r.row.id.clone(),
+            kind: ResourceKind::parse(&r.row.kind).unwrap_or(ResourceKind::Course),
+            title: r.row.title.clone(),
+            institution: r.institution_slug.clone(),
+            visibility: Visibility::parse(&r.row.visibility).unwrap_or(Visibility::Institution),
+            shared_at: utc(shared_at),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SharedResourcePage {
     pub items: Vec<SharedResource>,
@@ -1440,7 +1441,7 @@ pub async fn shared(
     let items = db
         .run(move |conn| {
             let l = load(conn, &slug, principal.as_ref())?;
-            let act = actor(principal.as_ref());
+            let act = Principal::actor_of(principal.as_ref());
             policy::enforce(policy::may(&act, Action::ViewPartnership(l.facts)))?;
             let shares = store::shared(conn, &l.row.id)?;
             let ids: Vec<String> = shares.iter().map(|(r, _)| r.clone()).collect();
@@ -1450,15 +1451,7 @@ pub async fn shared(
                 if let Some(r) = found.iter().find(|r| r.row.id == id)
                     && policy::resource_visible(&act, &facts(r, &l.viewer))
                 {
-                    out.push(SharedResource {
-                        id: r.row.id.clone(),
-                        kind: ResourceKind::parse(&r.row.kind).unwrap_or(ResourceKind::Course),
-                        title: r.row.title.clone(),
-                        institution: r.institution_slug.clone(),
-                        visibility: Visibility::parse(&r.row.visibility)
-                            .unwrap_or(Visibility::Institution),
-                        shared_at: utc(at),
-                    });
+                    out.push(SharedResource::of(r, at));
                 }
             }
             Ok::<_, ApiError>(out)
@@ -1541,15 +1534,7 @@ pub async fn share(
                     json!({"resource_id": r.row.id, "kind": r.row.kind}),
                 )?;
                 send_digests_for(conn, &state, Some(&l.row.id))?;
-                Ok(SharedResource {
-                    id: r.row.id.clone(),
-                    kind: ResourceKind::parse(&r.row.kind).unwrap_or(ResourceKind::Course),
-                    title: r.row.title.clone(),
-                    institution: r.institution_slug.clone(),
-                    visibility: Visibility::parse(&r.row.visibility)
-                        .unwrap_or(Visibility::Institution),
-                    shared_at: utc(now),
-                })
+                Ok(SharedResource::of(&r, now))
             })
         })
         .await?;

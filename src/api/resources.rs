@@ -325,10 +325,6 @@ pub struct ModelCardFieldsPatch {
     pub results: Option<Vec<doc::ResultRow>>,
 }
 
-pub(crate) fn actor(principal: Option<&Principal>) -> Actor {
-    principal.map_or(Actor::ANONYMOUS, Principal::actor)
-}
-
 fn parse_kind(row: &ResourceRow) -> ResourceKind {
     ResourceKind::parse(&row.kind).unwrap_or(ResourceKind::Course)
 }
@@ -684,7 +680,7 @@ async fn create(
     let value = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let act = actor(Some(&principal));
+                let act = Principal::actor_of(Some(&principal));
                 let inst = institutions_store::by_slug(conn, &slug)?;
                 let viewer = Viewer::load(conn, Some(&principal.user.id), principal.is_admin())?;
                 let inst = inst
@@ -778,7 +774,7 @@ async fn show(
     let value = db
         .run(move |conn| {
             let (l, viewer) = load(conn, kind, &id, principal.as_ref())?;
-            let act = actor(principal.as_ref());
+            let act = Principal::actor_of(principal.as_ref());
             policy::enforce(policy::may(&act, Action::ViewResource(facts(&l, &viewer))))?;
             represent_one(conn, &l, &viewer, &act)
         })
@@ -804,7 +800,7 @@ async fn update(
                     return Err(ApiError::NotFound);
                 }
                 let (l, viewer) = load(conn, kind, &id, Some(&principal))?;
-                let act = actor(Some(&principal));
+                let act = Principal::actor_of(Some(&principal));
                 policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
                 let status = status_of(&l.row);
                 if status == Status::Archived {
@@ -908,7 +904,7 @@ async fn delete(
                 return Err(ApiError::NotFound);
             }
             let (l, viewer) = load(conn, kind, &id, Some(&principal))?;
-            let act = actor(Some(&principal));
+            let act = Principal::actor_of(Some(&principal));
             policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
             let current = represent_one(conn, &l, &viewer, &act)?;
             etag::check_if_match_value(request.as_deref(), &etag::etag_of_json(&current)?)?;
@@ -955,7 +951,7 @@ async fn transition(
                     return Err(ApiError::NotFound);
                 }
                 let (l, viewer) = load(conn, kind, &id, Some(&principal))?;
-                let act = actor(Some(&principal));
+                let act = Principal::actor_of(Some(&principal));
                 let f = facts(&l, &viewer);
                 let action = match to {
                     Transition::Publish => Action::PublishResource(f),
@@ -1195,7 +1191,7 @@ async fn list(
                 principal.as_ref().is_some_and(Principal::is_admin),
             )?;
             let rows = store::list(conn, &viewer, &f, sort, after, limit)?;
-            let act = actor(principal.as_ref());
+            let act = Principal::actor_of(principal.as_ref());
             let values = represent(conn, &rows, &viewer, &act, false)?;
             Ok::<_, ApiError>((rows, values))
         })
@@ -1512,7 +1508,7 @@ fn dataset_for(
 ) -> Result<(Loaded, Viewer), ApiError> {
     let (l, viewer) = load(conn, ResourceKind::Dataset, id, principal)?;
     let f = facts(&l, &viewer);
-    let act = actor(principal);
+    let act = Principal::actor_of(principal);
     let action = if edit {
         Action::EditResource(f)
     } else {

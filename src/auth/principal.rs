@@ -51,6 +51,11 @@ impl Principal {
         }
     }
 
+    /// The policy's view of a caller who may be anonymous.
+    pub fn actor_of(principal: Option<&Principal>) -> crate::domain::policy::Actor {
+        principal.map_or(crate::domain::policy::Actor::ANONYMOUS, Principal::actor)
+    }
+
     /// The policy's view of this caller.
     pub fn actor(&self) -> crate::domain::policy::Actor {
         crate::domain::policy::Actor {

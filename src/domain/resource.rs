@@ -756,6 +756,11 @@ pub fn publication_gaps(doc: &Document, modules: i64) -> Vec<FieldError> {
 
 // ----- reading a JSON object field by field ---------------------------------
 
+/// A title (resources, modules, partnerships): 1–200 characters on one line.
+pub fn check_title(raw: &str) -> Result<String, String> {
+    short_line(raw, TITLE_MAX)
+}
+
 /// One line of text: trimmed, no control characters, at most `max` characters.
 fn short_line(raw: &str, max: usize) -> Result<String, String> {
     let s = raw.trim();
