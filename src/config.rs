@@ -33,6 +33,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
+    pub access: AccessSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -214,6 +215,21 @@ pub struct RateLimitSettings {
     pub password_reset_per_hour: u32,
 }
 
+/// Dataset access requests, grants and file links.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSettings {
+    /// A request nobody decided expires after this many days.
+    pub pending_expiry_days: u32,
+    /// The deciders are reminded of a request pending this many days (and
+    /// again after each further period).
+    pub reminder_after_days: u32,
+    /// How long an issued file link works, minutes.
+    pub link_ttl_minutes: u32,
+    /// The longest grant a request may ask for, days.
+    pub max_duration_days: u32,
+}
+
 /// The defaults, as one serialisable tree (the bottom layer of the figment).
 #[derive(Serialize)]
 struct Defaults {
@@ -226,6 +242,7 @@ struct Defaults {
     mail: MailSettings,
     auth: AuthSettings,
     rate_limit: RateLimitSettings,
+    access: AccessSettings,
 }
 
 impl Default for Defaults {
@@ -299,6 +316,12 @@ impl Default for Defaults {
                 login_per_minute: 30,
                 refresh_per_minute: 60,
                 password_reset_per_hour: 10,
+            },
+            access: AccessSettings {
+                pending_expiry_days: 30,
+                reminder_after_days: 7,
+                link_ttl_minutes: 15,
+                max_duration_days: 730,
             },
         }
     }
@@ -483,7 +506,17 @@ impl Settings {
 
     fn validate_auth(&self) -> Result<(), ConfigError> {
         let a = &self.auth;
-        let positive: [(&str, u32); 11] = [
+        let positive: [(&str, u32); 15] = [
+            (
+                "access.pending_expiry_days",
+                self.access.pending_expiry_days,
+            ),
+            (
+                "access.reminder_after_days",
+                self.access.reminder_after_days,
+            ),
+            ("access.link_ttl_minutes", self.access.link_ttl_minutes),
+            ("access.max_duration_days", self.access.max_duration_days),
             ("auth.access_token_ttl_secs", a.access_token_ttl_secs),
             ("auth.refresh_token_ttl_days", a.refresh_token_ttl_days),
             ("auth.verification_ttl_hours", a.verification_ttl_hours),

@@ -107,6 +107,13 @@ pub enum ApiError {
         title: &'static str,
         detail: String,
     },
+    /// 410: it existed, and is no longer usable (an expired link).
+    #[error("gone: {detail}")]
+    Gone {
+        problem: &'static str,
+        title: &'static str,
+        detail: String,
+    },
     #[error("precondition failed")]
     PreconditionFailed,
     #[error("payload too large")]
@@ -186,6 +193,11 @@ impl ApiError {
                 problem,
                 title,
                 detail,
+            }
+            | Self::Gone {
+                problem,
+                title,
+                detail,
             } => typed(problem, title, detail, Vec::new()),
             Self::Unprocessable {
                 problem,
@@ -242,6 +254,7 @@ impl ResponseError for ApiError {
             Self::NotFound | Self::NotFoundNamed(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

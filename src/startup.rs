@@ -136,6 +136,11 @@ impl Application {
         &self.db
     }
 
+    /// What the handlers share (tests run the periodic jobs with it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves until SIGTERM/SIGINT (then finishes in-flight requests), with
     /// the email worker and housekeeping running beside it; both stop when
     /// the server does.
@@ -165,8 +170,11 @@ impl Application {
 }
 
 /// Every hour (and at start): removes expired `Idempotency-Key` entries,
-/// forgets idle clients of the rate limiters and sends the partnerships'
-/// digests of newly shared resources that are due.
+/// forgets idle clients of the rate limiters, sends the partnerships'
+/// digests of newly shared resources that are due, and sweeps dataset access
+/// (expires grants and stale requests, reminds deciders: `api::access::sweep`).
+/// A grant stops working at `expires_at` whenever the sweep runs: access
+/// checks compare with the clock themselves.
 async fn housekeeping(
     db: Db,
     ttl: Duration,
@@ -194,6 +202,20 @@ async fn housekeeping(
             Ok(0) => {}
             Ok(n) => tracing::info!(partnerships = n, "shared-resource digests sent"),
             Err(err) => tracing::warn!(error = %err, "shared-resource digests failed"),
+        }
+        let st = state.clone();
+        match db
+            .run(move |conn| crate::api::access::sweep(conn, &st, crate::db::now()))
+            .await
+        {
+            Ok(s) if s == crate::api::access::Swept::default() => {}
+            Ok(s) => tracing::info!(
+                grants_expired = s.grants_expired,
+                requests_expired = s.requests_expired,
+                reminders = s.reminders,
+                "dataset access swept"
+            ),
+            Err(err) => tracing::warn!(error = %err, "dataset access sweep failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

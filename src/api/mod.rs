@@ -1,6 +1,7 @@
 //! The HTTP API: routes, handlers (one file per area) and the OpenAPI
 //! document generated from them.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
@@ -74,6 +75,9 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         partnerships::coordinators, partnerships::add_coordinator,
         partnerships::remove_coordinator, partnerships::shared, partnerships::share,
         partnerships::unshare,
+        access::create, access::list_for_dataset, access::mine, access::show, access::approve,
+        access::reject, access::withdraw, access::revoke, access::file_link,
+        access::follow_link, access::report,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -87,6 +91,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         (name = "institutions", description = "Institutions, their members and invitations"),
         (name = "resources", description = "The catalogue: courses, datasets and model cards, their lifecycle and dataset files"),
         (name = "learning", description = "Course modules, enrollment, progress and completion"),
+        (name = "access", description = "Dataset access and data sovereignty: access requests and grants, file links, the transparency report"),
         (name = "partnerships", description = "Cross-border lab partnerships: members, coordinators, shared resources"),
         (name = "admin", description = "For administrators: the email outbox and the audit log"),
     )
@@ -151,6 +156,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(resources::routes)
         .configure(learning::routes)
         .configure(partnerships::routes)
+        .configure(access::routes)
         .configure(audit::routes);
 }
 

@@ -35,10 +35,14 @@ pub enum Kind {
     PartnershipMembershipEnded,
     PartnershipStatusChanged,
     PartnershipSharedDigest,
+    AccessRequested,
+    AccessDecided,
+    AccessEnded,
+    AccessReminder,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 17] = [
         Kind::PasswordChanged,
         Kind::ApiTokenCreated,
         Kind::MembershipAdded,
@@ -52,6 +56,10 @@ impl Kind {
         Kind::PartnershipMembershipEnded,
         Kind::PartnershipStatusChanged,
         Kind::PartnershipSharedDigest,
+        Kind::AccessRequested,
+        Kind::AccessDecided,
+        Kind::AccessEnded,
+        Kind::AccessReminder,
     ];
 
     pub fn template(self) -> Template {
@@ -69,6 +77,10 @@ impl Kind {
             Self::PartnershipMembershipEnded => Template::PartnershipMembershipEnded,
             Self::PartnershipStatusChanged => Template::PartnershipStatusChanged,
             Self::PartnershipSharedDigest => Template::PartnershipSharedDigest,
+            Self::AccessRequested => Template::AccessRequested,
+            Self::AccessDecided => Template::AccessDecided,
+            Self::AccessEnded => Template::AccessEnded,
+            Self::AccessReminder => Template::AccessReminder,
         }
     }
 
@@ -99,6 +111,11 @@ impl Kind {
             | Self::PartnershipSharedDigest => {
                 format!("/partnerships/{}", data["slug"].as_str().unwrap_or(""))
             }
+            Self::AccessRequested | Self::AccessDecided | Self::AccessEnded => format!(
+                "/access-requests/{}",
+                data["request_id"].as_str().unwrap_or("")
+            ),
+            Self::AccessReminder => "/access-requests".into(),
         }
     }
 }

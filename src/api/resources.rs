@@ -355,7 +355,7 @@ fn json_list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
 }
 
-fn details_of(row: &ResourceRow) -> Result<Details, ApiError> {
+pub(crate) fn details_of(row: &ResourceRow) -> Result<Details, ApiError> {
     Details::from_json(parse_kind(row), &row.details).map_err(ApiError::internal)
 }
 

@@ -5,6 +5,7 @@
 //! of HTTP. Handlers reach the database only through [`Db::run`], which moves
 //! the blocking diesel call off the async executor.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod idempotency;

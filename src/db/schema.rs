@@ -420,3 +420,49 @@ diesel::allow_tables_to_appear_in_same_query!(partnership_resources, institution
 diesel::allow_tables_to_appear_in_same_query!(partnership_resources, resources);
 diesel::allow_tables_to_appear_in_same_query!(partnership_resources, users);
 diesel::allow_tables_to_appear_in_same_query!(partnership_resources, memberships);
+
+diesel::table! {
+    access_requests (id) {
+        id -> Text,
+        dataset_id -> Text,
+        requester_id -> Text,
+        institution_id -> Nullable<Text>,
+        purpose -> Text,
+        duration_days -> Integer,
+        status -> Text,
+        decision -> Nullable<Text>,
+        decision_note -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        origin_country -> Nullable<Text>,
+        requester_country -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    file_links (id) {
+        id -> Text,
+        token_hash -> Text,
+        dataset_id -> Text,
+        file_id -> Text,
+        user_id -> Nullable<Text>,
+        access_request_id -> Nullable<Text>,
+        origin_country -> Nullable<Text>,
+        requester_country -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(access_requests, institutions);
+diesel::allow_tables_to_appear_in_same_query!(access_requests, resources);
+diesel::allow_tables_to_appear_in_same_query!(access_requests, users);
+diesel::allow_tables_to_appear_in_same_query!(access_requests, memberships);
+diesel::allow_tables_to_appear_in_same_query!(file_links, dataset_files);
+diesel::allow_tables_to_appear_in_same_query!(file_links, resources);
+diesel::allow_tables_to_appear_in_same_query!(file_links, access_requests);

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub mod access;
 pub mod policy;
 pub mod resource;
 pub mod transfer;

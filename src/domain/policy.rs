@@ -12,7 +12,7 @@
 //! - inviting and creating institutions need a verified email address.
 
 use crate::domain::Role;
-use crate::domain::resource::{Status, Visibility};
+use crate::domain::resource::{AccessLevel, Status, Visibility};
 
 /// Roles inside an institution.
 #[derive(
@@ -164,6 +164,33 @@ pub enum Action {
     },
     /// `/users`, `/admin/*`, `/audit-events`.
     Administer,
+    /// Ask for access to a dataset (a verified account).
+    RequestAccess(ResourceFacts),
+    /// See a dataset's access requests: its institution's owners and
+    /// editors (and admins, who may look but not decide).
+    ListAccessRequests(ResourceFacts),
+    /// Approve or reject a request: its institution's owners and editors.
+    DecideAccess(ResourceFacts),
+    /// End a grant early: its institution's owners.
+    RevokeAccess(ResourceFacts),
+    /// Read one request; `requester` when it is the caller's own.
+    ViewAccessRequest {
+        dataset: ResourceFacts,
+        requester: bool,
+    },
+    /// Withdraw a pending request: the requester only.
+    WithdrawAccessRequest {
+        dataset: ResourceFacts,
+        requester: bool,
+    },
+    /// Get a link to a dataset's file. `grant`: the caller holds an approved,
+    /// unexpired, unrevoked grant. The transfer policy is checked after this
+    /// (`domain::transfer`).
+    Download {
+        dataset: ResourceFacts,
+        level: AccessLevel,
+        grant: bool,
+    },
 }
 
 /// Why a request is forbidden (becomes the problem type).
@@ -181,6 +208,10 @@ pub enum Denial {
     InstitutionNotVerified,
     /// Partnership coordinators (or admins) only.
     CoordinatorOnly,
+    /// Downloading needs a signed-in, verified account.
+    AccountRequired,
+    /// A restricted dataset: only holders of an approved grant download.
+    GrantRequired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +259,10 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
     use Decision::{Allow, Forbidden, Hidden};
     use InstitutionRole::{Editor, Member, Owner};
 
+    if let Some(decision) = dataset_access(actor, action) {
+        return decision;
+    }
+
     // Object first: what you may not see, you may not act on either.
     let inst = match action {
         Action::ViewInstitution(i)
@@ -264,6 +299,13 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         | Action::AcceptInvitation
         | Action::Administer
         | Action::CreatePartnership => None,
+        Action::RequestAccess(_)
+        | Action::ListAccessRequests(_)
+        | Action::DecideAccess(_)
+        | Action::RevokeAccess(_)
+        | Action::ViewAccessRequest { .. }
+        | Action::WithdrawAccessRequest { .. }
+        | Action::Download { .. } => return Hidden, // decided by dataset_access
     };
     // Unverified institutions cannot publish, whoever asks.
     if let Action::PublishResource(r) = action
@@ -382,7 +424,114 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
             Some(Owner | Editor) => Allow,
             _ => needs_signin(Forbidden(Denial::Role)),
         },
+        Action::RequestAccess(_)
+        | Action::ListAccessRequests(_)
+        | Action::DecideAccess(_)
+        | Action::RevokeAccess(_)
+        | Action::ViewAccessRequest { .. }
+        | Action::WithdrawAccessRequest { .. }
+        | Action::Download { .. } => Hidden, // decided by dataset_access
     }
+}
+
+/// Dataset access: requests, decisions, downloads. Data sovereignty means
+/// the owning institution decides, so being a platform admin lets one look
+/// at requests but neither decide them nor download restricted data.
+fn dataset_access(actor: &Actor, action: Action) -> Option<Decision> {
+    use Decision::{Allow, Forbidden, Hidden};
+    use InstitutionRole::{Editor, Owner};
+    let decider = |r: &ResourceFacts| matches!(r.institution.caller_role, Some(Owner | Editor));
+    let signed_in_or = |d: Decision| {
+        if actor.signed_in() {
+            d
+        } else {
+            Forbidden(Denial::SignIn)
+        }
+    };
+    let verified = |d: Decision| {
+        if actor.verified {
+            d
+        } else {
+            Forbidden(Denial::EmailNotVerified)
+        }
+    };
+    Some(match action {
+        Action::RequestAccess(r) => {
+            if !resource_visible(actor, &r) {
+                Hidden
+            } else {
+                signed_in_or(verified(Allow))
+            }
+        }
+        Action::ListAccessRequests(r) => {
+            if !resource_visible(actor, &r) {
+                Hidden
+            } else if actor.is_admin() || decider(&r) {
+                Allow
+            } else {
+                signed_in_or(Forbidden(Denial::Role))
+            }
+        }
+        Action::DecideAccess(r) => {
+            if !resource_visible(actor, &r) {
+                Hidden
+            } else if decider(&r) {
+                verified(Allow)
+            } else {
+                signed_in_or(Forbidden(Denial::Role))
+            }
+        }
+        Action::RevokeAccess(r) => {
+            if !resource_visible(actor, &r) {
+                Hidden
+            } else if r.institution.caller_role == Some(Owner) {
+                Allow
+            } else {
+                signed_in_or(Forbidden(Denial::Role))
+            }
+        }
+        Action::ViewAccessRequest { dataset, requester } => {
+            let decider_here = resource_visible(actor, &dataset) && decider(&dataset);
+            if requester || actor.is_admin() || decider_here {
+                Allow
+            } else {
+                Hidden
+            }
+        }
+        Action::WithdrawAccessRequest { dataset, requester } => {
+            let decider_here = resource_visible(actor, &dataset) && decider(&dataset);
+            if requester {
+                Allow
+            } else if actor.is_admin() || decider_here {
+                Forbidden(Denial::Role)
+            } else {
+                Hidden
+            }
+        }
+        Action::Download {
+            dataset,
+            level,
+            grant,
+        } => {
+            if !resource_visible(actor, &dataset) {
+                Hidden
+            } else if dataset.institution.caller_role.is_some() {
+                // The owning institution's own members.
+                Allow
+            } else {
+                match level {
+                    AccessLevel::Open => Allow,
+                    AccessLevel::Registered if !actor.signed_in() => {
+                        Forbidden(Denial::AccountRequired)
+                    }
+                    AccessLevel::Registered => verified(Allow),
+                    AccessLevel::Restricted if grant => Allow,
+                    AccessLevel::Restricted => Forbidden(Denial::GrantRequired),
+                }
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// Turns a decision into the answer (`Ok` to go on).
@@ -413,6 +562,19 @@ pub fn enforce(decision: Decision) -> Result<(), crate::error::ApiError> {
             problem: "coordinators-only",
             title: "Coordinators only",
             detail: "Only the partnership's coordinators (or platform coordinators, to create one) may do this.".into(),
+        }),
+        Decision::Forbidden(Denial::AccountRequired) => Err(ApiError::Forbidden {
+            problem: "download-needs-account",
+            title: "Sign in to download",
+            detail: "This dataset's files are for signed-in users with a verified email address."
+                .into(),
+        }),
+        Decision::Forbidden(Denial::GrantRequired) => Err(ApiError::Forbidden {
+            problem: "access-grant-required",
+            title: "Access to this dataset must be granted",
+            detail: "This dataset is restricted: ask for access (POST \
+                     /api/v1/datasets/{id}/access-requests) and download once the owners approve."
+                .into(),
         }),
         Decision::Forbidden(Denial::Role) => Err(ApiError::Forbidden {
             problem: "insufficient-role",
@@ -1007,6 +1169,224 @@ mod tests {
                     editor: false,
                 },
                 Forbidden(Denial::Role),
+            ),
+        ];
+        for (case, actor, action, expected) in cases {
+            assert_eq!(may(&actor, action), expected, "{case}");
+        }
+    }
+
+    /// Dataset access: requests, decisions and downloads (the access issue).
+    #[test]
+    fn the_dataset_access_table() {
+        use AccessLevel::{Open, Registered, Restricted};
+        use Status::{Draft, Published};
+        use Visibility::{Institution, Public};
+        let public = res(true, None, Published, Public);
+        let hidden = res(true, None, Published, Institution);
+        let as_role = |r| res(true, Some(r), Published, Public);
+        let dl = |dataset, level, grant| Action::Download {
+            dataset,
+            level,
+            grant,
+        };
+        let view = |dataset, requester| Action::ViewAccessRequest { dataset, requester };
+        let withdraw = |dataset, requester| Action::WithdrawAccessRequest { dataset, requester };
+        let cases: Vec<(&str, Actor, Action, Decision)> = vec![
+            (
+                "anonymous cannot ask",
+                ANON,
+                Action::RequestAccess(public),
+                Forbidden(Denial::SignIn),
+            ),
+            (
+                "unverified cannot ask",
+                UNVERIFIED,
+                Action::RequestAccess(public),
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "verified users ask",
+                USER,
+                Action::RequestAccess(public),
+                Allow,
+            ),
+            (
+                "not for what one cannot see",
+                USER,
+                Action::RequestAccess(hidden),
+                Hidden,
+            ),
+            (
+                "owners list requests",
+                USER,
+                Action::ListAccessRequests(as_role(Owner)),
+                Allow,
+            ),
+            (
+                "editors list requests",
+                USER,
+                Action::ListAccessRequests(as_role(Editor)),
+                Allow,
+            ),
+            (
+                "members do not",
+                USER,
+                Action::ListAccessRequests(as_role(Member)),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "outsiders do not",
+                USER,
+                Action::ListAccessRequests(public),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "admins may look",
+                ADMIN,
+                Action::ListAccessRequests(public),
+                Allow,
+            ),
+            (
+                "editors decide",
+                USER,
+                Action::DecideAccess(as_role(Editor)),
+                Allow,
+            ),
+            (
+                "owners decide",
+                USER,
+                Action::DecideAccess(as_role(Owner)),
+                Allow,
+            ),
+            (
+                "…with a verified email",
+                UNVERIFIED,
+                Action::DecideAccess(as_role(Owner)),
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "members do not decide",
+                USER,
+                Action::DecideAccess(as_role(Member)),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "admins do not decide for the owner",
+                ADMIN,
+                Action::DecideAccess(public),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "owners revoke",
+                USER,
+                Action::RevokeAccess(as_role(Owner)),
+                Allow,
+            ),
+            (
+                "editors do not revoke",
+                USER,
+                Action::RevokeAccess(as_role(Editor)),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "admins do not revoke",
+                ADMIN,
+                Action::RevokeAccess(public),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "the requester sees their request",
+                USER,
+                view(hidden, true),
+                Allow,
+            ),
+            ("deciders see it", USER, view(as_role(Editor), false), Allow),
+            ("admins see it", ADMIN, view(public, false), Allow),
+            (
+                "members of the owner do not",
+                USER,
+                view(as_role(Member), false),
+                Hidden,
+            ),
+            ("nor anyone else", USER, view(public, false), Hidden),
+            (
+                "the requester withdraws",
+                USER,
+                withdraw(public, true),
+                Allow,
+            ),
+            (
+                "deciders cannot withdraw it",
+                USER,
+                withdraw(as_role(Owner), false),
+                Forbidden(Denial::Role),
+            ),
+            (
+                "others do not learn it exists",
+                USER,
+                withdraw(public, false),
+                Hidden,
+            ),
+            (
+                "open: anyone who sees it",
+                ANON,
+                dl(public, Open, false),
+                Allow,
+            ),
+            (
+                "registered: not the anonymous",
+                ANON,
+                dl(public, Registered, false),
+                Forbidden(Denial::AccountRequired),
+            ),
+            (
+                "registered: not unverified",
+                UNVERIFIED,
+                dl(public, Registered, false),
+                Forbidden(Denial::EmailNotVerified),
+            ),
+            (
+                "registered: verified users",
+                USER,
+                dl(public, Registered, false),
+                Allow,
+            ),
+            (
+                "restricted: not without a grant",
+                USER,
+                dl(public, Restricted, false),
+                Forbidden(Denial::GrantRequired),
+            ),
+            (
+                "restricted: not admins without a grant",
+                ADMIN,
+                dl(public, Restricted, false),
+                Forbidden(Denial::GrantRequired),
+            ),
+            (
+                "restricted: grant holders",
+                USER,
+                dl(public, Restricted, true),
+                Allow,
+            ),
+            (
+                "restricted: the owner's members",
+                USER,
+                dl(as_role(Member), Restricted, false),
+                Allow,
+            ),
+            (
+                "drafts: editors",
+                USER,
+                dl(res(true, Some(Editor), Draft, Public), Restricted, false),
+                Allow,
+            ),
+            (
+                "nothing from what one cannot see",
+                USER,
+                dl(hidden, Open, true),
+                Hidden,
             ),
         ];
         for (case, actor, action, expected) in cases {

@@ -43,6 +43,8 @@ macro_rules! word_enum {
     };
 }
 
+pub(crate) use word_enum;
+
 word_enum!(
     /// What a resource is.
     ResourceKind { Course => "course", Dataset => "dataset", ModelCard => "model_card" }

@@ -28,6 +28,10 @@ pub enum Template {
     PartnershipMembershipEnded,
     PartnershipStatusChanged,
     PartnershipSharedDigest,
+    AccessRequested,
+    AccessDecided,
+    AccessEnded,
+    AccessReminder,
 }
 
 macro_rules! template_files {
@@ -57,7 +61,11 @@ const FILES: &[(&str, &str)] = template_files!(
     "partnership_response",
     "partnership_membership_ended",
     "partnership_status_changed",
-    "partnership_shared_digest"
+    "partnership_shared_digest",
+    "access_requested",
+    "access_decided",
+    "access_ended",
+    "access_reminder"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
 
@@ -80,6 +88,10 @@ impl Template {
         Template::PartnershipMembershipEnded,
         Template::PartnershipStatusChanged,
         Template::PartnershipSharedDigest,
+        Template::AccessRequested,
+        Template::AccessDecided,
+        Template::AccessEnded,
+        Template::AccessReminder,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +113,10 @@ impl Template {
             Self::PartnershipMembershipEnded => "partnership_membership_ended",
             Self::PartnershipStatusChanged => "partnership_status_changed",
             Self::PartnershipSharedDigest => "partnership_shared_digest",
+            Self::AccessRequested => "access_requested",
+            Self::AccessDecided => "access_decided",
+            Self::AccessEnded => "access_ended",
+            Self::AccessReminder => "access_reminder",
         }
     }
 
@@ -193,6 +209,31 @@ impl Template {
                 "display_name": "Amina Wanjiru", "partnership": "East–West African NLP",
                 "slug": "ew-african-nlp",
                 "resources": [{"id": "01938a7e-0000-7000-8000-000000000002", "title": "Swahili speech corpus"}]
+            }),
+            Self::AccessRequested => json!({
+                "display_name": "Kofi Mensah", "requester": "Amina Wanjiru",
+                "institution": "Makerere AI Lab", "owner_institution": "Ghana NLP",
+                "dataset": "Twi speech corpus", "duration_days": 90,
+                "purpose": "Fine-tuning a speech recogniser for community radio transcripts.",
+                "request_id": "01938a7e-0000-7000-8000-000000000003"
+            }),
+            Self::AccessDecided => json!({
+                "display_name": "Amina Wanjiru", "dataset": "Twi speech corpus",
+                "owner_institution": "Ghana NLP", "decision": "approved",
+                "note": "Please cite the corpus paper.", "expires_at": "2027-03-01 12:00",
+                "request_id": "01938a7e-0000-7000-8000-000000000003"
+            }),
+            Self::AccessEnded => json!({
+                "display_name": "Amina Wanjiru", "dataset": "Twi speech corpus",
+                "owner_institution": "Ghana NLP", "how": "revoked",
+                "note": "The consent terms changed.",
+                "request_id": "01938a7e-0000-7000-8000-000000000003"
+            }),
+            Self::AccessReminder => json!({
+                "display_name": "Kofi Mensah", "after_days": 7, "expire_days": 30,
+                "requests": [{"id": "01938a7e-0000-7000-8000-000000000003",
+                              "dataset": "Twi speech corpus", "requester": "Amina Wanjiru",
+                              "created_on": "2026-11-20"}]
             }),
             Self::CourseCompleted => json!({
                 "display_name": "Amina Wanjiru",

@@ -1314,6 +1314,10 @@ api_test!(notification_preferences, |backend| {
     assert_eq!(
         items,
         [
+            json!({"kind": "access_decided", "email": true, "essential": false}),
+            json!({"kind": "access_ended", "email": true, "essential": false}),
+            json!({"kind": "access_reminder", "email": true, "essential": false}),
+            json!({"kind": "access_requested", "email": true, "essential": false}),
             json!({"kind": "api_token_created", "email": true, "essential": false}),
             json!({"kind": "course_completed", "email": true, "essential": false}),
             json!({"kind": "enrollment_confirmed", "email": true, "essential": false}),

@@ -119,6 +119,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// What the handlers share: tests run periodic jobs with it, on their own clock.
+    pub state: kujenga::startup::AppState,
     pub database: TestDatabase,
     handle: actix_web::dev::ServerHandle,
 }
@@ -162,6 +164,7 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Setti
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
+    let state = app.state().clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
@@ -174,6 +177,7 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Setti
         address,
         client,
         db,
+        state,
         database,
         handle,
     }

@@ -1,0 +1,2 @@
+DROP TABLE file_links;
+DROP TABLE access_requests;

@@ -1,0 +1,1413 @@
+//! Dataset access and data sovereignty: access requests and the grants they
+//! become (`/datasets/{id}/access-requests`, `/access-requests/{id}*`,
+//! `/me/access-requests`), file links (`/datasets/{id}/files/{file_id}/link`,
+//! followed at `/file-links/{token}`), the periodic `sweep` that expires
+//! grants and stale requests and reminds the deciders, and the public
+//! transparency report (`/transparency/access-report`).
+//!
+//! Who may do what is `domain::policy` (`RequestAccess`, `DecideAccess`,
+//! `Download`…); where the data may go is `domain::transfer`, checked when a
+//! request is made, when it is approved and each time a link is issued;
+//! which status changes are allowed is `domain::access`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::notifications::{Kind, notify};
+use crate::api::resources::{details_of, facts, load, path_id, status_of};
+use crate::api::types::utc;
+use crate::auth::{MaybePrincipal, Principal, random_token, token_hash};
+use crate::db::access::{self as store, Change, LinkRow, Listed, Of, RequestRow};
+use crate::db::accounts::{self, UserRow};
+use crate::db::audit::{self, Context};
+use crate::db::institutions;
+use crate::db::resources::{self as resources_store, Loaded, Viewer};
+use crate::db::{Db, DbConnection, now, write_transaction};
+use crate::domain::access::{Event, RequestStatus, transition};
+use crate::domain::policy::{self, Action};
+use crate::domain::resource::{AccessLevel, DatasetFields, Details, ResourceKind, Status};
+use crate::domain::transfer::{self, OnBehalfOf, Refusal, Requester};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::http::etag;
+use crate::http::json::{Json, Query};
+use crate::http::pagination::{PageQuery, Paginated};
+use crate::startup::AppState;
+
+const PURPOSE_MIN: usize = 20;
+const PURPOSE_MAX: usize = 2000;
+const NOTE_MAX: usize = 2000;
+/// Groups smaller than this are shown as "<5" in the transparency report.
+pub const SUPPRESS_BELOW: i64 = 5;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let get = crate::api::get;
+    cfg.service(
+        web::resource("/datasets/{id}/access-requests")
+            .route(get().to(list_for_dataset))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/access-requests/{id}").route(get().to(show)))
+    .service(web::resource("/access-requests/{id}/approve").route(web::post().to(approve)))
+    .service(web::resource("/access-requests/{id}/reject").route(web::post().to(reject)))
+    .service(web::resource("/access-requests/{id}/withdraw").route(web::post().to(withdraw)))
+    .service(web::resource("/access-requests/{id}/revoke").route(web::post().to(revoke)))
+    .service(web::resource("/me/access-requests").route(get().to(mine)))
+    .service(web::resource("/datasets/{id}/files/{file_id}/link").route(get().to(file_link)))
+    .service(web::resource("/file-links/{token}").route(get().to(follow_link)))
+    .service(web::resource("/transparency/access-report").route(get().to(report)));
+}
+
+// ----- representation --------------------------------------------------------------
+
+/// A request for access to a restricted dataset, and the grant it becomes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessRequest {
+    #[schema(format = "uuid")]
+    pub id: String,
+    #[schema(format = "uuid")]
+    pub dataset_id: String,
+    pub dataset_title: String,
+    #[schema(format = "uuid")]
+    pub requester_id: String,
+    pub requester_name: String,
+    /// Slug of the institution the request is made on behalf of.
+    pub institution: Option<String>,
+    pub purpose: String,
+    pub duration_days: i32,
+    pub status: RequestStatus,
+    /// The deciders' note to the requester (approval, rejection, revocation).
+    pub decision_note: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// When an approved grant ends.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Listed> for AccessRequest {
+    fn from(l: &Listed) -> Self {
+        let r = &l.row;
+        Self {
+            id: r.id.clone(),
+            dataset_id: r.dataset_id.clone(),
+            dataset_title: l.dataset_title.clone(),
+            requester_id: r.requester_id.clone(),
+            requester_name: l.requester_name.clone(),
+            institution: l.institution.clone(),
+            purpose: r.purpose.clone(),
+            duration_days: r.duration_days,
+            status: RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Pending),
+            decision_note: r.decision_note.clone(),
+            decided_at: r.decided_at.map(utc),
+            expires_at: r.expires_at.map(utc),
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessRequestPage {
+    pub items: Vec<AccessRequest>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccessRequest {
+    /// What the data is for, 20–2000 characters.
+    #[schema(min_length = 20, max_length = 2000)]
+    pub purpose: String,
+    /// Slug of an institution you belong to, to ask on its behalf (its
+    /// country then counts for the transfer policy).
+    #[schema(max_length = 64)]
+    pub institution: Option<String>,
+    /// How long you need access, in days.
+    #[schema(minimum = 1, maximum = 730)]
+    pub duration_days: i32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// To the requester, 1–2000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub note: String,
+    /// When the grant ends (in the future); default: now + `duration_days`.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    /// Why, to the requester, 1–2000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// Why, to the requester (optional).
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RequestFilter {
+    pub status: Option<RequestStatus>,
+}
+
+// ----- shared checks ---------------------------------------------------------------
+
+/// A dataset, who looks at it, and its sovereignty fields.
+struct DatasetView {
+    loaded: Loaded,
+    viewer: Viewer,
+    fields: DatasetFields,
+}
+
+impl DatasetView {
+    fn load(conn: &mut DbConnection, id: &str, p: Option<&Principal>) -> Result<Self, ApiError> {
+        let (loaded, viewer) = load(conn, ResourceKind::Dataset, id, p)?;
+        let fields = match details_of(&loaded.row)? {
+            Details::Dataset(d) => d,
+            _ => return Err(ApiError::NotFound),
+        };
+        Ok(Self {
+            loaded,
+            viewer,
+            fields,
+        })
+    }
+
+    fn facts(&self) -> policy::ResourceFacts {
+        facts(&self.loaded, &self.viewer)
+    }
+
+    fn origin(&self) -> Option<String> {
+        self.fields
+            .origin_country
+            .clone()
+            .or_else(|| Some(self.loaded.institution_country.clone()))
+    }
+
+    fn owner_id(&self) -> &str {
+        &self.loaded.row.institution_id
+    }
+
+    /// The caller belongs to the owning institution.
+    fn insider(&self) -> bool {
+        self.viewer.role_in(self.owner_id()).is_some()
+    }
+}
+
+fn check(principal: Option<&Principal>, action: Action) -> Result<(), ApiError> {
+    policy::enforce(policy::may(&Principal::actor_of(principal), action))
+}
+
+/// Applies the dataset's transfer policy to `user` (if signed in) asking on
+/// behalf of `institution_id` (if any), with the facts as they are now.
+/// `Ok` carries the country that counted.
+fn transfer_check(
+    conn: &mut DbConnection,
+    ds: &DatasetView,
+    user: Option<&UserRow>,
+    institution_id: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let on_behalf = match institution_id {
+        Some(id) => {
+            let country = store::institution_country(conn, id)?;
+            let partner = id == ds.owner_id() || store::partners(conn, id, ds.owner_id())?;
+            country.map(|c| (c, partner))
+        }
+        None => None,
+    };
+    let user_country = user.and_then(|u| u.country.clone());
+    let origin = ds.origin();
+    let requester = Requester {
+        user_country: user_country.as_deref(),
+        institution: on_behalf.as_ref().map(|(c, partner)| OnBehalfOf {
+            country: c,
+            partner_of_owner: *partner,
+        }),
+    };
+    let dataset = transfer::Dataset {
+        policy: ds.fields.transfer_policy,
+        allowed_countries: &ds.fields.allowed_countries,
+        origin_country: origin.as_deref(),
+    };
+    match transfer::check(&dataset, &requester) {
+        Ok(()) => Ok(on_behalf.map(|(c, _)| c).or(user_country)),
+        Err(refusal) => Err(refused(ds, &refusal)),
+    }
+}
+
+fn refused(ds: &DatasetView, refusal: &Refusal) -> ApiError {
+    ApiError::Forbidden {
+        problem: "transfer-not-allowed",
+        title: "The dataset's transfer policy does not allow this",
+        detail: format!(
+            "Transfer policy `{}`: {}",
+            ds.fields.transfer_policy.as_str(),
+            refusal.explain()
+        ),
+    }
+}
+
+/// The institution `slug` if the user belongs to it: (id, country).
+fn own_institution(
+    conn: &mut DbConnection,
+    user_id: &str,
+    slug: &str,
+) -> Result<(String, String), ApiError> {
+    store::member_institution(conn, user_id, &slug.trim().to_ascii_lowercase())?.ok_or_else(|| {
+        ApiError::field(
+            "institution",
+            "Not an institution you belong to: give the slug of one of your institutions.",
+        )
+    })
+}
+
+fn check_note(raw: &str, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
+    let note = raw.trim();
+    if note.chars().count() > NOTE_MAX {
+        errors.push(FieldError::new("note", "At most 2000 characters."));
+        None
+    } else if note.is_empty() {
+        if required {
+            errors.push(FieldError::new("note", "Say something to the requester."));
+        }
+        None
+    } else {
+        Some(note.to_string())
+    }
+}
+
+fn listed(conn: &mut DbConnection, id: &str) -> Result<Listed, ApiError> {
+    store::by_id(conn, id)?.ok_or(ApiError::NotFound)
+}
+
+/// The owners and editors of an institution, still active.
+fn deciders(conn: &mut DbConnection, institution_id: &str) -> Result<Vec<UserRow>, ApiError> {
+    let mut users = institutions::users_with_role(conn, institution_id, "owner")?;
+    users.extend(institutions::users_with_role(
+        conn,
+        institution_id,
+        "editor",
+    )?);
+    users.retain(|u| u.active);
+    Ok(users)
+}
+
+fn institution_name(conn: &mut DbConnection, slug: &str) -> Result<String, ApiError> {
+    Ok(institutions::by_slug(conn, slug)?
+        .map(|i| i.name)
+        .unwrap_or_else(|| slug.to_string()))
+}
+
+fn stamp(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+// ----- requests --------------------------------------------------------------------
+
+/// Ask for access to a restricted dataset (a verified account). The
+/// transfer policy is checked now: a request that could never be granted is
+/// refused with the rule and why. The owning institution's owners and
+/// editors are told.
+#[utoipa::path(post, operation_id = "request_dataset_access", path = "/api/v1/datasets/{id}/access-requests", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Dataset id")),
+    request_body = NewAccessRequest,
+    responses(
+        (status = 201, description = "Requested", body = AccessRequest, headers(("Location" = String, description = "The new request"))),
+        (status = 400, description = "Invalid fields (`errors` lists each)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Email not verified, or the transfer policy rules it out (the detail names the rule)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already pending or granted, not needed (not restricted, or your own institution's), or the dataset is not published", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+    Json(body): Json<NewAccessRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path.into_inner())?;
+    let max_days = i32::try_from(state.settings.access.max_duration_days).unwrap_or(i32::MAX);
+    let mut errors = Vec::new();
+    let purpose = body.purpose.trim().to_string();
+    let n = purpose.chars().count();
+    if !(PURPOSE_MIN..=PURPOSE_MAX).contains(&n) {
+        errors.push(FieldError::new(
+            "purpose",
+            "Say what the data is for, in 20 to 2000 characters.",
+        ));
+    }
+    if !(1..=max_days).contains(&body.duration_days) {
+        errors.push(FieldError::new(
+            "duration_days",
+            format!("From 1 to {max_days} days."),
+        ));
+    }
+    let slug = body
+        .institution
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if slug.is_some_and(|s| s.len() > 64) {
+        errors.push(FieldError::new(
+            "institution",
+            "An institution slug has at most 64 characters.",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let slug = slug.map(str::to_string);
+    let duration = body.duration_days;
+    let state = state.into_inner();
+    let ctx = Context::new(Some(&principal.user.id));
+    let created = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let ds = DatasetView::load(conn, &id, Some(&principal))?;
+                check(Some(&principal), Action::RequestAccess(ds.facts()))?;
+                if ds.insider() {
+                    return Err(not_needed(
+                        "You belong to the institution that owns this dataset: its members \
+                         download its files directly.",
+                    ));
+                }
+                if status_of(&ds.loaded.row) != Status::Published {
+                    return Err(ApiError::Conflict {
+                        problem: "dataset-not-published",
+                        title: "This dataset takes no access requests",
+                        detail: "Only published datasets take access requests.".into(),
+                    });
+                }
+                if ds.fields.access_level != AccessLevel::Restricted {
+                    return Err(not_needed(&format!(
+                        "This dataset's access level is `{}`: get its file links directly, no \
+                         request is needed.",
+                        ds.fields.access_level.as_str()
+                    )));
+                }
+                let user = &principal.user;
+                let institution = match &slug {
+                    Some(s) => Some(own_institution(conn, &user.id, s)?.0),
+                    None => None,
+                };
+                let country = transfer_check(conn, &ds, Some(user), institution.as_deref())?;
+                let now = now();
+                if let Some(g) = store::grant_in_force(conn, &id, &user.id, now)? {
+                    return Err(ApiError::Conflict {
+                        problem: "access-already-granted",
+                        title: "You already have access",
+                        detail: format!(
+                            "Your access to this dataset lasts until {} (UTC); ask again once it ends.",
+                            g.expires_at.map(stamp).unwrap_or_default()
+                        ),
+                    });
+                }
+                let row = RequestRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    dataset_id: id.clone(),
+                    requester_id: user.id.clone(),
+                    institution_id: institution,
+                    purpose,
+                    duration_days: duration,
+                    status: RequestStatus::Pending.as_str().into(),
+                    decision: None,
+                    decision_note: None,
+                    decided_by: None,
+                    origin_country: ds.origin(),
+                    requester_country: country.clone(),
+                    created_at: now,
+                    updated_at: now,
+                    decided_at: None,
+                    expires_at: None,
+                    ended_at: None,
+                    reminded_at: None,
+                };
+                if !store::insert(conn, &row)? {
+                    let pending = store::pending(conn, &id, &user.id)?;
+                    return Err(ApiError::Conflict {
+                        problem: "access-request-pending",
+                        title: "You already asked",
+                        detail: format!(
+                            "Your request {} for this dataset is still pending: withdraw it to \
+                             ask differently.",
+                            pending.map(|p| p.id).unwrap_or_default()
+                        ),
+                    });
+                }
+                let listed = listed(conn, &row.id)?;
+                let owner_name = institution_name(conn, &ds.loaded.institution_slug)?;
+                let on_behalf = match &listed.institution {
+                    Some(s) => Some(institution_name(conn, s)?),
+                    None => None,
+                };
+                for decider in deciders(conn, ds.owner_id())? {
+                    notify(
+                        conn,
+                        &state,
+                        &decider,
+                        Kind::AccessRequested,
+                        json!({"display_name": decider.display_name,
+                               "requester": user.display_name,
+                               "institution": on_behalf,
+                               "owner_institution": owner_name,
+                               "dataset": ds.loaded.row.title,
+                               "duration_days": duration,
+                               "purpose": row.purpose,
+                               "request_id": row.id}),
+                    )?;
+                }
+                audit::record(
+                    conn,
+                    &ctx,
+                    "access_request.created",
+                    "access_request",
+                    &row.id,
+                    json!({"dataset_id": id, "institution": listed.institution,
+                           "from_country": row.origin_country, "to_country": country,
+                           "duration_days": duration}),
+                )?;
+                Ok(AccessRequest::from(&listed))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/access-requests/{}", created.id),
+        ))
+        .json(created))
+}
+
+fn not_needed(detail: &str) -> ApiError {
+    ApiError::Conflict {
+        problem: "access-request-not-needed",
+        title: "No request is needed",
+        detail: detail.into(),
+    }
+}
+
+/// A dataset's access requests, newest first (its institution's owners and
+/// editors; admins may look).
+#[utoipa::path(get, operation_id = "list_dataset_access_requests", path = "/api/v1/datasets/{id}/access-requests", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Dataset id"), PageQuery, RequestFilter),
+    responses(
+        (status = 200, description = "One page", body = AccessRequestPage),
+        (status = 403, description = "Not an owner or editor of the dataset's institution", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_for_dataset(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+    Query(page): Query<PageQuery>,
+    Query(filter): Query<RequestFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path.into_inner())?;
+    let page = page.parse::<(DateTime<Utc>, String)>()?;
+    let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
+    let limit = page.fetch_limit();
+    let rows = db
+        .run(move |conn| {
+            let ds = DatasetView::load(conn, &id, Some(&principal))?;
+            check(Some(&principal), Action::ListAccessRequests(ds.facts()))?;
+            Ok::<_, ApiError>(store::list(
+                conn,
+                Of::Dataset(&id),
+                filter.status.map(RequestStatus::as_str),
+                before,
+                limit,
+            )?)
+        })
+        .await?;
+    Ok(page_of(rows, &page).respond(&req))
+}
+
+fn page_of(
+    rows: Vec<Listed>,
+    page: &crate::http::pagination::Page<(DateTime<Utc>, String)>,
+) -> Paginated<AccessRequest> {
+    Paginated::from_rows(rows, page, |l| (utc(l.row.created_at), l.row.id.clone()))
+        .map(|l| AccessRequest::from(&l))
+}
+
+/// Your access requests and grants, newest first.
+#[utoipa::path(get, operation_id = "my_access_requests", path = "/api/v1/me/access-requests", tag = "access", security(("bearer" = [])),
+    params(PageQuery, RequestFilter),
+    responses((status = 200, description = "One page", body = AccessRequestPage)))]
+pub async fn mine(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    principal: Principal,
+    Query(page): Query<PageQuery>,
+    Query(filter): Query<RequestFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page.parse::<(DateTime<Utc>, String)>()?;
+    let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
+    let limit = page.fetch_limit();
+    let rows = db
+        .run(move |conn| {
+            store::list(
+                conn,
+                Of::Requester(&principal.user.id),
+                filter.status.map(RequestStatus::as_str),
+                before,
+                limit,
+            )
+        })
+        .await?;
+    Ok(page_of(rows, &page).respond(&req))
+}
+
+/// The request and the dataset it is about, if the caller may see the
+/// request at all (the requester, the dataset's deciders, admins): anyone
+/// else gets 404, whoever's request it is.
+fn visible_request(
+    conn: &mut DbConnection,
+    id: &str,
+    principal: &Principal,
+) -> Result<(Listed, DatasetView), ApiError> {
+    let l = listed(conn, id)?;
+    let ds = DatasetView::load(conn, &l.row.dataset_id, Some(principal))?;
+    let requester = l.row.requester_id == principal.user.id;
+    check(
+        Some(principal),
+        Action::ViewAccessRequest {
+            dataset: ds.facts(),
+            requester,
+        },
+    )?;
+    Ok((l, ds))
+}
+
+/// One access request (the requester, the dataset's owners and editors, admins).
+#[utoipa::path(get, operation_id = "show_access_request", path = "/api/v1/access-requests/{id}", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Access request id")),
+    responses(
+        (status = 200, description = "The request", body = AccessRequest, headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such request (or not yours to see)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn show(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path.into_inner())?;
+    let r = db
+        .run(move |conn| {
+            let (l, _) = visible_request(conn, &id, &principal)?;
+            Ok::<_, ApiError>(AccessRequest::from(&l))
+        })
+        .await?;
+    etag::respond(&req, &r)
+}
+
+/// What a decision carries.
+struct Decision {
+    event: Event,
+    note: Option<String>,
+    expires_at: Option<NaiveDateTime>,
+}
+
+/// Moves a request by `d.event`: checks who may, that the move is allowed
+/// from where the request stands (409 otherwise), and for an approval that
+/// the transfer policy still lets the data go there; then writes, tells the
+/// requester and audits, in one transaction.
+async fn decide(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    id: String,
+    d: Decision,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&id)?;
+    let state = state.into_inner();
+    let ctx = Context::new(Some(&principal.user.id));
+    let r = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let (l, ds) = visible_request(conn, &id, &principal)?;
+                let requester = l.row.requester_id == principal.user.id;
+                let f = ds.facts();
+                let action = match d.event {
+                    Event::Approve | Event::Reject => Action::DecideAccess(f),
+                    Event::Withdraw => Action::WithdrawAccessRequest {
+                        dataset: f,
+                        requester,
+                    },
+                    Event::Revoke | Event::Expire => Action::RevokeAccess(f),
+                };
+                check(Some(&principal), action)?;
+                let from = RequestStatus::parse(&l.row.status).unwrap_or(RequestStatus::Pending);
+                let to = transition(from, d.event).ok_or_else(|| ApiError::Conflict {
+                    problem: "invalid-transition",
+                    title: "Not possible in this state",
+                    detail: format!(
+                        "This request is {}: it cannot be {}d.",
+                        from.as_str(),
+                        d.event.verb().trim_end_matches('e')
+                    ),
+                })?;
+                let now = now();
+                let requester_row =
+                    accounts::user_by_id(conn, &l.row.requester_id)?.ok_or(ApiError::NotFound)?;
+                let mut change = Change::default();
+                match d.event {
+                    Event::Approve => {
+                        // Conditions may have changed since the request.
+                        transfer_check(
+                            conn,
+                            &ds,
+                            Some(&requester_row),
+                            l.row.institution_id.as_deref(),
+                        )?;
+                        let ends = d.expires_at.unwrap_or_else(|| {
+                            now + Duration::days(i64::from(l.row.duration_days))
+                        });
+                        change.decision = Some(Some("approved".into()));
+                        change.decided_by = Some(Some(principal.user.id.clone()));
+                        change.decided_at = Some(Some(now));
+                        change.decision_note = Some(d.note.clone());
+                        change.expires_at = Some(Some(ends));
+                    }
+                    Event::Reject => {
+                        change.decision = Some(Some("rejected".into()));
+                        change.decided_by = Some(Some(principal.user.id.clone()));
+                        change.decided_at = Some(Some(now));
+                        change.decision_note = Some(d.note.clone());
+                        change.ended_at = Some(Some(now));
+                    }
+                    Event::Withdraw | Event::Expire => change.ended_at = Some(Some(now)),
+                    Event::Revoke => {
+                        change.ended_at = Some(Some(now));
+                        if d.note.is_some() {
+                            change.decision_note = Some(d.note.clone());
+                        }
+                    }
+                }
+                if !store::set_status(conn, &id, from.as_str(), to.as_str(), now, &change)? {
+                    return Err(ApiError::Conflict {
+                        problem: "invalid-transition",
+                        title: "Not possible in this state",
+                        detail: "The request changed meanwhile: read it again.".into(),
+                    });
+                }
+                let after = listed(conn, &id)?;
+                let owner_name = institution_name(conn, &ds.loaded.institution_slug)?;
+                let base = json!({"display_name": requester_row.display_name,
+                                  "dataset": after.dataset_title,
+                                  "owner_institution": owner_name,
+                                  "request_id": id});
+                let extra = match d.event {
+                    Event::Approve | Event::Reject => Some((
+                        Kind::AccessDecided,
+                        json!({"decision": to.as_str(), "note": d.note,
+                               "expires_at": after.row.expires_at.map(stamp)}),
+                    )),
+                    Event::Revoke => {
+                        Some((Kind::AccessEnded, json!({"how": "revoked", "note": d.note})))
+                    }
+                    Event::Withdraw | Event::Expire => None,
+                };
+                if let Some((kind, extra)) = extra
+                    && requester_row.active
+                {
+                    notify(conn, &state, &requester_row, kind, merge(base, extra))?;
+                }
+                audit::record(
+                    conn,
+                    &ctx,
+                    &format!("access_request.{}", to.as_str()),
+                    "access_request",
+                    &id,
+                    json!({"dataset_id": after.row.dataset_id, "from": from.as_str(),
+                           "to": to.as_str(), "expires_at": after.row.expires_at.map(utc),
+                           "from_country": after.row.origin_country,
+                           "to_country": after.row.requester_country}),
+                )?;
+                Ok(AccessRequest::from(&after))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+fn merge(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
+    if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// Approve a pending request (the dataset's owners and editors). The
+/// transfer policy is checked again; the grant lasts `duration_days` unless
+/// `expires_at` says otherwise. The requester is told, with the note.
+#[utoipa::path(post, operation_id = "approve_access_request", path = "/api/v1/access-requests/{id}/approve", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Access request id")),
+    request_body = Approval,
+    responses(
+        (status = 200, description = "Approved", body = AccessRequest),
+        (status = 400, description = "Invalid note or expiry", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a decider, or the transfer policy now rules it out", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request (or not yours to see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn approve(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+    Json(body): Json<Approval>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let note = check_note(&body.note, true, &mut errors);
+    let expires_at = body.expires_at.map(|t| t.naive_utc());
+    let horizon = now() + Duration::days(3650);
+    if expires_at.is_some_and(|t| t <= now() || t > horizon) {
+        errors.push(FieldError::new(
+            "expires_at",
+            "A time in the future, within ten years.",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let d = Decision {
+        event: Event::Approve,
+        note,
+        expires_at,
+    };
+    decide(state, db, principal, path.into_inner(), d).await
+}
+
+/// Reject a pending request, saying why (the dataset's owners and editors).
+#[utoipa::path(post, operation_id = "reject_access_request", path = "/api/v1/access-requests/{id}/reject", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Access request id")),
+    request_body = Rejection,
+    responses(
+        (status = 200, description = "Rejected", body = AccessRequest),
+        (status = 400, description = "Invalid note", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a decider", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request (or not yours to see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reject(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+    Json(body): Json<Rejection>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let note = check_note(&body.note, true, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let d = Decision {
+        event: Event::Reject,
+        note,
+        expires_at: None,
+    };
+    decide(state, db, principal, path.into_inner(), d).await
+}
+
+/// Withdraw your pending request.
+#[utoipa::path(post, operation_id = "withdraw_access_request", path = "/api/v1/access-requests/{id}/withdraw", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Access request id")),
+    responses(
+        (status = 200, description = "Withdrawn", body = AccessRequest),
+        (status = 403, description = "Not your request", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request (or not yours to see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let d = Decision {
+        event: Event::Withdraw,
+        note: None,
+        expires_at: None,
+    };
+    decide(state, db, principal, path.into_inner(), d).await
+}
+
+/// End an approved grant early (the owning institution's owners). The
+/// requester is told, with the note if there is one.
+#[utoipa::path(post, operation_id = "revoke_access_grant", path = "/api/v1/access-requests/{id}/revoke", tag = "access", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Access request id")),
+    request_body = Revocation,
+    responses(
+        (status = 200, description = "Revoked", body = AccessRequest),
+        (status = 400, description = "Invalid note", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an owner of the dataset's institution", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request (or not yours to see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not an approved grant", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+    Json(body): Json<Revocation>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let note = body
+        .note
+        .as_deref()
+        .and_then(|n| check_note(n, false, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let d = Decision {
+        event: Event::Revoke,
+        note,
+        expires_at: None,
+    };
+    decide(state, db, principal, path.into_inner(), d).await
+}
+
+// ----- file links ------------------------------------------------------------------
+
+/// A short-lived link to a file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileLink {
+    /// Follow it (GET) to be redirected to the file; it works until `expires_at`.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LinkQuery {
+    /// Slug of an institution you belong to, to download on its behalf (its
+    /// country then counts for the transfer policy). A grant made on behalf
+    /// of an institution always counts for that institution.
+    pub institution: Option<String>,
+}
+
+/// A link to one of a dataset's files, for callers who pass both its access
+/// level and its transfer policy. Every link issued is audited (who, which
+/// file, from which country to which).
+#[utoipa::path(get, operation_id = "dataset_file_link", path = "/api/v1/datasets/{id}/files/{file_id}/link", tag = "access",
+    params(("id" = String, Path, description = "Dataset id"),
+           ("file_id" = String, Path, description = "File id"), LinkQuery),
+    responses(
+        (status = 200, description = "A link, valid until `expires_at`", body = FileLink),
+        (status = 400, description = "`institution` is not one of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "You may see the dataset but not download: the problem says why (account, grant, or the transfer policy's rule)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such dataset or file (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn file_link(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    MaybePrincipal(principal): MaybePrincipal,
+    path: web::Path<(String, String)>,
+    Query(query): Query<LinkQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file_id) = path.into_inner();
+    let id = path_id(&id)?;
+    let file_id = path_id(&file_id)?;
+    let ttl = Duration::minutes(i64::from(state.settings.access.link_ttl_minutes));
+    let slug = query
+        .institution
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let ctx = Context::new(principal.as_ref().map(|p| p.user.id.as_str()));
+    let token = random_token("kjf_");
+    let hash = token_hash(&token);
+    let expires_at = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let ds = DatasetView::load(conn, &id, principal.as_ref())?;
+                let now = now();
+                let grant = match &principal {
+                    Some(p) => store::grant_in_force(conn, &id, &p.user.id, now)?,
+                    None => None,
+                };
+                check(
+                    principal.as_ref(),
+                    Action::Download {
+                        dataset: ds.facts(),
+                        level: ds.fields.access_level,
+                        grant: grant.is_some(),
+                    },
+                )?;
+                let file = resources_store::file(conn, &id, &file_id)?.ok_or(ApiError::NotFound)?;
+                let user = principal.as_ref().map(|p| &p.user);
+                let country = if ds.insider() {
+                    // The owner's own members: the data does not leave it.
+                    Some(ds.loaded.institution_country.clone())
+                } else {
+                    let on_behalf = match (&grant, &slug, user) {
+                        (Some(g), _, _) if g.institution_id.is_some() => g.institution_id.clone(),
+                        (_, Some(s), Some(u)) => Some(own_institution(conn, &u.id, s)?.0),
+                        (_, Some(_), None) => {
+                            return Err(ApiError::field(
+                                "institution",
+                                "Sign in to download on behalf of an institution.",
+                            ));
+                        }
+                        _ => None,
+                    };
+                    transfer_check(conn, &ds, user, on_behalf.as_deref())?
+                };
+                let expires_at = now + ttl;
+                let link = LinkRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    token_hash: hash,
+                    dataset_id: id.clone(),
+                    file_id: file.id.clone(),
+                    user_id: user.map(|u| u.id.clone()),
+                    access_request_id: grant.as_ref().map(|g| g.id.clone()),
+                    origin_country: ds.origin(),
+                    requester_country: country.clone(),
+                    issued_at: now,
+                    expires_at,
+                };
+                store::insert_link(conn, &link)?;
+                audit::record(
+                    conn,
+                    &ctx,
+                    "dataset.file_link_issued",
+                    "dataset_file",
+                    &file.id,
+                    json!({"dataset_id": id, "file": file.name, "link_id": link.id,
+                           "access_request_id": link.access_request_id,
+                           "from_country": link.origin_country, "to_country": country,
+                           "expires_at": utc(expires_at)}),
+                )?;
+                Ok(expires_at)
+            })
+        })
+        .await?;
+    let info = req.connection_info();
+    let url = format!(
+        "{}://{}/api/v1/file-links/{token}",
+        info.scheme(),
+        info.host()
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(FileLink {
+            url,
+            expires_at: utc(expires_at),
+        }))
+}
+
+/// Follow a file link: a redirect to the file while the link is valid (and,
+/// for a link issued under a grant, while the grant is in force).
+#[utoipa::path(get, operation_id = "follow_file_link", path = "/api/v1/file-links/{token}", tag = "access",
+    params(("token" = String, Path, description = "The token of a link from `…/files/{file_id}/link`")),
+    responses(
+        (status = 302, description = "To the file", headers(("Location" = String, description = "The file"))),
+        (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The link expired, or the grant it was issued under ended", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn follow_link(
+    db: web::Data<Db>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = path.into_inner();
+    if !token.starts_with("kjf_") || token.len() > 100 {
+        return Err(ApiError::NotFound);
+    }
+    let hash = token_hash(&token);
+    let url = db
+        .run(move |conn| {
+            let link = store::link_by_token_hash(conn, &hash)?.ok_or(ApiError::NotFound)?;
+            let now = now();
+            if link.expires_at <= now {
+                return Err(ApiError::Gone {
+                    problem: "link-expired",
+                    title: "This link has expired",
+                    detail: "Ask for a new link to the file.".into(),
+                });
+            }
+            if let Some(grant) = &link.access_request_id {
+                let in_force = store::status_of(conn, grant)?.is_some_and(|(s, ends)| {
+                    s == RequestStatus::Approved.as_str() && ends.is_some_and(|e| e > now)
+                });
+                if !in_force {
+                    return Err(ApiError::Gone {
+                        problem: "access-ended",
+                        title: "Your access has ended",
+                        detail: "The grant this link was issued under was revoked or expired."
+                            .into(),
+                    });
+                }
+            }
+            let file = resources_store::file(conn, &link.dataset_id, &link.file_id)?
+                .ok_or(ApiError::NotFound)?;
+            Ok::<_, ApiError>(file.url)
+        })
+        .await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .finish())
+}
+
+// ----- the periodic job --------------------------------------------------------------
+
+/// What one `sweep` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub grants_expired: usize,
+    pub requests_expired: usize,
+    pub reminders: usize,
+}
+
+/// The periodic job (run by housekeeping, and by tests with their own
+/// clock): marks grants whose time is up as `expired`, expires requests
+/// nobody decided within `access.pending_expiry_days`, and reminds the
+/// deciders of requests pending longer than `access.reminder_after_days`:
+/// one email per decider and run, each request at most once per period.
+/// Each change is a conditional update, so instances running it at once
+/// never double an email.
+pub fn sweep(
+    conn: &mut DbConnection,
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<Swept, ApiError> {
+    let access = &state.settings.access;
+    let mut swept = Swept::default();
+    for row in store::grants_ended(conn, now)? {
+        if expire(conn, state, &row, RequestStatus::Approved, now)? {
+            swept.grants_expired += 1;
+        }
+    }
+    let stale = now - Duration::days(i64::from(access.pending_expiry_days));
+    for row in store::pending_since(conn, stale)? {
+        if expire(conn, state, &row, RequestStatus::Pending, now)? {
+            swept.requests_expired += 1;
+        }
+    }
+    swept.reminders = remind(conn, state, now)?;
+    Ok(swept)
+}
+
+fn expire(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &RequestRow,
+    from: RequestStatus,
+    now: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let change = Change {
+        ended_at: Some(Some(now)),
+        ..Change::default()
+    };
+    write_transaction(conn, |conn| {
+        if !store::set_status(conn, &row.id, from.as_str(), "expired", now, &change)? {
+            return Ok(false);
+        }
+        let l = listed(conn, &row.id)?;
+        if let Some(user) = accounts::user_by_id(conn, &row.requester_id)?.filter(|u| u.active) {
+            let owner = resources_store::by_id(conn, &row.dataset_id)?
+                .map(|d| d.institution_slug)
+                .unwrap_or_default();
+            let owner_name = institution_name(conn, &owner)?;
+            let how = if from == RequestStatus::Approved {
+                "grant_expired"
+            } else {
+                "request_expired"
+            };
+            notify(
+                conn,
+                state,
+                &user,
+                Kind::AccessEnded,
+                json!({"display_name": user.display_name, "dataset": l.dataset_title,
+                       "owner_institution": owner_name, "how": how, "note": null,
+                       "request_id": row.id}),
+            )?;
+        }
+        audit::record(
+            conn,
+            &Context::new(None),
+            "access_request.expired",
+            "access_request",
+            &row.id,
+            json!({"dataset_id": row.dataset_id, "from": from.as_str(), "to": "expired"}),
+        )?;
+        Ok(true)
+    })
+}
+
+fn remind(
+    conn: &mut DbConnection,
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, ApiError> {
+    let access = &state.settings.access;
+    let period = now - Duration::days(i64::from(access.reminder_after_days));
+    write_transaction(conn, |conn| {
+        // Claimed requests by owning institution.
+        let mut due: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        for row in store::pending_since(conn, period)? {
+            if !store::claim_reminder(conn, &row.id, period, now)? {
+                continue;
+            }
+            let Some(l) = store::by_id(conn, &row.id)? else {
+                continue;
+            };
+            let Some(ds) = resources_store::by_id(conn, &row.dataset_id)? else {
+                continue;
+            };
+            names.insert(ds.row.institution_id.clone(), ds.institution_slug.clone());
+            due.entry(ds.row.institution_id.clone()).or_default().push(
+                json!({"id": row.id, "dataset": l.dataset_title,
+                             "requester": l.requester_name,
+                             "created_on": row.created_at.format("%Y-%m-%d").to_string()}),
+            );
+        }
+        let mut sent = 0;
+        for (institution, requests) in due {
+            for decider in deciders(conn, &institution)? {
+                notify(
+                    conn,
+                    state,
+                    &decider,
+                    Kind::AccessReminder,
+                    json!({"display_name": decider.display_name,
+                           "after_days": access.reminder_after_days,
+                           "expire_days": access.pending_expiry_days,
+                           "institution": names.get(&institution),
+                           "requests": requests}),
+                )?;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    })
+}
+
+// ----- the transparency report ------------------------------------------------------
+
+/// A count in the report: exact from 5 on (and 0), otherwise "<5".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Count {
+    Exact(i64),
+    /// Fewer than 5, but not none.
+    #[schema(value_type = String, example = "<5")]
+    Suppressed(&'static str),
+}
+
+impl Count {
+    pub fn of(n: i64) -> Self {
+        if n > 0 && n < SUPPRESS_BELOW {
+            Self::Suppressed("<5")
+        } else {
+            Self::Exact(n)
+        }
+    }
+}
+
+/// The figures for one (origin country → requester country) pair.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PairFigures {
+    /// Where the data comes from (ISO 3166-1 alpha-2; null when unknown).
+    pub origin_country: Option<String>,
+    /// The country that counted for the transfer policy (null when the
+    /// requester gave none).
+    pub requester_country: Option<String>,
+    pub requests: Count,
+    pub approvals: Count,
+    pub rejections: Count,
+    pub links_issued: Count,
+}
+
+/// Access decisions and cross-border downloads, aggregated (no personal data).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessReport {
+    /// First day counted.
+    pub from: NaiveDate,
+    /// Last day counted.
+    pub to: NaiveDate,
+    /// Counts between 1 and this minus one are shown as "<5".
+    pub suppressed_below: i64,
+    pub pairs: Vec<PairFigures>,
+    /// All pairs together (suppressed the same way).
+    pub totals: PairFigures,
+    /// Median time from request to decision over the decisions made in the
+    /// range, in hours (null when there were none).
+    pub median_hours_to_decision: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReportQuery {
+    /// First day (YYYY-MM-DD, UTC); default one year before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day (YYYY-MM-DD, UTC); default today.
+    pub to: Option<NaiveDate>,
+}
+
+type Pair = (Option<String>, Option<String>);
+
+/// The public transparency report: for a range of days, requests,
+/// approvals, rejections and issued file links by (origin country of the
+/// data → country of the requester), and the median time to a decision.
+/// Counts from 1 to 4 are shown as "<5" so no one can be singled out.
+#[utoipa::path(get, operation_id = "access_report", path = "/api/v1/transparency/access-report", tag = "access",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report", body = AccessReport),
+        (status = 400, description = "Invalid range", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn report(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    Query(q): Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let to = q.to.unwrap_or_else(|| now().date());
+    let from = q.from.unwrap_or_else(|| to - Duration::days(365));
+    if from > to {
+        return Err(ApiError::field("from", "Must not be after `to`."));
+    }
+    if (to - from).num_days() > 3660 {
+        return Err(ApiError::field("from", "A range of at most ten years."));
+    }
+    let start = from.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let end = to
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| ApiError::field("to", "Too far in the future."))?;
+    let (requests, decisions, links) = db
+        .run(move |conn| {
+            Ok::<_, ApiError>((
+                store::requests_by_pair(conn, start, end)?,
+                store::decisions(conn, start, end)?,
+                store::links_by_pair(conn, start, end)?,
+            ))
+        })
+        .await?;
+    #[derive(Default)]
+    struct Tally {
+        requests: i64,
+        approvals: i64,
+        rejections: i64,
+        links: i64,
+    }
+    let mut pairs: BTreeMap<Pair, Tally> = BTreeMap::new();
+    for (origin, to, n) in requests {
+        pairs.entry((origin, to)).or_default().requests += n;
+    }
+    for (origin, to, n) in links {
+        pairs.entry((origin, to)).or_default().links += n;
+    }
+    let mut hours = Vec::new();
+    for d in decisions {
+        let t = pairs
+            .entry((d.origin_country, d.requester_country))
+            .or_default();
+        match d.decision.as_deref() {
+            Some("approved") => t.approvals += 1,
+            _ => t.rejections += 1,
+        }
+        if let Some(at) = d.decided_at {
+            hours.push((at - d.created_at).num_seconds() as f64 / 3600.0);
+        }
+    }
+    let figures = |(origin, to): Pair, t: &Tally| PairFigures {
+        origin_country: origin,
+        requester_country: to,
+        requests: Count::of(t.requests),
+        approvals: Count::of(t.approvals),
+        rejections: Count::of(t.rejections),
+        links_issued: Count::of(t.links),
+    };
+    let mut total = Tally::default();
+    for t in pairs.values() {
+        total.requests += t.requests;
+        total.approvals += t.approvals;
+        total.rejections += t.rejections;
+        total.links += t.links;
+    }
+    let report = AccessReport {
+        from,
+        to,
+        suppressed_below: SUPPRESS_BELOW,
+        pairs: pairs.iter().map(|(k, t)| figures(k.clone(), t)).collect(),
+        totals: figures((None, None), &total),
+        median_hours_to_decision: median(&mut hours),
+    };
+    let mut res = etag::respond(&req, &report)?;
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(res)
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    let m = if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    };
+    Some((m * 100.0).round() / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_counts_are_suppressed() {
+        assert_eq!(Count::of(0), Count::Exact(0));
+        for n in 1..5 {
+            assert_eq!(Count::of(n), Count::Suppressed("<5"), "{n}");
+        }
+        assert_eq!(Count::of(5), Count::Exact(5));
+        assert_eq!(serde_json::to_value(Count::of(3)).unwrap(), json!("<5"));
+        assert_eq!(serde_json::to_value(Count::of(12)).unwrap(), json!(12));
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0]), Some(3.0));
+        assert_eq!(median(&mut [5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn status_codes_of_the_new_problems() {
+        let gone = ApiError::Gone {
+            problem: "link-expired",
+            title: "t",
+            detail: "d".into(),
+        };
+        assert_eq!(
+            actix_web::ResponseError::status_code(&gone),
+            actix_web::http::StatusCode::GONE
+        );
+    }
+}

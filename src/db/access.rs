@@ -1,0 +1,380 @@
+//! Dataset access requests (and the grants they become), issued file links
+//! and the figures of the transparency report.
+//!
+//! Status changes are conditional updates (`WHERE status = <old>`): of two
+//! racing decisions, or a decision racing the periodic job, exactly one
+//! lands and the other sees that nothing changed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::{
+    access_requests as ar, institutions as it, memberships as ms, partnership_members as pm,
+    partnerships as ps, resources as rs, users as us,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ar)]
+pub struct RequestRow {
+    pub id: String,
+    pub dataset_id: String,
+    pub requester_id: String,
+    pub institution_id: Option<String>,
+    pub purpose: String,
+    pub duration_days: i32,
+    pub status: String,
+    pub decision: Option<String>,
+    pub decision_note: Option<String>,
+    pub decided_by: Option<String>,
+    pub origin_country: Option<String>,
+    pub requester_country: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub ended_at: Option<NaiveDateTime>,
+    pub reminded_at: Option<NaiveDateTime>,
+}
+
+/// A request with the names it is shown with.
+#[derive(Debug, Clone, Queryable)]
+pub struct Listed {
+    pub row: RequestRow,
+    /// The slug of the institution it is made on behalf of.
+    pub institution: Option<String>,
+    pub dataset_title: String,
+    pub requester_name: String,
+}
+
+/// `false` when the user already has a pending request for the dataset.
+pub fn insert(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<bool> {
+    let n = crate::with_conn!(conn, |c| diesel::insert_into(ar::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c)?);
+    Ok(n == 1)
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Listed>> {
+    ar::table
+        .left_join(it::table.on(ar::institution_id.eq(it::id.nullable())))
+        .inner_join(rs::table.on(rs::id.eq(ar::dataset_id)))
+        .inner_join(us::table.on(us::id.eq(ar::requester_id)))
+        .filter(ar::id.eq(id))
+        .select((
+            RequestRow::as_select(),
+            it::slug.nullable(),
+            rs::title,
+            us::display_name,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// The user's pending request for the dataset, if any.
+pub fn pending(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<RequestRow>> {
+    ar::table
+        .filter(ar::dataset_id.eq(dataset_id))
+        .filter(ar::requester_id.eq(user_id))
+        .filter(ar::status.eq("pending"))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user's grant for the dataset that is in force at `now`: approved and
+/// not yet at `expires_at` (whether or not the periodic job has run), the
+/// one lasting longest first.
+pub fn grant_in_force(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<RequestRow>> {
+    ar::table
+        .filter(ar::dataset_id.eq(dataset_id))
+        .filter(ar::requester_id.eq(user_id))
+        .filter(ar::status.eq("approved"))
+        .filter(ar::expires_at.gt(now))
+        .order(ar::expires_at.desc())
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whose requests a list shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Of<'a> {
+    Dataset(&'a str),
+    Requester(&'a str),
+}
+
+/// Newest first; `after` is the last `(created_at, id)` of the previous page.
+pub fn list(
+    conn: &mut DbConnection,
+    of: Of<'_>,
+    status: Option<&str>,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<Listed>> {
+    let mut q = ar::table
+        .left_join(it::table.on(ar::institution_id.eq(it::id.nullable())))
+        .inner_join(rs::table.on(rs::id.eq(ar::dataset_id)))
+        .inner_join(us::table.on(us::id.eq(ar::requester_id)))
+        .select((
+            RequestRow::as_select(),
+            it::slug.nullable(),
+            rs::title,
+            us::display_name,
+        ))
+        .order((ar::created_at.desc(), ar::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    q = match of {
+        Of::Dataset(id) => q.filter(ar::dataset_id.eq(id.to_string())),
+        Of::Requester(id) => q.filter(ar::requester_id.eq(id.to_string())),
+    };
+    if let Some(s) = status {
+        q = q.filter(ar::status.eq(s.to_string()));
+    }
+    if let Some((at, id)) = after {
+        q = q.filter(
+            ar::created_at
+                .lt(at)
+                .or(ar::created_at.eq(at).and(ar::id.lt(id))),
+        );
+    }
+    q.load(conn)
+}
+
+/// What a status change writes besides the status.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = ar)]
+pub struct Change {
+    pub decision: Option<Option<String>>,
+    pub decision_note: Option<Option<String>>,
+    pub decided_by: Option<Option<String>>,
+    pub decided_at: Option<Option<NaiveDateTime>>,
+    pub expires_at: Option<Option<NaiveDateTime>>,
+    pub ended_at: Option<Option<NaiveDateTime>>,
+}
+
+/// Moves request `id` from `from` to `to`; `false` when it was no longer
+/// `from` (someone else got there first).
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: NaiveDateTime,
+    change: &Change,
+) -> QueryResult<bool> {
+    let n = diesel::update(ar::table.filter(ar::id.eq(id)).filter(ar::status.eq(from)))
+        .set((ar::status.eq(to), ar::updated_at.eq(now), change))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Approved grants whose time is up at `now`.
+pub fn grants_ended(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<RequestRow>> {
+    ar::table
+        .filter(ar::status.eq("approved"))
+        .filter(ar::expires_at.le(now))
+        .select(RequestRow::as_select())
+        .load(conn)
+}
+
+/// Requests pending since before `cutoff`.
+pub fn pending_since(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+) -> QueryResult<Vec<RequestRow>> {
+    ar::table
+        .filter(ar::status.eq("pending"))
+        .filter(ar::created_at.le(cutoff))
+        .order((ar::created_at.asc(), ar::id.asc()))
+        .select(RequestRow::as_select())
+        .load(conn)
+}
+
+/// Claims request `id` for a reminder: `false` when it was reminded after
+/// `cutoff` already (by another instance, or in this period).
+pub fn claim_reminder(
+    conn: &mut DbConnection,
+    id: &str,
+    cutoff: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        ar::table
+            .filter(ar::id.eq(id))
+            .filter(ar::status.eq("pending"))
+            .filter(ar::reminded_at.is_null().or(ar::reminded_at.le(cutoff))),
+    )
+    .set(ar::reminded_at.eq(now))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Whether two institutions are active members of one active partnership.
+pub fn partners(conn: &mut DbConnection, a: &str, b: &str) -> QueryResult<bool> {
+    let of_a = pm::table
+        .inner_join(ps::table)
+        .filter(pm::institution_id.eq(a))
+        .filter(pm::status.eq("active"))
+        .filter(ps::status.eq("active"))
+        .select(pm::partnership_id)
+        .load::<String>(conn)?;
+    if of_a.is_empty() {
+        return Ok(false);
+    }
+    let n: i64 = pm::table
+        .filter(pm::partnership_id.eq_any(&of_a))
+        .filter(pm::institution_id.eq(b))
+        .filter(pm::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// The country of institution `id` if `user_id` belongs to it.
+pub fn member_institution(
+    conn: &mut DbConnection,
+    user_id: &str,
+    slug: &str,
+) -> QueryResult<Option<(String, String)>> {
+    it::table
+        .inner_join(ms::table)
+        .filter(it::slug.eq(slug))
+        .filter(ms::user_id.eq(user_id))
+        .select((it::id, it::country))
+        .first(conn)
+        .optional()
+}
+
+pub fn institution_country(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    it::table
+        .filter(it::id.eq(id))
+        .select(it::country)
+        .first(conn)
+        .optional()
+}
+
+// ----- file links -----------------------------------------------------------
+
+use super::schema::file_links as fl;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = fl)]
+pub struct LinkRow {
+    pub id: String,
+    pub token_hash: String,
+    pub dataset_id: String,
+    pub file_id: String,
+    pub user_id: Option<String>,
+    pub access_request_id: Option<String>,
+    pub origin_country: Option<String>,
+    pub requester_country: Option<String>,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert_link(conn: &mut DbConnection, row: &LinkRow) -> QueryResult<()> {
+    diesel::insert_into(fl::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn link_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Option<LinkRow>> {
+    fl::table
+        .filter(fl::token_hash.eq(hash))
+        .select(LinkRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn status_of(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(String, Option<NaiveDateTime>)>> {
+    ar::table
+        .filter(ar::id.eq(id))
+        .select((ar::status, ar::expires_at))
+        .first(conn)
+        .optional()
+}
+
+// ----- the transparency report ---------------------------------------------
+
+/// (origin country, requester country, count).
+pub type PairCount = (Option<String>, Option<String>, i64);
+
+/// Requests made in `[from, to)`, by country pair.
+pub fn requests_by_pair(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<PairCount>> {
+    ar::table
+        .filter(ar::created_at.ge(from))
+        .filter(ar::created_at.lt(to))
+        .group_by((ar::origin_country, ar::requester_country))
+        .select((
+            ar::origin_country,
+            ar::requester_country,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+}
+
+/// One decision for the report.
+#[derive(Debug, Clone, Queryable)]
+pub struct Decided {
+    pub origin_country: Option<String>,
+    pub requester_country: Option<String>,
+    pub decision: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+/// Decisions made in `[from, to)`, whatever happened to the grant after.
+pub fn decisions(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<Decided>> {
+    ar::table
+        .filter(ar::decided_at.ge(from))
+        .filter(ar::decided_at.lt(to))
+        .filter(ar::decision.is_not_null())
+        .select((
+            ar::origin_country,
+            ar::requester_country,
+            ar::decision,
+            ar::created_at,
+            ar::decided_at,
+        ))
+        .load(conn)
+}
+
+/// Links issued in `[from, to)`, by country pair.
+pub fn links_by_pair(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<PairCount>> {
+    fl::table
+        .filter(fl::issued_at.ge(from))
+        .filter(fl::issued_at.lt(to))
+        .group_by((fl::origin_country, fl::requester_country))
+        .select((
+            fl::origin_country,
+            fl::requester_country,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)
+}
