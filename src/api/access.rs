@@ -275,6 +275,28 @@ fn own_institution(
     })
 }
 
+/// A grant or request made on behalf of an institution holds only while the
+/// person still belongs to it.
+fn still_member(
+    conn: &mut DbConnection,
+    user_id: &str,
+    institution_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(id) = institution_id else {
+        return Ok(());
+    };
+    if institutions::role_of(conn, id, user_id)?.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        problem: "no-longer-a-member",
+        title: "No longer a member of the institution",
+        detail: "The request was made on behalf of an institution the requester no longer \
+                 belongs to: ask again, for yourself or another institution."
+            .into(),
+    })
+}
+
 fn check_note(raw: &str, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
     let note = raw.trim();
     if note.chars().count() > NOTE_MAX {
@@ -646,7 +668,10 @@ async fn decide(
                 let requester = l.row.requester_id == principal.user.id;
                 let f = ds.facts();
                 let action = match d.event {
-                    Event::Approve | Event::Reject => Action::DecideAccess(f),
+                    Event::Approve | Event::Reject => Action::DecideAccess {
+                        dataset: f,
+                        own: requester,
+                    },
                     Event::Withdraw => Action::WithdrawAccessRequest {
                         dataset: f,
                         requester,
@@ -659,9 +684,9 @@ async fn decide(
                     problem: "invalid-transition",
                     title: "Not possible in this state",
                     detail: format!(
-                        "This request is {}: it cannot be {}d.",
+                        "This request is {}: it cannot be {}.",
                         from.as_str(),
-                        d.event.verb().trim_end_matches('e')
+                        d.event.past()
                     ),
                 })?;
                 let now = now();
@@ -671,6 +696,7 @@ async fn decide(
                 match d.event {
                     Event::Approve => {
                         // Conditions may have changed since the request.
+                        still_member(conn, &requester_row.id, l.row.institution_id.as_deref())?;
                         transfer_check(
                             conn,
                             &ds,
@@ -958,7 +984,10 @@ pub async fn file_link(
                     Some(ds.loaded.institution_country.clone())
                 } else {
                     let on_behalf = match (&grant, &slug, user) {
-                        (Some(g), _, _) if g.institution_id.is_some() => g.institution_id.clone(),
+                        (Some(g), _, _) if g.institution_id.is_some() => {
+                            still_member(conn, &g.requester_id, g.institution_id.as_deref())?;
+                            g.institution_id.clone()
+                        }
                         (_, Some(s), Some(u)) => Some(own_institution(conn, &u.id, s)?.0),
                         (_, Some(_), None) => {
                             return Err(ApiError::field(
@@ -1162,42 +1191,50 @@ fn remind(
     let access = &state.settings.access;
     let period = now - Duration::days(i64::from(access.reminder_after_days));
     write_transaction(conn, |conn| {
-        // Claimed requests by owning institution.
-        let mut due: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-        let mut names: HashMap<String, String> = HashMap::new();
+        // Each decider gets one email listing every claimed request they may
+        // decide, whichever of their institutions it belongs to.
+        let mut deciders_of: HashMap<String, Vec<UserRow>> = HashMap::new();
+        let mut due: BTreeMap<String, (UserRow, Vec<serde_json::Value>)> = BTreeMap::new();
         for row in store::pending_since(conn, period)? {
             if !store::claim_reminder(conn, &row.id, period, now)? {
                 continue;
             }
-            let Some(l) = store::by_id(conn, &row.id)? else {
+            let (Some(l), Some(ds)) = (
+                store::by_id(conn, &row.id)?,
+                resources_store::by_id(conn, &row.dataset_id)?,
+            ) else {
                 continue;
             };
-            let Some(ds) = resources_store::by_id(conn, &row.dataset_id)? else {
-                continue;
-            };
-            names.insert(ds.row.institution_id.clone(), ds.institution_slug.clone());
-            due.entry(ds.row.institution_id.clone()).or_default().push(
-                json!({"id": row.id, "dataset": l.dataset_title,
-                             "requester": l.requester_name,
-                             "created_on": row.created_at.format("%Y-%m-%d").to_string()}),
-            );
-        }
-        let mut sent = 0;
-        for (institution, requests) in due {
-            for decider in deciders(conn, &institution)? {
-                notify(
-                    conn,
-                    state,
-                    &decider,
-                    Kind::AccessReminder,
-                    json!({"display_name": decider.display_name,
-                           "after_days": access.reminder_after_days,
-                           "expire_days": access.pending_expiry_days,
-                           "institution": names.get(&institution),
-                           "requests": requests}),
-                )?;
-                sent += 1;
+            let institution = ds.row.institution_id;
+            if !deciders_of.contains_key(&institution) {
+                let found = deciders(conn, &institution)?;
+                deciders_of.insert(institution.clone(), found);
             }
+            let item = json!({"id": row.id, "dataset": l.dataset_title,
+                              "requester": l.requester_name,
+                              "created_on": row.created_at.format("%Y-%m-%d").to_string()});
+            for decider in deciders_of.get(&institution).into_iter().flatten() {
+                if decider.id == row.requester_id {
+                    continue;
+                }
+                due.entry(decider.id.clone())
+                    .or_insert_with(|| (decider.clone(), Vec::new()))
+                    .1
+                    .push(item.clone());
+            }
+        }
+        let sent = due.len();
+        for (decider, requests) in due.into_values() {
+            notify(
+                conn,
+                state,
+                &decider,
+                Kind::AccessReminder,
+                json!({"display_name": decider.display_name,
+                       "after_days": access.reminder_after_days,
+                       "expire_days": access.pending_expiry_days,
+                       "requests": requests}),
+            )?;
         }
         Ok(sent)
     })

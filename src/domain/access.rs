@@ -58,6 +58,19 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The past participle, for messages ("cannot be approved").
+    pub fn past(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Reject => "rejected",
+            Self::Withdraw => "withdrawn",
+            Self::Revoke => "revoked",
+            Self::Expire => "expired",
+        }
+    }
+}
+
 /// The status `event` leads to from `from`, or `None` when it is not allowed.
 pub fn transition(from: RequestStatus, event: Event) -> Option<RequestStatus> {
     use Event::{Approve, Expire, Reject, Revoke, Withdraw};

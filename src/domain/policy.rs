@@ -169,8 +169,12 @@ pub enum Action {
     /// See a dataset's access requests: its institution's owners and
     /// editors (and admins, who may look but not decide).
     ListAccessRequests(ResourceFacts),
-    /// Approve or reject a request: its institution's owners and editors.
-    DecideAccess(ResourceFacts),
+    /// Approve or reject a request: its institution's owners and editors,
+    /// never on their own request (`own`).
+    DecideAccess {
+        dataset: ResourceFacts,
+        own: bool,
+    },
     /// End a grant early: its institution's owners.
     RevokeAccess(ResourceFacts),
     /// Read one request; `requester` when it is the caller's own.
@@ -301,7 +305,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         | Action::CreatePartnership => None,
         Action::RequestAccess(_)
         | Action::ListAccessRequests(_)
-        | Action::DecideAccess(_)
+        | Action::DecideAccess { .. }
         | Action::RevokeAccess(_)
         | Action::ViewAccessRequest { .. }
         | Action::WithdrawAccessRequest { .. }
@@ -426,7 +430,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         },
         Action::RequestAccess(_)
         | Action::ListAccessRequests(_)
-        | Action::DecideAccess(_)
+        | Action::DecideAccess { .. }
         | Action::RevokeAccess(_)
         | Action::ViewAccessRequest { .. }
         | Action::WithdrawAccessRequest { .. }
@@ -472,10 +476,10 @@ fn dataset_access(actor: &Actor, action: Action) -> Option<Decision> {
                 signed_in_or(Forbidden(Denial::Role))
             }
         }
-        Action::DecideAccess(r) => {
+        Action::DecideAccess { dataset: r, own } => {
             if !resource_visible(actor, &r) {
                 Hidden
-            } else if decider(&r) {
+            } else if decider(&r) && !own {
                 verified(Allow)
             } else {
                 signed_in_or(Forbidden(Denial::Role))
@@ -1250,31 +1254,55 @@ mod tests {
             (
                 "editors decide",
                 USER,
-                Action::DecideAccess(as_role(Editor)),
+                Action::DecideAccess {
+                    dataset: as_role(Editor),
+                    own: false,
+                },
                 Allow,
             ),
             (
                 "owners decide",
                 USER,
-                Action::DecideAccess(as_role(Owner)),
+                Action::DecideAccess {
+                    dataset: as_role(Owner),
+                    own: false,
+                },
                 Allow,
             ),
             (
                 "…with a verified email",
                 UNVERIFIED,
-                Action::DecideAccess(as_role(Owner)),
+                Action::DecideAccess {
+                    dataset: as_role(Owner),
+                    own: false,
+                },
                 Forbidden(Denial::EmailNotVerified),
             ),
             (
                 "members do not decide",
                 USER,
-                Action::DecideAccess(as_role(Member)),
+                Action::DecideAccess {
+                    dataset: as_role(Member),
+                    own: false,
+                },
                 Forbidden(Denial::Role),
             ),
             (
                 "admins do not decide for the owner",
                 ADMIN,
-                Action::DecideAccess(public),
+                Action::DecideAccess {
+                    dataset: public,
+                    own: false,
+                },
+                Forbidden(Denial::Role),
+            ),
+            (
+                "not on one's own request",
+                USER,
+                Action::DecideAccess {
+                    dataset: as_role(Editor),
+                    own: true,
+                },
                 Forbidden(Denial::Role),
             ),
             (

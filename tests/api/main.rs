@@ -8,6 +8,7 @@
 mod helpers;
 mod smtp;
 
+mod access;
 mod accounts;
 mod auth;
 mod building_blocks;

@@ -1,0 +1,2966 @@
+//! Dataset access and data sovereignty, over HTTP: file links by access
+//! level and caller, the transfer policies (when a request is made, when it
+//! is approved, each time a link is issued), the request state machine and
+//! who may move it, BOLA on requests, validation, the periodic sweep on a
+//! controllable clock (grant expiry, stale requests, reminders), the emails
+//! over SMTP and the public transparency report.
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+use kujenga::api::access::Swept;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api_test;
+use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
+use crate::institutions::{
+    admin, body_of, call, create, events, invalid, join, set_platform_role, start, strings, typed,
+    unverified, verify, walk,
+};
+use crate::smtp::{Received, SmtpSink};
+
+// ----- helpers ------------------------------------------------------------
+
+/// The institution that owns the datasets (KE).
+const INST: &str = "ke-lab";
+const PURPOSE: &str = "Training a speech recogniser for community radio transcripts.";
+const OTHER_ID: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+const PROBLEM: &str = "urn:kujenga:problem:";
+
+fn institution(slug: &str, country: &str) -> Value {
+    json!({
+        "slug": slug,
+        "name": format!("Institution {slug}"),
+        "country": country,
+        "kind": "university",
+    })
+}
+
+/// `base` with the top-level keys of `extra` set (`null` removes a key).
+fn with(base: &Value, extra: Value) -> Value {
+    let mut out = base.clone();
+    if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
+        for (k, v) in e {
+            if v.is_null() {
+                o.remove(&k);
+            } else {
+                o.insert(k, v);
+            }
+        }
+    }
+    out
+}
+
+/// A published dataset of `ke-lab` and its one file.
+#[derive(Debug, Clone)]
+struct Ds {
+    id: String,
+    file: String,
+    /// Where the file really is (the redirect's target).
+    url: String,
+}
+
+/// A complete dataset body: restricted, unrestricted transfer, public.
+fn dataset_body(title: &str, extra: Value) -> Value {
+    with(
+        &json!({
+            "institution": INST,
+            "title": title,
+            "summary": format!("About {title}."),
+            "license": "CC-BY-4.0",
+            "languages": ["sw"],
+            "access_level": "restricted",
+            "transfer_policy": "unrestricted",
+            "datasheet": {"motivation": "Why.", "composition": "What.",
+                          "collection_process": "How.", "uses": "For what."},
+        }),
+        extra,
+    )
+}
+
+/// Creates a dataset from `dataset_body(title, extra)`, adds one file and
+/// publishes it.
+async fn dataset(app: &TestApp, token: &str, title: &str, extra: Value) -> Ds {
+    let created = body_of(
+        app.post_json("/api/v1/datasets", dataset_body(title, extra), Some(token))
+            .await,
+        201,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let name = format!("{}.csv", title.to_lowercase().replace(' ', "-"));
+    let url = format!("https://data.example.org/{id}/{name}");
+    let f = body_of(
+        app.post_json(
+            &format!("/api/v1/datasets/{id}/files"),
+            json!({"name": name, "url": url, "media_type": "text/csv",
+                   "size_bytes": 1024, "sha256": "ab".repeat(32)}),
+            Some(token),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let p = body_of(
+        call(
+            app,
+            Method::POST,
+            &format!("/api/v1/datasets/{id}/publish"),
+            Some(token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(p["status"], "published", "{p}");
+    Ds {
+        id,
+        file: f["id"].as_str().unwrap().to_string(),
+        url,
+    }
+}
+
+/// Sets (or clears) the caller's country.
+async fn set_country(app: &TestApp, who: &Account, country: Option<&str>) {
+    let me = body_of(
+        call(
+            app,
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&who.access),
+            Some(json!({ "country": country })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(me["country"], json!(country), "{me}");
+}
+
+/// A verified, signed-in person with `country`.
+async fn person(app: &TestApp, email: &str, country: Option<&str>) -> Account {
+    let a = app.signup(email).await;
+    if country.is_some() {
+        set_country(app, &a, country).await;
+    }
+    a
+}
+
+fn requests_path(ds: &str) -> String {
+    format!("/api/v1/datasets/{ds}/access-requests")
+}
+
+fn request_path(id: &str) -> String {
+    format!("/api/v1/access-requests/{id}")
+}
+
+fn asking(days: i64) -> Value {
+    json!({"purpose": PURPOSE, "duration_days": days})
+}
+
+fn on_behalf(slug: &str) -> Value {
+    json!({"purpose": PURPOSE, "duration_days": 90, "institution": slug})
+}
+
+async fn ask(app: &TestApp, token: Option<&str>, ds: &str, body: Value) -> reqwest::Response {
+    call(app, Method::POST, &requests_path(ds), token, Some(body)).await
+}
+
+/// Asks for 90 days of access (201): the request.
+async fn requested(app: &TestApp, who: &Account, ds: &str) -> Value {
+    body_of(ask(app, Some(&who.access), ds, asking(90)).await, 201).await
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+/// `POST /access-requests/{id}/{what}`.
+async fn act(
+    app: &TestApp,
+    token: Option<&str>,
+    id: &str,
+    what: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    call(
+        app,
+        Method::POST,
+        &format!("{}/{what}", request_path(id)),
+        token,
+        body,
+    )
+    .await
+}
+
+fn note(text: &str) -> Value {
+    json!({ "note": text })
+}
+
+/// Approves (200): the request.
+async fn approve(app: &TestApp, token: &str, id: &str) -> Value {
+    let r = body_of(
+        act(app, Some(token), id, "approve", Some(note("Approved."))).await,
+        200,
+    )
+    .await;
+    assert_eq!(r["status"], "approved", "{r}");
+    r
+}
+
+async fn show(app: &TestApp, token: &str, id: &str) -> Value {
+    body_of(app.get_auth(&request_path(id), token).await, 200).await
+}
+
+async fn status(app: &TestApp, token: &str, id: &str) -> String {
+    show(app, token, id).await["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The caller's own requests (ids, newest first).
+async fn mine(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let page = body_of(
+        app.get_auth(
+            &format!("/api/v1/me/access-requests?limit=100{query}"),
+            token,
+        )
+        .await,
+        200,
+    )
+    .await;
+    strings(&page["items"], "id")
+}
+
+async fn link(app: &TestApp, token: Option<&str>, ds: &Ds, query: &str) -> reqwest::Response {
+    let path = format!("/api/v1/datasets/{}/files/{}/link{query}", ds.id, ds.file);
+    call(app, Method::GET, &path, token, None).await
+}
+
+/// `"200"` (checking the link's shape) or `"<status> <problem type>"`, with
+/// the body.
+async fn outcome(res: reqwest::Response) -> (String, Value) {
+    let code = res.status().as_u16();
+    if code == 200 {
+        let cc = res
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(cc.as_deref(), Some("no-store"), "a link is never cached");
+        let body: Value = res.json().await.unwrap();
+        let url = body["url"].as_str().expect("a url");
+        assert!(url.contains("/api/v1/file-links/kjf_"), "{body}");
+        let expires = chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        let left = expires - Utc::now();
+        assert!(
+            left > chrono::Duration::minutes(14) && left <= chrono::Duration::minutes(15),
+            "a link lasts 15 minutes: {body}"
+        );
+        return ("200".into(), body);
+    }
+    let body = problem(res, code).await;
+    (code_and_type(code, &body), body)
+}
+
+/// Any answer: `"<status>"` and the JSON body when it succeeded, otherwise
+/// `"<status> <problem type>"` and the problem.
+async fn answer(res: reqwest::Response) -> (String, Value) {
+    let code = res.status().as_u16();
+    if res.status().is_success() {
+        return (code.to_string(), res.json().await.unwrap());
+    }
+    let body = problem(res, code).await;
+    (code_and_type(code, &body), body)
+}
+
+/// `"<status> <problem type>"`, or only the status for `about:blank`.
+fn code_and_type(code: u16, body: &Value) -> String {
+    match body["type"].as_str().unwrap().strip_prefix(PROBLEM) {
+        Some(kind) => format!("{code} {kind}"),
+        None => code.to_string(),
+    }
+}
+
+/// Follows a link (no redirects followed).
+async fn follow(app: &TestApp, url: &str) -> reqwest::Response {
+    app.client.get(url).send().await.unwrap()
+}
+
+/// Follows a link and expects the redirect to `target`.
+async fn redirected(app: &TestApp, url: &str, target: &str) {
+    let res = follow(app, url).await;
+    assert_eq!(res.status(), 302, "{url}");
+    assert_eq!(res.headers()["location"].to_str().unwrap(), target, "{url}");
+}
+
+async fn sweep(app: &TestApp, at: NaiveDateTime) -> Swept {
+    let st = app.state.clone();
+    app.db
+        .run(move |conn| kujenga::api::access::sweep(conn, &st, at))
+        .await
+        .unwrap()
+}
+
+fn in_days(n: i64) -> NaiveDateTime {
+    Utc::now().naive_utc() + chrono::Duration::days(n)
+}
+
+fn swept(grants_expired: usize, requests_expired: usize, reminders: usize) -> Swept {
+    Swept {
+        grants_expired,
+        requests_expired,
+        reminders,
+    }
+}
+
+/// The kinds of the caller's in-app notifications, newest first.
+async fn notification_kinds(app: &TestApp, who: &Account) -> Vec<String> {
+    let page = body_of(
+        app.get_auth("/api/v1/me/notifications?limit=100", &who.access)
+            .await,
+        200,
+    )
+    .await;
+    strings(&page["items"], "kind")
+}
+
+fn count_of(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// Audit events of `action` (newest first).
+async fn audited(app: &TestApp, root: &Account, action: &str) -> Vec<Value> {
+    events(app, &root.access, &format!("action={action}")).await
+}
+
+/// `ke-lab` (KE, verified) with its owner, an editor and a plain member,
+/// and a platform admin in no institution.
+struct World {
+    app: TestApp,
+    root: Account,
+    owner: Account,
+    editor: Account,
+    member: Account,
+}
+
+async fn world(backend: Backend) -> World {
+    let app = start(backend).await;
+    let root = admin(&app, "root@kujenga.test").await;
+    let owner = app.signup("owner@ke-lab.example.org").await;
+    let editor = app.signup("editor@ke-lab.example.org").await;
+    let member = app.signup("member@ke-lab.example.org").await;
+    create(&app, &owner.access, institution(INST, "KE")).await;
+    verify(&app, &root.access, INST).await;
+    join(&app, &owner.access, INST, &editor, "editor").await;
+    join(&app, &owner.access, INST, &member, "member").await;
+    World {
+        app,
+        root,
+        owner,
+        editor,
+        member,
+    }
+}
+
+impl World {
+    async fn dataset(&self, title: &str, extra: Value) -> Ds {
+        dataset(&self.app, &self.owner.access, title, extra).await
+    }
+}
+
+// ----- file links: access level × caller --------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Anonymous,
+    /// Signed in, address not verified.
+    Unverified,
+    /// Verified, in no institution, no grant (NG).
+    Outsider,
+    /// Verified, holds a grant for the restricted dataset (TZ).
+    Grantee,
+    /// A plain member of the owning institution.
+    Member,
+    /// A platform admin in no institution.
+    Admin,
+}
+
+api_test!(
+    file_links_follow_the_access_level_and_the_caller,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let open = w
+            .dataset("Open corpus", json!({"access_level": "open"}))
+            .await;
+        let registered = w
+            .dataset("Registered corpus", json!({"access_level": "registered"}))
+            .await;
+        let restricted = w.dataset("Restricted corpus", json!({})).await;
+        let unverified_token = unverified(app, "unverified@example.org").await;
+        let outsider = person(app, "outsider@example.org", Some("NG")).await;
+        let grantee = person(app, "grantee@example.org", Some("TZ")).await;
+        let grant = id_of(&requested(app, &grantee, &restricted.id).await);
+        approve(app, &w.owner.access, &grant).await;
+
+        let token = |who: Caller| -> Option<&str> {
+            match who {
+                Caller::Anonymous => None,
+                Caller::Unverified => Some(unverified_token.as_str()),
+                Caller::Outsider => Some(outsider.access.as_str()),
+                Caller::Grantee => Some(grantee.access.as_str()),
+                Caller::Member => Some(w.member.access.as_str()),
+                Caller::Admin => Some(w.root.access.as_str()),
+            }
+        };
+        use Caller::{Admin, Anonymous, Grantee, Member, Outsider, Unverified};
+        let ok = "200";
+        let grant_required = "403 access-grant-required";
+        let cases: Vec<(&str, &Ds, Caller, &str)> = vec![
+            ("open: anyone, even anonymous", &open, Anonymous, ok),
+            ("open: an unverified account", &open, Unverified, ok),
+            ("open: a verified outsider", &open, Outsider, ok),
+            ("open: a grantee of another dataset", &open, Grantee, ok),
+            ("open: a member of the owner", &open, Member, ok),
+            ("open: an admin", &open, Admin, ok),
+            (
+                "registered: anonymous needs an account",
+                &registered,
+                Anonymous,
+                "403 download-needs-account",
+            ),
+            (
+                "registered: the account must be verified",
+                &registered,
+                Unverified,
+                "403 email-not-verified",
+            ),
+            ("registered: a verified outsider", &registered, Outsider, ok),
+            ("registered: a grantee", &registered, Grantee, ok),
+            ("registered: a member of the owner", &registered, Member, ok),
+            ("registered: an admin", &registered, Admin, ok),
+            (
+                "restricted: anonymous has no grant",
+                &restricted,
+                Anonymous,
+                grant_required,
+            ),
+            (
+                "restricted: an unverified account has no grant",
+                &restricted,
+                Unverified,
+                grant_required,
+            ),
+            (
+                "restricted: a verified outsider has no grant",
+                &restricted,
+                Outsider,
+                grant_required,
+            ),
+            ("restricted: the grantee", &restricted, Grantee, ok),
+            (
+                "restricted: a member of the owner needs no grant",
+                &restricted,
+                Member,
+                ok,
+            ),
+            (
+                "restricted: an admin is not exempt",
+                &restricted,
+                Admin,
+                grant_required,
+            ),
+        ];
+        let mut issued = 0;
+        for (case, ds, who, expected) in &cases {
+            let (got, body) = outcome(link(app, token(*who), ds, "").await).await;
+            assert_eq!(got, *expected, "{case}: {body}");
+            if got == "200" {
+                issued += 1;
+                // Following the link redirects to the file itself.
+                redirected(app, body["url"].as_str().unwrap(), &ds.url).await;
+            }
+        }
+
+        // Every link issued is audited: who, which file, from where to where.
+        let links = audited(app, &w.root, "dataset.file_link_issued").await;
+        assert_eq!(links.len(), issued, "one event per link");
+        for e in &links {
+            assert_eq!(e["subject_type"], "dataset_file", "{e}");
+            assert_eq!(e["detail"]["from_country"], "KE", "{e}");
+        }
+        let of = |who: Option<&str>, file: &str| -> Vec<Value> {
+            links
+                .iter()
+                .filter(|e| e["actor_id"].as_str() == who && e["subject_id"] == file)
+                .cloned()
+                .collect()
+        };
+        let anon_open = of(None, &open.file);
+        assert_eq!(anon_open.len(), 1, "{links:?}");
+        assert_eq!(anon_open[0]["detail"]["to_country"], Value::Null);
+        let by_grantee = of(Some(&grantee.id), &restricted.file);
+        assert_eq!(by_grantee.len(), 1, "{links:?}");
+        assert_eq!(by_grantee[0]["detail"]["to_country"], "TZ");
+        assert_eq!(by_grantee[0]["detail"]["access_request_id"], grant.as_str());
+        assert_eq!(
+            by_grantee[0]["detail"]["dataset_id"],
+            restricted.id.as_str()
+        );
+        let by_member = of(Some(&w.member.id), &restricted.file);
+        assert_eq!(by_member.len(), 1, "{links:?}");
+        assert_eq!(
+            by_member[0]["detail"]["to_country"], "KE",
+            "insiders count as the owner"
+        );
+
+        // A dataset the caller cannot see: 404, whatever its files.
+        let hidden = w
+            .dataset("Hidden corpus", json!({"visibility": "institution"}))
+            .await;
+        for who in [Anonymous, Unverified, Outsider, Grantee] {
+            let (got, _) = outcome(link(app, token(who), &hidden, "").await).await;
+            assert_eq!(got, "404", "{who:?} on an institution-only dataset");
+        }
+        let (got, _) = outcome(link(app, token(Member), &hidden, "").await).await;
+        assert_eq!(got, "200");
+        let (got, _) = outcome(link(app, token(Admin), &hidden, "").await).await;
+        assert_eq!(got, grant_required, "admins see it, and still need a grant");
+
+        // Unknown files and datasets: 404.
+        let unknown_file = Ds {
+            file: OTHER_ID.into(),
+            ..open.clone()
+        };
+        let (got, _) = outcome(link(app, None, &unknown_file, "").await).await;
+        assert_eq!(got, "404", "an unknown file");
+        let foreign_file = Ds {
+            file: registered.file.clone(),
+            ..open.clone()
+        };
+        let (got, _) = outcome(link(app, Some(&w.member.access), &foreign_file, "").await).await;
+        assert_eq!(got, "404", "another dataset's file");
+        let unknown_dataset = Ds {
+            id: OTHER_ID.into(),
+            ..open.clone()
+        };
+        let (got, _) = outcome(link(app, None, &unknown_dataset, "").await).await;
+        assert_eq!(got, "404", "an unknown dataset");
+        let not_an_id = Ds {
+            id: "not-a-uuid".into(),
+            ..open.clone()
+        };
+        let (got, _) = outcome(link(app, None, &not_an_id, "").await).await;
+        assert_eq!(got, "404");
+
+        // Unknown tokens: 404.
+        for token in ["kjf_unknown", "nothing-like-a-token"] {
+            let res = follow(app, &app.url(&format!("/api/v1/file-links/{token}"))).await;
+            problem(res, 404).await;
+        }
+
+        // An expired link: 410 link-expired.
+        let (_, body) = outcome(link(app, None, &open, "").await).await;
+        let url = body["url"].as_str().unwrap().to_string();
+        redirected(app, &url, &open.url).await;
+        let token = url.rsplit('/').next().unwrap().to_string();
+        let hash = kujenga::auth::token_hash(&token);
+        {
+            use diesel::prelude::*;
+            use kujenga::db::schema::file_links as fl;
+            let n = app
+                .db
+                .run(move |conn| {
+                    diesel::update(fl::table.filter(fl::token_hash.eq(hash)))
+                        .set(fl::expires_at.eq(kujenga::db::now() - chrono::Duration::minutes(1)))
+                        .execute(conn)
+                })
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        typed(follow(app, &url).await, 410, "link-expired").await;
+    }
+);
+
+// ----- transfer policies ----------------------------------------------------------
+
+/// `ke-lab` (KE) in an active partnership with `ng-lab` (NG); `gh-lab` (GH)
+/// in none. `ke` (KE) in no institution; `tz` (TZ) a member of `ng-lab`;
+/// `gh` (GH) a member of `gh-lab`; `nobody` (no country) a member of
+/// `ng-lab`; `coord` coordinates the partnership `ke-ng`.
+struct Sovereignty {
+    w: World,
+    coord: Account,
+    ng_owner: Account,
+    ke: Account,
+    tz: Account,
+    gh: Account,
+    nobody: Account,
+}
+
+async fn sovereignty(backend: Backend) -> Sovereignty {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ng_owner = app.signup("owner@ng-lab.example.org").await;
+    let gh_owner = app.signup("owner@gh-lab.example.org").await;
+    create(app, &ng_owner.access, institution("ng-lab", "NG")).await;
+    verify(app, &w.root.access, "ng-lab").await;
+    create(app, &gh_owner.access, institution("gh-lab", "GH")).await;
+    verify(app, &w.root.access, "gh-lab").await;
+    let ke = person(app, "ke@example.org", Some("KE")).await;
+    let tz = person(app, "tz@example.org", Some("TZ")).await;
+    let gh = person(app, "gh@example.org", Some("GH")).await;
+    let nobody = person(app, "nobody@example.org", None).await;
+    join(app, &ng_owner.access, "ng-lab", &tz, "member").await;
+    join(app, &ng_owner.access, "ng-lab", &nobody, "member").await;
+    join(app, &gh_owner.access, "gh-lab", &gh, "member").await;
+
+    // The partnership: proposed by a coordinator, both labs accept, active.
+    let coord = app.signup("coord@example.org").await;
+    set_platform_role(app, &coord.id, "coordinator").await;
+    let coord = app.signin("coord@example.org").await;
+    let c = Some(coord.access.as_str());
+    body_of(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/partnerships",
+            c,
+            Some(json!({"slug": "ke-ng", "title": "Kenya–Nigeria speech",
+                        "starts_on": "2026-03-01", "ends_on": "2028-02-29"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    for (inst, owner) in [("ke-lab", &w.owner), ("ng-lab", &ng_owner)] {
+        let m = body_of(
+            call(
+                app,
+                Method::POST,
+                "/api/v1/partnerships/ke-ng/members",
+                c,
+                Some(json!({ "institution": inst })),
+            )
+            .await,
+            201,
+        )
+        .await;
+        assert_eq!(m["status"], "invited", "{m}");
+        let m = body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("/api/v1/partnerships/ke-ng/members/{inst}/accept"),
+                Some(&owner.access),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(m["status"], "active", "{m}");
+    }
+    let p = body_of(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/partnerships/ke-ng/activate",
+            c,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(p["status"], "active", "{p}");
+    Sovereignty {
+        w,
+        coord,
+        ng_owner,
+        ke,
+        tz,
+        gh,
+        nobody,
+    }
+}
+
+impl Sovereignty {
+    /// `ng-lab` leaves the partnership: it is no partner of `ke-lab` any more.
+    async fn end_partnership(&self) {
+        let res = call(
+            &self.w.app,
+            Method::DELETE,
+            "/api/v1/partnerships/ke-ng/members/ng-lab",
+            Some(&self.coord.access),
+            None,
+        )
+        .await;
+        body_of(res, 200).await;
+    }
+}
+
+/// `"201"` or `"<status> <problem type>"`; a transfer refusal's detail
+/// names the policy.
+async fn request_outcome(res: reqwest::Response, policy: &str) -> String {
+    let code = res.status().as_u16();
+    if code == 201 {
+        let r: Value = res.json().await.unwrap();
+        assert_eq!(r["status"], "pending", "{r}");
+        return "201".into();
+    }
+    let body = problem(res, code).await;
+    let kind = body["type"].as_str().unwrap().trim_start_matches(PROBLEM);
+    if kind == "transfer-not-allowed" {
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with(&format!("Transfer policy `{policy}`:")),
+            "{body}"
+        );
+    }
+    if kind == "validation-error" {
+        let fields = strings(&body["errors"], "field");
+        return format!("{code} {kind} {}", fields.join(","));
+    }
+    format!("{code} {kind}")
+}
+
+api_test!(transfer_policies_decide_who_may_request_access, |backend| {
+    let s = sovereignty(backend).await;
+    let (w, app) = (&s.w, &s.w.app);
+    let unrestricted = w.dataset("Free corpus", json!({})).await;
+    let in_country = w
+        .dataset("Local corpus", json!({"transfer_policy": "in_country"}))
+        .await;
+    let allowed = w
+        .dataset(
+            "Listed corpus",
+            json!({"transfer_policy": "allowed_countries", "allowed_countries": ["NG"]}),
+        )
+        .await;
+    let partners = w
+        .dataset(
+            "Partner corpus",
+            json!({"transfer_policy": "partners_only"}),
+        )
+        .await;
+    // The origin country defaults to the owner's.
+    let d = body_of(
+        app.get_auth(&format!("/api/v1/datasets/{}", in_country.id), &s.ke.access)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(d["origin_country"], "KE", "{d}");
+
+    let refused = "403 transfer-not-allowed";
+    let created = "201";
+    let alone = asking(90);
+    let cases: Vec<(&str, &Ds, &str, &Account, Value, &str)> = vec![
+        (
+            "unrestricted: a user without a country",
+            &unrestricted,
+            "unrestricted",
+            &s.nobody,
+            alone.clone(),
+            created,
+        ),
+        (
+            "unrestricted: a user anywhere",
+            &unrestricted,
+            "unrestricted",
+            &s.gh,
+            alone.clone(),
+            created,
+        ),
+        (
+            "in_country: a user in the origin country",
+            &in_country,
+            "in_country",
+            &s.ke,
+            alone.clone(),
+            created,
+        ),
+        (
+            "in_country: a user elsewhere",
+            &in_country,
+            "in_country",
+            &s.tz,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "in_country: on behalf of an institution elsewhere",
+            &in_country,
+            "in_country",
+            &s.tz,
+            on_behalf("ng-lab"),
+            refused,
+        ),
+        (
+            "in_country: no country",
+            &in_country,
+            "in_country",
+            &s.nobody,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "allowed_countries: a user in an unlisted country",
+            &allowed,
+            "allowed_countries",
+            &s.tz,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "allowed_countries: on behalf of an institution not one's own",
+            &allowed,
+            "allowed_countries",
+            &s.tz,
+            on_behalf("gh-lab"),
+            "400 validation-error institution",
+        ),
+        (
+            "allowed_countries: on behalf of an unknown institution",
+            &allowed,
+            "allowed_countries",
+            &s.tz,
+            on_behalf("no-such-lab"),
+            "400 validation-error institution",
+        ),
+        (
+            "allowed_countries: the institution's (listed) country counts",
+            &allowed,
+            "allowed_countries",
+            &s.tz,
+            on_behalf("ng-lab"),
+            created,
+        ),
+        (
+            "allowed_countries: the origin country is never a transfer",
+            &allowed,
+            "allowed_countries",
+            &s.ke,
+            alone.clone(),
+            created,
+        ),
+        (
+            "allowed_countries: another unlisted country",
+            &allowed,
+            "allowed_countries",
+            &s.gh,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "allowed_countries: the institution's (unlisted) country counts",
+            &allowed,
+            "allowed_countries",
+            &s.gh,
+            on_behalf("gh-lab"),
+            refused,
+        ),
+        (
+            "allowed_countries: no country",
+            &allowed,
+            "allowed_countries",
+            &s.nobody,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "allowed_countries: an institution speaks for a user without a country",
+            &allowed,
+            "allowed_countries",
+            &s.nobody,
+            on_behalf("ng-lab"),
+            created,
+        ),
+        (
+            "partners_only: a user alone is no partner",
+            &partners,
+            "partners_only",
+            &s.ke,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "partners_only: a member of a partner, alone",
+            &partners,
+            "partners_only",
+            &s.tz,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "partners_only: an institution in no partnership",
+            &partners,
+            "partners_only",
+            &s.gh,
+            on_behalf("gh-lab"),
+            refused,
+        ),
+        (
+            "partners_only: no country",
+            &partners,
+            "partners_only",
+            &s.nobody,
+            alone.clone(),
+            refused,
+        ),
+        (
+            "partners_only: on behalf of the active partner",
+            &partners,
+            "partners_only",
+            &s.tz,
+            on_behalf("ng-lab"),
+            created,
+        ),
+        (
+            "partners_only: on behalf of the active partner, without a country",
+            &partners,
+            "partners_only",
+            &s.nobody,
+            on_behalf("ng-lab"),
+            created,
+        ),
+    ];
+    let mut expected_created = 0;
+    for (case, ds, policy, who, body, expected) in &cases {
+        let got = request_outcome(
+            ask(app, Some(&who.access), &ds.id, body.clone()).await,
+            policy,
+        )
+        .await;
+        assert_eq!(got, *expected, "{case}");
+        if got == created {
+            expected_created += 1;
+        }
+    }
+    let made = audited(app, &w.root, "access_request.created").await;
+    assert_eq!(made.len(), expected_created, "refusals write nothing");
+    // The request names the institution and the country that counted.
+    let tz_partner = made
+        .iter()
+        .find(|e| {
+            e["actor_id"] == s.tz.id.as_str() && e["detail"]["dataset_id"] == partners.id.as_str()
+        })
+        .expect("tz's partner request");
+    assert_eq!(tz_partner["detail"]["institution"], "ng-lab");
+    assert_eq!(tz_partner["detail"]["from_country"], "KE");
+    assert_eq!(tz_partner["detail"]["to_country"], "NG");
+    let tz_mine = mine(app, &s.tz.access, "").await;
+    assert_eq!(tz_mine.len(), 2, "{tz_mine:?}");
+    let r = show(app, &s.tz.access, &tz_mine[0]).await;
+    assert_eq!(r["institution"], "ng-lab", "{r}");
+
+    // At approval the policy is checked again, with the facts as they are now.
+    // A requester who moved abroad:
+    let ke_local = mine(app, &s.ke.access, "").await;
+    let ke_local = ke_local
+        .iter()
+        .find(|id| {
+            made.iter().any(|e| {
+                e["subject_id"] == id.as_str()
+                    && e["detail"]["dataset_id"] == in_country.id.as_str()
+            })
+        })
+        .unwrap()
+        .clone();
+    set_country(app, &s.ke, Some("TZ")).await;
+    let body = typed(
+        act(
+            app,
+            Some(&w.owner.access),
+            &ke_local,
+            "approve",
+            Some(note("Welcome.")),
+        )
+        .await,
+        403,
+        "transfer-not-allowed",
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Transfer policy `in_country`:"),
+        "{body}"
+    );
+    assert_eq!(status(app, &w.owner.access, &ke_local).await, "pending");
+    set_country(app, &s.ke, Some("KE")).await;
+    approve(app, &w.owner.access, &ke_local).await;
+
+    // A partner that left the partnership.
+    let partner_requests: Vec<String> = made
+        .iter()
+        .filter(|e| e["detail"]["dataset_id"] == partners.id.as_str())
+        .map(|e| e["subject_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(partner_requests.len(), 2);
+    approve(app, &w.owner.access, &partner_requests[0]).await;
+    s.end_partnership().await;
+    typed(
+        act(
+            app,
+            Some(&w.owner.access),
+            &partner_requests[1],
+            "approve",
+            Some(note("Welcome.")),
+        )
+        .await,
+        403,
+        "transfer-not-allowed",
+    )
+    .await;
+    assert_eq!(
+        status(app, &w.owner.access, &partner_requests[1]).await,
+        "pending",
+        "a refused approval changes nothing"
+    );
+    // Rejecting is always possible.
+    body_of(
+        act(
+            app,
+            Some(&w.owner.access),
+            &partner_requests[1],
+            "reject",
+            Some(note("No longer partners.")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    // A new request from the former partner is refused at once.
+    let got = request_outcome(
+        ask(
+            app,
+            Some(&s.nobody.access),
+            &partners.id,
+            on_behalf("ng-lab"),
+        )
+        .await,
+        "partners_only",
+    )
+    .await;
+    assert_eq!(got, refused);
+    assert_eq!(
+        audited(app, &w.root, "access_request.approved").await.len(),
+        2
+    );
+});
+
+api_test!(transfer_policies_decide_each_file_link, |backend| {
+    let s = sovereignty(backend).await;
+    let (w, app) = (&s.w, &s.w.app);
+    let free = w
+        .dataset("Free open corpus", json!({"access_level": "open"}))
+        .await;
+    let local = w
+        .dataset(
+            "Local open corpus",
+            json!({"access_level": "open", "transfer_policy": "in_country"}),
+        )
+        .await;
+    let listed = w
+        .dataset(
+            "Listed open corpus",
+            json!({"access_level": "open", "transfer_policy": "allowed_countries",
+                   "allowed_countries": ["NG"]}),
+        )
+        .await;
+    let partners = w
+        .dataset(
+            "Partner open corpus",
+            json!({"access_level": "open", "transfer_policy": "partners_only"}),
+        )
+        .await;
+    // A restricted partners-only dataset, granted to tz on behalf of ng-lab.
+    let granted = w
+        .dataset(
+            "Partner restricted corpus",
+            json!({"transfer_policy": "partners_only"}),
+        )
+        .await;
+    let grant = id_of(
+        &body_of(
+            ask(app, Some(&s.tz.access), &granted.id, on_behalf("ng-lab")).await,
+            201,
+        )
+        .await,
+    );
+    approve(app, &w.owner.access, &grant).await;
+
+    let ok = "200";
+    let refused = "403 transfer-not-allowed";
+    let not_theirs = "400 validation-error";
+    let anon: Option<&Account> = None;
+    let cases: Vec<(&str, &Ds, Option<&Account>, &str, &str)> = vec![
+        ("unrestricted: anonymous", &free, anon, "", ok),
+        ("unrestricted: no country", &free, Some(&s.nobody), "", ok),
+        (
+            "in_country: the origin country",
+            &local,
+            Some(&s.ke),
+            "",
+            ok,
+        ),
+        ("in_country: elsewhere", &local, Some(&s.tz), "", refused),
+        (
+            "in_country: anonymous has no country",
+            &local,
+            anon,
+            "",
+            refused,
+        ),
+        (
+            "in_country: the owner's members, without a country",
+            &local,
+            Some(&w.owner),
+            "",
+            ok,
+        ),
+        (
+            "allowed_countries: the origin",
+            &listed,
+            Some(&s.ke),
+            "",
+            ok,
+        ),
+        (
+            "allowed_countries: unlisted",
+            &listed,
+            Some(&s.tz),
+            "",
+            refused,
+        ),
+        (
+            "allowed_countries: ?institution= switches to a listed country",
+            &listed,
+            Some(&s.tz),
+            "?institution=ng-lab",
+            ok,
+        ),
+        (
+            "allowed_countries: ?institution= must be one's own",
+            &listed,
+            Some(&s.tz),
+            "?institution=gh-lab",
+            not_theirs,
+        ),
+        (
+            "allowed_countries: anonymous cannot name an institution",
+            &listed,
+            anon,
+            "?institution=ng-lab",
+            not_theirs,
+        ),
+        ("allowed_countries: anonymous", &listed, anon, "", refused),
+        (
+            "allowed_countries: no country",
+            &listed,
+            Some(&s.nobody),
+            "",
+            refused,
+        ),
+        (
+            "allowed_countries: an institution speaks for a user without a country",
+            &listed,
+            Some(&s.nobody),
+            "?institution=ng-lab",
+            ok,
+        ),
+        (
+            "allowed_countries: ?institution= switches to an unlisted country",
+            &listed,
+            Some(&s.gh),
+            "?institution=gh-lab",
+            refused,
+        ),
+        ("partners_only: alone", &partners, Some(&s.tz), "", refused),
+        (
+            "partners_only: on behalf of the partner",
+            &partners,
+            Some(&s.tz),
+            "?institution=ng-lab",
+            ok,
+        ),
+        (
+            "partners_only: on behalf of a non-partner",
+            &partners,
+            Some(&s.gh),
+            "?institution=gh-lab",
+            refused,
+        ),
+        (
+            "partners_only: a grant on behalf of the partner counts for it",
+            &granted,
+            Some(&s.tz),
+            "",
+            ok,
+        ),
+        (
+            "partners_only: ... whatever ?institution= says",
+            &granted,
+            Some(&s.tz),
+            "?institution=gh-lab",
+            ok,
+        ),
+    ];
+    for (case, ds, who, query, expected) in &cases {
+        let (got, body) = outcome(link(app, who.map(|a| a.access.as_str()), ds, query).await).await;
+        let got = got.split(' ').take(2).collect::<Vec<_>>().join(" ");
+        assert_eq!(got, *expected, "{case}: {body}");
+        if got == refused {
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Transfer policy `"),
+                "{case}: {body}"
+            );
+        }
+        if got == not_theirs {
+            assert_eq!(
+                strings(&body["errors"], "field"),
+                vec!["institution"],
+                "{case}"
+            );
+        }
+    }
+    // The country that counted is audited.
+    let links = audited(app, &w.root, "dataset.file_link_issued").await;
+    let to = |who: &Account, ds: &Ds| -> Vec<Value> {
+        links
+            .iter()
+            .filter(|e| e["actor_id"] == who.id.as_str() && e["subject_id"] == ds.file.as_str())
+            .map(|e| e["detail"]["to_country"].clone())
+            .collect()
+    };
+    assert_eq!(to(&s.tz, &listed), vec![json!("NG")]);
+    assert_eq!(to(&s.nobody, &listed), vec![json!("NG")]);
+    assert_eq!(to(&s.ke, &listed), vec![json!("KE")]);
+    assert_eq!(to(&s.tz, &granted), vec![json!("NG"), json!("NG")]);
+    assert_eq!(to(&w.owner, &local), vec![json!("KE")]);
+
+    // The policy is checked each time: once ng-lab is no partner, the grant
+    // no longer lets the data go there.
+    s.end_partnership().await;
+    let (got, body) = outcome(link(app, Some(&s.tz.access), &granted, "").await).await;
+    assert_eq!(got, refused, "{body}");
+    let (got, _) =
+        outcome(link(app, Some(&s.tz.access), &partners, "?institution=ng-lab").await).await;
+    assert_eq!(got, refused);
+    // Moving country changes what a user alone may get.
+    set_country(app, &s.tz, Some("KE")).await;
+    let (got, _) = outcome(link(app, Some(&s.tz.access), &local, "").await).await;
+    assert_eq!(got, ok);
+    set_country(app, &s.ke, None).await;
+    let (got, _) = outcome(link(app, Some(&s.ke.access), &local, "").await).await;
+    assert_eq!(got, refused, "no country passes only `unrestricted`");
+    let (got, _) = outcome(link(app, Some(&s.ke.access), &free, "").await).await;
+    assert_eq!(got, ok);
+});
+
+api_test!(
+    a_claim_on_behalf_of_an_institution_ends_with_the_membership,
+    |backend| {
+        let s = sovereignty(backend).await;
+        let (w, app) = (&s.w, &s.w.app);
+        let partners = w
+            .dataset(
+                "Partner corpus",
+                json!({"transfer_policy": "partners_only"}),
+            )
+            .await;
+        // Both ask on behalf of ng-lab, the active partner; nobody's is approved.
+        let tz_req = id_of(
+            &body_of(
+                ask(app, Some(&s.tz.access), &partners.id, on_behalf("ng-lab")).await,
+                201,
+            )
+            .await,
+        );
+        let grant = id_of(
+            &body_of(
+                ask(
+                    app,
+                    Some(&s.nobody.access),
+                    &partners.id,
+                    on_behalf("ng-lab"),
+                )
+                .await,
+                201,
+            )
+            .await,
+        );
+        approve(app, &w.owner.access, &grant).await;
+        let (got, _) = outcome(link(app, Some(&s.nobody.access), &partners, "").await).await;
+        assert_eq!(got, "200");
+        // Both leave ng-lab: they no longer speak for it.
+        for who in [&s.tz, &s.nobody] {
+            let res = call(
+                app,
+                Method::DELETE,
+                &format!("/api/v1/institutions/ng-lab/members/{}", who.id),
+                Some(&who.access),
+                None,
+            )
+            .await;
+            assert_eq!(res.status(), 204);
+        }
+        let (got, body) = outcome(link(app, Some(&s.nobody.access), &partners, "").await).await;
+        assert_eq!(
+            got, "403 no-longer-a-member",
+            "a grant on behalf of an institution one left: {body}"
+        );
+        let (got, body) = answer(
+            act(
+                app,
+                Some(&w.owner.access),
+                &tz_req,
+                "approve",
+                Some(note("Welcome.")),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            got, "403 no-longer-a-member",
+            "approving a request on behalf of an institution the requester left: {body}"
+        );
+        assert_eq!(status(app, &w.owner.access, &tz_req).await, "pending");
+        // Nor can a new request name it.
+        let (got, _) =
+            answer(ask(app, Some(&s.tz.access), &partners.id, on_behalf("ng-lab")).await).await;
+        assert_eq!(got, "400 validation-error", "ng-lab is no longer theirs");
+        // Back in ng-lab, the grant's claim holds again.
+        join(app, &s.ng_owner.access, "ng-lab", &s.nobody, "member").await;
+        let (got, _) = outcome(link(app, Some(&s.nobody.access), &partners, "").await).await;
+        assert_eq!(got, "200");
+    }
+);
+
+// ----- the state machine ------------------------------------------------------------
+
+api_test!(access_requests_move_through_their_states, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Twi speech corpus", json!({})).await;
+    let alice = person(app, "alice@example.org", Some("TZ")).await;
+    let (owner, editor, member, root) = (
+        w.owner.access.as_str(),
+        w.editor.access.as_str(),
+        w.member.access.as_str(),
+        w.root.access.as_str(),
+    );
+    let a = alice.access.as_str();
+
+    // A new request: 201, Location, the whole representation.
+    let res = ask(
+        app,
+        Some(a),
+        &ds.id,
+        json!({"purpose": format!("  {PURPOSE}  "), "duration_days": 30}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let r1 = body_of(res, 201).await;
+    let id1 = id_of(&r1);
+    assert_eq!(location, request_path(&id1));
+    let mut keys: Vec<&str> = r1.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        vec![
+            "created_at",
+            "dataset_id",
+            "dataset_title",
+            "decided_at",
+            "decision_note",
+            "duration_days",
+            "expires_at",
+            "id",
+            "institution",
+            "purpose",
+            "requester_id",
+            "requester_name",
+            "status",
+            "updated_at"
+        ],
+        "{r1}"
+    );
+    assert_eq!(r1["dataset_id"], ds.id.as_str());
+    assert_eq!(r1["dataset_title"], "Twi speech corpus");
+    assert_eq!(r1["requester_id"], alice.id.as_str());
+    assert_eq!(r1["requester_name"], "Test Person");
+    assert_eq!(r1["institution"], Value::Null);
+    assert_eq!(r1["purpose"], PURPOSE, "trimmed");
+    assert_eq!(r1["duration_days"], 30);
+    assert_eq!(r1["status"], "pending");
+    assert_eq!(r1["decision_note"], Value::Null);
+    assert_eq!(r1["decided_at"], Value::Null);
+    assert_eq!(r1["expires_at"], Value::Null);
+    assert_eq!(show(app, a, &id1).await, r1, "stored as answered");
+
+    // Who may not decide: the requester, an admin who is no member, a
+    // plain member (who may not even see it).
+    for what in ["approve", "reject"] {
+        typed(
+            act(app, Some(a), &id1, what, Some(note("Mine."))).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+        typed(
+            act(app, Some(root), &id1, what, Some(note("Admin."))).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+        problem(
+            act(app, Some(member), &id1, what, Some(note("Member."))).await,
+            404,
+        )
+        .await;
+        problem(act(app, None, &id1, what, Some(note("Anyone."))).await, 401).await;
+    }
+    // Only the requester withdraws; only owners revoke.
+    for who in [owner, editor, root] {
+        typed(
+            act(app, Some(who), &id1, "withdraw", None).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+    }
+    for who in [a, editor, root] {
+        typed(
+            act(app, Some(who), &id1, "revoke", Some(json!({}))).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+    }
+    // An owner may revoke only an approved grant.
+    typed(
+        act(app, Some(owner), &id1, "revoke", Some(json!({}))).await,
+        409,
+        "invalid-transition",
+    )
+    .await;
+    assert_eq!(status(app, owner, &id1).await, "pending", "nothing changed");
+    // Admins may look.
+    assert_eq!(show(app, root, &id1).await["status"], "pending");
+
+    // pending → approved, by an editor, for the asked duration.
+    let before = Utc::now();
+    let approved = body_of(
+        act(
+            app,
+            Some(editor),
+            &id1,
+            "approve",
+            Some(note("Please cite the paper.")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["decision_note"], "Please cite the paper.");
+    let ts = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time"))
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let decided = ts(&approved["decided_at"]);
+    assert!(
+        decided >= before - chrono::Duration::seconds(2),
+        "{approved}"
+    );
+    let ends = ts(&approved["expires_at"]);
+    let expected = decided + chrono::Duration::days(30);
+    assert!(
+        (ends - expected).num_seconds().abs() <= 2,
+        "now + duration_days: {approved}"
+    );
+    // A link issued under the grant works while it lasts.
+    let (got, body) = outcome(link(app, Some(a), &ds, "").await).await;
+    assert_eq!(got, "200");
+    let under_grant = body["url"].as_str().unwrap().to_string();
+    redirected(app, &under_grant, &ds.url).await;
+    // Asking again while granted: 409.
+    typed(
+        ask(app, Some(a), &ds.id, asking(30)).await,
+        409,
+        "access-already-granted",
+    )
+    .await;
+
+    // From approved, only revoke (and expiry) are possible.
+    for (what, who, body) in [
+        ("approve", owner, Some(note("Again."))),
+        ("reject", owner, Some(note("Changed my mind."))),
+        ("withdraw", a, None),
+    ] {
+        typed(
+            act(app, Some(who), &id1, what, body).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+    }
+    // approved → revoked, by an owner, with an empty body.
+    let revoked = body_of(
+        act(app, Some(owner), &id1, "revoke", Some(json!({}))).await,
+        200,
+    )
+    .await;
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(
+        revoked["decision_note"], "Please cite the paper.",
+        "no note keeps the approval's"
+    );
+    // The grant has ended: the link issued under it is gone, no new ones.
+    typed(follow(app, &under_grant).await, 410, "access-ended").await;
+    let (got, _) = outcome(link(app, Some(a), &ds, "").await).await;
+    assert_eq!(got, "403 access-grant-required");
+    for (what, who, body) in [
+        ("approve", owner, Some(note("Again."))),
+        ("reject", owner, Some(note("No."))),
+        ("withdraw", a, None),
+        ("revoke", owner, Some(json!({"note": "Again."}))),
+    ] {
+        typed(
+            act(app, Some(who), &id1, what, body).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+    }
+
+    // pending → rejected.
+    let id2 = id_of(&requested(app, &alice, &ds.id).await);
+    let rejected = body_of(
+        act(
+            app,
+            Some(owner),
+            &id2,
+            "reject",
+            Some(note("Not for this purpose.")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["decision_note"], "Not for this purpose.");
+    assert!(rejected["decided_at"].is_string());
+    assert_eq!(rejected["expires_at"], Value::Null);
+    for (what, who, body) in [
+        ("approve", owner, Some(note("After all."))),
+        ("reject", owner, Some(note("Again."))),
+        ("withdraw", a, None),
+        ("revoke", owner, Some(json!({}))),
+    ] {
+        typed(
+            act(app, Some(who), &id2, what, body).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+    }
+
+    // pending → withdrawn.
+    let id3 = id_of(&requested(app, &alice, &ds.id).await);
+    let withdrawn = body_of(act(app, Some(a), &id3, "withdraw", None).await, 200).await;
+    assert_eq!(withdrawn["status"], "withdrawn");
+    for (what, who, body) in [
+        ("approve", owner, Some(note("Too late."))),
+        ("reject", owner, Some(note("Too late."))),
+        ("withdraw", a, None),
+        ("revoke", owner, Some(json!({}))),
+    ] {
+        typed(
+            act(app, Some(who), &id3, what, body).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+    }
+
+    // An approval with its own end; a revocation with a note.
+    let id4 = id_of(&requested(app, &alice, &ds.id).await);
+    let until = (Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    // Bad approvals first: they change nothing.
+    let past = (Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let far = (Utc::now() + chrono::Duration::days(3660 + 30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let bad: Vec<(&str, Value, Vec<&str>)> = vec![
+        ("a blank note", json!({"note": "   "}), vec!["note"]),
+        ("an empty note", json!({"note": ""}), vec!["note"]),
+        (
+            "a note too long",
+            json!({"note": "x".repeat(2001)}),
+            vec!["note"],
+        ),
+        ("no note", json!({}), vec!["note"]),
+        (
+            "an end in the past",
+            json!({"note": "ok", "expires_at": past}),
+            vec!["expires_at"],
+        ),
+        (
+            "an end beyond ten years",
+            json!({"note": "ok", "expires_at": far}),
+            vec!["expires_at"],
+        ),
+        (
+            "an unknown field",
+            json!({"note": "ok", "colour": "red"}),
+            vec!["colour"],
+        ),
+    ];
+    for (case, body, fields) in bad {
+        let res = act(app, Some(owner), &id4, "approve", Some(body)).await;
+        let p = problem(res, 400).await;
+        let mut got = strings(&p["errors"], "field");
+        got.sort();
+        assert_eq!(got, fields, "{case}: {p}");
+    }
+    invalid(
+        act(app, Some(owner), &id4, "reject", Some(json!({"note": " "}))).await,
+        &["note"],
+    )
+    .await;
+    invalid(
+        act(
+            app,
+            Some(owner),
+            &id4,
+            "revoke",
+            Some(json!({"note": "x".repeat(2001)})),
+        )
+        .await,
+        &["note"],
+    )
+    .await;
+    assert_eq!(status(app, owner, &id4).await, "pending");
+    let approved = body_of(
+        act(
+            app,
+            Some(owner),
+            &id4,
+            "approve",
+            Some(json!({"note": "Three days.", "expires_at": until})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ts(&approved["expires_at"]), ts(&json!(until)), "{approved}");
+    let revoked = body_of(
+        act(
+            app,
+            Some(owner),
+            &id4,
+            "revoke",
+            Some(json!({"note": "The consent terms changed."})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["decision_note"], "The consent terms changed.");
+
+    // The dataset's list: deciders and admins; filters; pages.
+    let list = requests_path(&ds.id);
+    for who in [owner, editor, root] {
+        let ids = walk(app, Some(who), &list, "id").await;
+        assert_eq!(
+            ids,
+            vec![id4.clone(), id3.clone(), id2.clone(), id1.clone()],
+            "newest first"
+        );
+    }
+    for (filter, expected) in [
+        ("revoked", vec![id4.clone(), id1.clone()]),
+        ("rejected", vec![id2.clone()]),
+        ("withdrawn", vec![id3.clone()]),
+        ("pending", vec![]),
+        ("approved", vec![]),
+    ] {
+        let page = body_of(
+            app.get_auth(&format!("{list}?status={filter}"), owner)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(strings(&page["items"], "id"), expected, "{filter}");
+    }
+    problem(
+        app.get_auth(&format!("{list}?status=bogus"), owner).await,
+        400,
+    )
+    .await;
+    for who in [member, a] {
+        typed(app.get_auth(&list, who).await, 403, "insufficient-role").await;
+    }
+    problem(app.get(&list).await, 401).await;
+    problem(app.get_auth(&requests_path(OTHER_ID), owner).await, 404).await;
+
+    // Every change is audited, by whom, from which status to which.
+    let count = |action: &'static str| {
+        let root = w.root.clone();
+        async move { audited(app, &root, action).await }
+    };
+    assert_eq!(count("access_request.created").await.len(), 4);
+    let approvals = count("access_request.approved").await;
+    assert_eq!(approvals.len(), 2);
+    assert!(
+        approvals
+            .iter()
+            .any(|e| e["actor_id"] == w.editor.id.as_str()
+                && e["subject_id"] == id1.as_str()
+                && e["subject_type"] == "access_request"
+                && e["detail"]["from"] == "pending"
+                && e["detail"]["to"] == "approved")
+    );
+    let revocations = count("access_request.revoked").await;
+    assert_eq!(revocations.len(), 2);
+    assert!(
+        revocations
+            .iter()
+            .all(|e| e["actor_id"] == w.owner.id.as_str() && e["detail"]["from"] == "approved")
+    );
+    let rejections = count("access_request.rejected").await;
+    assert_eq!(rejections.len(), 1);
+    assert_eq!(rejections[0]["subject_id"], id2.as_str());
+    let withdrawals = count("access_request.withdrawn").await;
+    assert_eq!(withdrawals.len(), 1);
+    assert_eq!(withdrawals[0]["actor_id"], alice.id.as_str());
+});
+
+api_test!(an_invalid_transition_says_what_it_refused, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Worded corpus", json!({})).await;
+    let alice = person(app, "alice@example.org", Some("TZ")).await;
+    let id = id_of(&requested(app, &alice, &ds.id).await);
+    approve(app, &w.owner.access, &id).await;
+    for (what, body, verb) in [
+        ("approve", Some(note("Again.")), "approved"),
+        ("reject", Some(note("No.")), "rejected"),
+        ("withdraw", None, "withdrawn"),
+    ] {
+        let token = if what == "withdraw" {
+            alice.access.as_str()
+        } else {
+            w.owner.access.as_str()
+        };
+        let p = typed(
+            act(app, Some(token), &id, what, body).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("cannot be {verb}")),
+            "`{what}` on an approved request: {detail}"
+        );
+    }
+});
+
+// ----- BOLA -------------------------------------------------------------------------
+
+api_test!(requests_are_seen_only_by_their_parties, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Private corpus", json!({})).await;
+    let other = w.dataset("Other corpus", json!({})).await;
+    let alice = person(app, "alice@example.org", Some("KE")).await;
+    let bob = person(app, "bob@example.org", Some("KE")).await;
+    let alices = id_of(&requested(app, &alice, &ds.id).await);
+    let alices_other = id_of(&requested(app, &alice, &other.id).await);
+    let bobs = id_of(&requested(app, &bob, &ds.id).await);
+
+    let actions: Vec<(&str, Option<Value>)> = vec![
+        ("approve", Some(note("Sneaky."))),
+        ("reject", Some(note("Sneaky."))),
+        ("withdraw", None),
+        ("revoke", Some(json!({}))),
+    ];
+    // Another requester and a plain member of the owner: 404 everywhere,
+    // exactly as for a request that does not exist.
+    for (who, token) in [("bob", &bob.access), ("a plain member", &w.member.access)] {
+        for id in [&alices, &alices_other] {
+            let mut p = problem(app.get_auth(&request_path(id), token).await, 404).await;
+            let mut missing =
+                problem(app.get_auth(&request_path(OTHER_ID), token).await, 404).await;
+            p.as_object_mut().unwrap().remove("request_id");
+            missing.as_object_mut().unwrap().remove("request_id");
+            assert_eq!(
+                p, missing,
+                "{who}: indistinguishable from a missing request"
+            );
+            for (what, body) in &actions {
+                problem(act(app, Some(token), id, what, body.clone()).await, 404).await;
+            }
+        }
+    }
+    // Unknown and malformed ids: 404.
+    for id in [OTHER_ID, "not-a-uuid"] {
+        problem(app.get_auth(&request_path(id), &w.owner.access).await, 404).await;
+        problem(
+            act(app, Some(&w.owner.access), id, "approve", Some(note("x"))).await,
+            404,
+        )
+        .await;
+    }
+    problem(app.get(&request_path(&alices)).await, 401).await;
+    // Nothing changed.
+    for id in [&alices, &alices_other] {
+        assert_eq!(status(app, &alice.access, id).await, "pending");
+    }
+    // Once approved, still nobody else's business.
+    approve(app, &w.owner.access, &alices).await;
+    problem(app.get_auth(&request_path(&alices), &bob.access).await, 404).await;
+    problem(
+        act(app, Some(&bob.access), &alices, "revoke", Some(json!({}))).await,
+        404,
+    )
+    .await;
+    // The parties see it: requester, deciders, admins.
+    for token in [
+        &alice.access,
+        &w.owner.access,
+        &w.editor.access,
+        &w.root.access,
+    ] {
+        assert_eq!(show(app, token, &alices).await["status"], "approved");
+    }
+    // ETag and 304 on the single request.
+    let res = app.get_auth(&request_path(&alices), &alice.access).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let res = crate::institutions::send(
+        app,
+        Method::GET,
+        &request_path(&alices),
+        Some(&alice.access),
+        None,
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(res.status(), 304);
+
+    // Your own requests, and only those; filtered; paginated.
+    assert_eq!(
+        walk(app, Some(&alice.access), "/api/v1/me/access-requests", "id").await,
+        vec![alices_other.clone(), alices.clone()]
+    );
+    assert_eq!(mine(app, &bob.access, "").await, vec![bobs.clone()]);
+    assert!(mine(app, &w.owner.access, "").await.is_empty());
+    assert!(mine(app, &w.root.access, "").await.is_empty());
+    assert_eq!(
+        mine(app, &alice.access, "&status=approved").await,
+        vec![alices.clone()]
+    );
+    assert_eq!(
+        mine(app, &alice.access, "&status=pending").await,
+        vec![alices_other.clone()]
+    );
+    assert!(mine(app, &bob.access, "&status=approved").await.is_empty());
+    problem(app.get("/api/v1/me/access-requests").await, 401).await;
+    // The dataset's list holds both requesters' requests, for its deciders only.
+    let both = walk(app, Some(&w.editor.access), &requests_path(&ds.id), "id").await;
+    assert_eq!(both, vec![bobs.clone(), alices.clone()]);
+    typed(
+        app.get_auth(&requests_path(&ds.id), &bob.access).await,
+        403,
+        "insufficient-role",
+    )
+    .await;
+    // A dataset one cannot see has no list to forbid: 404.
+    let hidden = w
+        .dataset("Hidden corpus", json!({"visibility": "institution"}))
+        .await;
+    problem(
+        app.get_auth(&requests_path(&hidden.id), &bob.access).await,
+        404,
+    )
+    .await;
+    body_of(
+        app.get_auth(&requests_path(&hidden.id), &w.root.access)
+            .await,
+        200,
+    )
+    .await;
+});
+
+api_test!(
+    a_requester_cannot_approve_their_own_request_even_as_editor,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let ds = w.dataset("Guarded corpus", json!({})).await;
+        let alice = person(app, "alice@example.org", Some("KE")).await;
+        let id = id_of(&requested(app, &alice, &ds.id).await);
+        // She becomes an editor of the owner while her request is pending…
+        join(app, &w.owner.access, INST, &alice, "editor").await;
+        // …and may see it as a decider, but not decide her own request: a
+        // grant she approved herself would outlive her membership.
+        show(app, &alice.access, &id).await;
+        let res = act(
+            app,
+            Some(&alice.access),
+            &id,
+            "approve",
+            Some(note("Self-service.")),
+        )
+        .await;
+        let (got, body) = answer(res).await;
+        assert!(got.starts_with("403"), "self-approval: {got} {body}");
+        assert_eq!(status(app, &w.owner.access, &id).await, "pending");
+        // An owner still may.
+        approve(app, &w.owner.access, &id).await;
+    }
+);
+
+api_test!(each_decider_gets_one_reminder_per_sweep, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    // The owner of ke-lab owns ke-two as well; the editor is only in ke-lab.
+    create(app, &w.owner.access, institution("ke-two", "KE")).await;
+    verify(app, &w.root.access, "ke-two").await;
+    let first = w.dataset("First corpus", json!({})).await;
+    let second = w
+        .dataset("Second corpus", json!({"institution": "ke-two"}))
+        .await;
+    let alice = person(app, "alice@example.org", Some("KE")).await;
+    requested(app, &alice, &first.id).await;
+    requested(app, &alice, &second.id).await;
+    // One run: one reminder for each person who has something to decide.
+    let got = sweep(app, in_days(8)).await;
+    assert_eq!(
+        (
+            app.count_emails(&w.owner.email, "access_reminder").await,
+            app.count_emails(&w.editor.email, "access_reminder").await,
+            count_of(&notification_kinds(app, &w.owner).await, "access_reminder"),
+        ),
+        (1, 1, 1),
+        "owner, editor, owner's in-app reminders after one sweep ({got:?})"
+    );
+    assert_eq!(got, swept(0, 0, 2), "one per decider");
+});
+
+// ----- validation ---------------------------------------------------------------------
+
+api_test!(
+    bad_access_requests_are_refused_and_write_nothing,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let ds = w.dataset("Checked corpus", json!({})).await;
+        let alice = person(app, "alice@example.org", Some("KE")).await;
+        let a = Some(alice.access.as_str());
+
+        let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+            (
+                "a purpose of 19 characters",
+                json!({"purpose": "x".repeat(19), "duration_days": 30}),
+                vec!["purpose"],
+            ),
+            (
+                "a purpose padded to 20 with blanks",
+                json!({"purpose": format!("  {}  ", "x".repeat(18)), "duration_days": 30}),
+                vec!["purpose"],
+            ),
+            (
+                "a purpose of 2001 characters",
+                json!({"purpose": "x".repeat(2001), "duration_days": 30}),
+                vec!["purpose"],
+            ),
+            ("no purpose", json!({"duration_days": 30}), vec!["purpose"]),
+            (
+                "a duration of 0 days",
+                json!({"purpose": PURPOSE, "duration_days": 0}),
+                vec!["duration_days"],
+            ),
+            (
+                "a duration of 731 days",
+                json!({"purpose": PURPOSE, "duration_days": 731}),
+                vec!["duration_days"],
+            ),
+            (
+                "a negative duration",
+                json!({"purpose": PURPOSE, "duration_days": -5}),
+                vec!["duration_days"],
+            ),
+            (
+                "no duration",
+                json!({"purpose": PURPOSE}),
+                vec!["duration_days"],
+            ),
+            (
+                "a duration that is not a number",
+                json!({"purpose": PURPOSE, "duration_days": "thirty"}),
+                vec!["duration_days"],
+            ),
+            (
+                "both wrong",
+                json!({"purpose": "short", "duration_days": 0}),
+                vec!["duration_days", "purpose"],
+            ),
+            (
+                "an unknown field",
+                json!({"purpose": PURPOSE, "duration_days": 30, "colour": "red"}),
+                vec!["colour"],
+            ),
+            (
+                "an institution not one's own",
+                json!({"purpose": PURPOSE, "duration_days": 30, "institution": INST}),
+                vec!["institution"],
+            ),
+            (
+                "an institution slug too long",
+                json!({"purpose": PURPOSE, "duration_days": 30, "institution": "x".repeat(65)}),
+                vec!["institution"],
+            ),
+        ];
+        for (case, body, fields) in cases {
+            let p = problem(ask(app, a, &ds.id, body).await, 400).await;
+            let mut got = strings(&p["errors"], "field");
+            got.sort();
+            assert_eq!(got, fields, "{case}: {p}");
+        }
+        // Not JSON at all.
+        let res = crate::institutions::send(
+            app,
+            Method::POST,
+            &requests_path(&ds.id),
+            a,
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await;
+        problem(res, 400).await;
+        // Nothing was written, nobody was told.
+        assert!(mine(app, &alice.access, "").await.is_empty());
+        assert!(
+            audited(app, &w.root, "access_request.created")
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            app.count_emails(&w.owner.email, "access_requested").await,
+            0
+        );
+
+        // The bounds themselves are fine: 20 characters, 1 and 730 days.
+        let r = body_of(
+            ask(
+                app,
+                a,
+                &ds.id,
+                json!({"purpose": "ü".repeat(20), "duration_days": 1}),
+            )
+            .await,
+            201,
+        )
+        .await;
+        // A second pending request: 409, naming the first.
+        let p = typed(
+            ask(app, a, &ds.id, asking(730)).await,
+            409,
+            "access-request-pending",
+        )
+        .await;
+        assert!(p["detail"].as_str().unwrap().contains(&id_of(&r)), "{p}");
+        assert_eq!(mine(app, &alice.access, "").await, vec![id_of(&r)]);
+        body_of(act(app, a, &id_of(&r), "withdraw", None).await, 200).await;
+        let r = body_of(
+            ask(
+                app,
+                a,
+                &ds.id,
+                json!({"purpose": "é".repeat(2000), "duration_days": 730}),
+            )
+            .await,
+            201,
+        )
+        .await;
+        assert_eq!(r["duration_days"], 730);
+        assert_eq!(r["purpose"], "é".repeat(2000), "characters, not bytes");
+
+        // Datasets that take no requests.
+        let open = w
+            .dataset("Open corpus", json!({"access_level": "open"}))
+            .await;
+        let registered = w
+            .dataset("Registered corpus", json!({"access_level": "registered"}))
+            .await;
+        let hidden = w
+            .dataset("Hidden corpus", json!({"visibility": "institution"}))
+            .await;
+        let archived = w.dataset("Archived corpus", json!({})).await;
+        body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("/api/v1/datasets/{}/archive", archived.id),
+                Some(&w.owner.access),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let cases: Vec<(&str, &str, Option<&str>, &str)> = vec![
+            (
+                "an open dataset",
+                &open.id,
+                a,
+                "409 access-request-not-needed",
+            ),
+            (
+                "a registered dataset",
+                &registered.id,
+                a,
+                "409 access-request-not-needed",
+            ),
+            (
+                "one's own institution's dataset",
+                &ds.id,
+                Some(&w.member.access),
+                "409 access-request-not-needed",
+            ),
+            (
+                "an editor of the owner",
+                &ds.id,
+                Some(&w.editor.access),
+                "409 access-request-not-needed",
+            ),
+            (
+                "an archived dataset",
+                &archived.id,
+                a,
+                "409 dataset-not-published",
+            ),
+            ("an institution-only dataset", &hidden.id, a, "404"),
+            ("an unknown dataset", OTHER_ID, a, "404"),
+            ("a malformed id", "not-a-uuid", a, "404"),
+            ("anonymous", &ds.id, None, "401"),
+        ];
+        for (case, id, token, expected) in cases {
+            let res = ask(app, token, id, asking(30)).await;
+            let code = res.status().as_u16();
+            let p = problem(res, code).await;
+            assert_eq!(code_and_type(code, &p), expected, "{case}: {p}");
+        }
+        assert_eq!(
+            audited(app, &w.root, "access_request.created").await.len(),
+            2,
+            "only the two good requests"
+        );
+    }
+);
+
+api_test!(unverified_users_cannot_request_dataset_access, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Restricted corpus", json!({})).await;
+    let members_only = w
+        .dataset("Members-only corpus", json!({"visibility": "registered"}))
+        .await;
+    let hidden = w
+        .dataset("Hidden corpus", json!({"visibility": "institution"}))
+        .await;
+    let token = unverified(app, "unverified@example.org").await;
+    for d in [&ds, &members_only] {
+        let p = typed(
+            ask(app, Some(&token), &d.id, asking(30)).await,
+            403,
+            "email-not-verified",
+        )
+        .await;
+        assert!(p["detail"].is_string(), "{p}");
+    }
+    // What one may not see stays hidden, verified or not.
+    problem(ask(app, Some(&token), &hidden.id, asking(30)).await, 404).await;
+    // Nothing written, nobody told.
+    let page = body_of(
+        app.get_auth("/api/v1/me/access-requests", &token).await,
+        200,
+    )
+    .await;
+    assert_eq!(page["items"], json!([]));
+    assert!(
+        audited(app, &w.root, "access_request.created")
+            .await
+            .is_empty()
+    );
+    assert!(
+        !notification_kinds(app, &w.owner)
+            .await
+            .contains(&"access_requested".to_string())
+    );
+    // Nor may they download a restricted dataset.
+    let (got, _) = outcome(link(app, Some(&token), &ds, "").await).await;
+    assert_eq!(got, "403 access-grant-required");
+});
+
+api_test!(racing_requests_and_decisions_land_once, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Raced corpus", json!({})).await;
+    let alice = person(app, "alice@example.org", Some("KE")).await;
+    // Eight identical requests at once: one lands, the others see it pending.
+    let asks = (0..8).map(|_| ask(app, Some(&alice.access), &ds.id, asking(30)));
+    let mut codes = Vec::new();
+    for res in futures_util::future::join_all(asks).await {
+        codes.push(answer(res).await.0);
+    }
+    codes.sort();
+    let mut expected = vec!["201".to_string()];
+    expected.extend(std::iter::repeat_n(
+        "409 access-request-pending".to_string(),
+        7,
+    ));
+    assert_eq!(codes, expected);
+    let ids = mine(app, &alice.access, "").await;
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        app.count_emails(&w.owner.email, "access_requested").await,
+        1
+    );
+    // Six decisions at once, by both deciders: exactly one lands.
+    let id = ids[0].clone();
+    let decisions = (0..6).map(|i| {
+        let (who, what) = match i % 3 {
+            0 => (&w.owner, "approve"),
+            1 => (&w.editor, "approve"),
+            _ => (&w.owner, "reject"),
+        };
+        act(app, Some(&who.access), &id, what, Some(note("Decided.")))
+    });
+    let mut landed = 0;
+    for res in futures_util::future::join_all(decisions).await {
+        let (got, body) = answer(res).await;
+        match got.as_str() {
+            "200" => landed += 1,
+            "409 invalid-transition" => {}
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(landed, 1);
+    assert_eq!(app.count_emails(&alice.email, "access_decided").await, 1);
+    let decided = audited(app, &w.root, "access_request.approved").await.len()
+        + audited(app, &w.root, "access_request.rejected").await.len();
+    assert_eq!(decided, 1);
+});
+
+// ----- the periodic sweep ---------------------------------------------------------------
+
+api_test!(
+    the_sweep_expires_grants_and_requests_and_reminds,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let ds = w.dataset("Timed corpus", json!({})).await;
+        let alice = person(app, "alice@example.org", Some("KE")).await;
+        let bob = person(app, "bob@example.org", Some("KE")).await;
+        let carol = person(app, "carol@example.org", Some("KE")).await;
+        let dave = person(app, "dave@example.org", Some("KE")).await;
+
+        // dave's grant ends in a few seconds.
+        let short = id_of(&requested(app, &dave, &ds.id).await);
+        let ends = Utc::now() + chrono::Duration::seconds(4);
+        let r = body_of(
+            act(
+                app,
+                Some(&w.owner.access),
+                &short,
+                "approve",
+                Some(json!({"note": "Briefly.", "expires_at": ends.to_rfc3339()})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(r["status"], "approved");
+        let (got, body) = outcome(link(app, Some(&dave.access), &ds, "").await).await;
+        assert_eq!(got, "200");
+        let daves_link = body["url"].as_str().unwrap().to_string();
+
+        // alice: a 30-day grant; bob and carol: pending.
+        let granted =
+            id_of(&body_of(ask(app, Some(&alice.access), &ds.id, asking(30)).await, 201).await);
+        approve(app, &w.editor.access, &granted).await;
+        let b = id_of(&requested(app, &bob, &ds.id).await);
+        let c = id_of(&requested(app, &carol, &ds.id).await);
+        let (got, body) = outcome(link(app, Some(&alice.access), &ds, "").await).await;
+        assert_eq!(got, "200");
+        let alices_link = body["url"].as_str().unwrap().to_string();
+
+        // Past its end, dave's grant refuses links before any sweep.
+        let wait = ends - Utc::now() + chrono::Duration::milliseconds(300);
+        if let Ok(wait) = wait.to_std() {
+            tokio::time::sleep(wait).await;
+        }
+        let (got, _) = outcome(link(app, Some(&dave.access), &ds, "").await).await;
+        assert_eq!(
+            got, "403 access-grant-required",
+            "the end counts, swept or not"
+        );
+        typed(follow(app, &daves_link).await, 410, "access-ended").await;
+        assert_eq!(
+            status(app, &dave.access, &short).await,
+            "approved",
+            "not swept yet"
+        );
+        // And he may ask again.
+        let again = requested(app, &dave, &ds.id).await;
+        body_of(
+            act(app, Some(&dave.access), &id_of(&again), "withdraw", None).await,
+            200,
+        )
+        .await;
+
+        // Now: dave's grant is swept; nothing else is due.
+        assert_eq!(sweep(app, in_days(0)).await, swept(1, 0, 0));
+        assert_eq!(status(app, &dave.access, &short).await, "expired");
+        assert_eq!(app.count_emails(&dave.email, "access_ended").await, 1);
+        assert_eq!(
+            sweep(app, in_days(0)).await,
+            swept(0, 0, 0),
+            "nothing twice"
+        );
+        redirected(app, &alices_link, &ds.url).await;
+
+        // After a week: one reminder per decider (owner and editor), listing
+        // both pending requests; not the plain member.
+        assert_eq!(
+            sweep(app, in_days(6)).await,
+            swept(0, 0, 0),
+            "not yet a week"
+        );
+        assert_eq!(sweep(app, in_days(8)).await, swept(0, 0, 2));
+        assert_eq!(
+            sweep(app, in_days(8)).await,
+            swept(0, 0, 0),
+            "no duplicates"
+        );
+        assert_eq!(
+            sweep(app, in_days(10)).await,
+            swept(0, 0, 0),
+            "once a period"
+        );
+        for who in [&w.owner, &w.editor] {
+            assert_eq!(app.count_emails(&who.email, "access_reminder").await, 1);
+            assert_eq!(
+                count_of(&notification_kinds(app, who).await, "access_reminder"),
+                1
+            );
+        }
+        assert_eq!(
+            app.count_emails(&w.member.email, "access_reminder").await,
+            0
+        );
+        assert_eq!(app.count_emails(&bob.email, "access_reminder").await, 0);
+        // Another week on, another reminder.
+        assert_eq!(sweep(app, in_days(15)).await, swept(0, 0, 2));
+        assert_eq!(sweep(app, in_days(15)).await, swept(0, 0, 0));
+        for who in [&w.owner, &w.editor] {
+            assert_eq!(app.count_emails(&who.email, "access_reminder").await, 2);
+        }
+        // A decided request is no longer reminded of.
+        body_of(
+            act(app, Some(&w.owner.access), &c, "reject", Some(note("No."))).await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            sweep(app, in_days(22)).await,
+            swept(0, 0, 2),
+            "bob's is still pending"
+        );
+
+        // Before 30 days nothing expires; after, the stale request and the
+        // 30-day grant do.
+        assert_eq!(sweep(app, in_days(29)).await, swept(0, 0, 2));
+        assert_eq!(status(app, &bob.access, &b).await, "pending");
+        assert_eq!(sweep(app, in_days(31)).await, swept(1, 1, 0));
+        assert_eq!(status(app, &alice.access, &granted).await, "expired");
+        assert_eq!(status(app, &bob.access, &b).await, "expired");
+        assert_eq!(
+            status(app, &carol.access, &c).await,
+            "rejected",
+            "final stays final"
+        );
+        assert_eq!(sweep(app, in_days(31)).await, swept(0, 0, 0));
+        assert_eq!(sweep(app, in_days(60)).await, swept(0, 0, 0));
+        // The requesters are told.
+        assert_eq!(app.count_emails(&alice.email, "access_ended").await, 1);
+        assert_eq!(app.count_emails(&bob.email, "access_ended").await, 1);
+        assert_eq!(app.count_emails(&carol.email, "access_ended").await, 0);
+        assert_eq!(
+            count_of(&notification_kinds(app, &alice).await, "access_ended"),
+            1
+        );
+        // Expired requests cannot move any more.
+        for (id, token) in [(&granted, &w.owner.access), (&b, &w.owner.access)] {
+            typed(
+                act(app, Some(token), id, "revoke", Some(json!({}))).await,
+                409,
+                "invalid-transition",
+            )
+            .await;
+            typed(
+                act(app, Some(token), id, "approve", Some(note("Late."))).await,
+                409,
+                "invalid-transition",
+            )
+            .await;
+        }
+        typed(
+            act(app, Some(&bob.access), &b, "withdraw", None).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+        // Audited, by nobody.
+        let expired = audited(app, &w.root, "access_request.expired").await;
+        assert_eq!(expired.len(), 3);
+        assert!(
+            expired.iter().all(|e| e["actor_id"].is_null()),
+            "{expired:?}"
+        );
+        let mut froms: Vec<&str> = expired
+            .iter()
+            .map(|e| e["detail"]["from"].as_str().unwrap())
+            .collect();
+        froms.sort_unstable();
+        assert_eq!(froms, vec!["approved", "approved", "pending"]);
+    }
+);
+
+// ----- emails over SMTP -----------------------------------------------------------------
+
+api_test!(access_emails_arrive_over_smtp, |backend| {
+    use kujenga::config::{MailTransport, SmtpSecurity};
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = spawn_app_with(backend, |s| {
+        s.auth.argon2_memory_kib = 64;
+        s.auth.argon2_iterations = 1;
+        s.rate_limit.register_per_hour = 10_000;
+        s.rate_limit.login_per_minute = 10_000;
+        s.mail.transport = MailTransport::Smtp;
+        s.mail.smtp.host = "127.0.0.1".into();
+        s.mail.smtp.port = port;
+        s.mail.smtp.security = SmtpSecurity::None;
+        s.mail.smtp.timeout_secs = 5;
+        s.mail.poll_interval_ms = 50;
+        s.mail.retry_base_ms = 100;
+        s.mail.retry_max_ms = 1_000;
+    })
+    .await
+    .expect("app");
+
+    /// The accepted emails to `to` whose subject contains `subject`, once
+    /// there are at least `n`.
+    async fn arrived(sink: &SmtpSink, to: &str, subject: &str, n: usize) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let got: Vec<Received> = sink
+                .accepted()
+                .into_iter()
+                .filter(|m| {
+                    m.to.iter().any(|t| t == to)
+                        && m.header("Subject").is_some_and(|s| s.contains(subject))
+                })
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {n} `{subject}` emails to {to}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn token_in(mail: &Received) -> String {
+        let text = mail.decoded();
+        let start = text.find("?token=").expect("a link") + "?token=".len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// Signs up with the token from the verification email, and names the person.
+    async fn signup(app: &TestApp, sink: &SmtpSink, email: &str, name: &str) -> Account {
+        assert_eq!(app.register(email, PASSWORD).await.status(), 202);
+        let mail = arrived(sink, email, "Confirm your email", 1)
+            .await
+            .remove(0);
+        let res = app
+            .post_json(
+                "/api/v1/auth/verify-email",
+                json!({"token": token_in(&mail)}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let a = app.signin(email).await;
+        body_of(
+            call(
+                app,
+                Method::PATCH,
+                "/api/v1/me",
+                Some(&a.access),
+                Some(json!({"display_name": name, "country": "TZ"})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        a
+    }
+
+    /// Invites `who` to `ke-lab` with `role`; they accept with the emailed token.
+    async fn join_by_email(
+        app: &TestApp,
+        sink: &SmtpSink,
+        owner: &Account,
+        who: &Account,
+        role: &str,
+    ) {
+        body_of(
+            app.post_json(
+                &format!("/api/v1/institutions/{INST}/invitations"),
+                json!({"email": who.email, "role": role}),
+                Some(&owner.access),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let mail = arrived(sink, &who.email, "invites you to join", 1)
+            .await
+            .remove(0);
+        let res = app
+            .post_json(
+                "/api/v1/invitations/accept",
+                json!({"token": token_in(&mail)}),
+                Some(&who.access),
+            )
+            .await;
+        body_of(res, 200).await;
+    }
+
+    let root = signup(&app, &sink, "root@example.org", "Root").await;
+    app.make_admin(&root.id).await;
+    let root = app.signin("root@example.org").await;
+    let owner = signup(&app, &sink, "kofi@example.org", "Kofi").await;
+    let editor = signup(&app, &sink, "esi@example.org", "Esi").await;
+    let member = signup(&app, &sink, "yaw@example.org", "Yaw").await;
+    create(&app, &owner.access, institution(INST, "KE")).await;
+    verify(&app, &root.access, INST).await;
+    join_by_email(&app, &sink, &owner, &editor, "editor").await;
+    join_by_email(&app, &sink, &owner, &member, "member").await;
+    let amina = signup(&app, &sink, "amina@example.org", "Amina").await;
+    let baraka = signup(&app, &sink, "baraka@example.org", "Baraka").await;
+    let chiku = signup(&app, &sink, "chiku@example.org", "Chiku").await;
+    let title = "Twi speech corpus";
+    let ds = dataset(&app, &owner.access, title, json!({})).await;
+
+    // A new request reaches each owner and editor, with the purpose.
+    let r = body_of(
+        ask(&app, Some(&amina.access), &ds.id, asking(30)).await,
+        201,
+    )
+    .await;
+    let amina_req = id_of(&r);
+    let subject = format!("Amina asks for access to {title}");
+    for decider in [&owner, &editor] {
+        let mail = arrived(&sink, &decider.email, &subject, 1).await.remove(0);
+        let body = mail.decoded();
+        assert!(body.contains(PURPOSE), "{body}");
+        assert!(body.contains(&amina_req), "{body}");
+        assert!(body.contains("30 day(s)"), "{body}");
+        assert_eq!(
+            app.count_emails(&decider.email, "access_requested").await,
+            1
+        );
+        let kinds = notification_kinds(&app, decider).await;
+        assert_eq!(count_of(&kinds, "access_requested"), 1, "{kinds:?}");
+    }
+    assert_eq!(app.count_emails(&member.email, "access_requested").await, 0);
+    assert_eq!(app.count_emails(&amina.email, "access_requested").await, 0);
+    let page = body_of(
+        app.get_auth("/api/v1/me/notifications?limit=1", &owner.access)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(page["items"][0]["kind"], "access_requested");
+    assert_eq!(
+        page["items"][0]["link"],
+        format!("/access-requests/{amina_req}")
+    );
+
+    // An approval reaches the requester, with the note.
+    approve_with(&app, &editor, &amina_req, "Please cite the corpus paper.").await;
+    let mail = arrived(
+        &sink,
+        &amina.email,
+        &format!("Your request for {title} was approved"),
+        1,
+    )
+    .await
+    .remove(0);
+    assert!(mail.decoded().contains("Please cite the corpus paper."));
+    // A rejection too.
+    let baraka_req = id_of(&requested(&app, &baraka, &ds.id).await);
+    body_of(
+        act(
+            &app,
+            Some(&owner.access),
+            &baraka_req,
+            "reject",
+            Some(note("Not for commercial use.")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let mail = arrived(
+        &sink,
+        &baraka.email,
+        &format!("Your request for {title} was rejected"),
+        1,
+    )
+    .await
+    .remove(0);
+    assert!(mail.decoded().contains("Not for commercial use."));
+    assert_eq!(app.count_emails(&baraka.email, "access_decided").await, 1);
+    // A revocation, with its note.
+    body_of(
+        act(
+            &app,
+            Some(&owner.access),
+            &amina_req,
+            "revoke",
+            Some(note("The consent terms changed.")),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let mail = arrived(
+        &sink,
+        &amina.email,
+        &format!("Your access to {title} was revoked"),
+        1,
+    )
+    .await
+    .remove(0);
+    assert!(mail.decoded().contains("The consent terms changed."));
+
+    // A reminder reaches the deciders; an expiry reaches the requester.
+    let chiku_req = id_of(&requested(&app, &chiku, &ds.id).await);
+    let again = id_of(
+        &body_of(
+            ask(&app, Some(&amina.access), &ds.id, asking(10)).await,
+            201,
+        )
+        .await,
+    );
+    approve_with(&app, &owner, &again, "Ten more days.").await;
+    assert_eq!(sweep(&app, in_days(8)).await, swept(0, 0, 2));
+    for decider in [&owner, &editor] {
+        let mail = arrived(
+            &sink,
+            &decider.email,
+            "access request(s) waiting for your decision",
+            1,
+        )
+        .await
+        .remove(0);
+        let body = mail.decoded();
+        assert!(body.contains(&chiku_req), "{body}");
+        assert!(body.contains("Chiku"), "{body}");
+    }
+    assert_eq!(sweep(&app, in_days(11)).await, swept(1, 0, 0));
+    arrived(
+        &sink,
+        &amina.email,
+        &format!("Your access to {title} has expired"),
+        1,
+    )
+    .await;
+    assert_eq!(sweep(&app, in_days(31)).await, swept(0, 1, 0));
+    arrived(
+        &sink,
+        &chiku.email,
+        &format!("Your request for {title} expired"),
+        1,
+    )
+    .await;
+
+    // Each went out once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (who, n) in [(&amina, 4), (&baraka, 1), (&chiku, 1)] {
+        let got: Vec<String> = sink
+            .accepted()
+            .iter()
+            .filter(|m| m.to.contains(&who.email))
+            .filter_map(|m| m.header("Subject"))
+            .filter(|s| s.contains(title))
+            .collect();
+        assert_eq!(got.len(), n, "{}: {got:?}", who.email);
+    }
+    for decider in [&owner, &editor] {
+        assert_eq!(app.count_emails(&decider.email, "access_reminder").await, 1);
+    }
+    assert_eq!(app.count_emails(&member.email, "access_reminder").await, 0);
+});
+
+async fn approve_with(app: &TestApp, who: &Account, id: &str, text: &str) {
+    let r = body_of(
+        act(app, Some(&who.access), id, "approve", Some(note(text))).await,
+        200,
+    )
+    .await;
+    assert_eq!(r["status"], "approved", "{r}");
+}
+
+// ----- the transparency report -------------------------------------------------------------
+
+fn report_path(from: &str, to: &str) -> String {
+    format!("/api/v1/transparency/access-report?from={from}&to={to}")
+}
+
+/// The report over yesterday, today and tomorrow (UTC), anonymously.
+async fn report_now(app: &TestApp) -> (Value, String) {
+    let today = Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(1)).to_string();
+    let to = (today + chrono::Duration::days(1)).to_string();
+    let res = app.get(&report_path(&from, &to)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["cache-control"].to_str().unwrap(),
+        "public, max-age=300"
+    );
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["from"], from.as_str());
+    assert_eq!(body["to"], to.as_str());
+    assert_eq!(body["suppressed_below"], 5);
+    (body, text)
+}
+
+/// The figures of one (origin, requester country) pair.
+fn pair(report: &Value, origin: Option<&str>, to: Option<&str>) -> Value {
+    let found: Vec<&Value> = report["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["origin_country"] == json!(origin) && p["requester_country"] == json!(to))
+        .collect();
+    assert_eq!(found.len(), 1, "{origin:?} → {to:?} once: {report}");
+    let mut p = found[0].clone();
+    let o = p.as_object_mut().unwrap();
+    o.remove("origin_country");
+    o.remove("requester_country");
+    p
+}
+
+fn figures(requests: Value, approvals: Value, rejections: Value, links_issued: Value) -> Value {
+    json!({"requests": requests, "approvals": approvals, "rejections": rejections,
+           "links_issued": links_issued})
+}
+
+api_test!(
+    the_transparency_report_counts_without_singling_anyone_out,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let ds = w.dataset("Reported corpus", json!({})).await;
+        let open = w
+            .dataset("Open reported corpus", json!({"access_level": "open"}))
+            .await;
+        // Nothing yet.
+        let (empty, _) = report_now(app).await;
+        assert_eq!(empty["pairs"], json!([]));
+        assert_eq!(empty["totals"]["requests"], 0);
+        assert_eq!(empty["median_hours_to_decision"], Value::Null);
+
+        let mut ng = Vec::new();
+        for i in 0..6 {
+            ng.push(person(app, &format!("ng{i}@example.org"), Some("NG")).await);
+        }
+        let tz = person(app, "tz@example.org", Some("TZ")).await;
+        let mut ng_requests = Vec::new();
+        for who in &ng {
+            ng_requests.push(id_of(&requested(app, who, &ds.id).await));
+        }
+        let tz_request = id_of(&requested(app, &tz, &ds.id).await);
+
+        // Requests only: no decision, no median.
+        let (r, _) = report_now(app).await;
+        let s = json!("<5");
+        let zero = json!(0);
+        assert_eq!(r["pairs"].as_array().unwrap().len(), 2, "{r}");
+        assert_eq!(
+            pair(&r, Some("KE"), Some("NG")),
+            figures(json!(6), zero.clone(), zero.clone(), zero.clone())
+        );
+        assert_eq!(
+            pair(&r, Some("KE"), Some("TZ")),
+            figures(s.clone(), zero.clone(), zero.clone(), zero.clone())
+        );
+        assert_eq!(r["median_hours_to_decision"], Value::Null);
+
+        // Five approvals, one rejection; links by two grantees, an insider and
+        // an anonymous reader of the open dataset.
+        for id in &ng_requests[..5] {
+            approve(app, &w.owner.access, id).await;
+        }
+        body_of(
+            act(
+                app,
+                Some(&w.owner.access),
+                &ng_requests[5],
+                "reject",
+                Some(note("No.")),
+            )
+            .await,
+            200,
+        )
+        .await;
+        for who in &ng[..2] {
+            let (got, _) = outcome(link(app, Some(&who.access), &ds, "").await).await;
+            assert_eq!(got, "200");
+        }
+        let (got, _) = outcome(link(app, Some(&w.member.access), &ds, "").await).await;
+        assert_eq!(got, "200");
+        let (got, _) = outcome(link(app, None, &open, "").await).await;
+        assert_eq!(got, "200");
+
+        let (r, text) = report_now(app).await;
+        assert_eq!(r["pairs"].as_array().unwrap().len(), 4, "{r}");
+        assert_eq!(
+            pair(&r, Some("KE"), Some("NG")),
+            figures(json!(6), json!(5), s.clone(), s.clone()),
+            "5 and more exact, 1 to 4 suppressed"
+        );
+        assert_eq!(
+            pair(&r, Some("KE"), Some("TZ")),
+            figures(s.clone(), zero.clone(), zero.clone(), zero.clone())
+        );
+        assert_eq!(
+            pair(&r, Some("KE"), Some("KE")),
+            figures(zero.clone(), zero.clone(), zero.clone(), s.clone())
+        );
+        assert_eq!(
+            pair(&r, Some("KE"), None),
+            figures(zero.clone(), zero.clone(), zero.clone(), s.clone())
+        );
+        assert_eq!(
+            r["totals"],
+            json!({"origin_country": null, "requester_country": null, "requests": 7,
+               "approvals": 5, "rejections": "<5", "links_issued": "<5"})
+        );
+        let median = r["median_hours_to_decision"]
+            .as_f64()
+            .expect("a median once there are decisions");
+        assert!(
+            (0.0..1.0).contains(&median),
+            "decided within the hour: {median}"
+        );
+        // No personal data: no one's email, id or name, no request or dataset.
+        let mut people: Vec<&Account> = ng.iter().collect();
+        people.extend([&tz, &w.owner, &w.member, &w.root]);
+        for who in people {
+            assert!(!text.contains(&who.email), "{text}");
+            assert!(!text.contains(&who.id), "{text}");
+        }
+        for id in ng_requests.iter().chain([&tz_request, &ds.id, &open.id]) {
+            assert!(!text.contains(id.as_str()), "{text}");
+        }
+        for word in ["Test Person", "Reported corpus", "@", PURPOSE] {
+            assert!(!text.contains(word), "{word}: {text}");
+        }
+        // A revocation does not unmake an approval.
+        body_of(
+            act(
+                app,
+                Some(&w.owner.access),
+                &ng_requests[0],
+                "revoke",
+                Some(json!({})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        let (again, _) = report_now(app).await;
+        assert_eq!(pair(&again, Some("KE"), Some("NG"))["approvals"], 5);
+
+        // Another range: nothing.
+        let old = body_of(app.get(&report_path("2020-01-01", "2020-12-31")).await, 200).await;
+        assert_eq!(old["pairs"], json!([]));
+        assert_eq!(
+            old["totals"],
+            json!({"origin_country": null, "requester_country": null, "requests": 0,
+               "approvals": 0, "rejections": 0, "links_issued": 0})
+        );
+        assert_eq!(old["median_hours_to_decision"], Value::Null);
+        // A bad range: 400.
+        invalid(
+            app.get(&report_path("2026-02-01", "2026-01-31")).await,
+            &["from"],
+        )
+        .await;
+        problem(app.get(&report_path("yesterday", "2026-01-31")).await, 400).await;
+        problem(app.get(&report_path("2026-02-30", "2026-03-31")).await, 400).await;
+        invalid(
+            app.get(&report_path("2010-01-01", "2026-01-31")).await,
+            &["from"],
+        )
+        .await;
+        // One day is a fine range; by default, the year up to today.
+        body_of(app.get(&report_path("2026-01-31", "2026-01-31")).await, 200).await;
+        let d = body_of(app.get("/api/v1/transparency/access-report").await, 200).await;
+        let today = Utc::now().date_naive();
+        assert_eq!(d["to"], today.to_string(), "{d}");
+        assert_eq!(
+            d["from"],
+            (today - chrono::Duration::days(365)).to_string(),
+            "{d}"
+        );
+        assert_eq!(d["totals"]["requests"], 7, "{d}");
+    }
+);
