@@ -549,6 +549,32 @@ impl Settings {
                 return Err(ConfigError::new(name, "must be at least 1"));
             }
         }
+        for (name, value, max) in [
+            (
+                "access.pending_expiry_days",
+                self.access.pending_expiry_days,
+                3650,
+            ),
+            (
+                "access.reminder_after_days",
+                self.access.reminder_after_days,
+                3650,
+            ),
+            (
+                "access.max_duration_days",
+                self.access.max_duration_days,
+                3650,
+            ),
+            (
+                "access.link_ttl_minutes",
+                self.access.link_ttl_minutes,
+                1440,
+            ),
+        ] {
+            if value > max {
+                return Err(ConfigError::new(name, format!("must be at most {max}")));
+            }
+        }
         if a.lockout_base_secs == 0 || a.lockout_max_secs < a.lockout_base_secs {
             return Err(ConfigError::new(
                 "auth.lockout_base_secs",

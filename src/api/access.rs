@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -42,6 +42,8 @@ use crate::startup::AppState;
 const PURPOSE_MIN: usize = 20;
 const PURPOSE_MAX: usize = 2000;
 const NOTE_MAX: usize = 2000;
+/// Requests one person may make for one dataset in a day.
+const REQUESTS_PER_DAY: usize = 3;
 /// Groups smaller than this are shown as "<5" in the transparency report.
 pub const SUPPRESS_BELOW: i64 = 5;
 
@@ -58,7 +60,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/access-requests/{id}/withdraw").route(web::post().to(withdraw)))
     .service(web::resource("/access-requests/{id}/revoke").route(web::post().to(revoke)))
     .service(web::resource("/me/access-requests").route(get().to(mine)))
-    .service(web::resource("/datasets/{id}/files/{file_id}/link").route(get().to(file_link)))
+    // GET only: a HEAD would issue (and audit) a link nobody receives.
+    .service(web::resource("/datasets/{id}/files/{file_id}/link").route(web::get().to(file_link)))
     .service(web::resource("/file-links/{token}").route(get().to(follow_link)))
     .service(web::resource("/transparency/access-report").route(get().to(report)));
 }
@@ -81,8 +84,10 @@ pub struct AccessRequest {
     pub purpose: String,
     pub duration_days: i32,
     pub status: RequestStatus,
-    /// The deciders' note to the requester (approval, rejection, revocation).
+    /// The deciders' note to the requester with their decision.
     pub decision_note: Option<String>,
+    /// The owners' note when they revoked the grant.
+    pub revocation_note: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     /// When an approved grant ends.
     pub expires_at: Option<DateTime<Utc>>,
@@ -99,11 +104,12 @@ impl From<&Listed> for AccessRequest {
             dataset_title: l.dataset_title.clone(),
             requester_id: r.requester_id.clone(),
             requester_name: l.requester_name.clone(),
-            institution: l.institution.clone(),
+            institution: r.institution_slug.clone(),
             purpose: r.purpose.clone(),
             duration_days: r.duration_days,
             status: RequestStatus::parse(&r.status).unwrap_or(RequestStatus::Pending),
             decision_note: r.decision_note.clone(),
+            revocation_note: r.revocation_note.clone(),
             decided_at: r.decided_at.map(utc),
             expires_at: r.expires_at.map(utc),
             created_at: utc(r.created_at),
@@ -128,8 +134,9 @@ pub struct NewAccessRequest {
     /// country then counts for the transfer policy).
     #[schema(max_length = 64)]
     pub institution: Option<String>,
-    /// How long you need access, in days.
-    #[schema(minimum = 1, maximum = 730)]
+    /// How long you need access, in days: 1 to `access.max_duration_days`
+    /// (730 unless configured otherwise).
+    #[schema(minimum = 1)]
     pub duration_days: i32,
 }
 
@@ -261,31 +268,71 @@ fn refused(ds: &DatasetView, refusal: &Refusal) -> ApiError {
     }
 }
 
-/// The institution `slug` if the user belongs to it: (id, country).
+/// The institution `slug` if the user belongs to it and it is verified (an
+/// administrator vouched for its country): (id, slug).
 fn own_institution(
     conn: &mut DbConnection,
     user_id: &str,
     slug: &str,
 ) -> Result<(String, String), ApiError> {
-    store::member_institution(conn, user_id, &slug.trim().to_ascii_lowercase())?.ok_or_else(|| {
-        ApiError::field(
+    let slug = slug.trim().to_ascii_lowercase();
+    match store::member_institution(conn, user_id, &slug)? {
+        Some((id, _, true)) => Ok((id, slug)),
+        Some((_, _, false)) => Err(ApiError::field(
+            "institution",
+            "This institution is not verified yet: only a verified institution's country \
+             counts for a dataset's transfer policy.",
+        )),
+        None => Err(ApiError::field(
             "institution",
             "Not an institution you belong to: give the slug of one of your institutions.",
-        )
-    })
+        )),
+    }
+}
+
+/// Whether a request made on behalf of an institution still holds: the
+/// requester still belongs to it (and it still exists).
+fn claim_holds(conn: &mut DbConnection, r: &RequestRow) -> Result<bool, ApiError> {
+    if r.institution_slug.is_none() {
+        return Ok(true);
+    }
+    let Some(id) = r.institution_id.as_deref() else {
+        return Ok(false);
+    };
+    Ok(institutions::role_of(conn, id, &r.requester_id)?.is_some())
+}
+
+/// The grant a person holds for a dataset.
+enum Grant {
+    None,
+    /// In force, and any claim on behalf of an institution still holds.
+    Holds(RequestRow),
+    /// In force, but made on behalf of an institution they no longer belong to.
+    Lapsed(RequestRow),
+}
+
+/// Of the person's grants in force, one that holds (the longest), else a
+/// lapsed one (so a download can say why it is refused).
+fn grant_of(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<Grant, ApiError> {
+    let mut lapsed = None;
+    for g in store::grants_in_force(conn, dataset_id, user_id, now)? {
+        if claim_holds(conn, &g)? {
+            return Ok(Grant::Holds(g));
+        }
+        lapsed.get_or_insert(g);
+    }
+    Ok(lapsed.map_or(Grant::None, Grant::Lapsed))
 }
 
 /// A grant or request made on behalf of an institution holds only while the
 /// person still belongs to it.
-fn still_member(
-    conn: &mut DbConnection,
-    user_id: &str,
-    institution_id: Option<&str>,
-) -> Result<(), ApiError> {
-    let Some(id) = institution_id else {
-        return Ok(());
-    };
-    if institutions::role_of(conn, id, user_id)?.is_some() {
+fn still_member(conn: &mut DbConnection, r: &RequestRow) -> Result<(), ApiError> {
+    if claim_holds(conn, r)? {
         return Ok(());
     }
     Err(ApiError::Forbidden {
@@ -399,6 +446,12 @@ pub async fn create(
     let created = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                // Requests and decisions on one dataset take its row lock
+                // first: a request made while an approval commits sees the
+                // grant, instead of slipping in beside it.
+                if !resources_store::lock(conn, &id)? {
+                    return Err(ApiError::NotFound);
+                }
                 let ds = DatasetView::load(conn, &id, Some(&principal))?;
                 check(Some(&principal), Action::RequestAccess(ds.facts()))?;
                 if ds.insider() {
@@ -423,12 +476,13 @@ pub async fn create(
                 }
                 let user = &principal.user;
                 let institution = match &slug {
-                    Some(s) => Some(own_institution(conn, &user.id, s)?.0),
+                    Some(s) => Some(own_institution(conn, &user.id, s)?),
                     None => None,
                 };
-                let country = transfer_check(conn, &ds, Some(user), institution.as_deref())?;
+                let institution_id = institution.as_ref().map(|(id, _)| id.as_str());
+                let country = transfer_check(conn, &ds, Some(user), institution_id)?;
                 let now = now();
-                if let Some(g) = store::grant_in_force(conn, &id, &user.id, now)? {
+                if let Grant::Holds(g) = grant_of(conn, &id, &user.id, now)? {
                     return Err(ApiError::Conflict {
                         problem: "access-already-granted",
                         title: "You already have access",
@@ -438,19 +492,32 @@ pub async fn create(
                         ),
                     });
                 }
+                let day = Duration::days(1);
+                let recent = store::recent(conn, &id, &user.id, now - day)?;
+                if recent.len() >= REQUESTS_PER_DAY {
+                    // Until the oldest of them is a day old.
+                    let oldest = recent.first().copied().unwrap_or(now);
+                    let wait = (oldest + day - now).num_seconds().max(1);
+                    return Err(ApiError::TooManyRequests {
+                        retry_after_secs: u64::try_from(wait).unwrap_or(1),
+                    });
+                }
                 let row = RequestRow {
                     id: uuid::Uuid::now_v7().to_string(),
                     dataset_id: id.clone(),
                     requester_id: user.id.clone(),
-                    institution_id: institution,
+                    institution_id: institution.as_ref().map(|(id, _)| id.clone()),
+                    institution_slug: institution.map(|(_, slug)| slug),
                     purpose,
                     duration_days: duration,
                     status: RequestStatus::Pending.as_str().into(),
                     decision: None,
                     decision_note: None,
+                    revocation_note: None,
                     decided_by: None,
                     origin_country: ds.origin(),
                     requester_country: country.clone(),
+                    decision_country: None,
                     created_at: now,
                     updated_at: now,
                     decided_at: None,
@@ -472,7 +539,7 @@ pub async fn create(
                 }
                 let listed = listed(conn, &row.id)?;
                 let owner_name = institution_name(conn, &ds.loaded.institution_slug)?;
-                let on_behalf = match &listed.institution {
+                let on_behalf = match &listed.row.institution_slug {
                     Some(s) => Some(institution_name(conn, s)?),
                     None => None,
                 };
@@ -498,7 +565,7 @@ pub async fn create(
                     "access_request.created",
                     "access_request",
                     &row.id,
-                    json!({"dataset_id": id, "institution": listed.institution,
+                    json!({"dataset_id": id, "institution": listed.row.institution_slug,
                            "from_country": row.origin_country, "to_country": country,
                            "duration_days": duration}),
                 )?;
@@ -665,6 +732,8 @@ async fn decide(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let (l, ds) = visible_request(conn, &id, &principal)?;
+                resources_store::lock(conn, &l.row.dataset_id)?;
+                let l = listed(conn, &id)?;
                 let requester = l.row.requester_id == principal.user.id;
                 let f = ds.facts();
                 let action = match d.event {
@@ -696,8 +765,8 @@ async fn decide(
                 match d.event {
                     Event::Approve => {
                         // Conditions may have changed since the request.
-                        still_member(conn, &requester_row.id, l.row.institution_id.as_deref())?;
-                        transfer_check(
+                        still_member(conn, &l.row)?;
+                        let country = transfer_check(
                             conn,
                             &ds,
                             Some(&requester_row),
@@ -711,6 +780,7 @@ async fn decide(
                         change.decided_at = Some(Some(now));
                         change.decision_note = Some(d.note.clone());
                         change.expires_at = Some(Some(ends));
+                        change.decision_country = Some(country);
                     }
                     Event::Reject => {
                         change.decision = Some(Some("rejected".into()));
@@ -721,10 +791,15 @@ async fn decide(
                     }
                     Event::Withdraw | Event::Expire => change.ended_at = Some(Some(now)),
                     Event::Revoke => {
-                        change.ended_at = Some(Some(now));
-                        if d.note.is_some() {
-                            change.decision_note = Some(d.note.clone());
+                        if l.row.expires_at.is_some_and(|e| e <= now) {
+                            return Err(ApiError::Conflict {
+                                problem: "invalid-transition",
+                                title: "Not possible in this state",
+                                detail: "This grant has already expired.".into(),
+                            });
                         }
+                        change.ended_at = Some(Some(now));
+                        change.revocation_note = Some(d.note.clone());
                     }
                 }
                 if !store::set_status(conn, &id, from.as_str(), to.as_str(), now, &change)? {
@@ -765,7 +840,8 @@ async fn decide(
                     json!({"dataset_id": after.row.dataset_id, "from": from.as_str(),
                            "to": to.as_str(), "expires_at": after.row.expires_at.map(utc),
                            "from_country": after.row.origin_country,
-                           "to_country": after.row.requester_country}),
+                           "to_country": after.row.decision_country.clone()
+                               .or_else(|| after.row.requester_country.clone())}),
                 )?;
                 Ok(AccessRequest::from(&after))
             })
@@ -916,7 +992,8 @@ pub async fn revoke(
 /// A short-lived link to a file.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FileLink {
-    /// Follow it (GET) to be redirected to the file; it works until `expires_at`.
+    /// Follow it (GET) to be redirected to the file; it works until
+    /// `expires_at`. A path on the API's origin (`/api/v1/file-links/…`).
     pub url: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -942,7 +1019,6 @@ pub struct LinkQuery {
         (status = 404, description = "No such dataset or file (or not visible to you)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn file_link(
-    req: HttpRequest,
     db: web::Data<Db>,
     MaybePrincipal(principal): MaybePrincipal,
     path: web::Path<(String, String)>,
@@ -965,9 +1041,18 @@ pub async fn file_link(
             write_transaction(conn, |conn| {
                 let ds = DatasetView::load(conn, &id, principal.as_ref())?;
                 let now = now();
+                // A grant matters only where one is needed.
                 let grant = match &principal {
-                    Some(p) => store::grant_in_force(conn, &id, &p.user.id, now)?,
-                    None => None,
+                    Some(p)
+                        if ds.fields.access_level == AccessLevel::Restricted && !ds.insider() =>
+                    {
+                        grant_of(conn, &id, &p.user.id, now)?
+                    }
+                    _ => Grant::None,
+                };
+                let grant = match grant {
+                    Grant::None => None,
+                    Grant::Holds(g) | Grant::Lapsed(g) => Some(g),
                 };
                 check(
                     principal.as_ref(),
@@ -984,8 +1069,8 @@ pub async fn file_link(
                     Some(ds.loaded.institution_country.clone())
                 } else {
                     let on_behalf = match (&grant, &slug, user) {
-                        (Some(g), _, _) if g.institution_id.is_some() => {
-                            still_member(conn, &g.requester_id, g.institution_id.as_deref())?;
+                        (Some(g), _, _) if g.institution_slug.is_some() => {
+                            still_member(conn, g)?;
                             g.institution_id.clone()
                         }
                         (_, Some(s), Some(u)) => Some(own_institution(conn, &u.id, s)?.0),
@@ -1004,7 +1089,7 @@ pub async fn file_link(
                     id: uuid::Uuid::now_v7().to_string(),
                     token_hash: hash,
                     dataset_id: id.clone(),
-                    file_id: file.id.clone(),
+                    file_id: Some(file.id.clone()),
                     user_id: user.map(|u| u.id.clone()),
                     access_request_id: grant.as_ref().map(|g| g.id.clone()),
                     origin_country: ds.origin(),
@@ -1028,12 +1113,9 @@ pub async fn file_link(
             })
         })
         .await?;
-    let info = req.connection_info();
-    let url = format!(
-        "{}://{}/api/v1/file-links/{token}",
-        info.scheme(),
-        info.host()
-    );
+    // Relative to the API's origin: the Host and X-Forwarded-* headers a
+    // request arrives with are not to be trusted with building URLs.
+    let url = format!("/api/v1/file-links/{token}");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(FileLink {
@@ -1084,8 +1166,14 @@ pub async fn follow_link(
                     });
                 }
             }
-            let file = resources_store::file(conn, &link.dataset_id, &link.file_id)?
-                .ok_or(ApiError::NotFound)?;
+            let removed = || ApiError::Gone {
+                problem: "file-removed",
+                title: "The file was removed",
+                detail: "The dataset no longer has this file.".into(),
+            };
+            let file_id = link.file_id.as_deref().ok_or_else(removed)?;
+            let file =
+                resources_store::file(conn, &link.dataset_id, file_id)?.ok_or_else(removed)?;
             Ok::<_, ApiError>(file.url)
         })
         .await?;
@@ -1120,14 +1208,24 @@ pub fn sweep(
 ) -> Result<Swept, ApiError> {
     let access = &state.settings.access;
     let mut swept = Swept::default();
+    // One row that fails (and rolls back alone) does not stop the rest.
+    let each = |conn: &mut DbConnection, row: &RequestRow, from| match expire(
+        conn, state, row, from, now,
+    ) {
+        Ok(done) => done,
+        Err(err) => {
+            tracing::warn!(request = %row.id, error = %err, "could not expire an access request");
+            false
+        }
+    };
     for row in store::grants_ended(conn, now)? {
-        if expire(conn, state, &row, RequestStatus::Approved, now)? {
+        if each(conn, &row, RequestStatus::Approved) {
             swept.grants_expired += 1;
         }
     }
     let stale = now - Duration::days(i64::from(access.pending_expiry_days));
     for row in store::pending_since(conn, stale)? {
-        if expire(conn, state, &row, RequestStatus::Pending, now)? {
+        if each(conn, &row, RequestStatus::Pending) {
             swept.requests_expired += 1;
         }
     }
@@ -1262,7 +1360,7 @@ impl Count {
     }
 }
 
-/// The figures for one (origin country → requester country) pair.
+/// One month's figures for one (origin country → requester country) pair.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PairFigures {
     /// Where the data comes from (ISO 3166-1 alpha-2; null when unknown).
@@ -1270,43 +1368,82 @@ pub struct PairFigures {
     /// The country that counted for the transfer policy (null when the
     /// requester gave none).
     pub requester_country: Option<String>,
+    /// Requests made that month.
     pub requests: Count,
+    /// Requests approved that month.
     pub approvals: Count,
+    /// Requests rejected that month.
     pub rejections: Count,
+    /// File links issued that month.
     pub links_issued: Count,
 }
 
-/// Access decisions and cross-border downloads, aggregated (no personal data).
+/// One calendar month (UTC).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MonthFigures {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub pairs: Vec<PairFigures>,
+    /// Median hours from request to decision over the month's decisions
+    /// (null with fewer than 5 decisions: one person's wait is theirs).
+    pub median_hours_to_decision: Option<f64>,
+}
+
+/// Access decisions and cross-border downloads, aggregated per calendar
+/// month (no personal data). Figures come only in fixed months and without
+/// totals, so that no two answers can be subtracted to lay bare a
+/// suppressed count.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccessReport {
-    /// First day counted.
-    pub from: NaiveDate,
-    /// Last day counted.
-    pub to: NaiveDate,
-    /// Counts between 1 and this minus one are shown as "<5".
+    /// First month (`YYYY-MM`).
+    pub from: String,
+    /// Last month (`YYYY-MM`).
+    pub to: String,
+    /// Counts from 1 to this minus one are shown as "<5".
     pub suppressed_below: i64,
-    pub pairs: Vec<PairFigures>,
-    /// All pairs together (suppressed the same way).
-    pub totals: PairFigures,
-    /// Median time from request to decision over the decisions made in the
-    /// range, in hours (null when there were none).
-    pub median_hours_to_decision: Option<f64>,
+    /// Every month of the range, oldest first.
+    pub months: Vec<MonthFigures>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
-    /// First day (YYYY-MM-DD, UTC); default one year before `to`.
-    pub from: Option<NaiveDate>,
-    /// Last day (YYYY-MM-DD, UTC); default today.
-    pub to: Option<NaiveDate>,
+    /// First month, `YYYY-MM`; default eleven months before `to`.
+    pub from: Option<String>,
+    /// Last month, `YYYY-MM`; default this month.
+    pub to: Option<String>,
 }
+
+/// The longest range one report covers, in months.
+const REPORT_MONTHS_MAX: u32 = 36;
 
 type Pair = (Option<String>, Option<String>);
 
-/// The public transparency report: for a range of days, requests,
-/// approvals, rejections and issued file links by (origin country of the
-/// data → country of the requester), and the median time to a decision.
-/// Counts from 1 to 4 are shown as "<5" so no one can be singled out.
+/// `YYYY-MM` (years 1900–9999) → the first day of that month.
+fn parse_month(raw: &str, field: &str) -> Result<NaiveDate, ApiError> {
+    let bad = || ApiError::field(field, "A month as YYYY-MM, from 1900-01 to 9999-12.");
+    let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
+    if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let (y, m) = (
+        y.parse::<i32>().map_err(|_| bad())?,
+        m.parse::<u32>().map_err(|_| bad())?,
+    );
+    if !(1900..=9999).contains(&y) {
+        return Err(bad());
+    }
+    NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)
+}
+
+fn month_of(d: NaiveDate) -> String {
+    d.format("%Y-%m").to_string()
+}
+
+/// The public transparency report: for a range of calendar months, per
+/// month, requests, approvals, rejections and issued file links by (origin
+/// country of the data → country of the requester), and the median time to
+/// a decision. Counts from 1 to 4 are shown as "<5" so no one can be
+/// singled out.
 #[utoipa::path(get, operation_id = "access_report", path = "/api/v1/transparency/access-report", tag = "access",
     params(ReportQuery),
     responses(
@@ -1318,28 +1455,63 @@ pub async fn report(
     db: web::Data<Db>,
     Query(q): Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let to = q.to.unwrap_or_else(|| now().date());
-    let from = q.from.unwrap_or_else(|| to - Duration::days(365));
+    let this_month = {
+        let today = now().date();
+        NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today)
+    };
+    let to = match q.to.as_deref() {
+        Some(raw) => parse_month(raw, "to")?,
+        None => this_month,
+    };
+    let from = match q.from.as_deref() {
+        Some(raw) => parse_month(raw, "from")?,
+        None => to.checked_sub_months(Months::new(11)).unwrap_or(to),
+    };
     if from > to {
         return Err(ApiError::field("from", "Must not be after `to`."));
     }
-    if (to - from).num_days() > 3660 {
-        return Err(ApiError::field("from", "A range of at most ten years."));
+    let mut months = Vec::new();
+    let mut m = from;
+    while m <= to {
+        if months.len() as u32 >= REPORT_MONTHS_MAX {
+            return Err(ApiError::field(
+                "from",
+                format!("A report covers at most {REPORT_MONTHS_MAX} months."),
+            ));
+        }
+        let next = m
+            .checked_add_months(Months::new(1))
+            .ok_or_else(|| ApiError::field("to", "Too far in the future."))?;
+        months.push((m, next));
+        m = next;
     }
-    let start = from.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let end = to
-        .succ_opt()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .ok_or_else(|| ApiError::field("to", "Too far in the future."))?;
-    let (requests, decisions, links) = db
+    let figures = db
         .run(move |conn| {
-            Ok::<_, ApiError>((
-                store::requests_by_pair(conn, start, end)?,
-                store::decisions(conn, start, end)?,
-                store::links_by_pair(conn, start, end)?,
-            ))
+            months
+                .into_iter()
+                .map(|(start, end)| month_figures(conn, start, end))
+                .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;
+    let report = AccessReport {
+        from: month_of(from),
+        to: month_of(to),
+        suppressed_below: SUPPRESS_BELOW,
+        months: figures,
+    };
+    let mut res = etag::respond(&req, &report)?;
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(res)
+}
+
+fn month_figures(
+    conn: &mut DbConnection,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<MonthFigures, ApiError> {
     #[derive(Default)]
     struct Tally {
         requests: i64,
@@ -1347,18 +1519,23 @@ pub async fn report(
         rejections: i64,
         links: i64,
     }
+    let (from, to) = (
+        start.and_hms_opt(0, 0, 0).unwrap_or_default(),
+        end.and_hms_opt(0, 0, 0).unwrap_or_default(),
+    );
     let mut pairs: BTreeMap<Pair, Tally> = BTreeMap::new();
-    for (origin, to, n) in requests {
+    for (origin, to, n) in store::requests_by_pair(conn, from, to)? {
         pairs.entry((origin, to)).or_default().requests += n;
     }
-    for (origin, to, n) in links {
+    for (origin, to, n) in store::links_by_pair(conn, from, to)? {
         pairs.entry((origin, to)).or_default().links += n;
     }
     let mut hours = Vec::new();
-    for d in decisions {
-        let t = pairs
-            .entry((d.origin_country, d.requester_country))
-            .or_default();
+    for d in store::decisions(conn, from, to)? {
+        // An approval goes where the data went; a rejection stays with the
+        // request's pair.
+        let country = d.decision_country.or(d.requester_country);
+        let t = pairs.entry((d.origin_country, country)).or_default();
         match d.decision.as_deref() {
             Some("approved") => t.approvals += 1,
             _ => t.rejections += 1,
@@ -1367,35 +1544,22 @@ pub async fn report(
             hours.push((at - d.created_at).num_seconds() as f64 / 3600.0);
         }
     }
-    let figures = |(origin, to): Pair, t: &Tally| PairFigures {
-        origin_country: origin,
-        requester_country: to,
-        requests: Count::of(t.requests),
-        approvals: Count::of(t.approvals),
-        rejections: Count::of(t.rejections),
-        links_issued: Count::of(t.links),
-    };
-    let mut total = Tally::default();
-    for t in pairs.values() {
-        total.requests += t.requests;
-        total.approvals += t.approvals;
-        total.rejections += t.rejections;
-        total.links += t.links;
-    }
-    let report = AccessReport {
-        from,
-        to,
-        suppressed_below: SUPPRESS_BELOW,
-        pairs: pairs.iter().map(|(k, t)| figures(k.clone(), t)).collect(),
-        totals: figures((None, None), &total),
-        median_hours_to_decision: median(&mut hours),
-    };
-    let mut res = etag::respond(&req, &report)?;
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=300"),
-    );
-    Ok(res)
+    let enough = i64::try_from(hours.len()).unwrap_or(i64::MAX) >= SUPPRESS_BELOW;
+    Ok(MonthFigures {
+        month: month_of(start),
+        pairs: pairs
+            .into_iter()
+            .map(|((origin, to), t)| PairFigures {
+                origin_country: origin,
+                requester_country: to,
+                requests: Count::of(t.requests),
+                approvals: Count::of(t.approvals),
+                rejections: Count::of(t.rejections),
+                links_issued: Count::of(t.links),
+            })
+            .collect(),
+        median_hours_to_decision: if enough { median(&mut hours) } else { None },
+    })
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -1433,6 +1597,26 @@ mod tests {
         assert_eq!(median(&mut [3.0]), Some(3.0));
         assert_eq!(median(&mut [5.0, 1.0, 3.0]), Some(3.0));
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn months() {
+        let m = |raw: &str| parse_month(raw, "from").ok();
+        assert_eq!(m("2026-11"), NaiveDate::from_ymd_opt(2026, 11, 1));
+        assert_eq!(m("1900-01"), NaiveDate::from_ymd_opt(1900, 1, 1));
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "1899-12",
+            "+2026-01",
+            "2026-1",
+            "26-01",
+            "2026-11-01",
+            "-262143-01",
+            "",
+        ] {
+            assert_eq!(m(bad), None, "{bad}");
+        }
     }
 
     #[test]

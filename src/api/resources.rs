@@ -824,6 +824,10 @@ async fn update(
                 let d = doc::validate(kind, merged, &l.institution_country)
                     .map_err(ApiError::validation)?;
                 check_links(conn, &viewer, &act, Some(&id), &d, Some(&before))?;
+                let (was, is) = (before.to_map(), d.to_map());
+                if doc::DATA_TERMS.iter().any(|k| was.get(*k) != is.get(*k)) {
+                    policy::enforce(policy::may(&act, Action::SetDataTerms(facts(&l, &viewer))))?;
+                }
                 if status == Status::Published {
                     let gaps =
                         doc::publication_gaps(&d, crate::db::learning::count_modules(conn, &id)?);

@@ -21,14 +21,19 @@ pub struct RequestRow {
     pub dataset_id: String,
     pub requester_id: String,
     pub institution_id: Option<String>,
+    /// Its slug when the request was made.
+    pub institution_slug: Option<String>,
     pub purpose: String,
     pub duration_days: i32,
     pub status: String,
     pub decision: Option<String>,
     pub decision_note: Option<String>,
+    pub revocation_note: Option<String>,
     pub decided_by: Option<String>,
     pub origin_country: Option<String>,
     pub requester_country: Option<String>,
+    /// The country that counted when it was approved.
+    pub decision_country: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
@@ -41,8 +46,6 @@ pub struct RequestRow {
 #[derive(Debug, Clone, Queryable)]
 pub struct Listed {
     pub row: RequestRow,
-    /// The slug of the institution it is made on behalf of.
-    pub institution: Option<String>,
     pub dataset_title: String,
     pub requester_name: String,
 }
@@ -58,16 +61,10 @@ pub fn insert(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<bool> {
 
 pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Listed>> {
     ar::table
-        .left_join(it::table.on(ar::institution_id.eq(it::id.nullable())))
         .inner_join(rs::table.on(rs::id.eq(ar::dataset_id)))
         .inner_join(us::table.on(us::id.eq(ar::requester_id)))
         .filter(ar::id.eq(id))
-        .select((
-            RequestRow::as_select(),
-            it::slug.nullable(),
-            rs::title,
-            us::display_name,
-        ))
+        .select((RequestRow::as_select(), rs::title, us::display_name))
         .first(conn)
         .optional()
 }
@@ -87,24 +84,23 @@ pub fn pending(
         .optional()
 }
 
-/// The user's grant for the dataset that is in force at `now`: approved and
-/// not yet at `expires_at` (whether or not the periodic job has run), the
-/// one lasting longest first.
-pub fn grant_in_force(
+/// The user's grants for the dataset that are in force at `now`: approved
+/// and not yet at `expires_at` (whether or not the periodic job has run),
+/// the one lasting longest first.
+pub fn grants_in_force(
     conn: &mut DbConnection,
     dataset_id: &str,
     user_id: &str,
     now: NaiveDateTime,
-) -> QueryResult<Option<RequestRow>> {
+) -> QueryResult<Vec<RequestRow>> {
     ar::table
         .filter(ar::dataset_id.eq(dataset_id))
         .filter(ar::requester_id.eq(user_id))
         .filter(ar::status.eq("approved"))
         .filter(ar::expires_at.gt(now))
-        .order(ar::expires_at.desc())
+        .order((ar::expires_at.desc(), ar::id.desc()))
         .select(RequestRow::as_select())
-        .first(conn)
-        .optional()
+        .load(conn)
 }
 
 /// Whose requests a list shows.
@@ -123,15 +119,9 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<Listed>> {
     let mut q = ar::table
-        .left_join(it::table.on(ar::institution_id.eq(it::id.nullable())))
         .inner_join(rs::table.on(rs::id.eq(ar::dataset_id)))
         .inner_join(us::table.on(us::id.eq(ar::requester_id)))
-        .select((
-            RequestRow::as_select(),
-            it::slug.nullable(),
-            rs::title,
-            us::display_name,
-        ))
+        .select((RequestRow::as_select(), rs::title, us::display_name))
         .order((ar::created_at.desc(), ar::id.desc()))
         .limit(limit)
         .into_boxed();
@@ -158,6 +148,8 @@ pub fn list(
 pub struct Change {
     pub decision: Option<Option<String>>,
     pub decision_note: Option<Option<String>>,
+    pub revocation_note: Option<Option<String>>,
+    pub decision_country: Option<Option<String>>,
     pub decided_by: Option<Option<String>>,
     pub decided_at: Option<Option<NaiveDateTime>>,
     pub expires_at: Option<Option<NaiveDateTime>>,
@@ -242,19 +234,37 @@ pub fn partners(conn: &mut DbConnection, a: &str, b: &str) -> QueryResult<bool> 
     Ok(n > 0)
 }
 
-/// The country of institution `id` if `user_id` belongs to it.
+/// Institution `slug` if `user_id` belongs to it: (id, country, verified).
 pub fn member_institution(
     conn: &mut DbConnection,
     user_id: &str,
     slug: &str,
-) -> QueryResult<Option<(String, String)>> {
+) -> QueryResult<Option<(String, String, bool)>> {
     it::table
         .inner_join(ms::table)
         .filter(it::slug.eq(slug))
         .filter(ms::user_id.eq(user_id))
-        .select((it::id, it::country))
+        .select((it::id, it::country, it::verified))
         .first(conn)
         .optional()
+}
+
+/// When `user_id` made their requests for the dataset since `since`, oldest
+/// first (a brake on ask-withdraw-ask loops that would flood the deciders
+/// with email).
+pub fn recent(
+    conn: &mut DbConnection,
+    dataset_id: &str,
+    user_id: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<NaiveDateTime>> {
+    ar::table
+        .filter(ar::dataset_id.eq(dataset_id))
+        .filter(ar::requester_id.eq(user_id))
+        .filter(ar::created_at.ge(since))
+        .order(ar::created_at.asc())
+        .select(ar::created_at)
+        .load(conn)
 }
 
 pub fn institution_country(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
@@ -275,7 +285,7 @@ pub struct LinkRow {
     pub id: String,
     pub token_hash: String,
     pub dataset_id: String,
-    pub file_id: String,
+    pub file_id: Option<String>,
     pub user_id: Option<String>,
     pub access_request_id: Option<String>,
     pub origin_country: Option<String>,
@@ -336,6 +346,8 @@ pub fn requests_by_pair(
 pub struct Decided {
     pub origin_country: Option<String>,
     pub requester_country: Option<String>,
+    /// The country that counted at approval, if it was approved.
+    pub decision_country: Option<String>,
     pub decision: Option<String>,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
@@ -354,6 +366,7 @@ pub fn decisions(
         .select((
             ar::origin_country,
             ar::requester_country,
+            ar::decision_country,
             ar::decision,
             ar::created_at,
             ar::decided_at,

@@ -187,6 +187,10 @@ pub enum Action {
         dataset: ResourceFacts,
         requester: bool,
     },
+    /// Change a dataset's access level or transfer policy: its institution's
+    /// owners and editors — not admins, who could otherwise open the data to
+    /// themselves.
+    SetDataTerms(ResourceFacts),
     /// Get a link to a dataset's file. `grant`: the caller holds an approved,
     /// unexpired, unrevoked grant. The transfer policy is checked after this
     /// (`domain::transfer`).
@@ -306,6 +310,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::RequestAccess(_)
         | Action::ListAccessRequests(_)
         | Action::DecideAccess { .. }
+        | Action::SetDataTerms(_)
         | Action::RevokeAccess(_)
         | Action::ViewAccessRequest { .. }
         | Action::WithdrawAccessRequest { .. }
@@ -431,6 +436,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::RequestAccess(_)
         | Action::ListAccessRequests(_)
         | Action::DecideAccess { .. }
+        | Action::SetDataTerms(_)
         | Action::RevokeAccess(_)
         | Action::ViewAccessRequest { .. }
         | Action::WithdrawAccessRequest { .. }
@@ -481,6 +487,15 @@ fn dataset_access(actor: &Actor, action: Action) -> Option<Decision> {
                 Hidden
             } else if decider(&r) && !own {
                 verified(Allow)
+            } else {
+                signed_in_or(Forbidden(Denial::Role))
+            }
+        }
+        Action::SetDataTerms(r) => {
+            if !resource_visible(actor, &r) {
+                Hidden
+            } else if decider(&r) {
+                Allow
             } else {
                 signed_in_or(Forbidden(Denial::Role))
             }
@@ -1303,6 +1318,18 @@ mod tests {
                     dataset: as_role(Editor),
                     own: true,
                 },
+                Forbidden(Denial::Role),
+            ),
+            (
+                "editors set a dataset's terms",
+                USER,
+                Action::SetDataTerms(as_role(Editor)),
+                Allow,
+            ),
+            (
+                "admins do not",
+                ADMIN,
+                Action::SetDataTerms(public),
                 Forbidden(Denial::Role),
             ),
             (

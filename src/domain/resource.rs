@@ -45,6 +45,15 @@ macro_rules! word_enum {
 
 pub(crate) use word_enum;
 
+/// A dataset's terms: who may download and where its data may go. Only its
+/// own institution's owners and editors change them (`Action::SetDataTerms`).
+pub const DATA_TERMS: &[&str] = &[
+    "access_level",
+    "transfer_policy",
+    "allowed_countries",
+    "origin_country",
+];
+
 word_enum!(
     /// What a resource is.
     ResourceKind { Course => "course", Dataset => "dataset", ModelCard => "model_card" }

@@ -9,6 +9,7 @@ mod helpers;
 mod smtp;
 
 mod access;
+mod access_terms;
 mod accounts;
 mod auth;
 mod building_blocks;
