@@ -39,39 +39,13 @@ PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET/release/kujenga"
 
-say() { printf '%s\n' "$*" >&2; }
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kujenga-catalogue.XXXXXX")
-server_pid=""
-pg_created=""
-pg_admin_url=""
-pg_db=""
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=""
-}
-cleanup() {
-    stop_server
-    if [ -n "$pg_created" ]; then
-        psql -q -X "$pg_admin_url" -c "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" >/dev/null 2>&1 ||
-            say "could not drop $pg_db: drop it by hand"
-    fi
-    rm -rf "$tmp"
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 trap cleanup EXIT
 
 # --- tools -----------------------------------------------------------------
-sudo_cmd=""
-[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-if ! command -v wrk >/dev/null; then
-    say "wrk is missing: installing it from the distribution's packages"
-    $sudo_cmd apt-get install -y wrk >&2 || {
-        $sudo_cmd apt-get update >&2 && $sudo_cmd apt-get install -y wrk >&2
-    }
-fi
+ensure_wrk
 
 # --- build -----------------------------------------------------------------
 say "building (release) ..."
@@ -102,22 +76,8 @@ measure_backend() {
         KUJENGA_MAIL__WORKER=false NO_COLOR=1 \
         "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 2>"$tmp/$name-server.log" &
     server_pid=$!
-    local port=""
-    for _ in $(seq 1 300); do
-        port=$(grep -aoE 'listening on http://127\.0\.0\.1:[0-9]+' "$tmp/$name-server.log" | head -n1 | sed 's/.*://' || true)
-        [ -n "$port" ] && break
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$tmp/$name-server.log" >&2
-            say "kujenga serve exited before listening"
-            exit 1
-        fi
-        sleep 0.1
-    done
-    if [ -z "$port" ]; then
-        cat "$tmp/$name-server.log" >&2
-        say "kujenga serve did not report its port within 30 s"
-        exit 1
-    fi
+    local port
+    port=$(wait_for_port "$tmp/$name-server.log") || exit 1
     local base="http://127.0.0.1:$port"
     local endpoint path out rps p50 p99 bytes i=0
     for endpoint in healthz list dataset $EXTRA_PATHS; do
@@ -152,28 +112,7 @@ measure_backend() {
 measure_backend sqlite "$tmp/sqlite"
 
 # --- PostgreSQL ----------------------------------------------------------------
-pg_note=""
-pg_base=${PG_URL%%\?*}
-pg_query=""
-[ "$pg_base" != "$PG_URL" ] && pg_query="?${PG_URL#*\?}"
-pg_db=${pg_base##*/}
-pg_admin_url="${pg_base%/*}/postgres$pg_query"
-pg_host=$(sed -E 's#^[a-z]+://([^@/]*@)?([^:/?]+).*#\2#' <<<"$PG_URL")
-pg_port=$(sed -nE 's#^[a-z]+://([^@/]*@)?[^:/?]+:([0-9]+).*#\2#p' <<<"$PG_URL")
-pg_port=${pg_port:-5432}
-if ! [[ "$pg_db" =~ ^[a-z_][a-z0-9_]*$ ]]; then
-    pg_note="skipped: the database name in KUJENGA_BENCH_POSTGRES_URL must be [a-z0-9_]"
-elif ! command -v psql >/dev/null; then
-    pg_note="skipped: psql (postgresql-client) is needed to create and drop $pg_db"
-elif ! timeout 3 bash -c "exec 3<>/dev/tcp/$pg_host/$pg_port" 2>/dev/null; then
-    pg_note="skipped: no PostgreSQL at $pg_host:$pg_port (set KUJENGA_BENCH_POSTGRES_URL)"
-elif ! psql -q -X "$pg_admin_url" -c "CREATE DATABASE \"$pg_db\"" >/dev/null 2>"$tmp/pg-create.txt"; then
-    pg_note="skipped: could not create database $pg_db ($(head -n1 "$tmp/pg-create.txt")); drop a leftover one with: psql -c 'DROP DATABASE $pg_db'"
-else
-    pg_created=1
-    measure_backend postgres "$tmp/postgres" "$PG_URL"
-fi
-[ -n "$pg_note" ] && say "$pg_note"
+with_postgres "$PG_URL" measure_backend postgres "$tmp/postgres"
 
 # --- table -------------------------------------------------------------------
 echo
