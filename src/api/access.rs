@@ -299,7 +299,10 @@ fn claim_holds(conn: &mut DbConnection, r: &RequestRow) -> Result<bool, ApiError
     let Some(id) = r.institution_id.as_deref() else {
         return Ok(false);
     };
-    Ok(institutions::role_of(conn, id, &r.requester_id)?.is_some())
+    // Still a member, and the institution still verified (changing its
+    // country un-verifies it: only a country an administrator vouched for
+    // counts).
+    Ok(store::member_of_verified(conn, id, &r.requester_id)?)
 }
 
 /// The grant a person holds for a dataset.
@@ -400,6 +403,7 @@ fn stamp(t: NaiveDateTime) -> String {
         (status = 403, description = "Email not verified, or the transfer policy rules it out (the detail names the rule)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dataset (or not visible to you)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already pending or granted, not needed (not restricted, or your own institution's), or the dataset is not published", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Three requests for this dataset in the last day already (`Retry-After` says when the next may be made)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -497,7 +501,8 @@ pub async fn create(
                 if recent.len() >= REQUESTS_PER_DAY {
                     // Until the oldest of them is a day old.
                     let oldest = recent.first().copied().unwrap_or(now);
-                    let wait = (oldest + day - now).num_seconds().max(1);
+                    let ms = (oldest + day - now).num_milliseconds();
+                    let wait = ((ms + 999) / 1000).max(1);
                     return Err(ApiError::TooManyRequests {
                         retry_after_secs: u64::try_from(wait).unwrap_or(1),
                     });
@@ -731,9 +736,11 @@ async fn decide(
     let r = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                // The dataset's row lock first, then everything is read as
+                // it stands (a change of its terms cannot slip in between).
+                let dataset_id = listed(conn, &id)?.row.dataset_id;
+                resources_store::lock(conn, &dataset_id)?;
                 let (l, ds) = visible_request(conn, &id, &principal)?;
-                resources_store::lock(conn, &l.row.dataset_id)?;
-                let l = listed(conn, &id)?;
                 let requester = l.row.requester_id == principal.user.id;
                 let f = ds.facts();
                 let action = match d.event {
@@ -866,7 +873,7 @@ fn merge(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
     responses(
         (status = 200, description = "Approved", body = AccessRequest),
         (status = 400, description = "Invalid note or expiry", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a decider, or the transfer policy now rules it out", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a decider (nor on your own request), the transfer policy now rules it out, or the requester no longer belongs to the institution they asked for (`no-longer-a-member`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request (or not yours to see)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -1131,7 +1138,7 @@ pub async fn file_link(
     responses(
         (status = 302, description = "To the file", headers(("Location" = String, description = "The file"))),
         (status = 404, description = "No such link", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The link expired, or the grant it was issued under ended", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The link expired (`link-expired`), the grant it was issued under ended (`access-ended`), or the file was removed (`file-removed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn follow_link(
     db: web::Data<Db>,
@@ -1154,9 +1161,14 @@ pub async fn follow_link(
                 });
             }
             if let Some(grant) = &link.access_request_id {
-                let in_force = store::status_of(conn, grant)?.is_some_and(|(s, ends)| {
-                    s == RequestStatus::Approved.as_str() && ends.is_some_and(|e| e > now)
-                });
+                let in_force = match store::request(conn, grant)? {
+                    Some(g) => {
+                        g.status == RequestStatus::Approved.as_str()
+                            && g.expires_at.is_some_and(|e| e > now)
+                            && claim_holds(conn, &g)?
+                    }
+                    None => false,
+                };
                 if !in_force {
                     return Err(ApiError::Gone {
                         problem: "access-ended",
@@ -1407,9 +1419,10 @@ pub struct AccessReport {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ReportQuery {
-    /// First month, `YYYY-MM`; default eleven months before `to`.
+    /// First month, `YYYY-MM`; default eleven months before `to`. At most
+    /// 36 months in one report.
     pub from: Option<String>,
-    /// Last month, `YYYY-MM`; default this month.
+    /// Last month, `YYYY-MM`, one that has ended; default last month.
     pub to: Option<String>,
 }
 
@@ -1447,8 +1460,9 @@ fn month_of(d: NaiveDate) -> String {
 #[utoipa::path(get, operation_id = "access_report", path = "/api/v1/transparency/access-report", tag = "access",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The report", body = AccessReport),
-        (status = 400, description = "Invalid range", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The report", body = AccessReport, headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified"),
+        (status = 400, description = "Invalid range: not YYYY-MM, a month not yet ended, `from` after `to`, or over 36 months", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn report(
     req: HttpRequest,
@@ -1459,13 +1473,30 @@ pub async fn report(
         let today = now().date();
         NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today)
     };
+    // Only months that have ended: a month still running changes between
+    // two reads, and the difference could time one person's action.
+    let last_complete = this_month
+        .checked_sub_months(Months::new(1))
+        .unwrap_or(this_month);
     let to = match q.to.as_deref() {
         Some(raw) => parse_month(raw, "to")?,
-        None => this_month,
+        None => last_complete,
     };
+    if to >= this_month {
+        return Err(ApiError::field(
+            "to",
+            format!(
+                "Only months that have ended: at the latest {}.",
+                month_of(last_complete)
+            ),
+        ));
+    }
     let from = match q.from.as_deref() {
         Some(raw) => parse_month(raw, "from")?,
-        None => to.checked_sub_months(Months::new(11)).unwrap_or(to),
+        None => to
+            .checked_sub_months(Months::new(11))
+            .unwrap_or(to)
+            .max(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(to)),
     };
     if from > to {
         return Err(ApiError::field("from", "Must not be after `to`."));
@@ -1534,7 +1565,11 @@ fn month_figures(
     for d in store::decisions(conn, from, to)? {
         // An approval goes where the data went; a rejection stays with the
         // request's pair.
-        let country = d.decision_country.or(d.requester_country);
+        let country = if d.decision.as_deref() == Some("approved") {
+            d.decision_country
+        } else {
+            d.requester_country
+        };
         let t = pairs.entry((d.origin_country, country)).or_default();
         match d.decision.as_deref() {
             Some("approved") => t.approvals += 1,

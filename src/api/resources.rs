@@ -825,7 +825,11 @@ async fn update(
                     .map_err(ApiError::validation)?;
                 check_links(conn, &viewer, &act, Some(&id), &d, Some(&before))?;
                 let (was, is) = (before.to_map(), d.to_map());
-                if doc::DATA_TERMS.iter().any(|k| was.get(*k) != is.get(*k)) {
+                // A dataset's terms, and who can see it at all (widening the
+                // visibility of open data hands out its files).
+                let terms_changed = doc::DATA_TERMS.iter().any(|k| was.get(*k) != is.get(*k))
+                    || (kind == ResourceKind::Dataset && was.get("visibility") != is.get("visibility"));
+                if terms_changed {
                     policy::enforce(policy::may(&act, Action::SetDataTerms(facts(&l, &viewer))))?;
                 }
                 if status == Status::Published {

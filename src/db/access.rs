@@ -307,15 +307,24 @@ pub fn link_by_token_hash(conn: &mut DbConnection, hash: &str) -> QueryResult<Op
         .optional()
 }
 
-pub fn status_of(
-    conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Option<(String, Option<NaiveDateTime>)>> {
+pub fn request(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RequestRow>> {
     ar::table
         .filter(ar::id.eq(id))
-        .select((ar::status, ar::expires_at))
+        .select(RequestRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// Whether `user_id` belongs to institution `id` and it is verified.
+pub fn member_of_verified(conn: &mut DbConnection, id: &str, user_id: &str) -> QueryResult<bool> {
+    let n: i64 = it::table
+        .inner_join(ms::table)
+        .filter(it::id.eq(id))
+        .filter(it::verified.eq(true))
+        .filter(ms::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }
 
 // ----- the transparency report ---------------------------------------------

@@ -187,9 +187,9 @@ pub enum Action {
         dataset: ResourceFacts,
         requester: bool,
     },
-    /// Change a dataset's access level or transfer policy: its institution's
-    /// owners and editors — not admins, who could otherwise open the data to
-    /// themselves.
+    /// Change a dataset's access level, transfer policy or visibility: its
+    /// institution's owners and editors — not admins, who could otherwise
+    /// open the data to themselves.
     SetDataTerms(ResourceFacts),
     /// Get a link to a dataset's file. `grant`: the caller holds an approved,
     /// unexpired, unrevoked grant. The transfer policy is checked after this

@@ -2890,11 +2890,70 @@ pub(crate) async fn report(app: &TestApp, from: &str, to: &str) -> (Value, Strin
     (body, text)
 }
 
-/// The current month's figures, and the report's text.
-pub(crate) async fn this_month(app: &TestApp) -> (Value, String) {
-    let now = month(0);
-    let (body, text) = report(app, &now, &now).await;
+/// Last month's figures, and the report's text: the newest month a report
+/// covers (only months that have ended).
+pub(crate) async fn last_month(app: &TestApp) -> (Value, String) {
+    let last = month(-1);
+    let (body, text) = report(app, &last, &last).await;
     (body["months"][0].clone(), text)
+}
+
+/// Noon on the 15th of `month` (`YYYY-MM`).
+pub(crate) fn mid_month(month: &str) -> NaiveDateTime {
+    first_day(month)
+        .with_day(15)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+}
+
+/// `at`, one calendar month earlier (on the last day of the month when it
+/// has no such day).
+pub(crate) fn a_month_before(at: NaiveDateTime) -> NaiveDateTime {
+    at.checked_sub_months(Months::new(1)).unwrap()
+}
+
+/// Moves what happened in dataset access this month (UTC) one calendar
+/// month back, into last month: requests made and decided, file links
+/// issued. What already lies in an earlier month stays where it is, so the
+/// times between a request and its decision do not change. The report
+/// covers only months that have ended; this lets a test read what it just
+/// did there.
+pub(crate) async fn into_last_month(app: &TestApp) {
+    use diesel::prelude::*;
+    use kujenga::db::schema::{access_requests as ar, file_links as fl};
+    let start = first_day(&month(0)).and_hms_opt(0, 0, 0).unwrap();
+    let back = move |at: NaiveDateTime| {
+        if at >= start { a_month_before(at) } else { at }
+    };
+    app.db
+        .run(move |conn| {
+            kujenga::db::write_transaction(conn, |conn| {
+                let requests: Vec<(String, NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>)> =
+                    ar::table
+                        .select((ar::id, ar::created_at, ar::updated_at, ar::decided_at))
+                        .load(conn)?;
+                for (id, created, updated, decided) in requests {
+                    diesel::update(ar::table.find(id))
+                        .set((
+                            ar::created_at.eq(back(created)),
+                            ar::updated_at.eq(back(updated)),
+                            ar::decided_at.eq(decided.map(back)),
+                        ))
+                        .execute(conn)?;
+                }
+                let links: Vec<(String, NaiveDateTime)> =
+                    fl::table.select((fl::id, fl::issued_at)).load(conn)?;
+                for (id, issued) in links {
+                    diesel::update(fl::table.find(id))
+                        .set(fl::issued_at.eq(back(issued)))
+                        .execute(conn)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })
+        })
+        .await
+        .unwrap();
 }
 
 /// Month `m` of a report.
@@ -2944,7 +3003,7 @@ api_test!(
             .dataset("Open reported corpus", json!({"access_level": "open"}))
             .await;
         // Nothing yet.
-        let (empty, _) = this_month(app).await;
+        let (empty, _) = last_month(app).await;
         assert_eq!(empty["pairs"], json!([]));
         assert_eq!(empty["median_hours_to_decision"], Value::Null);
 
@@ -2958,9 +3017,14 @@ api_test!(
             ng_requests.push(id_of(&requested(app, who, &ds.id).await));
         }
         let tz_request = id_of(&requested(app, &tz, &ds.id).await);
+        // Only months that have ended are reported: this month's requests
+        // are not, yet.
+        let (m, _) = last_month(app).await;
+        assert_eq!(m, empty);
 
-        // Requests only: no decision, no median.
-        let (m, _) = this_month(app).await;
+        // Requests only (moved into last month): no decision, no median.
+        into_last_month(app).await;
+        let (m, _) = last_month(app).await;
         let s = json!("<5");
         let zero = json!(0);
         assert_eq!(m["pairs"].as_array().unwrap().len(), 2, "{m}");
@@ -2979,12 +3043,14 @@ api_test!(
         for id in &ng_requests[..4] {
             approve(app, &w.owner.access, id).await;
         }
-        let (m, _) = this_month(app).await;
+        into_last_month(app).await;
+        let (m, _) = last_month(app).await;
         assert_eq!(pair(&m, Some("KE"), Some("NG"))["approvals"], "<5");
         assert_eq!(m["median_hours_to_decision"], Value::Null, "{m}");
         // The fifth: a median.
         approve(app, &w.owner.access, &ng_requests[4]).await;
-        let (m, _) = this_month(app).await;
+        into_last_month(app).await;
+        let (m, _) = last_month(app).await;
         assert_eq!(pair(&m, Some("KE"), Some("NG"))["approvals"], 5);
         let median = m["median_hours_to_decision"]
             .as_f64()
@@ -3017,7 +3083,8 @@ api_test!(
         let (got, _) = outcome(link(app, None, &open, "").await).await;
         assert_eq!(got, "200");
 
-        let (m, text) = this_month(app).await;
+        into_last_month(app).await;
+        let (m, text) = last_month(app).await;
         assert_eq!(m["pairs"].as_array().unwrap().len(), 4, "{m}");
         assert_eq!(
             pair(&m, Some("KE"), Some("NG")),
@@ -3055,7 +3122,8 @@ api_test!(
         for word in ["Test Person", "Reported corpus", "@", PURPOSE] {
             assert!(!text.contains(word), "{word}: {text}");
         }
-        // A revocation does not unmake an approval.
+        // A revocation does not unmake an approval, neither now nor once
+        // its month is reported.
         body_of(
             act(
                 app,
@@ -3068,8 +3136,30 @@ api_test!(
             200,
         )
         .await;
-        let (again, _) = this_month(app).await;
+        let (again, _) = last_month(app).await;
         assert_eq!(again, m);
+        into_last_month(app).await;
+        let (again, _) = last_month(app).await;
+        assert_eq!(again, m);
+
+        // What happens this month is in no report yet: a request from GH,
+        // a link, a decision.
+        let gh = person(app, "gh@example.org", Some("GH")).await;
+        let gh_request = id_of(&requested(app, &gh, &ds.id).await);
+        approve(app, &w.owner.access, &gh_request).await;
+        let (got, _) = outcome(link(app, Some(&gh.access), &ds, "").await).await;
+        assert_eq!(got, "200");
+        let (got, _) = outcome(link(app, None, &open, "").await).await;
+        assert_eq!(got, "200");
+        let (again, text) = last_month(app).await;
+        assert_eq!(again, m);
+        assert!(!text.contains("GH"), "{text}");
+        // …nor can it be asked for: `to` must be a month that has ended.
+        for to in [month(0), month(1)] {
+            invalid(app.get(&report_path(&month(-1), &to)).await, &["to"]).await;
+            invalid(app.get(&report_path(&to, &to)).await, &["to"]).await;
+            invalid(app.get(&format!("{REPORT}?to={to}")).await, &["to"]).await;
+        }
 
         // Months without any: nothing, and no median.
         let (old, _) = report(app, "2020-01", "2020-12").await;
@@ -3078,14 +3168,16 @@ api_test!(
             assert_eq!(x["pairs"], json!([]), "{x}");
             assert_eq!(x["median_hours_to_decision"], Value::Null, "{x}");
         }
-        // By default: the twelve months ending with this one.
-        let (d, _) = report_at(app, "").await;
-        assert_eq!(d["to"], month(0), "{d}");
-        assert_eq!(d["from"], month(-11), "{d}");
+        // By default: the twelve months ending with last month, the newest
+        // that has ended.
+        let (d, text) = report_at(app, "").await;
+        assert_eq!(d["to"], month(-1), "{d}");
+        assert_eq!(d["from"], month(-12), "{d}");
         assert_eq!(d["months"].as_array().unwrap().len(), 12);
-        assert_eq!(month_in(&d, &month(0)), m);
+        assert_eq!(month_in(&d, &month(-1)), m);
         for x in &d["months"].as_array().unwrap()[..11] {
             assert_eq!(x["pairs"], json!([]), "{x}");
         }
+        assert!(!text.contains("GH"), "{text}");
     }
 );

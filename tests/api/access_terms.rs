@@ -13,10 +13,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::access::{
-    Ds, INST, PURPOSE, REPORT, act, approve, ask, asking, audited, count_of, figures, follow,
-    id_of, in_days, institution, link, mine, month, month_in, notification_kinds, on_behalf,
-    outcome, pair, person, redirected, report, report_at, report_path, requested, set_country,
-    show, sovereignty, status, sweep, swept, this_month, world,
+    Ds, INST, PURPOSE, REPORT, a_month_before, act, approve, ask, asking, audited, count_of,
+    figures, follow, id_of, in_days, institution, into_last_month, last_month, link, mid_month,
+    mine, month, month_in, notification_kinds, on_behalf, outcome, pair, person, redirected,
+    report, report_at, report_path, requested, set_country, show, sovereignty, status, sweep,
+    swept, world,
 };
 use crate::api_test;
 use crate::helpers::{Account, Backend, TestApp, problem};
@@ -226,7 +227,8 @@ api_test!(file_links_are_paths_and_answer_only_get, |backend| {
         events,
         "nothing audited"
     );
-    let (m, _) = this_month(app).await;
+    into_last_month(app).await;
+    let (m, _) = last_month(app).await;
     assert_eq!(pair(&m, Some("KE"), None)["links_issued"], "<5");
     assert_eq!(m["pairs"].as_array().unwrap().len(), 1, "{m}");
 });
@@ -249,14 +251,11 @@ api_test!(
             ng_requests.push(id_of(&requested(app, who, &ds.id).await));
         }
         let tz_request = id_of(&requested(app, &tz, &ds.id).await);
-        // They were made on the 15th of last month, at noon…
-        let last = month(-1);
-        let made = chrono::NaiveDate::parse_from_str(&format!("{last}-15"), "%Y-%m-%d")
-            .unwrap()
-            .and_hms_opt(12, 0, 0)
-            .unwrap();
+        // They were made on the 15th two months ago, at noon…
+        let (earlier, last) = (month(-2), month(-1));
+        let made = mid_month(&earlier);
         requests_made_at(app, None, made).await;
-        // …and are decided now.
+        // …and are decided now, which is then moved into last month.
         for id in &ng_requests {
             approve(app, &w.owner.access, id).await;
         }
@@ -273,25 +272,27 @@ api_test!(
         )
         .await;
         let decided = Utc::now().naive_utc();
-        // Each grantee downloaded once last month, and one again now.
+        // Each grantee downloaded once two months ago…
         for who in &ng {
             let (got, _) = outcome(link(app, Some(&who.access), &ds, "").await).await;
             assert_eq!(got, "200");
         }
         links_issued_at(app, made + chrono::Duration::hours(1)).await;
+        into_last_month(app).await;
+        // …and one again now: this month has not ended, it is not reported.
         let (got, _) = outcome(link(app, Some(&ng[0].access), &ds, "").await).await;
         assert_eq!(got, "200");
 
-        let (r, _) = report(app, &month(-2), &month(0)).await;
+        let (r, _) = report(app, &month(-3), &last).await;
         let s = json!("<5");
         let zero = json!(0);
-        let before = month_in(&r, &month(-2));
+        let before = month_in(&r, &month(-3));
         assert_eq!(before["pairs"], json!([]), "{r}");
         assert_eq!(before["median_hours_to_decision"], Value::Null);
 
         // Requests count in the month they were made, links in the month
         // they were issued…
-        let then = month_in(&r, &last);
+        let then = month_in(&r, &earlier);
         assert_eq!(then["pairs"].as_array().unwrap().len(), 2, "{then}");
         assert_eq!(
             pair(&then, Some("KE"), Some("NG")),
@@ -307,33 +308,42 @@ api_test!(
             "no decision that month"
         );
         // …decisions in the month they were made.
-        let now = month_in(&r, &month(0));
-        assert_eq!(now["pairs"].as_array().unwrap().len(), 2, "{now}");
+        let after = month_in(&r, &last);
+        assert_eq!(after["pairs"].as_array().unwrap().len(), 2, "{after}");
         assert_eq!(
-            pair(&now, Some("KE"), Some("NG")),
-            figures(zero.clone(), json!(5), zero.clone(), s.clone())
+            pair(&after, Some("KE"), Some("NG")),
+            figures(zero.clone(), json!(5), zero.clone(), zero.clone()),
+            "no link this month"
         );
         assert_eq!(
-            pair(&now, Some("KE"), Some("TZ")),
+            pair(&after, Some("KE"), Some("TZ")),
             figures(zero.clone(), zero.clone(), s.clone(), zero.clone())
         );
-        let median = now["median_hours_to_decision"]
+        let median = after["median_hours_to_decision"]
             .as_f64()
-            .unwrap_or_else(|| panic!("six decisions this month: {now}"));
-        let waited = (decided - made).num_seconds() as f64 / 3600.0;
+            .unwrap_or_else(|| panic!("six decisions last month: {after}"));
+        let waited = (a_month_before(decided) - made).num_seconds() as f64 / 3600.0;
         assert!(
             (median - waited).abs() < 1.0,
             "from the request to the decision: {median} vs {waited}"
         );
         // Each month reads the same alone as within a range.
-        let (alone, _) = report(app, &last, &last).await;
+        let (alone, _) = report(app, &earlier, &earlier).await;
         assert_eq!(alone["months"][0], then);
+        let (alone, _) = report(app, &last, &last).await;
+        assert_eq!(alone["months"][0], after);
+        // The default range ends with last month.
+        let (d, _) = report_at(app, "").await;
+        assert_eq!(d["to"], last, "{d}");
+        assert_eq!(month_in(&d, &earlier), then);
+        assert_eq!(month_in(&d, &last), after);
     }
 );
 
 api_test!(the_transparency_report_takes_whole_months, |backend| {
     let w = world(backend).await;
     let app = &w.app;
+    let (last, this) = (month(-1), month(0));
     // One month; a year; the longest range, 36 months.
     let (r, _) = report(app, "2026-01", "2026-01").await;
     assert_eq!(r["months"].as_array().unwrap().len(), 1);
@@ -341,9 +351,10 @@ api_test!(the_transparency_report_takes_whole_months, |backend| {
     assert_eq!(r["months"].as_array().unwrap().len(), 12);
     let (r, _) = report(app, "2023-01", "2025-12").await;
     assert_eq!(r["months"].as_array().unwrap().len(), 36);
-    // The ends of the calendar, across a year's end.
+    let (r, _) = report(app, &month(-36), &last).await;
+    assert_eq!(r["months"].as_array().unwrap().len(), 36);
+    // The first months of the calendar, across a year's end.
     report(app, "1900-01", "1900-12").await;
-    report(app, "9999-01", "9999-12").await;
     let (r, _) = report(app, "2025-11", "2026-02").await;
     assert_eq!(
         r["months"]
@@ -354,25 +365,47 @@ api_test!(the_transparency_report_takes_whole_months, |backend| {
             .collect::<Vec<_>>(),
         vec!["2025-11", "2025-12", "2026-01", "2026-02"]
     );
-    // Either end alone: a year ending with `to`; from `from` to this month.
+    // Either end alone: a year ending with `to`; from `from` to last month.
     let (r, _) = report_at(app, "?to=2025-06").await;
     assert_eq!(
         (r["from"].as_str(), r["to"].as_str()),
         (Some("2024-07"), Some("2025-06"))
     );
-    let (r, _) = report_at(app, &format!("?from={}", month(-2))).await;
-    assert_eq!(r["to"], month(0));
+    let (r, _) = report_at(app, &format!("?from={}", month(-3))).await;
+    assert_eq!(r["to"], last.as_str());
     assert_eq!(r["months"].as_array().unwrap().len(), 3);
+    let (r, _) = report_at(app, &format!("?from={last}")).await;
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (Some(&*last), Some(&*last))
+    );
+    // Neither: the twelve months ending with last month.
+    let (r, _) = report_at(app, "").await;
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (Some(&*month(-12)), Some(&*last))
+    );
+    assert_eq!(r["months"].as_array().unwrap().len(), 12);
+    assert_eq!(r["months"][11]["month"], last.as_str());
 
+    // Only months that have ended: `to` this month or later is wrong,
+    // and so is any month of year 9999.
+    for to in [this.clone(), month(1), month(12)] {
+        invalid(app.get(&report_path(&last, &to)).await, &["to"]).await;
+        invalid(app.get(&report_path(&to, &to)).await, &["to"]).await;
+        invalid(app.get(&format!("{REPORT}?to={to}")).await, &["to"]).await;
+    }
+    invalid(app.get(&report_path("9999-01", "9999-12")).await, &["to"]).await;
+    invalid(app.get(&format!("{REPORT}?to=9999-12")).await, &["to"]).await;
     // Too long a range, or backwards: `from` is wrong.
     invalid(app.get(&report_path("2023-01", "2026-01")).await, &["from"]).await;
     invalid(app.get(&report_path("2010-01", "2026-01")).await, &["from"]).await;
+    invalid(app.get(&report_path(&month(-37), &last)).await, &["from"]).await;
     invalid(app.get(&report_path("2026-02", "2026-01")).await, &["from"]).await;
-    invalid(
-        app.get(&format!("{REPORT}?from={}", month(1))).await,
-        &["from"],
-    )
-    .await;
+    // `from` alone this month or later: after the default `to`.
+    for from in [this.clone(), month(1)] {
+        invalid(app.get(&format!("{REPORT}?from={from}")).await, &["from"]).await;
+    }
     // Not a month: 400 naming the field.
     for bad in [
         "2026-13",
@@ -388,9 +421,10 @@ api_test!(the_transparency_report_takes_whole_months, |backend| {
         "yesterday",
         "",
     ] {
-        invalid(app.get(&report_path(bad, "2026-12")).await, &["from"]).await;
+        invalid(app.get(&report_path(bad, &last)).await, &["from"]).await;
         invalid(app.get(&report_path("2026-01", bad)).await, &["to"]).await;
         invalid(app.get(&format!("{REPORT}?to={bad}")).await, &["to"]).await;
+        invalid(app.get(&format!("{REPORT}?from={bad}")).await, &["from"]).await;
     }
 
     // ETags: an unchanged report is not sent again.
@@ -700,7 +734,8 @@ api_test!(
         assert_eq!(got, "404");
         // The links issued stay in the report.
         assert_eq!(link_rows(app).await, 6);
-        let (m, _) = this_month(app).await;
+        into_last_month(app).await;
+        let (m, _) = last_month(app).await;
         assert_eq!(pair(&m, Some("KE"), None)["links_issued"], 5, "{m}");
         assert_eq!(
             pair(&m, Some("KE"), Some("TZ"))["links_issued"],
@@ -771,7 +806,8 @@ api_test!(an_approval_counts_the_country_as_it_is_then, |backend| {
     assert_eq!(rejected["detail"]["to_country"], "TZ", "{rejected}");
 
     // The report counts the approvals where the data went.
-    let (m, _) = this_month(app).await;
+    into_last_month(app).await;
+    let (m, _) = last_month(app).await;
     assert_eq!(pair(&m, Some("KE"), Some("UG"))["approvals"], "<5", "{m}");
     assert_eq!(pair(&m, Some("KE"), Some("TZ"))["approvals"], 0, "{m}");
     assert_eq!(pair(&m, Some("KE"), Some("TZ"))["rejections"], "<5", "{m}");
