@@ -6,7 +6,8 @@
 #   GET /api/v1/datasets/{id}/files/{file_id}/link (a write transaction per
 #        link: the dataset, the caller's memberships and grant, the transfer
 #        policy, then a file_links row and an audit event)
-#   GET /api/v1/transparency/access-report         (12 months of aggregates)
+#   GET /api/v1/transparency/access-report         (the 12 months that have
+#        ended: on this fresh database, the cost of its 36 queries alone)
 #
 # on SQLite and, when KUJENGA_BENCH_POSTGRES_URL's server answers, PostgreSQL.
 # For each backend: a fresh database, an admin (the CLI), a verified
