@@ -69,6 +69,12 @@ pub struct HttpSettings {
     /// spoof it. Used by the per-IP rate limits.
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a whole request body (408 and the
+    /// connection closed beyond).
+    pub body_timeout_secs: u64,
+    /// Seconds a whole request may take, from its head to the answer
+    /// (408 and the connection closed beyond).
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -200,6 +206,23 @@ pub struct AuthSettings {
     pub lockout_base_secs: u32,
     /// Longest lock-out, seconds.
     pub lockout_max_secs: u32,
+    /// Failed logins for one address from all clients (in a day) before
+    /// the address-wide brake spaces out attempts from clients that have
+    /// not signed in to it before.
+    pub brake_threshold: u32,
+    /// Once braked, such attempts are spaced this many seconds apart.
+    pub brake_interval_secs: u32,
+    /// An attempt that would wait longer than this for its turn is
+    /// answered 429 with Retry-After instead.
+    pub brake_max_wait_secs: u32,
+    /// A client address that signed in to an account (or reset its
+    /// password) is known to it for this many days: the brake lets it by.
+    pub known_client_days: u32,
+    /// Least seconds between two emailed links (password reset, email
+    /// verification) for one address.
+    pub email_link_interval_secs: u32,
+    /// Most emailed links of one kind per address in 24 hours.
+    pub email_links_per_day: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -263,6 +286,8 @@ impl Default for Defaults {
                 cors_allowed_origins: Vec::new(),
                 idempotency_ttl_hours: 24,
                 trusted_proxies: Vec::new(),
+                body_timeout_secs: 30,
+                request_timeout_secs: 60,
             },
             log: LogSettings {
                 level: "info".into(),
@@ -277,7 +302,7 @@ impl Default for Defaults {
                 from: "Kujenga <no-reply@kujenga.localhost>".into(),
                 dir: None,
                 worker: true,
-                batch_size: 50,
+                batch_size: 16,
                 concurrency: 8,
                 poll_interval_ms: 2000,
                 lease_secs: 60,
@@ -310,6 +335,12 @@ impl Default for Defaults {
                 lockout_threshold: 5,
                 lockout_base_secs: 1,
                 lockout_max_secs: 900,
+                brake_threshold: 20,
+                brake_interval_secs: 5,
+                brake_max_wait_secs: 10,
+                known_client_days: 90,
+                email_link_interval_secs: 300,
+                email_links_per_day: 5,
             },
             rate_limit: RateLimitSettings {
                 register_per_hour: 20,
@@ -458,6 +489,18 @@ impl Settings {
                 "must be at least 1024",
             ));
         }
+        if self.http.body_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "http.body_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.http.request_timeout_secs < self.http.body_timeout_secs {
+            return Err(ConfigError::new(
+                "http.request_timeout_secs",
+                "must be at least http.body_timeout_secs",
+            ));
+        }
         if self.http.idempotency_ttl_hours == 0 {
             return Err(ConfigError::new(
                 "http.idempotency_ttl_hours",
@@ -506,7 +549,11 @@ impl Settings {
 
     fn validate_auth(&self) -> Result<(), ConfigError> {
         let a = &self.auth;
-        let positive: [(&str, u32); 15] = [
+        let positive: [(&str, u32); 19] = [
+            ("auth.brake_threshold", a.brake_threshold),
+            ("auth.brake_interval_secs", a.brake_interval_secs),
+            ("auth.known_client_days", a.known_client_days),
+            ("auth.email_links_per_day", a.email_links_per_day),
             (
                 "access.pending_expiry_days",
                 self.access.pending_expiry_days,
@@ -617,6 +664,21 @@ impl Settings {
             if value == 0 {
                 return Err(ConfigError::new(name, "must be at least 1"));
             }
+        }
+        // A claim must outlast a whole batch even when every send takes the
+        // full SMTP timeout (twice: connect and data), or another worker
+        // takes over emails still being sent and sends them twice.
+        let rounds = u64::from(mail.batch_size).div_ceil(u64::from(mail.concurrency));
+        let needed = rounds * mail.smtp.timeout_secs * 2;
+        if mail.lease_secs < needed {
+            return Err(ConfigError::new(
+                "mail.lease_secs",
+                format!(
+                    "must be at least 2 × mail.smtp.timeout_secs × ⌈mail.batch_size / \
+                     mail.concurrency⌉ = {needed} (the longest a batch can take); \
+                     raise it or lower the batch size"
+                ),
+            ));
         }
         if mail.retry_base_ms == 0 || mail.retry_max_ms < mail.retry_base_ms {
             return Err(ConfigError::new(
@@ -869,6 +931,17 @@ mod tests {
             ("bind", "not-an-address", "bind"),
             ("database.pool_size", "0", "database.pool_size"),
             ("http.body_limit_bytes", "12", "http.body_limit_bytes"),
+            ("http.body_timeout_secs", "0", "http.body_timeout_secs"),
+            (
+                "http.request_timeout_secs",
+                "10",
+                "http.request_timeout_secs",
+            ),
+            // A claim must outlast a batch: 2 × 15 s × ⌈16 / 8⌉ = 60 s.
+            ("mail.lease_secs", "59", "mail.lease_secs"),
+            ("mail.batch_size", "17", "mail.lease_secs"),
+            ("auth.brake_threshold", "0", "auth.brake_threshold"),
+            ("auth.email_links_per_day", "0", "auth.email_links_per_day"),
             (
                 "http.cors_allowed_origins",
                 "[\"ftp://x\"]",

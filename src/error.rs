@@ -10,6 +10,7 @@
 //! | `NotFound`, `NotFoundNamed` | 404 | `about:blank`                        |
 //! | `MethodNotAllowed`     | 405    | `about:blank` (+ `Allow`)               |
 //! | `Conflict`             | 409    | caller-supplied problem type            |
+//! | `RequestTimeout`       | 408    | `about:blank` (connection closed)       |
 //! | `PreconditionFailed`   | 412    | `urn:kujenga:problem:stale-version`     |
 //! | `PayloadTooLarge`      | 413    | `about:blank`                           |
 //! | `UnsupportedMediaType` | 415    | `about:blank`                           |
@@ -114,6 +115,9 @@ pub enum ApiError {
         title: &'static str,
         detail: String,
     },
+    /// The client took too long to send its request (body or whole request).
+    #[error("request timeout")]
+    RequestTimeout,
     #[error("precondition failed")]
     PreconditionFailed,
     #[error("payload too large")]
@@ -210,6 +214,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => blank(Some(
                 "This resource does not support the request method; see the Allow header.".into(),
             )),
+            Self::RequestTimeout => blank(Some(
+                "The request was not received in time; the connection is closed.".into(),
+            )),
             Self::PreconditionFailed => typed(
                 "stale-version",
                 "The resource has changed",
@@ -255,6 +262,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -283,6 +291,10 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::RequestTimeout => {
+                res.head_mut()
+                    .set_connection_type(actix_web::http::ConnectionType::Close);
             }
             Self::Unauthorized(_) => {
                 res.headers_mut().insert(

@@ -6,11 +6,13 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actix_cors::Cors;
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
-use actix_web::http::{Method, header};
 use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 
 use crate::api::{self, OpenApiJson};
 use crate::auth::jwt::KeyRing;
@@ -19,11 +21,15 @@ use crate::auth::ratelimit::RateLimits;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::http::SECURITY_HEADERS;
+use crate::http::cors::{self, AllowedOrigins};
+use crate::http::deadline::{RequestTimeout, request_deadline};
 use crate::http::idempotency::IdempotencyTtl;
-use crate::http::json::{self, BodyLimit};
+use crate::http::json::{self, BodyLimit, BodyTimeout};
 use crate::http::metrics::Metrics;
 use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
+use crate::http::text::refuse_control_in_uri;
+use crate::http::wire::ProblemIo;
 use crate::keys::{self, SigningKey};
 use crate::mail::Outbox;
 use crate::mail::worker::{self, Worker};
@@ -232,6 +238,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub hasher: Arc<Hasher>,
     pub limits: Arc<RateLimits>,
+    /// Refused file links recently audited (`api::access::RefusalLog`).
+    pub refusals: Arc<crate::api::access::RefusalLog>,
 }
 
 impl AppState {
@@ -265,6 +273,7 @@ impl AppState {
                 auth.argon2_parallelism,
             )?),
             limits: Arc::new(RateLimits::new(&settings.rate_limit)),
+            refusals: Arc::default(),
         })
     }
 }
@@ -284,16 +293,26 @@ fn build_server(
         u64::from(settings.http.idempotency_ttl_hours) * 3600,
     )));
     let state = web::Data::new(state);
+    let body_timeout = web::Data::new(BodyTimeout(Duration::from_secs(
+        settings.http.body_timeout_secs,
+    )));
+    let request_timeout = web::Data::new(RequestTimeout(Duration::from_secs(
+        settings.http.request_timeout_secs,
+    )));
     let origins = settings.http.cors_allowed_origins.clone();
+    let allowed_origins = web::Data::new(AllowedOrigins(origins.clone()));
     let limit = settings.http.body_limit_bytes;
 
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(state.clone())
             .app_data(db.clone())
             .app_data(metrics.clone())
             .app_data(openapi.clone())
             .app_data(body_limit.clone())
+            .app_data(body_timeout.clone())
+            .app_data(request_timeout.clone())
+            .app_data(allowed_origins.clone())
             .app_data(idempotency_ttl.clone())
             .app_data(web::PayloadConfig::new(limit))
             .app_data(json::path_config())
@@ -301,8 +320,11 @@ fn build_server(
             .configure(api::routes)
             .default_service(web::to(api::not_found))
             // Middleware runs bottom-up: observe sees every request first.
+            .wrap(from_fn(refuse_control_in_uri))
+            .wrap(from_fn(request_deadline))
             .wrap(from_fn(ensure_problem))
-            .wrap(cors(&origins))
+            .wrap(cors::cors(&origins))
+            .wrap(from_fn(cors::foreign_preflight))
             .wrap(
                 SECURITY_HEADERS
                     .iter()
@@ -312,49 +334,33 @@ fn build_server(
             )
             .wrap(Compress::default())
             .wrap(from_fn(observe))
-    })
-    .listen(listener)?
-    .shutdown_timeout(settings.http.shutdown_timeout_secs);
-    let server = if settings.http.workers > 0 {
-        server.workers(settings.http.workers)
-    } else {
-        server
     };
-    Ok(server.run())
-}
 
-/// CORS for the configured origins only. A request from another origin is
-/// served without CORS headers (the browser then blocks it) rather than
-/// rejected, so non-browser clients that send `Origin` keep working.
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-            header::HeaderName::from_static("idempotency-key"),
-            header::HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([
-            header::ETAG,
-            header::LINK,
-            header::LOCATION,
-            header::RETRY_AFTER,
-            header::HeaderName::from_static("x-request-id"),
-            header::HeaderName::from_static("idempotent-replayed"),
-        ])
-        .max_age(3600)
-        .block_on_origin_mismatch(false);
-    for origin in origins {
-        cors = cors.allowed_origin(origin);
+    // actix-web's HttpServer, assembled by hand for one reason: each
+    // connection's stream is wrapped in `ProblemIo`, so the answers the
+    // HTTP/1 dispatcher writes by itself (unparseable or oversized heads,
+    // slow heads) are problem+json too. Timeouts as HttpServer's defaults.
+    let addr = listener.local_addr()?;
+    let mut builder =
+        actix_server::Server::build().shutdown_timeout(settings.http.shutdown_timeout_secs);
+    if settings.http.workers > 0 {
+        builder = builder.workers(settings.http.workers);
     }
-    cors
+    let server = builder
+        .listen("kujenga-http", listener, move || {
+            let h1 = HttpService::build()
+                .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .h1(map_config(app(), |_| AppConfig::default()));
+            fn_service(|io: actix_web::rt::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                let _ = io.set_nodelay(true);
+                std::future::ready(Ok::<_, DispatchError>((ProblemIo::new(io), peer)))
+            })
+            .and_then(h1)
+        })?
+        .run();
+    Ok(server)
 }

@@ -1026,6 +1026,7 @@ pub struct LinkQuery {
         (status = 404, description = "No such dataset or file (or not visible to you)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn file_link(
+    req: HttpRequest,
     db: web::Data<Db>,
     MaybePrincipal(principal): MaybePrincipal,
     path: web::Path<(String, String)>,
@@ -1041,9 +1042,10 @@ pub async fn file_link(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
     let ctx = Context::new(principal.as_ref().map(|p| p.user.id.as_str()));
+    let refused = (ctx.clone(), id.clone(), file_id.clone());
     let token = random_token("kjf_");
     let hash = token_hash(&token);
-    let expires_at = db
+    let issued = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let ds = DatasetView::load(conn, &id, principal.as_ref())?;
@@ -1119,7 +1121,18 @@ pub async fn file_link(
                 Ok(expires_at)
             })
         })
-        .await?;
+        .await;
+    let expires_at = match issued {
+        Ok(expires_at) => expires_at,
+        Err(err) => {
+            if let ApiError::Forbidden { problem, .. } = &err {
+                let (ctx, dataset_id, file_id) = refused;
+                let client = crate::api::auth::client_ip(&req).to_string();
+                audit_refusal(&db, &state, ctx, dataset_id, file_id, problem, client).await;
+            }
+            return Err(err);
+        }
+    };
     // Relative to the API's origin: the Host and X-Forwarded-* headers a
     // request arrives with are not to be trusted with building URLs.
     let url = format!("/api/v1/file-links/{token}");
@@ -1129,6 +1142,82 @@ pub async fn file_link(
             url,
             expires_at: utc(expires_at),
         }))
+}
+
+/// Refused file links are access decisions too: each is audited as
+/// `dataset.file_link_refused`, at most once per (who, file, reason) and
+/// [`REFUSAL_WINDOW`]; the ones held back meanwhile are counted in the next
+/// event's `repeats` (so a hammering client costs one row per window, and
+/// the log still tells how many attempts there were).
+pub const REFUSAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The per-instance memory of recently audited refusals.
+#[derive(Debug, Default)]
+pub struct RefusalLog {
+    seen: std::sync::Mutex<HashMap<String, (std::time::Instant, u64)>>,
+}
+
+impl RefusalLog {
+    /// Whether to write an event for `key` now, and how many refusals of it
+    /// were held back since the last one written.
+    pub fn admit(&self, key: String, now: std::time::Instant) -> Option<u64> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 10_000 {
+            seen.retain(|_, (at, _)| now.duration_since(*at) < REFUSAL_WINDOW);
+        }
+        match seen.get_mut(&key) {
+            Some((at, held)) if now.duration_since(*at) < REFUSAL_WINDOW => {
+                *held += 1;
+                None
+            }
+            Some((at, held)) => {
+                let repeats = *held;
+                *at = now;
+                *held = 0;
+                Some(repeats)
+            }
+            None => {
+                seen.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+async fn audit_refusal(
+    db: &Db,
+    state: &AppState,
+    ctx: Context,
+    dataset_id: String,
+    file_id: String,
+    reason: &'static str,
+    client_ip: String,
+) {
+    let who = ctx
+        .actor_id
+        .clone()
+        .unwrap_or_else(|| format!("ip:{client_ip}"));
+    let key = format!("{who}|{file_id}|{reason}");
+    let Some(repeats) = state.refusals.admit(key, std::time::Instant::now()) else {
+        return;
+    };
+    let result = db
+        .run(move |conn| {
+            audit::record(
+                conn,
+                &ctx,
+                "dataset.file_link_refused",
+                "dataset_file",
+                &file_id,
+                json!({"dataset_id": dataset_id, "reason": reason,
+                       "client_ip": ctx.actor_id.is_none().then_some(client_ip),
+                       "repeats": repeats}),
+            )
+        })
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "a refused file link could not be audited");
+    }
 }
 
 /// Follow a file link: a redirect to the file while the link is valid (and,
@@ -1665,5 +1754,26 @@ mod tests {
             actix_web::ResponseError::status_code(&gone),
             actix_web::http::StatusCode::GONE
         );
+    }
+}
+
+#[cfg(test)]
+mod refusal_log_tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_written_once_per_window_and_counted() {
+        let log = RefusalLog::default();
+        let t0 = std::time::Instant::now();
+        let key = || "u1|f1|access-grant-required".to_string();
+        assert_eq!(log.admit(key(), t0), Some(0), "the first is written");
+        for i in 1..=5 {
+            let t = t0 + std::time::Duration::from_secs(i);
+            assert_eq!(log.admit(key(), t), None, "held back within the window");
+        }
+        assert_eq!(log.admit("u2|f1|x".into(), t0), Some(0), "keys are apart");
+        let later = t0 + REFUSAL_WINDOW + std::time::Duration::from_secs(1);
+        assert_eq!(log.admit(key(), later), Some(5), "the next counts the held");
+        assert_eq!(log.admit(key(), later), None);
     }
 }

@@ -13,7 +13,9 @@ use crate::api::types::{Accepted, TokenPair};
 use crate::auth::password::{self, Verified};
 use crate::auth::ratelimit::Bucket;
 use crate::auth::{Principal, REFRESH_TOKEN_PREFIX, random_token, token_hash};
-use crate::db::accounts::{self, NewUser, PASSWORD_RESET, Refresh, UserRow, VERIFY_EMAIL};
+use crate::db::accounts::{
+    self, BrakeTurn, NewUser, PASSWORD_RESET, Refresh, UserRow, VERIFY_EMAIL,
+};
 use crate::db::{Db, DbConnection, now, write_transaction};
 use crate::domain::{self, CountryCode, EmailAddress, Role};
 use crate::error::{ApiError, FieldError, Problem};
@@ -24,6 +26,9 @@ use crate::startup::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/register").route(web::post().to(register)))
         .service(web::resource("/auth/verify-email").route(web::post().to(verify_email)))
+        .service(
+            web::resource("/auth/verify-email/resend").route(web::post().to(resend_verification)),
+        )
         .service(web::resource("/auth/login").route(web::post().to(login)))
         .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
         .service(web::resource("/auth/logout").route(web::post().to(logout)))
@@ -102,7 +107,19 @@ pub fn send_verification(
     user: &UserRow,
     address: &str,
 ) -> Result<(), ApiError> {
-    let now = now();
+    let email = verification_email(conn, state, user, address, now())?;
+    state.outbox.enqueue(conn, email)?;
+    Ok(())
+}
+
+/// A verification token for `address`, stored, and the email carrying it.
+fn verification_email(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    address: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<Email, ApiError> {
     let token = random_token("");
     let hours = state.settings.auth.verification_ttl_hours;
     accounts::insert_email_token(
@@ -114,16 +131,78 @@ pub fn send_verification(
         now + chrono::Duration::hours(i64::from(hours)),
         now,
     )?;
-    state.outbox.enqueue(
-        conn,
-        Email::new(
-            address,
-            Template::VerifyEmail,
-            json!({"display_name": user.display_name, "token": token, "expires_in_hours": hours}),
-        )
-        .for_user(&user.id),
-    )?;
-    Ok(())
+    Ok(Email::new(
+        address,
+        Template::VerifyEmail,
+        json!({"display_name": user.display_name, "token": token, "expires_in_hours": hours}),
+    )
+    .for_user(&user.id))
+}
+
+/// A verification link for `address` within the caps: `Err(seconds)` when
+/// the caps hold it back (see [`link_allowed`]); deduplicated per interval.
+fn send_capped_verification(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    address: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<Result<(), u64>, ApiError> {
+    if let Err(wait) = link_allowed(conn, state, &user.id, VERIFY_EMAIL, address, now)? {
+        return Ok(Err(wait));
+    }
+    let email = verification_email(conn, state, user, address, now)?.dedupe(link_dedupe(
+        state,
+        VERIFY_EMAIL,
+        &user.id,
+        now,
+    ));
+    state.outbox.enqueue(conn, email)?;
+    Ok(Ok(()))
+}
+
+/// Whether another emailed link of `purpose` may go to `address` now: at
+/// most one per `auth.email_link_interval_secs` and
+/// `auth.email_links_per_day` a day. `Err(seconds)` says when the next may.
+pub fn link_allowed(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user_id: &str,
+    purpose: &str,
+    address: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<Result<(), u64>, ApiError> {
+    let auth = &state.settings.auth;
+    let day_ago = now - chrono::Duration::days(1);
+    let (count, newest) = accounts::recent_email_tokens(conn, user_id, purpose, address, day_ago)?;
+    let interval = chrono::Duration::seconds(i64::from(auth.email_link_interval_secs));
+    let wait = |until: chrono::NaiveDateTime| {
+        u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
+    };
+    if let Some(newest) = newest
+        && newest + interval > now
+    {
+        return Ok(Err(wait(newest + interval)));
+    }
+    if count >= i64::from(auth.email_links_per_day) {
+        return Ok(Err(wait(now + chrono::Duration::hours(1))));
+    }
+    Ok(Ok(()))
+}
+
+/// The outbox dedupe key of a capped link: one email per interval even if
+/// two requests race past the count.
+fn link_dedupe(
+    state: &AppState,
+    purpose: &str,
+    user_id: &str,
+    now: chrono::NaiveDateTime,
+) -> String {
+    let interval = i64::from(state.settings.auth.email_link_interval_secs.max(1));
+    format!(
+        "{purpose}:{user_id}:{}",
+        now.and_utc().timestamp() / interval
+    )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -205,6 +284,14 @@ pub async fn register(
                 let user = accounts::user_by_id(conn, &id)?
                     .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
                 send_verification(conn, &state2, &user, email.as_str())?;
+            } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())?
+                && !existing.email_verified
+                && existing.active
+            {
+                // The address was never confirmed (its link lost or
+                // expired): a fresh link, within the caps (silently held
+                // back beyond them: the answer is the same either way).
+                let _ = send_capped_verification(conn, &state2, &existing, &existing.email, now)?;
             } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())? {
                 // At most one such warning per address per hour.
                 let hour = now.format("%Y-%m-%dT%H");
@@ -273,6 +360,50 @@ pub async fn verify_email(
     }))
 }
 
+/// Send a fresh verification link to your address that awaits
+/// verification: the account's address while it is unverified, else a
+/// pending new address (PATCH /me). At most one link per
+/// `auth.email_link_interval_secs` (5 minutes) and a few a day (429 with
+/// Retry-After beyond).
+#[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A new link is on its way", body = Accepted),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing awaits verification", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A link was sent recently; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = principal.user.id.clone();
+    let state2 = state.clone();
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let user = accounts::user_by_id(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+            let address = if !user.email_verified {
+                user.email.clone()
+            } else if let Some(pending) = user.pending_email.clone() {
+                pending
+            } else {
+                return Err(ApiError::Conflict {
+                    problem: "already-verified",
+                    title: "Nothing to verify",
+                    detail: "Your email address is verified and no change of address is pending."
+                        .into(),
+                });
+            };
+            send_capped_verification(conn, &state2, &user, &address, now())?
+                .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        message: "We have sent a new link to confirm your address. Check your email.".into(),
+    }))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -335,25 +466,49 @@ pub async fn login(
     db: web::Data<Db>,
     Json(body): Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.check(Bucket::Login, client_ip(&req))?;
+    let ip = client_ip(&req);
+    state.limits.check(Bucket::Login, ip)?;
     if body.password.chars().count() > password::MAX_CHARS || body.email.len() > 254 {
         return Err(invalid_credentials());
     }
     let normalized = body.email.trim().to_lowercase();
-    let user = {
-        let normalized = normalized.clone();
+    let ip = ip.to_string();
+    let auth = state.settings.auth.clone();
+    let (user, turn) = {
+        let (normalized, ip, auth) = (normalized.clone(), ip.clone(), auth.clone());
         db.run(move |conn| {
             let now = now();
-            if let Some(until) = accounts::locked_until(conn, &normalized, now)? {
+            // This client's own lock-out on this address.
+            if let Some(until) = accounts::locked_until(conn, &normalized, &ip, now)? {
                 let secs = (until - now).num_seconds().max(1);
                 return Err(ApiError::TooManyRequests {
                     retry_after_secs: u64::try_from(secs).unwrap_or(1),
                 });
             }
-            Ok(accounts::user_by_email(conn, &normalized)?)
+            // The address-wide brake, for clients that never signed in to it.
+            let since = now - chrono::Duration::days(i64::from(auth.known_client_days));
+            let turn = if accounts::is_known_client(conn, &normalized, &ip, since)? {
+                BrakeTurn::Now
+            } else {
+                accounts::brake_turn(
+                    conn,
+                    &normalized,
+                    auth.brake_threshold,
+                    chrono::Duration::seconds(i64::from(auth.brake_interval_secs)),
+                    chrono::Duration::seconds(i64::from(auth.brake_max_wait_secs)),
+                    now,
+                )?
+            };
+            if let BrakeTurn::Refused { retry_after_secs } = turn {
+                return Err(ApiError::TooManyRequests { retry_after_secs });
+            }
+            Ok((accounts::user_by_email(conn, &normalized)?, turn))
         })
         .await?
     };
+    if let BrakeTurn::After(wait) = turn {
+        tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
+    }
     let hasher = state.hasher.clone();
     let stored = user
         .as_ref()
@@ -370,7 +525,6 @@ pub async fn login(
             (verified, rehash)
         })
         .await?;
-    let auth = state.settings.auth.clone();
     match (verified, user) {
         (Verified::Yes | Verified::YesRehash, Some(user)) => {
             let state = state.clone();
@@ -378,7 +532,7 @@ pub async fn login(
                 .run(move |conn| {
                     write_transaction(conn, |conn| {
                         let now = now();
-                        accounts::reset_login_failures(conn, &normalized)?;
+                        accounts::remember_client(conn, &normalized, &ip, now)?;
                         if let Some(hash) = &rehash {
                             accounts::set_password(conn, &user.id, hash, now)?;
                         }
@@ -394,6 +548,7 @@ pub async fn login(
                 accounts::record_login_failure(
                     conn,
                     &normalized,
+                    &ip,
                     auth.lockout_threshold,
                     auth.lockout_base_secs,
                     auth.lockout_max_secs,
@@ -537,49 +692,71 @@ pub async fn password_reset(
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Bucket::PasswordReset, client_ip(&req))?;
     // A malformed address is a client mistake (400); whether a well-formed
-    // one has an account is never revealed.
+    // one has an account is never revealed, not even by timing: the answer
+    // goes out before the account is looked up, and the rest (token and
+    // email, in one transaction) happens after it for every address.
     let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
-    {
-        let state = state.clone();
-        db.run(move |conn| {
-            write_transaction(conn, |conn| {
-                let Some(user) = accounts::user_by_email(conn, email.normalized())? else {
-                    return Ok(());
-                };
-                if !user.active {
-                    return Ok(());
-                }
-                let now = now();
-                let minutes = state.settings.auth.password_reset_ttl_minutes;
-                accounts::expire_email_tokens(conn, &user.id, PASSWORD_RESET, now)?;
-                let token = random_token("");
-                accounts::insert_email_token(
-                    conn,
-                    &token_hash(&token),
-                    &user.id,
-                    PASSWORD_RESET,
-                    &user.email,
-                    now + chrono::Duration::minutes(i64::from(minutes)),
-                    now,
-                )?;
-                state.outbox.enqueue(
-                    conn,
-                    Email::new(
-                        user.email.clone(),
-                        Template::PasswordReset,
-                        json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
-                    )
-                    .for_user(&user.id),
-                )?;
-                Ok::<_, ApiError>(())
+    let state = state.into_inner();
+    let db = db.get_ref().clone();
+    actix_web::rt::spawn(async move {
+        let result = db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    send_password_reset(conn, &state, &email, now())
+                })
             })
-        })
-        .await?;
-    }
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "a password reset link could not be queued");
+        }
+    });
     Ok(HttpResponse::Accepted().json(Accepted {
         message: "If this address has an account, we have sent it a link to reset the password."
             .into(),
     }))
+}
+
+/// Queues a reset link for `email` if it has an active account and the
+/// caps allow one (at most one per `auth.email_link_interval_secs`, and
+/// `auth.email_links_per_day` a day; the previous link stays valid then).
+/// Returns whether a link was queued.
+pub fn send_password_reset(
+    conn: &mut DbConnection,
+    state: &AppState,
+    email: &EmailAddress,
+    now: chrono::NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let Some(user) = accounts::user_by_email(conn, email.normalized())? else {
+        return Ok(false);
+    };
+    if !user.active
+        || link_allowed(conn, state, &user.id, PASSWORD_RESET, &user.email, now)?.is_err()
+    {
+        return Ok(false);
+    }
+    let minutes = state.settings.auth.password_reset_ttl_minutes;
+    accounts::expire_email_tokens(conn, &user.id, PASSWORD_RESET, now)?;
+    let token = random_token("");
+    accounts::insert_email_token(
+        conn,
+        &token_hash(&token),
+        &user.id,
+        PASSWORD_RESET,
+        &user.email,
+        now + chrono::Duration::minutes(i64::from(minutes)),
+        now,
+    )?;
+    let queued = state.outbox.enqueue(
+        conn,
+        Email::new(
+            user.email.clone(),
+            Template::PasswordReset,
+            json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
+        )
+        .for_user(&user.id)
+        .dedupe(link_dedupe(state, PASSWORD_RESET, &user.id, now)),
+    )?;
+    Ok(queued)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -597,6 +774,7 @@ pub struct PasswordResetConfirm {
         (status = 400, description = "Invalid token or weak password", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn password_reset_confirm(
+    req: HttpRequest,
     state: web::Data<AppState>,
     db: web::Data<Db>,
     Json(body): Json<PasswordResetConfirm>,
@@ -628,13 +806,22 @@ pub async fn password_reset_confirm(
         .await?
         .map_err(ApiError::internal)?;
     let state2 = state.clone();
+    let ip = client_ip(&req).to_string();
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let now = now();
-            let (user_id, _) = accounts::consume_email_token(conn, &hash, PASSWORD_RESET, now)?
-                .ok_or_else(|| invalid_token("token"))?;
+            let (user_id, address) =
+                accounts::consume_email_token(conn, &hash, PASSWORD_RESET, now)?
+                    .ok_or_else(|| invalid_token("token"))?;
             accounts::set_password(conn, &user_id, &new_hash, now)?;
+            // The emailed link proves the address: an unverified account
+            // becomes verified (its own verification link may be long gone).
+            if !user.email_verified && address == user.email {
+                accounts::verify_email(conn, &user_id, &address, now)?;
+            }
+            // Every lock-out and the brake end; this client is known now.
             accounts::reset_login_failures(conn, &user.email_normalized)?;
+            accounts::remember_client(conn, &user.email_normalized, &ip, now)?;
             accounts::secure_account(conn, &user_id, None, "password_reset", now)?;
             crate::api::notifications::password_changed(conn, &state2, &user)
         })

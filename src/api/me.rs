@@ -150,10 +150,12 @@ pub async fn patch_me(
         if verified == Verified::No {
             let auth = state.settings.auth.clone();
             let email = principal.user.email_normalized.clone();
+            let ip = crate::api::auth::client_ip(&req).to_string();
             db.run(move |conn| {
                 accounts::record_login_failure(
                     conn,
                     &email,
+                    &ip,
                     auth.lockout_threshold,
                     auth.lockout_base_secs,
                     auth.lockout_max_secs,
@@ -300,10 +302,12 @@ pub async fn change_password(
         // Wrong guesses count toward the address's lock-out, as at login.
         let auth = state.settings.auth.clone();
         let email = user.email_normalized.clone();
+        let ip = crate::api::auth::client_ip(&req).to_string();
         db.run(move |conn| {
             accounts::record_login_failure(
                 conn,
                 &email,
+                &ip,
                 auth.lockout_threshold,
                 auth.lockout_base_secs,
                 auth.lockout_max_secs,

@@ -40,7 +40,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
     ),
     paths(
         ops::healthz, ops::readyz, ops::metrics,
-        auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout,
+        auth::register, auth::verify_email, auth::resend_verification, auth::login, auth::refresh, auth::logout,
         auth::logout_all, auth::password_reset, auth::password_reset_confirm,
         me::get_me, me::patch_me, me::delete_me, me::change_password, me::list_tokens,
         me::create_token, me::delete_token,
@@ -105,11 +105,138 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The document as pretty JSON with a trailing newline (the committed form).
+/// The document as pretty JSON with a trailing newline (the committed form),
+/// with the text rule stated on every free-text input (see [`text_patterns`]).
 pub fn openapi_json() -> String {
-    let mut text = openapi().to_pretty_json().unwrap_or_else(|_| "{}".into());
+    let mut doc = serde_json::to_value(openapi()).unwrap_or_default();
+    text_patterns(&mut doc);
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     text.push('\n');
     text
+}
+
+/// States `http::text`'s rule in the document: every string a client sends
+/// (path and query parameters, request bodies and the component schemas
+/// they reference) that has no format, enum or pattern of its own gets a
+/// pattern refusing C0 control characters; fields named in
+/// `MULTI_LINE_FIELDS` allow tab, LF and CR. Done on the generated document
+/// so new endpoints are covered without anyone remembering to.
+fn text_patterns(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    // Component schemas reachable from a request body.
+    let mut wanted: Vec<String> = Vec::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for item in paths.values().filter_map(Value::as_object) {
+            for op in item.values() {
+                if let Some(body) = op.get("requestBody") {
+                    collect_refs(body, &mut wanted);
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some(name) = wanted.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = doc.pointer(&format!("/components/schemas/{name}")) {
+            collect_refs(schema, &mut wanted);
+        }
+    }
+    for name in &seen {
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            patch_schema(schema, None);
+        }
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut() {
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for p in params {
+                    if let Some(schema) = p.get_mut("schema") {
+                        patch_schema(schema, None);
+                    }
+                }
+            }
+            if let Some(content) = op
+                .pointer_mut("/requestBody/content")
+                .and_then(Value::as_object_mut)
+            {
+                for media in content.values_mut() {
+                    if let Some(schema) = media.get_mut("schema") {
+                        patch_schema(schema, None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref"
+                    && let Some(name) = v
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                {
+                    out.push(name.to_string());
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Adds the text pattern to `schema` if it is a plain string, and walks
+/// into properties, items and compositions (`field` is the property name
+/// the schema describes, which decides single- or multi-line).
+fn patch_schema(schema: &mut serde_json::Value, field: Option<&str>) {
+    use crate::http::text::{MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN, is_multi_line};
+    use serde_json::Value;
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    let is_string = match map.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    let constrained = ["format", "enum", "pattern", "const", "$ref"]
+        .iter()
+        .any(|k| map.contains_key(*k));
+    if is_string && !constrained {
+        let pattern = if field.is_some_and(is_multi_line) {
+            MULTI_LINE_PATTERN
+        } else {
+            SINGLE_LINE_PATTERN
+        };
+        map.insert("pattern".into(), Value::String(pattern.into()));
+    }
+    if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, prop) in props.iter_mut() {
+            patch_schema(prop, Some(name));
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = map.get_mut(key) {
+            patch_schema(inner, field);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(list) = map.get_mut(key).and_then(Value::as_array_mut) {
+            for inner in list {
+                patch_schema(inner, field);
+            }
+        }
+    }
 }
 
 /// A route for GET that also answers HEAD (same headers, no body).

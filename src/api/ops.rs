@@ -39,20 +39,20 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// The service can take traffic: the database answers.
+/// The service can take traffic: the database answers and commits a write.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Ready),
-        (status = 503, description = "The database does not answer", body = Problem,
+        (status = 503, description = "The database does not answer or cannot commit a write (read-only, disk full)", body = Problem,
          content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait")))
     )
 )]
 pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    db.ping(Duration::from_secs(2))
+    db.probe_write(Duration::from_secs(2))
         .await
         .map_err(ApiError::Unavailable)?;
     let database = match db.backend() {

@@ -48,6 +48,9 @@ impl std::fmt::Debug for KeyRing {
     }
 }
 
+/// Clock skew tolerated on `exp` and `iat`, seconds.
+const LEEWAY_SECS: u64 = 5;
+
 impl KeyRing {
     pub fn new(
         current: &SigningKey,
@@ -94,7 +97,9 @@ impl KeyRing {
     }
 
     /// Verifies signature (HS256 only, key chosen by `kid`), `exp`, `iss`,
-    /// `aud`, every claim's presence and type, and `typ == "access"`.
+    /// `aud`, every claim's presence and type, `typ == "access"`, and that
+    /// the token was not issued in the future nor lives longer than an
+    /// access token does (both within the leeway).
     pub fn verify(&self, token: &str) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::HS256 {
@@ -105,9 +110,13 @@ impl KeyRing {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).ok()?;
-        (data.claims.typ == ACCESS).then_some(data.claims)
+        let claims = data.claims;
+        let now = chrono::Utc::now().timestamp();
+        let plausible = claims.iat <= now + LEEWAY_SECS as i64
+            && claims.exp - claims.iat <= self.ttl_secs + LEEWAY_SECS as i64;
+        (claims.typ == ACCESS && plausible).then_some(claims)
     }
 }
 

@@ -7,8 +7,8 @@ use diesel::result::{DatabaseErrorKind, Error};
 
 use super::DbConnection;
 use super::schema::{
-    api_tokens as at, email_tokens as et, login_throttle as lt, refresh_tokens as rt,
-    sessions as se, users as us,
+    api_tokens as at, email_tokens as et, login_brakes as lb, login_failures as lf,
+    login_known_clients as kc, refresh_tokens as rt, sessions as se, users as us,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -312,6 +312,27 @@ pub fn consume_email_token(
     Ok((claimed == 1).then_some(row))
 }
 
+/// How many links of `purpose` went to `email` for the user since `since`,
+/// and when the newest was made.
+pub fn recent_email_tokens(
+    conn: &mut DbConnection,
+    user_id: &str,
+    purpose: &str,
+    email: &str,
+    since: NaiveDateTime,
+) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    let recent = et::table
+        .filter(et::user_id.eq(user_id))
+        .filter(et::purpose.eq(purpose))
+        .filter(et::email.eq(email))
+        .filter(et::created_at.gt(since));
+    let count = recent.clone().count().get_result(conn)?;
+    let newest = recent
+        .select(diesel::dsl::max(et::created_at))
+        .first::<Option<NaiveDateTime>>(conn)?;
+    Ok((count, newest))
+}
+
 /// Invalidates a user's unused tokens of one purpose (a new one replaces them).
 pub fn expire_email_tokens(
     conn: &mut DbConnection,
@@ -590,62 +611,172 @@ pub fn touch_api_token(conn: &mut DbConnection, id: &str, now: NaiveDateTime) ->
 }
 
 // ----- login throttle ----------------------------------------------------
+//
+// Two brakes on password guessing (README, "Sign-in protection"):
+// - the lock-out, per (address, client IP): `threshold` failures from one
+//   client lock that client out of that address, for longer each time;
+// - the brake, per address: once `brake_threshold` failures came from all
+//   clients together, attempts from clients that never signed in to the
+//   address take turns, `brake_interval` apart, waiting for theirs.
+// Failures fade: counts untouched for a day start again.
 
-/// Until when logins for this address are refused, if they are.
+/// Hours after which a failed-login count starts again.
+pub const FAILURES_FADE_HOURS: i64 = 24;
+
+fn faded(now: NaiveDateTime) -> NaiveDateTime {
+    now - chrono::Duration::hours(FAILURES_FADE_HOURS)
+}
+
+/// Until when this client is locked out of this address, if it is.
 pub fn locked_until(
     conn: &mut DbConnection,
     email: &str,
+    client_ip: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
-    let until: Option<Option<NaiveDateTime>> = lt::table
-        .filter(lt::email_normalized.eq(email))
-        .select(lt::locked_until)
+    let until: Option<Option<NaiveDateTime>> = lf::table
+        .filter(lf::email_normalized.eq(email))
+        .filter(lf::client_ip.eq(client_ip))
+        .select(lf::locked_until)
         .first(conn)
         .optional()?;
     Ok(until.flatten().filter(|u| *u > now))
 }
 
-/// Counts a failure; from the `threshold`-th on, locks for `base · 2^(n−threshold)`
-/// seconds (at most `max`). Returns the lock's end, if any.
-/// Hours after which an address's failed-login count starts again.
-pub const FAILURES_FADE_HOURS: i64 = 24;
+/// Whether this client signed in to this address since `since`.
+pub fn is_known_client(
+    conn: &mut DbConnection,
+    email: &str,
+    client_ip: &str,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        kc::table
+            .filter(kc::email_normalized.eq(email))
+            .filter(kc::client_ip.eq(client_ip))
+            .filter(kc::last_success_at.gt(since)),
+    ))
+    .get_result(conn)
+}
 
+/// The brake's answer to one attempt from a client it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrakeTurn {
+    /// Go ahead now.
+    Now,
+    /// Go ahead after waiting this long (the turn is reserved).
+    After(chrono::Duration),
+    /// The next free turn is further away than anyone should wait.
+    Refused { retry_after_secs: u64 },
+}
+
+/// Takes the next turn of the address's brake, if it is on.
+pub fn brake_turn(
+    conn: &mut DbConnection,
+    email: &str,
+    threshold: u32,
+    interval: chrono::Duration,
+    max_wait: chrono::Duration,
+    now: NaiveDateTime,
+) -> QueryResult<BrakeTurn> {
+    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+    // Compare-and-set on the next turn: concurrent attempts (other
+    // instances too) each get their own.
+    for _ in 0..8 {
+        let row: Option<(i32, Option<NaiveDateTime>, NaiveDateTime)> = lb::table
+            .filter(lb::email_normalized.eq(email))
+            .select((lb::failures, lb::next_turn_at, lb::updated_at))
+            .first(conn)
+            .optional()?;
+        let Some((failures, next, updated)) = row else {
+            return Ok(BrakeTurn::Now);
+        };
+        if failures < threshold || updated < faded(now) {
+            return Ok(BrakeTurn::Now);
+        }
+        let turn = next.filter(|n| *n > now).unwrap_or(now);
+        let wait = turn - now;
+        if wait > max_wait {
+            let secs = ((wait - max_wait).num_milliseconds() + 999) / 1000;
+            return Ok(BrakeTurn::Refused {
+                retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
+            });
+        }
+        let target = lb::table.filter(lb::email_normalized.eq(email));
+        let taken = match next {
+            Some(n) => diesel::update(target.filter(lb::next_turn_at.eq(n)))
+                .set(lb::next_turn_at.eq(turn + interval))
+                .execute(conn)?,
+            None => diesel::update(target.filter(lb::next_turn_at.is_null()))
+                .set(lb::next_turn_at.eq(turn + interval))
+                .execute(conn)?,
+        };
+        if taken == 1 {
+            return Ok(if wait > chrono::Duration::zero() {
+                BrakeTurn::After(wait)
+            } else {
+                BrakeTurn::Now
+            });
+        }
+    }
+    Ok(BrakeTurn::Refused {
+        retry_after_secs: u64::try_from(interval.num_seconds().max(1)).unwrap_or(1),
+    })
+}
+
+/// Counts a failure of `client_ip` on `email` (and for the address's
+/// brake); from the `threshold`-th on, locks the pair for
+/// `base · 2^(n−threshold)` seconds (at most `max`). Returns the lock's end.
 pub fn record_login_failure(
     conn: &mut DbConnection,
     email: &str,
+    client_ip: &str,
     threshold: u32,
     base_secs: u32,
     max_secs: u32,
     now: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
     super::write_transaction(conn, |conn| {
-        // Make sure the row exists, then increment in the database: the
+        // Make sure the rows exist, then increment in the database: the
         // UPDATE's row lock (PostgreSQL) or the write lock (SQLite) makes
         // concurrent failures count one each.
-        crate::with_conn!(&mut *conn, |c| diesel::insert_into(lt::table)
+        crate::with_conn!(&mut *conn, |c| diesel::insert_into(lf::table)
             .values((
-                lt::email_normalized.eq(email),
-                lt::failures.eq(0),
-                lt::updated_at.eq(now),
+                lf::email_normalized.eq(email),
+                lf::client_ip.eq(client_ip),
+                lf::failures.eq(0),
+                lf::updated_at.eq(now),
             ))
             .on_conflict_do_nothing()
             .execute(c)?);
-        // Failures fade: a count untouched for a day starts again, so a
-        // few wrong guesses cannot keep an address locked for ever.
-        diesel::update(
-            lt::table
-                .filter(lt::email_normalized.eq(email))
-                .filter(lt::updated_at.lt(now - chrono::Duration::hours(FAILURES_FADE_HOURS))),
-        )
-        .set(lt::failures.eq(0))
-        .execute(conn)?;
-        diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
-            .set((lt::failures.eq(lt::failures + 1), lt::updated_at.eq(now)))
+        crate::with_conn!(&mut *conn, |c| diesel::insert_into(lb::table)
+            .values((
+                lb::email_normalized.eq(email),
+                lb::failures.eq(0),
+                lb::updated_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)?);
+        let pair = lf::table
+            .filter(lf::email_normalized.eq(email))
+            .filter(lf::client_ip.eq(client_ip));
+        diesel::update(pair.filter(lf::updated_at.lt(faded(now))))
+            .set(lf::failures.eq(0))
             .execute(conn)?;
-        let failures: i32 = lt::table
-            .filter(lt::email_normalized.eq(email))
-            .select(lt::failures)
-            .first(conn)?;
+        diesel::update(pair)
+            .set((lf::failures.eq(lf::failures + 1), lf::updated_at.eq(now)))
+            .execute(conn)?;
+        let brake = lb::table.filter(lb::email_normalized.eq(email));
+        diesel::update(brake.filter(lb::updated_at.lt(faded(now))))
+            .set((
+                lb::failures.eq(0),
+                lb::next_turn_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        diesel::update(brake)
+            .set((lb::failures.eq(lb::failures + 1), lb::updated_at.eq(now)))
+            .execute(conn)?;
+        let failures: i32 = pair.select(lf::failures).first(conn)?;
         let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
         let locked_until = (failures >= threshold).then(|| {
             let exp = u32::try_from(failures - threshold).unwrap_or(0).min(20);
@@ -654,11 +785,50 @@ pub fn record_login_failure(
                 .min(u64::from(max_secs));
             now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(900))
         });
-        diesel::update(lt::table.filter(lt::email_normalized.eq(email)))
-            .set(lt::locked_until.eq(locked_until))
+        diesel::update(pair)
+            .set(lf::locked_until.eq(locked_until))
             .execute(conn)?;
         Ok(locked_until)
     })
+}
+
+/// A successful sign-in (or password reset) from `client_ip`: its failures
+/// are forgotten and it is known to the address from now on.
+pub fn remember_client(
+    conn: &mut DbConnection,
+    email: &str,
+    client_ip: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(
+        lf::table
+            .filter(lf::email_normalized.eq(email))
+            .filter(lf::client_ip.eq(client_ip)),
+    )
+    .execute(conn)?;
+    crate::with_conn!(&mut *conn, |c| diesel::insert_into(kc::table)
+        .values((
+            kc::email_normalized.eq(email),
+            kc::client_ip.eq(client_ip),
+            kc::last_success_at.eq(now),
+        ))
+        .on_conflict((kc::email_normalized, kc::client_ip))
+        .do_update()
+        .set(kc::last_success_at.eq(now))
+        .execute(c)?);
+    Ok(())
+}
+
+/// A password reset: every lock-out and the brake of the address end.
+pub fn reset_login_failures(conn: &mut DbConnection, email: &str) -> QueryResult<()> {
+    diesel::delete(lf::table.filter(lf::email_normalized.eq(email))).execute(conn)?;
+    diesel::delete(lb::table.filter(lb::email_normalized.eq(email))).execute(conn)?;
+    Ok(())
+}
+
+/// Forgets known clients not seen since `before` (housekeeping).
+pub fn forget_clients(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(kc::table.filter(kc::last_success_at.lt(before))).execute(conn)
 }
 
 /// Drops a pending email change and the tokens that would complete it
@@ -715,11 +885,6 @@ pub fn secure_account(
     end_sessions(conn, user_id, keep_session, reason, now)?;
     revoke_all_api_tokens(conn, user_id, now)?;
     cancel_pending_email(conn, user_id, now)
-}
-
-pub fn reset_login_failures(conn: &mut DbConnection, email: &str) -> QueryResult<()> {
-    diesel::delete(lt::table.filter(lt::email_normalized.eq(email))).execute(conn)?;
-    Ok(())
 }
 
 /// The `(user_id, email)` of a usable token, without spending it.

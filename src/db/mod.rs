@@ -305,6 +305,36 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Readiness: a connection within `timeout`, and a write that commits
+    /// (one row of `readiness_probe` updated), so a database that answers
+    /// reads but refuses writes (read-only, disk full) is not ready.
+    pub async fn probe_write(&self, timeout: Duration) -> Result<(), String> {
+        use diesel::prelude::*;
+        use schema::readiness_probe as rp;
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get_timeout(timeout).map_err(|e| e.to_string())?;
+            write_transaction(&mut conn, |conn| {
+                let now = now();
+                let updated = diesel::update(rp::table.filter(rp::id.eq(1)))
+                    .set(rp::checked_at.eq(now))
+                    .execute(conn)?;
+                if updated == 0 {
+                    crate::with_conn!(&mut *conn, |c| diesel::insert_into(rp::table)
+                        .values((rp::id.eq(1), rp::checked_at.eq(now)))
+                        .on_conflict_do_nothing()
+                        .execute(c)?);
+                }
+                Ok::<_, diesel::result::Error>(())
+            })
+            .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+}
+
 /// Now, in UTC, truncated to microseconds: PostgreSQL keeps microseconds,
 /// SQLite would keep nanoseconds, and both must agree.
 pub fn now() -> chrono::NaiveDateTime {

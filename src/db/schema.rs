@@ -124,11 +124,36 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_throttle (email_normalized) {
+    login_failures (email_normalized, client_ip) {
         email_normalized -> Text,
+        client_ip -> Text,
         failures -> Integer,
         locked_until -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_brakes (email_normalized) {
+        email_normalized -> Text,
+        failures -> Integer,
+        next_turn_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_known_clients (email_normalized, client_ip) {
+        email_normalized -> Text,
+        client_ip -> Text,
+        last_success_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    readiness_probe (id) {
+        id -> Integer,
+        checked_at -> Timestamp,
     }
 }
 

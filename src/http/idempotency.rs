@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::db::Db;
 use crate::db::idempotency::{self, Begin, StoredResponse};
 use crate::error::{ApiError, FieldError};
-use crate::http::json::{BodyLimit, read_body};
+use crate::http::json::{body_limit, body_timeout, read_body};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -115,16 +115,14 @@ pub async fn idempotency(
             .cloned()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no database in app data")))
     );
-    let limit = req
-        .app_data::<web::Data<BodyLimit>>()
-        .map(|l| l.0)
-        .unwrap_or(1024 * 1024);
+    let limit = body_limit(req.request());
+    let timeout = body_timeout(req.request());
     let ttl = req
         .app_data::<web::Data<IdempotencyTtl>>()
         .map(|t| t.0)
         .unwrap_or(Duration::from_secs(24 * 3600));
 
-    let body = answer!(req, read_body(req.take_payload(), limit).await);
+    let body = answer!(req, read_body(req.take_payload(), limit, timeout).await);
     let hash = request_hash(req.method().as_str(), req.path(), req.query_string(), &body);
     req.set_payload(actix_web::dev::Payload::from(body));
     let scope = scope_of(&req);

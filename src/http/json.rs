@@ -14,6 +14,10 @@ use crate::error::{ApiError, FieldError};
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// How long a client may take to send a whole request body (408 beyond).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub std::time::Duration);
+
 /// A JSON request body. Rejects a non-JSON content type (415), a body over
 /// the limit (413), and malformed JSON, wrong types, unknown and missing
 /// fields (400 with `errors: [{field, message}]`).
@@ -26,6 +30,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = body_limit(req);
+        let timeout = body_timeout(req);
         let content_type_ok = is_json_content_type(req);
         let payload = payload.take();
         Box::pin(async move {
@@ -34,16 +39,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                     "The request body must be JSON (Content-Type: application/json).".into(),
                 ));
             }
-            let bytes = read_body(payload, limit).await?;
+            let bytes = read_body(payload, limit, timeout).await?;
             parse_json(&bytes).map(Json)
         })
     }
 }
 
-fn body_limit(req: &HttpRequest) -> usize {
+pub fn body_limit(req: &HttpRequest) -> usize {
     req.app_data::<web::Data<BodyLimit>>()
         .map(|l| l.0)
         .unwrap_or(1024 * 1024)
+}
+
+pub fn body_timeout(req: &HttpRequest) -> std::time::Duration {
+    req.app_data::<web::Data<BodyTimeout>>()
+        .map(|t| t.0)
+        .unwrap_or(std::time::Duration::from_secs(30))
 }
 
 /// `application/json` or any `+json` type; a missing type is accepted as
@@ -65,8 +76,20 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Reads the whole body, failing with 413 as soon as it passes `limit`.
-pub async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+/// Reads the whole body, failing with 413 as soon as it passes `limit` and
+/// with 408 (closing the connection) when it has not all arrived within
+/// `timeout`.
+pub async fn read_body(
+    payload: Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<web::Bytes, ApiError> {
+    tokio::time::timeout(timeout, read_all(payload, limit))
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+}
+
+async fn read_all(mut payload: Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {
@@ -97,6 +120,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object.",
         ));
     }
+    // Control characters and duplicate keys, before anything reads a value.
+    crate::http::text::check_json(bytes).map_err(|e| ApiError::validation(vec![e]))?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = path_string(e.path());

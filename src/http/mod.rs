@@ -1,6 +1,8 @@
 //! HTTP plumbing shared by every endpoint: extractors, middleware and the
 //! building blocks for lists, conditional requests and idempotent creates.
 
+pub mod cors;
+pub mod deadline;
 pub mod etag;
 pub mod idempotency;
 pub mod json;
@@ -9,6 +11,8 @@ pub mod observe;
 pub mod pagination;
 pub mod problems;
 pub mod request_id;
+pub mod text;
+pub mod wire;
 
 use actix_web::http::header::{self, HeaderName};
 

@@ -81,14 +81,9 @@ impl Worker {
             batch_size: i64::from(settings.batch_size),
             concurrency: usize::try_from(settings.concurrency).unwrap_or(1).max(1),
             poll_interval: Duration::from_millis(settings.poll_interval_ms),
-            // The lease must outlast a whole batch even when every send
-            // takes the full SMTP timeout, or another worker would take the
-            // emails over and send them twice.
-            lease: Duration::from_secs(settings.lease_secs.max(
-                (u64::from(settings.batch_size) / u64::from(settings.concurrency.max(1)) + 1)
-                    * settings.smtp.timeout_secs
-                    * 2,
-            )),
+            // Exactly the setting: validation makes sure it outlasts a
+            // whole batch (config::Settings::validate_mail).
+            lease: Duration::from_secs(settings.lease_secs),
             backoff: Backoff {
                 base: Duration::from_millis(settings.retry_base_ms),
                 max: Duration::from_millis(settings.retry_max_ms),

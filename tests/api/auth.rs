@@ -58,7 +58,31 @@ api_test!(
             1,
             "emails are unique case-insensitively"
         );
-        // ...but the owner hears about it, and gets one verification email only.
+        // The address is not verified yet and its link went out a moment
+        // ago: no second link within the caps, and no warning either.
+        assert_eq!(
+            app.count_emails("amina@example.org", "verify_email").await,
+            1
+        );
+        assert_eq!(
+            app.count_emails("amina@example.org", "registration_attempt")
+                .await,
+            0
+        );
+        // Once verified, the owner hears about a new attempt instead.
+        let token = app
+            .last_email_data("amina@example.org", "verify_email")
+            .await
+            .unwrap()["token"]
+            .clone();
+        let res = app
+            .post_json("/api/v1/auth/verify-email", json!({"token": token}), None)
+            .await;
+        assert_eq!(res.status(), 200);
+        let third = app
+            .register("amina@example.org", "yet another strong passphrase")
+            .await;
+        assert_eq!(third.json::<Value>().await.unwrap(), first);
         assert_eq!(
             app.count_emails("amina@example.org", "verify_email").await,
             1
@@ -519,6 +543,32 @@ api_test!(forged_and_misused_tokens_are_401, |backend| {
             forge(&app, hs256.clone(), without("iat"), None),
         ),
         (
+            "iat a year ahead",
+            forge(
+                &app,
+                hs256.clone(),
+                with("iat", json!(now + 365 * 24 * 3600)),
+                None,
+            ),
+        ),
+        (
+            "iat a minute ahead (beyond the leeway)",
+            forge(&app, hs256.clone(), with("iat", json!(now + 60)), None),
+        ),
+        (
+            "a lifetime longer than an access token's",
+            forge(
+                &app,
+                hs256.clone(),
+                {
+                    let mut c = with("iat", json!(now - 10));
+                    c["exp"] = json!(now + 365 * 24 * 3600);
+                    c
+                },
+                None,
+            ),
+        ),
+        (
             "refresh typ",
             forge(&app, hs256.clone(), with("typ", json!("refresh")), None),
         ),
@@ -633,7 +683,10 @@ api_test!(
 api_test!(
     password_reset_is_enumeration_safe_and_single_use,
     |backend| {
-        let app = spawn_app(backend).await.unwrap();
+        // No spacing between links here: this test is about the links.
+        let app = spawn_app_with(backend, |s| s.auth.email_link_interval_secs = 0)
+            .await
+            .unwrap();
         let a = app.signup("akosua@example.org").await;
         let reset = |email: &str| {
             app.post_json("/api/v1/auth/password-reset", json!({"email": email}), None)
@@ -648,6 +701,11 @@ api_test!(
         assert_eq!(p["errors"][0]["field"], "email");
         let (k, u): (Value, Value) = (known.json().await.unwrap(), unknown.json().await.unwrap());
         assert_eq!(k, u);
+        assert_eq!(
+            app.wait_emails("akosua@example.org", "password_reset", 1)
+                .await,
+            1
+        );
         assert_eq!(
             app.count_emails("nobody@example.org", "password_reset")
                 .await,
@@ -681,15 +739,9 @@ api_test!(
             200
         );
         // A second request replaces the first link.
-        reset("akosua@example.org").await;
-        let first = app
-            .last_email_data("akosua@example.org", "password_reset")
-            .await
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        reset("akosua@example.org").await;
+        let first = app.reset_password_email("akosua@example.org").await;
+        let second = app.reset_password_email("akosua@example.org").await;
+        assert_ne!(first, second);
         problem(
             confirm(&first, "another long passphrase entirely").await,
             400,
@@ -871,19 +923,7 @@ api_test!(a_password_reset_clears_every_foothold, |backend| {
         .to_string();
 
     // The owner resets the password.
-    app.post_json(
-        "/api/v1/auth/password-reset",
-        json!({"email": victim.email}),
-        None,
-    )
-    .await;
-    let reset = app
-        .last_email_data(&victim.email, "password_reset")
-        .await
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reset = app.reset_password_email(&victim.email).await;
     let res = app
         .post_json(
             "/api/v1/auth/password-reset/confirm",
@@ -1010,7 +1050,7 @@ api_test!(notification_preferences_take_one_item_per_kind, |backend| {
 });
 
 api_test!(failed_logins_fade_after_a_day, |backend| {
-    use kujenga::db::schema::login_throttle;
+    use kujenga::db::schema::login_failures;
     let app = spawn_app_with(backend, |s| {
         s.auth.lockout_threshold = 2;
         s.auth.lockout_base_secs = 60;
@@ -1026,10 +1066,10 @@ api_test!(failed_logins_fade_after_a_day, |backend| {
     // The first failure was long ago (and any lock has run out).
     app.db
         .run(|conn| {
-            diesel::update(login_throttle::table)
+            diesel::update(login_failures::table)
                 .set((
-                    login_throttle::updated_at.eq(kujenga::db::now() - chrono::Duration::hours(25)),
-                    login_throttle::locked_until.eq(None::<chrono::NaiveDateTime>),
+                    login_failures::updated_at.eq(kujenga::db::now() - chrono::Duration::hours(25)),
+                    login_failures::locked_until.eq(None::<chrono::NaiveDateTime>),
                 ))
                 .execute(conn)
         })

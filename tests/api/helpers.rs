@@ -349,6 +349,43 @@ impl TestApp {
             .expect("outbox query")
     }
 
+    /// Waits (up to 10 s) until at least `n` outbox emails of `template`
+    /// went to `recipient` (a password reset queues its email after
+    /// answering), and returns how many there are.
+    pub async fn wait_emails(&self, recipient: &str, template: &str, n: i64) -> i64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let count = self.count_emails(recipient, template).await;
+            if count >= n || std::time::Instant::now() > deadline {
+                return count;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Asks for a password reset link and waits until its email is queued.
+    pub async fn reset_password_email(&self, email: &str) -> String {
+        let before = self.count_emails(email, "password_reset").await;
+        let res = self
+            .post_json(
+                "/api/v1/auth/password-reset",
+                serde_json::json!({"email": email}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 202, "password reset for {email}");
+        assert!(
+            self.wait_emails(email, "password_reset", before + 1).await > before,
+            "no reset email for {email}"
+        );
+        self.last_email_data(email, "password_reset")
+            .await
+            .expect("reset email")["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
         self.post_json(
             "/api/v1/auth/login",
