@@ -151,12 +151,8 @@ fn send_capped_verification(
     if let Err(wait) = link_allowed(conn, state, &user.id, VERIFY_EMAIL, address, now)? {
         return Ok(Err(wait));
     }
-    let email = verification_email(conn, state, user, address, now)?.dedupe(link_dedupe(
-        state,
-        VERIFY_EMAIL,
-        &user.id,
-        now,
-    ));
+    let email = verification_email(conn, state, user, address, now)?;
+    let email = link_dedupe(state, email, VERIFY_EMAIL, &user.id, now);
     state.outbox.enqueue(conn, email)?;
     Ok(Ok(()))
 }
@@ -190,19 +186,24 @@ pub fn link_allowed(
     Ok(Ok(()))
 }
 
-/// The outbox dedupe key of a capped link: one email per interval even if
-/// two requests race past the count.
+/// A capped link's email, with an outbox dedupe key per interval: one
+/// email per interval even if two requests race past the count (no key
+/// when links are not spaced at all).
 fn link_dedupe(
     state: &AppState,
+    email: Email,
     purpose: &str,
     user_id: &str,
     now: chrono::NaiveDateTime,
-) -> String {
-    let interval = i64::from(state.settings.auth.email_link_interval_secs.max(1));
-    format!(
+) -> Email {
+    let interval = i64::from(state.settings.auth.email_link_interval_secs);
+    if interval == 0 {
+        return email;
+    }
+    email.dedupe(format!(
         "{purpose}:{user_id}:{}",
         now.and_utc().timestamp() / interval
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -746,15 +747,15 @@ pub fn send_password_reset(
         now + chrono::Duration::minutes(i64::from(minutes)),
         now,
     )?;
+    let email = Email::new(
+        user.email.clone(),
+        Template::PasswordReset,
+        json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
+    )
+    .for_user(&user.id);
     let queued = state.outbox.enqueue(
         conn,
-        Email::new(
-            user.email.clone(),
-            Template::PasswordReset,
-            json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
-        )
-        .for_user(&user.id)
-        .dedupe(link_dedupe(state, PASSWORD_RESET, &user.id, now)),
+        link_dedupe(state, email, PASSWORD_RESET, &user.id, now),
     )?;
     Ok(queued)
 }
