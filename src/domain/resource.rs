@@ -45,6 +45,31 @@ macro_rules! word_enum {
 
 pub(crate) use word_enum;
 
+/// The datasheet's sections (after *Datasheets for Datasets*): Markdown prose.
+pub const DATASHEET_SECTIONS: &[&str] = &[
+    "motivation",
+    "composition",
+    "collection_process",
+    "preprocessing",
+    "uses",
+    "out_of_scope_uses",
+    "biases_and_limitations",
+    "maintenance",
+];
+
+/// A model card's prose sections (after *Model Cards for Model Reporting*).
+pub const MODEL_CARD_SECTIONS: &[&str] = &[
+    "intended_uses",
+    "out_of_scope_uses",
+    "factors",
+    "metrics",
+    "training_data",
+    "evaluation_data",
+    "ethical_considerations",
+    "caveats",
+    "environmental_impact",
+];
+
 /// A dataset's terms: who may download and where its data may go. Only its
 /// own institution's owners and editors change them (`Action::SetDataTerms`).
 pub const DATA_TERMS: &[&str] = &[

@@ -26,7 +26,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use crate::error::{ApiError, FieldError};
 
 /// Body fields (by key, at any depth) that hold Markdown or prose over
-/// several lines: tab, LF and CR are allowed in them, and only in them.
+/// several lines: tab, LF and CR are allowed in them, and only in them —
+/// these, the datasheet's sections and a model card's prose sections.
 pub const MULTI_LINE_FIELDS: &[&str] = &[
     "summary",
     "description",
@@ -36,24 +37,6 @@ pub const MULTI_LINE_FIELDS: &[&str] = &[
     "purpose",
     "note",
     "decision_note",
-    // datasheet
-    "motivation",
-    "composition",
-    "collection_process",
-    "preprocessing",
-    "uses",
-    "out_of_scope_uses",
-    "biases_and_limitations",
-    "maintenance",
-    // model card
-    "intended_uses",
-    "factors",
-    "metrics",
-    "training_data",
-    "evaluation_data",
-    "ethical_considerations",
-    "caveats",
-    "environmental_impact",
 ];
 
 /// A JSON Schema pattern for one line of text: no C0 control character.
@@ -63,7 +46,10 @@ pub const MULTI_LINE_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\
 
 /// Whether the body field `key` may span several lines.
 pub fn is_multi_line(key: &str) -> bool {
-    MULTI_LINE_FIELDS.contains(&key)
+    use crate::domain::resource::{DATASHEET_SECTIONS, MODEL_CARD_SECTIONS};
+    [MULTI_LINE_FIELDS, DATASHEET_SECTIONS, MODEL_CARD_SECTIONS]
+        .iter()
+        .any(|fields| fields.contains(&key))
 }
 
 /// The first forbidden character of `s`, if any.

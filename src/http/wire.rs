@@ -152,22 +152,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Poll::Ready(Err(e)) = self.drain(cx) {
-            return Poll::Ready(Err(e));
-        }
-        if self.pending.is_some() {
-            return Poll::Pending;
-        }
+        std::task::ready!(self.drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Poll::Ready(Err(e)) = self.drain(cx) {
-            return Poll::Ready(Err(e));
-        }
-        if self.pending.is_some() {
-            return Poll::Pending;
-        }
+        std::task::ready!(self.drain(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
