@@ -100,7 +100,7 @@ impl InstitutionKind {
 pub struct Institution {
     pub slug: String,
     pub name: String,
-    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = crate::api::vocab::Country)]
     pub country: String,
     pub kind: InstitutionKind,
     pub website: Option<String>,
@@ -195,7 +195,7 @@ pub struct InstitutionPage {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct InstitutionFilter {
-    /// ISO 3166-1 alpha-2.
+    #[param(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
     pub kind: Option<InstitutionKind>,
     pub verified: Option<bool>,
@@ -274,8 +274,7 @@ pub struct NewInstitution {
     pub slug: String,
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    /// ISO 3166-1 alpha-2.
-    #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[schema(value_type = crate::api::vocab::Country)]
     pub country: String,
     pub kind: InstitutionKind,
     /// http or https.
@@ -428,7 +427,7 @@ pub async fn show(
 pub struct InstitutionPatch {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
     pub kind: Option<InstitutionKind>,
     /// http or https; null removes it.

@@ -53,12 +53,12 @@ pub async fn get_me(req: HttpRequest, principal: Principal) -> Result<HttpRespon
 pub struct MePatch {
     #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
-    /// ISO 3166-1 alpha-2, or null to clear.
+    /// Your country, or null to clear it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, pattern = "^[A-Za-z]{2}$")]
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<Option<String>>,
-    /// BCP 47 tags (registered subtags), at most 20.
-    #[schema(max_items = 20)]
+    /// At most 20.
+    #[schema(value_type = Option<Vec<crate::api::vocab::Language>>, max_items = 20)]
     pub languages: Option<Vec<String>>,
     /// A new address: it takes effect once verified through the emailed
     /// link; needs `current_password`. Your current address cancels a

@@ -155,6 +155,7 @@ pub struct PartnershipMember {
     /// The institution's slug.
     pub institution: String,
     pub name: String,
+    #[schema(value_type = crate::api::vocab::Country)]
     pub country: String,
     pub status: MemberStatus,
     pub updated_at: DateTime<Utc>,
@@ -193,6 +194,7 @@ pub struct Partnership {
     /// Anyone may read a public partnership's page.
     pub public: bool,
     /// The active member institutions' countries.
+    #[schema(value_type = Vec<crate::api::vocab::Country>)]
     pub countries: Vec<String>,
     /// Active members (coordinators and admins: every member, whatever its status).
     pub members: Vec<PartnershipMember>,
@@ -402,7 +404,8 @@ pub struct PartnershipPage {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PartnershipFilter {
     pub status: Option<PartnershipStatus>,
-    /// A member institution's country (ISO 3166-1 alpha-2).
+    /// A member institution's country.
+    #[param(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
     /// An active member institution's slug.
     pub institution: Option<String>,

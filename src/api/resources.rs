@@ -68,11 +68,12 @@ pub struct ResourceCore {
     pub summary: String,
     /// Markdown.
     pub description: String,
-    /// SPDX licence id.
+    #[schema(value_type = Option<crate::api::vocab::Licence>)]
     pub license: Option<String>,
-    /// BCP 47 tags.
+    #[schema(value_type = Vec<crate::api::vocab::Language>)]
     pub languages: Vec<String>,
-    /// Target countries, ISO 3166-1 alpha-2.
+    /// Target countries.
+    #[schema(value_type = Vec<crate::api::vocab::Country>)]
     pub countries: Vec<String>,
     pub tags: Vec<String>,
     pub visibility: Visibility,
@@ -183,13 +184,12 @@ pub struct NewResourceCore {
     /// Markdown.
     #[schema(max_length = 50000)]
     pub description: Option<String>,
-    /// An SPDX licence id (`CC-BY-4.0`, `Apache-2.0`…).
+    #[schema(value_type = Option<crate::api::vocab::Licence>)]
     pub license: Option<String>,
-    /// BCP 47 tags.
-    #[schema(max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::api::vocab::Language>>, max_items = 20)]
     pub languages: Option<Vec<String>>,
-    /// ISO 3166-1 alpha-2 codes.
-    #[schema(max_items = 250)]
+    /// Target countries.
+    #[schema(value_type = Option<Vec<crate::api::vocab::Country>>, max_items = 250)]
     pub countries: Option<Vec<String>>,
     #[schema(max_items = 30)]
     pub tags: Option<Vec<String>>,
@@ -210,10 +210,11 @@ pub struct ResourcePatchCore {
     pub summary: Option<String>,
     #[schema(max_length = 50000)]
     pub description: Option<String>,
+    #[schema(value_type = Option<crate::api::vocab::Licence>)]
     pub license: Option<String>,
-    #[schema(max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::api::vocab::Language>>, max_items = 20)]
     pub languages: Option<Vec<String>>,
-    #[schema(max_items = 250)]
+    #[schema(value_type = Option<Vec<crate::api::vocab::Country>>, max_items = 250)]
     pub countries: Option<Vec<String>>,
     #[schema(max_items = 30)]
     pub tags: Option<Vec<String>>,
@@ -289,9 +290,11 @@ pub struct CourseFieldsPatch {
 pub struct DatasetFieldsPatch {
     #[serde(default)]
     pub access_level: AccessLevel,
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub origin_country: Option<String>,
     #[serde(default)]
     pub transfer_policy: doc::TransferPolicy,
+    #[schema(value_type = Option<Vec<crate::api::vocab::Country>>)]
     pub allowed_countries: Option<Vec<String>>,
     #[serde(default)]
     pub contains_personal_data: bool,
@@ -1026,12 +1029,14 @@ pub enum SortParam {
 pub struct ResourceFilter {
     /// Owning institution's slug.
     pub institution: Option<String>,
-    /// A BCP 47 tag; `sw` also matches `sw-KE`.
+    /// A language; `sw` also matches `sw-KE`.
+    #[param(value_type = Option<crate::api::vocab::Language>)]
     pub language: Option<String>,
-    /// A target country, ISO 3166-1 alpha-2.
+    /// A target country.
+    #[param(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
     pub tag: Option<String>,
-    /// An SPDX licence id.
+    #[param(value_type = Option<crate::api::vocab::Licence>)]
     pub license: Option<String>,
     /// Default `published`; `draft` lists the drafts of institutions you edit for.
     pub status: Option<Status>,

@@ -19,9 +19,9 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub role: Role,
-    /// ISO 3166-1 alpha-2.
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
-    /// BCP 47 tags.
+    #[schema(value_type = Vec<crate::api::vocab::Language>)]
     pub languages: Vec<String>,
     pub email_verified: bool,
     /// A new address waiting for verification.

@@ -247,10 +247,12 @@ pub struct Datasheet {
 #[serde(default)]
 pub struct DatasetFields {
     pub access_level: AccessLevel,
-    /// ISO 3166-1 alpha-2; defaults to the owning institution's country.
+    /// Where the data comes from; defaults to the owning institution's country.
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub origin_country: Option<String>,
     pub transfer_policy: TransferPolicy,
     /// The countries data may go to under `allowed_countries` (empty otherwise).
+    #[schema(value_type = Vec<crate::api::vocab::Country>)]
     pub allowed_countries: Vec<String>,
     pub contains_personal_data: bool,
     #[schema(minimum = 0)]
