@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `openapi`, `worker`,
-//! `mail`, `admin`, `seed-demo`.
+//! `mail`, `admin`, `seed-demo`, `events`.
 #![allow(clippy::print_stdout, reason = "a command line prints its results")]
 
 use std::io::Write;
@@ -64,6 +64,19 @@ institutions it would create: seed a fresh one instead. Demo institutions have n
 `kujenga admin create` makes an admin who sees every resource."
     )]
     SeedDemo(SeedDemoArgs),
+    /// The domain event log (docs/EVENTS.md).
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Delete the events that occurred before a day (UTC); prints how many.
+    Prune {
+        /// The first day to keep, YYYY-MM-DD (UTC midnight).
+        #[arg(long, value_name = "DATE")]
+        before: chrono::NaiveDate,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +159,7 @@ pub fn main() -> ExitCode {
         Command::Mail(MailCommand::Preview { template }) => preview(&settings, template.as_deref()),
         Command::Admin(AdminCommand::Create { email }) => admin_create(&settings, &email),
         Command::SeedDemo(args) => seed_demo(&settings, &args),
+        Command::Events(EventsCommand::Prune { before }) => events_prune(&settings, before),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -321,6 +335,18 @@ fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
         email.as_str()
     );
     println!("created admin {} ({id})", email.as_str());
+    Ok(())
+}
+
+fn events_prune(settings: &Settings, before: chrono::NaiveDate) -> anyhow::Result<()> {
+    let manager = ConnectionManager::new(settings)?;
+    let mut conn = manager.establish()?;
+    db::run_migrations(&mut conn)?;
+    let removed = db::events::prune(&mut conn, before.and_time(chrono::NaiveTime::MIN))?;
+    println!(
+        "removed {removed} events that occurred before {before} ({})",
+        manager.target()
+    );
     Ok(())
 }
 

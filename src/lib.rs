@@ -2,6 +2,7 @@
 //! platform. See `docs/ARCHITECTURE.md` for the map of this crate.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;

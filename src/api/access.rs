@@ -22,14 +22,16 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::notifications::{Kind, notify};
 use crate::api::resources::{details_of, facts, load, path_id, status_of};
 use crate::api::types::utc;
+use crate::app::events;
 use crate::auth::{MaybePrincipal, Principal, random_token, token_hash};
 use crate::db::access::{self as store, Change, LinkRow, Listed, Of, RequestRow};
 use crate::db::accounts::{self, UserRow};
-use crate::db::audit::{self, Context};
+use crate::db::audit::Context;
 use crate::db::institutions;
 use crate::db::resources::{self as resources_store, Loaded, Viewer};
 use crate::db::{Db, DbConnection, now, write_transaction};
 use crate::domain::access::{Event, RequestStatus, transition};
+use crate::domain::events::{AccessChange, Event as DomainEvent};
 use crate::domain::policy::{self, Action};
 use crate::domain::resource::{AccessLevel, DatasetFields, Details, ResourceKind, Status};
 use crate::domain::transfer::{self, OnBehalfOf, Refusal, Requester};
@@ -564,15 +566,20 @@ pub async fn create(
                                "request_id": row.id}),
                     )?;
                 }
-                audit::record(
+                let concerned: Vec<&str> =
+                    std::iter::once(ds.owner_id()).chain(row.institution_id.as_deref()).collect();
+                events::record(
                     conn,
                     &ctx,
-                    "access_request.created",
-                    "access_request",
                     &row.id,
-                    json!({"dataset_id": id, "institution": listed.row.institution_slug,
-                           "from_country": row.origin_country, "to_country": country,
-                           "duration_days": duration}),
+                    &concerned,
+                    &DomainEvent::AccessRequestCreated {
+                        dataset_id: id.clone(),
+                        institution: listed.row.institution_slug.clone(),
+                        from_country: row.origin_country.clone(),
+                        to_country: country.clone(),
+                        duration_days: duration,
+                    },
                 )?;
                 Ok(AccessRequest::from(&listed))
             })
@@ -838,18 +845,34 @@ async fn decide(
                 {
                     notify(conn, &state, &requester_row, kind, merge(base, extra))?;
                 }
-                audit::record(
-                    conn,
-                    &ctx,
-                    &format!("access_request.{}", to.as_str()),
-                    "access_request",
-                    &id,
-                    json!({"dataset_id": after.row.dataset_id, "from": from.as_str(),
-                           "to": to.as_str(), "expires_at": after.row.expires_at.map(utc),
-                           "from_country": after.row.origin_country,
-                           "to_country": after.row.decision_country.clone()
-                               .or_else(|| after.row.requester_country.clone())}),
-                )?;
+                let change = AccessChange {
+                    dataset_id: after.row.dataset_id.clone(),
+                    from: from.as_str().into(),
+                    to: to.as_str().into(),
+                    expires_at: after.row.expires_at.map(utc),
+                    from_country: after.row.origin_country.clone(),
+                    to_country: after
+                        .row
+                        .decision_country
+                        .clone()
+                        .or_else(|| after.row.requester_country.clone()),
+                };
+                let event = match to {
+                    RequestStatus::Approved => DomainEvent::AccessRequestApproved { change },
+                    RequestStatus::Rejected => DomainEvent::AccessRequestRejected { change },
+                    RequestStatus::Withdrawn => DomainEvent::AccessRequestWithdrawn { change },
+                    RequestStatus::Revoked => DomainEvent::AccessRequestRevoked { change },
+                    other => {
+                        return Err(ApiError::internal(anyhow::anyhow!(
+                            "no decision leads to {}",
+                            other.as_str()
+                        )));
+                    }
+                };
+                let concerned: Vec<&str> = std::iter::once(ds.owner_id())
+                    .chain(after.row.institution_id.as_deref())
+                    .collect();
+                events::record(conn, &ctx, &id, &concerned, &event)?;
                 Ok(AccessRequest::from(&after))
             })
         })
@@ -1107,16 +1130,23 @@ pub async fn file_link(
                     expires_at,
                 };
                 store::insert_link(conn, &link)?;
-                audit::record(
+                let concerned: Vec<&str> = std::iter::once(ds.owner_id())
+                    .chain(grant.as_ref().and_then(|g| g.institution_id.as_deref()))
+                    .collect();
+                events::record(
                     conn,
                     &ctx,
-                    "dataset.file_link_issued",
-                    "dataset_file",
                     &file.id,
-                    json!({"dataset_id": id, "file": file.name, "link_id": link.id,
-                           "access_request_id": link.access_request_id,
-                           "from_country": link.origin_country, "to_country": country,
-                           "expires_at": utc(expires_at)}),
+                    &concerned,
+                    &DomainEvent::FileLinkIssued {
+                        dataset_id: id.clone(),
+                        file: file.name.clone(),
+                        link_id: link.id.clone(),
+                        access_request_id: link.access_request_id.clone(),
+                        from_country: link.origin_country.clone(),
+                        to_country: country.clone(),
+                        expires_at: utc(expires_at),
+                    },
                 )?;
                 Ok(expires_at)
             })
@@ -1203,15 +1233,19 @@ async fn audit_refusal(
     };
     let result = db
         .run(move |conn| {
-            audit::record(
+            let owner = resources_store::by_id(conn, &dataset_id)?.map(|d| d.row.institution_id);
+            let event = DomainEvent::FileLinkRefused {
+                dataset_id: dataset_id.clone(),
+                reason: reason.into(),
+                client_ip: ctx.actor_id.is_none().then_some(client_ip),
+                repeats,
+            };
+            events::record(
                 conn,
                 &ctx,
-                "dataset.file_link_refused",
-                "dataset_file",
                 &file_id,
-                json!({"dataset_id": dataset_id, "reason": reason,
-                       "client_ip": ctx.actor_id.is_none().then_some(client_ip),
-                       "repeats": repeats}),
+                &owner.as_deref().into_iter().collect::<Vec<_>>(),
+                &event,
             )
         })
         .await;
@@ -1370,13 +1404,22 @@ fn expire(
                        "request_id": row.id}),
             )?;
         }
-        audit::record(
+        let owner = resources_store::by_id(conn, &row.dataset_id)?.map(|d| d.row.institution_id);
+        let concerned: Vec<&str> = owner
+            .as_deref()
+            .into_iter()
+            .chain(row.institution_id.as_deref())
+            .collect();
+        events::record(
             conn,
             &Context::new(None),
-            "access_request.expired",
-            "access_request",
             &row.id,
-            json!({"dataset_id": row.dataset_id, "from": from.as_str(), "to": "expired"}),
+            &concerned,
+            &DomainEvent::AccessRequestExpired {
+                dataset_id: row.dataset_id.clone(),
+                from: from.as_str().into(),
+                to: "expired".into(),
+            },
         )?;
         Ok(true)
     })

@@ -326,7 +326,7 @@ pub fn recent_email_tokens(
         .filter(et::purpose.eq(purpose))
         .filter(et::email.eq(email))
         .filter(et::created_at.gt(since));
-    let count = recent.clone().count().get_result(conn)?;
+    let count = recent.count().get_result(conn)?;
     let newest = recent
         .select(diesel::dsl::max(et::created_at))
         .first::<Option<NaiveDateTime>>(conn)?;

@@ -494,3 +494,27 @@ diesel::allow_tables_to_appear_in_same_query!(access_requests, memberships);
 diesel::allow_tables_to_appear_in_same_query!(file_links, dataset_files);
 diesel::allow_tables_to_appear_in_same_query!(file_links, resources);
 diesel::allow_tables_to_appear_in_same_query!(file_links, access_requests);
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        subject_kind -> Text,
+        subject_id -> Text,
+        actor_id -> Nullable<Text>,
+        payload -> Text,
+        request_id -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_institutions (event_seq, institution_id) {
+        event_seq -> BigInt,
+        institution_id -> Text,
+    }
+}
+
+diesel::joinable!(event_institutions -> events (event_seq));
+diesel::allow_tables_to_appear_in_same_query!(events, event_institutions);

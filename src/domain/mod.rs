@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 pub mod access;
+pub mod events;
 pub mod policy;
 pub mod resource;
 pub mod transfer;

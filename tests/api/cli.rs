@@ -37,6 +37,7 @@ fn every_command_has_help() {
         vec!["openapi", "--help"],
         vec!["admin", "--help"],
         vec!["admin", "create", "--help"],
+        vec!["events", "prune", "--help"],
     ] {
         let out = run(kujenga().args(&args));
         assert!(out.status.success(), "{args:?}");
@@ -53,6 +54,30 @@ fn every_command_has_help() {
     );
     let migrate = text(&run(kujenga().args(["migrate", "--help"])).stdout);
     assert!(migrate.contains("--revert"));
+}
+
+#[test]
+fn events_prune_removes_old_events_and_refuses_a_bad_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(kujenga().arg("--data-dir").arg(dir.path()).args([
+        "events",
+        "prune",
+        "--before",
+        "2020-01-01",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed 0 events that occurred before 2020-01-01"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(kujenga().arg("--data-dir").arg(dir.path()).args([
+        "events",
+        "prune",
+        "--before",
+        "last tuesday",
+    ]));
+    assert!(!out.status.success());
 }
 
 #[test]

@@ -1,0 +1,2 @@
+DROP TABLE event_institutions;
+DROP TABLE events;

@@ -1,0 +1,5 @@
+//! The application layer: commands and queries that run the same with or
+//! without HTTP (handlers, jobs, the CLI). It is being built area by area
+//! (docs/ARCHITECTURE.md): so far the event dispatcher.
+
+pub mod events;
