@@ -21,7 +21,7 @@ use crate::domain::{self, CountryCode, EmailAddress, Role};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::json::Json;
 use crate::mail::{Email, Template};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/register").route(web::post().to(register)))
@@ -169,6 +169,9 @@ pub fn link_allowed(
     now: chrono::NaiveDateTime,
 ) -> Result<Result<(), u64>, ApiError> {
     let auth = &state.settings.auth;
+    // Concurrent requests for one account queue here, so each sees the
+    // links the others sent (PostgreSQL would let two pass the count).
+    accounts::lock_user(conn, user_id)?;
     let day_ago = now - chrono::Duration::days(1);
     let (count, newest) = accounts::recent_email_tokens(conn, user_id, purpose, address, day_ago)?;
     let interval = chrono::Duration::seconds(i64::from(auth.email_link_interval_secs));

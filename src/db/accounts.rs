@@ -104,6 +104,16 @@ pub fn user_by_email(conn: &mut DbConnection, normalized: &str) -> QueryResult<O
         .optional()
 }
 
+/// Takes the user row's lock until the transaction ends (a no-op UPDATE:
+/// PostgreSQL holds the row; SQLite write transactions are serial anyway),
+/// so decisions about one account (how many links were sent) queue.
+pub fn lock_user(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let n = diesel::update(us::table.filter(us::id.eq(id)))
+        .set(us::token_version.eq(us::token_version))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 pub fn user_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
     us::table
         .filter(us::id.eq(id))
@@ -826,9 +836,24 @@ pub fn reset_login_failures(conn: &mut DbConnection, email: &str) -> QueryResult
     Ok(())
 }
 
-/// Forgets known clients not seen since `before` (housekeeping).
-pub fn forget_clients(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(kc::table.filter(kc::last_success_at.lt(before))).execute(conn)
+/// Housekeeping: forgets failure counts and brakes that have faded, and
+/// known clients not seen since `known_since`. Returns how many rows went.
+pub fn purge_sign_in_records(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    known_since: NaiveDateTime,
+) -> QueryResult<usize> {
+    let fade = faded(now);
+    let failures = diesel::delete(
+        lf::table
+            .filter(lf::updated_at.lt(fade))
+            .filter(lf::locked_until.is_null().or(lf::locked_until.lt(now))),
+    )
+    .execute(conn)?;
+    let brakes = diesel::delete(lb::table.filter(lb::updated_at.lt(fade))).execute(conn)?;
+    let clients =
+        diesel::delete(kc::table.filter(kc::last_success_at.lt(known_since))).execute(conn)?;
+    Ok(failures + brakes + clients)
 }
 
 /// Drops a pending email change and the tokens that would complete it
