@@ -15,9 +15,6 @@ use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
 use actix_web::{App, web};
 
 use crate::api::{self, OpenApiJson};
-use crate::auth::jwt::KeyRing;
-use crate::auth::password::Hasher;
-use crate::auth::ratelimit::RateLimits;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::http::SECURITY_HEADERS;
@@ -30,10 +27,9 @@ use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
 use crate::http::text::refuse_control_in_uri;
 use crate::http::wire::ProblemIo;
-use crate::keys::{self, SigningKey};
-use crate::mail::Outbox;
+use crate::keys;
 use crate::mail::worker::{self, Worker};
-use std::sync::Arc;
+use crate::state::AppState;
 use tokio::sync::watch;
 
 /// A built, bound, not yet running application.
@@ -42,8 +38,6 @@ pub struct Application {
     addr: SocketAddr,
     db: Db,
     worker: Option<Worker>,
-    idempotency_ttl: Duration,
-    limits: Arc<RateLimits>,
     state: AppState,
 }
 
@@ -108,7 +102,6 @@ impl Application {
             // Hashing the dummy password takes a moment: off the executor.
             tokio::task::spawn_blocking(move || AppState::new(&settings, &key)).await??
         };
-        let limits = state.limits.clone();
         let housekeeping_state = state.clone();
         let worker = if settings.mail.worker {
             Some(worker::build(&db, &settings, Some(metrics.clone()))?)
@@ -122,10 +115,6 @@ impl Application {
             addr,
             db,
             worker,
-            idempotency_ttl: Duration::from_secs(
-                u64::from(settings.http.idempotency_ttl_hours) * 3600,
-            ),
-            limits,
             state: housekeeping_state,
         })
     }
@@ -153,13 +142,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped.clone())));
-        let housekeeping = tokio::spawn(housekeeping(
-            self.db.clone(),
-            self.idempotency_ttl,
-            self.limits.clone(),
-            self.state.clone(),
-            stopped,
-        ));
+        let housekeeping = tokio::spawn(housekeeping(self.db.clone(), self.state.clone(), stopped));
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(worker) = worker {
@@ -175,106 +158,31 @@ impl Application {
     }
 }
 
-/// Every hour (and at start): removes expired `Idempotency-Key` entries,
-/// forgets idle clients of the rate limiters, sends the partnerships'
-/// digests of newly shared resources that are due, and sweeps dataset access
-/// (expires grants and stale requests, reminds deciders: `api::access::sweep`).
-/// A grant stops working at `expires_at` whenever the sweep runs: access
-/// checks compare with the clock themselves.
-async fn housekeeping(
-    db: Db,
-    ttl: Duration,
-    limits: Arc<RateLimits>,
-    state: AppState,
-    mut stopped: watch::Receiver<bool>,
-) {
+/// Every hour (and at start): the periodic jobs (`jobs::housekeeping::run`:
+/// idempotency keys, sign-in records, partnership digests, the dataset
+/// access sweep). A grant stops working at `expires_at` whenever the sweep
+/// runs: access checks compare with the clock themselves.
+async fn housekeeping(db: Db, state: AppState, mut stopped: watch::Receiver<bool>) {
     loop {
-        limits.shrink();
-        let cutoff =
-            crate::db::now() - chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
-        match db
-            .run(move |conn| crate::db::idempotency::purge_expired(conn, cutoff))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "expired idempotency keys removed"),
-            Err(err) => tracing::warn!(error = %err, "idempotency key purge failed"),
-        }
         let st = state.clone();
         match db
-            .run(move |conn| crate::api::partnerships::send_digests(conn, &st))
+            .run(move |conn| {
+                Ok::<_, crate::error::ApiError>(crate::jobs::housekeeping::run(
+                    conn,
+                    &st,
+                    crate::db::now(),
+                ))
+            })
             .await
         {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(partnerships = n, "shared-resource digests sent"),
-            Err(err) => tracing::warn!(error = %err, "shared-resource digests failed"),
-        }
-        let st = state.clone();
-        match db
-            .run(move |conn| crate::api::access::sweep(conn, &st, crate::db::now()))
-            .await
-        {
-            Ok(s) if s == crate::api::access::Swept::default() => {}
-            Ok(s) => tracing::info!(
-                grants_expired = s.grants_expired,
-                requests_expired = s.requests_expired,
-                reminders = s.reminders,
-                "dataset access swept"
-            ),
-            Err(err) => tracing::warn!(error = %err, "dataset access sweep failed"),
+            Ok(round) if round == crate::jobs::housekeeping::Round::default() => {}
+            Ok(round) => tracing::info!(?round, "housekeeping done"),
+            Err(err) => tracing::warn!(error = %err, "housekeeping could not run"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stopped.changed() => return,
         }
-    }
-}
-
-/// Shared, immutable state handed to every worker.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub settings: Settings,
-    pub outbox: Arc<Outbox>,
-    pub keys: Arc<KeyRing>,
-    pub hasher: Arc<Hasher>,
-    pub limits: Arc<RateLimits>,
-    /// Refused file links recently audited (`api::access::RefusalLog`).
-    pub refusals: Arc<crate::api::access::RefusalLog>,
-}
-
-impl AppState {
-    /// Everything the handlers share, from settings and the signing key.
-    pub fn new(settings: &Settings, key: &SigningKey) -> anyhow::Result<Self> {
-        let mut previous = Vec::new();
-        for path in &settings.auth.previous_signing_key_files {
-            previous.push(
-                keys::load(path)
-                    .map_err(|e| anyhow::anyhow!("auth.previous_signing_key_files: {e}"))?,
-            );
-        }
-        let auth = &settings.auth;
-        Ok(Self {
-            settings: settings.clone(),
-            outbox: Arc::new(Outbox::new(
-                &settings.mail,
-                &settings.platform.name,
-                &settings.platform.frontend_url,
-            )?),
-            keys: Arc::new(KeyRing::new(
-                key,
-                &previous,
-                &auth.issuer,
-                &auth.audience,
-                i64::from(auth.access_token_ttl_secs),
-            )?),
-            hasher: Arc::new(Hasher::new(
-                auth.argon2_memory_kib,
-                auth.argon2_iterations,
-                auth.argon2_parallelism,
-            )?),
-            limits: Arc::new(RateLimits::new(&settings.rate_limit)),
-            refusals: Arc::default(),
-        })
     }
 }
 

@@ -39,7 +39,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const PURPOSE_MIN: usize = 20;
 const PURPOSE_MAX: usize = 2000;
@@ -364,12 +364,15 @@ fn check_note(raw: &str, required: bool, errors: &mut Vec<FieldError>) -> Option
     }
 }
 
-fn listed(conn: &mut DbConnection, id: &str) -> Result<Listed, ApiError> {
+pub(crate) fn listed(conn: &mut DbConnection, id: &str) -> Result<Listed, ApiError> {
     store::by_id(conn, id)?.ok_or(ApiError::NotFound)
 }
 
 /// The owners and editors of an institution, still active.
-fn deciders(conn: &mut DbConnection, institution_id: &str) -> Result<Vec<UserRow>, ApiError> {
+pub(crate) fn deciders(
+    conn: &mut DbConnection,
+    institution_id: &str,
+) -> Result<Vec<UserRow>, ApiError> {
     let mut users = institutions::users_with_role(conn, institution_id, "owner")?;
     users.extend(institutions::users_with_role(
         conn,
@@ -380,7 +383,7 @@ fn deciders(conn: &mut DbConnection, institution_id: &str) -> Result<Vec<UserRow
     Ok(users)
 }
 
-fn institution_name(conn: &mut DbConnection, slug: &str) -> Result<String, ApiError> {
+pub(crate) fn institution_name(conn: &mut DbConnection, slug: &str) -> Result<String, ApiError> {
     Ok(institutions::by_slug(conn, slug)?
         .map(|i| i.name)
         .unwrap_or_else(|| slug.to_string()))
@@ -1317,169 +1320,6 @@ pub async fn follow_link(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .finish())
-}
-
-// ----- the periodic job --------------------------------------------------------------
-
-/// What one `sweep` did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Swept {
-    pub grants_expired: usize,
-    pub requests_expired: usize,
-    pub reminders: usize,
-}
-
-/// The periodic job (run by housekeeping, and by tests with their own
-/// clock): marks grants whose time is up as `expired`, expires requests
-/// nobody decided within `access.pending_expiry_days`, and reminds the
-/// deciders of requests pending longer than `access.reminder_after_days`:
-/// one email per decider and run, each request at most once per period.
-/// Each change is a conditional update, so instances running it at once
-/// never double an email.
-pub fn sweep(
-    conn: &mut DbConnection,
-    state: &AppState,
-    now: NaiveDateTime,
-) -> Result<Swept, ApiError> {
-    let access = &state.settings.access;
-    let mut swept = Swept::default();
-    // One row that fails (and rolls back alone) does not stop the rest.
-    let each = |conn: &mut DbConnection, row: &RequestRow, from| match expire(
-        conn, state, row, from, now,
-    ) {
-        Ok(done) => done,
-        Err(err) => {
-            tracing::warn!(request = %row.id, error = %err, "could not expire an access request");
-            false
-        }
-    };
-    for row in store::grants_ended(conn, now)? {
-        if each(conn, &row, RequestStatus::Approved) {
-            swept.grants_expired += 1;
-        }
-    }
-    let stale = now - Duration::days(i64::from(access.pending_expiry_days));
-    for row in store::pending_since(conn, stale)? {
-        if each(conn, &row, RequestStatus::Pending) {
-            swept.requests_expired += 1;
-        }
-    }
-    swept.reminders = remind(conn, state, now)?;
-    Ok(swept)
-}
-
-fn expire(
-    conn: &mut DbConnection,
-    state: &AppState,
-    row: &RequestRow,
-    from: RequestStatus,
-    now: NaiveDateTime,
-) -> Result<bool, ApiError> {
-    let change = Change {
-        ended_at: Some(Some(now)),
-        ..Change::default()
-    };
-    write_transaction(conn, |conn| {
-        if !store::set_status(conn, &row.id, from.as_str(), "expired", now, &change)? {
-            return Ok(false);
-        }
-        let l = listed(conn, &row.id)?;
-        if let Some(user) = accounts::user_by_id(conn, &row.requester_id)?.filter(|u| u.active) {
-            let owner = resources_store::by_id(conn, &row.dataset_id)?
-                .map(|d| d.institution_slug)
-                .unwrap_or_default();
-            let owner_name = institution_name(conn, &owner)?;
-            let how = if from == RequestStatus::Approved {
-                "grant_expired"
-            } else {
-                "request_expired"
-            };
-            notify(
-                conn,
-                state,
-                &user,
-                Kind::AccessEnded,
-                json!({"display_name": user.display_name, "dataset": l.dataset_title,
-                       "owner_institution": owner_name, "how": how, "note": null,
-                       "request_id": row.id}),
-            )?;
-        }
-        let owner = resources_store::by_id(conn, &row.dataset_id)?.map(|d| d.row.institution_id);
-        let concerned: Vec<&str> = owner
-            .as_deref()
-            .into_iter()
-            .chain(row.institution_id.as_deref())
-            .collect();
-        events::record(
-            conn,
-            &Context::new(None),
-            &row.id,
-            &concerned,
-            &DomainEvent::AccessRequestExpired {
-                dataset_id: row.dataset_id.clone(),
-                from: from.as_str().into(),
-                to: "expired".into(),
-            },
-        )?;
-        Ok(true)
-    })
-}
-
-fn remind(
-    conn: &mut DbConnection,
-    state: &AppState,
-    now: NaiveDateTime,
-) -> Result<usize, ApiError> {
-    let access = &state.settings.access;
-    let period = now - Duration::days(i64::from(access.reminder_after_days));
-    write_transaction(conn, |conn| {
-        // Each decider gets one email listing every claimed request they may
-        // decide, whichever of their institutions it belongs to.
-        let mut deciders_of: HashMap<String, Vec<UserRow>> = HashMap::new();
-        let mut due: BTreeMap<String, (UserRow, Vec<serde_json::Value>)> = BTreeMap::new();
-        for row in store::pending_since(conn, period)? {
-            if !store::claim_reminder(conn, &row.id, period, now)? {
-                continue;
-            }
-            let (Some(l), Some(ds)) = (
-                store::by_id(conn, &row.id)?,
-                resources_store::by_id(conn, &row.dataset_id)?,
-            ) else {
-                continue;
-            };
-            let institution = ds.row.institution_id;
-            if !deciders_of.contains_key(&institution) {
-                let found = deciders(conn, &institution)?;
-                deciders_of.insert(institution.clone(), found);
-            }
-            let item = json!({"id": row.id, "dataset": l.dataset_title,
-                              "requester": l.requester_name,
-                              "created_on": row.created_at.format("%Y-%m-%d").to_string()});
-            for decider in deciders_of.get(&institution).into_iter().flatten() {
-                if decider.id == row.requester_id {
-                    continue;
-                }
-                due.entry(decider.id.clone())
-                    .or_insert_with(|| (decider.clone(), Vec::new()))
-                    .1
-                    .push(item.clone());
-            }
-        }
-        let sent = due.len();
-        for (decider, requests) in due.into_values() {
-            notify(
-                conn,
-                state,
-                &decider,
-                Kind::AccessReminder,
-                json!({"display_name": decider.display_name,
-                       "after_days": access.reminder_after_days,
-                       "expire_days": access.pending_expiry_days,
-                       "requests": requests}),
-            )?;
-        }
-        Ok(sent)
-    })
 }
 
 // ----- the transparency report ------------------------------------------------------

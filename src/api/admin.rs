@@ -12,7 +12,7 @@ use crate::db::{Db, now};
 use crate::error::{ApiError, Problem};
 use crate::http::json::Query;
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/outbox").route(crate::api::get().to(list)))

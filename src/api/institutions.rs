@@ -24,7 +24,7 @@ use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::mail::{Email, Template};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Days an invitation stays valid.
 pub const INVITATION_DAYS: i64 = 7;

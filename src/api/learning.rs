@@ -33,7 +33,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Modules a course may have.
 pub const MODULES_MAX: i64 = 500;

@@ -15,7 +15,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::mail::{Email, Template};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Events a person is notified of. Each has an email template; security
 /// events are always emailed, the others can be switched off.

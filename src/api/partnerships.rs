@@ -27,7 +27,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get = crate::api::get;
@@ -94,7 +94,7 @@ pub enum PartnershipStatus {
 }
 
 impl PartnershipStatus {
-    fn parse(raw: &str) -> Self {
+    pub(crate) fn parse(raw: &str) -> Self {
         match raw {
             "active" => Self::Active,
             "concluded" => Self::Concluded,
@@ -112,7 +112,7 @@ impl PartnershipStatus {
         }
     }
 
-    fn ended(self) -> bool {
+    pub(crate) fn ended(self) -> bool {
         matches!(self, Self::Concluded | Self::Dissolved)
     }
 }
@@ -322,7 +322,7 @@ fn ended() -> ApiError {
 }
 
 /// Emails everyone in `user_ids` (each once), in the caller's transaction.
-fn tell(
+pub(crate) fn tell(
     conn: &mut DbConnection,
     state: &AppState,
     user_ids: &[String],
@@ -1536,7 +1536,7 @@ pub async fn share(
                     &l.row.id,
                     json!({"resource_id": r.row.id, "kind": r.row.kind}),
                 )?;
-                send_digests_for(conn, &state, Some(&l.row.id))?;
+                crate::jobs::digests::send_for(conn, &state, Some(&l.row.id))?;
                 Ok(SharedResource::of(&r, now))
             })
         })
@@ -1597,61 +1597,4 @@ pub async fn unshare(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Sends the digest of newly shared resources to the owners of each
-/// partnership's active member institutions — at most one per partnership
-/// per day: the first share after a quiet day goes out at once (from the
-/// share), the rest wait for the housekeeping loop, which calls this hourly.
-pub fn send_digests(conn: &mut DbConnection, state: &AppState) -> Result<usize, ApiError> {
-    send_digests_for(conn, state, None)
-}
-
-fn send_digests_for(
-    conn: &mut DbConnection,
-    state: &AppState,
-    only: Option<&str>,
-) -> Result<usize, ApiError> {
-    let now = now();
-    let due = store::digests_due(conn, now - chrono::Duration::hours(24), only)?;
-    let mut sent = 0;
-    let before = now - chrono::Duration::hours(24);
-    for (p, items) in due {
-        let sent_now = write_transaction(conn, |conn| {
-            // Another instance (or a share) may have sent it meanwhile.
-            store::lock(conn, &p.id)?;
-            let fresh = store::by_slug(conn, &p.slug)?;
-            if fresh.is_none_or(|f| f.last_digest_at.is_some_and(|at| at >= before)) {
-                return Ok::<_, ApiError>(false);
-            }
-            if PartnershipStatus::parse(&p.status).ended() {
-                store::mark_digested(conn, &p.id, now)?;
-                return Ok(false);
-            }
-            let members = store::members(conn, &p.id)?;
-            let institutions: Vec<String> = members
-                .iter()
-                .filter(|m| m.row.status == "active")
-                .map(|m| m.row.institution_id.clone())
-                .collect();
-            let owners = store::owners_of(conn, &institutions)?;
-            let resources: Vec<serde_json::Value> = items
-                .iter()
-                .map(|(id, title)| json!({"id": id, "title": title}))
-                .collect();
-            tell(
-                conn,
-                state,
-                &owners,
-                Kind::PartnershipSharedDigest,
-                &json!({"partnership": p.title, "slug": p.slug, "resources": resources}),
-            )?;
-            store::mark_digested(conn, &p.id, now)?;
-            Ok(true)
-        })?;
-        if sent_now {
-            sent += 1;
-        }
-    }
-    Ok(sent)
 }

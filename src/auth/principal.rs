@@ -12,7 +12,7 @@ use crate::db::accounts::{self, UserRow};
 use crate::db::{Db, now};
 use crate::domain::Role;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]

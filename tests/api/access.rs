@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, Utc};
-use kujenga::api::access::Swept;
+use kujenga::jobs::access::Swept;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -313,7 +313,7 @@ pub(crate) async fn redirected(app: &TestApp, url: &str, target: &str) {
 pub(crate) async fn sweep(app: &TestApp, at: NaiveDateTime) -> Swept {
     let st = app.state.clone();
     app.db
-        .run(move |conn| kujenga::api::access::sweep(conn, &st, at))
+        .run(move |conn| kujenga::jobs::access::sweep(conn, &st, at))
         .await
         .unwrap()
 }

@@ -120,7 +120,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     /// What the handlers share: tests run periodic jobs with it, on their own clock.
-    pub state: kujenga::startup::AppState,
+    pub state: kujenga::state::AppState,
     pub database: TestDatabase,
     handle: actix_web::dev::ServerHandle,
 }

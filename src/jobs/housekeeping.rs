@@ -1,0 +1,47 @@
+//! The hourly round: each job on its own (one failing does not stop the
+//! others), with the clock passed in.
+
+use chrono::NaiveDateTime;
+
+use crate::db::{self, DbConnection};
+use crate::state::AppState;
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Expired `Idempotency-Key` entries removed.
+    pub idempotency_keys: usize,
+    /// Sign-in records past their use removed (faded failure counts,
+    /// clients not seen within `auth.known_client_days`).
+    pub sign_in_records: usize,
+    /// Partnerships whose digest went out.
+    pub digests: usize,
+    /// What the dataset access sweep did.
+    pub access: super::access::Swept,
+}
+
+/// Runs every periodic job once, as of `now`.
+pub fn run(conn: &mut DbConnection, state: &AppState, now: NaiveDateTime) -> Round {
+    state.limits.shrink();
+    let settings = &state.settings;
+    let mut round = Round::default();
+    let ttl = chrono::Duration::hours(i64::from(settings.http.idempotency_ttl_hours));
+    match db::idempotency::purge_expired(conn, now - ttl) {
+        Ok(n) => round.idempotency_keys = n,
+        Err(err) => tracing::warn!(error = %err, "idempotency key purge failed"),
+    }
+    let known = chrono::Duration::days(i64::from(settings.auth.known_client_days));
+    match db::accounts::purge_sign_in_records(conn, now, now - known) {
+        Ok(n) => round.sign_in_records = n,
+        Err(err) => tracing::warn!(error = %err, "sign-in record purge failed"),
+    }
+    match super::digests::send(conn, state) {
+        Ok(n) => round.digests = n,
+        Err(err) => tracing::warn!(error = %err, "shared-resource digests failed"),
+    }
+    match super::access::sweep(conn, state, now) {
+        Ok(s) => round.access = s,
+        Err(err) => tracing::warn!(error = %err, "dataset access sweep failed"),
+    }
+    round
+}
