@@ -323,6 +323,76 @@ impl From<crate::db::PoolError> for ApiError {
     }
 }
 
+/// The policy's refusals as answers: hidden objects are 404, refusals 401
+/// (sign in) or 403 with their problem type.
+impl From<crate::domain::policy::Refusal> for ApiError {
+    fn from(refusal: crate::domain::policy::Refusal) -> Self {
+        use crate::domain::policy::{Denial, Refusal};
+        match refusal {
+                    Refusal::Hidden => ApiError::NotFound,
+            Refusal::Forbidden(Denial::SignIn) => ApiError::Unauthorized(
+                "Sign in: this needs `Authorization: Bearer <token>`.".into(),
+            ),
+            Refusal::Forbidden(Denial::EmailNotVerified) => ApiError::Forbidden {
+                problem: "email-not-verified",
+                title: "Email address not verified",
+                detail: "Verify your email address first: follow the link we sent you.".into(),
+            },
+            Refusal::Forbidden(Denial::AdminOnly) => ApiError::Forbidden {
+                problem: "admin-only",
+                title: "Administrators only",
+                detail: "Only platform administrators may do this.".into(),
+            },
+            Refusal::Forbidden(Denial::InstitutionNotVerified) => ApiError::Forbidden {
+                problem: "institution-not-verified",
+                title: "Institution not verified",
+                detail: "An administrator must verify the institution before it can publish.".into(),
+            },
+            Refusal::Forbidden(Denial::CoordinatorOnly) => ApiError::Forbidden {
+                problem: "coordinators-only",
+                title: "Coordinators only",
+                detail: "Only the partnership's coordinators (or platform coordinators, to create one) may do this.".into(),
+            },
+            Refusal::Forbidden(Denial::AccountRequired) => ApiError::Forbidden {
+                problem: "download-needs-account",
+                title: "Sign in to download",
+                detail: "This dataset's files are for signed-in users with a verified email address."
+                    .into(),
+            },
+            Refusal::Forbidden(Denial::GrantRequired) => ApiError::Forbidden {
+                problem: "access-grant-required",
+                title: "Access to this dataset must be granted",
+                detail: "This dataset is restricted: ask for access (POST \
+                         /api/v1/datasets/{id}/access-requests) and download once the owners approve."
+                    .into(),
+            },
+            Refusal::Forbidden(Denial::Role) => ApiError::Forbidden {
+                problem: "insufficient-role",
+                title: "Your role does not allow this",
+                detail: "Your role in this institution does not allow this action.".into(),
+            },
+        }
+    }
+}
+
+impl<E: Into<ApiError>> From<crate::db::RunError<E>> for ApiError {
+    fn from(err: crate::db::RunError<E>) -> Self {
+        match err {
+            crate::db::RunError::Pool(e) => e.into(),
+            crate::db::RunError::Blocking => {
+                Self::Internal(anyhow::anyhow!("the blocking thread pool is gone"))
+            }
+            crate::db::RunError::Failed(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::mail::EnqueueError> for ApiError {
+    fn from(err: crate::mail::EnqueueError) -> Self {
+        Self::internal(err)
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(err: actix_web::error::BlockingError) -> Self {
         Self::Internal(anyhow::anyhow!("blocking task failed: {err}"))

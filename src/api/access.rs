@@ -218,7 +218,7 @@ impl DatasetView {
 }
 
 fn check(principal: Option<&Principal>, action: Action) -> Result<(), ApiError> {
-    policy::enforce(policy::may(&Principal::actor_of(principal), action))
+    Ok(policy::enforce(policy::may(&Principal::actor_of(principal), action))?)
 }
 
 /// Applies the dataset's transfer policy to `user` (if signed in) asking on
@@ -1155,7 +1155,7 @@ pub async fn file_link(
             })
         })
         .await;
-    let expires_at = match issued {
+    let expires_at = match issued.map_err(ApiError::from) {
         Ok(expires_at) => expires_at,
         Err(err) => {
             if let ApiError::Forbidden { problem, .. } = &err {

@@ -67,7 +67,7 @@ impl Principal {
     /// Asks the policy whether the caller may administer the platform.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         use crate::domain::policy::{Action, enforce, may};
-        enforce(may(&self.actor(), Action::Administer))
+        Ok(enforce(may(&self.actor(), Action::Administer))?)
     }
 }
 

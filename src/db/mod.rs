@@ -205,6 +205,29 @@ pub type DbPool = Pool<ConnectionManager>;
 pub type PooledDb = PooledConnection<ConnectionManager>;
 pub use r2d2::PoolError;
 
+/// Why [`Db::run`] failed: the work's own error, or it could not run.
+#[derive(Debug)]
+pub enum RunError<E> {
+    /// No connection within the pool's timeout.
+    Pool(PoolError),
+    /// The blocking thread pool is gone (shutting down).
+    Blocking,
+    /// The work ran and failed.
+    Failed(E),
+}
+
+impl<E: fmt::Display> fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pool(e) => write!(f, "no database connection: {e}"),
+            Self::Blocking => f.write_str("the blocking thread pool is gone"),
+            Self::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for RunError<E> {}
+
 /// The pool plus what the rest of the app needs to know about it.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -255,12 +278,14 @@ impl Db {
     }
 
     /// Runs blocking database work on the blocking thread pool, inside the
-    /// caller's tracing span (so its logs carry the request id).
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, crate::error::ApiError>
+    /// caller's tracing span (so its logs carry the request id). Fails with
+    /// the work's own error, or with [`RunError::Pool`] / [`RunError::Blocking`]
+    /// when it could not run (`error.rs` maps these for HTTP).
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, RunError<E>>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: Into<crate::error::ApiError> + Send + 'static,
+        E: Send + 'static,
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
@@ -268,8 +293,8 @@ impl Db {
         actix_web::web::block(move || {
             let _entered = span.enter();
             let started = std::time::Instant::now();
-            let mut conn = pool.get().map_err(crate::error::ApiError::from)?;
-            let result = f(&mut conn).map_err(Into::into);
+            let mut conn = pool.get().map_err(RunError::Pool)?;
+            let result = f(&mut conn).map_err(RunError::Failed);
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                 ok = result.is_ok(),
@@ -285,7 +310,8 @@ impl Db {
             }
             result
         })
-        .await?
+        .await
+        .map_err(|_| RunError::Blocking)?
     }
 
     /// Signalled whenever an email is enqueued through [`Db::run`]; the

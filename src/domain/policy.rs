@@ -553,53 +553,20 @@ fn dataset_access(actor: &Actor, action: Action) -> Option<Decision> {
     })
 }
 
-/// Turns a decision into the answer (`Ok` to go on).
-pub fn enforce(decision: Decision) -> Result<(), crate::error::ApiError> {
-    use crate::error::ApiError;
+/// A decision that is not `Allow`: hide the object (404) or refuse (with
+/// the reason). `error.rs` turns it into the HTTP answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Hidden,
+    Forbidden(Denial),
+}
+
+/// `Ok` to go on, else the refusal.
+pub fn enforce(decision: Decision) -> Result<(), Refusal> {
     match decision {
         Decision::Allow => Ok(()),
-        Decision::Hidden => Err(ApiError::NotFound),
-        Decision::Forbidden(Denial::SignIn) => Err(ApiError::Unauthorized(
-            "Sign in: this needs `Authorization: Bearer <token>`.".into(),
-        )),
-        Decision::Forbidden(Denial::EmailNotVerified) => Err(ApiError::Forbidden {
-            problem: "email-not-verified",
-            title: "Email address not verified",
-            detail: "Verify your email address first: follow the link we sent you.".into(),
-        }),
-        Decision::Forbidden(Denial::AdminOnly) => Err(ApiError::Forbidden {
-            problem: "admin-only",
-            title: "Administrators only",
-            detail: "Only platform administrators may do this.".into(),
-        }),
-        Decision::Forbidden(Denial::InstitutionNotVerified) => Err(ApiError::Forbidden {
-            problem: "institution-not-verified",
-            title: "Institution not verified",
-            detail: "An administrator must verify the institution before it can publish.".into(),
-        }),
-        Decision::Forbidden(Denial::CoordinatorOnly) => Err(ApiError::Forbidden {
-            problem: "coordinators-only",
-            title: "Coordinators only",
-            detail: "Only the partnership's coordinators (or platform coordinators, to create one) may do this.".into(),
-        }),
-        Decision::Forbidden(Denial::AccountRequired) => Err(ApiError::Forbidden {
-            problem: "download-needs-account",
-            title: "Sign in to download",
-            detail: "This dataset's files are for signed-in users with a verified email address."
-                .into(),
-        }),
-        Decision::Forbidden(Denial::GrantRequired) => Err(ApiError::Forbidden {
-            problem: "access-grant-required",
-            title: "Access to this dataset must be granted",
-            detail: "This dataset is restricted: ask for access (POST \
-                     /api/v1/datasets/{id}/access-requests) and download once the owners approve."
-                .into(),
-        }),
-        Decision::Forbidden(Denial::Role) => Err(ApiError::Forbidden {
-            problem: "insufficient-role",
-            title: "Your role does not allow this",
-            detail: "Your role in this institution does not allow this action.".into(),
-        }),
+        Decision::Hidden => Err(Refusal::Hidden),
+        Decision::Forbidden(denial) => Err(Refusal::Forbidden(denial)),
     }
 }
 

@@ -71,12 +71,6 @@ pub enum EnqueueError {
     Database(#[from] diesel::result::Error),
 }
 
-impl From<EnqueueError> for crate::error::ApiError {
-    fn from(err: EnqueueError) -> Self {
-        Self::internal(err)
-    }
-}
-
 thread_local! {
     static ENQUEUED: Cell<bool> = const { Cell::new(false) };
 }

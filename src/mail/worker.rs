@@ -122,7 +122,7 @@ impl Worker {
     }
 
     /// Claims one batch and delivers it; returns how many were claimed.
-    pub async fn run_once(&self) -> Result<usize, crate::error::ApiError> {
+    pub async fn run_once(&self) -> Result<usize, crate::db::RunError<diesel::result::Error>> {
         let worker = self.id.clone();
         let batch = self.batch_size;
         let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));

@@ -437,7 +437,18 @@ api_test!(the_server_writes_eml_files_and_counts_them, |backend| {
     assert!(text.contains("To: file@example.org"), "{text}");
     assert!(text.contains("verify-email?token=tok-file"), "{text}");
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    // The file is written before the worker records the delivery: wait
+    // for the record.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        if metrics.contains("kujenga_mail_outbox_emails{status=\"sent\"} 1")
+            || std::time::Instant::now() > deadline
+        {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     assert!(
         metrics.contains("kujenga_mail_outbox_emails{status=\"sent\"} 1"),
         "{metrics}"
