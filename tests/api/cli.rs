@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, TestDatabase, postgres_url};
+use crate::helpers::{Backend, TestDatabase};
 
 fn kujenga() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kujenga"));
@@ -510,11 +510,9 @@ fn sigterm_lets_an_in_flight_request_finish() {
 
 #[test]
 fn runs_on_postgres_with_sslmode_require() {
-    let Some(server_url) = postgres_url() else {
-        eprintln!("skipped: set KUJENGA_TEST_POSTGRES_URL to run on PostgreSQL");
+    if crate::helpers::skip_postgres() {
         return;
-    };
-    let _ = server_url;
+    }
     let database = TestDatabase::new(Backend::Postgres).unwrap();
     let mut url = url::Url::parse(&database.url).unwrap();
     url.query_pairs_mut().append_pair("sslmode", "require");

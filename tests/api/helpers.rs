@@ -19,9 +19,29 @@ pub enum Backend {
     Postgres,
 }
 
+/// Set this to run only on SQLite on purpose where `CI` is set.
+pub const SQLITE_ONLY_ENV: &str = "KUJENGA_TEST_SQLITE_ONLY";
+
 /// The PostgreSQL server URL for tests, if one is configured.
 pub fn postgres_url() -> Option<String> {
     std::env::var(PG_ENV).ok().filter(|v| !v.is_empty())
+}
+
+/// Whether a PostgreSQL variant without a server skips (a developer's
+/// machine) or fails: under `CI` a missing URL is a broken set-up, not a
+/// pass, unless the run says it is SQLite only.
+pub fn skip_postgres() -> bool {
+    if postgres_url().is_some() {
+        return false;
+    }
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    assert!(
+        !ci || std::env::var_os(SQLITE_ONLY_ENV).is_some(),
+        "CI is set but {PG_ENV} is not: this PostgreSQL test cannot run \
+         (set {SQLITE_ONLY_ENV}=1 to run on SQLite only on purpose)"
+    );
+    eprintln!("skipped: set {PG_ENV} to run on PostgreSQL");
+    true
 }
 
 /// A PostgreSQL database that exists for one test.
@@ -214,7 +234,8 @@ pub async fn problem(res: reqwest::Response, status: u16) -> serde_json::Value {
 }
 
 /// Defines a test that runs once on SQLite and once on PostgreSQL (the
-/// latter only when `KUJENGA_TEST_POSTGRES_URL` is set).
+/// latter when `KUJENGA_TEST_POSTGRES_URL` is set; without it the variant
+/// skips, or fails under `CI` unless `KUJENGA_TEST_SQLITE_ONLY` is set).
 #[macro_export]
 macro_rules! api_test {
     ($(#[$meta:meta])* $name:ident, |$backend:ident| $body:block) => {
@@ -235,8 +256,7 @@ macro_rules! api_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             $(#[$meta])*
             async fn postgres() {
-                if postgres_url().is_none() {
-                    eprintln!("skipped: set {PG_ENV} to run on PostgreSQL");
+                if skip_postgres() {
                     return;
                 }
                 run(Backend::Postgres).await;
