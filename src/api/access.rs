@@ -218,7 +218,10 @@ impl DatasetView {
 }
 
 fn check(principal: Option<&Principal>, action: Action) -> Result<(), ApiError> {
-    Ok(policy::enforce(policy::may(&Principal::actor_of(principal), action))?)
+    Ok(policy::enforce(policy::may(
+        &Principal::actor_of(principal),
+        action,
+    ))?)
 }
 
 /// Applies the dataset's transfer policy to `user` (if signed in) asking on
