@@ -219,9 +219,9 @@ pub struct RegisterRequest {
     pub password: String,
     #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
-    /// ISO 3166-1 alpha-2.
+    /// Your country (ISO 3166-1 alpha-2).
     #[serde(default)]
-    #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
 }
 
