@@ -1350,10 +1350,12 @@ impl Count {
 /// One month's figures for one (origin country → requester country) pair.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PairFigures {
-    /// Where the data comes from (ISO 3166-1 alpha-2; null when unknown).
+    /// Where the data comes from (null when unknown).
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub origin_country: Option<String>,
     /// The country that counted for the transfer policy (null when the
     /// requester gave none).
+    #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub requester_country: Option<String>,
     /// Requests made that month.
     pub requests: Count,
