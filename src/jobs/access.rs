@@ -82,11 +82,13 @@ fn expire(
             return Ok(false);
         }
         let l = listed(conn, &row.id)?;
+        let dataset = resources_store::by_id(conn, &row.dataset_id)?;
         if let Some(user) = accounts::user_by_id(conn, &row.requester_id)?.filter(|u| u.active) {
-            let owner = resources_store::by_id(conn, &row.dataset_id)?
-                .map(|d| d.institution_slug)
+            let owner = dataset
+                .as_ref()
+                .map(|d| d.institution_slug.as_str())
                 .unwrap_or_default();
-            let owner_name = institution_name(conn, &owner)?;
+            let owner_name = institution_name(conn, owner)?;
             let how = if from == RequestStatus::Approved {
                 "grant_expired"
             } else {
@@ -102,9 +104,9 @@ fn expire(
                        "request_id": row.id}),
             )?;
         }
-        let owner = resources_store::by_id(conn, &row.dataset_id)?.map(|d| d.row.institution_id);
-        let concerned: Vec<&str> = owner
-            .as_deref()
+        let concerned: Vec<&str> = dataset
+            .as_ref()
+            .map(|d| d.row.institution_id.as_str())
             .into_iter()
             .chain(row.institution_id.as_deref())
             .collect();
