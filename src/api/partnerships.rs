@@ -84,70 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 // ----- representations ---------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PartnershipStatus {
-    Proposed,
-    Active,
-    Concluded,
-    Dissolved,
-}
-
-impl PartnershipStatus {
-    pub(crate) fn parse(raw: &str) -> Self {
-        match raw {
-            "active" => Self::Active,
-            "concluded" => Self::Concluded,
-            "dissolved" => Self::Dissolved,
-            _ => Self::Proposed,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Proposed => "proposed",
-            Self::Active => "active",
-            Self::Concluded => "concluded",
-            Self::Dissolved => "dissolved",
-        }
-    }
-
-    pub(crate) fn ended(self) -> bool {
-        matches!(self, Self::Concluded | Self::Dissolved)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MemberStatus {
-    Invited,
-    Active,
-    Declined,
-    Left,
-    Removed,
-}
-
-impl MemberStatus {
-    fn parse(raw: &str) -> Self {
-        match raw {
-            "active" => Self::Active,
-            "declined" => Self::Declined,
-            "left" => Self::Left,
-            "removed" => Self::Removed,
-            _ => Self::Invited,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Active => "active",
-            Self::Declined => "declined",
-            Self::Left => "left",
-            Self::Removed => "removed",
-        }
-    }
-}
+pub use crate::domain::partnership::{MemberStatus, PartnershipStatus};
 
 /// A member institution.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -733,16 +670,7 @@ async fn change_status(
                 let l = load_locked(conn, &slug, &principal)?;
                 policy::enforce(policy::may(&principal.actor(), Action::ManagePartnership(l.facts)))?;
                 let from = l.status();
-                let allowed = matches!(
-                    (from, to),
-                    (PartnershipStatus::Proposed, PartnershipStatus::Active)
-                        | (PartnershipStatus::Active, PartnershipStatus::Concluded)
-                        | (
-                            PartnershipStatus::Proposed | PartnershipStatus::Active,
-                            PartnershipStatus::Dissolved
-                        )
-                );
-                if !allowed {
+                if !from.can_become(to) {
                     return Err(ApiError::Conflict {
                         problem: "invalid-transition",
                         title: "Not possible in this status",
@@ -1054,12 +982,7 @@ async fn member_transition(
                 if l.status().ended() {
                     return Err(ended());
                 }
-                let allowed = matches!(
-                    (from, to),
-                    (MemberStatus::Invited, MemberStatus::Active | MemberStatus::Declined | MemberStatus::Removed)
-                        | (MemberStatus::Active, MemberStatus::Left | MemberStatus::Removed)
-                );
-                if !allowed {
+                if !from.can_become(to) {
                     return Err(ApiError::Conflict {
                         problem: "invalid-transition",
                         title: "Not possible in this status",

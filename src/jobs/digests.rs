@@ -3,10 +3,10 @@
 use serde_json::json;
 
 use crate::api::notifications::Kind;
-use crate::api::partnerships::PartnershipStatus;
 use crate::api::partnerships::tell;
 use crate::db::partnerships as store;
 use crate::db::{DbConnection, now, write_transaction};
+use crate::domain::partnership::PartnershipStatus;
 use crate::error::ApiError;
 use crate::state::AppState;
 
