@@ -97,53 +97,62 @@ impl MemberStatus {
 mod tests {
     use super::*;
 
+    /// Walks every (from, to) pair of a lifecycle against its allowed list,
+    /// and checks each status reads back from its word.
+    fn walk<S: Copy + PartialEq + std::fmt::Debug>(
+        all: &[S],
+        allowed: &[(S, S)],
+        can_become: fn(S, S) -> bool,
+        word: fn(S) -> &'static str,
+        parse: fn(&str) -> S,
+    ) {
+        for &from in all {
+            for &to in all {
+                assert_eq!(
+                    can_become(from, to),
+                    allowed.contains(&(from, to)),
+                    "{} → {}",
+                    word(from),
+                    word(to)
+                );
+            }
+            assert_eq!(parse(word(from)), from);
+        }
+    }
+
     #[test]
     fn the_partnership_lifecycle() {
         use PartnershipStatus::*;
-        let all = [Proposed, Active, Concluded, Dissolved];
-        let allowed = [
-            (Proposed, Active),
-            (Active, Concluded),
-            (Proposed, Dissolved),
-            (Active, Dissolved),
-        ];
-        for from in all {
-            for to in all {
-                assert_eq!(
-                    from.can_become(to),
-                    allowed.contains(&(from, to)),
-                    "{} → {}",
-                    from.as_str(),
-                    to.as_str()
-                );
-            }
-            assert_eq!(PartnershipStatus::parse(from.as_str()), from);
-        }
+        walk(
+            &[Proposed, Active, Concluded, Dissolved],
+            &[
+                (Proposed, Active),
+                (Active, Concluded),
+                (Proposed, Dissolved),
+                (Active, Dissolved),
+            ],
+            PartnershipStatus::can_become,
+            PartnershipStatus::as_str,
+            PartnershipStatus::parse,
+        );
         assert!(Concluded.ended() && Dissolved.ended() && !Active.ended() && !Proposed.ended());
     }
 
     #[test]
     fn the_membership_lifecycle() {
         use MemberStatus::*;
-        let all = [Invited, Active, Declined, Left, Removed];
-        let allowed = [
-            (Invited, Active),
-            (Invited, Declined),
-            (Invited, Removed),
-            (Active, Left),
-            (Active, Removed),
-        ];
-        for from in all {
-            for to in all {
-                assert_eq!(
-                    from.can_become(to),
-                    allowed.contains(&(from, to)),
-                    "{} → {}",
-                    from.as_str(),
-                    to.as_str()
-                );
-            }
-            assert_eq!(MemberStatus::parse(from.as_str()), from);
-        }
+        walk(
+            &[Invited, Active, Declined, Left, Removed],
+            &[
+                (Invited, Active),
+                (Invited, Declined),
+                (Invited, Removed),
+                (Active, Left),
+                (Active, Removed),
+            ],
+            MemberStatus::can_become,
+            MemberStatus::as_str,
+            MemberStatus::parse,
+        );
     }
 }
