@@ -6,15 +6,16 @@
 //! | `Validation`           | 400    | `urn:kujenga:problem:validation-error`  |
 //! | `BadRequest`           | 400    | `about:blank`                           |
 //! | `Unauthorized`         | 401    | `about:blank`                           |
-//! | `Forbidden`            | 403    | caller-supplied problem type            |
+//! | `Forbidden`            | 403    | a `ProblemType` from the catalogue      |
 //! | `NotFound`, `NotFoundNamed` | 404 | `about:blank`                        |
 //! | `MethodNotAllowed`     | 405    | `about:blank` (+ `Allow`)               |
-//! | `Conflict`             | 409    | caller-supplied problem type            |
+//! | `Conflict`             | 409    | a `ProblemType` from the catalogue      |
 //! | `RequestTimeout`       | 408    | `about:blank` (connection closed)       |
 //! | `PreconditionFailed`   | 412    | `urn:kujenga:problem:stale-version`     |
 //! | `PayloadTooLarge`      | 413    | `about:blank`                           |
 //! | `UnsupportedMediaType` | 415    | `about:blank`                           |
-//! | `Unprocessable`        | 422    | caller-supplied problem type            |
+//! | `Gone`                 | 410    | a `ProblemType` from the catalogue      |
+//! | `Unprocessable`        | 422    | a `ProblemType` from the catalogue      |
 //! | `TooManyRequests`      | 429    | `about:blank` (+ `Retry-After`)         |
 //! | `Unavailable`          | 503    | `about:blank` (+ `Retry-After`)         |
 //! | `Internal`             | 500    | `about:blank`, no detail                |
@@ -30,6 +31,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::request_id;
+use crate::problem_types::ProblemType;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -91,8 +93,7 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("forbidden: {detail}")]
     Forbidden {
-        problem: &'static str,
-        title: &'static str,
+        problem: ProblemType,
         detail: String,
     },
     #[error("not found")]
@@ -104,15 +105,13 @@ pub enum ApiError {
     MethodNotAllowed { allow: Option<HeaderValue> },
     #[error("conflict: {detail}")]
     Conflict {
-        problem: &'static str,
-        title: &'static str,
+        problem: ProblemType,
         detail: String,
     },
     /// 410: it existed, and is no longer usable (an expired link).
     #[error("gone: {detail}")]
     Gone {
-        problem: &'static str,
-        title: &'static str,
+        problem: ProblemType,
         detail: String,
     },
     /// The client took too long to send its request (body or whole request).
@@ -126,8 +125,7 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("unprocessable: {detail}")]
     Unprocessable {
-        problem: &'static str,
-        title: &'static str,
+        problem: ProblemType,
         detail: String,
         errors: Vec<FieldError>,
     },
@@ -172,43 +170,33 @@ impl ApiError {
             errors: Vec::new(),
             request_id: None,
         };
-        let typed = |problem: &str, title: &str, detail: &str, errors: Vec<FieldError>| Problem {
-            problem_type: format!("{PROBLEM_TYPE_PREFIX}{problem}"),
-            title: title.into(),
-            status: status.as_u16(),
-            detail: Some(detail.into()),
-            errors,
-            request_id: None,
+        let typed = |problem: ProblemType, detail: &str, errors: Vec<FieldError>| {
+            debug_assert!(
+                problem.statuses().contains(&status.as_u16()),
+                "{problem:?} answered with {status}"
+            );
+            Problem {
+                problem_type: problem.uri(),
+                title: problem.title().into(),
+                status: status.as_u16(),
+                detail: Some(detail.into()),
+                errors,
+                request_id: None,
+            }
         };
         let mut problem = match self {
-            Self::Validation { detail, errors } => typed(
-                "validation-error",
-                "Your request is not valid",
-                detail,
-                errors.clone(),
-            ),
+            Self::Validation { detail, errors } => {
+                typed(ProblemType::ValidationError, detail, errors.clone())
+            }
             Self::BadRequest(detail) | Self::Unauthorized(detail) => blank(Some(detail.clone())),
-            Self::Forbidden {
-                problem,
-                title,
-                detail,
-            }
-            | Self::Conflict {
-                problem,
-                title,
-                detail,
-            }
-            | Self::Gone {
-                problem,
-                title,
-                detail,
-            } => typed(problem, title, detail, Vec::new()),
+            Self::Forbidden { problem, detail }
+            | Self::Conflict { problem, detail }
+            | Self::Gone { problem, detail } => typed(*problem, detail, Vec::new()),
             Self::Unprocessable {
                 problem,
-                title,
                 detail,
                 errors,
-            } => typed(problem, title, detail, errors.clone()),
+            } => typed(*problem, detail, errors.clone()),
             Self::NotFound => blank(Some("No such resource.".into())),
             Self::NotFoundNamed(detail) => blank(Some(detail.clone())),
             Self::MethodNotAllowed { .. } => blank(Some(
@@ -218,8 +206,7 @@ impl ApiError {
                 "The request was not received in time; the connection is closed.".into(),
             )),
             Self::PreconditionFailed => typed(
-                "stale-version",
-                "The resource has changed",
+                ProblemType::StaleVersion,
                 "The If-Match header does not match the current version; fetch it again and retry.",
                 Vec::new(),
             ),
@@ -334,41 +321,34 @@ impl From<crate::domain::policy::Refusal> for ApiError {
                 "Sign in: this needs `Authorization: Bearer <token>`.".into(),
             ),
             Refusal::Forbidden(Denial::EmailNotVerified) => ApiError::Forbidden {
-                problem: "email-not-verified",
-                title: "Email address not verified",
+                problem: ProblemType::EmailNotVerified,
                 detail: "Verify your email address first: follow the link we sent you.".into(),
             },
             Refusal::Forbidden(Denial::AdminOnly) => ApiError::Forbidden {
-                problem: "admin-only",
-                title: "Administrators only",
+                problem: ProblemType::AdminOnly,
                 detail: "Only platform administrators may do this.".into(),
             },
             Refusal::Forbidden(Denial::InstitutionNotVerified) => ApiError::Forbidden {
-                problem: "institution-not-verified",
-                title: "Institution not verified",
+                problem: ProblemType::InstitutionNotVerified,
                 detail: "An administrator must verify the institution before it can publish.".into(),
             },
             Refusal::Forbidden(Denial::CoordinatorOnly) => ApiError::Forbidden {
-                problem: "coordinators-only",
-                title: "Coordinators only",
+                problem: ProblemType::CoordinatorsOnly,
                 detail: "Only the partnership's coordinators (or platform coordinators, to create one) may do this.".into(),
             },
             Refusal::Forbidden(Denial::AccountRequired) => ApiError::Forbidden {
-                problem: "download-needs-account",
-                title: "Sign in to download",
+                problem: ProblemType::DownloadNeedsAccount,
                 detail: "This dataset's files are for signed-in users with a verified email address."
                     .into(),
             },
             Refusal::Forbidden(Denial::GrantRequired) => ApiError::Forbidden {
-                problem: "access-grant-required",
-                title: "Access to this dataset must be granted",
+                problem: ProblemType::AccessGrantRequired,
                 detail: "This dataset is restricted: ask for access (POST \
                          /api/v1/datasets/{id}/access-requests) and download once the owners approve."
                     .into(),
             },
             Refusal::Forbidden(Denial::Role) => ApiError::Forbidden {
-                problem: "insufficient-role",
-                title: "Your role does not allow this",
+                problem: ProblemType::InsufficientRole,
                 detail: "Your role in this institution does not allow this action.".into(),
             },
         }
@@ -429,8 +409,7 @@ mod tests {
             (ApiError::Unauthorized("x".into()), 401),
             (
                 ApiError::Forbidden {
-                    problem: "p",
-                    title: "t",
+                    problem: ProblemType::AdminOnly,
                     detail: "d".into(),
                 },
                 403,
@@ -439,8 +418,7 @@ mod tests {
             (ApiError::MethodNotAllowed { allow: None }, 405),
             (
                 ApiError::Conflict {
-                    problem: "p",
-                    title: "t",
+                    problem: ProblemType::SlugTaken,
                     detail: "d".into(),
                 },
                 409,
@@ -450,8 +428,7 @@ mod tests {
             (ApiError::UnsupportedMediaType("x".into()), 415),
             (
                 ApiError::Unprocessable {
-                    problem: "p",
-                    title: "t",
+                    problem: ProblemType::IncompleteResource,
                     detail: "d".into(),
                     errors: vec![],
                 },

@@ -14,6 +14,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod problem_types;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::notifications::{Kind, notify};
-use crate::api::resources::{details_of, facts, load, path_id, status_of};
+use crate::api::resources::path_id;
 use crate::api::types::utc;
 use crate::app::events;
+use crate::app::notifications::{Kind, notify};
+use crate::app::resources::{details_of, facts, load, status_of};
 use crate::auth::{MaybePrincipal, Principal, random_token, token_hash};
 use crate::db::access::{self as store, Change, LinkRow, Listed, Of, RequestRow};
 use crate::db::accounts::{self, UserRow};
@@ -39,6 +40,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 const PURPOSE_MIN: usize = 20;
@@ -263,8 +265,7 @@ fn transfer_check(
 
 fn refused(ds: &DatasetView, refusal: &Refusal) -> ApiError {
     ApiError::Forbidden {
-        problem: "transfer-not-allowed",
-        title: "The dataset's transfer policy does not allow this",
+        problem: ProblemType::TransferNotAllowed,
         detail: format!(
             "Transfer policy `{}`: {}",
             ds.fields.transfer_policy.as_str(),
@@ -344,8 +345,7 @@ fn still_member(conn: &mut DbConnection, r: &RequestRow) -> Result<(), ApiError>
         return Ok(());
     }
     Err(ApiError::Forbidden {
-        problem: "no-longer-a-member",
-        title: "No longer a member of the institution",
+        problem: ProblemType::NoLongerAMember,
         detail: "The request was made on behalf of an institution the requester no longer \
                  belongs to: ask again, for yourself or another institution."
             .into(),
@@ -474,8 +474,7 @@ pub async fn create(
                 }
                 if status_of(&ds.loaded.row) != Status::Published {
                     return Err(ApiError::Conflict {
-                        problem: "dataset-not-published",
-                        title: "This dataset takes no access requests",
+                        problem: ProblemType::DatasetNotPublished,
                         detail: "Only published datasets take access requests.".into(),
                     });
                 }
@@ -496,8 +495,7 @@ pub async fn create(
                 let now = now();
                 if let Grant::Holds(g) = grant_of(conn, &id, &user.id, now)? {
                     return Err(ApiError::Conflict {
-                        problem: "access-already-granted",
-                        title: "You already have access",
+                        problem: ProblemType::AccessAlreadyGranted,
                         detail: format!(
                             "Your access to this dataset lasts until {} (UTC); ask again once it ends.",
                             g.expires_at.map(stamp).unwrap_or_default()
@@ -541,8 +539,7 @@ pub async fn create(
                 if !store::insert(conn, &row)? {
                     let pending = store::pending(conn, &id, &user.id)?;
                     return Err(ApiError::Conflict {
-                        problem: "access-request-pending",
-                        title: "You already asked",
+                        problem: ProblemType::AccessRequestPending,
                         detail: format!(
                             "Your request {} for this dataset is still pending: withdraw it to \
                              ask differently.",
@@ -601,8 +598,7 @@ pub async fn create(
 
 fn not_needed(detail: &str) -> ApiError {
     ApiError::Conflict {
-        problem: "access-request-not-needed",
-        title: "No request is needed",
+        problem: ProblemType::AccessRequestNotNeeded,
         detail: detail.into(),
     }
 }
@@ -770,8 +766,7 @@ async fn decide(
                 check(Some(&principal), action)?;
                 let from = RequestStatus::parse(&l.row.status).unwrap_or(RequestStatus::Pending);
                 let to = transition(from, d.event).ok_or_else(|| ApiError::Conflict {
-                    problem: "invalid-transition",
-                    title: "Not possible in this state",
+                    problem: ProblemType::InvalidTransition,
                     detail: format!(
                         "This request is {}: it cannot be {}.",
                         from.as_str(),
@@ -813,8 +808,7 @@ async fn decide(
                     Event::Revoke => {
                         if l.row.expires_at.is_some_and(|e| e <= now) {
                             return Err(ApiError::Conflict {
-                                problem: "invalid-transition",
-                                title: "Not possible in this state",
+                                problem: ProblemType::InvalidTransition,
                                 detail: "This grant has already expired.".into(),
                             });
                         }
@@ -824,8 +818,7 @@ async fn decide(
                 }
                 if !store::set_status(conn, &id, from.as_str(), to.as_str(), now, &change)? {
                     return Err(ApiError::Conflict {
-                        problem: "invalid-transition",
-                        title: "Not possible in this state",
+                        problem: ProblemType::InvalidTransition,
                         detail: "The request changed meanwhile: read it again.".into(),
                     });
                 }
@@ -1164,7 +1157,16 @@ pub async fn file_link(
             if let ApiError::Forbidden { problem, .. } = &err {
                 let (ctx, dataset_id, file_id) = refused;
                 let client = crate::api::auth::client_ip(&req).to_string();
-                audit_refusal(&db, &state, ctx, dataset_id, file_id, problem, client).await;
+                audit_refusal(
+                    &db,
+                    &state,
+                    ctx,
+                    dataset_id,
+                    file_id,
+                    problem.slug(),
+                    client,
+                )
+                .await;
             }
             return Err(err);
         }
@@ -1284,8 +1286,7 @@ pub async fn follow_link(
             let now = now();
             if link.expires_at <= now {
                 return Err(ApiError::Gone {
-                    problem: "link-expired",
-                    title: "This link has expired",
+                    problem: ProblemType::LinkExpired,
                     detail: "Ask for a new link to the file.".into(),
                 });
             }
@@ -1300,16 +1301,14 @@ pub async fn follow_link(
                 };
                 if !in_force {
                     return Err(ApiError::Gone {
-                        problem: "access-ended",
-                        title: "Your access has ended",
+                        problem: ProblemType::AccessEnded,
                         detail: "The grant this link was issued under was revoked or expired."
                             .into(),
                     });
                 }
             }
             let removed = || ApiError::Gone {
-                problem: "file-removed",
-                title: "The file was removed",
+                problem: ProblemType::FileRemoved,
                 detail: "The dataset no longer has this file.".into(),
             };
             let file_id = link.file_id.as_deref().ok_or_else(removed)?;
@@ -1634,8 +1633,7 @@ mod tests {
     #[test]
     fn status_codes_of_the_new_problems() {
         let gone = ApiError::Gone {
-            problem: "link-expired",
-            title: "t",
+            problem: ProblemType::LinkExpired,
             detail: "d".into(),
         };
         assert_eq!(

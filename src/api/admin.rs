@@ -12,6 +12,7 @@ use crate::db::{Db, now};
 use crate::error::{ApiError, Problem};
 use crate::http::json::Query;
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -167,8 +168,7 @@ pub async fn retry(
             };
             if !outbox::retry_dead(conn, &id, extra, now())? {
                 return Err(ApiError::Conflict {
-                    problem: "not-dead",
-                    title: "Only dead emails can be retried",
+                    problem: ProblemType::NotDead,
                     detail: format!("This email is `{}`.", row.status),
                 });
             }

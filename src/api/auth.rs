@@ -21,6 +21,7 @@ use crate::domain::{self, CountryCode, EmailAddress, Role};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::json::Json;
 use crate::mail::{Email, Template};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -349,8 +350,7 @@ pub async fn verify_email(
                 Ok(())
             } else {
                 Err(ApiError::Conflict {
-                    problem: "email-unavailable",
-                    title: "This address cannot be used",
+                    problem: ProblemType::EmailUnavailable,
                     detail: "The address no longer belongs to this account request; \
                              start the change again."
                         .into(),
@@ -392,8 +392,7 @@ pub async fn resend_verification(
                 pending
             } else {
                 return Err(ApiError::Conflict {
-                    problem: "already-verified",
-                    title: "Nothing to verify",
+                    problem: ProblemType::AlreadyVerified,
                     detail: "Your email address is verified and no change of address is pending."
                         .into(),
                 });
@@ -827,7 +826,7 @@ pub async fn password_reset_confirm(
             accounts::reset_login_failures(conn, &user.email_normalized)?;
             accounts::remember_client(conn, &user.email_normalized, &ip, now)?;
             accounts::secure_account(conn, &user_id, None, "password_reset", now)?;
-            crate::api::notifications::password_changed(conn, &state2, &user)
+            crate::app::notifications::password_changed(conn, &state2, &user)
         })
     })
     .await?;

@@ -10,8 +10,8 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::client_ip;
-use crate::api::notifications::{Kind, notify};
 use crate::api::types::utc;
+use crate::app::notifications::{Kind, notify};
 use crate::auth::{MaybePrincipal, Principal, random_token, token_hash};
 use crate::db::accounts::UserRow;
 use crate::db::audit::{self, Context};
@@ -24,6 +24,7 @@ use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::mail::{Email, Template};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 /// Days an invitation stays valid.
@@ -352,8 +353,7 @@ pub async fn create(
         write_transaction(conn, |conn| {
             if !store::insert(conn, &stored)? {
                 return Err(ApiError::Conflict {
-                    problem: "slug-taken",
-                    title: "This slug is taken",
+                    problem: ProblemType::SlugTaken,
                     detail: format!(
                         "An institution already uses `{}`; choose another slug.",
                         stored.slug
@@ -570,8 +570,7 @@ pub async fn delete(
             let published = crate::db::resources::count_published(conn, &row.id)?;
             if published > 0 {
                 return Err(ApiError::Conflict {
-                    problem: "institution-has-resources",
-                    title: "The institution has published resources",
+                    problem: ProblemType::InstitutionHasResources,
                     detail: format!(
                         "`{}` owns {published} published or archived resource(s); \
                          an institution is deleted only while it owns none (its drafts go with it).",
@@ -753,8 +752,7 @@ pub struct MemberPatch {
 
 fn last_owner() -> ApiError {
     ApiError::Conflict {
-        problem: "last-owner",
-        title: "An institution needs an owner",
+        problem: ProblemType::LastOwner,
         detail: "This is the institution's last owner: make someone else owner first.".into(),
     }
 }
@@ -1027,8 +1025,7 @@ pub async fn invite(
                 && store::role_of(conn, &stored.institution_id, &existing.id)?.is_some()
             {
                 return Err(ApiError::Conflict {
-                    problem: "already-member",
-                    title: "Already a member",
+                    problem: ProblemType::AlreadyMember,
                     detail: "This address belongs to a member already; change their role instead."
                         .into(),
                 });
@@ -1190,8 +1187,7 @@ pub async fn accept(
                 })?;
                 if inv.email_normalized != user.email_normalized {
                     return Err(ApiError::Forbidden {
-                        problem: "invitation-for-another-address",
-                        title: "This invitation is for another address",
+                        problem: ProblemType::InvitationForAnotherAddress,
                         detail:
                             "Sign in with the account of the address the invitation was sent to."
                                 .into(),

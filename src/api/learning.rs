@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::notifications::{Kind, notify};
-use crate::api::resources::{facts, incomplete, load, path_id, read_only, status_of};
+use crate::api::resources::path_id;
 use crate::api::types::utc;
+use crate::app::notifications::{Kind, notify};
+use crate::app::resources::{facts, incomplete, load, read_only, status_of};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::accounts::UserRow;
 use crate::db::audit::{self, Context};
@@ -33,6 +34,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 /// Modules a course may have.
@@ -302,8 +304,7 @@ pub async fn add_module(
                 let n = store::count_modules(conn, &id)?;
                 if n >= MODULES_MAX {
                     return Err(ApiError::Conflict {
-                        problem: "too-many-modules",
-                        title: "Too many modules",
+                        problem: ProblemType::TooManyModules,
                         detail: format!("A course has at most {MODULES_MAX} modules."),
                     });
                 }
@@ -675,8 +676,7 @@ fn settle(
 
 fn not_enrolled() -> ApiError {
     ApiError::Conflict {
-        problem: "not-enrolled",
-        title: "You are not enrolled",
+        problem: ProblemType::NotEnrolled,
         detail: "Enroll in the course first (PUT …/enrollment).".into(),
     }
 }
@@ -747,8 +747,7 @@ pub async fn enroll(
                     None => {
                         if status_of(&course.row) != Status::Published {
                             return Err(ApiError::Conflict {
-                                problem: "enrollment-closed",
-                                title: "This course takes no new learners",
+                                problem: ProblemType::EnrollmentClosed,
                                 detail: "Only published courses take new learners; an archived \
                                          course keeps the ones it has."
                                     .into(),

@@ -19,6 +19,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -219,8 +220,7 @@ pub async fn delete_me(
             let sole = crate::db::institutions::solely_owned(conn, &user_id)?;
             if !sole.is_empty() {
                 return Err(ApiError::Conflict {
-                    problem: "last-owner",
-                    title: "You are an institution's last owner",
+                    problem: ProblemType::LastOwner,
                     detail: format!("Make someone else owner of {} first.", sole.join(", ")),
                 });
             }
@@ -325,7 +325,7 @@ pub async fn change_password(
         write_transaction(conn, |conn| {
             accounts::set_password(conn, &user.id, &hash, now())?;
             accounts::secure_account(conn, &user.id, Some(&sid), "password_change", now())?;
-            crate::api::notifications::password_changed(conn, &state2, &user)
+            crate::app::notifications::password_changed(conn, &state2, &user)
         })
     })
     .await?;
@@ -438,11 +438,11 @@ pub async fn create_token(
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             accounts::insert_api_token(conn, &row)?;
-            crate::api::notifications::notify(
+            crate::app::notifications::notify(
                 conn,
                 &state2,
                 &user,
-                crate::api::notifications::Kind::ApiTokenCreated,
+                crate::app::notifications::Kind::ApiTokenCreated,
                 json!({"display_name": user.display_name, "token_name": row.name}),
             )
         })

@@ -103,6 +103,12 @@ pub struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let description = doc.info.description.take().unwrap_or_default();
+    doc.info.description = Some(format!(
+        "{description}\n\n## Problem types\n\nEvery `type` an error can have besides \
+         `about:blank` (which means: the status says it all):\n\n{}",
+        crate::problem_types::ProblemType::markdown_table()
+    ));
     doc
 }
 

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::notifications::{Kind, notify};
-use crate::api::resources::{facts, path_id};
+use crate::api::resources::path_id;
 use crate::api::types::utc;
+use crate::app::notifications::{Kind, notify};
+use crate::app::resources::facts;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::accounts::user_by_id;
 use crate::db::audit::{self, Context};
@@ -27,6 +28,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -252,8 +254,7 @@ fn load_locked(
 
 fn ended() -> ApiError {
     ApiError::Conflict {
-        problem: "partnership-ended",
-        title: "The partnership has ended",
+        problem: ProblemType::PartnershipEnded,
         detail: "Concluded and dissolved partnerships are read-only.".into(),
     }
 }
@@ -484,8 +485,7 @@ pub async fn create(
             write_transaction(conn, |conn| {
                 if !store::insert(conn, &row)? {
                     return Err(ApiError::Conflict {
-                        problem: "slug-taken",
-                        title: "This slug is taken",
+                        problem: ProblemType::SlugTaken,
                         detail: format!("A partnership already uses `{}`.", row.slug),
                     });
                 }
@@ -672,8 +672,7 @@ async fn change_status(
                 let from = l.status();
                 if !from.can_become(to) {
                     return Err(ApiError::Conflict {
-                        problem: "invalid-transition",
-                        title: "Not possible in this status",
+                        problem: ProblemType::InvalidTransition,
                         detail: format!(
                             "A {} partnership cannot become {}: proposed → active → concluded, or dissolved from proposed or active.",
                             from.as_str(),
@@ -688,8 +687,7 @@ async fn change_status(
                     countries.dedup();
                     if active.len() < 2 || countries.len() < 2 {
                         return Err(ApiError::Unprocessable {
-                            problem: "not-cross-border",
-                            title: "A partnership needs institutions from two countries",
+                            problem: ProblemType::NotCrossBorder,
                             detail: format!(
                                 "It has {} active member institution(s) from {} countr{}: it needs at least two, from at least two countries.",
                                 active.len(),
@@ -878,8 +876,7 @@ pub async fn invite(
                     })?;
                 if !inst.verified {
                     return Err(ApiError::Unprocessable {
-                        problem: "institution-not-verified",
-                        title: "Institution not verified",
+                        problem: ProblemType::InstitutionNotVerified,
                         detail: "Only verified institutions can be invited.".into(),
                         errors: vec![FieldError::new("institution", "Not verified yet.")],
                     });
@@ -888,8 +885,7 @@ pub async fn invite(
                     .is_some_and(|m| matches!(m.row.status.as_str(), "active" | "invited"))
                 {
                     return Err(ApiError::Conflict {
-                        problem: "already-member",
-                        title: "Already invited or a member",
+                        problem: ProblemType::AlreadyMember,
                         detail: format!(
                             "`{}` is already invited to or a member of this partnership.",
                             inst.slug
@@ -984,8 +980,7 @@ async fn member_transition(
                 }
                 if !from.can_become(to) {
                     return Err(ApiError::Conflict {
-                        problem: "invalid-transition",
-                        title: "Not possible in this status",
+                        problem: ProblemType::InvalidTransition,
                         detail: format!(
                             "A member that is {} cannot become {}.",
                             from.as_str(),
@@ -1229,16 +1224,14 @@ pub async fn add_coordinator(
                     || store::is_member_person(conn, &l.row.id, &user.id)?;
                 if !eligible {
                     return Err(ApiError::Unprocessable {
-                        problem: "not-eligible",
-                        title: "Not eligible as a coordinator",
+                        problem: ProblemType::NotEligible,
                         detail: "A coordinator belongs to an active member institution, or is a platform coordinator.".into(),
                         errors: vec![FieldError::new("user_id", "Not eligible.")],
                     });
                 }
                 if !store::add_coordinator(conn, &l.row.id, &user.id, Some(&principal.user.id), now())? {
                     return Err(ApiError::Conflict {
-                        problem: "already-coordinator",
-                        title: "Already a coordinator",
+                        problem: ProblemType::AlreadyCoordinator,
                         detail: "This person already coordinates the partnership.".into(),
                     });
                 }
@@ -1292,8 +1285,7 @@ pub async fn remove_coordinator(
             }
             if l.coordinators.len() <= 1 {
                 return Err(ApiError::Conflict {
-                    problem: "last-coordinator",
-                    title: "The last coordinator",
+                    problem: ProblemType::LastCoordinator,
                     detail: "A partnership keeps at least one coordinator: add another first."
                         .into(),
                 });
@@ -1446,8 +1438,7 @@ pub async fn share(
                 let now = now();
                 if !store::share(conn, &l.row.id, &r.row.id, &principal.user.id, now)? {
                     return Err(ApiError::Conflict {
-                        problem: "already-shared",
-                        title: "Already shared",
+                        problem: ProblemType::AlreadyShared,
                         detail: "This resource is already shared into the partnership.".into(),
                     });
                 }

@@ -17,6 +17,9 @@ use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::types::utc;
+use crate::app::resources::{
+    details_of, facts, incomplete, load, parse_kind, read_only, status_of, visible,
+};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::audit::{self, Context};
 use crate::db::institutions as institutions_store;
@@ -24,9 +27,7 @@ use crate::db::resources::{
     self as store, After, Content, FileRow, Loaded, ResourceRow, Sort, Viewer,
 };
 use crate::db::{Db, DbConnection, now, write_transaction};
-use crate::domain::policy::{
-    self, Action, Actor, InstitutionFacts, InstitutionRole, ResourceFacts,
-};
+use crate::domain::policy::{self, Action, Actor, InstitutionFacts, InstitutionRole};
 use crate::domain::resource::{
     self as doc, AccessLevel, CourseFields, DatasetFields, Details, Document, Link,
     ModelCardFields, ResourceKind, RiskTier, Status, Visibility,
@@ -36,6 +37,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 
 /// Files a dataset may list.
 pub const FILES_MAX: i64 = 1000;
@@ -328,38 +330,8 @@ pub struct ModelCardFieldsPatch {
     pub results: Option<Vec<doc::ResultRow>>,
 }
 
-fn parse_kind(row: &ResourceRow) -> ResourceKind {
-    ResourceKind::parse(&row.kind).unwrap_or(ResourceKind::Course)
-}
-
-pub(crate) fn status_of(row: &ResourceRow) -> Status {
-    Status::parse(&row.status).unwrap_or(Status::Draft)
-}
-
-pub(crate) fn facts(l: &Loaded, viewer: &Viewer) -> ResourceFacts {
-    ResourceFacts {
-        institution: InstitutionFacts {
-            verified: l.institution_verified,
-            caller_role: viewer
-                .role_in(&l.row.institution_id)
-                .and_then(InstitutionRole::parse),
-        },
-        status: status_of(&l.row),
-        visibility: Visibility::parse(&l.row.visibility).unwrap_or(Visibility::Institution),
-        shared_with_caller: viewer.partnership_shared.contains(&l.row.id),
-    }
-}
-
-fn visible(actor: &Actor, l: &Loaded, viewer: &Viewer) -> bool {
-    policy::resource_visible(actor, &facts(l, viewer))
-}
-
 fn json_list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
-}
-
-pub(crate) fn details_of(row: &ResourceRow) -> Result<Details, ApiError> {
-    Details::from_json(parse_kind(row), &row.details).map_err(ApiError::internal)
 }
 
 /// The stored document (links unfiltered): what a PATCH merges into.
@@ -496,24 +468,6 @@ fn represent_one(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no representation")))
 }
 
-/// The resource `id` of `kind` and who is looking; `None` if there is none.
-pub(crate) fn load(
-    conn: &mut DbConnection,
-    kind: ResourceKind,
-    id: &str,
-    principal: Option<&Principal>,
-) -> Result<(Loaded, Viewer), ApiError> {
-    let viewer = Viewer::load(
-        conn,
-        principal.map(|p| p.user.id.as_str()),
-        principal.is_some_and(Principal::is_admin),
-    )?;
-    let loaded = store::by_id(conn, id)?
-        .filter(|l| parse_kind(&l.row) == kind)
-        .ok_or(ApiError::NotFound)?;
-    Ok((loaded, viewer))
-}
-
 /// A path id that is not a UUID names nothing.
 pub(crate) fn path_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
@@ -629,18 +583,6 @@ fn check_links(
         Ok(())
     } else {
         Err(ApiError::validation(errors))
-    }
-}
-
-pub(crate) fn incomplete(gaps: Vec<FieldError>) -> ApiError {
-    ApiError::Unprocessable {
-        problem: "incomplete-resource",
-        title: "The resource is not complete enough to publish",
-        detail: format!(
-            "{} field(s) must be filled in before this can be published; see `errors`.",
-            gaps.len()
-        ),
-        errors: gaps,
     }
 }
 
@@ -891,14 +833,6 @@ async fn update(
     etag::respond(&req, &value)
 }
 
-pub(crate) fn read_only() -> ApiError {
-    ApiError::Conflict {
-        problem: "resource-archived",
-        title: "Archived resources are read-only",
-        detail: "This resource is archived; it can no longer be changed.".into(),
-    }
-}
-
 async fn delete(
     kind: ResourceKind,
     req: HttpRequest,
@@ -921,8 +855,7 @@ async fn delete(
             etag::check_if_match_value(request.as_deref(), &etag::etag_of_json(&current)?)?;
             if status_of(&l.row) != Status::Draft {
                 return Err(ApiError::Conflict {
-                    problem: "resource-published",
-                    title: "Published resources are archived, not deleted",
+                    problem: ProblemType::ResourcePublished,
                     detail: format!(
                         "Only drafts can be deleted; archive this one with POST /api/v1/{}/{id}/archive.",
                         kind.collection()
@@ -978,8 +911,7 @@ async fn transition(
                 let status = status_of(&l.row);
                 if status != from {
                     return Err(ApiError::Conflict {
-                        problem: "invalid-transition",
-                        title: "Not possible in this status",
+                        problem: ProblemType::InvalidTransition,
                         detail: format!(
                             "A {} resource cannot be {}; resources go draft → published → archived.",
                             status.as_str(),
@@ -1614,8 +1546,7 @@ pub async fn add_file(
                 }
                 if store::count_files(conn, &id)? >= FILES_MAX {
                     return Err(ApiError::Conflict {
-                        problem: "too-many-files",
-                        title: "Too many files",
+                        problem: ProblemType::TooManyFiles,
                         detail: format!("A dataset lists at most {FILES_MAX} files."),
                     });
                 }

@@ -14,6 +14,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::problem_types::ProblemType;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(crate::api::get().to(list)))
@@ -135,8 +136,7 @@ pub async fn patch(
     etag::check_if_match(&req, &etag::etag_of_json(&User::from(&user))?)?;
     if id == principal.user.id && (body.role.is_some() || body.active.is_some()) {
         return Err(ApiError::Forbidden {
-            problem: "own-account",
-            title: "Not on your own account",
+            problem: ProblemType::OwnAccount,
             detail:
                 "Nobody can change their own role or deactivate themselves here; ask another admin."
                     .into(),

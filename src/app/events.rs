@@ -1,15 +1,45 @@
-//! The one dispatcher of domain events: `record` appends the event and
+//! The one dispatcher of domain events. `record` appends the event and
 //! writes the audit entry derived from it (action = the event's name,
-//! detail = its payload), in the caller's transaction. A command that
-//! records an event therefore cannot forget the audit, and the two never
-//! disagree.
+//! detail = its payload); `record_notifying` also writes the in-app
+//! notifications (and queues their emails) that the event causes. Both run
+//! in the caller's transaction, so a command cannot change something without
+//! its event and audit entry, and the event, the audit entry and the
+//! notifications commit or vanish together.
+//!
+//! Who is told is the command's knowledge (the deciders of a dataset at that
+//! moment, the member who was removed): it passes them as `Notice`s with the
+//! event, and the dispatcher is the only writer of notifications.
 
 use diesel::QueryResult;
+use serde_json::Value;
 
+use crate::app::notifications::{Kind, notify};
 use crate::db::DbConnection;
+use crate::db::accounts::UserRow;
 use crate::db::audit::{self, Context};
 use crate::db::events::{self, NewEvent};
 use crate::domain::events::Event;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// One person to tell about an event: what kind of notification, and the
+/// data its template renders.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub to: UserRow,
+    pub kind: Kind,
+    pub data: Value,
+}
+
+impl Notice {
+    pub fn new(to: &UserRow, kind: Kind, data: Value) -> Self {
+        Self {
+            to: to.clone(),
+            kind,
+            data,
+        }
+    }
+}
 
 /// Records `event` about `subject_id`, concerning `institutions` (ids), by
 /// the actor and request in `ctx`. Append last in a transaction: appends
@@ -44,5 +74,23 @@ pub fn record(
             institutions: institutions.iter().map(|s| s.to_string()).collect(),
         }],
     )?;
+    Ok(())
+}
+
+/// `record`, then the notifications the event causes (each also emailed
+/// unless its person switched that kind off).
+pub fn record_notifying(
+    conn: &mut DbConnection,
+    state: &AppState,
+    ctx: &Context,
+    subject_id: &str,
+    institutions: &[&str],
+    event: &Event,
+    notices: Vec<Notice>,
+) -> Result<(), ApiError> {
+    for notice in notices {
+        notify(conn, state, &notice.to, notice.kind, notice.data)?;
+    }
+    record(conn, ctx, subject_id, institutions, event)?;
     Ok(())
 }

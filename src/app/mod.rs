@@ -3,3 +3,5 @@
 //! (docs/ARCHITECTURE.md): so far the event dispatcher.
 
 pub mod events;
+pub mod notifications;
+pub mod resources;

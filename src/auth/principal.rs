@@ -12,6 +12,7 @@ use crate::db::accounts::{self, UserRow};
 use crate::db::{Db, now};
 use crate::domain::Role;
 use crate::error::ApiError;
+use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 /// How the caller authenticated.
@@ -44,8 +45,7 @@ impl Principal {
         match &self.via {
             Via::Session { sid } => Ok(sid),
             Via::ApiToken { .. } => Err(ApiError::Forbidden {
-                problem: "session-required",
-                title: "Not allowed with an API token",
+                problem: ProblemType::SessionRequired,
                 detail: "Sign in with your password to do this; API tokens cannot.".into(),
             }),
         }
@@ -122,8 +122,7 @@ async fn authenticate(req: &HttpRequest, token: String) -> Result<Principal, Api
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe && !write {
             return Err(ApiError::Forbidden {
-                problem: "insufficient-scope",
-                title: "The API token's scope does not allow this",
+                problem: ProblemType::InsufficientScope,
                 detail: "This token has the `read` scope only; writing needs `write`.".into(),
             });
         }

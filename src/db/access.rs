@@ -400,3 +400,5 @@ pub fn links_by_pair(
         ))
         .load(conn)
 }
+
+crate::db::words::text_column!(crate::domain::access::RequestStatus);

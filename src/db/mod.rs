@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod partnerships;
 pub mod resources;
 pub mod schema;
+pub mod words;
 
 use std::fmt;
 use std::time::Duration;

@@ -5,10 +5,7 @@
 //! the periodic job ask `transition` before they write, and write with the
 //! old status as a condition, so two racing decisions cannot both land.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-use crate::domain::resource::word_enum;
+use crate::domain::word::word_enum;
 
 word_enum!(
     /// Where an access request stands.

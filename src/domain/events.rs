@@ -49,6 +49,17 @@ macro_rules! events {
 }
 
 events! {
+    // ----- accounts (add this area's events here) -----
+
+    // ----- institutions (add this area's events here) -----
+
+    // ----- resources (add this area's events here) -----
+
+    // ----- learning (add this area's events here) -----
+
+    // ----- partnerships (add this area's events here) -----
+
+    // ----- access -----
     /// Someone asked for access to a restricted dataset.
     AccessRequestCreated = "access_request.created" on "access_request" {
         dataset_id: String,

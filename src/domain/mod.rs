@@ -10,6 +10,9 @@ pub mod partnership;
 pub mod policy;
 pub mod resource;
 pub mod transfer;
+pub mod word;
+
+pub use word::Word;
 
 /// An email address as given (trimmed), with its normalised form (lowercase)
 /// used for uniqueness and look-ups.

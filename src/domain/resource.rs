@@ -15,35 +15,7 @@ use utoipa::ToSchema;
 use crate::domain::{CountryCode, LanguageTag};
 use crate::error::FieldError;
 
-/// A closed set of snake_case words, as stored and as sent.
-macro_rules! word_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(raw: &str) -> Option<Self> {
-                match raw { $($text => Some($name::$variant),)+ _ => None }
-            }
-
-            /// `a`, `b` or `c`: for messages.
-            pub fn choices() -> String {
-                let words: Vec<String> = Self::ALL.iter().map(|v| format!("`{}`", v.as_str())).collect();
-                words.join(", ")
-            }
-        }
-    };
-}
-
-pub(crate) use word_enum;
+pub(crate) use crate::domain::word::word_enum;
 
 /// The datasheet's sections (after *Datasheets for Datasets*): Markdown prose.
 pub const DATASHEET_SECTIONS: &[&str] = &[

@@ -25,6 +25,7 @@ use crate::db::Db;
 use crate::db::idempotency::{self, Begin, StoredResponse};
 use crate::error::{ApiError, FieldError};
 use crate::http::json::{body_limit, body_timeout, read_body};
+use crate::problem_types::ProblemType;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -161,8 +162,7 @@ pub async fn idempotency(
         }
         Begin::Mismatch => {
             return Ok(req.error_response(ApiError::Unprocessable {
-                problem: "idempotency-key-reused",
-                title: "Idempotency-Key reused with another request",
+                problem: ProblemType::IdempotencyKeyReused,
                 detail: "This Idempotency-Key was already used for a different request body or \
                          path; use a new key for a new request."
                     .into(),
@@ -171,8 +171,7 @@ pub async fn idempotency(
         }
         Begin::InProgress => {
             let err = ApiError::Conflict {
-                problem: "idempotency-key-in-use",
-                title: "A request with this Idempotency-Key is in progress",
+                problem: ProblemType::IdempotencyKeyInUse,
                 detail:
                     "The first request with this Idempotency-Key has not finished; retry shortly."
                         .into(),

@@ -7,8 +7,8 @@ use chrono::{Duration, NaiveDateTime};
 use serde_json::json;
 
 use crate::api::access::{deciders, institution_name, listed};
-use crate::api::notifications::{Kind, notify};
 use crate::app::events;
+use crate::app::notifications::{Kind, notify};
 use crate::db::access::{self as store, Change, RequestRow};
 use crate::db::accounts::{self, UserRow};
 use crate::db::audit::Context;

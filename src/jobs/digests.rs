@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::api::notifications::Kind;
 use crate::api::partnerships::tell;
+use crate::app::notifications::Kind;
 use crate::db::partnerships as store;
 use crate::db::{DbConnection, now, write_transaction};
 use crate::domain::partnership::PartnershipStatus;
