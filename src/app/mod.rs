@@ -3,5 +3,6 @@
 //! (docs/ARCHITECTURE.md): so far the event dispatcher.
 
 pub mod events;
+pub mod institutions;
 pub mod notifications;
 pub mod resources;

@@ -1,4 +1,7 @@
-//! Institutions, memberships and invitations.
+//! Institutions, memberships and invitations. Roles are stored as their
+//! word (`InstitutionRole`), and so are kinds where this module writes or
+//! filters them; reading a word that is not in the set is an error, never a
+//! default.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -6,7 +9,14 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::accounts::UserRow;
 use super::schema::{institutions as it, invitations as iv, memberships as ms, users as us};
+use super::words::text_column;
+use crate::domain::institution::InstitutionKind;
+use crate::domain::policy::InstitutionRole;
 
+text_column!(InstitutionRole, InstitutionKind);
+
+/// An institution as stored. `kind` stays text here because the demo seeder
+/// builds these rows from text; `app::institutions` reads it strictly.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = it)]
 pub struct InstitutionRow {
@@ -42,13 +52,21 @@ pub fn by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Instit
         .optional()
 }
 
+pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<InstitutionRow>> {
+    it::table
+        .filter(it::id.eq(id))
+        .select(InstitutionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = it)]
 pub struct Changes {
     pub name: Option<String>,
     pub name_lower: Option<String>,
     pub country: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<InstitutionKind>,
     pub website: Option<Option<String>>,
     pub description: Option<String>,
     pub verified: Option<bool>,
@@ -71,7 +89,7 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub country: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<InstitutionKind>,
     pub verified: Option<bool>,
     pub q: Option<String>,
     /// Institutions the caller may see besides verified ones (their own);
@@ -96,8 +114,8 @@ pub fn list(
     if let Some(v) = &f.country {
         q = q.filter(it::country.eq(v.clone()));
     }
-    if let Some(v) = &f.kind {
-        q = q.filter(it::kind.eq(v.clone()));
+    if let Some(v) = f.kind {
+        q = q.filter(it::kind.eq(v));
     }
     if let Some(v) = f.verified {
         q = q.filter(it::verified.eq(v));
@@ -126,7 +144,7 @@ pub fn role_of(
     conn: &mut DbConnection,
     institution_id: &str,
     user_id: &str,
-) -> QueryResult<Option<String>> {
+) -> QueryResult<Option<InstitutionRole>> {
     ms::table
         .filter(ms::institution_id.eq(institution_id))
         .filter(ms::user_id.eq(user_id))
@@ -148,9 +166,9 @@ pub fn upsert_member(
     conn: &mut DbConnection,
     institution_id: &str,
     user_id: &str,
-    role: &str,
+    role: InstitutionRole,
     now: NaiveDateTime,
-) -> QueryResult<Option<String>> {
+) -> QueryResult<Option<InstitutionRole>> {
     let previous = role_of(conn, institution_id, user_id)?;
     if previous.is_some() {
         diesel::update(
@@ -196,13 +214,13 @@ pub fn count_owners_locked(conn: &mut DbConnection, institution_id: &str) -> Que
     let owners: Vec<String> = match conn {
         DbConnection::Postgres(c) => ms::table
             .filter(ms::institution_id.eq(institution_id))
-            .filter(ms::role.eq("owner"))
+            .filter(ms::role.eq(InstitutionRole::Owner.as_str()))
             .select(ms::user_id)
             .for_update()
             .load(c)?,
         DbConnection::Sqlite(c) => ms::table
             .filter(ms::institution_id.eq(institution_id))
-            .filter(ms::role.eq("owner"))
+            .filter(ms::role.eq(InstitutionRole::Owner.as_str()))
             .select(ms::user_id)
             .load(c)?,
     };
@@ -227,7 +245,7 @@ pub fn joined_at(
 pub fn solely_owned(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
     let owned: Vec<String> = ms::table
         .filter(ms::user_id.eq(user_id))
-        .filter(ms::role.eq("owner"))
+        .filter(ms::role.eq(InstitutionRole::Owner))
         .select(ms::institution_id)
         .load(conn)?;
     let mut sole = Vec::new();
@@ -243,7 +261,11 @@ pub fn solely_owned(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<S
     Ok(sole)
 }
 
-pub fn count_role(conn: &mut DbConnection, institution_id: &str, role: &str) -> QueryResult<i64> {
+pub fn count_role(
+    conn: &mut DbConnection,
+    institution_id: &str,
+    role: InstitutionRole,
+) -> QueryResult<i64> {
     ms::table
         .filter(ms::institution_id.eq(institution_id))
         .filter(ms::role.eq(role))
@@ -264,7 +286,7 @@ pub fn members(
     institution_id: &str,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
-) -> QueryResult<Vec<(String, NaiveDateTime, UserRow)>> {
+) -> QueryResult<Vec<(InstitutionRole, NaiveDateTime, UserRow)>> {
     let mut q = ms::table
         .inner_join(us::table)
         .filter(ms::institution_id.eq(institution_id))
@@ -282,7 +304,8 @@ pub fn members(
     q.load(conn)
 }
 
-/// Users with the given role in the institution (e.g. its owners, to email).
+/// Users with the given role (its word) in the institution (e.g. its owners,
+/// to email).
 pub fn users_with_role(
     conn: &mut DbConnection,
     institution_id: &str,
@@ -298,14 +321,16 @@ pub fn users_with_role(
 
 // ----- invitations -------------------------------------------------------
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// An invitation as stored (inserted field by field by `replace_invitation`:
+/// diesel's derived insert of a typed word goes through each inner backend).
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = iv)]
 pub struct InvitationRow {
     pub id: String,
     pub institution_id: String,
     pub email: String,
     pub email_normalized: String,
-    pub role: String,
+    pub role: InstitutionRole,
     pub token_hash: String,
     pub invited_by: Option<String>,
     pub expires_at: NaiveDateTime,
@@ -331,7 +356,22 @@ pub fn replace_invitation(
     )
     .set(iv::withdrawn_at.eq(Some(now)))
     .execute(conn)?;
-    diesel::insert_into(iv::table).values(row).execute(conn)?;
+    diesel::insert_into(iv::table)
+        .values((
+            iv::id.eq(&row.id),
+            iv::institution_id.eq(&row.institution_id),
+            iv::email.eq(&row.email),
+            iv::email_normalized.eq(&row.email_normalized),
+            iv::role.eq(row.role),
+            iv::token_hash.eq(&row.token_hash),
+            iv::invited_by.eq(&row.invited_by),
+            iv::expires_at.eq(row.expires_at),
+            iv::accepted_at.eq(row.accepted_at),
+            iv::accepted_by.eq(&row.accepted_by),
+            iv::withdrawn_at.eq(row.withdrawn_at),
+            iv::created_at.eq(row.created_at),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -382,45 +422,42 @@ pub fn withdraw(
     Ok(n == 1)
 }
 
-/// The role of a pending invitation (of this institution), if there is one.
-pub fn pending_role(
+/// The invitation `id` of the institution, whatever its status.
+pub fn invitation(
     conn: &mut DbConnection,
     institution_id: &str,
-    filter: PendingBy<'_>,
-    now: NaiveDateTime,
-) -> QueryResult<Option<String>> {
-    let mut q = iv::table
+    id: &str,
+) -> QueryResult<Option<InvitationRow>> {
+    iv::table
+        .filter(iv::id.eq(id))
         .filter(iv::institution_id.eq(institution_id))
-        .filter(iv::accepted_at.is_null())
-        .filter(iv::withdrawn_at.is_null())
-        .filter(iv::expires_at.gt(now))
-        .select(iv::role)
-        .into_boxed();
-    q = match filter {
-        PendingBy::Id(id) => q.filter(iv::id.eq(id.to_owned())),
-        PendingBy::Email(e) => q.filter(iv::email_normalized.eq(e.to_owned())),
-    };
-    q.first(conn).optional()
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()
 }
 
-/// How to find a pending invitation.
-#[derive(Debug, Clone, Copy)]
-pub enum PendingBy<'a> {
-    Id(&'a str),
-    Email(&'a str),
-}
-
-/// A usable invitation by token hash.
-pub fn usable_by_token(
+/// The pending invitation of this address to this institution, if any.
+pub fn pending_for(
     conn: &mut DbConnection,
-    token_hash: &str,
+    institution_id: &str,
+    email_normalized: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<InvitationRow>> {
     iv::table
-        .filter(iv::token_hash.eq(token_hash))
+        .filter(iv::institution_id.eq(institution_id))
+        .filter(iv::email_normalized.eq(email_normalized))
         .filter(iv::accepted_at.is_null())
         .filter(iv::withdrawn_at.is_null())
         .filter(iv::expires_at.gt(now))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The invitation with this token hash, whatever its status.
+pub fn by_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<InvitationRow>> {
+    iv::table
+        .filter(iv::token_hash.eq(token_hash))
         .select(InvitationRow::as_select())
         .first(conn)
         .optional()

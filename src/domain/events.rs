@@ -51,7 +51,67 @@ macro_rules! events {
 events! {
     // ----- accounts (add this area's events here) -----
 
-    // ----- institutions (add this area's events here) -----
+    // ----- institutions -----
+    /// Someone created an institution (they become its owner: a
+    /// `membership.added` follows).
+    InstitutionCreated = "institution.created" on "institution" {
+        slug: String,
+        name: String,
+        country: String,
+    }
+    /// An owner (or an admin) changed an institution.
+    InstitutionUpdated = "institution.updated" on "institution" {
+        #[serde(flatten)]
+        change: crate::domain::institution::InstitutionChange,
+    }
+    /// An owner (or an admin) deleted an institution.
+    InstitutionDeleted = "institution.deleted" on "institution" {
+        slug: String,
+        name: String,
+    }
+    /// An admin verified an institution (its owners are told).
+    InstitutionVerified = "institution.verified" on "institution" {
+        slug: String,
+    }
+    /// Someone became a member: the creator of an institution, or who
+    /// accepted an invitation (then told).
+    MembershipAdded = "membership.added" on "institution" {
+        #[serde(flatten)]
+        member: crate::domain::institution::MemberRole,
+    }
+    /// An owner changed a member's role (the member is told).
+    MembershipRoleChanged = "membership.role_changed" on "institution" {
+        user_id: String,
+        from: crate::domain::policy::InstitutionRole,
+        to: crate::domain::policy::InstitutionRole,
+    }
+    /// A member left the institution.
+    MembershipLeft = "membership.left" on "institution" {
+        #[serde(flatten)]
+        member: crate::domain::institution::MemberRole,
+    }
+    /// An owner (or an admin) removed a member (the member is told).
+    MembershipRemoved = "membership.removed" on "institution" {
+        #[serde(flatten)]
+        member: crate::domain::institution::MemberRole,
+    }
+    /// An owner or editor invited an address (replacing a pending
+    /// invitation of the same address, if there was one).
+    InvitationSent = "invitation.sent" on "institution" {
+        invitation_id: String,
+        email: String,
+        role: crate::domain::policy::InstitutionRole,
+        /// The pending invitation this one withdrew, if any.
+        replaces: Option<String>,
+    }
+    /// An owner or editor withdrew a pending invitation.
+    InvitationWithdrawn = "invitation.withdrawn" on "institution" {
+        invitation_id: String,
+    }
+    /// The invited person accepted (a `membership.added` follows).
+    InvitationAccepted = "invitation.accepted" on "institution" {
+        invitation_id: String,
+    }
 
     // ----- resources (add this area's events here) -----
 

@@ -13,45 +13,16 @@
 
 use crate::domain::Role;
 use crate::domain::resource::{AccessLevel, Status, Visibility};
+use crate::domain::word::word_enum;
 
-/// Roles inside an institution.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum InstitutionRole {
-    Member,
-    Editor,
-    Owner,
-}
-
-impl InstitutionRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Editor => "editor",
-            Self::Member => "member",
-        }
+word_enum!(
+    /// Roles inside an institution.
+    InstitutionRole {
+        Member => "member",
+        Editor => "editor",
+        Owner => "owner",
     }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "owner" => Some(Self::Owner),
-            "editor" => Some(Self::Editor),
-            "member" => Some(Self::Member),
-            _ => None,
-        }
-    }
-}
+);
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
