@@ -299,7 +299,7 @@ fn admin_create(settings: &Settings, email: &str) -> anyhow::Result<()> {
                 conn,
                 &user.id,
                 &accounts::AdminChanges {
-                    role: Some(Role::Admin.as_str().into()),
+                    role: Some(Role::Admin),
                     updated_at: Some(db::now()),
                     ..Default::default()
                 },

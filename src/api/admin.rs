@@ -6,27 +6,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::types::utc;
+pub use crate::app::admin::OutboxStatus;
+use crate::app::admin::{self, Admin};
 use crate::auth::Principal;
-use crate::db::outbox::{self, Attempt, EmailRow};
-use crate::db::{Db, now};
+use crate::db::Db;
+use crate::db::outbox::{Attempt, EmailRow};
 use crate::error::{ApiError, Problem};
 use crate::http::json::Query;
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/outbox").route(crate::api::get().to(list)))
         .service(web::resource("/admin/outbox/{id}/retry").route(web::post().to(retry)));
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxStatus {
-    Queued,
-    Sending,
-    Sent,
-    Dead,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,24 +107,11 @@ pub async fn list(
     Query(page): Query<PageQuery>,
     Query(filter): Query<OutboxFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    let admin = Admin::check(&principal)?;
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let status = filter.status.map(|s| match s {
-        OutboxStatus::Queued => outbox::QUEUED,
-        OutboxStatus::Sending => outbox::SENDING,
-        OutboxStatus::Sent => outbox::SENT,
-        OutboxStatus::Dead => outbox::DEAD,
-    });
     let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
-    let limit = page.fetch_limit();
-    let (rows, attempts) = db
-        .run(move |conn| {
-            let rows = outbox::list(conn, status, before, limit)?;
-            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            let attempts = outbox::attempts_of(conn, &ids)?;
-            Ok::<_, diesel::result::Error>((rows, attempts))
-        })
-        .await?;
+    let (rows, attempts) =
+        admin::outbox(&db, &admin, filter.status, before, page.fetch_limit()).await?;
     Ok(
         Paginated::from_rows(rows, &page, |r| (utc(r.created_at), r.id.clone()))
             .map(|r| to_api(&r, &attempts))
@@ -156,36 +135,7 @@ pub async fn retry(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
-    let id = path.into_inner();
-    let extra = i32::try_from(state.settings.mail.max_attempts).unwrap_or(8);
-    let admin = principal.user.id.clone();
-    let ctx = crate::db::audit::Context::new(Some(&principal.user.id));
-    let (row, attempts) = db
-        .run(move |conn| {
-            let Some(row) = outbox::get(conn, &id)? else {
-                return Err(ApiError::NotFound);
-            };
-            if !outbox::retry_dead(conn, &id, extra, now())? {
-                return Err(ApiError::Conflict {
-                    problem: ProblemType::NotDead,
-                    detail: format!("This email is `{}`.", row.status),
-                });
-            }
-            crate::mail::mark_enqueued();
-            crate::db::audit::record(
-                conn,
-                &ctx,
-                "outbox.retried",
-                "email",
-                &id,
-                serde_json::json!({"recipient": row.recipient}),
-            )?;
-            tracing::info!(admin = %admin, email = %id, "admin retried a dead email");
-            let row = outbox::get(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let attempts = outbox::attempts_of(conn, std::slice::from_ref(&row.id))?;
-            Ok((row, attempts))
-        })
-        .await?;
+    let admin = Admin::check(&principal)?;
+    let (row, attempts) = admin::retry_email(&db, &state, &admin, &path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(to_api(&row, &attempts)))
 }

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::types::utc;
+use crate::app::admin::{self, Admin, AuditEntry};
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::db::audit::{self, AuditEvent as Row, Filter};
+use crate::db::audit::Filter;
 use crate::error::{ApiError, Problem};
 use crate::http::json::Query;
 use crate::http::pagination::{PageQuery, Paginated};
@@ -31,16 +32,16 @@ pub struct AuditEvent {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&Row> for AuditEvent {
-    fn from(r: &Row) -> Self {
+impl From<AuditEntry> for AuditEvent {
+    fn from(AuditEntry { row: r, detail }: AuditEntry) -> Self {
         Self {
-            id: r.id.clone(),
-            actor_id: r.actor_id.clone(),
-            action: r.action.clone(),
-            subject_type: r.subject_type.clone(),
-            subject_id: r.subject_id.clone(),
-            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
-            request_id: r.request_id.clone(),
+            id: r.id,
+            actor_id: r.actor_id,
+            action: r.action,
+            subject_type: r.subject_type,
+            subject_id: r.subject_id,
+            detail,
+            request_id: r.request_id,
             created_at: utc(r.created_at),
         }
     }
@@ -79,7 +80,7 @@ pub async fn list(
     Query(page): Query<PageQuery>,
     Query(filter): Query<AuditFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    let admin = Admin::check(&principal)?;
     let page = page.parse::<(DateTime<Utc>, String)>()?;
     for (name, value) in [
         ("actor_id", &filter.actor_id),
@@ -100,13 +101,10 @@ pub async fn list(
         until: filter.until.map(|t| t.naive_utc()),
     };
     let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
-    let limit = page.fetch_limit();
-    let rows = db
-        .run(move |conn| audit::list(conn, &f, before, limit))
-        .await?;
-    Ok(
-        Paginated::from_rows(rows, &page, |r| (utc(r.created_at), r.id.clone()))
-            .map(|r| AuditEvent::from(&r))
-            .respond(&req),
-    )
+    let entries = admin::audit_log(&db, &admin, f, before, page.fetch_limit()).await?;
+    Ok(Paginated::from_rows(entries, &page, |e| {
+        (utc(e.row.created_at), e.row.id.clone())
+    })
+    .map(AuditEvent::from)
+    .respond(&req))
 }

@@ -6,22 +6,17 @@ use std::net::IpAddr;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::api::types::{Accepted, TokenPair};
-use crate::auth::password::{self, Verified};
+use crate::app::accounts::{self, NewAccount};
+use crate::auth::Principal;
+use crate::auth::password;
 use crate::auth::ratelimit::Bucket;
-use crate::auth::{Principal, REFRESH_TOKEN_PREFIX, random_token, token_hash};
-use crate::db::accounts::{
-    self, BrakeTurn, NewUser, PASSWORD_RESET, Refresh, UserRow, VERIFY_EMAIL,
-};
-use crate::db::{Db, DbConnection, now, write_transaction};
-use crate::domain::{self, CountryCode, EmailAddress, Role};
+use crate::db::Db;
+use crate::domain::{self, CountryCode, EmailAddress};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::json::Json;
-use crate::mail::{Email, Template};
-use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -85,131 +80,6 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
-fn invalid_credentials() -> ApiError {
-    ApiError::Unauthorized("The email address or password is not correct.".into())
-}
-
-/// A single-use emailed token that is unknown, spent or expired: 400, with
-/// its own problem type so a frontend can offer "send me a new link".
-fn invalid_token(field: &str) -> ApiError {
-    ApiError::Validation {
-        detail: "This link is invalid, already used or expired; ask for a new one.".into(),
-        errors: vec![FieldError::new(
-            field,
-            "This link is invalid, already used or expired; ask for a new one.",
-        )],
-    }
-}
-
-/// Creates an email token and queues its email, in the caller's transaction.
-pub fn send_verification(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &UserRow,
-    address: &str,
-) -> Result<(), ApiError> {
-    let email = verification_email(conn, state, user, address, now())?;
-    state.outbox.enqueue(conn, email)?;
-    Ok(())
-}
-
-/// A verification token for `address`, stored, and the email carrying it.
-fn verification_email(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &UserRow,
-    address: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<Email, ApiError> {
-    let token = random_token("");
-    let hours = state.settings.auth.verification_ttl_hours;
-    accounts::insert_email_token(
-        conn,
-        &token_hash(&token),
-        &user.id,
-        VERIFY_EMAIL,
-        address,
-        now + chrono::Duration::hours(i64::from(hours)),
-        now,
-    )?;
-    Ok(Email::new(
-        address,
-        Template::VerifyEmail,
-        json!({"display_name": user.display_name, "token": token, "expires_in_hours": hours}),
-    )
-    .for_user(&user.id))
-}
-
-/// A verification link for `address` within the caps: `Err(seconds)` when
-/// the caps hold it back (see [`link_allowed`]); deduplicated per interval.
-fn send_capped_verification(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &UserRow,
-    address: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<Result<(), u64>, ApiError> {
-    if let Err(wait) = link_allowed(conn, state, &user.id, VERIFY_EMAIL, address, now)? {
-        return Ok(Err(wait));
-    }
-    let email = verification_email(conn, state, user, address, now)?;
-    let email = link_dedupe(state, email, VERIFY_EMAIL, &user.id, now);
-    state.outbox.enqueue(conn, email)?;
-    Ok(Ok(()))
-}
-
-/// Whether another emailed link of `purpose` may go to `address` now: at
-/// most one per `auth.email_link_interval_secs` and
-/// `auth.email_links_per_day` a day. `Err(seconds)` says when the next may.
-pub fn link_allowed(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user_id: &str,
-    purpose: &str,
-    address: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<Result<(), u64>, ApiError> {
-    let auth = &state.settings.auth;
-    // Concurrent requests for one account queue here, so each sees the
-    // links the others sent (PostgreSQL would let two pass the count).
-    accounts::lock_user(conn, user_id)?;
-    let day_ago = now - chrono::Duration::days(1);
-    let (count, newest) = accounts::recent_email_tokens(conn, user_id, purpose, address, day_ago)?;
-    let interval = chrono::Duration::seconds(i64::from(auth.email_link_interval_secs));
-    let wait = |until: chrono::NaiveDateTime| {
-        u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1)
-    };
-    if let Some(newest) = newest
-        && newest + interval > now
-    {
-        return Ok(Err(wait(newest + interval)));
-    }
-    if count >= i64::from(auth.email_links_per_day) {
-        return Ok(Err(wait(now + chrono::Duration::hours(1))));
-    }
-    Ok(Ok(()))
-}
-
-/// A capped link's email, with an outbox dedupe key per interval: one
-/// email per interval even if two requests race past the count (no key
-/// when links are not spaced at all).
-fn link_dedupe(
-    state: &AppState,
-    email: Email,
-    purpose: &str,
-    user_id: &str,
-    now: chrono::NaiveDateTime,
-) -> Email {
-    let interval = i64::from(state.settings.auth.email_link_interval_secs);
-    if interval == 0 {
-        return email;
-    }
-    email.dedupe(format!(
-        "{purpose}:{user_id}:{}",
-        now.and_utc().timestamp() / interval
-    ))
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -224,6 +94,47 @@ pub struct RegisterRequest {
     #[serde(default)]
     #[schema(value_type = Option<crate::api::vocab::Country>)]
     pub country: Option<String>,
+}
+
+impl TryFrom<RegisterRequest> for NewAccount {
+    type Error = ApiError;
+
+    /// Every field's problem at once (400); the password is judged against
+    /// the address and the name.
+    fn try_from(body: RegisterRequest) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let email = EmailAddress::parse(&body.email)
+            .map_err(|m| errors.push(FieldError::new("email", m)))
+            .ok();
+        let display_name = domain::parse_display_name(&body.display_name)
+            .map_err(|m| errors.push(FieldError::new("display_name", m)))
+            .ok();
+        let country = match body.country.as_deref() {
+            None => None,
+            Some(c) => CountryCode::parse(c)
+                .map_err(|m| errors.push(FieldError::new("country", m)))
+                .ok(),
+        };
+        if let Some(email) = &email
+            && let Err(m) = password::check_policy(
+                &body.password,
+                email,
+                &[display_name.as_deref().unwrap_or("")],
+            )
+        {
+            errors.push(FieldError::new("password", m));
+        }
+        let (Some(email), Some(display_name), true) = (email, display_name, errors.is_empty())
+        else {
+            return Err(ApiError::validation(errors));
+        };
+        Ok(Self {
+            email,
+            display_name,
+            country,
+            password: body.password,
+        })
+    }
 }
 
 /// Create an account. The answer is the same whether or not the address
@@ -241,80 +152,7 @@ pub async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Bucket::Register, client_ip(&req))?;
-    let mut errors = Vec::new();
-    let email = EmailAddress::parse(&body.email)
-        .map_err(|m| errors.push(FieldError::new("email", m)))
-        .ok();
-    let display_name = domain::parse_display_name(&body.display_name)
-        .map_err(|m| errors.push(FieldError::new("display_name", m)))
-        .ok();
-    let country = match body.country.as_deref() {
-        None => None,
-        Some(c) => CountryCode::parse(c)
-            .map_err(|m| errors.push(FieldError::new("country", m)))
-            .ok(),
-    };
-    if let Some(email) = &email
-        && let Err(m) = password::check_policy(
-            &body.password,
-            email,
-            &[display_name.as_deref().unwrap_or("")],
-        )
-    {
-        errors.push(FieldError::new("password", m));
-    }
-    let (Some(email), Some(display_name), true) = (email, display_name, errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
-    // Hash first, in every case: a taken address answers no faster.
-    let password = body.password;
-    let hash = state
-        .hasher
-        .run(move |h| h.hash(&password))
-        .await?
-        .map_err(ApiError::internal)?;
-    let state2 = state.clone();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let now = now();
-            let id = uuid::Uuid::now_v7().to_string();
-            let inserted = accounts::insert_user(
-                conn,
-                &NewUser {
-                    country: country.as_ref().map(CountryCode::as_str),
-                    ..NewUser::new(&id, &email, &display_name, &hash, Role::Member, false, now)
-                },
-            )?;
-            if inserted {
-                let user = accounts::user_by_id(conn, &id)?
-                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
-                send_verification(conn, &state2, &user, email.as_str())?;
-            } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())?
-                && !existing.email_verified
-                && existing.active
-            {
-                // The address was never confirmed (its link lost or
-                // expired): a fresh link, within the caps (silently held
-                // back beyond them: the answer is the same either way).
-                let _ = send_capped_verification(conn, &state2, &existing, &existing.email, now)?;
-            } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())? {
-                // At most one such warning per address per hour.
-                let hour = now.format("%Y-%m-%dT%H");
-                state2.outbox.enqueue(
-                    conn,
-                    Email::new(
-                        existing.email.clone(),
-                        Template::RegistrationAttempt,
-                        json!({"display_name": existing.display_name}),
-                    )
-                    .for_user(&existing.id)
-                    .dedupe(format!("registration-attempt:{}:{hour}", existing.id)),
-                )?;
-            }
-            Ok::<_, ApiError>(())
-        })
-    })
-    .await?;
+    accounts::register(&db, &state, body.try_into()?).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         message: "If this address can be registered, we have sent a link to confirm it. \
                   Check your email."
@@ -340,25 +178,7 @@ pub async fn verify_email(
     db: web::Data<Db>,
     Json(body): Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let hash = token_hash(&body.token);
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let now = now();
-            let (user_id, email) = accounts::consume_email_token(conn, &hash, VERIFY_EMAIL, now)?
-                .ok_or_else(|| invalid_token("token"))?;
-            if accounts::verify_email(conn, &user_id, &email, now)? {
-                Ok(())
-            } else {
-                Err(ApiError::Conflict {
-                    problem: ProblemType::EmailUnavailable,
-                    detail: "The address no longer belongs to this account request; \
-                             start the change again."
-                        .into(),
-                })
-            }
-        })
-    })
-    .await?;
+    accounts::verify_email(&db, &body.token).await?;
     Ok(HttpResponse::Ok().json(Accepted {
         message: "Your email address is verified.".into(),
     }))
@@ -381,27 +201,7 @@ pub async fn resend_verification(
     db: web::Data<Db>,
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = principal.user.id.clone();
-    let state2 = state.clone();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let user = accounts::user_by_id(conn, &user_id)?.ok_or(ApiError::NotFound)?;
-            let address = if !user.email_verified {
-                user.email.clone()
-            } else if let Some(pending) = user.pending_email.clone() {
-                pending
-            } else {
-                return Err(ApiError::Conflict {
-                    problem: ProblemType::AlreadyVerified,
-                    detail: "Your email address is verified and no change of address is pending."
-                        .into(),
-                });
-            };
-            send_capped_verification(conn, &state2, &user, &address, now())?
-                .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
-        })
-    })
-    .await?;
+    accounts::resend_verification(&db, &state, &principal.user.id).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         message: "We have sent a new link to confirm your address. Check your email.".into(),
     }))
@@ -412,47 +212,6 @@ pub async fn resend_verification(
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
-}
-
-/// Opens a session and returns its first token pair (in `conn`'s transaction).
-fn open_session(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &UserRow,
-) -> Result<TokenPair, ApiError> {
-    let now = now();
-    let sid = uuid::Uuid::now_v7().to_string();
-    accounts::create_session(conn, &sid, &user.id, now)?;
-    let refresh = random_token(REFRESH_TOKEN_PREFIX);
-    let days = i64::from(state.settings.auth.refresh_token_ttl_days);
-    accounts::insert_refresh_token(
-        conn,
-        &token_hash(&refresh),
-        &sid,
-        &user.id,
-        now + chrono::Duration::days(days),
-        now,
-    )?;
-    token_pair(state, user, &sid, refresh)
-}
-
-/// A new access token for `user` in session `sid`, with its refresh token.
-fn token_pair(
-    state: &AppState,
-    user: &UserRow,
-    sid: &str,
-    refresh_token: String,
-) -> Result<TokenPair, ApiError> {
-    let access = state
-        .keys
-        .issue(&user.id, sid, user.token_version)
-        .map_err(ApiError::internal)?;
-    Ok(TokenPair {
-        access_token: access,
-        token_type: "Bearer".into(),
-        expires_in: state.keys.ttl_secs(),
-        refresh_token,
-    })
 }
 
 /// Sign in with email and password.
@@ -471,97 +230,8 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req);
     state.limits.check(Bucket::Login, ip)?;
-    if body.password.chars().count() > password::MAX_CHARS || body.email.len() > 254 {
-        return Err(invalid_credentials());
-    }
-    let normalized = body.email.trim().to_lowercase();
-    let ip = ip.to_string();
-    let auth = state.settings.auth.clone();
-    let (user, turn) = {
-        let (normalized, ip, auth) = (normalized.clone(), ip.clone(), auth.clone());
-        db.run(move |conn| {
-            let now = now();
-            // This client's own lock-out on this address.
-            if let Some(until) = accounts::locked_until(conn, &normalized, &ip, now)? {
-                let secs = (until - now).num_seconds().max(1);
-                return Err(ApiError::TooManyRequests {
-                    retry_after_secs: u64::try_from(secs).unwrap_or(1),
-                });
-            }
-            // The address-wide brake, for clients that never signed in to it.
-            let since = now - chrono::Duration::days(i64::from(auth.known_client_days));
-            let turn = if accounts::is_known_client(conn, &normalized, &ip, since)? {
-                BrakeTurn::Now
-            } else {
-                accounts::brake_turn(
-                    conn,
-                    &normalized,
-                    auth.brake_threshold,
-                    chrono::Duration::seconds(i64::from(auth.brake_interval_secs)),
-                    chrono::Duration::seconds(i64::from(auth.brake_max_wait_secs)),
-                    now,
-                )?
-            };
-            if let BrakeTurn::Refused { retry_after_secs } = turn {
-                return Err(ApiError::TooManyRequests { retry_after_secs });
-            }
-            Ok((accounts::user_by_email(conn, &normalized)?, turn))
-        })
-        .await?
-    };
-    if let BrakeTurn::After(wait) = turn {
-        tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
-    }
-    let hasher = state.hasher.clone();
-    let stored = user
-        .as_ref()
-        .filter(|u| u.active)
-        .map(|u| u.password_hash.clone());
-    let password = body.password;
-    let (verified, rehash) = hasher
-        .run(move |hasher| {
-            let verified = hasher.verify(&password, stored.as_deref());
-            let rehash = match verified {
-                Verified::YesRehash => hasher.hash(&password).ok(),
-                _ => None,
-            };
-            (verified, rehash)
-        })
-        .await?;
-    match (verified, user) {
-        (Verified::Yes | Verified::YesRehash, Some(user)) => {
-            let state = state.clone();
-            let pair = db
-                .run(move |conn| {
-                    write_transaction(conn, |conn| {
-                        let now = now();
-                        accounts::remember_client(conn, &normalized, &ip, now)?;
-                        if let Some(hash) = &rehash {
-                            accounts::set_password(conn, &user.id, hash, now)?;
-                        }
-                        accounts::touch_login(conn, &user.id, now)?;
-                        open_session(conn, &state, &user)
-                    })
-                })
-                .await?;
-            Ok(no_store(HttpResponse::Ok().json(pair)))
-        }
-        _ => {
-            db.run(move |conn| {
-                accounts::record_login_failure(
-                    conn,
-                    &normalized,
-                    &ip,
-                    auth.lockout_threshold,
-                    auth.lockout_base_secs,
-                    auth.lockout_max_secs,
-                    now(),
-                )
-            })
-            .await?;
-            Err(invalid_credentials())
-        }
-    }
+    let pair = accounts::login(&db, &state, ip, &body.email, body.password).await?;
+    Ok(no_store(HttpResponse::Ok().json(pair)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -586,52 +256,8 @@ pub async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Bucket::Refresh, client_ip(&req))?;
-    let old = token_hash(&body.refresh_token);
-    let state2 = state.clone();
-    let pair = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let now = now();
-                let new_token = random_token(REFRESH_TOKEN_PREFIX);
-                let days = i64::from(state2.settings.auth.refresh_token_ttl_days);
-                let outcome = accounts::rotate_refresh_token(
-                    conn,
-                    &old,
-                    &token_hash(&new_token),
-                    now + chrono::Duration::days(days),
-                    now,
-                )?;
-                match outcome {
-                    Refresh::Rotated {
-                        user_id,
-                        session_id,
-                    } => {
-                        let user = accounts::user_by_id(conn, &user_id)?
-                            .filter(|u| u.active)
-                            .ok_or_else(|| {
-                                ApiError::Unauthorized("The refresh token is not valid.".into())
-                            })?;
-                        Ok(Ok(token_pair(&state2, &user, &session_id, new_token)?))
-                    }
-                    // Commit the revocation, then answer 401.
-                    Refresh::Reused => Ok(Err(true)),
-                    Refresh::Invalid => Ok(Err(false)),
-                }
-                .map_err(|e: ApiError| e)
-            })
-        })
-        .await?;
-    match pair {
-        Ok(pair) => Ok(no_store(HttpResponse::Ok().json(pair))),
-        Err(reused) => {
-            if reused {
-                tracing::warn!("a spent refresh token was presented again; its session is revoked");
-            }
-            Err(ApiError::Unauthorized(
-                "The refresh token is not valid.".into(),
-            ))
-        }
-    }
+    let pair = accounts::refresh(&db, &state, &body.refresh_token).await?;
+    Ok(no_store(HttpResponse::Ok().json(pair)))
 }
 
 /// End this session (its access and refresh tokens stop working now).
@@ -642,9 +268,7 @@ pub async fn refresh(
         (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    let sid = principal.session()?.to_string();
-    db.run(move |conn| accounts::revoke_session(conn, &sid, "logout", now()))
-        .await?;
+    accounts::logout(&db, &principal.user.id, principal.session()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -657,19 +281,7 @@ pub async fn logout(db: web::Data<Db>, principal: Principal) -> Result<HttpRespo
     ))]
 pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
     principal.session()?;
-    let user_id = principal.user.id.clone();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            Ok::<_, ApiError>(accounts::secure_account(
-                conn,
-                &user_id,
-                None,
-                "logout_all",
-                now(),
-            )?)
-        })
-    })
-    .await?;
+    accounts::logout_all(&db, &principal.user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -695,71 +307,14 @@ pub async fn password_reset(
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Bucket::PasswordReset, client_ip(&req))?;
     // A malformed address is a client mistake (400); whether a well-formed
-    // one has an account is never revealed, not even by timing: the answer
-    // goes out before the account is looked up, and the rest (token and
-    // email, in one transaction) happens after it for every address.
+    // one has an account is never revealed: the link is made after the
+    // answer, for every address.
     let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
-    let state = state.into_inner();
-    let db = db.get_ref().clone();
-    actix_web::rt::spawn(async move {
-        let result = db
-            .run(move |conn| {
-                write_transaction(conn, |conn| {
-                    send_password_reset(conn, &state, &email, now())
-                })
-            })
-            .await;
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "a password reset link could not be queued");
-        }
-    });
+    accounts::request_password_reset(&db, &state, email);
     Ok(HttpResponse::Accepted().json(Accepted {
         message: "If this address has an account, we have sent it a link to reset the password."
             .into(),
     }))
-}
-
-/// Queues a reset link for `email` if it has an active account and the
-/// caps allow one (at most one per `auth.email_link_interval_secs`, and
-/// `auth.email_links_per_day` a day; the previous link stays valid then).
-/// Returns whether a link was queued.
-pub fn send_password_reset(
-    conn: &mut DbConnection,
-    state: &AppState,
-    email: &EmailAddress,
-    now: chrono::NaiveDateTime,
-) -> Result<bool, ApiError> {
-    let Some(user) = accounts::user_by_email(conn, email.normalized())? else {
-        return Ok(false);
-    };
-    if !user.active
-        || link_allowed(conn, state, &user.id, PASSWORD_RESET, &user.email, now)?.is_err()
-    {
-        return Ok(false);
-    }
-    let minutes = state.settings.auth.password_reset_ttl_minutes;
-    accounts::expire_email_tokens(conn, &user.id, PASSWORD_RESET, now)?;
-    let token = random_token("");
-    accounts::insert_email_token(
-        conn,
-        &token_hash(&token),
-        &user.id,
-        PASSWORD_RESET,
-        &user.email,
-        now + chrono::Duration::minutes(i64::from(minutes)),
-        now,
-    )?;
-    let email = Email::new(
-        user.email.clone(),
-        Template::PasswordReset,
-        json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
-    )
-    .for_user(&user.id);
-    let queued = state.outbox.enqueue(
-        conn,
-        link_dedupe(state, email, PASSWORD_RESET, &user.id, now),
-    )?;
-    Ok(queued)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -782,54 +337,8 @@ pub async fn password_reset_confirm(
     db: web::Data<Db>,
     Json(body): Json<PasswordResetConfirm>,
 ) -> Result<HttpResponse, ApiError> {
-    let hash = token_hash(&body.token);
-    // Check the password against the account before spending the token.
-    let user = {
-        let hash = hash.clone();
-        db.run(move |conn| {
-            let Some((user_id, _)) =
-                accounts::peek_email_token(conn, &hash, PASSWORD_RESET, now())?
-            else {
-                return Ok(None);
-            };
-            accounts::user_by_id(conn, &user_id)
-        })
-        .await?
-        .filter(|u| u.active)
-        .ok_or_else(|| invalid_token("token"))?
-    };
-    let email =
-        EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
-    password::check_policy(&body.new_password, &email, &[&user.display_name])
-        .map_err(|m| ApiError::field("new_password", m))?;
-    let password = body.new_password;
-    let new_hash = state
-        .hasher
-        .run(move |h| h.hash(&password))
-        .await?
-        .map_err(ApiError::internal)?;
-    let state2 = state.clone();
-    let ip = client_ip(&req).to_string();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let now = now();
-            let (user_id, address) =
-                accounts::consume_email_token(conn, &hash, PASSWORD_RESET, now)?
-                    .ok_or_else(|| invalid_token("token"))?;
-            accounts::set_password(conn, &user_id, &new_hash, now)?;
-            // The emailed link proves the address: an unverified account
-            // becomes verified (its own verification link may be long gone).
-            if !user.email_verified && address == user.email {
-                accounts::verify_email(conn, &user_id, &address, now)?;
-            }
-            // Every lock-out and the brake end; this client is known now.
-            accounts::reset_login_failures(conn, &user.email_normalized)?;
-            accounts::remember_client(conn, &user.email_normalized, &ip, now)?;
-            accounts::secure_account(conn, &user_id, None, "password_reset", now)?;
-            crate::app::notifications::password_changed(conn, &state2, &user)
-        })
-    })
-    .await?;
+    let ip = client_ip(&req);
+    accounts::reset_password(&db, &state, &body.token, body.new_password, ip).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -4,22 +4,19 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::api::auth::send_verification;
+use crate::api::auth::client_ip;
 use crate::api::types::{ApiToken, Scope, User};
-use crate::auth::password::{self, Verified};
+use crate::app::accounts::{self, AddressChange, NewToken, ProfileUpdate};
+use crate::auth::Principal;
 use crate::auth::ratelimit::Bucket;
-use crate::auth::{API_TOKEN_PREFIX, Principal, random_token, token_hash};
-use crate::db::accounts::{self, ApiTokenRow, ProfileChanges};
-use crate::db::{Db, now, write_transaction};
+use crate::db::Db;
 use crate::domain::{self, CountryCode, EmailAddress};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -96,101 +93,56 @@ pub async fn patch_me(
     principal: Principal,
     Json(body): Json<MePatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = Vec::new();
-    let mut changes = ProfileChanges::default();
-    if let Some(name) = &body.display_name {
-        match domain::parse_display_name(name) {
-            Ok(n) => changes.display_name = Some(n),
-            Err(m) => errors.push(FieldError::new("display_name", m)),
-        }
-    }
-    if let Some(country) = &body.country {
-        match country.as_deref().map(CountryCode::parse).transpose() {
-            Ok(c) => changes.country = Some(c.map(|c| c.as_str().to_string())),
-            Err(m) => errors.push(FieldError::new("country", m)),
-        }
-    }
-    if let Some(languages) = &body.languages {
-        match domain::parse_languages(languages) {
-            Ok(l) => {
-                changes.languages = Some(serde_json::to_string(&l).unwrap_or_else(|_| "[]".into()))
-            }
-            Err(m) => errors.push(FieldError::new("languages", m)),
-        }
-    }
-    let mut new_email = None;
-    let mut cancel_pending = false;
-    if let Some(email) = &body.email {
-        match EmailAddress::parse(email) {
-            Ok(e) if e.normalized() == principal.user.email_normalized => cancel_pending = true,
-            Ok(e) => new_email = Some(e),
-            Err(m) => errors.push(FieldError::new("email", m)),
-        }
-    }
-    if new_email.is_some() && body.current_password.is_none() {
-        errors.push(FieldError::new(
-            "current_password",
-            "Confirm an email change with your current password.",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let update = body.parse(&principal.user.email_normalized)?;
     etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
-    if new_email.is_some() {
-        principal.session()?;
-        state
-            .limits
-            .check(Bucket::PasswordReset, crate::api::auth::client_ip(&req))?;
-        let password = body.current_password.clone().unwrap_or_default();
-        let stored = principal.user.password_hash.clone();
-        let verified = state
-            .hasher
-            .run(move |h| h.verify(&password, Some(&stored)))
-            .await?;
-        if verified == Verified::No {
-            let auth = state.settings.auth.clone();
-            let email = principal.user.email_normalized.clone();
-            let ip = crate::api::auth::client_ip(&req).to_string();
-            db.run(move |conn| {
-                accounts::record_login_failure(
-                    conn,
-                    &email,
-                    &ip,
-                    auth.lockout_threshold,
-                    auth.lockout_base_secs,
-                    auth.lockout_max_secs,
-                    now(),
-                )
-            })
-            .await?;
-            return Err(ApiError::field(
+    let user = accounts::update_profile(&db, &state, &principal, client_ip(&req), update).await?;
+    etag::respond(&req, &User::from(&user))
+}
+
+impl MePatch {
+    /// Every field's problem at once (400). `current` is the account's
+    /// normalised address: sending it back cancels a pending change; a new
+    /// one needs `current_password`.
+    fn parse(self, current: &str) -> Result<ProfileUpdate, ApiError> {
+        let mut errors = Vec::new();
+        let mut update = ProfileUpdate::default();
+        if let Some(name) = &self.display_name {
+            match domain::parse_display_name(name) {
+                Ok(n) => update.display_name = Some(n),
+                Err(m) => errors.push(FieldError::new("display_name", m)),
+            }
+        }
+        if let Some(country) = &self.country {
+            match country.as_deref().map(CountryCode::parse).transpose() {
+                Ok(c) => update.country = Some(c),
+                Err(m) => errors.push(FieldError::new("country", m)),
+            }
+        }
+        if let Some(languages) = &self.languages {
+            match domain::parse_languages(languages) {
+                Ok(l) => update.languages = Some(l),
+                Err(m) => errors.push(FieldError::new("languages", m)),
+            }
+        }
+        if let Some(email) = &self.email {
+            match EmailAddress::parse(email) {
+                Ok(e) if e.normalized() == current => update.address = Some(AddressChange::Cancel),
+                Ok(e) => update.address = Some(AddressChange::To(e)),
+                Err(m) => errors.push(FieldError::new("email", m)),
+            }
+        }
+        if matches!(update.address, Some(AddressChange::To(_))) && self.current_password.is_none() {
+            errors.push(FieldError::new(
                 "current_password",
-                "This is not your current password.",
+                "Confirm an email change with your current password.",
             ));
         }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        update.current_password = self.current_password;
+        Ok(update)
     }
-    changes.pending_email = new_email.as_ref().map(|e| Some(e.as_str().to_string()));
-    changes.updated_at = Some(now());
-    let user_id = principal.user.id.clone();
-    let state2 = state.clone();
-    let user = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                accounts::update_profile(conn, &user_id, &changes)?;
-                if cancel_pending {
-                    accounts::cancel_pending_email(conn, &user_id, now())?;
-                }
-                let user = accounts::user_by_id(conn, &user_id)?
-                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
-                if let Some(email) = &new_email {
-                    send_verification(conn, &state2, &user, email.as_str())?;
-                }
-                Ok::<_, ApiError>(user)
-            })
-        })
-        .await?;
-    etag::respond(&req, &User::from(&user))
 }
 
 /// Deactivate your account. Sessions and API tokens stop working; what you
@@ -210,49 +162,7 @@ pub async fn delete_me(
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     etag::check_if_match(&req, &etag::etag_of_json(&User::from(&principal.user))?)?;
-    principal.session()?;
-    let user_id = principal.user.id.clone();
-    let ctx = crate::db::audit::Context::new(Some(&principal.user.id));
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let now = now();
-            // An institution must keep an owner who can act for it.
-            let sole = crate::db::institutions::solely_owned(conn, &user_id)?;
-            if !sole.is_empty() {
-                return Err(ApiError::Conflict {
-                    problem: ProblemType::LastOwner,
-                    detail: format!("Make someone else owner of {} first.", sole.join(", ")),
-                });
-            }
-            accounts::update_admin(
-                conn,
-                &user_id,
-                &accounts::AdminChanges {
-                    active: Some(false),
-                    deactivated_at: Some(Some(now)),
-                    updated_at: Some(now),
-                    ..Default::default()
-                },
-            )?;
-            accounts::revoke_all_api_tokens(conn, &user_id, now)?;
-            crate::db::audit::record(
-                conn,
-                &ctx,
-                "user.deactivated",
-                "user",
-                &user_id,
-                serde_json::json!({"by": "self"}),
-            )?;
-            Ok(accounts::end_sessions(
-                conn,
-                &user_id,
-                None,
-                "deactivated",
-                now,
-            )?)
-        })
-    })
-    .await?;
+    accounts::deactivate_self(&db, &principal).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -279,56 +189,11 @@ pub async fn change_password(
     principal: Principal,
     Json(body): Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let sid = principal.session()?.to_string();
-    state
-        .limits
-        .check(Bucket::Login, crate::api::auth::client_ip(&req))?;
-    let user = principal.user;
-    let email =
-        EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
-    password::check_policy(&body.new_password, &email, &[&user.display_name])
-        .map_err(|m| ApiError::field("new_password", m))?;
-    let hasher = state.hasher.clone();
-    let stored = user.password_hash.clone();
-    let (current, new_password) = (body.current_password, body.new_password);
-    let hashed = hasher
-        .run(move |hasher| match hasher.verify(&current, Some(&stored)) {
-            Verified::No => Ok(None),
-            _ => hasher.hash(&new_password).map(Some),
-        })
-        .await?
-        .map_err(ApiError::internal)?;
-    let Some(hash) = hashed else {
-        // Wrong guesses count toward the address's lock-out, as at login.
-        let auth = state.settings.auth.clone();
-        let email = user.email_normalized.clone();
-        let ip = crate::api::auth::client_ip(&req).to_string();
-        db.run(move |conn| {
-            accounts::record_login_failure(
-                conn,
-                &email,
-                &ip,
-                auth.lockout_threshold,
-                auth.lockout_base_secs,
-                auth.lockout_max_secs,
-                now(),
-            )
-        })
-        .await?;
-        return Err(ApiError::field(
-            "current_password",
-            "This is not your current password.",
-        ));
-    };
-    let state2 = state.clone();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            accounts::set_password(conn, &user.id, &hash, now())?;
-            accounts::secure_account(conn, &user.id, Some(&sid), "password_change", now())?;
-            crate::app::notifications::password_changed(conn, &state2, &user)
-        })
-    })
-    .await?;
+    let sid = principal.session()?;
+    let ip = client_ip(&req);
+    state.limits.check(Bucket::Login, ip)?;
+    let (current, new) = (body.current_password, body.new_password);
+    accounts::change_password(&db, &state, &principal.user, sid, ip, current, new).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -347,12 +212,8 @@ pub async fn list_tokens(
     Query(page): Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let user_id = principal.user.id.clone();
     let after = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
-    let limit = page.fetch_limit();
-    let rows = db
-        .run(move |conn| accounts::list_api_tokens(conn, &user_id, after, limit))
-        .await?;
+    let rows = accounts::tokens(&db, &principal.user.id, after, page.fetch_limit()).await?;
     let page = Paginated::from_rows(rows, &page, |t| {
         (crate::api::types::utc(t.created_at), t.id.clone())
     })
@@ -394,60 +255,14 @@ pub async fn create_token(
     Json(body): Json<NewApiToken>,
 ) -> Result<HttpResponse, ApiError> {
     principal.session()?;
-    let mut errors = Vec::new();
-    let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            "name",
-            "Give the token a name of 1–100 characters.",
-        ));
-    }
-    if body.scopes.is_empty() {
-        errors.push(FieldError::new("scopes", "Choose `read`, `write` or both."));
-    }
-    let now = now();
-    if let Some(at) = body.expires_at
-        && at.naive_utc() <= now
-    {
-        errors.push(FieldError::new("expires_at", "Must be in the future."));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let write = body.scopes.contains(&Scope::Write);
-    let secret = random_token(API_TOKEN_PREFIX);
-    let row = ApiTokenRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        user_id: principal.user.id.clone(),
-        name,
-        token_hash: token_hash(&secret),
-        scopes: if write {
-            "read,write".into()
-        } else {
-            "read".into()
-        },
-        expires_at: body.expires_at.map(|t| t.naive_utc()),
-        last_used_at: None,
-        revoked_at: None,
-        created_at: now,
+    let token = NewToken {
+        name: body.name,
+        scopes: body.scopes,
+        expires_at: body.expires_at,
     };
+    let (row, secret) = accounts::create_token(&db, &state, &principal.user, token).await?;
     let mut answer = ApiToken::from(&row);
     answer.token = Some(secret);
-    let user = principal.user;
-    let state2 = state.clone();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            accounts::insert_api_token(conn, &row)?;
-            crate::app::notifications::notify(
-                conn,
-                &state2,
-                &user,
-                crate::app::notifications::Kind::ApiTokenCreated,
-                json!({"display_name": user.display_name, "token_name": row.name}),
-            )
-        })
-    })
-    .await?;
     let mut res = HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/me/tokens/{}", answer.id)))
         .json(&answer);
@@ -471,14 +286,6 @@ pub async fn delete_token(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let user_id = principal.user.id.clone();
-    let revoked = db
-        .run(move |conn| accounts::revoke_api_token(conn, &user_id, &id, now()))
-        .await?;
-    if revoked {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound)
-    }
+    accounts::revoke_token(&db, &principal.user.id, &path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -6,12 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::types::utc;
-use crate::app::notifications::Kind;
+use crate::app::notifications::{self as app, Kind};
+pub use crate::app::notifications::{Notification, Preference};
 use crate::auth::Principal;
-use crate::db::notifications::{self as store, NotificationRow};
-use crate::db::{Db, now, write_transaction};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::db::Db;
+use crate::error::{ApiError, Problem};
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
 
@@ -23,32 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(crate::api::get().to(get_preferences))
                 .route(web::put().to(put_preferences)),
         );
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Notification {
-    pub id: String,
-    pub kind: Kind,
-    pub title: String,
-    pub body: String,
-    /// A path under the frontend.
-    pub link: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-}
-
-impl From<&NotificationRow> for Notification {
-    fn from(n: &NotificationRow) -> Self {
-        Self {
-            id: n.id.clone(),
-            kind: Kind::parse(&n.kind).unwrap_or(Kind::PasswordChanged),
-            title: n.title.clone(),
-            body: n.body.clone(),
-            link: n.link.clone(),
-            created_at: utc(n.created_at),
-            read_at: n.read_at.map(utc),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,18 +52,10 @@ pub async fn list(
     Query(filter): Query<NotificationFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let user_id = principal.user.id.clone();
     let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
-    let limit = page.fetch_limit();
     let unread = filter.unread.unwrap_or(false);
-    let rows = db
-        .run(move |conn| store::list(conn, &user_id, unread, before, limit))
-        .await?;
-    Ok(
-        Paginated::from_rows(rows, &page, |n| (utc(n.created_at), n.id.clone()))
-            .map(|n| Notification::from(&n))
-            .respond(&req),
-    )
+    let items = app::list(&db, &principal.user.id, unread, before, page.fetch_limit()).await?;
+    Ok(Paginated::from_rows(items, &page, |n| (n.created_at, n.id.clone())).respond(&req))
 }
 
 /// Mark a notification read.
@@ -106,23 +71,8 @@ pub async fn read(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let user_id = principal.user.id.clone();
-    let row = db
-        .run(move |conn| store::mark_read(conn, &user_id, &id, now()))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(Notification::from(&row)))
-}
-
-/// Whether a kind of notification is also emailed.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Preference {
-    pub kind: Kind,
-    /// Send an email for this kind.
-    pub email: bool,
-    /// Security notices are always emailed.
-    pub essential: bool,
+    let notification = app::mark_read(&db, &principal.user.id, &path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(notification))
 }
 
 /// A change of one kind's email setting. (What GET returns can be sent
@@ -144,27 +94,6 @@ pub struct Preferences {
     pub items: Vec<Preference>,
 }
 
-fn current(rows: &[(String, bool)]) -> Preferences {
-    Preferences {
-        items: Kind::ALL
-            .into_iter()
-            .map(|kind| {
-                let essential = kind.template().essential();
-                let email = essential
-                    || rows
-                        .iter()
-                        .find(|(k, _)| k == kind.name())
-                        .is_none_or(|(_, e)| *e);
-                Preference {
-                    kind,
-                    email,
-                    essential,
-                }
-            })
-            .collect(),
-    }
-}
-
 /// Which notifications you also get by email.
 #[utoipa::path(get, path = "/api/v1/me/notification-preferences", tag = "me", security(("bearer" = [])),
     responses(
@@ -175,11 +104,8 @@ pub async fn get_preferences(
     db: web::Data<Db>,
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = principal.user.id.clone();
-    let rows = db
-        .run(move |conn| store::preferences(conn, &user_id))
-        .await?;
-    Ok(HttpResponse::Ok().json(current(&rows)))
+    let items = app::preferences(&db, &principal.user.id).await?;
+    Ok(HttpResponse::Ok().json(Preferences { items }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -201,37 +127,7 @@ pub async fn put_preferences(
     principal: Principal,
     Json(body): Json<PreferencesUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    if body.items.len() > Kind::ALL.len() {
-        return Err(ApiError::field(
-            "items",
-            format!("At most {} items, one per kind.", Kind::ALL.len()),
-        ));
-    }
-    let errors: Vec<FieldError> = body
-        .items
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.kind.template().essential() && !p.email)
-        .map(|(i, _)| {
-            FieldError::new(
-                format!("items[{i}].email"),
-                "Security notices are always emailed.",
-            )
-        })
-        .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let user_id = principal.user.id.clone();
-    let rows = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                for p in &body.items {
-                    store::set_preference(conn, &user_id, p.kind.name(), p.email)?;
-                }
-                store::preferences(conn, &user_id)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(current(&rows)))
+    let changes = body.items.iter().map(|p| (p.kind, p.email)).collect();
+    let items = app::set_preferences(&db, &principal.user.id, changes).await?;
+    Ok(HttpResponse::Ok().json(Preferences { items }))
 }

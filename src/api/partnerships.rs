@@ -1220,7 +1220,7 @@ pub async fn add_coordinator(
                 let user = user_by_id(conn, &user_id)?
                     .filter(|u| u.deactivated_at.is_none())
                     .ok_or_else(|| ApiError::NotFoundNamed("There is no such user.".into()))?;
-                let eligible = user.role == "coordinator"
+                let eligible = user.role == crate::domain::Role::Coordinator
                     || store::is_member_person(conn, &l.row.id, &user.id)?;
                 if !eligible {
                     return Err(ApiError::Unprocessable {

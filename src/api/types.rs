@@ -1,11 +1,13 @@
 //! Response and request types shared by the account endpoints.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::app::accounts::TokenPair;
 use crate::db::accounts::{ApiTokenRow, UserRow};
 use crate::domain::Role;
+pub use crate::domain::Scope;
 
 /// Timestamps on the wire: RFC 3339, UTC, `Z`.
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
@@ -37,9 +39,9 @@ impl From<&UserRow> for User {
             id: u.id.clone(),
             email: u.email.clone(),
             display_name: u.display_name.clone(),
-            role: Role::parse(&u.role).unwrap_or(Role::Member),
+            role: u.role,
             country: u.country.clone(),
-            languages: u.languages(),
+            languages: u.languages.0.clone(),
             email_verified: u.email_verified,
             pending_email: u.pending_email.clone(),
             active: u.active,
@@ -49,30 +51,10 @@ impl From<&UserRow> for User {
     }
 }
 
-/// The answer of login and refresh.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TokenPair {
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// Opaque; exchange it at `/auth/refresh` (single use: each refresh returns a new one).
-    pub refresh_token: String,
-}
-
 /// A plain acknowledgement.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Accepted {
     pub message: String,
-}
-
-/// Token scopes: `read` allows safe methods only, `write` everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Read,
-    Write,
 }
 
 /// A personal API token (the secret only in the creation answer).
@@ -94,15 +76,7 @@ impl From<&ApiTokenRow> for ApiToken {
         Self {
             id: t.id.clone(),
             name: t.name.clone(),
-            scopes: t
-                .scopes
-                .split(',')
-                .filter_map(|s| match s {
-                    "read" => Some(Scope::Read),
-                    "write" => Some(Scope::Write),
-                    _ => None,
-                })
-                .collect(),
+            scopes: t.scopes.scopes(),
             expires_at: t.expires_at.map(utc),
             last_used_at: t.last_used_at.map(utc),
             created_at: utc(t.created_at),

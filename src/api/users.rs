@@ -6,15 +6,14 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::types::{User, utc};
+use crate::app::admin::{self, AccountChange, Admin};
 use crate::auth::Principal;
-use crate::db::accounts::{self, AdminChanges};
-use crate::db::{Db, now, write_transaction};
+use crate::db::Db;
 use crate::domain::Role;
 use crate::error::{ApiError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::problem_types::ProblemType;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(crate::api::get().to(list)))
@@ -53,31 +52,15 @@ pub async fn list(
     Query(page): Query<PageQuery>,
     Query(filter): Query<UserFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    let admin = Admin::check(&principal)?;
     let page = page.parse::<(DateTime<Utc>, String)>()?;
-    let q = filter
-        .q
-        .map(|q| q.trim().to_string())
-        .filter(|q| !q.is_empty());
-    if q.as_ref().is_some_and(|q| q.len() > 254) {
-        return Err(ApiError::field("q", "At most 254 characters."));
-    }
     let after = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
-    let limit = page.fetch_limit();
-    let rows = db
-        .run(move |conn| accounts::list_users(conn, q.as_deref(), after, limit))
-        .await?;
+    let rows = admin::users(&db, &admin, filter.q.as_deref(), after, page.fetch_limit()).await?;
     Ok(
         Paginated::from_rows(rows, &page, |u| (utc(u.created_at), u.id.clone()))
             .map(|u| User::from(&u))
             .respond(&req),
     )
-}
-
-async fn load(db: &Db, id: String) -> Result<crate::db::accounts::UserRow, ApiError> {
-    db.run(move |conn| accounts::user_by_id(conn, &id))
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 /// One account (admins only).
@@ -96,8 +79,8 @@ pub async fn get(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
-    let user = load(&db, path.into_inner()).await?;
+    let admin = Admin::check(&principal)?;
+    let user = admin::user(&db, &admin, &path.into_inner()).await?;
     etag::respond(&req, &User::from(&user))
 }
 
@@ -130,76 +113,14 @@ pub async fn patch(
     path: web::Path<String>,
     Json(body): Json<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
-    let id = path.into_inner();
-    let user = load(&db, id.clone()).await?;
-    etag::check_if_match(&req, &etag::etag_of_json(&User::from(&user))?)?;
-    if id == principal.user.id && (body.role.is_some() || body.active.is_some()) {
-        return Err(ApiError::Forbidden {
-            problem: ProblemType::OwnAccount,
-            detail:
-                "Nobody can change their own role or deactivate themselves here; ask another admin."
-                    .into(),
-        });
-    }
-    let role_changes = body.role.is_some_and(|r| r.as_str() != user.role);
-    let deactivates = body.active == Some(false) && user.active;
-    let now = now();
-    let changes = AdminChanges {
-        role: body.role.map(|r| r.as_str().to_string()),
+    let admin = Admin::check(&principal)?;
+    let change = AccountChange {
+        role: body.role,
         active: body.active,
-        deactivated_at: body.active.map(|a| if a { None } else { Some(now) }),
-        updated_at: Some(now),
     };
-    let admin = principal.user.id.clone();
-    let ctx = crate::db::audit::Context::new(Some(&principal.user.id));
-    let (new_role, new_active) = (body.role, body.active);
-    let user = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                accounts::update_admin(conn, &id, &changes)?;
-                if role_changes {
-                    crate::db::audit::record(
-                        conn,
-                        &ctx,
-                        "user.role_changed",
-                        "user",
-                        &id,
-                        serde_json::json!({"to": new_role.map(Role::as_str)}),
-                    )?;
-                }
-                if let Some(active) = new_active {
-                    crate::db::audit::record(
-                        conn,
-                        &ctx,
-                        if active {
-                            "user.reactivated"
-                        } else {
-                            "user.deactivated"
-                        },
-                        "user",
-                        &id,
-                        serde_json::json!({}),
-                    )?;
-                }
-                if deactivates {
-                    // A deactivated account's API tokens end for good: a
-                    // later reactivation does not bring them back.
-                    accounts::revoke_all_api_tokens(conn, &id, now)?;
-                }
-                if role_changes || deactivates {
-                    let reason = if deactivates {
-                        "deactivated"
-                    } else {
-                        "role_change"
-                    };
-                    accounts::end_sessions(conn, &id, None, reason, now)?;
-                }
-                tracing::info!(admin = %admin, user = %id, ?changes, "admin changed a user");
-                accounts::user_by_id(conn, &id)?
-                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))
-            })
-        })
-        .await?;
+    let if_match = |user: &crate::db::accounts::UserRow| {
+        etag::check_if_match(&req, &etag::etag_of_json(&User::from(user))?)
+    };
+    let user = admin::update_user(&db, &admin, &path.into_inner(), change, if_match).await?;
     etag::respond(&req, &User::from(&user))
 }

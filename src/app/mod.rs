@@ -2,6 +2,8 @@
 //! without HTTP (handlers, jobs, the CLI). It is being built area by area
 //! (docs/ARCHITECTURE.md): so far the event dispatcher.
 
+pub mod accounts;
+pub mod admin;
 pub mod events;
 pub mod institutions;
 pub mod notifications;

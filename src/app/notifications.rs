@@ -3,14 +3,21 @@
 //! caller's transaction. Commands reach it through the event dispatcher
 //! (`app::events::record_notifying`), so each notification belongs to the
 //! domain event that caused it.
+//!
+//! Also what a person does with theirs: read them, mark them read, choose
+//! which kinds are emailed.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::events;
 use crate::db::accounts::UserRow;
+use crate::db::audit::Context;
 use crate::db::notifications::{self as store, NotificationRow};
-use crate::db::{DbConnection, now};
-use crate::error::ApiError;
+use crate::db::{Db, DbConnection, now, write_transaction};
+use crate::domain::events::Event;
+use crate::error::{ApiError, FieldError};
 use crate::mail::{Email, Template};
 use crate::state::AppState;
 
@@ -161,17 +168,197 @@ pub fn notify(
     Ok(())
 }
 
-/// Tells the person their password changed (a security notice).
-pub fn password_changed(
-    conn: &mut DbConnection,
-    state: &AppState,
-    user: &UserRow,
-) -> Result<(), ApiError> {
-    notify(
-        conn,
-        state,
-        user,
-        Kind::PasswordChanged,
-        serde_json::json!({"display_name": user.display_name}),
-    )
+// A notification, as its person sees it (no doc comment: it would become
+// the schema's description).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Notification {
+    pub id: String,
+    pub kind: Kind,
+    pub title: String,
+    pub body: String,
+    /// A path under the frontend.
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = ApiError;
+
+    /// A stored kind that is not one of `Kind` is an error, never a default.
+    fn try_from(n: NotificationRow) -> Result<Self, ApiError> {
+        let kind = stored_kind(&n.kind, "notification", &n.id)?;
+        Ok(Self {
+            id: n.id,
+            kind,
+            title: n.title,
+            body: n.body,
+            link: n.link,
+            created_at: n.created_at.and_utc(),
+            read_at: n.read_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+fn stored_kind(raw: &str, what: &str, id: &str) -> Result<Kind, ApiError> {
+    Kind::parse(raw).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "{what} {id}: stored notification kind is not valid: {raw:?}"
+        ))
+    })
+}
+
+/// The person's notifications, newest first (only unread ones if asked),
+/// before the `(created_at, id)` keyset.
+pub async fn list(
+    db: &Db,
+    user_id: &str,
+    unread_only: bool,
+    before: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> Result<Vec<Notification>, ApiError> {
+    let user_id = user_id.to_string();
+    let rows = db
+        .run(move |conn| store::list(conn, &user_id, unread_only, before, limit))
+        .await?;
+    rows.into_iter().map(Notification::try_from).collect()
+}
+
+/// Marks one of the person's notifications read (reading is not an event:
+/// it changes nothing but the person's own inbox).
+pub async fn mark_read(db: &Db, user_id: &str, id: &str) -> Result<Notification, ApiError> {
+    let (user_id, id) = (user_id.to_string(), id.to_string());
+    db.run(move |conn| store::mark_read(conn, &user_id, &id, now()))
+        .await?
+        .ok_or(ApiError::NotFound)
+        .and_then(Notification::try_from)
+}
+
+/// Whether a kind of notification is also emailed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Preference {
+    pub kind: Kind,
+    /// Send an email for this kind.
+    pub email: bool,
+    /// Security notices are always emailed.
+    pub essential: bool,
+}
+
+/// Every kind, and whether it is emailed: essential kinds always, the
+/// others unless the person switched them off.
+fn current(user_id: &str, rows: &[(String, bool)]) -> Result<Vec<Preference>, ApiError> {
+    let mut stored = Vec::with_capacity(rows.len());
+    for (kind, email) in rows {
+        stored.push((
+            stored_kind(kind, "notification preference of", user_id)?,
+            *email,
+        ));
+    }
+    Ok(Kind::ALL
+        .into_iter()
+        .map(|kind| {
+            let essential = kind.template().essential();
+            let email = essential
+                || stored
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .is_none_or(|(_, e)| *e);
+            Preference {
+                kind,
+                email,
+                essential,
+            }
+        })
+        .collect())
+}
+
+/// Which notifications the person also gets by email.
+pub async fn preferences(db: &Db, user_id: &str) -> Result<Vec<Preference>, ApiError> {
+    let user_id = user_id.to_string();
+    let rows = {
+        let user_id = user_id.clone();
+        db.run(move |conn| store::preferences(conn, &user_id))
+            .await?
+    };
+    current(&user_id, &rows)
+}
+
+/// Switches emails of kinds on or off (`(kind, email)` per item; security
+/// notices cannot be switched off). Records
+/// `user.notification_preferences_changed` when a kind's setting changed.
+pub async fn set_preferences(
+    db: &Db,
+    user_id: &str,
+    changes: Vec<(Kind, bool)>,
+) -> Result<Vec<Preference>, ApiError> {
+    if changes.len() > Kind::ALL.len() {
+        return Err(ApiError::field(
+            "items",
+            format!("At most {} items, one per kind.", Kind::ALL.len()),
+        ));
+    }
+    let errors: Vec<FieldError> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, (kind, email))| kind.template().essential() && !email)
+        .map(|(i, _)| {
+            FieldError::new(
+                format!("items[{i}].email"),
+                "Security notices are always emailed.",
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let user_id = user_id.to_string();
+    let ctx = Context::new(Some(&user_id));
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let before = current(&user_id, &store::preferences(conn, &user_id)?)?;
+            for (kind, email) in &changes {
+                store::set_preference(conn, &user_id, kind.name(), *email)?;
+            }
+            let after = current(&user_id, &store::preferences(conn, &user_id)?)?;
+            let switched = |on: bool| -> Vec<String> {
+                before
+                    .iter()
+                    .zip(&after)
+                    .filter(|(b, a)| b.email != a.email && a.email == on)
+                    .map(|(_, a)| a.kind.name().to_string())
+                    .collect()
+            };
+            let (email_on, email_off) = (switched(true), switched(false));
+            if !email_on.is_empty() || !email_off.is_empty() {
+                events::record(
+                    conn,
+                    &ctx,
+                    &user_id,
+                    &[],
+                    &Event::NotificationPreferencesChanged {
+                        email_on,
+                        email_off,
+                    },
+                )?;
+            }
+            Ok::<_, ApiError>(after)
+        })
+    })
+    .await
+    .map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_stored_as_its_template_name() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.name()), Some(kind));
+            let word = serde_json::to_value(kind).unwrap();
+            assert_eq!(word, kind.name(), "the API and the store say the same word");
+        }
+        assert!(stored_kind("no_such_kind", "notification", "n1").is_err());
+    }
 }

@@ -32,7 +32,7 @@ pub struct Principal {
 
 impl Principal {
     pub fn role(&self) -> Role {
-        Role::parse(&self.user.role).unwrap_or(Role::Member)
+        self.user.role
     }
 
     pub fn is_admin(&self) -> bool {
@@ -118,7 +118,7 @@ async fn authenticate(req: &HttpRequest, token: String) -> Result<Principal, Api
         if !user.active {
             return Err(invalid());
         }
-        let write = token.scopes.split(',').any(|s| s == "write");
+        let write = token.scopes.writes();
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe && !write {
             return Err(ApiError::Forbidden {

@@ -10,6 +10,12 @@ use super::schema::{
     api_tokens as at, email_tokens as et, login_brakes as lb, login_failures as lf,
     login_known_clients as kc, refresh_tokens as rt, sessions as se, users as us,
 };
+use super::words::text_column;
+use crate::domain::{Role, TokenScopes};
+
+// The platform role and a token's scopes are stored as their words; a
+// stored word outside the set fails the read (500), never becomes a default.
+text_column!(Role, TokenScopes);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = us)]
@@ -19,9 +25,9 @@ pub struct UserRow {
     pub email_normalized: String,
     pub display_name: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub country: Option<String>,
-    pub languages: String,
+    pub languages: Languages,
     pub email_verified: bool,
     pub pending_email: Option<String>,
     pub token_version: i32,
@@ -32,9 +38,19 @@ pub struct UserRow {
     pub updated_at: NaiveDateTime,
 }
 
-impl UserRow {
-    pub fn languages(&self) -> Vec<String> {
-        serde_json::from_str(&self.languages).unwrap_or_default()
+/// A person's languages (BCP 47 tags), stored as a JSON list. A stored
+/// value that is not such a list fails the read, never becomes `[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, diesel::FromSqlRow)]
+pub struct Languages(pub Vec<String>);
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Text, super::MultiBackend> for Languages {
+    fn from_sql(
+        bytes: <super::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+    ) -> diesel::deserialize::Result<Self> {
+        let raw: String = bytes.from_sql::<String, diesel::sql_types::Text>()?;
+        serde_json::from_str(&raw).map(Self).map_err(|e| {
+            format!("stored languages are not a JSON list of tags: {raw:?} ({e})").into()
+        })
     }
 }
 
@@ -46,6 +62,8 @@ pub struct NewUser<'a> {
     pub email_normalized: &'a str,
     pub display_name: &'a str,
     pub password_hash: &'a str,
+    /// The role's word (`Role::as_str`): inserts run on the inner
+    /// connection, where only plain text binds.
     pub role: &'a str,
     pub country: Option<&'a str>,
     pub languages: &'a str,
@@ -63,7 +81,7 @@ impl<'a> NewUser<'a> {
         email: &'a crate::domain::EmailAddress,
         display_name: &'a str,
         password_hash: &'a str,
-        role: crate::domain::Role,
+        role: Role,
         email_verified: bool,
         now: NaiveDateTime,
     ) -> Self {
@@ -176,7 +194,7 @@ pub fn update_profile(
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = us)]
 pub struct AdminChanges {
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub active: Option<bool>,
     pub deactivated_at: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
@@ -227,23 +245,34 @@ pub fn list_users(
     query.load(conn)
 }
 
+/// What confirming an address did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// The account's own address is verified.
+    Confirmed,
+    /// The pending new address replaced the account's address.
+    Changed,
+    /// The address matches neither any more, or the new address was taken
+    /// meanwhile: nothing changed.
+    Unavailable,
+}
+
 /// Marks `email` verified for the user: the current address, or the
-/// pending new one (which then becomes the address). `false` if the token's
-/// address matches neither any more, or the new address was taken meanwhile.
+/// pending new one (which then becomes the address).
 pub fn verify_email(
     conn: &mut DbConnection,
     user_id: &str,
     email: &str,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> QueryResult<EmailVerification> {
     let Some(user) = user_by_id(conn, user_id)? else {
-        return Ok(false);
+        return Ok(EmailVerification::Unavailable);
     };
     if user.email == email {
         diesel::update(us::table.filter(us::id.eq(user_id)))
             .set((us::email_verified.eq(true), us::updated_at.eq(now)))
             .execute(conn)?;
-        return Ok(true);
+        return Ok(EmailVerification::Confirmed);
     }
     if user.pending_email.as_deref() == Some(email) {
         // In a savepoint: a unique violation must not abort the caller's
@@ -260,12 +289,14 @@ pub fn verify_email(
                 .execute(conn)
         });
         return match result {
-            Ok(_) => Ok(true),
-            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+            Ok(_) => Ok(EmailVerification::Changed),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Ok(EmailVerification::Unavailable)
+            }
             Err(e) => Err(e),
         };
     }
-    Ok(false)
+    Ok(EmailVerification::Unavailable)
 }
 
 // ----- email tokens ------------------------------------------------------
@@ -514,14 +545,14 @@ pub fn rotate_refresh_token(
 
 // ----- API tokens --------------------------------------------------------
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = at)]
 pub struct ApiTokenRow {
     pub id: String,
     pub user_id: String,
     pub name: String,
     pub token_hash: String,
-    pub scopes: String,
+    pub scopes: TokenScopes,
     pub expires_at: Option<NaiveDateTime>,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -529,7 +560,19 @@ pub struct ApiTokenRow {
 }
 
 pub fn insert_api_token(conn: &mut DbConnection, row: &ApiTokenRow) -> QueryResult<()> {
-    diesel::insert_into(at::table).values(row).execute(conn)?;
+    diesel::insert_into(at::table)
+        .values((
+            at::id.eq(&row.id),
+            at::user_id.eq(&row.user_id),
+            at::name.eq(&row.name),
+            at::token_hash.eq(&row.token_hash),
+            at::scopes.eq(row.scopes.as_str()),
+            at::expires_at.eq(row.expires_at),
+            at::last_used_at.eq(row.last_used_at),
+            at::revoked_at.eq(row.revoked_at),
+            at::created_at.eq(row.created_at),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

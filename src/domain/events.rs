@@ -50,6 +50,62 @@ macro_rules! events {
 
 events! {
     // ----- accounts (add this area's events here) -----
+    /// A person changed their profile: display name, country, languages, or
+    /// the new address awaiting verification (set or dropped).
+    UserProfileUpdated = "user.profile_updated" on "user" {
+        /// The fields that changed: `display_name`, `country`, `languages`,
+        /// `pending_email`.
+        changed: Vec<String>,
+    }
+    /// A new address was confirmed through its emailed link and replaced
+    /// the account's address.
+    UserEmailChanged = "user.email_changed" on "user" {}
+    /// A person changed their password (their other sessions, API tokens
+    /// and a pending address change ended).
+    UserPasswordChanged = "user.password_changed" on "user" {}
+    /// A password was set through an emailed reset link (every session, API
+    /// token and pending address change ended; lock-outs lifted).
+    UserPasswordReset = "user.password_reset" on "user" {
+        /// The link also verified the account's address.
+        email_verified: bool,
+    }
+    /// A person signed out of one session.
+    UserSignedOut = "user.signed_out" on "user" {}
+    /// A person ended every session (their API tokens and a pending address
+    /// change ended too).
+    UserSignedOutEverywhere = "user.signed_out_everywhere" on "user" {}
+    /// An account was deactivated, by its owner or by an admin (its sessions
+    /// and API tokens ended).
+    UserDeactivated = "user.deactivated" on "user" {
+        /// `self` or `admin`.
+        by: String,
+    }
+    /// An admin reactivated an account.
+    UserReactivated = "user.reactivated" on "user" {}
+    /// An admin changed an account's platform role (its sessions ended).
+    UserRoleChanged = "user.role_changed" on "user" {
+        from: crate::domain::Role,
+        to: crate::domain::Role,
+    }
+    /// A person switched emails of some notification kinds on or off.
+    NotificationPreferencesChanged = "user.notification_preferences_changed" on "user" {
+        /// Kinds now emailed.
+        email_on: Vec<String>,
+        /// Kinds no longer emailed.
+        email_off: Vec<String>,
+    }
+    /// A person created a personal API token.
+    ApiTokenCreated = "api_token.created" on "api_token" {
+        name: String,
+        scopes: Vec<crate::domain::Scope>,
+        expires_at: Option<DateTime<Utc>>,
+    }
+    /// A person revoked one of their API tokens.
+    ApiTokenRevoked = "api_token.revoked" on "api_token" {}
+    /// An admin queued a dead email again.
+    OutboxRetried = "outbox.retried" on "email" {
+        recipient: String,
+    }
 
     // ----- institutions -----
     /// Someone created an institution (they become its owner: a

@@ -132,30 +132,52 @@ pub fn parse_display_name(raw: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-/// Platform roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Coordinator,
-    Member,
-}
+word::word_enum!(
+    /// Platform roles.
+    Role {
+        Admin => "admin",
+        Coordinator => "coordinator",
+        Member => "member",
+    }
+);
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Coordinator => "coordinator",
-            Self::Member => "member",
+word::word_enum!(
+    /// Token scopes: `read` allows safe methods only, `write` everything.
+    Scope {
+        Read => "read",
+        Write => "write",
+    }
+);
+
+word::word_enum!(
+    /// The scopes of a personal API token, as stored (a closed set:
+    /// `write` always comes with `read`).
+    TokenScopes {
+        Read => "read",
+        ReadWrite => "read,write",
+    }
+);
+
+impl TokenScopes {
+    /// The set that grants `scopes` (`write` implies `read`).
+    pub fn of(scopes: &[Scope]) -> Self {
+        if scopes.contains(&Scope::Write) {
+            Self::ReadWrite
+        } else {
+            Self::Read
         }
     }
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "admin" => Some(Self::Admin),
-            "coordinator" => Some(Self::Coordinator),
-            "member" => Some(Self::Member),
-            _ => None,
+    /// Whether the token may use unsafe methods.
+    pub fn writes(self) -> bool {
+        self == Self::ReadWrite
+    }
+
+    /// The scopes, as the API lists them.
+    pub fn scopes(self) -> Vec<Scope> {
+        match self {
+            Self::Read => vec![Scope::Read],
+            Self::ReadWrite => vec![Scope::Read, Scope::Write],
         }
     }
 }

@@ -19,6 +19,7 @@ mod cli;
 mod demo;
 mod events;
 mod events_institutions;
+mod events_accounts;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
