@@ -2,6 +2,7 @@
 //! without HTTP (handlers, jobs, the CLI). It is being built area by area
 //! (docs/ARCHITECTURE.md): so far the event dispatcher.
 
+pub mod access;
 pub mod events;
 pub mod notifications;
 pub mod resources;
