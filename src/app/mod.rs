@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod access;
 pub mod events;
 pub mod institutions;
 pub mod notifications;

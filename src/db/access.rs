@@ -13,6 +13,7 @@ use super::schema::{
     access_requests as ar, institutions as it, memberships as ms, partnership_members as pm,
     partnerships as ps, resources as rs, users as us,
 };
+use crate::domain::access::{Decision, RequestStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ar)]
@@ -25,8 +26,8 @@ pub struct RequestRow {
     pub institution_slug: Option<String>,
     pub purpose: String,
     pub duration_days: i32,
-    pub status: String,
-    pub decision: Option<String>,
+    pub status: RequestStatus,
+    pub decision: Option<Decision>,
     pub decision_note: Option<String>,
     pub revocation_note: Option<String>,
     pub decided_by: Option<String>,
@@ -78,7 +79,7 @@ pub fn pending(
     ar::table
         .filter(ar::dataset_id.eq(dataset_id))
         .filter(ar::requester_id.eq(user_id))
-        .filter(ar::status.eq("pending"))
+        .filter(ar::status.eq(RequestStatus::Pending))
         .select(RequestRow::as_select())
         .first(conn)
         .optional()
@@ -96,7 +97,7 @@ pub fn grants_in_force(
     ar::table
         .filter(ar::dataset_id.eq(dataset_id))
         .filter(ar::requester_id.eq(user_id))
-        .filter(ar::status.eq("approved"))
+        .filter(ar::status.eq(RequestStatus::Approved))
         .filter(ar::expires_at.gt(now))
         .order((ar::expires_at.desc(), ar::id.desc()))
         .select(RequestRow::as_select())
@@ -114,7 +115,7 @@ pub enum Of<'a> {
 pub fn list(
     conn: &mut DbConnection,
     of: Of<'_>,
-    status: Option<&str>,
+    status: Option<RequestStatus>,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<Listed>> {
@@ -130,7 +131,7 @@ pub fn list(
         Of::Requester(id) => q.filter(ar::requester_id.eq(id.to_string())),
     };
     if let Some(s) = status {
-        q = q.filter(ar::status.eq(s.to_string()));
+        q = q.filter(ar::status.eq(s));
     }
     if let Some((at, id)) = after {
         q = q.filter(
@@ -146,7 +147,7 @@ pub fn list(
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = ar)]
 pub struct Change {
-    pub decision: Option<Option<String>>,
+    pub decision: Option<Option<Decision>>,
     pub decision_note: Option<Option<String>>,
     pub revocation_note: Option<Option<String>>,
     pub decision_country: Option<Option<String>>,
@@ -161,8 +162,8 @@ pub struct Change {
 pub fn set_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: RequestStatus,
+    to: RequestStatus,
     now: NaiveDateTime,
     change: &Change,
 ) -> QueryResult<bool> {
@@ -175,7 +176,7 @@ pub fn set_status(
 /// Approved grants whose time is up at `now`.
 pub fn grants_ended(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<RequestRow>> {
     ar::table
-        .filter(ar::status.eq("approved"))
+        .filter(ar::status.eq(RequestStatus::Approved))
         .filter(ar::expires_at.le(now))
         .select(RequestRow::as_select())
         .load(conn)
@@ -187,7 +188,7 @@ pub fn pending_since(
     cutoff: NaiveDateTime,
 ) -> QueryResult<Vec<RequestRow>> {
     ar::table
-        .filter(ar::status.eq("pending"))
+        .filter(ar::status.eq(RequestStatus::Pending))
         .filter(ar::created_at.le(cutoff))
         .order((ar::created_at.asc(), ar::id.asc()))
         .select(RequestRow::as_select())
@@ -205,7 +206,7 @@ pub fn claim_reminder(
     let n = diesel::update(
         ar::table
             .filter(ar::id.eq(id))
-            .filter(ar::status.eq("pending"))
+            .filter(ar::status.eq(RequestStatus::Pending))
             .filter(ar::reminded_at.is_null().or(ar::reminded_at.le(cutoff))),
     )
     .set(ar::reminded_at.eq(now))
@@ -357,7 +358,7 @@ pub struct Decided {
     pub requester_country: Option<String>,
     /// The country that counted at approval, if it was approved.
     pub decision_country: Option<String>,
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
 }
@@ -401,4 +402,34 @@ pub fn links_by_pair(
         .load(conn)
 }
 
-crate::db::words::text_column!(crate::domain::access::RequestStatus);
+crate::db::words::text_column!(RequestStatus, Decision);
+
+/// The same words for the inner connections: `insert` runs on them (for
+/// `ON CONFLICT DO NOTHING`, which the multi-connection cannot express).
+macro_rules! inner_text {
+    ($($t:ty),+) => {$(
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                out.set_value(self.as_str());
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                    self.as_str(),
+                    &mut out.reborrow(),
+                )
+            }
+        }
+    )+};
+}
+
+inner_text!(RequestStatus, Decision);

@@ -1,9 +1,10 @@
 //! Dataset access requests: their states and the moves between them.
 //!
 //! `pending → approved | rejected | withdrawn | expired` and
-//! `approved → revoked | expired`; everything else is final. Handlers and
-//! the periodic job ask `transition` before they write, and write with the
-//! old status as a condition, so two racing decisions cannot both land.
+//! `approved → revoked | expired`; everything else is final. The commands
+//! (`app::access`) and the periodic job ask `transition` before they write,
+//! and write with the old status as a condition, so two racing decisions
+//! cannot both land.
 
 use crate::domain::word::word_enum;
 
@@ -16,6 +17,14 @@ word_enum!(
         Withdrawn => "withdrawn",
         Revoked => "revoked",
         Expired => "expired",
+    }
+);
+
+word_enum!(
+    /// What the deciders decided (kept whatever happens to the grant later).
+    Decision {
+        Approved => "approved",
+        Rejected => "rejected",
     }
 );
 
@@ -64,6 +73,17 @@ impl Event {
             Self::Withdraw => "withdrawn",
             Self::Revoke => "revoked",
             Self::Expire => "expired",
+        }
+    }
+}
+
+impl Event {
+    /// The decision a move records, if it is one (approve, reject).
+    pub fn decision(self) -> Option<Decision> {
+        match self {
+            Self::Approve => Some(Decision::Approved),
+            Self::Reject => Some(Decision::Rejected),
+            Self::Withdraw | Self::Revoke | Self::Expire => None,
         }
     }
 }
@@ -121,6 +141,23 @@ mod tests {
         // The final states stay final.
         for from in [Rejected, Withdrawn, Revoked, Expired] {
             assert!(Event::ALL.iter().all(|e| transition(from, *e).is_none()));
+        }
+    }
+
+    /// Only approving and rejecting record a decision, and it is the status
+    /// they lead to.
+    #[test]
+    fn decisions_are_the_statuses_they_lead_to() {
+        for event in Event::ALL {
+            match event.decision() {
+                Some(d) => assert_eq!(
+                    transition(Pending, event).map(RequestStatus::as_str),
+                    Some(d.as_str()),
+                    "{}",
+                    event.verb()
+                ),
+                None => assert!(matches!(event, Withdraw | Revoke | Expire)),
+            }
         }
     }
 }

@@ -210,6 +210,12 @@ events! {
         from: String,
         to: String,
     }
+    /// A decider was reminded of the requests pending for longer than
+    /// `access.reminder_after_days` (the periodic sweep: one per decider and run).
+    AccessRemindersSent = "access_request.reminder_sent" on "user" {
+        /// The pending requests listed in the reminder (ids).
+        requests: Vec<String>,
+    }
     /// A file link was issued (who, which file, from which country to which).
     FileLinkIssued = "dataset.file_link_issued" on "dataset_file" {
         dataset_id: String,
