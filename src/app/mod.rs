@@ -4,4 +4,5 @@
 
 pub mod events;
 pub mod notifications;
+pub mod partnerships;
 pub mod resources;
