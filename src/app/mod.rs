@@ -8,4 +8,5 @@ pub mod access;
 pub mod events;
 pub mod institutions;
 pub mod notifications;
+pub mod partnerships;
 pub mod resources;

@@ -4,6 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::DbConnection;
+use crate::domain::partnership::{MemberStatus, PartnershipStatus};
 use super::schema::{
     institutions as it, memberships as ms, partnership_coordinators as pc,
     partnership_members as pm, partnership_resources as pr, partnerships as ps, resources as rs,
@@ -21,7 +22,12 @@ pub struct PartnershipRow {
     pub agreement_url: Option<String>,
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
-    pub status: String,
+    /// Inserted as its word: `text_column!` gives the multi-backend's
+    /// `ToSql`, not the inner backends' that `insert` (on the inner
+    /// connection, for `ON CONFLICT DO NOTHING`) and multi-backend inserts
+    /// and subselects need. Queries bind `as_str()` for the same reason.
+    #[diesel(serialize_as = String)]
+    pub status: PartnershipStatus,
     pub public: bool,
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
@@ -29,10 +35,14 @@ pub struct PartnershipRow {
     pub last_digest_at: Option<NaiveDateTime>,
 }
 
+// Statuses are stored as their word; a stored word outside the set fails
+// the read (a 500 naming the value), never a default.
+super::words::text_column!(PartnershipStatus, MemberStatus);
+
 /// `false` when the slug is taken.
 pub fn insert(conn: &mut DbConnection, row: &PartnershipRow) -> QueryResult<bool> {
     let n = crate::with_conn!(conn, |c| diesel::insert_into(ps::table)
-        .values(row)
+        .values(row.clone())
         .on_conflict_do_nothing()
         .execute(c)?);
     Ok(n == 1)
@@ -63,7 +73,7 @@ pub struct Changes {
     pub agreement_url: Option<Option<String>>,
     pub starts_on: Option<NaiveDate>,
     pub ends_on: Option<NaiveDate>,
-    pub status: Option<String>,
+    pub status: Option<PartnershipStatus>,
     pub public: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
     pub last_digest_at: Option<Option<NaiveDateTime>>,
@@ -78,7 +88,7 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &Changes) -> QueryResu
 
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<PartnershipStatus>,
     pub country: Option<String>,
     pub institution: Option<String>,
     /// Besides public ones, the partnerships the caller may see; `None`: all (admins).
@@ -100,14 +110,14 @@ pub fn list(
         q = q.filter(ps::public.eq(true).or(ps::id.eq_any(also.clone())));
     }
     if let Some(s) = &f.status {
-        q = q.filter(ps::status.eq(s.clone()));
+        q = q.filter(ps::status.eq(s.as_str()));
     }
     if let Some(c) = &f.country {
         q = q.filter(
             ps::id.eq_any(
                 pm::table
                     .inner_join(it::table)
-                    .filter(pm::status.eq("active"))
+                    .filter(pm::status.eq(MemberStatus::Active.as_str()))
                     .filter(it::country.eq(c.clone()))
                     .select(pm::partnership_id),
             ),
@@ -118,7 +128,7 @@ pub fn list(
             ps::id.eq_any(
                 pm::table
                     .inner_join(it::table)
-                    .filter(pm::status.eq("active"))
+                    .filter(pm::status.eq(MemberStatus::Active.as_str()))
                     .filter(it::slug.eq(slug.clone()))
                     .select(pm::partnership_id),
             ),
@@ -141,7 +151,9 @@ pub fn list(
 pub struct MemberRow {
     pub partnership_id: String,
     pub institution_id: String,
-    pub status: String,
+    /// Inserted as its word (see `PartnershipRow::status`).
+    #[diesel(serialize_as = String)]
+    pub status: MemberStatus,
     pub invited_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -181,13 +193,15 @@ pub fn upsert_member(conn: &mut DbConnection, row: &MemberRow) -> QueryResult<()
             .filter(pm::institution_id.eq(&row.institution_id)),
     )
     .set((
-        pm::status.eq(&row.status),
+        pm::status.eq(row.status.as_str()),
         pm::invited_by.eq(&row.invited_by),
         pm::updated_at.eq(row.updated_at),
     ))
     .execute(conn)?;
     if n == 0 {
-        diesel::insert_into(pm::table).values(row).execute(conn)?;
+        diesel::insert_into(pm::table)
+            .values(row.clone())
+            .execute(conn)?;
     }
     Ok(())
 }
@@ -196,7 +210,7 @@ pub fn set_member_status(
     conn: &mut DbConnection,
     partnership_id: &str,
     institution_id: &str,
-    status: &str,
+    status: MemberStatus,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(
@@ -204,7 +218,7 @@ pub fn set_member_status(
             .filter(pm::partnership_id.eq(partnership_id))
             .filter(pm::institution_id.eq(institution_id)),
     )
-    .set((pm::status.eq(status), pm::updated_at.eq(now)))
+    .set((pm::status.eq(status.as_str()), pm::updated_at.eq(now)))
     .execute(conn)?;
     Ok(())
 }
@@ -216,7 +230,7 @@ pub fn involving(conn: &mut DbConnection, institutions: &[String]) -> QueryResul
     }
     pm::table
         .filter(pm::institution_id.eq_any(institutions))
-        .filter(pm::status.eq_any(["active", "invited"]))
+        .filter(pm::status.eq_any([MemberStatus::Active.as_str(), MemberStatus::Invited.as_str()]))
         .select(pm::partnership_id)
         .load(conn)
 }
@@ -285,7 +299,7 @@ pub fn is_member_person(
     let n: i64 = pm::table
         .inner_join(ms::table.on(ms::institution_id.eq(pm::institution_id)))
         .filter(pm::partnership_id.eq(partnership_id))
-        .filter(pm::status.eq("active"))
+        .filter(pm::status.eq(MemberStatus::Active.as_str()))
         .filter(ms::user_id.eq(user_id))
         .count()
         .get_result(conn)?;
@@ -353,8 +367,8 @@ pub fn visible_through_partnerships(
     let mine: Vec<String> = pm::table
         .inner_join(ps::table)
         .filter(pm::institution_id.eq_any(institutions))
-        .filter(pm::status.eq("active"))
-        .filter(ps::status.eq("active"))
+        .filter(pm::status.eq(MemberStatus::Active.as_str()))
+        .filter(ps::status.eq(PartnershipStatus::Active.as_str()))
         .select(pm::partnership_id)
         .load(conn)?;
     if mine.is_empty() {
@@ -362,7 +376,7 @@ pub fn visible_through_partnerships(
     }
     let active: Vec<(String, String)> = pm::table
         .filter(pm::partnership_id.eq_any(&mine))
-        .filter(pm::status.eq("active"))
+        .filter(pm::status.eq(MemberStatus::Active.as_str()))
         .select((pm::partnership_id, pm::institution_id))
         .load(conn)?;
     let shared: Vec<(String, String, String)> = pr::table

@@ -174,6 +174,79 @@ events! {
     // ----- learning (add this area's events here) -----
 
     // ----- partnerships (add this area's events here) -----
+    // Subject: the partnership (its id). Payload words are typed enums
+    // (`domain::partnership`), serialized as the same words as before.
+    /// A platform coordinator or admin proposed a partnership (and became
+    /// its first coordinator).
+    PartnershipCreated = "partnership.created" on "partnership" {
+        slug: String,
+        title: String,
+    }
+    /// Coordinators changed a partnership's details (`null`: not changed).
+    PartnershipUpdated = "partnership.updated" on "partnership" {
+        title: Option<String>,
+        public: Option<bool>,
+        starts_on: Option<chrono::NaiveDate>,
+        ends_on: Option<chrono::NaiveDate>,
+        /// The fields the change set, in the request's vocabulary.
+        fields: Vec<String>,
+    }
+    /// A partnership was activated, concluded or dissolved.
+    PartnershipStatusChanged = "partnership.status_changed" on "partnership" {
+        from: crate::domain::partnership::PartnershipStatus,
+        to: crate::domain::partnership::PartnershipStatus,
+    }
+    /// Coordinators invited an institution (again, after it left, declined
+    /// or was removed).
+    PartnershipMemberInvited = "partnership.member_invited" on "partnership" {
+        /// The institution's slug.
+        institution: String,
+    }
+    /// An invited institution's owner accepted: it is an active member.
+    PartnershipMemberAccepted = "partnership.member_active" on "partnership" {
+        #[serde(flatten)]
+        change: crate::domain::partnership::MemberChange,
+    }
+    /// An invited institution's owner declined the invitation.
+    PartnershipMemberDeclined = "partnership.member_declined" on "partnership" {
+        #[serde(flatten)]
+        change: crate::domain::partnership::MemberChange,
+    }
+    /// An active member institution's owner left the partnership.
+    PartnershipMemberLeft = "partnership.member_left" on "partnership" {
+        #[serde(flatten)]
+        change: crate::domain::partnership::MemberChange,
+    }
+    /// Coordinators removed a member institution (or withdrew its invitation).
+    PartnershipMemberRemoved = "partnership.member_removed" on "partnership" {
+        #[serde(flatten)]
+        change: crate::domain::partnership::MemberChange,
+    }
+    /// Coordinators added a coordinator.
+    PartnershipCoordinatorAdded = "partnership.coordinator_added" on "partnership" {
+        user_id: String,
+    }
+    /// Coordinators removed a coordinator.
+    PartnershipCoordinatorRemoved = "partnership.coordinator_removed" on "partnership" {
+        user_id: String,
+    }
+    /// An editor of an active member institution shared one of its resources.
+    PartnershipResourceShared = "partnership.resource_shared" on "partnership" {
+        resource_id: String,
+        kind: crate::domain::resource::ResourceKind,
+    }
+    /// A resource stopped being shared into a partnership.
+    PartnershipResourceUnshared = "partnership.resource_unshared" on "partnership" {
+        resource_id: String,
+    }
+    /// The digest of newly shared resources went to the owners of the
+    /// active member institutions (at most one a day per partnership).
+    PartnershipDigestSent = "partnership.digest_sent" on "partnership" {
+        /// The resources announced (ids, oldest share first).
+        resources: Vec<String>,
+        /// How many people were told.
+        recipients: usize,
+    }
 
     // ----- access -----
     /// Someone asked for access to a restricted dataset.

@@ -2,76 +2,50 @@
 //! proposed → active → concluded, or is dissolved from proposed or active;
 //! a member institution goes invited → active | declined | removed, and
 //! active → left | removed.
+//!
+//! Both statuses are word enums (`word_enum!`): sent and stored as their
+//! word, and a stored word outside the set is an error, never a default.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PartnershipStatus {
-    Proposed,
-    Active,
-    Concluded,
-    Dissolved,
+use crate::domain::word::word_enum;
+
+// Where a partnership stands. (No doc comment: it would become the OpenAPI
+// schema's description, which the committed document does not have.)
+word_enum!(PartnershipStatus {
+    Proposed => "proposed",
+    Active => "active",
+    Concluded => "concluded",
+    Dissolved => "dissolved",
+});
+
+// Where a member institution stands in a partnership.
+word_enum!(MemberStatus {
+    Invited => "invited",
+    Active => "active",
+    Declined => "declined",
+    Left => "left",
+    Removed => "removed",
+});
+
+impl From<PartnershipStatus> for String {
+    fn from(s: PartnershipStatus) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+impl From<MemberStatus> for String {
+    fn from(s: MemberStatus) -> Self {
+        s.as_str().to_string()
+    }
 }
 
 impl PartnershipStatus {
-    pub fn parse(raw: &str) -> Self {
-        match raw {
-            "active" => Self::Active,
-            "concluded" => Self::Concluded,
-            "dissolved" => Self::Dissolved,
-            _ => Self::Proposed,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Proposed => "proposed",
-            Self::Active => "active",
-            Self::Concluded => "concluded",
-            Self::Dissolved => "dissolved",
-        }
-    }
-
+    /// Concluded and dissolved partnerships are read-only.
     pub fn ended(self) -> bool {
         matches!(self, Self::Concluded | Self::Dissolved)
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MemberStatus {
-    Invited,
-    Active,
-    Declined,
-    Left,
-    Removed,
-}
-
-impl MemberStatus {
-    pub fn parse(raw: &str) -> Self {
-        match raw {
-            "active" => Self::Active,
-            "declined" => Self::Declined,
-            "left" => Self::Left,
-            "removed" => Self::Removed,
-            _ => Self::Invited,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Active => "active",
-            Self::Declined => "declined",
-            Self::Left => "left",
-            Self::Removed => "removed",
-        }
-    }
-}
-
-impl PartnershipStatus {
     /// Whether a partnership in this status may move to `to`.
     pub fn can_become(self, to: Self) -> bool {
         use PartnershipStatus::{Active, Concluded, Dissolved, Proposed};
@@ -91,6 +65,22 @@ impl MemberStatus {
             (Invited, Active | Declined | Removed) | (Active, Left | Removed)
         )
     }
+
+    /// Whether the institution takes part (or is asked to): an active
+    /// member or an open invitation.
+    pub fn involved(self) -> bool {
+        matches!(self, Self::Active | Self::Invited)
+    }
+}
+
+/// How a member institution moved (accepted, declined, left, removed): the
+/// payload of the `partnership.member_*` events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberChange {
+    /// The institution's slug.
+    pub institution: String,
+    pub from: MemberStatus,
+    pub to: MemberStatus,
 }
 
 #[cfg(test)]
@@ -98,13 +88,14 @@ mod tests {
     use super::*;
 
     /// Walks every (from, to) pair of a lifecycle against its allowed list,
-    /// and checks each status reads back from its word.
+    /// and checks each status reads back from its word (and nothing else
+    /// reads as a status).
     fn walk<S: Copy + PartialEq + std::fmt::Debug>(
         all: &[S],
         allowed: &[(S, S)],
         can_become: fn(S, S) -> bool,
         word: fn(S) -> &'static str,
-        parse: fn(&str) -> S,
+        parse: fn(&str) -> Option<S>,
     ) {
         for &from in all {
             for &to in all {
@@ -116,15 +107,19 @@ mod tests {
                     word(to)
                 );
             }
-            assert_eq!(parse(word(from)), from);
+            assert_eq!(parse(word(from)), Some(from));
+        }
+        for junk in ["", "Active", "pending", "unknown"] {
+            assert_eq!(parse(junk), None, "{junk:?}");
         }
     }
 
     #[test]
     fn the_partnership_lifecycle() {
         use PartnershipStatus::*;
+        assert_eq!(PartnershipStatus::ALL, &[Proposed, Active, Concluded, Dissolved]);
         walk(
-            &[Proposed, Active, Concluded, Dissolved],
+            PartnershipStatus::ALL,
             &[
                 (Proposed, Active),
                 (Active, Concluded),
@@ -141,8 +136,9 @@ mod tests {
     #[test]
     fn the_membership_lifecycle() {
         use MemberStatus::*;
+        assert_eq!(MemberStatus::ALL, &[Invited, Active, Declined, Left, Removed]);
         walk(
-            &[Invited, Active, Declined, Left, Removed],
+            MemberStatus::ALL,
             &[
                 (Invited, Active),
                 (Invited, Declined),
@@ -154,5 +150,8 @@ mod tests {
             MemberStatus::as_str,
             MemberStatus::parse,
         );
+        let involved: Vec<MemberStatus> =
+            MemberStatus::ALL.iter().copied().filter(|s| s.involved()).collect();
+        assert_eq!(involved, [Invited, Active]);
     }
 }

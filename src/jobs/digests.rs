@@ -1,12 +1,12 @@
-//! The partnerships' digests of newly shared resources.
+//! The partnerships' digests of newly shared resources (the hourly round's
+//! part; `app::partnerships::send_digests` does the work, and a share sends
+//! its partnership's digest at once when one is due).
 
-use serde_json::json;
+use chrono::NaiveDateTime;
 
-use crate::api::partnerships::tell;
-use crate::app::notifications::Kind;
-use crate::db::partnerships as store;
-use crate::db::{DbConnection, now, write_transaction};
-use crate::domain::partnership::PartnershipStatus;
+use crate::app::partnerships::send_digests;
+use crate::db::DbConnection;
+use crate::db::audit::Context;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -15,55 +15,15 @@ use crate::state::AppState;
 /// per day: the first share after a quiet day goes out at once (from the
 /// share), the rest wait for the housekeeping loop, which calls this hourly.
 pub fn send(conn: &mut DbConnection, state: &AppState) -> Result<usize, ApiError> {
-    send_for(conn, state, None)
+    send_at(conn, state, crate::db::now())
 }
 
-/// The digests due, of one partnership (`only`, right after a share) or of all.
-pub fn send_for(
+/// [`send`] as of `now` (tests bring their own clock). The digests are the
+/// system's doing: their events have no actor.
+pub fn send_at(
     conn: &mut DbConnection,
     state: &AppState,
-    only: Option<&str>,
+    now: NaiveDateTime,
 ) -> Result<usize, ApiError> {
-    let now = now();
-    let due = store::digests_due(conn, now - chrono::Duration::hours(24), only)?;
-    let mut sent = 0;
-    let before = now - chrono::Duration::hours(24);
-    for (p, items) in due {
-        let sent_now = write_transaction(conn, |conn| {
-            // Another instance (or a share) may have sent it meanwhile.
-            store::lock(conn, &p.id)?;
-            let fresh = store::by_slug(conn, &p.slug)?;
-            if fresh.is_none_or(|f| f.last_digest_at.is_some_and(|at| at >= before)) {
-                return Ok::<_, ApiError>(false);
-            }
-            if PartnershipStatus::parse(&p.status).ended() {
-                store::mark_digested(conn, &p.id, now)?;
-                return Ok(false);
-            }
-            let members = store::members(conn, &p.id)?;
-            let institutions: Vec<String> = members
-                .iter()
-                .filter(|m| m.row.status == "active")
-                .map(|m| m.row.institution_id.clone())
-                .collect();
-            let owners = store::owners_of(conn, &institutions)?;
-            let resources: Vec<serde_json::Value> = items
-                .iter()
-                .map(|(id, title)| json!({"id": id, "title": title}))
-                .collect();
-            tell(
-                conn,
-                state,
-                &owners,
-                Kind::PartnershipSharedDigest,
-                &json!({"partnership": p.title, "slug": p.slug, "resources": resources}),
-            )?;
-            store::mark_digested(conn, &p.id, now)?;
-            Ok(true)
-        })?;
-        if sent_now {
-            sent += 1;
-        }
-    }
-    Ok(sent)
+    send_digests(conn, state, &Context::new(None), now, None)
 }
