@@ -973,7 +973,7 @@ pub fn add_coordinator(
             .filter(|u| u.deactivated_at.is_none())
             .ok_or_else(|| ApiError::NotFoundNamed("There is no such user.".into()))?;
         let eligible =
-            user.role == "coordinator" || store::is_member_person(conn, &l.row.id, &user.id)?;
+            user.role == crate::domain::Role::Coordinator || store::is_member_person(conn, &l.row.id, &user.id)?;
         if !eligible {
             return Err(ApiError::Unprocessable {
                 problem: ProblemType::NotEligible,
