@@ -10,13 +10,14 @@ use utoipa::ToSchema;
 
 use crate::api::auth::client_ip;
 use crate::app::institutions::{self as app, Cursor};
+// The representations and request bodies the handlers speak are the app's
+// typed views and inputs (their schemas unchanged).
 pub use crate::app::institutions::{
-    AcceptInvitation, INVITATION_DAYS, Institution, InstitutionFilter, InstitutionPatch,
-    Invitation, Member, MemberPage, MemberPatch, Membership, NewInstitution, NewInvitation,
+    AcceptInvitation, Institution, InstitutionFilter, InstitutionPatch, Invitation, Member,
+    MemberPage, MemberPatch, Membership, NewInstitution, NewInvitation,
 };
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
-pub use crate::domain::institution::InstitutionKind;
 use crate::error::{ApiError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};

@@ -300,6 +300,29 @@ fn membership(
     Ok((role, user))
 }
 
+/// Records `event` about institution `id`, which it concerns: every event of
+/// this area is about one institution.
+fn record(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    id: &str,
+    event: &Event,
+) -> diesel::QueryResult<()> {
+    events::record(conn, ctx, id, &[id], event)
+}
+
+/// `record`, with the notifications the event causes.
+fn record_notifying(
+    conn: &mut DbConnection,
+    state: &AppState,
+    ctx: &Context,
+    id: &str,
+    event: &Event,
+    notices: Vec<Notice>,
+) -> Result<(), ApiError> {
+    events::record_notifying(conn, state, ctx, id, &[id], event, notices)
+}
+
 /// Where an invitation stands at `now`.
 fn status_of(inv: &InvitationRow, now: NaiveDateTime) -> InvitationStatus {
     InvitationStatus::of(
@@ -430,23 +453,20 @@ pub async fn create(
             }
             let role = InstitutionRole::Owner;
             store::upsert_member(conn, &row.id, &user_id, role, now)?;
-            let concerned = [row.id.as_str()];
-            events::record(
+            record(
                 conn,
                 &ctx,
                 &row.id,
-                &concerned,
                 &Event::InstitutionCreated {
                     slug: row.slug.clone(),
                     name: row.name.clone(),
                     country: row.country.clone(),
                 },
             )?;
-            events::record(
+            record(
                 conn,
                 &ctx,
                 &row.id,
-                &concerned,
                 &Event::MembershipAdded {
                     member: MemberRole { user_id, role },
                 },
@@ -556,7 +576,7 @@ pub async fn update(
             write_transaction(conn, |conn| {
                 store::update(conn, &row.id, &changes)?;
                 let updated = store::by_slug(conn, &row.slug)?.ok_or_else(vanished)?;
-                events::record(conn, &ctx, &row.id, &[&row.id], &event)?;
+                record(conn, &ctx, &row.id, &event)?;
                 Ok::<_, ApiError>(updated)
             })
         })
@@ -582,7 +602,7 @@ pub async fn delete(
         &etag::etag_of_json(&Institution::try_from(&row)?)?,
     )?;
     let ctx = Context::new(Some(&principal.user.id));
-    db.run(move |conn| {
+    Ok(db.run(move |conn| {
         write_transaction(conn, |conn| {
             // Drafts go with the institution; what it published stays
             // (learners and links depend on it) until archived elsewhere.
@@ -598,11 +618,10 @@ pub async fn delete(
                 });
             }
             store::delete(conn, &row.id)?;
-            events::record(
+            record(
                 conn,
                 &ctx,
                 &row.id,
-                &[&row.id],
                 &Event::InstitutionDeleted {
                     slug: row.slug.clone(),
                     name: row.name.clone(),
@@ -611,8 +630,7 @@ pub async fn delete(
             Ok(())
         })
     })
-    .await
-    .map_err(ApiError::from)
+    .await?)
 }
 
 /// Marks an institution verified (admins) and tells its owners; verifying a
@@ -664,12 +682,11 @@ pub async fn verify(
                         )
                     })
                     .collect();
-                events::record_notifying(
+                record_notifying(
                     conn,
                     &state,
                     &ctx,
                     &row.id,
-                    &[&row.id],
                     &Event::InstitutionVerified {
                         slug: row.slug.clone(),
                     },
@@ -739,48 +756,47 @@ pub async fn change_member(
         Action::ChangeMemberRole(facts),
     ))?;
     let ctx = Context::new(Some(&principal.user.id));
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let (previous, user) = membership(conn, &row.id, &user_id)?;
-            let step =
-                membership_move(Some(previous), Some(body.role)).ok_or(ApiError::NotFound)?;
-            if step.takes_an_owner() && store::count_owners_locked(conn, &row.id)? <= 1 {
-                return Err(last_owner());
-            }
-            let now = now();
-            let joined = store::joined_at(conn, &row.id, &user_id)?.unwrap_or(now);
-            if let MembershipMove::RoleChanged { from, to } = step {
-                store::upsert_member(conn, &row.id, &user_id, to, now)?;
-                let notice = Notice::new(
-                    &user,
-                    Kind::MemberRoleChanged,
-                    json!({
-                        "display_name": user.display_name,
-                        "institution": row.name,
-                        "slug": row.slug,
-                        "role": to.as_str(),
-                        "previous_role": from.as_str(),
-                    }),
-                );
-                events::record_notifying(
-                    conn,
-                    &state,
-                    &ctx,
-                    &row.id,
-                    &[&row.id],
-                    &Event::MembershipRoleChanged {
-                        user_id: user_id.clone(),
-                        from,
-                        to,
-                    },
-                    vec![notice],
-                )?;
-            }
-            Ok(Member::of(&user, body.role, joined))
+    Ok(db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let (previous, user) = membership(conn, &row.id, &user_id)?;
+                let step =
+                    membership_move(Some(previous), Some(body.role)).ok_or(ApiError::NotFound)?;
+                if step.takes_an_owner() && store::count_owners_locked(conn, &row.id)? <= 1 {
+                    return Err(last_owner());
+                }
+                let now = now();
+                let joined = store::joined_at(conn, &row.id, &user_id)?.unwrap_or(now);
+                if let MembershipMove::RoleChanged { from, to } = step {
+                    store::upsert_member(conn, &row.id, &user_id, to, now)?;
+                    let notice = Notice::new(
+                        &user,
+                        Kind::MemberRoleChanged,
+                        json!({
+                            "display_name": user.display_name,
+                            "institution": row.name,
+                            "slug": row.slug,
+                            "role": to.as_str(),
+                            "previous_role": from.as_str(),
+                        }),
+                    );
+                    record_notifying(
+                        conn,
+                        &state,
+                        &ctx,
+                        &row.id,
+                        &Event::MembershipRoleChanged {
+                            user_id: user_id.clone(),
+                            from,
+                            to,
+                        },
+                        vec![notice],
+                    )?;
+                }
+                Ok(Member::of(&user, body.role, joined))
+            })
         })
-    })
-    .await
-    .map_err(ApiError::from)
+        .await?)
 }
 
 /// Removes a member (owners, admins; the member is told), or lets a member
@@ -802,47 +818,40 @@ pub async fn remove_member(
         },
     ))?;
     let ctx = Context::new(Some(&principal.user.id));
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let (role, user) = membership(conn, &row.id, &user_id)?;
-            let step = membership_move(Some(role), None).ok_or(ApiError::NotFound)?;
-            if step.takes_an_owner() && store::count_owners_locked(conn, &row.id)? <= 1 {
-                return Err(last_owner());
-            }
-            store::remove_member(conn, &row.id, &user_id)?;
-            let member = MemberRole { user_id, role };
-            if own {
-                events::record(
-                    conn,
-                    &ctx,
-                    &row.id,
-                    &[&row.id],
-                    &Event::MembershipLeft { member },
-                )?;
-            } else {
-                let notice = Notice::new(
-                    &user,
-                    Kind::MemberRemoved,
-                    json!({
-                        "display_name": user.display_name,
-                        "institution": row.name,
-                    }),
-                );
-                events::record_notifying(
-                    conn,
-                    &state,
-                    &ctx,
-                    &row.id,
-                    &[&row.id],
-                    &Event::MembershipRemoved { member },
-                    vec![notice],
-                )?;
-            }
-            Ok(())
+    Ok(db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let (role, user) = membership(conn, &row.id, &user_id)?;
+                let step = membership_move(Some(role), None).ok_or(ApiError::NotFound)?;
+                if step.takes_an_owner() && store::count_owners_locked(conn, &row.id)? <= 1 {
+                    return Err(last_owner());
+                }
+                store::remove_member(conn, &row.id, &user_id)?;
+                let member = MemberRole { user_id, role };
+                if own {
+                    record(conn, &ctx, &row.id, &Event::MembershipLeft { member })?;
+                } else {
+                    let notice = Notice::new(
+                        &user,
+                        Kind::MemberRemoved,
+                        json!({
+                            "display_name": user.display_name,
+                            "institution": row.name,
+                        }),
+                    );
+                    record_notifying(
+                        conn,
+                        &state,
+                        &ctx,
+                        &row.id,
+                        &Event::MembershipRemoved { member },
+                        vec![notice],
+                    )?;
+                }
+                Ok(())
+            })
         })
-    })
-    .await
-    .map_err(ApiError::from)
+        .await?)
 }
 
 // ----- invitations ---------------------------------------------------------
@@ -947,11 +956,10 @@ pub async fn invite(
                     }),
                 ),
             )?;
-            events::record(
+            record(
                 conn,
                 &ctx,
                 &row.id,
-                &[&row.id],
                 &Event::InvitationSent {
                     invitation_id: inv.id.clone(),
                     email: inv.email.clone(),
@@ -979,34 +987,33 @@ pub async fn withdraw(
     // whether this one exists.
     policy::enforce(policy::may(&who, Action::ListInvitations(facts)))?;
     let ctx = Context::new(Some(&principal.user.id));
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let now = now();
-            let inv = store::invitation(conn, &row.id, &id)?
-                .filter(|inv| status_of(inv, now).can_become(InvitationStatus::Withdrawn))
-                .ok_or(ApiError::NotFound)?;
-            policy::enforce(policy::may(
-                &who,
-                Action::WithdrawInvitation {
-                    institution: facts,
-                    role: inv.role,
-                },
-            ))?;
-            if !store::withdraw(conn, &row.id, &id, now)? {
-                return Err(ApiError::NotFound);
-            }
-            events::record(
-                conn,
-                &ctx,
-                &row.id,
-                &[&row.id],
-                &Event::InvitationWithdrawn { invitation_id: id },
-            )?;
-            Ok(())
+    Ok(db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let now = now();
+                let inv = store::invitation(conn, &row.id, &id)?
+                    .filter(|inv| status_of(inv, now).can_become(InvitationStatus::Withdrawn))
+                    .ok_or(ApiError::NotFound)?;
+                policy::enforce(policy::may(
+                    &who,
+                    Action::WithdrawInvitation {
+                        institution: facts,
+                        role: inv.role,
+                    },
+                ))?;
+                if !store::withdraw(conn, &row.id, &id, now)? {
+                    return Err(ApiError::NotFound);
+                }
+                record(
+                    conn,
+                    &ctx,
+                    &row.id,
+                    &Event::InvitationWithdrawn { invitation_id: id },
+                )?;
+                Ok(())
+            })
         })
-    })
-    .await
-    .map_err(ApiError::from)
+        .await?)
 }
 
 /// Accepts an invitation sent to the caller's (verified) address: they
@@ -1022,75 +1029,73 @@ pub async fn accept(
     let hash = token_hash(&body.token);
     let user = principal.user.clone();
     let ctx = Context::new(Some(&user.id));
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            let now = now();
-            let unusable = || {
-                ApiError::validation(vec![FieldError::new(
-                    "token",
-                    "This invitation is invalid, already used, withdrawn or expired.",
-                )])
-            };
-            let inv = store::by_token(conn, &hash)?
-                .filter(|inv| status_of(inv, now).can_become(InvitationStatus::Accepted))
-                .ok_or_else(unusable)?;
-            if inv.email_normalized != user.email_normalized {
-                return Err(ApiError::Forbidden {
-                    problem: ProblemType::InvitationForAnotherAddress,
-                    detail: "Sign in with the account of the address the invitation was sent to."
-                        .into(),
-                });
-            }
-            if !store::mark_accepted(conn, &inv.id, &user.id, now)? {
-                return Err(ApiError::validation(vec![FieldError::new(
-                    "token",
-                    "This invitation was just used.",
-                )]));
-            }
-            let current = store::role_of(conn, &inv.institution_id, &user.id)?;
-            let role = role_on_accepting(current, inv.role);
-            store::upsert_member(conn, &inv.institution_id, &user.id, role, now)?;
-            let inst = store::by_id(conn, &inv.institution_id)?.ok_or_else(vanished)?;
-            let concerned = [inst.id.as_str()];
-            events::record(
-                conn,
-                &ctx,
-                &inst.id,
-                &concerned,
-                &Event::InvitationAccepted {
-                    invitation_id: inv.id.clone(),
-                },
-            )?;
-            let notice = Notice::new(
-                &user,
-                Kind::MembershipAdded,
-                json!({
-                    "display_name": user.display_name,
-                    "institution": inst.name,
-                    "slug": inst.slug,
-                    "role": role.as_str(),
-                }),
-            );
-            events::record_notifying(
-                conn,
-                &state,
-                &ctx,
-                &inst.id,
-                &concerned,
-                &Event::MembershipAdded {
-                    member: MemberRole {
-                        user_id: user.id.clone(),
-                        role,
+    Ok(db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let now = now();
+                let unusable = || {
+                    ApiError::validation(vec![FieldError::new(
+                        "token",
+                        "This invitation is invalid, already used, withdrawn or expired.",
+                    )])
+                };
+                let inv = store::by_token(conn, &hash)?
+                    .filter(|inv| status_of(inv, now).can_become(InvitationStatus::Accepted))
+                    .ok_or_else(unusable)?;
+                if inv.email_normalized != user.email_normalized {
+                    return Err(ApiError::Forbidden {
+                        problem: ProblemType::InvitationForAnotherAddress,
+                        detail:
+                            "Sign in with the account of the address the invitation was sent to."
+                                .into(),
+                    });
+                }
+                if !store::mark_accepted(conn, &inv.id, &user.id, now)? {
+                    return Err(ApiError::validation(vec![FieldError::new(
+                        "token",
+                        "This invitation was just used.",
+                    )]));
+                }
+                let current = store::role_of(conn, &inv.institution_id, &user.id)?;
+                let role = role_on_accepting(current, inv.role);
+                store::upsert_member(conn, &inv.institution_id, &user.id, role, now)?;
+                let inst = store::by_id(conn, &inv.institution_id)?.ok_or_else(vanished)?;
+                record(
+                    conn,
+                    &ctx,
+                    &inst.id,
+                    &Event::InvitationAccepted {
+                        invitation_id: inv.id.clone(),
                     },
-                },
-                vec![notice],
-            )?;
-            Ok(Membership {
-                institution: inst.slug,
-                role,
+                )?;
+                let notice = Notice::new(
+                    &user,
+                    Kind::MembershipAdded,
+                    json!({
+                        "display_name": user.display_name,
+                        "institution": inst.name,
+                        "slug": inst.slug,
+                        "role": role.as_str(),
+                    }),
+                );
+                record_notifying(
+                    conn,
+                    &state,
+                    &ctx,
+                    &inst.id,
+                    &Event::MembershipAdded {
+                        member: MemberRole {
+                            user_id: user.id.clone(),
+                            role,
+                        },
+                    },
+                    vec![notice],
+                )?;
+                Ok(Membership {
+                    institution: inst.slug,
+                    role,
+                })
             })
         })
-    })
-    .await
-    .map_err(ApiError::from)
+        .await?)
 }

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use crate::api_test;
 use crate::helpers::{Account, Backend, TestApp, problem, spawn_app_with};
 
+const SLUG: &str = "evented";
+
 /// The application with cheap password hashing and generous rate limits.
 async fn start(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {
@@ -23,10 +25,8 @@ async fn start(backend: Backend) -> TestApp {
     .expect("app")
 }
 
-async fn admin(app: &TestApp, email: &str) -> Account {
-    let a = app.signup(email).await;
-    app.make_admin(&a.id).await;
-    app.signin(email).await
+fn path(rest: &str) -> String {
+    format!("/api/v1/institutions/{SLUG}{rest}")
 }
 
 async fn send(
@@ -47,6 +47,7 @@ async fn send(
     req.send().await.expect("request")
 }
 
+/// The JSON body (null when empty) after checking the status.
 async fn json_of(res: reqwest::Response, status: u16) -> Value {
     let got = res.status().as_u16();
     let body = res.text().await.expect("body");
@@ -58,59 +59,7 @@ async fn json_of(res: reqwest::Response, status: u16) -> Value {
     }
 }
 
-const SLUG: &str = "evented";
-
-fn path(rest: &str) -> String {
-    format!("/api/v1/institutions/{SLUG}{rest}")
-}
-
-/// Invites `email` with `role`: the invitation's id and the emailed token.
-async fn invite(app: &TestApp, token: &str, email: &str, role: &str) -> (String, String) {
-    let res = send(
-        app,
-        Method::POST,
-        &path("/invitations"),
-        token,
-        Some(json!({"email": email, "role": role})),
-        &[],
-    )
-    .await;
-    let inv = json_of(res, 201).await;
-    let secret = app
-        .last_email_data(email, "invitation")
-        .await
-        .expect("email")["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    (inv["id"].as_str().expect("id").to_string(), secret)
-}
-
-async fn accept(app: &TestApp, token: &str, secret: &str) -> reqwest::Response {
-    app.post_json(
-        "/api/v1/invitations/accept",
-        json!({"token": secret}),
-        Some(token),
-    )
-    .await
-}
-
-/// The sequence number of the newest event (0 when there is none).
-async fn last_seq(app: &TestApp) -> i64 {
-    let mut cursor = 0;
-    loop {
-        let batch = app
-            .db
-            .run(move |conn| events::after(conn, cursor, 500))
-            .await
-            .expect("events");
-        match batch.last() {
-            Some(e) => cursor = e.seq,
-            None => return cursor,
-        }
-    }
-}
-
+/// The events after `cursor`, each with the institutions it concerns.
 async fn events_after(app: &TestApp, cursor: i64) -> Vec<(EventRow, Vec<String>)> {
     let rows = app
         .db
@@ -130,62 +79,25 @@ async fn events_after(app: &TestApp, cursor: i64) -> Vec<(EventRow, Vec<String>)
     out
 }
 
-/// One event a command must leave.
-struct Expected<'a> {
-    event_type: &'static str,
-    actor: &'a Account,
-    payload: Value,
+/// The sequence number of the newest event (0 when there is none).
+async fn last_seq(app: &TestApp) -> i64 {
+    let mut cursor = 0;
+    loop {
+        match events_after(app, cursor).await.last() {
+            Some((e, _)) => cursor = e.seq,
+            None => return cursor,
+        }
+    }
 }
 
-/// Checks that exactly `expected` were recorded after `mark`, in order,
-/// each about and concerning institution `id`, and that each one's audit
-/// entry carries the same action, actor and detail. Returns the new mark.
-async fn expect(
-    app: &TestApp,
-    root: &Account,
-    id: &str,
-    mark: i64,
-    expected: &[Expected<'_>],
-) -> i64 {
-    let got = events_after(app, mark).await;
-    let types: Vec<&str> = got.iter().map(|(e, _)| e.event_type.as_str()).collect();
-    let want: Vec<&str> = expected.iter().map(|e| e.event_type).collect();
-    assert_eq!(types, want, "events after {mark}");
-    for ((event, concerned), want) in got.iter().zip(expected) {
-        let what = want.event_type;
-        assert_eq!(event.subject_kind, "institution", "{what}");
-        assert_eq!(event.subject_id, id, "{what}");
-        assert_eq!(concerned, &[id.to_string()], "{what}");
-        assert_eq!(
-            event.actor_id.as_deref(),
-            Some(want.actor.id.as_str()),
-            "{what}"
-        );
-        let payload: Value = serde_json::from_str(&event.payload).expect("payload");
-        assert_eq!(payload, want.payload, "{what}");
-    }
-    // The audit log is derived from the same events (newest first there).
-    for want in expected {
-        let res = app
-            .get_auth(
-                &format!(
-                    "/api/v1/audit-events?limit=100&action={}&subject_id={id}",
-                    want.event_type
-                ),
-                &root.access,
-            )
-            .await;
-        let audit = json_of(res, 200).await;
-        let entry = audit["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .find(|e| e["detail"] == want.payload)
-            .unwrap_or_else(|| panic!("no audit entry for {}: {audit}", want.event_type));
-        assert_eq!(entry["subject_type"], "institution");
-        assert_eq!(entry["actor_id"], want.actor.id.as_str());
-    }
-    got.last().map_or(mark, |(e, _)| e.seq)
+async fn audit_count(app: &TestApp, admin: &Account) -> usize {
+    let res = app
+        .get_auth("/api/v1/audit-events?limit=100", &admin.access)
+        .await;
+    json_of(res, 200).await["items"]
+        .as_array()
+        .expect("items")
+        .len()
 }
 
 async fn institution_id(app: &TestApp, slug: &'static str) -> String {
@@ -197,500 +109,513 @@ async fn institution_id(app: &TestApp, slug: &'static str) -> String {
         .id
 }
 
-async fn notification_kinds(app: &TestApp, who: &Account) -> Vec<String> {
-    let res = app.get_auth("/api/v1/me/notifications", &who.access).await;
-    json_of(res, 200).await["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|n| n["kind"].as_str().expect("kind").to_string())
-        .collect()
+/// One event a command must leave: its type, who did it, its payload.
+fn e(event_type: &'static str, actor: &Account, payload: Value) -> (&'static str, String, Value) {
+    (event_type, actor.id.clone(), payload)
 }
 
-api_test!(every_institution_command_records_its_event, |backend| {
-    let app = start(backend).await;
-    let root = admin(&app, "root@example.org").await;
-    let owner = app.signup("owner@example.org").await;
-    let amina = app.signup("amina@example.org").await;
-    let kofi = app.signup("kofi@example.org").await;
+/// An admin, the owner of institution `SLUG`, two more people, and the
+/// position in the event stream after the institution was created.
+struct Scene {
+    app: TestApp,
+    root: Account,
+    owner: Account,
+    amina: Account,
+    kofi: Account,
+    id: String,
+    mark: i64,
+}
 
-    let mark = last_seq(&app).await;
-    let res = app
-        .post_json(
-            "/api/v1/institutions",
-            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE", "kind": "research_lab"}),
-            Some(&owner.access),
+impl Scene {
+    async fn new(backend: Backend) -> Self {
+        let app = start(backend).await;
+        let root = app.signup("root@example.org").await;
+        app.make_admin(&root.id).await;
+        let root = app.signin(&root.email).await;
+        let owner = app.signup("owner@example.org").await;
+        let amina = app.signup("amina@example.org").await;
+        let kofi = app.signup("kofi@example.org").await;
+        let mark = last_seq(&app).await;
+        let body =
+            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE", "kind": "research_lab"});
+        let res = app
+            .post_json("/api/v1/institutions", body, Some(&owner.access))
+            .await;
+        json_of(res, 201).await;
+        let id = institution_id(&app, SLUG).await;
+        Self {
+            app,
+            root,
+            owner,
+            amina,
+            kofi,
+            id,
+            mark,
+        }
+    }
+
+    /// `method path` as `who`, expecting `status`: the JSON body.
+    async fn call(
+        &self,
+        who: &Account,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
+        json_of(
+            send(&self.app, method, path, &who.access, body, &[]).await,
+            status,
         )
+        .await
+    }
+
+    /// `who` invites `email` with `role`: the invitation's id and token.
+    async fn invite(&self, who: &Account, email: &str, role: &str) -> (String, String) {
+        let body = json!({"email": email, "role": role});
+        let inv = self
+            .call(who, Method::POST, &path("/invitations"), Some(body), 201)
+            .await;
+        let data = self.app.last_email_data(email, "invitation").await;
+        let data = data.expect("email");
+        let secret = data["token"].as_str().expect("token");
+        (
+            inv["id"].as_str().expect("id").to_string(),
+            secret.to_string(),
+        )
+    }
+
+    async fn accept(&self, who: &Account, secret: &str, status: u16) -> Value {
+        let body = json!({"token": secret});
+        let res = self
+            .app
+            .post_json("/api/v1/invitations/accept", body, Some(&who.access))
+            .await;
+        json_of(res, status).await
+    }
+
+    /// Checks that exactly `expected` were recorded since the last check,
+    /// in order, each about and concerning the institution, and that each
+    /// one's audit entry has the same action, actor and detail.
+    async fn recorded(&mut self, expected: &[(&'static str, String, Value)]) {
+        let got = events_after(&self.app, self.mark).await;
+        let types: Vec<&str> = got.iter().map(|(e, _)| e.event_type.as_str()).collect();
+        let want: Vec<&str> = expected.iter().map(|(t, _, _)| *t).collect();
+        assert_eq!(types, want, "events after {}", self.mark);
+        for ((event, concerned), (what, actor, payload)) in got.iter().zip(expected) {
+            assert_eq!(event.subject_kind, "institution", "{what}");
+            assert_eq!(event.subject_id, self.id, "{what}");
+            assert_eq!(concerned, std::slice::from_ref(&self.id), "{what}");
+            assert_eq!(event.actor_id.as_ref(), Some(actor), "{what}");
+            let stored: Value = serde_json::from_str(&event.payload).expect("payload");
+            assert_eq!(&stored, payload, "{what}");
+            let query = format!(
+                "/api/v1/audit-events?limit=100&action={what}&subject_id={}",
+                self.id
+            );
+            let res = self.app.get_auth(&query, &self.root.access).await;
+            let audit = json_of(res, 200).await;
+            let entry = audit["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .find(|e| e["detail"] == *payload)
+                .unwrap_or_else(|| panic!("no audit entry for {what}: {audit}"));
+            assert_eq!(entry["subject_type"], "institution", "{what}");
+            assert_eq!(entry["actor_id"], actor.as_str(), "{what}");
+        }
+        self.mark = got.last().map_or(self.mark, |(e, _)| e.seq);
+    }
+
+    /// Whether `who` has an in-app notification of `kind`.
+    async fn told(&self, who: &Account, kind: &str) -> bool {
+        let res = self
+            .app
+            .get_auth("/api/v1/me/notifications", &who.access)
+            .await;
+        let items = json_of(res, 200).await["items"].clone();
+        items
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|n| n["kind"] == kind)
+    }
+}
+
+api_test!(institution_changes_record_their_events, |backend| {
+    let mut s = Scene::new(backend).await;
+    let (owner, root) = (s.owner.clone(), s.root.clone());
+    s.recorded(&[
+        e(
+            "institution.created",
+            &owner,
+            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE"}),
+        ),
+        e(
+            "membership.added",
+            &owner,
+            json!({"user_id": owner.id, "role": "owner"}),
+        ),
+    ])
+    .await;
+
+    let patch = json!({"name": "Evented Institute", "website": "https://evented.example.org", "kind": "ngo"});
+    s.call(&owner, Method::PATCH, &path(""), Some(patch), 200)
         .await;
-    json_of(res, 201).await;
-    let id = institution_id(&app, SLUG).await;
-    let e = |event_type, actor, payload| Expected {
-        event_type,
-        actor,
-        payload,
-    };
-    let mark = expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[
-            e(
-                "institution.created",
-                &owner,
-                json!({"slug": SLUG, "name": "Evented Lab", "country": "KE"}),
-            ),
-            e(
-                "membership.added",
-                &owner,
-                json!({"user_id": owner.id, "role": "owner"}),
-            ),
-        ],
-    )
+    s.recorded(&[e(
+        "institution.updated",
+        &owner,
+        json!({
+            "unverified": false, "name": "Evented Institute", "country": null, "kind": "ngo",
+            "website": "https://evented.example.org/", "website_changed": true,
+            "description_changed": false,
+        }),
+    )])
     .await;
 
-    let res = send(
-        &app,
-        Method::PATCH,
-        &path(""),
-        &owner.access,
-        Some(json!({"name": "Evented Institute", "website": "https://evented.example.org", "kind": "ngo"})),
-        &[],
-    )
-    .await;
-    json_of(res, 200).await;
-    let mark = expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[e(
-            "institution.updated",
-            &owner,
-            json!({
-                "unverified": false, "name": "Evented Institute", "country": null, "kind": "ngo",
-                "website": "https://evented.example.org/", "website_changed": true,
-                "description_changed": false,
-            }),
-        )],
-    )
-    .await;
-
-    let res = send(
-        &app,
-        Method::POST,
-        &path("/verify"),
-        &root.access,
-        None,
-        &[],
-    )
-    .await;
-    json_of(res, 200).await;
-    let mark = expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[e("institution.verified", &root, json!({"slug": SLUG}))],
-    )
-    .await;
-    assert!(
-        notification_kinds(&app, &owner)
-            .await
-            .contains(&"institution_verified".to_string())
-    );
+    s.call(&root, Method::POST, &path("/verify"), None, 200)
+        .await;
+    s.recorded(&[e("institution.verified", &root, json!({"slug": SLUG}))])
+        .await;
+    assert!(s.told(&owner, "institution_verified").await);
     // Verifying again changes nothing, and records nothing.
-    let res = send(
-        &app,
-        Method::POST,
-        &path("/verify"),
-        &root.access,
-        None,
-        &[],
-    )
-    .await;
-    json_of(res, 200).await;
-    assert_eq!(last_seq(&app).await, mark);
+    s.call(&root, Method::POST, &path("/verify"), None, 200)
+        .await;
+    s.recorded(&[]).await;
 
-    // Inviting the same address again replaces the pending invitation.
-    let (first, _) = invite(&app, &owner.access, &amina.email, "member").await;
-    let mark = expect(&app, &root, &id, mark, &[e(
-        "invitation.sent",
+    s.call(&owner, Method::DELETE, &path(""), None, 204).await;
+    s.recorded(&[e(
+        "institution.deleted",
         &owner,
-        json!({"invitation_id": first, "email": amina.email, "role": "member", "replaces": null}),
+        json!({"slug": SLUG, "name": "Evented Institute"}),
     )])
-    .await;
-    let (second, secret) = invite(&app, &owner.access, &amina.email, "editor").await;
-    let mark = expect(&app, &root, &id, mark, &[e(
-        "invitation.sent",
-        &owner,
-        json!({"invitation_id": second, "email": amina.email, "role": "editor", "replaces": first}),
-    )])
-    .await;
-    json_of(accept(&app, &amina.access, &secret).await, 200).await;
-    let mark = expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[
-            e(
-                "invitation.accepted",
-                &amina,
-                json!({"invitation_id": second}),
-            ),
-            e(
-                "membership.added",
-                &amina,
-                json!({"user_id": amina.id, "role": "editor"}),
-            ),
-        ],
-    )
-    .await;
-    assert!(
-        notification_kinds(&app, &amina)
-            .await
-            .contains(&"membership_added".to_string())
-    );
-
-    let member = format!("/members/{}", amina.id);
-    let res = send(
-        &app,
-        Method::PATCH,
-        &path(&member),
-        &owner.access,
-        Some(json!({"role": "member"})),
-        &[],
-    )
-    .await;
-    json_of(res, 200).await;
-    let mark = expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[e(
-            "membership.role_changed",
-            &owner,
-            json!({"user_id": amina.id, "from": "editor", "to": "member"}),
-        )],
-    )
-    .await;
-    assert!(
-        notification_kinds(&app, &amina)
-            .await
-            .contains(&"member_role_changed".to_string())
-    );
-    // The same role again changes nothing, and records nothing.
-    let res = send(
-        &app,
-        Method::PATCH,
-        &path(&member),
-        &owner.access,
-        Some(json!({"role": "member"})),
-        &[],
-    )
-    .await;
-    json_of(res, 200).await;
-    assert_eq!(last_seq(&app).await, mark);
-
-    let (withdrawn, _) = invite(&app, &owner.access, &kofi.email, "member").await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &path(&format!("/invitations/{withdrawn}")),
-        &owner.access,
-        None,
-        &[],
-    )
-    .await;
-    json_of(res, 204).await;
-    let mark = expect(&app, &root, &id, mark, &[
-        e("invitation.sent", &owner, json!({"invitation_id": withdrawn, "email": kofi.email, "role": "member", "replaces": null})),
-        e("invitation.withdrawn", &owner, json!({"invitation_id": withdrawn})),
-    ])
-    .await;
-
-    let (kofis, secret) = invite(&app, &owner.access, &kofi.email, "member").await;
-    json_of(accept(&app, &kofi.access, &secret).await, 200).await;
-    let res = send(
-        &app,
-        Method::DELETE,
-        &path(&format!("/members/{}", kofi.id)),
-        &owner.access,
-        None,
-        &[],
-    )
-    .await;
-    json_of(res, 204).await;
-    let mark = expect(&app, &root, &id, mark, &[
-        e("invitation.sent", &owner, json!({"invitation_id": kofis, "email": kofi.email, "role": "member", "replaces": null})),
-        e("invitation.accepted", &kofi, json!({"invitation_id": kofis})),
-        e("membership.added", &kofi, json!({"user_id": kofi.id, "role": "member"})),
-        e("membership.removed", &owner, json!({"user_id": kofi.id, "role": "member"})),
-    ])
-    .await;
-    assert!(
-        notification_kinds(&app, &kofi)
-            .await
-            .contains(&"member_removed".to_string())
-    );
-
-    let res = send(
-        &app,
-        Method::DELETE,
-        &path(&member),
-        &amina.access,
-        None,
-        &[],
-    )
-    .await;
-    json_of(res, 204).await;
-    let mark = expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[e(
-            "membership.left",
-            &amina,
-            json!({"user_id": amina.id, "role": "member"}),
-        )],
-    )
-    .await;
-
-    let res = send(&app, Method::DELETE, &path(""), &owner.access, None, &[]).await;
-    json_of(res, 204).await;
-    expect(
-        &app,
-        &root,
-        &id,
-        mark,
-        &[e(
-            "institution.deleted",
-            &owner,
-            json!({"slug": SLUG, "name": "Evented Institute"}),
-        )],
-    )
     .await;
 });
 
-api_test!(refused_institution_commands_record_nothing, |backend| {
-    let app = start(backend).await;
-    let root = admin(&app, "root@example.org").await;
-    let owner = app.signup("owner@example.org").await;
-    let amina = app.signup("amina@example.org").await;
-    let res = app
-        .post_json(
-            "/api/v1/institutions",
-            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE", "kind": "ngo"}),
-            Some(&owner.access),
-        )
-        .await;
-    json_of(res, 201).await;
-    let (accepted, secret) = invite(&app, &owner.access, &amina.email, "member").await;
-    json_of(accept(&app, &amina.access, &secret).await, 200).await;
-    let (pending, _) = invite(&app, &owner.access, "someone@example.org", "editor").await;
-    let audit_count = |app: &TestApp| {
-        let token = root.access.clone();
-        let url = app.url("/api/v1/audit-events?limit=100");
-        let client = app.client.clone();
-        async move {
-            let res = client
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("audit");
-            json_of(res, 200).await["items"]
-                .as_array()
-                .expect("items")
-                .len()
-        }
-    };
-    let mark = last_seq(&app).await;
-    let audited = audit_count(&app).await;
+api_test!(invitations_record_their_events, |backend| {
+    let mut s = Scene::new(backend).await;
+    let (owner, amina, kofi) = (s.owner.clone(), s.amina.clone(), s.kofi.clone());
+    s.recorded(&[
+        e(
+            "institution.created",
+            &owner,
+            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE"}),
+        ),
+        e(
+            "membership.added",
+            &owner,
+            json!({"user_id": owner.id, "role": "owner"}),
+        ),
+    ])
+    .await;
+    // Inviting the same address again replaces the pending invitation.
+    let (first, _) = s.invite(&owner, &amina.email, "member").await;
+    let (second, secret) = s.invite(&owner, &amina.email, "editor").await;
+    s.accept(&amina, &secret, 200).await;
+    s.recorded(&[
+        e(
+            "invitation.sent",
+            &owner,
+            json!({"invitation_id": first, "email": amina.email, "role": "member", "replaces": null}),
+        ),
+        e(
+            "invitation.sent",
+            &owner,
+            json!({"invitation_id": second, "email": amina.email, "role": "editor", "replaces": first}),
+        ),
+        e("invitation.accepted", &amina, json!({"invitation_id": second})),
+        e(
+            "membership.added",
+            &amina,
+            json!({"user_id": amina.id, "role": "editor"}),
+        ),
+    ])
+    .await;
+    assert!(s.told(&amina, "membership_added").await);
 
-    struct Refusal {
-        what: &'static str,
-        method: Method,
-        path: String,
-        token: String,
-        body: Option<Value>,
-        headers: &'static [(&'static str, &'static str)],
-        status: u16,
+    // An editor invites a member; the invitation is withdrawn.
+    let (withdrawn, _) = s.invite(&amina, &kofi.email, "member").await;
+    let gone = path(&format!("/invitations/{withdrawn}"));
+    s.call(&owner, Method::DELETE, &gone, None, 204).await;
+    s.recorded(&[
+        e(
+            "invitation.sent",
+            &amina,
+            json!({"invitation_id": withdrawn, "email": kofi.email, "role": "member", "replaces": null}),
+        ),
+        e(
+            "invitation.withdrawn",
+            &owner,
+            json!({"invitation_id": withdrawn}),
+        ),
+    ])
+    .await;
+});
+
+api_test!(membership_changes_record_their_events, |backend| {
+    let mut s = Scene::new(backend).await;
+    let (owner, amina, kofi) = (s.owner.clone(), s.amina.clone(), s.kofi.clone());
+    for who in [&amina, &kofi] {
+        let (_, secret) = s.invite(&owner, &who.email, "editor").await;
+        s.accept(who, &secret, 200).await;
     }
-    let own = format!("/members/{}", owner.id);
+    s.mark = last_seq(&s.app).await;
+
+    let hers = path(&format!("/members/{}", amina.id));
+    let body = json!({"role": "member"});
+    s.call(&owner, Method::PATCH, &hers, Some(body.clone()), 200)
+        .await;
+    s.recorded(&[e(
+        "membership.role_changed",
+        &owner,
+        json!({"user_id": amina.id, "from": "editor", "to": "member"}),
+    )])
+    .await;
+    assert!(s.told(&amina, "member_role_changed").await);
+    // The same role again changes nothing, and records nothing.
+    s.call(&owner, Method::PATCH, &hers, Some(body), 200).await;
+    s.recorded(&[]).await;
+
+    let his = path(&format!("/members/{}", kofi.id));
+    s.call(&owner, Method::DELETE, &his, None, 204).await;
+    s.recorded(&[e(
+        "membership.removed",
+        &owner,
+        json!({"user_id": kofi.id, "role": "editor"}),
+    )])
+    .await;
+    assert!(s.told(&kofi, "member_removed").await);
+
+    s.call(&amina, Method::DELETE, &hers, None, 204).await;
+    s.recorded(&[e(
+        "membership.left",
+        &amina,
+        json!({"user_id": amina.id, "role": "member"}),
+    )])
+    .await;
+    assert!(
+        !s.told(&amina, "member_removed").await,
+        "leaving tells no one"
+    );
+});
+
+/// A command that must be refused with `status`, and leave no trace.
+struct Refused {
+    what: &'static str,
+    who: Account,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    headers: &'static [(&'static str, &'static str)],
+    status: u16,
+}
+
+fn refused(
+    what: &'static str,
+    who: &Account,
+    method: Method,
+    path: String,
+    status: u16,
+) -> Refused {
+    Refused {
+        what,
+        who: who.clone(),
+        method,
+        path,
+        body: None,
+        headers: &[],
+        status,
+    }
+}
+
+impl Refused {
+    fn body(self, body: Value) -> Self {
+        Self {
+            body: Some(body),
+            ..self
+        }
+    }
+
+    fn stale(self) -> Self {
+        Self {
+            headers: &[("If-Match", "\"stale\"")],
+            ..self
+        }
+    }
+}
+
+api_test!(refused_institution_commands_record_nothing, |backend| {
+    let s = Scene::new(backend).await;
+    let (owner, amina, root) = (&s.owner, &s.amina, &s.root);
+    let (accepted, secret) = s.invite(owner, &amina.email, "member").await;
+    s.accept(amina, &secret, 200).await;
+    let (pending, _) = s.invite(owner, "someone@example.org", "editor").await;
+    let mark = last_seq(&s.app).await;
+    let audited = audit_count(&s.app, root).await;
+
+    let own = path(&format!("/members/{}", owner.id));
+    let create = "/api/v1/institutions".to_string();
+    let accept = "/api/v1/invitations/accept".to_string();
+    let invitations = path("/invitations");
     let cases = [
-        Refusal {
-            what: "a taken slug",
-            method: Method::POST,
-            path: "/api/v1/institutions".into(),
-            token: owner.access.clone(),
-            body: Some(json!({"slug": SLUG, "name": "Again", "country": "KE", "kind": "ngo"})),
-            headers: &[],
-            status: 409,
+        refused("a taken slug", owner, Method::POST, create.clone(), 409)
+            .body(json!({"slug": SLUG, "name": "Again", "country": "KE", "kind": "ngo"})),
+        refused("an invalid institution", owner, Method::POST, create, 400)
+            .body(json!({"slug": "x", "name": "", "country": "XX", "kind": "ngo"})),
+        refused("an update by a member", amina, Method::PATCH, path(""), 403)
+            .body(json!({"name": "Mine"})),
+        refused("a stale update", owner, Method::PATCH, path(""), 412)
+            .body(json!({"name": "Stale"}))
+            .stale(),
+        refused("a stale delete", owner, Method::DELETE, path(""), 412).stale(),
+        refused("a member deleting", amina, Method::DELETE, path(""), 403),
+        refused(
+            "an owner verifying",
+            owner,
+            Method::POST,
+            path("/verify"),
+            403,
+        ),
+        refused(
+            "demoting the last owner",
+            owner,
+            Method::PATCH,
+            own.clone(),
+            409,
+        )
+        .body(json!({"role": "editor"})),
+        refused(
+            "the last owner leaving",
+            owner,
+            Method::DELETE,
+            own.clone(),
+            409,
+        ),
+        refused(
+            "a member removing the owner",
+            amina,
+            Method::DELETE,
+            own,
+            403,
+        ),
+        refused(
+            "changing a non-member",
+            owner,
+            Method::PATCH,
+            path(&format!("/members/{}", root.id)),
+            404,
+        )
+        .body(json!({"role": "editor"})),
+        refused(
+            "inviting a member",
+            owner,
+            Method::POST,
+            invitations.clone(),
+            409,
+        )
+        .body(json!({"email": amina.email, "role": "editor"})),
+        refused("a member inviting", amina, Method::POST, invitations, 403)
+            .body(json!({"email": "x@example.org", "role": "member"})),
+        refused(
+            "withdrawing an accepted invitation",
+            owner,
+            Method::DELETE,
+            path(&format!("/invitations/{accepted}")),
+            404,
+        ),
+        refused(
+            "withdrawing an unknown invitation",
+            owner,
+            Method::DELETE,
+            path("/invitations/nope"),
+            404,
+        ),
+        refused(
+            "a member withdrawing",
+            amina,
+            Method::DELETE,
+            path(&format!("/invitations/{pending}")),
+            403,
+        ),
+        refused(
+            "accepting a spent invitation",
+            amina,
+            Method::POST,
+            accept.clone(),
+            400,
+        )
+        .body(json!({"token": secret})),
+        refused(
+            "accepting a made-up token",
+            amina,
+            Method::POST,
+            accept,
+            400,
+        )
+        .body(json!({"token": "made-up"})),
+    ];
+    for c in cases {
+        let res = send(&s.app, c.method, &c.path, &c.who.access, c.body, c.headers).await;
+        problem(res, c.status).await;
+        assert_eq!(last_seq(&s.app).await, mark, "{} left an event", c.what);
+        let now = audit_count(&s.app, root).await;
+        assert_eq!(now, audited, "{} left an audit entry", c.what);
+    }
+});
+
+/// A stored word outside its set, and where reading it must answer 500.
+struct Corrupted {
+    /// Stores the bad word (`{id}`: the institution's id).
+    spoil: &'static str,
+    /// Puts the valid word back.
+    mend: &'static str,
+    /// The page of the institution that reads it (as an admin).
+    reads: &'static str,
+}
+
+api_test!(stored_words_outside_their_set_answer_500, |backend| {
+    let s = Scene::new(backend).await;
+    s.invite(&s.owner, "guest@example.org", "member").await;
+    let cases = [
+        Corrupted {
+            spoil: "UPDATE memberships SET role = 'admiral' WHERE institution_id = '{id}'",
+            mend: "UPDATE memberships SET role = 'owner' WHERE institution_id = '{id}'",
+            reads: "/members",
         },
-        Refusal {
-            what: "an invalid institution",
-            method: Method::POST,
-            path: "/api/v1/institutions".into(),
-            token: owner.access.clone(),
-            body: Some(json!({"slug": "x", "name": "", "country": "XX", "kind": "ngo"})),
-            headers: &[],
-            status: 400,
+        Corrupted {
+            spoil: "UPDATE institutions SET kind = 'ministry' WHERE id = '{id}'",
+            mend: "UPDATE institutions SET kind = 'research_lab' WHERE id = '{id}'",
+            reads: "",
         },
-        Refusal {
-            what: "an update by a member",
-            method: Method::PATCH,
-            path: path(""),
-            token: amina.access.clone(),
-            body: Some(json!({"name": "Mine"})),
-            headers: &[],
-            status: 403,
-        },
-        Refusal {
-            what: "a stale If-Match",
-            method: Method::PATCH,
-            path: path(""),
-            token: owner.access.clone(),
-            body: Some(json!({"name": "Stale"})),
-            headers: &[("If-Match", "\"stale\"")],
-            status: 412,
-        },
-        Refusal {
-            what: "a delete with a stale If-Match",
-            method: Method::DELETE,
-            path: path(""),
-            token: owner.access.clone(),
-            body: None,
-            headers: &[("If-Match", "\"stale\"")],
-            status: 412,
-        },
-        Refusal {
-            what: "verifying by a non-admin",
-            method: Method::POST,
-            path: path("/verify"),
-            token: owner.access.clone(),
-            body: None,
-            headers: &[],
-            status: 403,
-        },
-        Refusal {
-            what: "demoting the last owner",
-            method: Method::PATCH,
-            path: path(&own),
-            token: owner.access.clone(),
-            body: Some(json!({"role": "editor"})),
-            headers: &[],
-            status: 409,
-        },
-        Refusal {
-            what: "the last owner leaving",
-            method: Method::DELETE,
-            path: path(&own),
-            token: owner.access.clone(),
-            body: None,
-            headers: &[],
-            status: 409,
-        },
-        Refusal {
-            what: "a member removing the owner",
-            method: Method::DELETE,
-            path: path(&own),
-            token: amina.access.clone(),
-            body: None,
-            headers: &[],
-            status: 403,
-        },
-        Refusal {
-            what: "a role change of a non-member",
-            method: Method::PATCH,
-            path: path(&format!("/members/{}", root.id)),
-            token: owner.access.clone(),
-            body: Some(json!({"role": "editor"})),
-            headers: &[],
-            status: 404,
-        },
-        Refusal {
-            what: "inviting a member",
-            method: Method::POST,
-            path: path("/invitations"),
-            token: owner.access.clone(),
-            body: Some(json!({"email": amina.email, "role": "editor"})),
-            headers: &[],
-            status: 409,
-        },
-        Refusal {
-            what: "a member inviting",
-            method: Method::POST,
-            path: path("/invitations"),
-            token: amina.access.clone(),
-            body: Some(json!({"email": "x@example.org", "role": "member"})),
-            headers: &[],
-            status: 403,
-        },
-        Refusal {
-            what: "withdrawing an accepted invitation",
-            method: Method::DELETE,
-            path: path(&format!("/invitations/{accepted}")),
-            token: owner.access.clone(),
-            body: None,
-            headers: &[],
-            status: 404,
-        },
-        Refusal {
-            what: "withdrawing an unknown invitation",
-            method: Method::DELETE,
-            path: path("/invitations/nope"),
-            token: owner.access.clone(),
-            body: None,
-            headers: &[],
-            status: 404,
-        },
-        Refusal {
-            what: "a member withdrawing",
-            method: Method::DELETE,
-            path: path(&format!("/invitations/{pending}")),
-            token: amina.access.clone(),
-            body: None,
-            headers: &[],
-            status: 403,
-        },
-        Refusal {
-            what: "accepting a spent invitation",
-            method: Method::POST,
-            path: "/api/v1/invitations/accept".into(),
-            token: amina.access.clone(),
-            body: Some(json!({"token": secret})),
-            headers: &[],
-            status: 400,
-        },
-        Refusal {
-            what: "accepting a made-up token",
-            method: Method::POST,
-            path: "/api/v1/invitations/accept".into(),
-            token: amina.access.clone(),
-            body: Some(json!({"token": "made-up"})),
-            headers: &[],
-            status: 400,
+        Corrupted {
+            spoil: "UPDATE invitations SET role = 'guest' WHERE institution_id = '{id}'",
+            mend: "UPDATE invitations SET role = 'member' WHERE institution_id = '{id}'",
+            reads: "/invitations",
         },
     ];
     for c in cases {
-        let res = send(&app, c.method, &c.path, &c.token, c.body, c.headers).await;
-        problem(res, c.status).await;
-        assert_eq!(last_seq(&app).await, mark, "{} left an event", c.what);
-        assert_eq!(
-            audit_count(&app).await,
-            audited,
-            "{} left an audit entry",
-            c.what
-        );
+        let reads = path(c.reads);
+        let res = s.app.get_auth(&reads, &s.root.access).await;
+        json_of(res, 200).await;
+        raw(&s.app, c.spoil.replace("{id}", &s.id)).await;
+        let res = s.app.get_auth(&reads, &s.root.access).await;
+        problem(res, 500).await;
+        raw(&s.app, c.mend.replace("{id}", &s.id)).await;
     }
+    // The owner's own role is read to decide what they may see: 500, never
+    // "not a member".
+    let spoil = format!(
+        "UPDATE memberships SET role = 'admiral' WHERE institution_id = '{}'",
+        s.id
+    );
+    raw(&s.app, spoil).await;
+    let res = s.app.get_auth(&path(""), &s.owner.access).await;
+    problem(res, 500).await;
 });
 
-/// Writes `sql` straight to the database, past the typed layer.
-async fn corrupt(app: &TestApp, sql: String) {
+/// Runs `sql` straight on the database, past the typed layer: it changes
+/// one row.
+async fn raw(app: &TestApp, sql: String) {
     use diesel::RunQueryDsl;
     use kujenga::db::DbConnection;
     let n = app
@@ -702,75 +627,4 @@ async fn corrupt(app: &TestApp, sql: String) {
         .await
         .expect("raw update");
     assert_eq!(n, 1);
-}
-
-api_test!(stored_words_outside_their_set_answer_500, |backend| {
-    let app = start(backend).await;
-    let root = admin(&app, "root@example.org").await;
-    let owner = app.signup("owner@example.org").await;
-    for slug in ["bad-role", "bad-kind", "bad-invite"] {
-        let res = app
-            .post_json(
-                "/api/v1/institutions",
-                json!({"slug": slug, "name": slug, "country": "KE", "kind": "ngo"}),
-                Some(&owner.access),
-            )
-            .await;
-        json_of(res, 201).await;
-    }
-    let role_id = institution_id(&app, "bad-role").await;
-    corrupt(
-        &app,
-        format!("UPDATE memberships SET role = 'admiral' WHERE institution_id = '{role_id}'"),
-    )
-    .await;
-    let res = app
-        .get_auth("/api/v1/institutions/bad-role/members", &root.access)
-        .await;
-    problem(res, 500).await;
-    // The owner's own role is read to decide what they may see: 500 too,
-    // never "not a member".
-    let res = app
-        .get_auth("/api/v1/institutions/bad-role", &owner.access)
-        .await;
-    problem(res, 500).await;
-
-    let kind_id = institution_id(&app, "bad-kind").await;
-    corrupt(
-        &app,
-        format!("UPDATE institutions SET kind = 'ministry' WHERE id = '{kind_id}'"),
-    )
-    .await;
-    let res = app
-        .get_auth("/api/v1/institutions/bad-kind", &root.access)
-        .await;
-    problem(res, 500).await;
-
-    let _ = invite_to(&app, &owner.access, "bad-invite", "guest@example.org").await;
-    let invite_id = institution_id(&app, "bad-invite").await;
-    corrupt(
-        &app,
-        format!("UPDATE invitations SET role = 'guest' WHERE institution_id = '{invite_id}'"),
-    )
-    .await;
-    let res = app
-        .get_auth("/api/v1/institutions/bad-invite/invitations", &root.access)
-        .await;
-    problem(res, 500).await;
-    // The others are unharmed.
-    let res = app
-        .get_auth("/api/v1/institutions/bad-invite", &owner.access)
-        .await;
-    json_of(res, 200).await;
-});
-
-async fn invite_to(app: &TestApp, token: &str, slug: &str, email: &str) -> Value {
-    let res = app
-        .post_json(
-            &format!("/api/v1/institutions/{slug}/invitations"),
-            json!({"email": email, "role": "member"}),
-            Some(token),
-        )
-        .await;
-    json_of(res, 201).await
 }
