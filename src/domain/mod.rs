@@ -235,6 +235,19 @@ mod tests {
     }
 
     #[test]
+    fn token_scopes_are_a_closed_set_with_write_implying_read() {
+        assert_eq!(TokenScopes::of(&[Scope::Read]), TokenScopes::Read);
+        assert_eq!(TokenScopes::of(&[Scope::Write]), TokenScopes::ReadWrite);
+        assert_eq!(TokenScopes::ReadWrite.scopes(), [Scope::Read, Scope::Write]);
+        assert!(TokenScopes::ReadWrite.writes() && !TokenScopes::Read.writes());
+        for stored in TokenScopes::ALL {
+            assert_eq!(TokenScopes::parse(stored.as_str()), Some(*stored));
+        }
+        assert_eq!(TokenScopes::parse("write"), None);
+        assert_eq!(Role::parse("superuser"), None);
+    }
+
+    #[test]
     fn display_names() {
         assert_eq!(parse_display_name("  Kofi  ").unwrap(), "Kofi");
         assert!(parse_display_name("").is_err());

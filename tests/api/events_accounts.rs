@@ -220,7 +220,7 @@ api_test!(tokens_and_passwords_are_events, |backend| {
     problem(res, 404).await;
     none_since(&app, &mut seen, "revoking a revoked token").await;
 
-    let change = |current: &str| json!({"current_password": current, "new_password": "a brand new passphrase for amina"});
+    let change = |current: &str| json!({"current_password": current, "new_password": "violet harbour lantern seventeen"});
     let res = send(
         &app,
         Method::POST,
@@ -229,7 +229,8 @@ api_test!(tokens_and_passwords_are_events, |backend| {
         Some(change("wrong password, certainly")),
     )
     .await;
-    problem(res, 400).await;
+    let body = problem(res, 400).await;
+    assert_eq!(body["errors"][0]["field"], "current_password", "{body}");
     none_since(&app, &mut seen, "a wrong current password").await;
     let res = send(
         &app,
@@ -239,7 +240,7 @@ api_test!(tokens_and_passwords_are_events, |backend| {
         Some(change(PASSWORD)),
     )
     .await;
-    assert_eq!(res.status(), 204);
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
     let subject = ("user", amina.id.as_str());
     only_event(
         &app,
