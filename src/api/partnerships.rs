@@ -196,9 +196,7 @@ pub async fn update(
     let if_match = etag::if_match(&req);
     let ctx = context(&principal);
     let p = db
-        .run(move |conn| {
-            app::update(conn, &ctx, &principal, &slug, body, if_match.as_deref())
-        })
+        .run(move |conn| app::update(conn, &ctx, &principal, &slug, body, if_match.as_deref()))
         .await?;
     etag::respond(&req, &p)
 }
@@ -327,9 +325,7 @@ pub async fn invite(
     let ctx = context(&principal);
     let state = state.into_inner();
     let member = db
-        .run(move |conn| {
-            app::invite(conn, &state, &ctx, &principal, &slug, &body.institution)
-        })
+        .run(move |conn| app::invite(conn, &state, &ctx, &principal, &slug, &body.institution))
         .await?;
     Ok(HttpResponse::Created().json(member))
 }
@@ -347,9 +343,7 @@ async fn member_transition(
     let ctx = context(&principal);
     let state = state.into_inner();
     let member = db
-        .run(move |conn| {
-            app::move_member(conn, &state, &ctx, &principal, &slug, &institution, to)
-        })
+        .run(move |conn| app::move_member(conn, &state, &ctx, &principal, &slug, &institution, to))
         .await?;
     Ok(HttpResponse::Ok().json(member))
 }
@@ -606,9 +600,7 @@ pub async fn share(
     let ctx = context(&principal);
     let state = state.into_inner();
     let shared = db
-        .run(move |conn| {
-            app::share(conn, &state, &ctx, &principal, &slug, &body.resource_id)
-        })
+        .run(move |conn| app::share(conn, &state, &ctx, &principal, &slug, &body.resource_id))
         .await?;
     Ok(HttpResponse::Created().json(shared))
 }

@@ -278,9 +278,9 @@ fn load(
     let facts = PartnershipFacts {
         public: row.public,
         coordinator: user_id.is_some_and(|u| coordinators.iter().any(|(c, _)| c == u)),
-        member: members.iter().any(|m| {
-            m.row.status.involved() && viewer.role_in(&m.row.institution_id).is_some()
-        }),
+        member: members
+            .iter()
+            .any(|m| m.row.status.involved() && viewer.role_in(&m.row.institution_id).is_some()),
     };
     Ok(Loaded {
         row,
@@ -760,7 +760,9 @@ pub fn invite(
                 errors: vec![FieldError::new("institution", "Not verified yet.")],
             });
         }
-        if l.member(&inst.slug).is_some_and(|m| m.row.status.involved()) {
+        if l.member(&inst.slug)
+            .is_some_and(|m| m.row.status.involved())
+        {
             return Err(ApiError::Conflict {
                 problem: ProblemType::AlreadyMember,
                 detail: format!(
@@ -834,8 +836,8 @@ pub fn move_member(
     write_transaction(conn, |conn| {
         let l = load_locked(conn, slug, principal)?;
         let member = l.member(institution).ok_or(ApiError::NotFound)?;
-        let owner = l.viewer.role_in(&member.row.institution_id)
-            == Some(InstitutionRole::Owner.as_str());
+        let owner =
+            l.viewer.role_in(&member.row.institution_id) == Some(InstitutionRole::Owner.as_str());
         // Invitations, refusals and past members are listed to
         // coordinators and admins only: to anyone else but the
         // institution's own people they do not exist.
@@ -870,7 +872,8 @@ pub fn move_member(
             from,
             to,
         };
-        let base = json!({"institution": member.name, "partnership": l.row.title, "slug": l.row.slug});
+        let base =
+            json!({"institution": member.name, "partnership": l.row.title, "slug": l.row.slug});
         let with = |key: &str, value: &str| {
             let mut d = base.clone();
             d[key] = json!(value);
@@ -1087,8 +1090,7 @@ pub fn share(
             })?;
         let role = l.viewer.role_in(&r.row.institution_id);
         let editor = matches!(role, Some("owner" | "editor"))
-            && l
-                .active_members()
+            && l.active_members()
                 .any(|m| m.row.institution_id == r.row.institution_id);
         policy::enforce(policy::may(
             &act,

@@ -4,12 +4,12 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::DbConnection;
-use crate::domain::partnership::{MemberStatus, PartnershipStatus};
 use super::schema::{
     institutions as it, memberships as ms, partnership_coordinators as pc,
     partnership_members as pm, partnership_resources as pr, partnerships as ps, resources as rs,
     users as us,
 };
+use crate::domain::partnership::{MemberStatus, PartnershipStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ps)]
@@ -230,7 +230,10 @@ pub fn involving(conn: &mut DbConnection, institutions: &[String]) -> QueryResul
     }
     pm::table
         .filter(pm::institution_id.eq_any(institutions))
-        .filter(pm::status.eq_any([MemberStatus::Active.as_str(), MemberStatus::Invited.as_str()]))
+        .filter(pm::status.eq_any([
+            MemberStatus::Active.as_str(),
+            MemberStatus::Invited.as_str(),
+        ]))
         .select(pm::partnership_id)
         .load(conn)
 }

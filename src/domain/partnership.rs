@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn the_partnership_lifecycle() {
         use PartnershipStatus::*;
-        assert_eq!(PartnershipStatus::ALL, &[Proposed, Active, Concluded, Dissolved]);
+        assert_eq!(
+            PartnershipStatus::ALL,
+            &[Proposed, Active, Concluded, Dissolved]
+        );
         walk(
             PartnershipStatus::ALL,
             &[
@@ -136,7 +139,10 @@ mod tests {
     #[test]
     fn the_membership_lifecycle() {
         use MemberStatus::*;
-        assert_eq!(MemberStatus::ALL, &[Invited, Active, Declined, Left, Removed]);
+        assert_eq!(
+            MemberStatus::ALL,
+            &[Invited, Active, Declined, Left, Removed]
+        );
         walk(
             MemberStatus::ALL,
             &[
@@ -150,8 +156,11 @@ mod tests {
             MemberStatus::as_str,
             MemberStatus::parse,
         );
-        let involved: Vec<MemberStatus> =
-            MemberStatus::ALL.iter().copied().filter(|s| s.involved()).collect();
+        let involved: Vec<MemberStatus> = MemberStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.involved())
+            .collect();
         assert_eq!(involved, [Invited, Active]);
     }
 }

@@ -20,6 +20,7 @@ mod demo;
 mod events;
 mod events_institutions;
 mod events_accounts;
+mod events_partnerships;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
