@@ -9,7 +9,6 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use kujenga::db::events::{self, EventRow};
 use kujenga::jobs::access::Swept;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
@@ -19,23 +18,6 @@ const PURPOSE: &str = "Training a speech recogniser for community radio transcri
 const SLUG: &str = "ke-lab";
 
 // ----- fixtures ---------------------------------------------------------------------
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
 
 async fn body_of(res: reqwest::Response, status: u16) -> Value {
     let got = res.status().as_u16();
@@ -80,7 +62,7 @@ async fn world(backend: Backend) -> World {
     )
     .await;
     let verify = format!("/api/v1/institutions/{SLUG}/verify");
-    body_of(send(&app, Method::POST, &verify, token, None).await, 200).await;
+    body_of(app.post_json(&verify, json!({}), token).await, 200).await;
     let dataset = json!({
         "institution": SLUG, "title": "Radio transcripts", "summary": "About radio.",
         "license": "CC-BY-4.0", "languages": ["sw"], "access_level": "restricted",
@@ -96,7 +78,7 @@ async fn world(backend: Backend) -> World {
     let files = format!("/api/v1/datasets/{ds}/files");
     let file = body_of(app.post_json(&files, file, token).await, 201).await;
     let publish = format!("/api/v1/datasets/{ds}/publish");
-    body_of(send(&app, Method::POST, &publish, token, None).await, 200).await;
+    body_of(app.post_json(&publish, json!({}), token).await, 200).await;
     let slug = SLUG.to_string();
     let institution_id = app
         .db
