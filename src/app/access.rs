@@ -594,6 +594,27 @@ struct Step {
     expires_at: Option<NaiveDateTime>,
 }
 
+impl Step {
+    /// A move with (or without) a note and no expiry of its own.
+    fn noted(by: Move, note: Option<String>) -> Self {
+        Self {
+            by,
+            note,
+            expires_at: None,
+        }
+    }
+}
+
+/// A move's only field, the note (`required` or not): trimmed, or a 400.
+fn note_only(raw: Option<&str>, required: bool) -> Result<Option<String>, ApiError> {
+    let mut errors = Vec::new();
+    let note = raw.and_then(|n| check_note(n, required, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(note)
+}
+
 /// Approve a pending request (the dataset's owners and editors), with a
 /// note to the requester. The transfer policy is checked again; the grant
 /// lasts `duration_days` unless `expires_at` says otherwise.
@@ -636,16 +657,7 @@ pub fn reject(
     id: &str,
     note: &str,
 ) -> Result<Listed, ApiError> {
-    let mut errors = Vec::new();
-    let note = check_note(note, true, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let step = Step {
-        by: Move::Reject,
-        note,
-        expires_at: None,
-    };
+    let step = Step::noted(Move::Reject, note_only(Some(note), true)?);
     decide(conn, state, ctx, principal, id, step)
 }
 
@@ -657,12 +669,14 @@ pub fn withdraw(
     principal: &Principal,
     id: &str,
 ) -> Result<Listed, ApiError> {
-    let step = Step {
-        by: Move::Withdraw,
-        note: None,
-        expires_at: None,
-    };
-    decide(conn, state, ctx, principal, id, step)
+    decide(
+        conn,
+        state,
+        ctx,
+        principal,
+        id,
+        Step::noted(Move::Withdraw, None),
+    )
 }
 
 /// The owning institution's owners end an approved grant early, with a
@@ -675,16 +689,7 @@ pub fn revoke(
     id: &str,
     note: Option<&str>,
 ) -> Result<Listed, ApiError> {
-    let mut errors = Vec::new();
-    let note = note.and_then(|n| check_note(n, false, &mut errors));
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let step = Step {
-        by: Move::Revoke,
-        note,
-        expires_at: None,
-    };
+    let step = Step::noted(Move::Revoke, note_only(note, false)?);
     decide(conn, state, ctx, principal, id, step)
 }
 

@@ -21,6 +21,7 @@ mod events;
 mod events_institutions;
 mod events_accounts;
 mod events_partnerships;
+mod events_access;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
