@@ -3,5 +3,6 @@
 //! (docs/ARCHITECTURE.md): so far the event dispatcher.
 
 pub mod events;
+pub mod learning;
 pub mod notifications;
 pub mod resources;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 pub mod access;
 pub mod events;
+pub mod learning;
 pub mod partnership;
 pub mod policy;
 pub mod resource;
