@@ -18,6 +18,7 @@ mod catalogue_visibility;
 mod cli;
 mod demo;
 mod events;
+mod events_learning;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
