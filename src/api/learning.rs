@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::resources::path_id;
-use crate::app::learning::{self as app, ModuleEdit, NewModule, no_content};
+use crate::app::learning::{self as app, Caller, ModuleEdit, NewModule, no_content};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
-use crate::db::audit::Context;
 use crate::db::learning::ModuleChanges;
 use crate::domain::learning as rules;
 use crate::domain::resource as doc;
@@ -30,7 +29,6 @@ pub use crate::app::learning::{
     Completion, CourseModule, CourseStats, Enrollment, EnrollmentStatus, Learner, MonthCount,
     MyEnrollment,
 };
-pub use crate::domain::learning::MODULES_MAX;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get = crate::api::get;
@@ -245,10 +243,9 @@ pub async fn add_module(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
     let new = body.parse()?;
-    let ctx = Context::new(Some(&principal.user.id));
-    let state = state.into_inner();
+    let by = Caller::new(principal, state.into_inner());
     let module = db
-        .run(move |conn| app::add_module(conn, &state, &ctx, &principal, &id, new))
+        .run(move |conn| app::add_module(conn, &by, &id, new))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((
@@ -281,10 +278,9 @@ pub async fn change_module(
     let id = path_id(&id)?;
     let module_id = path_id(&module_id)?;
     let edit = body.parse()?;
-    let ctx = Context::new(Some(&principal.user.id));
-    let state = state.into_inner();
+    let by = Caller::new(principal, state.into_inner());
     let module = db
-        .run(move |conn| app::change_module(conn, &state, &ctx, &principal, &id, &module_id, edit))
+        .run(move |conn| app::change_module(conn, &by, &id, &module_id, edit))
         .await?;
     Ok(HttpResponse::Ok().json(module))
 }
@@ -309,9 +305,8 @@ pub async fn delete_module(
     let (id, module_id) = path.into_inner();
     let id = path_id(&id)?;
     let module_id = path_id(&module_id)?;
-    let ctx = Context::new(Some(&principal.user.id));
-    let state = state.into_inner();
-    db.run(move |conn| app::delete_module(conn, &state, &ctx, &principal, &id, &module_id))
+    let by = Caller::new(principal, state.into_inner());
+    db.run(move |conn| app::delete_module(conn, &by, &id, &module_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -354,11 +349,8 @@ pub async fn enroll(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let state = state.into_inner();
-    let ctx = Context::new(Some(&principal.user.id));
-    let (created, e) = db
-        .run(move |conn| app::enroll(conn, &state, &ctx, &principal, &id))
-        .await?;
+    let by = Caller::new(principal, state.into_inner());
+    let (created, e) = db.run(move |conn| app::enroll(conn, &by, &id)).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -381,11 +373,8 @@ pub async fn withdraw(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let state = state.into_inner();
-    let ctx = Context::new(Some(&principal.user.id));
-    let e = db
-        .run(move |conn| app::withdraw(conn, &state, &ctx, &principal, &id))
-        .await?;
+    let by = Caller::new(principal, state.into_inner());
+    let e = db.run(move |conn| app::withdraw(conn, &by, &id)).await?;
     Ok(HttpResponse::Ok().json(e))
 }
 
@@ -399,12 +388,9 @@ async fn progress_change(
     let (id, module_id) = path.into_inner();
     let id = path_id(&id)?;
     let module_id = path_id(&module_id)?;
-    let state = state.into_inner();
-    let ctx = Context::new(Some(&principal.user.id));
+    let by = Caller::new(principal, state.into_inner());
     let e = db
-        .run(move |conn| {
-            app::set_module_done(conn, &state, &ctx, &principal, &id, &module_id, done)
-        })
+        .run(move |conn| app::set_module_done(conn, &by, &id, &module_id, done))
         .await?;
     Ok(HttpResponse::Ok().json(e))
 }

@@ -18,6 +18,7 @@
 //! transaction.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -166,6 +167,28 @@ pub struct Completion {
 
 // ----- input -----------------------------------------------------------------------
 
+/// Who runs a command and with what: the signed-in person, the request
+/// context of the events it records (actor, request id: build it on the
+/// request's task) and the shared state (mail, templates).
+#[derive(Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub ctx: Context,
+    pub state: Arc<AppState>,
+}
+
+impl Caller {
+    /// The caller `principal`, with the current request's context.
+    pub fn new(principal: Principal, state: Arc<AppState>) -> Self {
+        let ctx = Context::new(Some(&principal.user.id));
+        Self {
+            principal,
+            ctx,
+            state,
+        }
+    }
+}
+
 /// A module to add, its fields checked (`api::learning` parses the body).
 #[derive(Debug, Clone)]
 pub struct NewModule {
@@ -232,19 +255,13 @@ impl Recorder {
     }
 
     /// Records every event about `course`, concerning its institution.
-    fn write(
-        self,
-        conn: &mut DbConnection,
-        state: &AppState,
-        ctx: &Context,
-        course: &Loaded,
-    ) -> Result<(), ApiError> {
+    fn write(self, conn: &mut DbConnection, by: &Caller, course: &Loaded) -> Result<(), ApiError> {
         let institutions = [course.row.institution_id.as_str()];
         for (event, notices) in self.events {
             events::record_notifying(
                 conn,
-                state,
-                ctx,
+                &by.state,
+                &by.ctx,
                 &course.row.id,
                 &institutions,
                 &event,
@@ -407,14 +424,12 @@ pub fn modules(
 /// there on down. Records `module.created`.
 pub fn add_module(
     conn: &mut DbConnection,
-    state: &AppState,
-    ctx: &Context,
-    principal: &Principal,
+    by: &Caller,
     course_id: &str,
     new: NewModule,
 ) -> Result<CourseModule, ApiError> {
     write_transaction(conn, |conn| {
-        let l = locked_course(conn, course_id, principal, Action::EditResource)?;
+        let l = locked_course(conn, course_id, &by.principal, Action::EditResource)?;
         if status_of(&l.row) == Status::Archived {
             return Err(read_only());
         }
@@ -456,7 +471,7 @@ pub fn add_module(
                 position,
             },
         });
-        out.write(conn, state, ctx, &l)?;
+        out.write(conn, by, &l)?;
         Ok(CourseModule::from(&row))
     })
 }
@@ -466,9 +481,7 @@ pub fn add_module(
 /// module made optional leaves with everything done.
 pub fn change_module(
     conn: &mut DbConnection,
-    state: &AppState,
-    ctx: &Context,
-    principal: &Principal,
+    by: &Caller,
     course_id: &str,
     module_id: &str,
     edit: ModuleEdit,
@@ -479,7 +492,7 @@ pub fn change_module(
         position,
     } = edit;
     write_transaction(conn, |conn| {
-        let l = locked_course(conn, course_id, principal, Action::EditResource)?;
+        let l = locked_course(conn, course_id, &by.principal, Action::EditResource)?;
         let module = store::module(conn, course_id, module_id)?.ok_or(ApiError::NotFound)?;
         if status_of(&l.row) == Status::Archived {
             return Err(read_only());
@@ -516,7 +529,7 @@ pub fn change_module(
             settle_course(conn, &l, &mut out)?;
         }
         let row = store::module(conn, course_id, module_id)?.ok_or(ApiError::NotFound)?;
-        out.write(conn, state, ctx, &l)?;
+        out.write(conn, by, &l)?;
         Ok(CourseModule::from(&row))
     })
 }
@@ -526,14 +539,12 @@ pub fn change_module(
 /// `enrollment.completed` for the learners it leaves with everything done.
 pub fn delete_module(
     conn: &mut DbConnection,
-    state: &AppState,
-    ctx: &Context,
-    principal: &Principal,
+    by: &Caller,
     course_id: &str,
     module_id: &str,
 ) -> Result<(), ApiError> {
     write_transaction(conn, |conn| {
-        let l = locked_course(conn, course_id, principal, Action::EditResource)?;
+        let l = locked_course(conn, course_id, &by.principal, Action::EditResource)?;
         let module = store::module(conn, course_id, module_id)?.ok_or(ApiError::NotFound)?;
         match status_of(&l.row) {
             Status::Archived => return Err(read_only()),
@@ -555,7 +566,7 @@ pub fn delete_module(
             },
         });
         settle_course(conn, &l, &mut out)?;
-        out.write(conn, state, ctx, &l)
+        out.write(conn, by, &l)
     })
 }
 
@@ -577,14 +588,12 @@ pub fn my_enrollment(
 /// confirmation email) or `enrollment.resumed`.
 pub fn enroll(
     conn: &mut DbConnection,
-    state: &AppState,
-    ctx: &Context,
-    principal: &Principal,
+    by: &Caller,
     course_id: &str,
 ) -> Result<(bool, Enrollment), ApiError> {
     write_transaction(conn, |conn| {
-        let course = locked_course(conn, course_id, principal, Action::Enroll)?;
-        let user = &principal.user;
+        let course = locked_course(conn, course_id, &by.principal, Action::Enroll)?;
+        let user = &by.principal.user;
         let now = now();
         let mut out = Recorder::default();
         let created = match store::enrollment(conn, course_id, &user.id)? {
@@ -643,7 +652,7 @@ pub fn enroll(
             }
         };
         let e = settle(conn, &course, user, Some(&mut out))?.ok_or(ApiError::NotFound)?;
-        out.write(conn, state, ctx, &course)?;
+        out.write(conn, by, &course)?;
         Ok((created, e))
     })
 }
@@ -652,14 +661,12 @@ pub fn enroll(
 /// twice changes nothing). Records `enrollment.withdrawn`.
 pub fn withdraw(
     conn: &mut DbConnection,
-    state: &AppState,
-    ctx: &Context,
-    principal: &Principal,
+    by: &Caller,
     course_id: &str,
 ) -> Result<Enrollment, ApiError> {
     write_transaction(conn, |conn| {
-        let course = course_for(conn, course_id, Some(principal), Action::Enroll)?;
-        let user = &principal.user;
+        let course = course_for(conn, course_id, Some(&by.principal), Action::Enroll)?;
+        let user = &by.principal.user;
         let existing = store::enrollment(conn, course_id, &user.id)?.ok_or(ApiError::NotFound)?;
         let mut out = Recorder::default();
         let ever_completed = existing.completion_id.is_some();
@@ -674,7 +681,7 @@ pub fn withdraw(
             });
         }
         let e = settle(conn, &course, user, Some(&mut out))?.ok_or(ApiError::NotFound)?;
-        out.write(conn, state, ctx, &course)?;
+        out.write(conn, by, &course)?;
         Ok(e)
     })
 }
@@ -686,16 +693,14 @@ pub fn withdraw(
 /// when the mark changed, and `enrollment.completed`.
 pub fn set_module_done(
     conn: &mut DbConnection,
-    state: &AppState,
-    ctx: &Context,
-    principal: &Principal,
+    by: &Caller,
     course_id: &str,
     module_id: &str,
     done: bool,
 ) -> Result<Enrollment, ApiError> {
     write_transaction(conn, |conn| {
-        let course = course_for(conn, course_id, Some(principal), Action::Enroll)?;
-        let user = &principal.user;
+        let course = course_for(conn, course_id, Some(&by.principal), Action::Enroll)?;
+        let user = &by.principal.user;
         let module = store::module(conn, course_id, module_id)?.ok_or(ApiError::NotFound)?;
         if !store::lock_enrollment(conn, course_id, &user.id)? {
             return Err(not_enrolled());
@@ -730,7 +735,7 @@ pub fn set_module_done(
             });
         }
         let e = settle(conn, &course, user, Some(&mut out))?.ok_or(ApiError::NotFound)?;
-        out.write(conn, state, ctx, &course)?;
+        out.write(conn, by, &course)?;
         Ok(e)
     })
 }

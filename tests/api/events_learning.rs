@@ -29,6 +29,23 @@ struct Expected<'a> {
     payload: Value,
 }
 
+fn ev<'a>(event_type: &'a str, actor: &'a Account, payload: Value) -> Expected<'a> {
+    Expected {
+        event_type,
+        actor,
+        payload,
+    }
+}
+
+/// A learner's mark (or un-mark) on a module.
+fn mark_ev<'a>(event_type: &'a str, learner: &'a Account, module: &str) -> Expected<'a> {
+    ev(
+        event_type,
+        learner,
+        json!({"user_id": learner.id, "module_id": module}),
+    )
+}
+
 struct World {
     app: TestApp,
     owner: Account,
@@ -47,6 +64,11 @@ async fn send(
         req = req.json(&b);
     }
     req.send().await.expect("request")
+}
+
+/// `method path` with `token` and no body, answered with `status`: the body.
+async fn learner_does(w: &World, method: Method, path: &str, token: &str, status: u16) -> Value {
+    json_of(send(&w.app, method, path, token, None).await, status).await
 }
 
 async fn json_of(res: reqwest::Response, status: u16) -> Value {
@@ -245,16 +267,16 @@ api_test!(module_commands_leave_their_events, |backend| {
         &mut cursor,
         &course,
         &[
-            Expected {
-                event_type: "module.created",
-                actor: &w.owner,
-                payload: json!({"module_id": a, "title": "A", "position": 1}),
-            },
-            Expected {
-                event_type: "module.created",
-                actor: &w.owner,
-                payload: json!({"module_id": b, "title": "B", "position": 2}),
-            },
+            ev(
+                "module.created",
+                &w.owner,
+                json!({"module_id": a, "title": "A", "position": 1}),
+            ),
+            ev(
+                "module.created",
+                &w.owner,
+                json!({"module_id": b, "title": "B", "position": 2}),
+            ),
         ],
         "two modules added",
     )
@@ -273,12 +295,12 @@ api_test!(module_commands_leave_their_events, |backend| {
         &w,
         &mut cursor,
         &course,
-        &[Expected {
-            event_type: "module.updated",
-            actor: &w.owner,
-            payload: json!({"module_id": b, "from_position": 2, "position": 1,
+        &[ev(
+            "module.updated",
+            &w.owner,
+            json!({"module_id": b, "from_position": 2, "position": 1,
                             "changed": ["title", "position", "required"]}),
-        }],
+        )],
         "a module moved and renamed",
     )
     .await;
@@ -296,11 +318,11 @@ api_test!(module_commands_leave_their_events, |backend| {
         &w,
         &mut cursor,
         &course,
-        &[Expected {
-            event_type: "module.deleted",
-            actor: &w.owner,
-            payload: json!({"module_id": a, "title": "A", "position": 2}),
-        }],
+        &[ev(
+            "module.deleted",
+            &w.owner,
+            json!({"module_id": a, "title": "A", "position": 2}),
+        )],
         "a module removed",
     )
     .await;
@@ -326,20 +348,12 @@ api_test!(enrollment_commands_leave_their_events, |backend| {
     let uid = learner.id.as_str();
     let mut cursor = last_seq(&w.app).await;
 
-    json_of(
-        send(&w.app, Method::PUT, &enrollment(&course), t, None).await,
-        201,
-    )
-    .await;
+    learner_does(&w, Method::PUT, &enrollment(&course), t, 201).await;
     expect_events(
         &w,
         &mut cursor,
         &course,
-        &[Expected {
-            event_type: "enrollment.created",
-            actor: &learner,
-            payload: json!({"user_id": uid}),
-        }],
+        &[ev("enrollment.created", &learner, json!({"user_id": uid}))],
         "enrolled",
     )
     .await;
@@ -351,63 +365,27 @@ api_test!(enrollment_commands_leave_their_events, |backend| {
     );
 
     // Repeats that change nothing record nothing.
-    json_of(
-        send(&w.app, Method::PUT, &enrollment(&course), t, None).await,
-        200,
-    )
-    .await;
-    json_of(
-        send(&w.app, Method::DELETE, &mark(&course, &m[0]), t, None).await,
-        200,
-    )
-    .await;
+    learner_does(&w, Method::PUT, &enrollment(&course), t, 200).await;
+    learner_does(&w, Method::DELETE, &mark(&course, &m[0]), t, 200).await;
     expect_events(&w, &mut cursor, &course, &[], "no-op repeats").await;
 
-    json_of(
-        send(&w.app, Method::PUT, &mark(&course, &m[0]), t, None).await,
-        200,
-    )
-    .await;
-    json_of(
-        send(&w.app, Method::PUT, &mark(&course, &m[0]), t, None).await,
-        200,
-    )
-    .await;
-    json_of(
-        send(&w.app, Method::DELETE, &mark(&course, &m[0]), t, None).await,
-        200,
-    )
-    .await;
+    learner_does(&w, Method::PUT, &mark(&course, &m[0]), t, 200).await;
+    learner_does(&w, Method::PUT, &mark(&course, &m[0]), t, 200).await;
+    learner_does(&w, Method::DELETE, &mark(&course, &m[0]), t, 200).await;
     expect_events(
         &w,
         &mut cursor,
         &course,
         &[
-            Expected {
-                event_type: "enrollment.module_done",
-                actor: &learner,
-                payload: json!({"user_id": uid, "module_id": m[0]}),
-            },
-            Expected {
-                event_type: "enrollment.module_undone",
-                actor: &learner,
-                payload: json!({"user_id": uid, "module_id": m[0]}),
-            },
+            mark_ev("enrollment.module_done", &learner, &m[0]),
+            mark_ev("enrollment.module_undone", &learner, &m[0]),
         ],
         "marked once (twice), un-marked",
     )
     .await;
 
-    json_of(
-        send(&w.app, Method::PUT, &mark(&course, &m[0]), t, None).await,
-        200,
-    )
-    .await;
-    let e = json_of(
-        send(&w.app, Method::PUT, &mark(&course, &m[1]), t, None).await,
-        200,
-    )
-    .await;
+    learner_does(&w, Method::PUT, &mark(&course, &m[0]), t, 200).await;
+    let e = learner_does(&w, Method::PUT, &mark(&course, &m[1]), t, 200).await;
     assert_eq!(e["status"], "completed", "{e}");
     let completion_id = e["completion_id"].as_str().expect("completion id");
     expect_events(
@@ -415,22 +393,14 @@ api_test!(enrollment_commands_leave_their_events, |backend| {
         &mut cursor,
         &course,
         &[
-            Expected {
-                event_type: "enrollment.module_done",
-                actor: &learner,
-                payload: json!({"user_id": uid, "module_id": m[0]}),
-            },
-            Expected {
-                event_type: "enrollment.module_done",
-                actor: &learner,
-                payload: json!({"user_id": uid, "module_id": m[1]}),
-            },
-            Expected {
-                event_type: "enrollment.completed",
-                actor: &learner,
-                payload: json!({"user_id": uid, "from": "active", "to": "completed",
+            mark_ev("enrollment.module_done", &learner, &m[0]),
+            mark_ev("enrollment.module_done", &learner, &m[1]),
+            ev(
+                "enrollment.completed",
+                &learner,
+                json!({"user_id": uid, "from": "active", "to": "completed",
                                 "completion_id": completion_id}),
-            },
+            ),
         ],
         "the last module completes the course",
     )
@@ -440,44 +410,32 @@ api_test!(enrollment_commands_leave_their_events, |backend| {
         1
     );
 
-    json_of(
-        send(&w.app, Method::DELETE, &enrollment(&course), t, None).await,
-        200,
-    )
-    .await;
-    json_of(
-        send(&w.app, Method::DELETE, &enrollment(&course), t, None).await,
-        200,
-    )
-    .await;
+    learner_does(&w, Method::DELETE, &enrollment(&course), t, 200).await;
+    learner_does(&w, Method::DELETE, &enrollment(&course), t, 200).await;
     expect_events(
         &w,
         &mut cursor,
         &course,
-        &[Expected {
-            event_type: "enrollment.withdrawn",
-            actor: &learner,
-            payload: json!({"user_id": uid, "from": "completed", "to": "withdrawn"}),
-        }],
+        &[ev(
+            "enrollment.withdrawn",
+            &learner,
+            json!({"user_id": uid, "from": "completed", "to": "withdrawn"}),
+        )],
         "withdrawn (twice)",
     )
     .await;
 
-    let e = json_of(
-        send(&w.app, Method::PUT, &enrollment(&course), t, None).await,
-        200,
-    )
-    .await;
+    let e = learner_does(&w, Method::PUT, &enrollment(&course), t, 200).await;
     assert_eq!(e["status"], "completed", "{e}");
     expect_events(
         &w,
         &mut cursor,
         &course,
-        &[Expected {
-            event_type: "enrollment.resumed",
-            actor: &learner,
-            payload: json!({"user_id": uid, "from": "withdrawn", "to": "completed"}),
-        }],
+        &[ev(
+            "enrollment.resumed",
+            &learner,
+            json!({"user_id": uid, "from": "withdrawn", "to": "completed"}),
+        )],
         "back, completed as before",
     )
     .await;
@@ -490,16 +448,8 @@ api_test!(
         let (course, m) = published(&w, 2).await;
         let learner = w.app.signup("learner@example.org").await;
         let t = learner.access.as_str();
-        json_of(
-            send(&w.app, Method::PUT, &enrollment(&course), t, None).await,
-            201,
-        )
-        .await;
-        json_of(
-            send(&w.app, Method::PUT, &mark(&course, &m[0]), t, None).await,
-            200,
-        )
-        .await;
+        learner_does(&w, Method::PUT, &enrollment(&course), t, 201).await;
+        learner_does(&w, Method::PUT, &mark(&course, &m[0]), t, 200).await;
         let mut cursor = last_seq(&w.app).await;
         let res = send(
             &w.app,
@@ -518,17 +468,17 @@ api_test!(
             &mut cursor,
             &course,
             &[
-                Expected {
-                    event_type: "module.deleted",
-                    actor: &w.owner,
-                    payload: json!({"module_id": m[1], "title": "M2", "position": 2}),
-                },
-                Expected {
-                    event_type: "enrollment.completed",
-                    actor: &w.owner,
-                    payload: json!({"user_id": learner.id, "from": "active", "to": "completed",
+                ev(
+                    "module.deleted",
+                    &w.owner,
+                    json!({"module_id": m[1], "title": "M2", "position": 2}),
+                ),
+                ev(
+                    "enrollment.completed",
+                    &w.owner,
+                    json!({"user_id": learner.id, "from": "active", "to": "completed",
                                     "completion_id": completion_id}),
-                },
+                ),
             ],
             "a module removed completes the learner",
         )
@@ -646,11 +596,7 @@ api_test!(a_corrupted_enrollment_status_answers_500, |backend| {
     let (course, _) = published(&w, 1).await;
     let learner = w.app.signup("learner@example.org").await;
     let t = learner.access.as_str();
-    json_of(
-        send(&w.app, Method::PUT, &enrollment(&course), t, None).await,
-        201,
-    )
-    .await;
+    learner_does(&w, Method::PUT, &enrollment(&course), t, 201).await;
     w.app
         .db
         .run(|conn| {
