@@ -135,9 +135,15 @@ impl Checks {
     }
 
     fn numbers(&mut self, duration: Option<i32>, bytes: Option<i64>, position: Option<i32>) {
-        duration.map(|d| self.check("duration_minutes", rules::check_duration(d)));
-        bytes.map(|b| self.check("download_bytes", rules::check_download(b)));
-        position.map(|p| self.check("position", rules::check_position(p)));
+        if let Some(d) = duration {
+            self.check("duration_minutes", rules::check_duration(d));
+        }
+        if let Some(b) = bytes {
+            self.check("download_bytes", rules::check_download(b));
+        }
+        if let Some(p) = position {
+            self.check("position", rules::check_position(p));
+        }
     }
 }
 
