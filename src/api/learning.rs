@@ -1,47 +1,34 @@
-//! Learning: a course's modules (`/courses/{id}/modules*`), enrollment and
-//! progress (`/courses/{id}/enrollment*`, `/me/enrollments`), what the
-//! institution sees (`/courses/{id}/enrollments`, `/courses/{id}/stats`) and
-//! the public check of a completion (`/completions/{id}`).
-//!
-//! Module positions stay a dense 1..n: every change takes the course row's
-//! lock first (`db::resources::lock`), so concurrent inserts queue up
-//! instead of sharing a position. Progress is counted over the required
-//! modules (over all of them when none is required); a completed enrollment
-//! stays completed whatever is added to the course later.
-
-use std::collections::{BTreeMap, HashSet};
+//! Learning over HTTP: a course's modules (`/courses/{id}/modules*`),
+//! enrollment and progress (`/courses/{id}/enrollment*`, `/me/enrollments`),
+//! what the institution sees (`/courses/{id}/enrollments`,
+//! `/courses/{id}/stats`) and the public check of a completion
+//! (`/completions/{id}`). Handlers parse the request, call one
+//! `app::learning` function and render; the workflows (locks, policy, the
+//! enrollment lifecycle, events) live there.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::resources::path_id;
-use crate::api::types::utc;
-use crate::app::notifications::{Kind, notify};
-use crate::app::resources::{facts, incomplete, load, read_only, status_of};
+use crate::app::learning::{self as app, Caller, ModuleEdit, NewModule, no_content};
 use crate::auth::{MaybePrincipal, Principal};
-use crate::db::accounts::UserRow;
-use crate::db::audit::{self, Context};
-use crate::db::learning::{self as store, EnrollmentRow, ModuleChanges, ModuleRow};
-use crate::db::resources::{self as resources_store, Loaded};
-use crate::db::{Db, DbConnection, now, write_transaction};
-use crate::domain::policy::{self, Action};
-use crate::domain::resource::{self as doc, ResourceKind, Status};
+use crate::db::Db;
+use crate::db::learning::ModuleChanges;
+use crate::domain::learning as rules;
+use crate::domain::resource as doc;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
-use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
-/// Modules a course may have.
-pub const MODULES_MAX: i64 = 500;
-const CONTENT_MAX: usize = 50_000;
-/// The largest download a module may announce (1 TB): sums stay far from overflow.
-const DOWNLOAD_MAX: i64 = 1_000_000_000_000;
+pub use crate::app::learning::{
+    Completion, CourseModule, CourseStats, Enrollment, EnrollmentStatus, Learner, MonthCount,
+    MyEnrollment,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get = crate::api::get;
@@ -73,46 +60,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 // ----- modules -------------------------------------------------------------------
-
-/// One module of a course.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CourseModule {
-    #[schema(format = "uuid")]
-    pub id: String,
-    #[schema(format = "uuid")]
-    pub course_id: String,
-    /// 1..n, dense.
-    pub position: i32,
-    pub title: String,
-    /// Markdown.
-    pub content: Option<String>,
-    pub content_url: Option<String>,
-    pub duration_minutes: Option<i32>,
-    /// What a learner downloads for this module (for offline planning).
-    pub download_bytes: Option<i64>,
-    /// Counts towards progress and completion.
-    pub required: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&ModuleRow> for CourseModule {
-    fn from(m: &ModuleRow) -> Self {
-        Self {
-            id: m.id.clone(),
-            course_id: m.course_id.clone(),
-            position: m.position,
-            title: m.title.clone(),
-            content: m.content.clone(),
-            content_url: m.content_url.clone(),
-            duration_minutes: m.duration_minutes,
-            download_bytes: m.download_bytes,
-            required: m.required,
-            created_at: utc(m.created_at),
-            updated_at: utc(m.updated_at),
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CourseModulePage {
@@ -165,68 +112,99 @@ pub struct CourseModulePatch {
     pub required: Option<bool>,
 }
 
-fn check_title(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    doc::check_title(raw)
-        .map_err(|m| errors.push(FieldError::new("title", m)))
-        .ok()
-}
+// ----- reading request bodies ------------------------------------------------------
 
-fn check_content(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
-    let c = raw?.trim_end();
-    if c.chars().count() > CONTENT_MAX {
-        errors.push(FieldError::new("content", "At most 50000 characters."));
-        None
-    } else if c.trim().is_empty() {
-        None
-    } else {
-        Some(c.to_string())
+/// Collects the field errors of a body, keeping the values that passed.
+#[derive(Default)]
+struct Checks(Vec<FieldError>);
+
+impl Checks {
+    fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|m| self.0.push(FieldError::new(field, m)))
+            .ok()
+    }
+
+    fn content(&mut self, raw: Option<&str>) -> Option<String> {
+        self.check("content", rules::check_content(raw?)).flatten()
+    }
+
+    fn content_url(&mut self, raw: Option<&str>) -> Option<String> {
+        let u = raw.filter(|u| !u.trim().is_empty())?;
+        self.check("content_url", doc::check_url(u))
+    }
+
+    fn numbers(&mut self, duration: Option<i32>, bytes: Option<i64>, position: Option<i32>) {
+        if let Some(d) = duration {
+            self.check("duration_minutes", rules::check_duration(d));
+        }
+        if let Some(b) = bytes {
+            self.check("download_bytes", rules::check_download(b));
+        }
+        if let Some(p) = position {
+            self.check("position", rules::check_position(p));
+        }
     }
 }
 
-fn check_content_url(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
-    let u = raw.filter(|u| !u.trim().is_empty())?;
-    doc::check_url(u)
-        .map_err(|m| errors.push(FieldError::new("content_url", m)))
-        .ok()
+impl NewCourseModule {
+    /// The module asked for, every field checked (400 naming each bad one).
+    fn parse(self) -> Result<NewModule, ApiError> {
+        let mut c = Checks::default();
+        let title = c.check("title", doc::check_title(&self.title));
+        let content = c.content(self.content.as_deref());
+        let content_url = c.content_url(self.content_url.as_deref());
+        c.numbers(self.duration_minutes, self.download_bytes, self.position);
+        if c.0.is_empty() && content.is_none() && content_url.is_none() {
+            c.0.push(no_content());
+        }
+        match (title, c.0.is_empty()) {
+            (Some(title), true) => Ok(NewModule {
+                title,
+                position: self.position,
+                content,
+                content_url,
+                duration_minutes: self.duration_minutes,
+                download_bytes: self.download_bytes,
+                required: self.required.unwrap_or(true),
+            }),
+            _ => Err(ApiError::validation(c.0)),
+        }
+    }
 }
 
-fn check_numbers(
-    duration: Option<i32>,
-    bytes: Option<i64>,
-    position: Option<i32>,
-    errors: &mut Vec<FieldError>,
-) {
-    if duration.is_some_and(|d| !(0..=100_000).contains(&d)) {
-        errors.push(FieldError::new("duration_minutes", "0 to 100000."));
+impl CourseModulePatch {
+    /// The change asked for, every field checked (400 naming each bad one).
+    fn parse(self) -> Result<ModuleEdit, ApiError> {
+        let mut c = Checks::default();
+        let changes = ModuleChanges {
+            title: self
+                .title
+                .as_deref()
+                .and_then(|t| c.check("title", doc::check_title(t))),
+            content: self.content.as_ref().map(|v| c.content(v.as_deref())),
+            content_url: self
+                .content_url
+                .as_ref()
+                .map(|v| c.content_url(v.as_deref())),
+            duration_minutes: self.duration_minutes,
+            download_bytes: self.download_bytes,
+            required: self.required,
+            updated_at: None,
+        };
+        c.numbers(
+            self.duration_minutes.flatten(),
+            self.download_bytes.flatten(),
+            self.position,
+        );
+        if !c.0.is_empty() {
+            return Err(ApiError::validation(c.0));
+        }
+        Ok(ModuleEdit {
+            changes,
+            position: self.position,
+        })
     }
-    if bytes.is_some_and(|b| !(0..=DOWNLOAD_MAX).contains(&b)) {
-        errors.push(FieldError::new("download_bytes", "0 to 10^12 bytes."));
-    }
-    if position.is_some_and(|p| p < 1) {
-        errors.push(FieldError::new("position", "At least 1."));
-    }
-}
-
-fn no_content() -> FieldError {
-    FieldError::new(
-        "content",
-        "A module needs its content (Markdown) or a `content_url`.",
-    )
-}
-
-/// The course `id`, the caller allowed to do `action` on it.
-fn course_for(
-    conn: &mut DbConnection,
-    id: &str,
-    principal: Option<&Principal>,
-    action: fn(policy::ResourceFacts) -> Action,
-) -> Result<Loaded, ApiError> {
-    let (l, viewer) = load(conn, ResourceKind::Course, id, principal)?;
-    policy::enforce(policy::may(
-        &Principal::actor_of(principal),
-        action(facts(&l, &viewer)),
-    ))?;
-    Ok(l)
 }
 
 /// A course's modules, in order (whoever may see the course).
@@ -245,15 +223,10 @@ pub async fn list_modules(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
     let page = page.parse::<i32>()?;
-    let rows = db
-        .run(move |conn| {
-            course_for(conn, &id, principal.as_ref(), Action::ViewResource)?;
-            Ok::<_, ApiError>(store::modules(conn, &id)?)
-        })
+    let modules = db
+        .run(move |conn| app::modules(conn, principal.as_ref(), &id))
         .await?;
-    Ok(Paginated::from_sorted(rows, &page, |m| m.position)
-        .map(|m| CourseModule::from(&m))
-        .respond(&req))
+    Ok(Paginated::from_sorted(modules, &page, |m| m.position).respond(&req))
 }
 
 /// Add a module (editors and owners).
@@ -268,87 +241,24 @@ pub async fn list_modules(
         (status = 409, description = "Archived, or too many modules", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_module(
+    state: web::Data<AppState>,
     db: web::Data<Db>,
     principal: Principal,
     path: web::Path<String>,
     Json(body): Json<NewCourseModule>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let mut errors = Vec::new();
-    let title = check_title(&body.title, &mut errors);
-    let content = check_content(body.content.as_deref(), &mut errors);
-    let content_url = check_content_url(body.content_url.as_deref(), &mut errors);
-    check_numbers(
-        body.duration_minutes,
-        body.download_bytes,
-        body.position,
-        &mut errors,
-    );
-    if errors.is_empty() && content.is_none() && content_url.is_none() {
-        errors.push(no_content());
-    }
-    let (Some(title), true) = (title, errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
-    let ctx = Context::new(Some(&principal.user.id));
-    let row = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                if !resources_store::lock(conn, &id)? {
-                    return Err(ApiError::NotFound);
-                }
-                let l = course_for(conn, &id, Some(&principal), Action::EditResource)?;
-                if status_of(&l.row) == Status::Archived {
-                    return Err(read_only());
-                }
-                let n = store::count_modules(conn, &id)?;
-                if n >= MODULES_MAX {
-                    return Err(ApiError::Conflict {
-                        problem: ProblemType::TooManyModules,
-                        detail: format!("A course has at most {MODULES_MAX} modules."),
-                    });
-                }
-                let last = i32::try_from(n + 1).unwrap_or(i32::MAX);
-                let position = body.position.unwrap_or(last);
-                if position > last {
-                    return Err(ApiError::field(
-                        "position",
-                        format!("The course has {n} module(s): use 1 to {last}."),
-                    ));
-                }
-                let now = now();
-                let row = ModuleRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    course_id: id.clone(),
-                    position,
-                    title,
-                    content,
-                    content_url,
-                    duration_minutes: body.duration_minutes,
-                    download_bytes: body.download_bytes,
-                    required: body.required.unwrap_or(true),
-                    created_at: now,
-                    updated_at: now,
-                };
-                store::insert_module(conn, &row)?;
-                audit::record(
-                    conn,
-                    &ctx,
-                    "module.created",
-                    "resource",
-                    &id,
-                    json!({"module_id": row.id, "title": row.title, "position": position}),
-                )?;
-                Ok(row)
-            })
-        })
+    let new = body.parse()?;
+    let by = Caller::new(principal, state.into_inner());
+    let module = db
+        .run(move |conn| app::add_module(conn, &by, &id, new))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
-            format!("/api/v1/courses/{}/modules/{}", row.course_id, row.id),
+            format!("/api/v1/courses/{}/modules/{}", module.course_id, module.id),
         ))
-        .json(CourseModule::from(&row)))
+        .json(module))
 }
 
 /// Change or move a module (editors and owners).
@@ -373,84 +283,12 @@ pub async fn change_module(
     let (id, module_id) = path.into_inner();
     let id = path_id(&id)?;
     let module_id = path_id(&module_id)?;
-    let mut errors = Vec::new();
-    let mut changes = ModuleChanges {
-        title: body
-            .title
-            .as_deref()
-            .and_then(|t| check_title(t, &mut errors)),
-        required: body.required,
-        ..ModuleChanges::default()
-    };
-    if let Some(c) = &body.content {
-        changes.content = Some(check_content(c.as_deref(), &mut errors));
-    }
-    if let Some(u) = &body.content_url {
-        changes.content_url = Some(check_content_url(u.as_deref(), &mut errors));
-    }
-    changes.duration_minutes = body.duration_minutes;
-    changes.download_bytes = body.download_bytes;
-    check_numbers(
-        body.duration_minutes.flatten(),
-        body.download_bytes.flatten(),
-        body.position,
-        &mut errors,
-    );
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let ctx = Context::new(Some(&principal.user.id));
-    let state = state.into_inner();
-    let row = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                if !resources_store::lock(conn, &id)? {
-                    return Err(ApiError::NotFound);
-                }
-                let l = course_for(conn, &id, Some(&principal), Action::EditResource)?;
-                let module = store::module(conn, &id, &module_id)?.ok_or(ApiError::NotFound)?;
-                if status_of(&l.row) == Status::Archived {
-                    return Err(read_only());
-                }
-                let now_optional = module.required && changes.required == Some(false);
-                let content = changes.content.clone().unwrap_or(module.content.clone());
-                let url = changes
-                    .content_url
-                    .clone()
-                    .unwrap_or(module.content_url.clone());
-                if content.is_none() && url.is_none() {
-                    return Err(ApiError::validation(vec![no_content()]));
-                }
-                let now = now();
-                if let Some(to) = body.position.filter(|p| *p != module.position) {
-                    let n = i32::try_from(store::count_modules(conn, &id)?).unwrap_or(i32::MAX);
-                    if to > n {
-                        return Err(ApiError::field(
-                            "position",
-                            format!("The course has {n} module(s): use 1 to {n}."),
-                        ));
-                    }
-                    store::move_module(conn, &id, &module_id, module.position, to)?;
-                }
-                changes.updated_at = Some(now);
-                store::update_module(conn, &module_id, &changes)?;
-                audit::record(
-                    conn,
-                    &ctx,
-                    "module.updated",
-                    "resource",
-                    &id,
-                    json!({"module_id": module_id, "from_position": module.position,
-                           "position": body.position.unwrap_or(module.position)}),
-                )?;
-                if now_optional {
-                    settle_course(conn, &state, &l)?;
-                }
-                store::module(conn, &id, &module_id)?.ok_or(ApiError::NotFound)
-            })
-        })
+    let edit = body.parse()?;
+    let by = Caller::new(principal, state.into_inner());
+    let module = db
+        .run(move |conn| app::change_module(conn, &by, &id, &module_id, edit))
         .await?;
-    Ok(HttpResponse::Ok().json(CourseModule::from(&row)))
+    Ok(HttpResponse::Ok().json(module))
 }
 
 /// Remove a module (editors and owners); the ones after it move up.
@@ -473,213 +311,13 @@ pub async fn delete_module(
     let (id, module_id) = path.into_inner();
     let id = path_id(&id)?;
     let module_id = path_id(&module_id)?;
-    let ctx = Context::new(Some(&principal.user.id));
-    let state = state.into_inner();
-    db.run(move |conn| {
-        write_transaction(conn, |conn| {
-            if !resources_store::lock(conn, &id)? {
-                return Err(ApiError::NotFound);
-            }
-            let l = course_for(conn, &id, Some(&principal), Action::EditResource)?;
-            let module = store::module(conn, &id, &module_id)?.ok_or(ApiError::NotFound)?;
-            match status_of(&l.row) {
-                Status::Archived => return Err(read_only()),
-                Status::Published if store::count_modules(conn, &id)? <= 1 => {
-                    return Err(incomplete(vec![FieldError::new(
-                        "modules",
-                        "A published course keeps at least one module.",
-                    )]));
-                }
-                _ => {}
-            }
-            store::delete_module(conn, &module)?;
-            audit::record(
-                conn,
-                &ctx,
-                "module.deleted",
-                "resource",
-                &id,
-                json!({"module_id": module.id, "title": module.title, "position": module.position}),
-            )?;
-            settle_course(conn, &state, &l)?;
-            Ok::<_, ApiError>(())
-        })
-    })
-    .await?;
+    let by = Caller::new(principal, state.into_inner());
+    db.run(move |conn| app::delete_module(conn, &by, &id, &module_id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 // ----- enrollment and progress --------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EnrollmentStatus {
-    Active,
-    Completed,
-    Withdrawn,
-}
-
-impl EnrollmentStatus {
-    fn parse(raw: &str) -> Self {
-        match raw {
-            "completed" => Self::Completed,
-            "withdrawn" => Self::Withdrawn,
-            _ => Self::Active,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Completed => "completed",
-            Self::Withdrawn => "withdrawn",
-        }
-    }
-}
-
-/// Where a learner stands in a course.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Enrollment {
-    #[schema(format = "uuid")]
-    pub course_id: String,
-    pub status: EnrollmentStatus,
-    /// Ids of the modules done (required or not).
-    pub completed_modules: Vec<String>,
-    /// 0–100, over the required modules (all modules when none is required);
-    /// 100 once completed.
-    pub progress: u8,
-    /// Bytes still to download for the modules not done yet.
-    pub remaining_download_bytes: i64,
-    pub enrolled_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    /// Public proof of completion: `GET /api/v1/completions/{completion_id}`.
-    pub completion_id: Option<String>,
-}
-
-/// What a learner has done in a course.
-#[derive(Debug)]
-struct Progress {
-    completed_modules: Vec<String>,
-    progress: u8,
-    remaining_bytes: i64,
-    /// Every counted module is done.
-    all_done: bool,
-}
-
-fn progress_of(modules: &[&ModuleRow], done: &HashSet<&str>, completed: bool) -> Progress {
-    let required: Vec<&&ModuleRow> = modules.iter().filter(|m| m.required).collect();
-    let counted: Vec<&&ModuleRow> = if required.is_empty() {
-        modules.iter().collect()
-    } else {
-        required
-    };
-    let finished = counted
-        .iter()
-        .filter(|m| done.contains(m.id.as_str()))
-        .count();
-    let all_done = !counted.is_empty() && finished == counted.len();
-    let percent = if completed || all_done {
-        100
-    } else if counted.is_empty() {
-        0
-    } else {
-        u8::try_from(finished * 100 / counted.len()).unwrap_or(100)
-    };
-    Progress {
-        completed_modules: modules
-            .iter()
-            .filter(|m| done.contains(m.id.as_str()))
-            .map(|m| m.id.clone())
-            .collect(),
-        progress: percent,
-        remaining_bytes: modules
-            .iter()
-            .filter(|m| !done.contains(m.id.as_str()))
-            .filter_map(|m| m.download_bytes)
-            .sum(),
-        all_done,
-    }
-}
-
-fn enrollment_view(row: &EnrollmentRow, p: Progress) -> Enrollment {
-    Enrollment {
-        course_id: row.course_id.clone(),
-        status: EnrollmentStatus::parse(&row.status),
-        completed_modules: p.completed_modules,
-        progress: p.progress,
-        remaining_download_bytes: p.remaining_bytes,
-        enrolled_at: utc(row.enrolled_at),
-        completed_at: row.completed_at.map(utc),
-        completion_id: row.completion_id.clone(),
-    }
-}
-
-/// Completes the enrollments a module change finished (a module removed or
-/// made optional can leave a learner with every counted module done).
-fn settle_course(
-    conn: &mut DbConnection,
-    state: &AppState,
-    course: &Loaded,
-) -> Result<(), ApiError> {
-    for user_id in store::active_learners(conn, &course.row.id)? {
-        store::lock_enrollment(conn, &course.row.id, &user_id)?;
-        if let Some(user) = crate::db::accounts::user_by_id(conn, &user_id)? {
-            settle(conn, Some(state), course, &user)?;
-        }
-    }
-    Ok(())
-}
-
-/// The learner's enrollment in a course, with progress; completes it (and
-/// sends the completion email) when every counted module is done.
-fn settle(
-    conn: &mut DbConnection,
-    state: Option<&AppState>,
-    course: &Loaded,
-    user: &UserRow,
-) -> Result<Option<Enrollment>, ApiError> {
-    let Some(mut row) = store::enrollment(conn, &course.row.id, &user.id)? else {
-        return Ok(None);
-    };
-    let modules = store::modules(conn, &course.row.id)?;
-    let done_rows = store::done(conn, &course.row.id, &user.id)?;
-    let done: HashSet<&str> = done_rows.iter().map(|(m, _)| m.as_str()).collect();
-    let refs: Vec<&ModuleRow> = modules.iter().collect();
-    let p = progress_of(&refs, &done, row.completion_id.is_some());
-    // Reads (`state` is `None`) only report; changes complete.
-    if let Some(state) = state
-        && p.all_done
-        && row.status == "active"
-        && row.completion_id.is_none()
-    {
-        let completion_id = uuid::Uuid::new_v4().to_string();
-        let now = now();
-        if !store::complete_enrollment(conn, &course.row.id, &user.id, &completion_id, now)? {
-            // Completed meanwhile: report what is stored.
-            let stored = store::enrollment(conn, &course.row.id, &user.id)?;
-            return Ok(stored.map(|r| enrollment_view(&r, p)));
-        }
-        notify(
-            conn,
-            state,
-            user,
-            Kind::CourseCompleted,
-            json!({"display_name": user.display_name, "course": course.row.title,
-                   "course_id": course.row.id, "completion_id": completion_id}),
-        )?;
-        row.status = "completed".into();
-        row.completed_at = Some(now);
-        row.completion_id = Some(completion_id);
-    }
-    Ok(Some(enrollment_view(&row, p)))
-}
-
-fn not_enrolled() -> ApiError {
-    ApiError::Conflict {
-        problem: ProblemType::NotEnrolled,
-        detail: "Enroll in the course first (PUT …/enrollment).".into(),
-    }
-}
 
 /// Your enrollment in a course.
 #[utoipa::path(get, path = "/api/v1/courses/{id}/enrollment", tag = "learning", security(("bearer" = [])),
@@ -695,12 +333,8 @@ pub async fn my_enrollment(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
     let e = db
-        .run(move |conn| {
-            let course = course_for(conn, &id, Some(&principal), Action::Enroll)?;
-            settle(conn, None, &course, &principal.user)
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .run(move |conn| app::my_enrollment(conn, &principal, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(e))
 }
 
@@ -721,79 +355,8 @@ pub async fn enroll(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let state = state.into_inner();
-    let ctx = Context::new(Some(&principal.user.id));
-    let (created, e) = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                if !resources_store::lock(conn, &id)? {
-                    return Err(ApiError::NotFound);
-                }
-                let course = course_for(conn, &id, Some(&principal), Action::Enroll)?;
-                let user = &principal.user;
-                let now = now();
-                let created = match store::enrollment(conn, &id, &user.id)? {
-                    Some(existing) => {
-                        if existing.status == "withdrawn" {
-                            let back = if existing.completion_id.is_some() {
-                                "completed"
-                            } else {
-                                "active"
-                            };
-                            store::set_enrollment_status(conn, &id, &user.id, back, now)?;
-                        }
-                        false
-                    }
-                    None => {
-                        if status_of(&course.row) != Status::Published {
-                            return Err(ApiError::Conflict {
-                                problem: ProblemType::EnrollmentClosed,
-                                detail: "Only published courses take new learners; an archived \
-                                         course keeps the ones it has."
-                                    .into(),
-                            });
-                        }
-                        store::insert_enrollment(
-                            conn,
-                            &EnrollmentRow {
-                                course_id: id.clone(),
-                                user_id: user.id.clone(),
-                                status: "active".into(),
-                                enrolled_at: now,
-                                updated_at: now,
-                                withdrawn_at: None,
-                                completed_at: None,
-                                completion_id: None,
-                            },
-                        )?;
-                        let modules = store::modules(conn, &id)?;
-                        let bytes: i64 = modules.iter().filter_map(|m| m.download_bytes).sum();
-                        notify(
-                            conn,
-                            &state,
-                            user,
-                            Kind::EnrollmentConfirmed,
-                            json!({"display_name": user.display_name, "course": course.row.title,
-                                   "course_id": id, "modules": modules.len(),
-                                   "download_bytes": bytes,
-                                   "download_mb": (bytes + 524_288) / 1_048_576}),
-                        )?;
-                        audit::record(
-                            conn,
-                            &ctx,
-                            "enrollment.created",
-                            "resource",
-                            &id,
-                            json!({"user_id": user.id}),
-                        )?;
-                        true
-                    }
-                };
-                let e = settle(conn, Some(&state), &course, user)?.ok_or(ApiError::NotFound)?;
-                Ok((created, e))
-            })
-        })
-        .await?;
+    let by = Caller::new(principal, state.into_inner());
+    let (created, e) = db.run(move |conn| app::enroll(conn, &by, &id)).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -816,20 +379,8 @@ pub async fn withdraw(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let state = state.into_inner();
-    let e = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let course = course_for(conn, &id, Some(&principal), Action::Enroll)?;
-                let user = &principal.user;
-                let existing = store::enrollment(conn, &id, &user.id)?.ok_or(ApiError::NotFound)?;
-                if existing.status != "withdrawn" {
-                    store::set_enrollment_status(conn, &id, &user.id, "withdrawn", now())?;
-                }
-                settle(conn, Some(&state), &course, user)?.ok_or(ApiError::NotFound)
-            })
-        })
-        .await?;
+    let by = Caller::new(principal, state.into_inner());
+    let e = db.run(move |conn| app::withdraw(conn, &by, &id)).await?;
     Ok(HttpResponse::Ok().json(e))
 }
 
@@ -843,38 +394,9 @@ async fn progress_change(
     let (id, module_id) = path.into_inner();
     let id = path_id(&id)?;
     let module_id = path_id(&module_id)?;
-    let state = state.into_inner();
+    let by = Caller::new(principal, state.into_inner());
     let e = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let course = course_for(conn, &id, Some(&principal), Action::Enroll)?;
-                let user = &principal.user;
-                let module = store::module(conn, &id, &module_id)?.ok_or(ApiError::NotFound)?;
-                if !store::lock_enrollment(conn, &id, &user.id)? {
-                    return Err(not_enrolled());
-                }
-                match store::enrollment(conn, &id, &user.id)? {
-                    Some(e) if e.status != "withdrawn" => {}
-                    _ => return Err(not_enrolled()),
-                }
-                if done {
-                    // The module may have been deleted since it was read
-                    // (PostgreSQL): that is a 404, not a failure.
-                    store::mark_done(conn, &user.id, &id, &module.id, now()).map_err(
-                        |e| match e {
-                            diesel::result::Error::DatabaseError(
-                                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                                _,
-                            ) => ApiError::NotFound,
-                            other => other.into(),
-                        },
-                    )?;
-                } else {
-                    store::unmark_done(conn, &user.id, &module.id)?;
-                }
-                settle(conn, Some(&state), &course, user)?.ok_or(ApiError::NotFound)
-            })
-        })
+        .run(move |conn| app::set_module_done(conn, &by, &id, &module_id, done))
         .await?;
     Ok(HttpResponse::Ok().json(e))
 }
@@ -918,14 +440,6 @@ pub async fn unmark_done(
 
 // ----- the learner's list ---------------------------------------------------------
 
-/// One of your enrollments, with what is left to download.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MyEnrollment {
-    #[serde(flatten)]
-    pub enrollment: Enrollment,
-    pub course_title: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyEnrollmentPage {
     pub items: Vec<MyEnrollment>,
@@ -956,58 +470,16 @@ pub async fn my_enrollments(
     let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
     let limit = page.fetch_limit();
     let user_id = principal.user.id.clone();
-    let (rows, modules, done) = db
-        .run(move |conn| {
-            let rows = store::enrollments_of(
-                conn,
-                &user_id,
-                filter.status.map(EnrollmentStatus::as_str),
-                before,
-                limit,
-            )?;
-            let ids: Vec<String> = rows.iter().map(|(e, _)| e.course_id.clone()).collect();
-            let modules = store::modules_of(conn, &ids)?;
-            let done = store::done_in(conn, &user_id, &ids)?;
-            Ok::<_, diesel::result::Error>((rows, modules, done))
-        })
+    let rows = db
+        .run(move |conn| app::my_enrollments(conn, &user_id, filter.status, before, limit))
         .await?;
-    let done: HashSet<(&str, &str)> = done.iter().map(|(c, m)| (c.as_str(), m.as_str())).collect();
-    let page_rows = Paginated::from_rows(rows, &page, |(e, _)| {
-        (utc(e.enrolled_at), e.course_id.clone())
-    });
-    Ok(page_rows
-        .map(|(e, title)| {
-            let own: Vec<&ModuleRow> = modules
-                .iter()
-                .filter(|m| m.course_id == e.course_id)
-                .collect();
-            let ids: HashSet<&str> = own
-                .iter()
-                .filter(|m| done.contains(&(e.course_id.as_str(), m.id.as_str())))
-                .map(|m| m.id.as_str())
-                .collect();
-            let p = progress_of(&own, &ids, e.completion_id.is_some());
-            MyEnrollment {
-                enrollment: enrollment_view(&e, p),
-                course_title: title,
-            }
-        })
-        .respond(&req))
+    Ok(Paginated::from_rows(rows, &page, |e| {
+        (e.enrollment.enrolled_at, e.enrollment.course_id.clone())
+    })
+    .respond(&req))
 }
 
 // ----- the institution's view ------------------------------------------------------
-
-/// A learner of a course (for its institution's owners and editors).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Learner {
-    #[schema(format = "uuid")]
-    pub user_id: String,
-    pub display_name: String,
-    pub status: EnrollmentStatus,
-    pub progress: u8,
-    pub enrolled_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LearnerPage {
@@ -1035,66 +507,10 @@ pub async fn learners(
     let page = page.parse::<(DateTime<Utc>, String)>()?;
     let after = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
     let limit = page.fetch_limit();
-    let (rows, modules, done) = db
-        .run(move |conn| {
-            course_for(conn, &id, Some(&principal), Action::ViewLearners)?;
-            let rows = store::learners(
-                conn,
-                &id,
-                filter.status.map(EnrollmentStatus::as_str),
-                after,
-                limit,
-            )?;
-            let modules = store::modules(conn, &id)?;
-            let done = store::done_in_course(conn, &id)?;
-            Ok::<_, ApiError>((rows, modules, done))
-        })
+    let rows = db
+        .run(move |conn| app::learners(conn, &principal, &id, filter.status, after, limit))
         .await?;
-    let refs: Vec<&ModuleRow> = modules.iter().collect();
-    Ok(Paginated::from_rows(rows, &page, |(e, _)| {
-        (utc(e.enrolled_at), e.user_id.clone())
-    })
-    .map(|(e, name)| {
-        let ids: HashSet<&str> = done
-            .iter()
-            .filter(|(u, _)| *u == e.user_id)
-            .map(|(_, m)| m.as_str())
-            .collect();
-        let p = progress_of(&refs, &ids, e.completion_id.is_some());
-        Learner {
-            user_id: e.user_id.clone(),
-            display_name: name,
-            status: EnrollmentStatus::parse(&e.status),
-            progress: p.progress,
-            enrolled_at: utc(e.enrolled_at),
-            completed_at: e.completed_at.map(utc),
-        }
-    })
-    .respond(&req))
-}
-
-/// Completions in one month.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MonthCount {
-    /// `YYYY-MM` (UTC).
-    pub month: String,
-    pub completions: i64,
-}
-
-/// A course's learning, in aggregate: no personal data.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CourseStats {
-    #[schema(format = "uuid")]
-    pub course_id: String,
-    /// Everyone who ever enrolled.
-    pub enrolled: i64,
-    pub active: i64,
-    pub completed: i64,
-    pub withdrawn: i64,
-    /// Median progress of the learners who have not withdrawn; null when none.
-    pub median_progress: Option<f64>,
-    /// Oldest month first.
-    pub completions_per_month: Vec<MonthCount>,
+    Ok(Paginated::from_rows(rows, &page, |l| (l.enrolled_at, l.user_id.clone())).respond(&req))
 }
 
 /// Aggregates of a course's learning (owners and editors of its institution).
@@ -1111,70 +527,13 @@ pub async fn stats(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let course_id = id.clone();
-    let (rows, modules, done) = db
-        .run(move |conn| {
-            course_for(conn, &id, Some(&principal), Action::ViewLearners)?;
-            Ok::<_, ApiError>((
-                store::all_enrollments(conn, &id)?,
-                store::modules(conn, &id)?,
-                store::done_in_course(conn, &id)?,
-            ))
-        })
+    let stats = db
+        .run(move |conn| app::stats(conn, &principal, &id))
         .await?;
-    let refs: Vec<&ModuleRow> = modules.iter().collect();
-    let count = |s: &str| i64::try_from(rows.iter().filter(|e| e.status == s).count()).unwrap_or(0);
-    let mut progress: Vec<u8> = rows
-        .iter()
-        .filter(|e| e.status != "withdrawn")
-        .map(|e| {
-            let ids: HashSet<&str> = done
-                .iter()
-                .filter(|(u, _)| *u == e.user_id)
-                .map(|(_, m)| m.as_str())
-                .collect();
-            progress_of(&refs, &ids, e.completion_id.is_some()).progress
-        })
-        .collect();
-    progress.sort_unstable();
-    let median_progress = match progress.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(f64::from(progress[n / 2])),
-        n => Some((f64::from(progress[n / 2 - 1]) + f64::from(progress[n / 2])) / 2.0),
-    };
-    let mut months: BTreeMap<String, i64> = BTreeMap::new();
-    for at in rows.iter().filter_map(|e| e.completed_at) {
-        *months.entry(at.format("%Y-%m").to_string()).or_default() += 1;
-    }
-    Ok(HttpResponse::Ok().json(CourseStats {
-        course_id,
-        enrolled: i64::try_from(rows.len()).unwrap_or(0),
-        active: count("active"),
-        completed: count("completed"),
-        withdrawn: count("withdrawn"),
-        median_progress,
-        completions_per_month: months
-            .into_iter()
-            .map(|(month, completions)| MonthCount { month, completions })
-            .collect(),
-    }))
+    Ok(HttpResponse::Ok().json(stats))
 }
 
 // ----- completions ---------------------------------------------------------------
-
-/// A verified completion.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Completion {
-    pub completion_id: String,
-    #[schema(format = "uuid")]
-    pub course_id: String,
-    pub course_title: String,
-    /// The institution's slug.
-    pub institution: String,
-    /// The learner's display name.
-    pub learner: String,
-    pub completed_at: DateTime<Utc>,
-}
 
 /// Check a completion id (public: it is what a learner shows an employer).
 #[utoipa::path(get, path = "/api/v1/completions/{completion_id}", tag = "learning",
@@ -1189,20 +548,6 @@ pub async fn completion(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
-    let (e, title, slug, learner) = db
-        .run(move |conn| store::completion(conn, &id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let completed_at = e.completed_at.map(utc).ok_or(ApiError::NotFound)?;
-    etag::respond(
-        &req,
-        &Completion {
-            completion_id: e.completion_id.unwrap_or_default(),
-            course_id: e.course_id,
-            course_title: title,
-            institution: slug,
-            learner,
-            completed_at,
-        },
-    )
+    let completion = db.run(move |conn| app::completion(conn, &id)).await?;
+    etag::respond(&req, &completion)
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod access;
 pub mod events;
 pub mod institutions;
+pub mod learning;
 pub mod notifications;
 pub mod partnerships;
 pub mod resources;

@@ -11,6 +11,7 @@ use super::DbConnection;
 use super::schema::{
     course_modules as cm, enrollments as en, module_completions as mc, resources as rs, users as us,
 };
+use crate::domain::learning::EnrollmentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = cm)]
@@ -141,12 +142,12 @@ pub fn delete_module(conn: &mut DbConnection, row: &ModuleRow) -> QueryResult<()
 
 // ----- enrollments -------------------------------------------------------------
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = en)]
 pub struct EnrollmentRow {
     pub course_id: String,
     pub user_id: String,
-    pub status: String,
+    pub status: EnrollmentStatus,
     pub enrolled_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub withdrawn_at: Option<NaiveDateTime>,
@@ -189,13 +190,27 @@ pub fn lock_enrollment(
 pub fn active_learners(conn: &mut DbConnection, course_id: &str) -> QueryResult<Vec<String>> {
     en::table
         .filter(en::course_id.eq(course_id))
-        .filter(en::status.eq("active"))
+        .filter(en::status.eq(EnrollmentStatus::Active))
         .select(en::user_id)
         .load(conn)
 }
 
+/// Inserts an enrollment. Column by column, with the status as its word:
+/// the multi connection's insert of a whole row would need the status's
+/// `ToSql` for each inner backend, and `text_column!` gives the multi one.
 pub fn insert_enrollment(conn: &mut DbConnection, row: &EnrollmentRow) -> QueryResult<()> {
-    diesel::insert_into(en::table).values(row).execute(conn)?;
+    diesel::insert_into(en::table)
+        .values((
+            en::course_id.eq(&row.course_id),
+            en::user_id.eq(&row.user_id),
+            en::status.eq(row.status.as_str()),
+            en::enrolled_at.eq(row.enrolled_at),
+            en::updated_at.eq(row.updated_at),
+            en::withdrawn_at.eq(row.withdrawn_at),
+            en::completed_at.eq(row.completed_at),
+            en::completion_id.eq(&row.completion_id),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -203,13 +218,13 @@ pub fn set_enrollment_status(
     conn: &mut DbConnection,
     course_id: &str,
     user_id: &str,
-    status: &str,
+    status: EnrollmentStatus,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let target = en::table
         .filter(en::course_id.eq(course_id))
         .filter(en::user_id.eq(user_id));
-    if status == "withdrawn" {
+    if status == EnrollmentStatus::Withdrawn {
         diesel::update(target)
             .set((
                 en::status.eq(status),
@@ -238,11 +253,11 @@ pub fn complete_enrollment(
         en::table
             .filter(en::course_id.eq(course_id))
             .filter(en::user_id.eq(user_id))
-            .filter(en::status.eq("active"))
+            .filter(en::status.eq(EnrollmentStatus::Active))
             .filter(en::completion_id.is_null()),
     )
     .set((
-        en::status.eq("completed"),
+        en::status.eq(EnrollmentStatus::Completed),
         en::completed_at.eq(Some(now)),
         en::completion_id.eq(Some(completion_id)),
         en::updated_at.eq(now),
@@ -271,14 +286,15 @@ pub fn mark_done(
     Ok(n == 1)
 }
 
-pub fn unmark_done(conn: &mut DbConnection, user_id: &str, module_id: &str) -> QueryResult<()> {
-    diesel::delete(
+/// Un-marks a module; `false` if it was not marked.
+pub fn unmark_done(conn: &mut DbConnection, user_id: &str, module_id: &str) -> QueryResult<bool> {
+    let n = diesel::delete(
         mc::table
             .filter(mc::user_id.eq(user_id))
             .filter(mc::module_id.eq(module_id)),
     )
     .execute(conn)?;
-    Ok(())
+    Ok(n == 1)
 }
 
 /// `(module_id, completed_at)` of a learner in a course, oldest first.
@@ -338,7 +354,7 @@ pub fn modules_of(conn: &mut DbConnection, course_ids: &[String]) -> QueryResult
 pub fn enrollments_of(
     conn: &mut DbConnection,
     user_id: &str,
-    status: Option<&str>,
+    status: Option<EnrollmentStatus>,
     before: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<(EnrollmentRow, String)>> {
@@ -350,7 +366,7 @@ pub fn enrollments_of(
         .limit(limit)
         .into_boxed();
     if let Some(s) = status {
-        q = q.filter(en::status.eq(s.to_string()));
+        q = q.filter(en::status.eq(s));
     }
     if let Some((at, id)) = before {
         q = q.filter(
@@ -366,7 +382,7 @@ pub fn enrollments_of(
 pub fn learners(
     conn: &mut DbConnection,
     course_id: &str,
-    status: Option<&str>,
+    status: Option<EnrollmentStatus>,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<(EnrollmentRow, String)>> {
@@ -378,7 +394,7 @@ pub fn learners(
         .limit(limit)
         .into_boxed();
     if let Some(s) = status {
-        q = q.filter(en::status.eq(s.to_string()));
+        q = q.filter(en::status.eq(s));
     }
     if let Some((at, id)) = after {
         q = q.filter(
@@ -421,3 +437,5 @@ pub fn completion(
         .first(conn)
         .optional()
 }
+
+crate::db::words::text_column!(EnrollmentStatus);

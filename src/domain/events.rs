@@ -171,7 +171,56 @@ events! {
 
     // ----- resources (add this area's events here) -----
 
-    // ----- learning (add this area's events here) -----
+    // ----- learning -----
+    /// An editor added a module to a course (the ones from its position on moved down).
+    ModuleCreated = "module.created" on "resource" {
+        #[serde(flatten)]
+        module: crate::domain::learning::ModulePlace,
+    }
+    /// An editor changed or moved a module of a course.
+    ModuleUpdated = "module.updated" on "resource" {
+        module_id: String,
+        from_position: i32,
+        position: i32,
+        /// The fields the change set, in request order.
+        changed: Vec<String>,
+    }
+    /// An editor removed a module from a course (the ones after it moved up).
+    ModuleDeleted = "module.deleted" on "resource" {
+        #[serde(flatten)]
+        module: crate::domain::learning::ModulePlace,
+    }
+    /// A learner enrolled in a course for the first time.
+    EnrollmentCreated = "enrollment.created" on "resource" {
+        user_id: String,
+    }
+    /// A learner who had withdrawn enrolled again, back where they were.
+    EnrollmentResumed = "enrollment.resumed" on "resource" {
+        #[serde(flatten)]
+        change: crate::domain::learning::EnrollmentChange,
+    }
+    /// A learner withdrew from a course (their progress is kept).
+    EnrollmentWithdrawn = "enrollment.withdrawn" on "resource" {
+        #[serde(flatten)]
+        change: crate::domain::learning::EnrollmentChange,
+    }
+    /// A learner completed a course: every counted module is done (by their
+    /// own mark, or because an editor removed or relaxed the rest).
+    EnrollmentCompleted = "enrollment.completed" on "resource" {
+        #[serde(flatten)]
+        change: crate::domain::learning::EnrollmentChange,
+        completion_id: String,
+    }
+    /// A learner marked a module done (the first time only).
+    ModuleDone = "enrollment.module_done" on "resource" {
+        #[serde(flatten)]
+        progress: crate::domain::learning::ModuleProgress,
+    }
+    /// A learner un-marked a module they had marked done.
+    ModuleUndone = "enrollment.module_undone" on "resource" {
+        #[serde(flatten)]
+        progress: crate::domain::learning::ModuleProgress,
+    }
 
     // ----- partnerships (add this area's events here) -----
     // Subject: the partnership (its id). Payload words are typed enums

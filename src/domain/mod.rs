@@ -7,6 +7,7 @@ use serde::Serialize;
 pub mod access;
 pub mod events;
 pub mod institution;
+pub mod learning;
 pub mod partnership;
 pub mod policy;
 pub mod resource;

@@ -22,6 +22,7 @@ mod events_institutions;
 mod events_accounts;
 mod events_partnerships;
 mod events_access;
+mod events_learning;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
