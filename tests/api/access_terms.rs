@@ -12,16 +12,19 @@ use chrono::{NaiveDateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::access::{
-    Ds, INST, PURPOSE, REPORT, a_month_before, act, approve, ask, asking, audited, count_of,
-    figures, follow, id_of, in_days, institution, into_last_month, last_month, link, mid_month,
-    mine, month, month_in, notification_kinds, on_behalf, outcome, pair, person, redirected,
-    report, report_at, report_path, requested, set_country, show, sovereignty, status, sweep,
-    swept, world,
-};
 use crate::api_test;
+use crate::helpers::access::{
+    Ds, INST, PURPOSE, act, approve, ask, asking, audited, count_of, follow, id_of, in_days,
+    institution, link, mine, notification_kinds, on_behalf, outcome, person, redirected, requested,
+    set_country, show, sovereignty, status, sweep, swept, world,
+};
+use crate::helpers::http::{body_of, call, invalid, send, typed};
+use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::transparency::{
+    REPORT, a_month_before, figures, into_last_month, last_month, mid_month, month, month_in, pair,
+    report, report_at, report_path,
+};
 use crate::helpers::{Account, Backend, TestApp, problem};
-use crate::institutions::{body_of, call, create, invalid, join, send, typed, verify};
 
 // ----- helpers ------------------------------------------------------------
 
@@ -162,7 +165,7 @@ async fn email_text(app: &TestApp, recipient: &str, template: &str) -> String {
             .join("mail")
             .join(format!("{id}.eml"));
         if let Ok(text) = std::fs::read_to_string(path) {
-            return crate::smtp::decode_qp(&text);
+            return crate::helpers::smtp::decode_qp(&text);
         }
         assert!(
             std::time::Instant::now() < deadline,

@@ -8,10 +8,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::http::{body_of, call, invalid, link_of, strings, walk};
+use crate::helpers::institutions::{create_slug, join, verify};
 use crate::helpers::{Account, TestApp, problem};
-use crate::institutions::{
-    admin, body_of, call, create_slug, invalid, join, link_of, start, strings, verify, walk,
-};
 
 // ----- building blocks ---------------------------------------------------------
 

@@ -8,12 +8,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::audit::events;
+use crate::helpers::http::{body_of, call, invalid, send, strings, typed, walk};
+use crate::helpers::institutions::{create_slug, join, verify};
+use crate::helpers::smtp::SmtpSink;
 use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
-use crate::institutions::{
-    admin, body_of, call, create_slug, events, invalid, join, send, start, strings, typed, verify,
-    walk,
-};
-use crate::smtp::SmtpSink;
 
 // ----- helpers ------------------------------------------------------------
 
@@ -1280,7 +1281,7 @@ api_test!(completion_emails_arrive_over_smtp, |backend| {
     .expect("app");
 
     /// The first accepted email to `to` whose subject starts with `subject`.
-    async fn arrived(sink: &SmtpSink, to: &str, subject: &str) -> crate::smtp::Received {
+    async fn arrived(sink: &SmtpSink, to: &str, subject: &str) -> crate::helpers::smtp::Received {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(m) = sink.accepted().into_iter().find(|m| {

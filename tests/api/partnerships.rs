@@ -11,12 +11,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::{admin, set_platform_role, unverified};
+use crate::helpers::app::start;
+use crate::helpers::audit::institution_id;
+use crate::helpers::http::{body_of, call, etag_of, invalid, send, strings, typed, walk};
+use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::smtp::SmtpSink;
 use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
-use crate::institutions::{
-    admin, body_of, call, create, etag_of, institution_id, invalid, join, send, set_platform_role,
-    start, strings, typed, unverified, verify, walk,
-};
-use crate::smtp::SmtpSink;
 
 // ----- helpers ------------------------------------------------------------
 
@@ -421,7 +422,7 @@ async fn email_text(app: &TestApp, recipient: &str, template: &str) -> String {
             .join("mail")
             .join(format!("{id}.eml"));
         if let Ok(text) = std::fs::read_to_string(path) {
-            return crate::smtp::decode_qp(&text);
+            return crate::helpers::smtp::decode_qp(&text);
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -2758,10 +2759,10 @@ api_test!(partnership_emails_arrive_over_smtp, |backend| {
         to: &str,
         text: &str,
         n: usize,
-    ) -> Vec<crate::smtp::Received> {
+    ) -> Vec<crate::helpers::smtp::Received> {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let got: Vec<crate::smtp::Received> = sink
+            let got: Vec<crate::helpers::smtp::Received> = sink
                 .accepted()
                 .into_iter()
                 .filter(|m| m.to.iter().any(|t| t == to) && m.decoded().contains(text))

@@ -7,11 +7,12 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::{admin, unverified};
+use crate::helpers::app::start;
+use crate::helpers::audit::{events, institution_id};
+use crate::helpers::http::{body_of, call, etag_of, invalid, send, strings, typed, walk};
+use crate::helpers::institutions::{create_slug, inst_path, join, verify};
 use crate::helpers::{Account, Backend, TestApp, problem};
-use crate::institutions::{
-    admin, body_of, call, create_slug, etag_of, events, inst_path, institution_id, invalid, join,
-    send, start, strings, typed, unverified, verify, walk,
-};
 
 // ----- helpers ------------------------------------------------------------
 
