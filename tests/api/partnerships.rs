@@ -16,6 +16,7 @@ use crate::helpers::app::start;
 use crate::helpers::audit::institution_id;
 use crate::helpers::http::{body_of, call, etag_of, invalid, send, strings, typed, walk};
 use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::json::with;
 use crate::helpers::smtp::SmtpSink;
 use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
 
@@ -51,21 +52,6 @@ fn new_partnership(slug: &str) -> Value {
         "starts_on": "2026-03-01",
         "ends_on": "2028-02-29",
     })
-}
-
-/// `base` with the top-level keys of `extra` set (`null` removes a key).
-fn with(base: &Value, extra: Value) -> Value {
-    let mut out = base.clone();
-    if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                o.remove(&k);
-            } else {
-                o.insert(k, v);
-            }
-        }
-    }
-    out
 }
 
 async fn post(
@@ -388,48 +374,6 @@ async fn sees(app: &TestApp, token: Option<&str>, kind: &str, id: &str) -> bool 
         );
     }
     single
-}
-
-/// What the newest `template` email to `recipient` says: its outbox data
-/// while it is queued, the `.eml` file the worker wrote once it is sent.
-async fn email_text(app: &TestApp, recipient: &str, template: &str) -> String {
-    use diesel::prelude::*;
-    use kujenga::db::schema::outbox_emails as oe;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (r, t) = (recipient.to_string(), template.to_string());
-        let row: Option<(String, String)> = app
-            .db
-            .run(move |conn| {
-                oe::table
-                    .filter(oe::recipient.eq(r))
-                    .filter(oe::template.eq(t))
-                    .order((oe::created_at.desc(), oe::id.desc()))
-                    .select((oe::id, oe::data))
-                    .first::<(String, String)>(conn)
-                    .optional()
-            })
-            .await
-            .expect("outbox query");
-        let (id, data) = row.expect("an email in the outbox");
-        let parsed: Value = serde_json::from_str(&data).expect("outbox data is JSON");
-        if parsed.as_object().is_some_and(|o| !o.is_empty()) {
-            return data;
-        }
-        let path = app
-            .database
-            .data_dir()
-            .join("mail")
-            .join(format!("{id}.eml"));
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return crate::helpers::smtp::decode_qp(&text);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no text for email {id}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// Joins a user to an institution directly in the database (for an owner
@@ -1325,7 +1269,7 @@ api_test!(inviting_institutions_and_the_emails, |backend| {
             other.email
         );
     }
-    let text = email_text(app, &w.ke.email, "partnership_invitation").await;
+    let text = app.email_text(&w.ke.email, "partnership_invitation").await;
     assert!(
         text.contains("Partnership inviting"),
         "the email names the partnership: {text}"
@@ -3305,7 +3249,7 @@ api_test!(
             "members who are not owners get none"
         );
         assert!(
-            email_text(app, &w.ng.email, "partnership_shared_digest")
+            app.email_text(&w.ng.email, "partnership_shared_digest")
                 .await
                 .contains("Maize yields")
         );
@@ -3338,7 +3282,9 @@ api_test!(
         )
         .await;
         assert_eq!(digests(&w.ng).await, 2);
-        let text = email_text(app, &w.ng.email, "partnership_shared_digest").await;
+        let text = app
+            .email_text(&w.ng.email, "partnership_shared_digest")
+            .await;
         assert!(
             text.contains("Cassava leaves") && text.contains("Rainfall"),
             "{text}"
@@ -3454,7 +3400,9 @@ api_test!(
             201,
         )
         .await;
-        let text = email_text(app, &w.ng.email, "partnership_shared_digest").await;
+        let text = app
+            .email_text(&w.ng.email, "partnership_shared_digest")
+            .await;
         assert!(text.contains("Open rainfall"), "{text}");
         assert!(!text.contains("Secret survey"), "{text}");
     }

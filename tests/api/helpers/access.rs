@@ -13,6 +13,7 @@ use super::audit::events;
 use super::database::Backend;
 use super::http::{body_of, call, problem, strings};
 use super::institutions::{create, join, verify};
+use super::json::with;
 
 /// The institution that owns the datasets (KE).
 pub const INST: &str = "ke-lab";
@@ -27,21 +28,6 @@ pub fn institution(slug: &str, country: &str) -> Value {
         "country": country,
         "kind": "university",
     })
-}
-
-/// `base` with the top-level keys of `extra` set (`null` removes a key).
-pub fn with(base: &Value, extra: Value) -> Value {
-    let mut out = base.clone();
-    if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                o.remove(&k);
-            } else {
-                o.insert(k, v);
-            }
-        }
-    }
-    out
 }
 
 /// A published dataset of `ke-lab` and its one file.

@@ -13,6 +13,7 @@ pub mod audit;
 mod database;
 pub mod http;
 pub mod institutions;
+pub mod json;
 pub mod openapi;
 mod outbox;
 pub mod smtp;

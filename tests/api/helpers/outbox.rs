@@ -4,19 +4,13 @@
 use super::app::TestApp;
 
 impl TestApp {
-    /// The newest outbox email of `template` to `recipient`: its data. Once
-    /// an email is sent the outbox forgets its data, so the token of a
-    /// delivered email is read back from the `.eml` file the worker wrote.
-    pub async fn last_email_data(
-        &self,
-        recipient: &str,
-        template: &str,
-    ) -> Option<serde_json::Value> {
+    /// The newest outbox email of `template` to `recipient`: its id and
+    /// data.
+    async fn newest_email(&self, recipient: &str, template: &str) -> Option<(String, String)> {
         use diesel::prelude::*;
         use kujenga::db::schema::outbox_emails as oe;
         let (recipient, template) = (recipient.to_string(), template.to_string());
-        let row: Option<(String, String)> = self
-            .db
+        self.db
             .run(move |conn| {
                 oe::table
                     .filter(oe::recipient.eq(recipient))
@@ -27,18 +21,34 @@ impl TestApp {
                     .optional()
             })
             .await
-            .expect("outbox query");
-        let (id, data) = row?;
-        let data: serde_json::Value = serde_json::from_str(&data).expect("outbox data is JSON");
-        if data.as_object().is_some_and(|o| !o.is_empty()) {
-            return Some(data);
-        }
+            .expect("outbox query")
+    }
+
+    /// The text of sent email `id`, from the `.eml` file the worker wrote.
+    fn sent_text(&self, id: &str) -> Option<String> {
         let path = self
             .database
             .data_dir()
             .join("mail")
             .join(format!("{id}.eml"));
-        let text = super::smtp::decode_qp(&std::fs::read_to_string(path).ok()?);
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(super::smtp::decode_qp(&text))
+    }
+
+    /// The newest outbox email of `template` to `recipient`: its data. Once
+    /// an email is sent the outbox forgets its data, so the token of a
+    /// delivered email is read back from the `.eml` file the worker wrote.
+    pub async fn last_email_data(
+        &self,
+        recipient: &str,
+        template: &str,
+    ) -> Option<serde_json::Value> {
+        let (id, data) = self.newest_email(recipient, template).await?;
+        let data: serde_json::Value = serde_json::from_str(&data).expect("outbox data is JSON");
+        if data.as_object().is_some_and(|o| !o.is_empty()) {
+            return Some(data);
+        }
+        let text = self.sent_text(&id)?;
         let start = text.find("?token=")? + "?token=".len();
         let token: String = text[start..]
             .chars()
@@ -99,5 +109,31 @@ impl TestApp {
             .as_str()
             .expect("token")
             .to_string()
+    }
+
+    /// What the newest `template` email to `recipient` says: its outbox data
+    /// while it is queued, the `.eml` file the worker wrote once it is sent
+    /// (waiting up to 10 s for it).
+    pub async fn email_text(&self, recipient: &str, template: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (id, data) = self
+                .newest_email(recipient, template)
+                .await
+                .expect("an email in the outbox");
+            let parsed: serde_json::Value =
+                serde_json::from_str(&data).expect("outbox data is JSON");
+            if parsed.as_object().is_some_and(|o| !o.is_empty()) {
+                return data;
+            }
+            if let Some(text) = self.sent_text(&id) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no text for email {id}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 }
