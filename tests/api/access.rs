@@ -123,109 +123,109 @@ fn link_cases(l: &Links) -> Vec<LinkCase<'_>> {
     vec![
         LinkCase {
             name: "open: anyone, even anonymous",
-            ds: &open,
+            ds: open,
             who: Anonymous,
             expect: ok,
         },
         LinkCase {
             name: "open: an unverified account",
-            ds: &open,
+            ds: open,
             who: Unverified,
             expect: ok,
         },
         LinkCase {
             name: "open: a verified outsider",
-            ds: &open,
+            ds: open,
             who: Outsider,
             expect: ok,
         },
         LinkCase {
             name: "open: a grantee of another dataset",
-            ds: &open,
+            ds: open,
             who: Grantee,
             expect: ok,
         },
         LinkCase {
             name: "open: a member of the owner",
-            ds: &open,
+            ds: open,
             who: Member,
             expect: ok,
         },
         LinkCase {
             name: "open: an admin",
-            ds: &open,
+            ds: open,
             who: Admin,
             expect: ok,
         },
         LinkCase {
             name: "registered: anonymous needs an account",
-            ds: &registered,
+            ds: registered,
             who: Anonymous,
             expect: "403 download-needs-account",
         },
         LinkCase {
             name: "registered: the account must be verified",
-            ds: &registered,
+            ds: registered,
             who: Unverified,
             expect: "403 email-not-verified",
         },
         LinkCase {
             name: "registered: a verified outsider",
-            ds: &registered,
+            ds: registered,
             who: Outsider,
             expect: ok,
         },
         LinkCase {
             name: "registered: a grantee",
-            ds: &registered,
+            ds: registered,
             who: Grantee,
             expect: ok,
         },
         LinkCase {
             name: "registered: a member of the owner",
-            ds: &registered,
+            ds: registered,
             who: Member,
             expect: ok,
         },
         LinkCase {
             name: "registered: an admin",
-            ds: &registered,
+            ds: registered,
             who: Admin,
             expect: ok,
         },
         LinkCase {
             name: "restricted: anonymous has no grant",
-            ds: &restricted,
+            ds: restricted,
             who: Anonymous,
             expect: grant_required,
         },
         LinkCase {
             name: "restricted: an unverified account has no grant",
-            ds: &restricted,
+            ds: restricted,
             who: Unverified,
             expect: grant_required,
         },
         LinkCase {
             name: "restricted: a verified outsider has no grant",
-            ds: &restricted,
+            ds: restricted,
             who: Outsider,
             expect: grant_required,
         },
         LinkCase {
             name: "restricted: the grantee",
-            ds: &restricted,
+            ds: restricted,
             who: Grantee,
             expect: ok,
         },
         LinkCase {
             name: "restricted: a member of the owner needs no grant",
-            ds: &restricted,
+            ds: restricted,
             who: Member,
             expect: ok,
         },
         LinkCase {
             name: "restricted: an admin is not exempt",
-            ds: &restricted,
+            ds: restricted,
             who: Admin,
             expect: grant_required,
         },
@@ -369,7 +369,7 @@ api_test!(unknown_and_expired_link_tokens_are_refused, |backend| {
     }
 
     // An expired link: 410 link-expired.
-    let (_, body) = outcome(link(app, None, &open, "").await).await;
+    let (_, body) = outcome(link(app, None, open, "").await).await;
     let url = body["url"].as_str().unwrap().to_string();
     redirected(app, &url, &open.url).await;
     let token = url.rsplit('/').next().unwrap().to_string();
@@ -478,7 +478,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
     vec![
         RequestCase {
             name: "unrestricted: a user without a country",
-            ds: &unrestricted,
+            ds: unrestricted,
             policy: "unrestricted",
             who: &s.nobody,
             body: alone.clone(),
@@ -486,7 +486,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "unrestricted: a user anywhere",
-            ds: &unrestricted,
+            ds: unrestricted,
             policy: "unrestricted",
             who: &s.gh,
             body: alone.clone(),
@@ -494,7 +494,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "in_country: a user in the origin country",
-            ds: &in_country,
+            ds: in_country,
             policy: "in_country",
             who: &s.ke,
             body: alone.clone(),
@@ -502,7 +502,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "in_country: a user elsewhere",
-            ds: &in_country,
+            ds: in_country,
             policy: "in_country",
             who: &s.tz,
             body: alone.clone(),
@@ -510,7 +510,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "in_country: on behalf of an institution elsewhere",
-            ds: &in_country,
+            ds: in_country,
             policy: "in_country",
             who: &s.tz,
             body: on_behalf("ng-lab"),
@@ -518,7 +518,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "in_country: no country",
-            ds: &in_country,
+            ds: in_country,
             policy: "in_country",
             who: &s.nobody,
             body: alone.clone(),
@@ -526,7 +526,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: a user in an unlisted country",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.tz,
             body: alone.clone(),
@@ -534,7 +534,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: on behalf of an institution not one's own",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.tz,
             body: on_behalf("gh-lab"),
@@ -542,7 +542,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: on behalf of an unknown institution",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.tz,
             body: on_behalf("no-such-lab"),
@@ -550,7 +550,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: the institution's (listed) country counts",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.tz,
             body: on_behalf("ng-lab"),
@@ -558,7 +558,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: the origin country is never a transfer",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.ke,
             body: alone.clone(),
@@ -566,7 +566,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: another unlisted country",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.gh,
             body: alone.clone(),
@@ -574,7 +574,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: the institution's (unlisted) country counts",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.gh,
             body: on_behalf("gh-lab"),
@@ -582,7 +582,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: no country",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.nobody,
             body: alone.clone(),
@@ -590,7 +590,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "allowed_countries: an institution speaks for a user without a country",
-            ds: &allowed,
+            ds: allowed,
             policy: "allowed_countries",
             who: &s.nobody,
             body: on_behalf("ng-lab"),
@@ -598,7 +598,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "partners_only: a user alone is no partner",
-            ds: &partners,
+            ds: partners,
             policy: "partners_only",
             who: &s.ke,
             body: alone.clone(),
@@ -606,7 +606,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "partners_only: a member of a partner, alone",
-            ds: &partners,
+            ds: partners,
             policy: "partners_only",
             who: &s.tz,
             body: alone.clone(),
@@ -614,7 +614,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "partners_only: an institution in no partnership",
-            ds: &partners,
+            ds: partners,
             policy: "partners_only",
             who: &s.gh,
             body: on_behalf("gh-lab"),
@@ -622,7 +622,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "partners_only: no country",
-            ds: &partners,
+            ds: partners,
             policy: "partners_only",
             who: &s.nobody,
             body: alone.clone(),
@@ -630,7 +630,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "partners_only: on behalf of the active partner",
-            ds: &partners,
+            ds: partners,
             policy: "partners_only",
             who: &s.tz,
             body: on_behalf("ng-lab"),
@@ -638,7 +638,7 @@ fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>
         },
         RequestCase {
             name: "partners_only: on behalf of the active partner, without a country",
-            ds: &partners,
+            ds: partners,
             policy: "partners_only",
             who: &s.nobody,
             body: on_behalf("ng-lab"),
@@ -907,140 +907,140 @@ fn link_policy_cases<'a>(s: &'a Sovereignty, d: &'a OpenPolicies) -> Vec<LinkPol
     vec![
         LinkPolicyCase {
             name: "unrestricted: anonymous",
-            ds: &free,
+            ds: free,
             who: anon,
             query: "",
             expect: ok,
         },
         LinkPolicyCase {
             name: "unrestricted: no country",
-            ds: &free,
+            ds: free,
             who: Some(&s.nobody),
             query: "",
             expect: ok,
         },
         LinkPolicyCase {
             name: "in_country: the origin country",
-            ds: &local,
+            ds: local,
             who: Some(&s.ke),
             query: "",
             expect: ok,
         },
         LinkPolicyCase {
             name: "in_country: elsewhere",
-            ds: &local,
+            ds: local,
             who: Some(&s.tz),
             query: "",
             expect: refused,
         },
         LinkPolicyCase {
             name: "in_country: anonymous has no country",
-            ds: &local,
+            ds: local,
             who: anon,
             query: "",
             expect: refused,
         },
         LinkPolicyCase {
             name: "in_country: the owner's members, without a country",
-            ds: &local,
+            ds: local,
             who: Some(&w.owner),
             query: "",
             expect: ok,
         },
         LinkPolicyCase {
             name: "allowed_countries: the origin",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.ke),
             query: "",
             expect: ok,
         },
         LinkPolicyCase {
             name: "allowed_countries: unlisted",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.tz),
             query: "",
             expect: refused,
         },
         LinkPolicyCase {
             name: "allowed_countries: ?institution= switches to a listed country",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.tz),
             query: "?institution=ng-lab",
             expect: ok,
         },
         LinkPolicyCase {
             name: "allowed_countries: ?institution= must be one's own",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.tz),
             query: "?institution=gh-lab",
             expect: not_theirs,
         },
         LinkPolicyCase {
             name: "allowed_countries: anonymous cannot name an institution",
-            ds: &listed,
+            ds: listed,
             who: anon,
             query: "?institution=ng-lab",
             expect: not_theirs,
         },
         LinkPolicyCase {
             name: "allowed_countries: anonymous",
-            ds: &listed,
+            ds: listed,
             who: anon,
             query: "",
             expect: refused,
         },
         LinkPolicyCase {
             name: "allowed_countries: no country",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.nobody),
             query: "",
             expect: refused,
         },
         LinkPolicyCase {
             name: "allowed_countries: an institution speaks for a user without a country",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.nobody),
             query: "?institution=ng-lab",
             expect: ok,
         },
         LinkPolicyCase {
             name: "allowed_countries: ?institution= switches to an unlisted country",
-            ds: &listed,
+            ds: listed,
             who: Some(&s.gh),
             query: "?institution=gh-lab",
             expect: refused,
         },
         LinkPolicyCase {
             name: "partners_only: alone",
-            ds: &partners,
+            ds: partners,
             who: Some(&s.tz),
             query: "",
             expect: refused,
         },
         LinkPolicyCase {
             name: "partners_only: on behalf of the partner",
-            ds: &partners,
+            ds: partners,
             who: Some(&s.tz),
             query: "?institution=ng-lab",
             expect: ok,
         },
         LinkPolicyCase {
             name: "partners_only: on behalf of a non-partner",
-            ds: &partners,
+            ds: partners,
             who: Some(&s.gh),
             query: "?institution=gh-lab",
             expect: refused,
         },
         LinkPolicyCase {
             name: "partners_only: a grant on behalf of the partner counts for it",
-            ds: &granted,
+            ds: granted,
             who: Some(&s.tz),
             query: "",
             expect: ok,
         },
         LinkPolicyCase {
             name: "partners_only: ... whatever ?institution= says",
-            ds: &granted,
+            ds: granted,
             who: Some(&s.tz),
             query: "?institution=gh-lab",
             expect: ok,
@@ -1097,11 +1097,11 @@ api_test!(transfer_policies_decide_each_file_link, |backend| {
             .map(|e| e["detail"]["to_country"].clone())
             .collect()
     };
-    assert_eq!(to(&s.tz, &listed), vec![json!("NG")]);
-    assert_eq!(to(&s.nobody, &listed), vec![json!("NG")]);
-    assert_eq!(to(&s.ke, &listed), vec![json!("KE")]);
-    assert_eq!(to(&s.tz, &granted), vec![json!("NG"), json!("NG")]);
-    assert_eq!(to(&w.owner, &local), vec![json!("KE")]);
+    assert_eq!(to(&s.tz, listed), vec![json!("NG")]);
+    assert_eq!(to(&s.nobody, listed), vec![json!("NG")]);
+    assert_eq!(to(&s.ke, listed), vec![json!("KE")]);
+    assert_eq!(to(&s.tz, granted), vec![json!("NG"), json!("NG")]);
+    assert_eq!(to(&w.owner, local), vec![json!("KE")]);
 });
 
 api_test!(each_file_link_checks_the_transfer_policy_again, |backend| {
@@ -1119,19 +1119,19 @@ api_test!(each_file_link_checks_the_transfer_policy_again, |backend| {
     // The policy is checked each time: once ng-lab is no partner, the grant
     // no longer lets the data go there.
     s.end_partnership().await;
-    let (got, body) = outcome(link(app, Some(&s.tz.access), &granted, "").await).await;
+    let (got, body) = outcome(link(app, Some(&s.tz.access), granted, "").await).await;
     assert_eq!(got, refused, "{body}");
     let (got, _) =
-        outcome(link(app, Some(&s.tz.access), &partners, "?institution=ng-lab").await).await;
+        outcome(link(app, Some(&s.tz.access), partners, "?institution=ng-lab").await).await;
     assert_eq!(got, refused);
     // Moving country changes what a user alone may get.
     set_country(app, &s.tz, Some("KE")).await;
-    let (got, _) = outcome(link(app, Some(&s.tz.access), &local, "").await).await;
+    let (got, _) = outcome(link(app, Some(&s.tz.access), local, "").await).await;
     assert_eq!(got, ok);
     set_country(app, &s.ke, None).await;
-    let (got, _) = outcome(link(app, Some(&s.ke.access), &local, "").await).await;
+    let (got, _) = outcome(link(app, Some(&s.ke.access), local, "").await).await;
     assert_eq!(got, refused, "no country passes only `unrestricted`");
-    let (got, _) = outcome(link(app, Some(&s.ke.access), &free, "").await).await;
+    let (got, _) = outcome(link(app, Some(&s.ke.access), free, "").await).await;
     assert_eq!(got, ok);
 });
 
@@ -1479,7 +1479,7 @@ api_test!(
             "now + duration_days: {approved}"
         );
         // A link issued under the grant works while it lasts.
-        let (got, body) = outcome(link(app, Some(a), &ds, "").await).await;
+        let (got, body) = outcome(link(app, Some(a), ds, "").await).await;
         assert_eq!(got, "200");
         let under_grant = body["url"].as_str().unwrap().to_string();
         redirected(app, &under_grant, &ds.url).await;
@@ -1518,7 +1518,7 @@ api_test!(
         assert_eq!(revoked["revocation_note"], Value::Null, "none given");
         // The grant has ended: the link issued under it is gone, no new ones.
         typed(follow(app, &under_grant).await, 410, "access-ended").await;
-        let (got, _) = outcome(link(app, Some(a), &ds, "").await).await;
+        let (got, _) = outcome(link(app, Some(a), ds, "").await).await;
         assert_eq!(got, "403 access-grant-required");
         for (what, who, body) in [
             ("approve", owner, Some(note("Again."))),
@@ -1549,7 +1549,7 @@ api_test!(a_rejected_or_withdrawn_request_stays_so, |backend| {
     let owner = w.owner.access.as_str();
     let a = alice.access.as_str();
     // pending → rejected.
-    let id2 = id_of(&requested(app, &alice, &ds.id).await);
+    let id2 = id_of(&requested(app, alice, &ds.id).await);
     let rejected = body_of(
         act(
             app,
@@ -1581,7 +1581,7 @@ api_test!(a_rejected_or_withdrawn_request_stays_so, |backend| {
     }
 
     // pending → withdrawn.
-    let id3 = id_of(&requested(app, &alice, &ds.id).await);
+    let id3 = id_of(&requested(app, alice, &ds.id).await);
     let withdrawn = body_of(act(app, Some(a), &id3, "withdraw", None).await, 200).await;
     assert_eq!(withdrawn["status"], "withdrawn");
     for (what, who, body) in [
@@ -2496,14 +2496,14 @@ api_test!(
         let app = &w.app;
         // Past its end, dave's grant refuses links before any sweep.
         t.past_daves_end().await;
-        let (got, _) = outcome(link(app, Some(&dave.access), &ds, "").await).await;
+        let (got, _) = outcome(link(app, Some(&dave.access), ds, "").await).await;
         assert_eq!(
             got, "403 access-grant-required",
             "the end counts, swept or not"
         );
-        typed(follow(app, &daves_link).await, 410, "access-ended").await;
+        typed(follow(app, daves_link).await, 410, "access-ended").await;
         assert_eq!(
-            status(app, &dave.access, &short).await,
+            status(app, &dave.access, short).await,
             "approved",
             "not swept yet"
         );
@@ -2513,7 +2513,7 @@ api_test!(
             act(
                 app,
                 Some(&w.owner.access),
-                &short,
+                short,
                 "revoke",
                 Some(note("Too late.")),
             )
@@ -2523,7 +2523,7 @@ api_test!(
         )
         .await;
         assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
-        let r = show(app, &dave.access, &short).await;
+        let r = show(app, &dave.access, short).await;
         assert_eq!(r["status"], "approved", "{r}");
         assert_eq!(r["revocation_note"], Value::Null, "{r}");
         assert!(
@@ -2533,7 +2533,7 @@ api_test!(
         );
         assert_eq!(app.count_emails(&dave.email, "access_ended").await, 0);
         // And he may ask again.
-        let again = requested(app, &dave, &ds.id).await;
+        let again = requested(app, dave, &ds.id).await;
         body_of(
             act(app, Some(&dave.access), &id_of(&again), "withdraw", None).await,
             200,
@@ -2542,14 +2542,14 @@ api_test!(
 
         // Now: dave's grant is swept; nothing else is due.
         assert_eq!(sweep(app, in_days(0)).await, swept(1, 0, 0));
-        assert_eq!(status(app, &dave.access, &short).await, "expired");
+        assert_eq!(status(app, &dave.access, short).await, "expired");
         assert_eq!(app.count_emails(&dave.email, "access_ended").await, 1);
         assert_eq!(
             sweep(app, in_days(0)).await,
             swept(0, 0, 0),
             "nothing twice"
         );
-        redirected(app, &alices_link, &ds.url).await;
+        redirected(app, alices_link, &ds.url).await;
     }
 );
 
@@ -2596,7 +2596,7 @@ api_test!(the_sweep_reminds_the_deciders_once_a_week, |backend| {
     }
     // A decided request is no longer reminded of.
     body_of(
-        act(app, Some(&w.owner.access), &c, "reject", Some(note("No."))).await,
+        act(app, Some(&w.owner.access), c, "reject", Some(note("No."))).await,
         200,
     )
     .await;
@@ -2631,12 +2631,12 @@ api_test!(
         // Before 30 days nothing expires; after, the stale request and the
         // 30-day grant do.
         assert_eq!(sweep(app, in_days(29)).await, swept(0, 0, 2));
-        assert_eq!(status(app, &bob.access, &b).await, "pending");
+        assert_eq!(status(app, &bob.access, b).await, "pending");
         assert_eq!(sweep(app, in_days(31)).await, swept(1, 1, 0));
-        assert_eq!(status(app, &alice.access, &granted).await, "expired");
-        assert_eq!(status(app, &bob.access, &b).await, "expired");
+        assert_eq!(status(app, &alice.access, granted).await, "expired");
+        assert_eq!(status(app, &bob.access, b).await, "expired");
         assert_eq!(
-            status(app, &carol.access, &c).await,
+            status(app, &carol.access, c).await,
             "rejected",
             "final stays final"
         );
@@ -2647,7 +2647,7 @@ api_test!(
         assert_eq!(app.count_emails(&bob.email, "access_ended").await, 1);
         assert_eq!(app.count_emails(&carol.email, "access_ended").await, 0);
         assert_eq!(
-            count_of(&notification_kinds(app, &alice).await, "access_ended"),
+            count_of(&notification_kinds(app, alice).await, "access_ended"),
             1
         );
         // Expired requests cannot move any more.
@@ -2666,7 +2666,7 @@ api_test!(
             .await;
         }
         typed(
-            act(app, Some(&bob.access), &b, "withdraw", None).await,
+            act(app, Some(&bob.access), b, "withdraw", None).await,
             409,
             "invalid-transition",
         )
@@ -2905,7 +2905,7 @@ api_test!(a_new_access_request_emails_the_deciders, |backend| {
     let amina_req = m.amina_asks().await;
     let subject = format!("Amina asks for access to {title}");
     for decider in [&owner, &editor] {
-        let mail = arrived(&sink, &decider.email, &subject, 1).await.remove(0);
+        let mail = arrived(sink, &decider.email, &subject, 1).await.remove(0);
         let body = mail.decoded();
         assert!(body.contains(PURPOSE), "{body}");
         assert!(body.contains(&amina_req), "{body}");
@@ -2914,7 +2914,7 @@ api_test!(a_new_access_request_emails_the_deciders, |backend| {
             app.count_emails(&decider.email, "access_requested").await,
             1
         );
-        let kinds = notification_kinds(&app, decider).await;
+        let kinds = notification_kinds(app, decider).await;
         assert_eq!(count_of(&kinds, "access_requested"), 1, "{kinds:?}");
     }
     assert_eq!(app.count_emails(&member.email, "access_requested").await, 0);
@@ -2946,7 +2946,7 @@ api_test!(access_decisions_email_the_requester, |backend| {
     // An approval reaches the requester, with the note.
     m.approve_amina(&amina_req).await;
     let mail = arrived(
-        &sink,
+        sink,
         &amina.email,
         &format!("Your request for {title} was approved"),
         1,
@@ -2957,7 +2957,7 @@ api_test!(access_decisions_email_the_requester, |backend| {
     // A rejection too.
     m.reject_baraka().await;
     let mail = arrived(
-        &sink,
+        sink,
         &baraka.email,
         &format!("Your request for {title} was rejected"),
         1,
@@ -2969,7 +2969,7 @@ api_test!(access_decisions_email_the_requester, |backend| {
     // A revocation, with its note.
     m.revoke_amina(&amina_req).await;
     let mail = arrived(
-        &sink,
+        sink,
         &amina.email,
         &format!("Your access to {title} was revoked"),
         1,
@@ -3008,19 +3008,13 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
     }
 
     // A reminder reaches the deciders; an expiry reaches the requester.
-    let chiku_req = id_of(&requested(&app, &chiku, &ds.id).await);
-    let again = id_of(
-        &body_of(
-            ask(&app, Some(&amina.access), &ds.id, asking(10)).await,
-            201,
-        )
-        .await,
-    );
-    approve_with(&app, &owner, &again, "Ten more days.").await;
-    assert_eq!(sweep(&app, in_days(8)).await, swept(0, 0, 2));
+    let chiku_req = id_of(&requested(app, chiku, &ds.id).await);
+    let again = id_of(&body_of(ask(app, Some(&amina.access), &ds.id, asking(10)).await, 201).await);
+    approve_with(app, owner, &again, "Ten more days.").await;
+    assert_eq!(sweep(app, in_days(8)).await, swept(0, 0, 2));
     for decider in [&owner, &editor] {
         let mail = arrived(
-            &sink,
+            sink,
             &decider.email,
             "access request(s) waiting for your decision",
             1,
@@ -3031,17 +3025,17 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
         assert!(body.contains(&chiku_req), "{body}");
         assert!(body.contains("Chiku"), "{body}");
     }
-    assert_eq!(sweep(&app, in_days(11)).await, swept(1, 0, 0));
+    assert_eq!(sweep(app, in_days(11)).await, swept(1, 0, 0));
     arrived(
-        &sink,
+        sink,
         &amina.email,
         &format!("Your access to {title} has expired"),
         1,
     )
     .await;
-    assert_eq!(sweep(&app, in_days(31)).await, swept(0, 1, 0));
+    assert_eq!(sweep(app, in_days(31)).await, swept(0, 1, 0));
     arrived(
-        &sink,
+        sink,
         &chiku.email,
         &format!("Your request for {title} expired"),
         1,
@@ -3253,12 +3247,12 @@ api_test!(
         assert!(!text.contains("total"), "{text}");
         // No personal data: no one's email, id or name, no request or dataset.
         let mut people: Vec<&Account> = ng.iter().collect();
-        people.extend([&tz, &w.owner, &w.member, &w.root]);
+        people.extend([tz, &w.owner, &w.member, &w.root]);
         for who in people {
             assert!(!text.contains(&who.email), "{text}");
             assert!(!text.contains(&who.id), "{text}");
         }
-        for id in ng_requests.iter().chain([&tz_request, &ds.id, &open.id]) {
+        for id in ng_requests.iter().chain([tz_request, &ds.id, &open.id]) {
             assert!(!text.contains(id.as_str()), "{text}");
         }
         for word in ["Test Person", "Reported corpus", "@", PURPOSE] {
@@ -3302,9 +3296,9 @@ api_test!(
         let gh = person(app, "gh@example.org", Some("GH")).await;
         let gh_request = id_of(&requested(app, &gh, &ds.id).await);
         approve(app, &w.owner.access, &gh_request).await;
-        let (got, _) = outcome(link(app, Some(&gh.access), &ds, "").await).await;
+        let (got, _) = outcome(link(app, Some(&gh.access), ds, "").await).await;
         assert_eq!(got, "200");
-        let (got, _) = outcome(link(app, None, &open, "").await).await;
+        let (got, _) = outcome(link(app, None, open, "").await).await;
         assert_eq!(got, "200");
         let (again, text) = last_month(app).await;
         assert_eq!(again, m);

@@ -1713,7 +1713,7 @@ async fn walk_while_publishing(
             *inserted += 1;
             let kind = Kind::ALL[*inserted % 3];
             let title = format!("Walk {prefix}{}", letters(*inserted));
-            let id = published(&app, o, kind, "uni-a", &title, json!({})).await;
+            let id = published(app, o, kind, "uni-a", &title, json!({})).await;
             if prefix == "a" {
                 early.push(id.clone())
             } else {

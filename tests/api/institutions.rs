@@ -830,7 +830,7 @@ api_test!(
         } = &l;
         // Pages of one, with Link headers, in the same order; none skipped.
         assert_eq!(
-            walk(&app, Some(&root.access), "/api/v1/institutions", "slug").await,
+            walk(app, Some(&root.access), "/api/v1/institutions", "slug").await,
             [
                 "nairobi-ai",
                 "accra-lab",
@@ -840,11 +840,11 @@ api_test!(
             ]
         );
         assert_eq!(
-            walk(&app, None, "/api/v1/institutions?verified=true", "slug").await,
+            walk(app, None, "/api/v1/institutions?verified=true", "slug").await,
             ["nairobi-ai", "accra-lab", "dakar-co"]
         );
         assert_eq!(
-            walk(&app, Some(&owner.access), "/api/v1/institutions", "slug").await,
+            walk(app, Some(&owner.access), "/api/v1/institutions", "slug").await,
             ["nairobi-ai", "accra-lab", "kampala-ngo", "dakar-co"]
         );
         let res = app.get("/api/v1/institutions").await;
@@ -2342,11 +2342,11 @@ api_test!(bola_across_institutions, |backend| {
     .await;
     // Nothing changed.
     assert_eq!(
-        pending_emails(&app, &owner_a.access, "inst-a").await,
+        pending_emails(app, &owner_a.access, "inst-a").await,
         ["guest.a@example.org"]
     );
     assert_eq!(
-        pending_emails(&app, &owner_b.access, "inst-b").await,
+        pending_emails(app, &owner_b.access, "inst-b").await,
         ["guest.b@example.org"]
     );
     let mut want = vec![
@@ -2354,7 +2354,7 @@ api_test!(bola_across_institutions, |backend| {
         (member_b.id.clone(), "member".to_string()),
     ];
     want.sort();
-    assert_eq!(roles(&app, &root.access, "inst-b").await, want);
+    assert_eq!(roles(app, &root.access, "inst-b").await, want);
 });
 
 api_test!(
@@ -2376,8 +2376,8 @@ api_test!(
         };
         let oa = || owner_a.access.clone();
         // Once B is verified, A's owner sees it but may not act: 403.
-        verify(&app, &root.access, "inst-b").await;
-        let page = members(&app, Some(&owner_a.access), "inst-b").await;
+        verify(app, &root.access, "inst-b").await;
+        let page = members(app, Some(&owner_a.access), "inst-b").await;
         assert_eq!(page["items"], json!([]));
         assert_eq!(page["member_count"], 2);
         check(
@@ -2438,16 +2438,16 @@ api_test!(
         // B's invitation token is still good for its own address only.
         let guest = app.signup("guest.b@example.org").await;
         typed(
-            accept(&app, &owner_a.access, &b_token).await,
+            accept(app, &owner_a.access, b_token).await,
             403,
             "invitation-for-another-address",
         )
         .await;
         assert_eq!(
-            body_of(accept(&app, &guest.access, &b_token).await, 200).await["institution"],
+            body_of(accept(app, &guest.access, b_token).await, 200).await["institution"],
             "inst-b"
         );
-        assert_eq!(roles(&app, &root.access, "inst-a").await.len(), 2);
+        assert_eq!(roles(app, &root.access, "inst-a").await.len(), 2);
     }
 );
 

@@ -1916,14 +1916,14 @@ api_test!(sharing_resources, |backend| {
         ("the coordinator", &w.coord.access),
         ("an outsider", &w.outsider.access),
     ] {
-        let res = share(app, Some(token), "sharing", &open).await;
+        let res = share(app, Some(token), "sharing", open).await;
         assert_eq!(res.status(), 403, "{who}");
         problem(res, 403).await;
     }
-    problem(share(app, None, "sharing", &open).await, 401).await;
+    problem(share(app, None, "sharing", open).await, 401).await;
     // ke-two is no member.
     problem(
-        share(app, Some(&w.ke2.access), "sharing", &elsewhere).await,
+        share(app, Some(&w.ke2.access), "sharing", elsewhere).await,
         403,
     )
     .await;
@@ -1951,22 +1951,18 @@ api_test!(sharing_resources, |backend| {
 
     // An editor shares, once.
     body_of(
-        share(app, Some(&w.ke_editor.access), "sharing", &course).await,
+        share(app, Some(&w.ke_editor.access), "sharing", course).await,
         201,
     )
     .await;
     problem(
-        share(app, Some(&w.ke_editor.access), "sharing", &course).await,
+        share(app, Some(&w.ke_editor.access), "sharing", course).await,
         409,
     )
     .await;
-    problem(
-        share(app, Some(&w.ke.access), "sharing", &course).await,
-        409,
-    )
-    .await;
+    problem(share(app, Some(&w.ke.access), "sharing", course).await, 409).await;
     // The owner shares too.
-    body_of(share(app, Some(&w.ke.access), "sharing", &open).await, 201).await;
+    body_of(share(app, Some(&w.ke.access), "sharing", open).await, 201).await;
 
     let page = body_of(
         get(
@@ -2030,24 +2026,24 @@ api_test!(
 
         // Unsharing: the same editors, or coordinators.
         for token in [&w.ng.access, &w.ke_member.access, &w.outsider.access] {
-            problem(unshare(app, Some(token), "sharing", &course).await, 403).await;
+            problem(unshare(app, Some(token), "sharing", course).await, 403).await;
         }
-        problem(unshare(app, None, "sharing", &course).await, 401).await;
+        problem(unshare(app, None, "sharing", course).await, 401).await;
         assert_eq!(
-            unshare(app, Some(&w.ke_editor.access), "sharing", &course)
+            unshare(app, Some(&w.ke_editor.access), "sharing", course)
                 .await
                 .status(),
             204
         );
         problem(
-            unshare(app, Some(&w.ke_editor.access), "sharing", &course).await,
+            unshare(app, Some(&w.ke_editor.access), "sharing", course).await,
             404,
         )
         .await;
-        assert_eq!(unshare(app, Some(c), "sharing", &open).await.status(), 204);
+        assert_eq!(unshare(app, Some(c), "sharing", open).await.status(), 204);
         assert!(shared_ids(app, Some(c), "sharing").await.is_empty());
         assert_eq!(
-            unshare(app, Some(&w.root.access), "sharing", &course)
+            unshare(app, Some(&w.root.access), "sharing", course)
                 .await
                 .status(),
             404
@@ -2055,12 +2051,12 @@ api_test!(
 
         // Shared again by the editor, removed by an admin.
         body_of(
-            share(app, Some(&w.ke_editor.access), "sharing", &course).await,
+            share(app, Some(&w.ke_editor.access), "sharing", course).await,
             201,
         )
         .await;
         assert_eq!(
-            unshare(app, Some(&w.root.access), "sharing", &course)
+            unshare(app, Some(&w.root.access), "sharing", course)
                 .await
                 .status(),
             204
@@ -2078,7 +2074,7 @@ api_test!(only_an_active_members_editors_share, |backend| {
     propose(app, c, "pending").await;
     body_of(invite_inst(app, Some(c), "pending", "ke-lab").await, 201).await;
     problem(
-        share(app, Some(&w.ke_editor.access), "pending", &course).await,
+        share(app, Some(&w.ke_editor.access), "pending", course).await,
         403,
     )
     .await;
@@ -2088,7 +2084,7 @@ api_test!(only_an_active_members_editors_share, |backend| {
     )
     .await;
     body_of(
-        share(app, Some(&w.ke_editor.access), "pending", &course).await,
+        share(app, Some(&w.ke_editor.access), "pending", course).await,
         201,
     )
     .await;
@@ -2434,7 +2430,7 @@ api_test!(no_access_across_partnerships, |backend| {
     )
     .await;
     problem(res, 403).await;
-    problem(unshare(app, Some(a), "part-b", &shared).await, 403).await;
+    problem(unshare(app, Some(a), "part-b", shared).await, 403).await;
     // …and B's private partnership is not there at all: 404.
     problem(get(app, Some(a), &pp("part-b-private")).await, 404).await;
     let patch = call(
@@ -2469,7 +2465,7 @@ api_test!(no_access_across_partnerships, |backend| {
     .await;
     // Through A's path, B's member is not A's.
     problem(end_membership(app, Some(a), "part-a", "ng-lab").await, 404).await;
-    problem(unshare(app, Some(a), "part-a", &shared).await, 404).await;
+    problem(unshare(app, Some(a), "part-a", shared).await, 404).await;
 
     // Nothing changed.
     x.nothing_changed().await;

@@ -1830,7 +1830,7 @@ impl Guarded {
             internal_id,
             ..
         } = self;
-        let d = read(&app, Some(&owner.access), COURSES, &draft_id).await;
+        let d = read(app, Some(&owner.access), COURSES, draft_id).await;
         assert_eq!(
             (d["status"].clone(), d["version"].clone()),
             (json!("draft"), json!(1))
@@ -1839,12 +1839,12 @@ impl Guarded {
             (&public_id, &public["version"]),
             (&internal_id, &internal["version"]),
         ] {
-            let r = read(&app, Some(&owner.access), COURSES, id).await;
+            let r = read(app, Some(&owner.access), COURSES, id).await;
             assert_eq!(&r["version"], version);
             assert_eq!(r["status"], "published");
         }
         assert_eq!(
-            drafts(&app, &owner.access, COURSES).await,
+            drafts(app, &owner.access, COURSES).await,
             vec![draft_id.clone()]
         );
     }
@@ -1874,30 +1874,30 @@ api_test!(members_cannot_change_resources, |backend| {
     .await;
     // A member sees published resources (even institution-only ones) but changes none.
     assert_eq!(
-        read(&app, Some(&member.access), COURSES, &internal_id).await["title"],
+        read(app, Some(&member.access), COURSES, internal_id).await["title"],
         "Internal"
     );
     for id in [&public_id, &internal_id] {
         typed(
-            patch(&app, &member.access, COURSES, id, json!({"summary": "x"})).await,
+            patch(app, &member.access, COURSES, id, json!({"summary": "x"})).await,
             403,
             "insufficient-role",
         )
         .await;
         typed(
-            publish(&app, &member.access, COURSES, id).await,
+            publish(app, &member.access, COURSES, id).await,
             403,
             "insufficient-role",
         )
         .await;
         typed(
-            archive(&app, &member.access, COURSES, id).await,
+            archive(app, &member.access, COURSES, id).await,
             403,
             "insufficient-role",
         )
         .await;
         typed(
-            delete(&app, &member.access, COURSES, id).await,
+            delete(app, &member.access, COURSES, id).await,
             403,
             "insufficient-role",
         )
@@ -1905,25 +1905,24 @@ api_test!(members_cannot_change_resources, |backend| {
     }
     // Drafts belong to owners and editors: a member does not see them.
     problem(
-        app.get_auth(&item(COURSES, &draft_id), &member.access)
-            .await,
+        app.get_auth(&item(COURSES, draft_id), &member.access).await,
         404,
     )
     .await;
-    problem(publish(&app, &member.access, COURSES, &draft_id).await, 404).await;
+    problem(publish(app, &member.access, COURSES, draft_id).await, 404).await;
     problem(
         patch(
-            &app,
+            app,
             &member.access,
             COURSES,
-            &draft_id,
+            draft_id,
             json!({"summary": "x"}),
         )
         .await,
         404,
     )
     .await;
-    problem(delete(&app, &member.access, COURSES, &draft_id).await, 404).await;
+    problem(delete(app, &member.access, COURSES, draft_id).await, 404).await;
 
     // Nothing changed.
     g.nothing_changed().await;
@@ -1947,20 +1946,20 @@ api_test!(outsiders_cannot_change_resources, |backend| {
         )
         .await;
         problem(
-            patch(&app, &outsider.access, COURSES, id, json!({"summary": "x"})).await,
+            patch(app, &outsider.access, COURSES, id, json!({"summary": "x"})).await,
             404,
         )
         .await;
-        problem(publish(&app, &outsider.access, COURSES, id).await, 404).await;
-        problem(archive(&app, &outsider.access, COURSES, id).await, 404).await;
-        problem(delete(&app, &outsider.access, COURSES, id).await, 404).await;
+        problem(publish(app, &outsider.access, COURSES, id).await, 404).await;
+        problem(archive(app, &outsider.access, COURSES, id).await, 404).await;
+        problem(delete(app, &outsider.access, COURSES, id).await, 404).await;
     }
     typed(
         patch(
-            &app,
+            app,
             &outsider.access,
             COURSES,
-            &public_id,
+            public_id,
             json!({"summary": "x"}),
         )
         .await,
@@ -1969,7 +1968,7 @@ api_test!(outsiders_cannot_change_resources, |backend| {
     )
     .await;
     typed(
-        archive(&app, &outsider.access, COURSES, &public_id).await,
+        archive(app, &outsider.access, COURSES, public_id).await,
         403,
         "insufficient-role",
     )
@@ -2000,13 +1999,13 @@ api_test!(the_anonymous_cannot_change_resources, |backend| {
         ..
     } = &g;
     // The anonymous: 404 for what they cannot see, 401 for writing.
-    problem(app.get(&item(COURSES, &draft_id)).await, 404).await;
-    problem(app.get(&item(COURSES, &internal_id)).await, 404).await;
+    problem(app.get(&item(COURSES, draft_id)).await, 404).await;
+    problem(app.get(&item(COURSES, internal_id)).await, 404).await;
     problem(
         call(
-            &app,
+            app,
             Method::POST,
-            &format!("{}/publish", item(COURSES, &draft_id)),
+            &format!("{}/publish", item(COURSES, draft_id)),
             None,
             None,
         )
@@ -2016,9 +2015,9 @@ api_test!(the_anonymous_cannot_change_resources, |backend| {
     .await;
     problem(
         call(
-            &app,
+            app,
             Method::PATCH,
-            &item(COURSES, &public_id),
+            &item(COURSES, public_id),
             None,
             Some(json!({"summary": "x"})),
         )
@@ -2292,10 +2291,10 @@ api_test!(
         // Public: everyone sees the link; the link to the draft dataset stays hidden from them.
         body_of(
             patch(
-                &app,
+                app,
                 &owner.access,
                 CARDS,
-                &card_id,
+                card_id,
                 json!({"visibility": "public"}),
             )
             .await,
@@ -2303,29 +2302,29 @@ api_test!(
         )
         .await;
         assert_eq!(
-            read(&app, None, DATASETS, &dataset_id).await["related_from"],
+            read(app, None, DATASETS, dataset_id).await["related_from"],
             json!([{"relation": "trained_on", "resource_id": card_id}])
         );
-        let anon_card = read(&app, None, CARDS, &card_id).await;
+        let anon_card = read(app, None, CARDS, card_id).await;
         assert_eq!(
             anon_card["related"],
             json!([{"relation": "trained_on", "resource_id": dataset_id}])
         );
-        let owner_card = read(&app, Some(&owner.access), CARDS, &card_id).await;
+        let owner_card = read(app, Some(&owner.access), CARDS, card_id).await;
         assert_eq!(owner_card["related"].as_array().unwrap().len(), 2);
         // The draft dataset's editors see the link to it.
         assert_eq!(
-            read(&app, Some(&owner.access), DATASETS, &draft_dataset_id).await["related_from"],
+            read(app, Some(&owner.access), DATASETS, draft_dataset_id).await["related_from"],
             json!([{"relation": "evaluated_on", "resource_id": card_id}])
         );
 
         // A PATCH that leaves `related` out keeps every link, hidden ones included.
         body_of(
             patch(
-                &app,
+                app,
                 &owner.access,
                 CARDS,
-                &card_id,
+                card_id,
                 json!({"summary": "New summary"}),
             )
             .await,
@@ -2333,7 +2332,7 @@ api_test!(
         )
         .await;
         assert_eq!(
-            read(&app, Some(&owner.access), CARDS, &card_id).await["related"]
+            read(app, Some(&owner.access), CARDS, card_id).await["related"]
                 .as_array()
                 .unwrap()
                 .len(),
@@ -2356,9 +2355,9 @@ api_test!(another_institution_links_to_what_it_sees, |backend| {
 
     // Another institution may link to what it can see.
     let other_owner = app.signup("other@example.org").await;
-    create_slug(&app, &other_owner.access, "lab-b").await;
+    create_slug(app, &other_owner.access, "lab-b").await;
     let course = create_res(
-        &app,
+        app,
         &other_owner.access,
         COURSES,
         json!({"institution": "lab-b", "title": "Using speech data",
@@ -2370,7 +2369,7 @@ api_test!(another_institution_links_to_what_it_sees, |backend| {
     // `related` replaces every link.
     let c = body_of(
         patch(
-            &app,
+            app,
             &other_owner.access,
             COURSES,
             &id_of(&course),
@@ -2386,7 +2385,7 @@ api_test!(another_institution_links_to_what_it_sees, |backend| {
     );
     // The course is a draft of lab-b: lab-a's owner does not see its link.
     assert_eq!(
-        read(&app, Some(&owner.access), DATASETS, &dataset_id).await["related_from"],
+        read(app, Some(&owner.access), DATASETS, dataset_id).await["related_from"],
         json!([{"relation": "trained_on", "resource_id": card_id}])
     );
 });
@@ -2462,14 +2461,14 @@ impl Targets {
             card_tag,
             ..
         } = self;
-        let res = app.get_auth(&item(CARDS, &card_id), &owner.access).await;
+        let res = app.get_auth(&item(CARDS, card_id), &owner.access).await;
         assert_eq!(etag_of(&res), *card_tag);
         assert_eq!(body_of(res, 200).await["related"], json!([]));
         for (kind, n) in [(COURSES, 1), (DATASETS, 2), (CARDS, 2)] {
-            assert_eq!(drafts(&app, &owner.access, kind).await.len(), n, "{kind}");
+            assert_eq!(drafts(app, &owner.access, kind).await.len(), n, "{kind}");
         }
         assert_eq!(
-            read(&app, Some(&owner.access), DATASETS, &dataset_id).await["related_from"],
+            read(app, Some(&owner.access), DATASETS, dataset_id).await["related_from"],
             json!([])
         );
     }
@@ -2497,7 +2496,7 @@ api_test!(
             ..
         } = &t;
         // A resource you cannot see (another institution's draft, or none at all): 404, nothing written.
-        for target in [&hidden_id, &OTHER_ID.to_string()] {
+        for target in [hidden_id, &OTHER_ID.to_string()] {
             let body = with(
                 &complete(CARDS, "Linked"),
                 json!({"related": [{"relation": "trained_on", "resource_id": target}]}),
@@ -2510,10 +2509,10 @@ api_test!(
             .await;
             problem(
                 patch(
-                    &app,
+                    app,
                     &owner.access,
                     CARDS,
-                    &card_id,
+                    card_id,
                     json!({"related": [{"relation": "trained_on", "resource_id": target}]}),
                 )
                 .await,
@@ -2521,10 +2520,10 @@ api_test!(
             )
             .await;
         }
-        assert_eq!(drafts(&app, &owner.access, CARDS).await.len(), 2);
+        assert_eq!(drafts(app, &owner.access, CARDS).await.len(), 2);
         // Its owner does not see a link to it either.
         assert_eq!(
-            read(&app, Some(&other_owner.access), DATASETS, &hidden_id).await["related_from"],
+            read(app, Some(&other_owner.access), DATASETS, hidden_id).await["related_from"],
             json!([])
         );
         // Nothing was written.
@@ -2612,7 +2611,7 @@ api_test!(links_of_the_wrong_kind_are_refused, |backend| {
             _ => &card2_id,
         };
         invalid(
-            patch(&app, &owner.access, kind, target, extra).await,
+            patch(app, &owner.access, kind, target, extra).await,
             &fields,
         )
         .await;
@@ -2632,10 +2631,10 @@ api_test!(links_of_the_wrong_kind_are_refused, |backend| {
     // Linking to itself: 400.
     invalid(
         patch(
-            &app,
+            app,
             &owner.access,
             CARDS,
-            &card_id,
+            card_id,
             json!({"related": [{"relation": "derived_from", "resource_id": card_id}]}),
         )
         .await,
@@ -2656,7 +2655,7 @@ api_test!(links_of_the_right_kinds_go_through, |backend| {
     } = &t;
     // The right kinds go through; derived_from links two of one kind.
     let c2 = create_res(
-        &app,
+        app,
         &owner.access,
         CARDS,
         with(
