@@ -7,383 +7,26 @@
 
 use std::time::Duration;
 
-use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, Utc};
-use kujenga::jobs::access::Swept;
+use chrono::Utc;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
-use crate::institutions::{
-    admin, body_of, call, create, events, invalid, join, set_platform_role, start, strings, typed,
-    unverified, verify, walk,
+use crate::helpers::access::{
+    Ds, INST, OTHER_ID, PROBLEM, PURPOSE, Sovereignty, World, act, answer, approve, ask, asking,
+    audited, code_and_type, count_of, dataset, follow, id_of, in_days, institution, link, mine,
+    note, notification_kinds, on_behalf, outcome, person, redirected, request_path, requested,
+    requests_path, set_country, show, sovereignty, status, sweep, swept, world,
 };
-use crate::smtp::{Received, SmtpSink};
-
-// ----- helpers ------------------------------------------------------------
-
-/// The institution that owns the datasets (KE).
-pub(crate) const INST: &str = "ke-lab";
-pub(crate) const PURPOSE: &str = "Training a speech recogniser for community radio transcripts.";
-pub(crate) const OTHER_ID: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-pub(crate) const PROBLEM: &str = "urn:kujenga:problem:";
-
-pub(crate) fn institution(slug: &str, country: &str) -> Value {
-    json!({
-        "slug": slug,
-        "name": format!("Institution {slug}"),
-        "country": country,
-        "kind": "university",
-    })
-}
-
-/// `base` with the top-level keys of `extra` set (`null` removes a key).
-pub(crate) fn with(base: &Value, extra: Value) -> Value {
-    let mut out = base.clone();
-    if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                o.remove(&k);
-            } else {
-                o.insert(k, v);
-            }
-        }
-    }
-    out
-}
-
-/// A published dataset of `ke-lab` and its one file.
-#[derive(Debug, Clone)]
-pub(crate) struct Ds {
-    pub(crate) id: String,
-    pub(crate) file: String,
-    /// Where the file really is (the redirect's target).
-    pub(crate) url: String,
-}
-
-/// A complete dataset body: restricted, unrestricted transfer, public.
-pub(crate) fn dataset_body(title: &str, extra: Value) -> Value {
-    with(
-        &json!({
-            "institution": INST,
-            "title": title,
-            "summary": format!("About {title}."),
-            "license": "CC-BY-4.0",
-            "languages": ["sw"],
-            "access_level": "restricted",
-            "transfer_policy": "unrestricted",
-            "datasheet": {"motivation": "Why.", "composition": "What.",
-                          "collection_process": "How.", "uses": "For what."},
-        }),
-        extra,
-    )
-}
-
-/// Creates a dataset from `dataset_body(title, extra)`, adds one file and
-/// publishes it.
-pub(crate) async fn dataset(app: &TestApp, token: &str, title: &str, extra: Value) -> Ds {
-    let created = body_of(
-        app.post_json("/api/v1/datasets", dataset_body(title, extra), Some(token))
-            .await,
-        201,
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    let name = format!("{}.csv", title.to_lowercase().replace(' ', "-"));
-    let url = format!("https://data.example.org/{id}/{name}");
-    let f = body_of(
-        app.post_json(
-            &format!("/api/v1/datasets/{id}/files"),
-            json!({"name": name, "url": url, "media_type": "text/csv",
-                   "size_bytes": 1024, "sha256": "ab".repeat(32)}),
-            Some(token),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let p = body_of(
-        call(
-            app,
-            Method::POST,
-            &format!("/api/v1/datasets/{id}/publish"),
-            Some(token),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(p["status"], "published", "{p}");
-    Ds {
-        id,
-        file: f["id"].as_str().unwrap().to_string(),
-        url,
-    }
-}
-
-/// Sets (or clears) the caller's country.
-pub(crate) async fn set_country(app: &TestApp, who: &Account, country: Option<&str>) {
-    let me = body_of(
-        call(
-            app,
-            Method::PATCH,
-            "/api/v1/me",
-            Some(&who.access),
-            Some(json!({ "country": country })),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(me["country"], json!(country), "{me}");
-}
-
-/// A verified, signed-in person with `country`.
-pub(crate) async fn person(app: &TestApp, email: &str, country: Option<&str>) -> Account {
-    let a = app.signup(email).await;
-    if country.is_some() {
-        set_country(app, &a, country).await;
-    }
-    a
-}
-
-pub(crate) fn requests_path(ds: &str) -> String {
-    format!("/api/v1/datasets/{ds}/access-requests")
-}
-
-pub(crate) fn request_path(id: &str) -> String {
-    format!("/api/v1/access-requests/{id}")
-}
-
-pub(crate) fn asking(days: i64) -> Value {
-    json!({"purpose": PURPOSE, "duration_days": days})
-}
-
-pub(crate) fn on_behalf(slug: &str) -> Value {
-    json!({"purpose": PURPOSE, "duration_days": 90, "institution": slug})
-}
-
-pub(crate) async fn ask(
-    app: &TestApp,
-    token: Option<&str>,
-    ds: &str,
-    body: Value,
-) -> reqwest::Response {
-    call(app, Method::POST, &requests_path(ds), token, Some(body)).await
-}
-
-/// Asks for 90 days of access (201): the request.
-pub(crate) async fn requested(app: &TestApp, who: &Account, ds: &str) -> Value {
-    body_of(ask(app, Some(&who.access), ds, asking(90)).await, 201).await
-}
-
-pub(crate) fn id_of(v: &Value) -> String {
-    v["id"].as_str().expect("an id").to_string()
-}
-
-/// `POST /access-requests/{id}/{what}`.
-pub(crate) async fn act(
-    app: &TestApp,
-    token: Option<&str>,
-    id: &str,
-    what: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    call(
-        app,
-        Method::POST,
-        &format!("{}/{what}", request_path(id)),
-        token,
-        body,
-    )
-    .await
-}
-
-pub(crate) fn note(text: &str) -> Value {
-    json!({ "note": text })
-}
-
-/// Approves (200): the request.
-pub(crate) async fn approve(app: &TestApp, token: &str, id: &str) -> Value {
-    let r = body_of(
-        act(app, Some(token), id, "approve", Some(note("Approved."))).await,
-        200,
-    )
-    .await;
-    assert_eq!(r["status"], "approved", "{r}");
-    r
-}
-
-pub(crate) async fn show(app: &TestApp, token: &str, id: &str) -> Value {
-    body_of(app.get_auth(&request_path(id), token).await, 200).await
-}
-
-pub(crate) async fn status(app: &TestApp, token: &str, id: &str) -> String {
-    show(app, token, id).await["status"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// The caller's own requests (ids, newest first).
-pub(crate) async fn mine(app: &TestApp, token: &str, query: &str) -> Vec<String> {
-    let page = body_of(
-        app.get_auth(
-            &format!("/api/v1/me/access-requests?limit=100{query}"),
-            token,
-        )
-        .await,
-        200,
-    )
-    .await;
-    strings(&page["items"], "id")
-}
-
-pub(crate) async fn link(
-    app: &TestApp,
-    token: Option<&str>,
-    ds: &Ds,
-    query: &str,
-) -> reqwest::Response {
-    let path = format!("/api/v1/datasets/{}/files/{}/link{query}", ds.id, ds.file);
-    call(app, Method::GET, &path, token, None).await
-}
-
-/// `"200"` (checking the link's shape) or `"<status> <problem type>"`, with
-/// the body.
-pub(crate) async fn outcome(res: reqwest::Response) -> (String, Value) {
-    let code = res.status().as_u16();
-    if code == 200 {
-        let cc = res
-            .headers()
-            .get("cache-control")
-            .map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(cc.as_deref(), Some("no-store"), "a link is never cached");
-        let body: Value = res.json().await.unwrap();
-        let url = body["url"].as_str().expect("a url");
-        // A path on the API's origin, never built from request headers.
-        assert!(url.starts_with("/api/v1/file-links/kjf_"), "{body}");
-        let expires = chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap())
-            .unwrap()
-            .with_timezone(&Utc);
-        let left = expires - Utc::now();
-        assert!(
-            left > chrono::Duration::minutes(14) && left <= chrono::Duration::minutes(15),
-            "a link lasts 15 minutes: {body}"
-        );
-        return ("200".into(), body);
-    }
-    let body = problem(res, code).await;
-    (code_and_type(code, &body), body)
-}
-
-/// Any answer: `"<status>"` and the JSON body when it succeeded, otherwise
-/// `"<status> <problem type>"` and the problem.
-pub(crate) async fn answer(res: reqwest::Response) -> (String, Value) {
-    let code = res.status().as_u16();
-    if res.status().is_success() {
-        return (code.to_string(), res.json().await.unwrap());
-    }
-    let body = problem(res, code).await;
-    (code_and_type(code, &body), body)
-}
-
-/// `"<status> <problem type>"`, or only the status for `about:blank`.
-pub(crate) fn code_and_type(code: u16, body: &Value) -> String {
-    match body["type"].as_str().unwrap().strip_prefix(PROBLEM) {
-        Some(kind) => format!("{code} {kind}"),
-        None => code.to_string(),
-    }
-}
-
-/// Follows a link, a path on the API's origin (no redirects followed).
-pub(crate) async fn follow(app: &TestApp, url: &str) -> reqwest::Response {
-    assert!(url.starts_with('/'), "a link is a path: {url}");
-    app.client.get(app.url(url)).send().await.unwrap()
-}
-
-/// Follows a link and expects the redirect to `target`.
-pub(crate) async fn redirected(app: &TestApp, url: &str, target: &str) {
-    let res = follow(app, url).await;
-    assert_eq!(res.status(), 302, "{url}");
-    assert_eq!(res.headers()["location"].to_str().unwrap(), target, "{url}");
-}
-
-pub(crate) async fn sweep(app: &TestApp, at: NaiveDateTime) -> Swept {
-    let st = app.state.clone();
-    app.db
-        .run(move |conn| kujenga::jobs::access::sweep(conn, &st, at))
-        .await
-        .unwrap()
-}
-
-pub(crate) fn in_days(n: i64) -> NaiveDateTime {
-    Utc::now().naive_utc() + chrono::Duration::days(n)
-}
-
-pub(crate) fn swept(grants_expired: usize, requests_expired: usize, reminders: usize) -> Swept {
-    Swept {
-        grants_expired,
-        requests_expired,
-        reminders,
-    }
-}
-
-/// The kinds of the caller's in-app notifications, newest first.
-pub(crate) async fn notification_kinds(app: &TestApp, who: &Account) -> Vec<String> {
-    let page = body_of(
-        app.get_auth("/api/v1/me/notifications?limit=100", &who.access)
-            .await,
-        200,
-    )
-    .await;
-    strings(&page["items"], "kind")
-}
-
-pub(crate) fn count_of(kinds: &[String], kind: &str) -> usize {
-    kinds.iter().filter(|k| *k == kind).count()
-}
-
-/// Audit events of `action` (newest first).
-pub(crate) async fn audited(app: &TestApp, root: &Account, action: &str) -> Vec<Value> {
-    events(app, &root.access, &format!("action={action}")).await
-}
-
-/// `ke-lab` (KE, verified) with its owner, an editor and a plain member,
-/// and a platform admin in no institution.
-pub(crate) struct World {
-    pub(crate) app: TestApp,
-    pub(crate) root: Account,
-    pub(crate) owner: Account,
-    pub(crate) editor: Account,
-    pub(crate) member: Account,
-}
-
-pub(crate) async fn world(backend: Backend) -> World {
-    let app = start(backend).await;
-    let root = admin(&app, "root@kujenga.test").await;
-    let owner = app.signup("owner@ke-lab.example.org").await;
-    let editor = app.signup("editor@ke-lab.example.org").await;
-    let member = app.signup("member@ke-lab.example.org").await;
-    create(&app, &owner.access, institution(INST, "KE")).await;
-    verify(&app, &root.access, INST).await;
-    join(&app, &owner.access, INST, &editor, "editor").await;
-    join(&app, &owner.access, INST, &member, "member").await;
-    World {
-        app,
-        root,
-        owner,
-        editor,
-        member,
-    }
-}
-
-impl World {
-    pub(crate) async fn dataset(&self, title: &str, extra: Value) -> Ds {
-        dataset(&self.app, &self.owner.access, title, extra).await
-    }
-}
+use crate::helpers::accounts::unverified;
+use crate::helpers::http::{body_of, call, invalid, strings, typed, walk};
+use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::smtp::{Received, SmtpSink};
+use crate::helpers::transparency::{
+    REPORT, figures, into_last_month, last_month, month, month_in, pair, report, report_at,
+    report_path,
+};
+use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
 
 // ----- file links: access level × caller --------------------------------------------
 
@@ -402,94 +45,216 @@ enum Caller {
     Admin,
 }
 
+/// `world` with an open, a registered and a restricted dataset, and every
+/// caller of the file link table: an unverified account, a verified
+/// outsider (NG) and a grantee (TZ) of the restricted dataset.
+struct Links {
+    w: World,
+    open: Ds,
+    registered: Ds,
+    restricted: Ds,
+    unverified_token: String,
+    outsider: Account,
+    grantee: Account,
+    /// The grantee's approved request.
+    grant: String,
+}
+
+async fn links_world(backend: Backend) -> Links {
+    let w = world(backend).await;
+    let app = &w.app;
+    let open = w
+        .dataset("Open corpus", json!({"access_level": "open"}))
+        .await;
+    let registered = w
+        .dataset("Registered corpus", json!({"access_level": "registered"}))
+        .await;
+    let restricted = w.dataset("Restricted corpus", json!({})).await;
+    let unverified_token = unverified(app, "unverified@example.org").await;
+    let outsider = person(app, "outsider@example.org", Some("NG")).await;
+    let grantee = person(app, "grantee@example.org", Some("TZ")).await;
+    let grant = id_of(&requested(app, &grantee, &restricted.id).await);
+    approve(app, &w.owner.access, &grant).await;
+    Links {
+        w,
+        open,
+        registered,
+        restricted,
+        unverified_token,
+        outsider,
+        grantee,
+        grant,
+    }
+}
+
+impl Links {
+    fn token(&self, who: Caller) -> Option<&str> {
+        match who {
+            Caller::Anonymous => None,
+            Caller::Unverified => Some(self.unverified_token.as_str()),
+            Caller::Outsider => Some(self.outsider.access.as_str()),
+            Caller::Grantee => Some(self.grantee.access.as_str()),
+            Caller::Member => Some(self.w.member.access.as_str()),
+            Caller::Admin => Some(self.w.root.access.as_str()),
+        }
+    }
+}
+
+/// One row of the file link table: who asks for a link to a file of which
+/// dataset, and `"200"` or `"<status> <problem type>"`.
+struct LinkCase<'a> {
+    name: &'a str,
+    ds: &'a Ds,
+    who: Caller,
+    expect: &'a str,
+}
+
+/// Every case of the file link table, in order.
+fn link_cases(l: &Links) -> Vec<LinkCase<'_>> {
+    let Links {
+        open,
+        registered,
+        restricted,
+        ..
+    } = l;
+    use Caller::{Admin, Anonymous, Grantee, Member, Outsider, Unverified};
+    let ok = "200";
+    let grant_required = "403 access-grant-required";
+    vec![
+        LinkCase {
+            name: "open: anyone, even anonymous",
+            ds: open,
+            who: Anonymous,
+            expect: ok,
+        },
+        LinkCase {
+            name: "open: an unverified account",
+            ds: open,
+            who: Unverified,
+            expect: ok,
+        },
+        LinkCase {
+            name: "open: a verified outsider",
+            ds: open,
+            who: Outsider,
+            expect: ok,
+        },
+        LinkCase {
+            name: "open: a grantee of another dataset",
+            ds: open,
+            who: Grantee,
+            expect: ok,
+        },
+        LinkCase {
+            name: "open: a member of the owner",
+            ds: open,
+            who: Member,
+            expect: ok,
+        },
+        LinkCase {
+            name: "open: an admin",
+            ds: open,
+            who: Admin,
+            expect: ok,
+        },
+        LinkCase {
+            name: "registered: anonymous needs an account",
+            ds: registered,
+            who: Anonymous,
+            expect: "403 download-needs-account",
+        },
+        LinkCase {
+            name: "registered: the account must be verified",
+            ds: registered,
+            who: Unverified,
+            expect: "403 email-not-verified",
+        },
+        LinkCase {
+            name: "registered: a verified outsider",
+            ds: registered,
+            who: Outsider,
+            expect: ok,
+        },
+        LinkCase {
+            name: "registered: a grantee",
+            ds: registered,
+            who: Grantee,
+            expect: ok,
+        },
+        LinkCase {
+            name: "registered: a member of the owner",
+            ds: registered,
+            who: Member,
+            expect: ok,
+        },
+        LinkCase {
+            name: "registered: an admin",
+            ds: registered,
+            who: Admin,
+            expect: ok,
+        },
+        LinkCase {
+            name: "restricted: anonymous has no grant",
+            ds: restricted,
+            who: Anonymous,
+            expect: grant_required,
+        },
+        LinkCase {
+            name: "restricted: an unverified account has no grant",
+            ds: restricted,
+            who: Unverified,
+            expect: grant_required,
+        },
+        LinkCase {
+            name: "restricted: a verified outsider has no grant",
+            ds: restricted,
+            who: Outsider,
+            expect: grant_required,
+        },
+        LinkCase {
+            name: "restricted: the grantee",
+            ds: restricted,
+            who: Grantee,
+            expect: ok,
+        },
+        LinkCase {
+            name: "restricted: a member of the owner needs no grant",
+            ds: restricted,
+            who: Member,
+            expect: ok,
+        },
+        LinkCase {
+            name: "restricted: an admin is not exempt",
+            ds: restricted,
+            who: Admin,
+            expect: grant_required,
+        },
+    ]
+}
+
 api_test!(
     file_links_follow_the_access_level_and_the_caller,
     |backend| {
-        let w = world(backend).await;
+        let l = links_world(backend).await;
+        let Links {
+            w,
+            open,
+            restricted,
+            grantee,
+            grant,
+            ..
+        } = &l;
         let app = &w.app;
-        let open = w
-            .dataset("Open corpus", json!({"access_level": "open"}))
-            .await;
-        let registered = w
-            .dataset("Registered corpus", json!({"access_level": "registered"}))
-            .await;
-        let restricted = w.dataset("Restricted corpus", json!({})).await;
-        let unverified_token = unverified(app, "unverified@example.org").await;
-        let outsider = person(app, "outsider@example.org", Some("NG")).await;
-        let grantee = person(app, "grantee@example.org", Some("TZ")).await;
-        let grant = id_of(&requested(app, &grantee, &restricted.id).await);
-        approve(app, &w.owner.access, &grant).await;
-
-        let token = |who: Caller| -> Option<&str> {
-            match who {
-                Caller::Anonymous => None,
-                Caller::Unverified => Some(unverified_token.as_str()),
-                Caller::Outsider => Some(outsider.access.as_str()),
-                Caller::Grantee => Some(grantee.access.as_str()),
-                Caller::Member => Some(w.member.access.as_str()),
-                Caller::Admin => Some(w.root.access.as_str()),
-            }
-        };
-        use Caller::{Admin, Anonymous, Grantee, Member, Outsider, Unverified};
-        let ok = "200";
-        let grant_required = "403 access-grant-required";
-        let cases: Vec<(&str, &Ds, Caller, &str)> = vec![
-            ("open: anyone, even anonymous", &open, Anonymous, ok),
-            ("open: an unverified account", &open, Unverified, ok),
-            ("open: a verified outsider", &open, Outsider, ok),
-            ("open: a grantee of another dataset", &open, Grantee, ok),
-            ("open: a member of the owner", &open, Member, ok),
-            ("open: an admin", &open, Admin, ok),
-            (
-                "registered: anonymous needs an account",
-                &registered,
-                Anonymous,
-                "403 download-needs-account",
-            ),
-            (
-                "registered: the account must be verified",
-                &registered,
-                Unverified,
-                "403 email-not-verified",
-            ),
-            ("registered: a verified outsider", &registered, Outsider, ok),
-            ("registered: a grantee", &registered, Grantee, ok),
-            ("registered: a member of the owner", &registered, Member, ok),
-            ("registered: an admin", &registered, Admin, ok),
-            (
-                "restricted: anonymous has no grant",
-                &restricted,
-                Anonymous,
-                grant_required,
-            ),
-            (
-                "restricted: an unverified account has no grant",
-                &restricted,
-                Unverified,
-                grant_required,
-            ),
-            (
-                "restricted: a verified outsider has no grant",
-                &restricted,
-                Outsider,
-                grant_required,
-            ),
-            ("restricted: the grantee", &restricted, Grantee, ok),
-            (
-                "restricted: a member of the owner needs no grant",
-                &restricted,
-                Member,
-                ok,
-            ),
-            (
-                "restricted: an admin is not exempt",
-                &restricted,
-                Admin,
-                grant_required,
-            ),
-        ];
+        let token = |who: Caller| l.token(who);
+        let cases = link_cases(&l);
         let mut issued = 0;
-        for (case, ds, who, expected) in &cases {
+        for LinkCase {
+            name: case,
+            ds,
+            who,
+            expect: expected,
+        } in &cases
+        {
             let (got, body) = outcome(link(app, token(*who), ds, "").await).await;
             assert_eq!(got, *expected, "{case}: {body}");
             if got == "200" {
@@ -530,7 +295,18 @@ api_test!(
             by_member[0]["detail"]["to_country"], "KE",
             "insiders count as the owner"
         );
+    }
+);
 
+api_test!(
+    a_dataset_the_caller_cannot_see_has_no_file_links,
+    |backend| {
+        let l = links_world(backend).await;
+        let Links { w, .. } = &l;
+        let app = &w.app;
+        let token = |who: Caller| l.token(who);
+        use Caller::{Admin, Anonymous, Grantee, Member, Outsider, Unverified};
+        let grant_required = "403 access-grant-required";
         // A dataset the caller cannot see: 404, whatever its files.
         let hidden = w
             .dataset("Hidden corpus", json!({"visibility": "institution"}))
@@ -543,180 +319,79 @@ api_test!(
         assert_eq!(got, "200");
         let (got, _) = outcome(link(app, token(Admin), &hidden, "").await).await;
         assert_eq!(got, grant_required, "admins see it, and still need a grant");
-
-        // Unknown files and datasets: 404.
-        let unknown_file = Ds {
-            file: OTHER_ID.into(),
-            ..open.clone()
-        };
-        let (got, _) = outcome(link(app, None, &unknown_file, "").await).await;
-        assert_eq!(got, "404", "an unknown file");
-        let foreign_file = Ds {
-            file: registered.file.clone(),
-            ..open.clone()
-        };
-        let (got, _) = outcome(link(app, Some(&w.member.access), &foreign_file, "").await).await;
-        assert_eq!(got, "404", "another dataset's file");
-        let unknown_dataset = Ds {
-            id: OTHER_ID.into(),
-            ..open.clone()
-        };
-        let (got, _) = outcome(link(app, None, &unknown_dataset, "").await).await;
-        assert_eq!(got, "404", "an unknown dataset");
-        let not_an_id = Ds {
-            id: "not-a-uuid".into(),
-            ..open.clone()
-        };
-        let (got, _) = outcome(link(app, None, &not_an_id, "").await).await;
-        assert_eq!(got, "404");
-
-        // Unknown tokens: 404.
-        for token in ["kjf_unknown", "nothing-like-a-token"] {
-            let res = follow(app, &format!("/api/v1/file-links/{token}")).await;
-            problem(res, 404).await;
-        }
-
-        // An expired link: 410 link-expired.
-        let (_, body) = outcome(link(app, None, &open, "").await).await;
-        let url = body["url"].as_str().unwrap().to_string();
-        redirected(app, &url, &open.url).await;
-        let token = url.rsplit('/').next().unwrap().to_string();
-        let hash = kujenga::auth::token_hash(&token);
-        {
-            use diesel::prelude::*;
-            use kujenga::db::schema::file_links as fl;
-            let n = app
-                .db
-                .run(move |conn| {
-                    diesel::update(fl::table.filter(fl::token_hash.eq(hash)))
-                        .set(fl::expires_at.eq(kujenga::db::now() - chrono::Duration::minutes(1)))
-                        .execute(conn)
-                })
-                .await
-                .unwrap();
-            assert_eq!(n, 1);
-        }
-        typed(follow(app, &url).await, 410, "link-expired").await;
     }
 );
 
-// ----- transfer policies ----------------------------------------------------------
-
-/// `ke-lab` (KE) in an active partnership with `ng-lab` (NG); `gh-lab` (GH)
-/// in none. `ke` (KE) in no institution; `tz` (TZ) a member of `ng-lab`;
-/// `gh` (GH) a member of `gh-lab`; `nobody` (no country) a member of
-/// `ng-lab`; `coord` coordinates the partnership `ke-ng`.
-pub(crate) struct Sovereignty {
-    pub(crate) w: World,
-    pub(crate) coord: Account,
-    pub(crate) ng_owner: Account,
-    pub(crate) ke: Account,
-    pub(crate) tz: Account,
-    pub(crate) gh: Account,
-    pub(crate) nobody: Account,
-}
-
-pub(crate) async fn sovereignty(backend: Backend) -> Sovereignty {
-    let w = world(backend).await;
-    let app = &w.app;
-    let ng_owner = app.signup("owner@ng-lab.example.org").await;
-    let gh_owner = app.signup("owner@gh-lab.example.org").await;
-    create(app, &ng_owner.access, institution("ng-lab", "NG")).await;
-    verify(app, &w.root.access, "ng-lab").await;
-    create(app, &gh_owner.access, institution("gh-lab", "GH")).await;
-    verify(app, &w.root.access, "gh-lab").await;
-    let ke = person(app, "ke@example.org", Some("KE")).await;
-    let tz = person(app, "tz@example.org", Some("TZ")).await;
-    let gh = person(app, "gh@example.org", Some("GH")).await;
-    let nobody = person(app, "nobody@example.org", None).await;
-    join(app, &ng_owner.access, "ng-lab", &tz, "member").await;
-    join(app, &ng_owner.access, "ng-lab", &nobody, "member").await;
-    join(app, &gh_owner.access, "gh-lab", &gh, "member").await;
-
-    // The partnership: proposed by a coordinator, both labs accept, active.
-    let coord = app.signup("coord@example.org").await;
-    set_platform_role(app, &coord.id, "coordinator").await;
-    let coord = app.signin("coord@example.org").await;
-    let c = Some(coord.access.as_str());
-    body_of(
-        call(
-            app,
-            Method::POST,
-            "/api/v1/partnerships",
-            c,
-            Some(json!({"slug": "ke-ng", "title": "Kenya–Nigeria speech",
-                        "starts_on": "2026-03-01", "ends_on": "2028-02-29"})),
-        )
-        .await,
-        201,
-    )
-    .await;
-    for (inst, owner) in [("ke-lab", &w.owner), ("ng-lab", &ng_owner)] {
-        let m = body_of(
-            call(
-                app,
-                Method::POST,
-                "/api/v1/partnerships/ke-ng/members",
-                c,
-                Some(json!({ "institution": inst })),
-            )
-            .await,
-            201,
-        )
-        .await;
-        assert_eq!(m["status"], "invited", "{m}");
-        let m = body_of(
-            call(
-                app,
-                Method::POST,
-                &format!("/api/v1/partnerships/ke-ng/members/{inst}/accept"),
-                Some(&owner.access),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-        assert_eq!(m["status"], "active", "{m}");
-    }
-    let p = body_of(
-        call(
-            app,
-            Method::POST,
-            "/api/v1/partnerships/ke-ng/activate",
-            c,
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(p["status"], "active", "{p}");
-    Sovereignty {
+api_test!(unknown_files_and_datasets_have_no_file_links, |backend| {
+    let l = links_world(backend).await;
+    let Links {
         w,
-        coord,
-        ng_owner,
-        ke,
-        tz,
-        gh,
-        nobody,
-    }
-}
+        open,
+        registered,
+        ..
+    } = &l;
+    let app = &w.app;
+    // Unknown files and datasets: 404.
+    let unknown_file = Ds {
+        file: OTHER_ID.into(),
+        ..open.clone()
+    };
+    let (got, _) = outcome(link(app, None, &unknown_file, "").await).await;
+    assert_eq!(got, "404", "an unknown file");
+    let foreign_file = Ds {
+        file: registered.file.clone(),
+        ..open.clone()
+    };
+    let (got, _) = outcome(link(app, Some(&w.member.access), &foreign_file, "").await).await;
+    assert_eq!(got, "404", "another dataset's file");
+    let unknown_dataset = Ds {
+        id: OTHER_ID.into(),
+        ..open.clone()
+    };
+    let (got, _) = outcome(link(app, None, &unknown_dataset, "").await).await;
+    assert_eq!(got, "404", "an unknown dataset");
+    let not_an_id = Ds {
+        id: "not-a-uuid".into(),
+        ..open.clone()
+    };
+    let (got, _) = outcome(link(app, None, &not_an_id, "").await).await;
+    assert_eq!(got, "404");
+});
 
-impl Sovereignty {
-    /// `ng-lab` leaves the partnership: it is no partner of `ke-lab` any more.
-    pub(crate) async fn end_partnership(&self) {
-        let res = call(
-            &self.w.app,
-            Method::DELETE,
-            "/api/v1/partnerships/ke-ng/members/ng-lab",
-            Some(&self.coord.access),
-            None,
-        )
-        .await;
-        body_of(res, 200).await;
+api_test!(unknown_and_expired_link_tokens_are_refused, |backend| {
+    let l = links_world(backend).await;
+    let Links { w, open, .. } = &l;
+    let app = &w.app;
+    // Unknown tokens: 404.
+    for token in ["kjf_unknown", "nothing-like-a-token"] {
+        let res = follow(app, &format!("/api/v1/file-links/{token}")).await;
+        problem(res, 404).await;
     }
-}
+
+    // An expired link: 410 link-expired.
+    let (_, body) = outcome(link(app, None, open, "").await).await;
+    let url = body["url"].as_str().unwrap().to_string();
+    redirected(app, &url, &open.url).await;
+    let token = url.rsplit('/').next().unwrap().to_string();
+    let hash = kujenga::auth::token_hash(&token);
+    {
+        use diesel::prelude::*;
+        use kujenga::db::schema::file_links as fl;
+        let n = app
+            .db
+            .run(move |conn| {
+                diesel::update(fl::table.filter(fl::token_hash.eq(hash)))
+                    .set(fl::expires_at.eq(kujenga::db::now() - chrono::Duration::minutes(1)))
+                    .execute(conn)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    typed(follow(app, &url).await, 410, "link-expired").await;
+});
+
+// ----- transfer policies ----------------------------------------------------------
 
 /// `"201"` or `"<status> <problem type>"`; a transfer refusal's detail
 /// names the policy.
@@ -743,9 +418,16 @@ async fn request_outcome(res: reqwest::Response, policy: &str) -> String {
     format!("{code} {kind}")
 }
 
-api_test!(transfer_policies_decide_who_may_request_access, |backend| {
-    let s = sovereignty(backend).await;
-    let (w, app) = (&s.w, &s.w.app);
+/// A dataset of each transfer policy, owned by `ke-lab` (KE).
+struct Policies {
+    unrestricted: Ds,
+    in_country: Ds,
+    /// Allowed to NG.
+    allowed: Ds,
+    partners: Ds,
+}
+
+async fn policy_datasets(w: &World) -> Policies {
     let unrestricted = w.dataset("Free corpus", json!({})).await;
     let in_country = w
         .dataset("Local corpus", json!({"transfer_policy": "in_country"}))
@@ -762,6 +444,218 @@ api_test!(transfer_policies_decide_who_may_request_access, |backend| {
             json!({"transfer_policy": "partners_only"}),
         )
         .await;
+    Policies {
+        unrestricted,
+        in_country,
+        allowed,
+        partners,
+    }
+}
+
+/// One request of the transfer policy table: who asks for which dataset
+/// (of which policy) with which body, and `"201"` or `"<status> <problem
+/// type>"`.
+struct RequestCase<'a> {
+    name: &'a str,
+    ds: &'a Ds,
+    policy: &'a str,
+    who: &'a Account,
+    body: Value,
+    expect: &'a str,
+}
+
+/// Every request of the transfer policy table, in order.
+fn request_cases<'a>(s: &'a Sovereignty, d: &'a Policies) -> Vec<RequestCase<'a>> {
+    let Policies {
+        unrestricted,
+        in_country,
+        allowed,
+        partners,
+    } = d;
+    let refused = "403 transfer-not-allowed";
+    let created = "201";
+    let alone = asking(90);
+    vec![
+        RequestCase {
+            name: "unrestricted: a user without a country",
+            ds: unrestricted,
+            policy: "unrestricted",
+            who: &s.nobody,
+            body: alone.clone(),
+            expect: created,
+        },
+        RequestCase {
+            name: "unrestricted: a user anywhere",
+            ds: unrestricted,
+            policy: "unrestricted",
+            who: &s.gh,
+            body: alone.clone(),
+            expect: created,
+        },
+        RequestCase {
+            name: "in_country: a user in the origin country",
+            ds: in_country,
+            policy: "in_country",
+            who: &s.ke,
+            body: alone.clone(),
+            expect: created,
+        },
+        RequestCase {
+            name: "in_country: a user elsewhere",
+            ds: in_country,
+            policy: "in_country",
+            who: &s.tz,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "in_country: on behalf of an institution elsewhere",
+            ds: in_country,
+            policy: "in_country",
+            who: &s.tz,
+            body: on_behalf("ng-lab"),
+            expect: refused,
+        },
+        RequestCase {
+            name: "in_country: no country",
+            ds: in_country,
+            policy: "in_country",
+            who: &s.nobody,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "allowed_countries: a user in an unlisted country",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.tz,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "allowed_countries: on behalf of an institution not one's own",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.tz,
+            body: on_behalf("gh-lab"),
+            expect: "400 validation-error institution",
+        },
+        RequestCase {
+            name: "allowed_countries: on behalf of an unknown institution",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.tz,
+            body: on_behalf("no-such-lab"),
+            expect: "400 validation-error institution",
+        },
+        RequestCase {
+            name: "allowed_countries: the institution's (listed) country counts",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.tz,
+            body: on_behalf("ng-lab"),
+            expect: created,
+        },
+        RequestCase {
+            name: "allowed_countries: the origin country is never a transfer",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.ke,
+            body: alone.clone(),
+            expect: created,
+        },
+        RequestCase {
+            name: "allowed_countries: another unlisted country",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.gh,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "allowed_countries: the institution's (unlisted) country counts",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.gh,
+            body: on_behalf("gh-lab"),
+            expect: refused,
+        },
+        RequestCase {
+            name: "allowed_countries: no country",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.nobody,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "allowed_countries: an institution speaks for a user without a country",
+            ds: allowed,
+            policy: "allowed_countries",
+            who: &s.nobody,
+            body: on_behalf("ng-lab"),
+            expect: created,
+        },
+        RequestCase {
+            name: "partners_only: a user alone is no partner",
+            ds: partners,
+            policy: "partners_only",
+            who: &s.ke,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "partners_only: a member of a partner, alone",
+            ds: partners,
+            policy: "partners_only",
+            who: &s.tz,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "partners_only: an institution in no partnership",
+            ds: partners,
+            policy: "partners_only",
+            who: &s.gh,
+            body: on_behalf("gh-lab"),
+            expect: refused,
+        },
+        RequestCase {
+            name: "partners_only: no country",
+            ds: partners,
+            policy: "partners_only",
+            who: &s.nobody,
+            body: alone.clone(),
+            expect: refused,
+        },
+        RequestCase {
+            name: "partners_only: on behalf of the active partner",
+            ds: partners,
+            policy: "partners_only",
+            who: &s.tz,
+            body: on_behalf("ng-lab"),
+            expect: created,
+        },
+        RequestCase {
+            name: "partners_only: on behalf of the active partner, without a country",
+            ds: partners,
+            policy: "partners_only",
+            who: &s.nobody,
+            body: on_behalf("ng-lab"),
+            expect: created,
+        },
+    ]
+}
+
+api_test!(transfer_policies_decide_who_may_request_access, |backend| {
+    let s = sovereignty(backend).await;
+    let (w, app) = (&s.w, &s.w.app);
+    let pd = policy_datasets(w).await;
+    let Policies {
+        in_country,
+        partners,
+        ..
+    } = &pd;
     // The origin country defaults to the owner's.
     let d = body_of(
         app.get_auth(&format!("/api/v1/datasets/{}", in_country.id), &s.ke.access)
@@ -771,181 +665,18 @@ api_test!(transfer_policies_decide_who_may_request_access, |backend| {
     .await;
     assert_eq!(d["origin_country"], "KE", "{d}");
 
-    let refused = "403 transfer-not-allowed";
     let created = "201";
-    let alone = asking(90);
-    let cases: Vec<(&str, &Ds, &str, &Account, Value, &str)> = vec![
-        (
-            "unrestricted: a user without a country",
-            &unrestricted,
-            "unrestricted",
-            &s.nobody,
-            alone.clone(),
-            created,
-        ),
-        (
-            "unrestricted: a user anywhere",
-            &unrestricted,
-            "unrestricted",
-            &s.gh,
-            alone.clone(),
-            created,
-        ),
-        (
-            "in_country: a user in the origin country",
-            &in_country,
-            "in_country",
-            &s.ke,
-            alone.clone(),
-            created,
-        ),
-        (
-            "in_country: a user elsewhere",
-            &in_country,
-            "in_country",
-            &s.tz,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "in_country: on behalf of an institution elsewhere",
-            &in_country,
-            "in_country",
-            &s.tz,
-            on_behalf("ng-lab"),
-            refused,
-        ),
-        (
-            "in_country: no country",
-            &in_country,
-            "in_country",
-            &s.nobody,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "allowed_countries: a user in an unlisted country",
-            &allowed,
-            "allowed_countries",
-            &s.tz,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "allowed_countries: on behalf of an institution not one's own",
-            &allowed,
-            "allowed_countries",
-            &s.tz,
-            on_behalf("gh-lab"),
-            "400 validation-error institution",
-        ),
-        (
-            "allowed_countries: on behalf of an unknown institution",
-            &allowed,
-            "allowed_countries",
-            &s.tz,
-            on_behalf("no-such-lab"),
-            "400 validation-error institution",
-        ),
-        (
-            "allowed_countries: the institution's (listed) country counts",
-            &allowed,
-            "allowed_countries",
-            &s.tz,
-            on_behalf("ng-lab"),
-            created,
-        ),
-        (
-            "allowed_countries: the origin country is never a transfer",
-            &allowed,
-            "allowed_countries",
-            &s.ke,
-            alone.clone(),
-            created,
-        ),
-        (
-            "allowed_countries: another unlisted country",
-            &allowed,
-            "allowed_countries",
-            &s.gh,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "allowed_countries: the institution's (unlisted) country counts",
-            &allowed,
-            "allowed_countries",
-            &s.gh,
-            on_behalf("gh-lab"),
-            refused,
-        ),
-        (
-            "allowed_countries: no country",
-            &allowed,
-            "allowed_countries",
-            &s.nobody,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "allowed_countries: an institution speaks for a user without a country",
-            &allowed,
-            "allowed_countries",
-            &s.nobody,
-            on_behalf("ng-lab"),
-            created,
-        ),
-        (
-            "partners_only: a user alone is no partner",
-            &partners,
-            "partners_only",
-            &s.ke,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "partners_only: a member of a partner, alone",
-            &partners,
-            "partners_only",
-            &s.tz,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "partners_only: an institution in no partnership",
-            &partners,
-            "partners_only",
-            &s.gh,
-            on_behalf("gh-lab"),
-            refused,
-        ),
-        (
-            "partners_only: no country",
-            &partners,
-            "partners_only",
-            &s.nobody,
-            alone.clone(),
-            refused,
-        ),
-        (
-            "partners_only: on behalf of the active partner",
-            &partners,
-            "partners_only",
-            &s.tz,
-            on_behalf("ng-lab"),
-            created,
-        ),
-        (
-            "partners_only: on behalf of the active partner, without a country",
-            &partners,
-            "partners_only",
-            &s.nobody,
-            on_behalf("ng-lab"),
-            created,
-        ),
-    ];
+    let cases = request_cases(&s, &pd);
     let mut expected_created = 0;
-    for (case, ds, policy, who, body, expected) in &cases {
+    for RequestCase {
+        name: case,
+        ds,
+        policy,
+        who,
+        body,
+        expect: expected,
+    } in &cases
+    {
         let got = request_outcome(
             ask(app, Some(&who.access), &ds.id, body.clone()).await,
             policy,
@@ -972,6 +703,23 @@ api_test!(transfer_policies_decide_who_may_request_access, |backend| {
     assert_eq!(tz_mine.len(), 2, "{tz_mine:?}");
     let r = show(app, &s.tz.access, &tz_mine[0]).await;
     assert_eq!(r["institution"], "ng-lab", "{r}");
+});
+
+api_test!(transfer_policies_are_checked_again_at_approval, |backend| {
+    let s = sovereignty(backend).await;
+    let (w, app) = (&s.w, &s.w.app);
+    let pd = policy_datasets(w).await;
+    let Policies {
+        in_country,
+        partners,
+        ..
+    } = &pd;
+    // The requests of the table above, each as it was answered there.
+    for c in request_cases(&s, &pd) {
+        ask(app, Some(&c.who.access), &c.ds.id, c.body).await;
+    }
+    let made = audited(app, &w.root, "access_request.created").await;
+    let refused = "403 transfer-not-allowed";
 
     // At approval the policy is checked again, with the facts as they are now.
     // A requester who moved abroad:
@@ -1070,8 +818,18 @@ api_test!(transfer_policies_decide_who_may_request_access, |backend| {
     );
 });
 
-api_test!(transfer_policies_decide_each_file_link, |backend| {
-    let s = sovereignty(backend).await;
+/// An open dataset of each transfer policy, owned by `ke-lab` (KE), and a
+/// restricted partners-only one granted to `tz` on behalf of `ng-lab`.
+struct OpenPolicies {
+    free: Ds,
+    local: Ds,
+    /// Allowed to NG.
+    listed: Ds,
+    partners: Ds,
+    granted: Ds,
+}
+
+async fn open_policy_datasets(s: &Sovereignty) -> OpenPolicies {
     let (w, app) = (&s.w, &s.w.app);
     let free = w
         .dataset("Free open corpus", json!({"access_level": "open"}))
@@ -1110,124 +868,206 @@ api_test!(transfer_policies_decide_each_file_link, |backend| {
         .await,
     );
     approve(app, &w.owner.access, &grant).await;
+    OpenPolicies {
+        free,
+        local,
+        listed,
+        partners,
+        granted,
+    }
+}
 
+const REFUSED: &str = "403 transfer-not-allowed";
+const NOT_THEIRS: &str = "400 validation-error";
+
+/// One file link of the transfer policy table: who (if anyone) asks for a
+/// link to a file of which dataset, with which query, and `"200"` or
+/// `"<status> <problem type>"`.
+struct LinkPolicyCase<'a> {
+    name: &'a str,
+    ds: &'a Ds,
+    who: Option<&'a Account>,
+    query: &'a str,
+    expect: &'a str,
+}
+
+/// Every case of the file link transfer table, in order.
+fn link_policy_cases<'a>(s: &'a Sovereignty, d: &'a OpenPolicies) -> Vec<LinkPolicyCase<'a>> {
+    let w = &s.w;
+    let OpenPolicies {
+        free,
+        local,
+        listed,
+        partners,
+        granted,
+    } = d;
     let ok = "200";
-    let refused = "403 transfer-not-allowed";
-    let not_theirs = "400 validation-error";
+    let (refused, not_theirs) = (REFUSED, NOT_THEIRS);
     let anon: Option<&Account> = None;
-    let cases: Vec<(&str, &Ds, Option<&Account>, &str, &str)> = vec![
-        ("unrestricted: anonymous", &free, anon, "", ok),
-        ("unrestricted: no country", &free, Some(&s.nobody), "", ok),
-        (
-            "in_country: the origin country",
-            &local,
-            Some(&s.ke),
-            "",
-            ok,
-        ),
-        ("in_country: elsewhere", &local, Some(&s.tz), "", refused),
-        (
-            "in_country: anonymous has no country",
-            &local,
-            anon,
-            "",
-            refused,
-        ),
-        (
-            "in_country: the owner's members, without a country",
-            &local,
-            Some(&w.owner),
-            "",
-            ok,
-        ),
-        (
-            "allowed_countries: the origin",
-            &listed,
-            Some(&s.ke),
-            "",
-            ok,
-        ),
-        (
-            "allowed_countries: unlisted",
-            &listed,
-            Some(&s.tz),
-            "",
-            refused,
-        ),
-        (
-            "allowed_countries: ?institution= switches to a listed country",
-            &listed,
-            Some(&s.tz),
-            "?institution=ng-lab",
-            ok,
-        ),
-        (
-            "allowed_countries: ?institution= must be one's own",
-            &listed,
-            Some(&s.tz),
-            "?institution=gh-lab",
-            not_theirs,
-        ),
-        (
-            "allowed_countries: anonymous cannot name an institution",
-            &listed,
-            anon,
-            "?institution=ng-lab",
-            not_theirs,
-        ),
-        ("allowed_countries: anonymous", &listed, anon, "", refused),
-        (
-            "allowed_countries: no country",
-            &listed,
-            Some(&s.nobody),
-            "",
-            refused,
-        ),
-        (
-            "allowed_countries: an institution speaks for a user without a country",
-            &listed,
-            Some(&s.nobody),
-            "?institution=ng-lab",
-            ok,
-        ),
-        (
-            "allowed_countries: ?institution= switches to an unlisted country",
-            &listed,
-            Some(&s.gh),
-            "?institution=gh-lab",
-            refused,
-        ),
-        ("partners_only: alone", &partners, Some(&s.tz), "", refused),
-        (
-            "partners_only: on behalf of the partner",
-            &partners,
-            Some(&s.tz),
-            "?institution=ng-lab",
-            ok,
-        ),
-        (
-            "partners_only: on behalf of a non-partner",
-            &partners,
-            Some(&s.gh),
-            "?institution=gh-lab",
-            refused,
-        ),
-        (
-            "partners_only: a grant on behalf of the partner counts for it",
-            &granted,
-            Some(&s.tz),
-            "",
-            ok,
-        ),
-        (
-            "partners_only: ... whatever ?institution= says",
-            &granted,
-            Some(&s.tz),
-            "?institution=gh-lab",
-            ok,
-        ),
-    ];
-    for (case, ds, who, query, expected) in &cases {
+    vec![
+        LinkPolicyCase {
+            name: "unrestricted: anonymous",
+            ds: free,
+            who: anon,
+            query: "",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "unrestricted: no country",
+            ds: free,
+            who: Some(&s.nobody),
+            query: "",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "in_country: the origin country",
+            ds: local,
+            who: Some(&s.ke),
+            query: "",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "in_country: elsewhere",
+            ds: local,
+            who: Some(&s.tz),
+            query: "",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "in_country: anonymous has no country",
+            ds: local,
+            who: anon,
+            query: "",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "in_country: the owner's members, without a country",
+            ds: local,
+            who: Some(&w.owner),
+            query: "",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: the origin",
+            ds: listed,
+            who: Some(&s.ke),
+            query: "",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: unlisted",
+            ds: listed,
+            who: Some(&s.tz),
+            query: "",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: ?institution= switches to a listed country",
+            ds: listed,
+            who: Some(&s.tz),
+            query: "?institution=ng-lab",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: ?institution= must be one's own",
+            ds: listed,
+            who: Some(&s.tz),
+            query: "?institution=gh-lab",
+            expect: not_theirs,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: anonymous cannot name an institution",
+            ds: listed,
+            who: anon,
+            query: "?institution=ng-lab",
+            expect: not_theirs,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: anonymous",
+            ds: listed,
+            who: anon,
+            query: "",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: no country",
+            ds: listed,
+            who: Some(&s.nobody),
+            query: "",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: an institution speaks for a user without a country",
+            ds: listed,
+            who: Some(&s.nobody),
+            query: "?institution=ng-lab",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "allowed_countries: ?institution= switches to an unlisted country",
+            ds: listed,
+            who: Some(&s.gh),
+            query: "?institution=gh-lab",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "partners_only: alone",
+            ds: partners,
+            who: Some(&s.tz),
+            query: "",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "partners_only: on behalf of the partner",
+            ds: partners,
+            who: Some(&s.tz),
+            query: "?institution=ng-lab",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "partners_only: on behalf of a non-partner",
+            ds: partners,
+            who: Some(&s.gh),
+            query: "?institution=gh-lab",
+            expect: refused,
+        },
+        LinkPolicyCase {
+            name: "partners_only: a grant on behalf of the partner counts for it",
+            ds: granted,
+            who: Some(&s.tz),
+            query: "",
+            expect: ok,
+        },
+        LinkPolicyCase {
+            name: "partners_only: ... whatever ?institution= says",
+            ds: granted,
+            who: Some(&s.tz),
+            query: "?institution=gh-lab",
+            expect: ok,
+        },
+    ]
+}
+
+api_test!(transfer_policies_decide_each_file_link, |backend| {
+    let s = sovereignty(backend).await;
+    let (w, app) = (&s.w, &s.w.app);
+    let od = open_policy_datasets(&s).await;
+    let OpenPolicies {
+        local,
+        listed,
+        granted,
+        ..
+    } = &od;
+    let (refused, not_theirs) = (REFUSED, NOT_THEIRS);
+    let cases = link_policy_cases(&s, &od);
+    for LinkPolicyCase {
+        name: case,
+        ds,
+        who,
+        query,
+        expect: expected,
+    } in &cases
+    {
         let (got, body) = outcome(link(app, who.map(|a| a.access.as_str()), ds, query).await).await;
         let got = got.split(' ').take(2).collect::<Vec<_>>().join(" ");
         assert_eq!(got, *expected, "{case}: {body}");
@@ -1257,28 +1097,41 @@ api_test!(transfer_policies_decide_each_file_link, |backend| {
             .map(|e| e["detail"]["to_country"].clone())
             .collect()
     };
-    assert_eq!(to(&s.tz, &listed), vec![json!("NG")]);
-    assert_eq!(to(&s.nobody, &listed), vec![json!("NG")]);
-    assert_eq!(to(&s.ke, &listed), vec![json!("KE")]);
-    assert_eq!(to(&s.tz, &granted), vec![json!("NG"), json!("NG")]);
-    assert_eq!(to(&w.owner, &local), vec![json!("KE")]);
+    assert_eq!(to(&s.tz, listed), vec![json!("NG")]);
+    assert_eq!(to(&s.nobody, listed), vec![json!("NG")]);
+    assert_eq!(to(&s.ke, listed), vec![json!("KE")]);
+    assert_eq!(to(&s.tz, granted), vec![json!("NG"), json!("NG")]);
+    assert_eq!(to(&w.owner, local), vec![json!("KE")]);
+});
 
+api_test!(each_file_link_checks_the_transfer_policy_again, |backend| {
+    let s = sovereignty(backend).await;
+    let app = &s.w.app;
+    let od = open_policy_datasets(&s).await;
+    let OpenPolicies {
+        free,
+        local,
+        partners,
+        granted,
+        ..
+    } = &od;
+    let (ok, refused) = ("200", REFUSED);
     // The policy is checked each time: once ng-lab is no partner, the grant
     // no longer lets the data go there.
     s.end_partnership().await;
-    let (got, body) = outcome(link(app, Some(&s.tz.access), &granted, "").await).await;
+    let (got, body) = outcome(link(app, Some(&s.tz.access), granted, "").await).await;
     assert_eq!(got, refused, "{body}");
     let (got, _) =
-        outcome(link(app, Some(&s.tz.access), &partners, "?institution=ng-lab").await).await;
+        outcome(link(app, Some(&s.tz.access), partners, "?institution=ng-lab").await).await;
     assert_eq!(got, refused);
     // Moving country changes what a user alone may get.
     set_country(app, &s.tz, Some("KE")).await;
-    let (got, _) = outcome(link(app, Some(&s.tz.access), &local, "").await).await;
+    let (got, _) = outcome(link(app, Some(&s.tz.access), local, "").await).await;
     assert_eq!(got, ok);
     set_country(app, &s.ke, None).await;
-    let (got, _) = outcome(link(app, Some(&s.ke.access), &local, "").await).await;
+    let (got, _) = outcome(link(app, Some(&s.ke.access), local, "").await).await;
     assert_eq!(got, refused, "no country passes only `unrestricted`");
-    let (got, _) = outcome(link(app, Some(&s.ke.access), &free, "").await).await;
+    let (got, _) = outcome(link(app, Some(&s.ke.access), free, "").await).await;
     assert_eq!(got, ok);
 });
 
@@ -1363,19 +1216,112 @@ api_test!(
 
 // ----- the state machine ------------------------------------------------------------
 
-api_test!(access_requests_move_through_their_states, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    let ds = w.dataset("Twi speech corpus", json!({})).await;
-    let alice = person(app, "alice@example.org", Some("TZ")).await;
-    let (owner, editor, member, root) = (
-        w.owner.access.as_str(),
-        w.editor.access.as_str(),
-        w.member.access.as_str(),
-        w.root.access.as_str(),
-    );
-    let a = alice.access.as_str();
+/// `world` with a restricted dataset and `alice` (TZ), who will ask for it.
+struct Requests {
+    w: World,
+    ds: Ds,
+    alice: Account,
+}
 
+async fn requests_world(backend: Backend) -> Requests {
+    let w = world(backend).await;
+    let ds = w.dataset("Twi speech corpus", json!({})).await;
+    let alice = person(&w.app, "alice@example.org", Some("TZ")).await;
+    Requests { w, ds, alice }
+}
+
+impl Requests {
+    /// Alice's first request: 30 days, the purpose padded with blanks.
+    async fn first_request(&self) -> String {
+        let res = ask(
+            &self.w.app,
+            Some(&self.alice.access),
+            &self.ds.id,
+            json!({"purpose": format!("  {PURPOSE}  "), "duration_days": 30}),
+        )
+        .await;
+        id_of(&body_of(res, 201).await)
+    }
+
+    /// Alice's three requests of the day, each ended its own way: the
+    /// first approved by the editor and revoked by the owner, the second
+    /// rejected, the third withdrawn.
+    async fn alice_history(&self) -> [String; 3] {
+        let (app, w, a) = (&self.w.app, &self.w, &self.alice);
+        let id1 = self.first_request().await;
+        let note_1 = note("Please cite the paper.");
+        body_of(
+            act(app, Some(&w.editor.access), &id1, "approve", Some(note_1)).await,
+            200,
+        )
+        .await;
+        body_of(
+            act(app, Some(&w.owner.access), &id1, "revoke", Some(json!({}))).await,
+            200,
+        )
+        .await;
+        let id2 = id_of(&requested(app, a, &self.ds.id).await);
+        let note_2 = note("Not for this purpose.");
+        body_of(
+            act(app, Some(&w.owner.access), &id2, "reject", Some(note_2)).await,
+            200,
+        )
+        .await;
+        let id3 = id_of(&requested(app, a, &self.ds.id).await);
+        body_of(act(app, Some(&a.access), &id3, "withdraw", None).await, 200).await;
+        [id1, id2, id3]
+    }
+
+    /// Alice's history, her fourth request of the day braked, and Bob's
+    /// grant of three days, revoked with a note: the four requests, oldest
+    /// first.
+    async fn history(&self) -> [String; 4] {
+        let (app, w) = (&self.w.app, &self.w);
+        let [id1, id2, id3] = self.alice_history().await;
+        let res = ask(app, Some(&self.alice.access), &self.ds.id, asking(30)).await;
+        assert_eq!(res.status(), 429);
+        let bob = person(app, "bob@example.org", Some("TZ")).await;
+        let id4 = id_of(&requested(app, &bob, &self.ds.id).await);
+        let until = (Utc::now() + chrono::Duration::days(3))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let three_days = json!({"note": "Three days.", "expires_at": until});
+        let changed = json!({"note": "The consent terms changed."});
+        for (what, body) in [("approve", three_days), ("revoke", changed)] {
+            body_of(
+                act(app, Some(&w.owner.access), &id4, what, Some(body)).await,
+                200,
+            )
+            .await;
+        }
+        [id1, id2, id3, id4]
+    }
+}
+
+/// A time of the API.
+fn ts(v: &Value) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time"))
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// How many request transitions (approved, rejected, withdrawn, revoked)
+/// the audit log holds: a refused move writes none.
+async fn transitions_audited(app: &TestApp, root: &Account) -> usize {
+    let mut n = 0;
+    for action in ["approved", "rejected", "withdrawn", "revoked"] {
+        n += audited(app, root, &format!("access_request.{action}"))
+            .await
+            .len();
+    }
+    n
+}
+
+api_test!(access_requests_move_through_their_states, |backend| {
+    let r = requests_world(backend).await;
+    let Requests { w, ds, alice } = &r;
+    let app = &w.app;
+    let a = alice.access.as_str();
     // A new request: 201, Location, the whole representation.
     let res = ask(
         app,
@@ -1425,7 +1371,20 @@ api_test!(access_requests_move_through_their_states, |backend| {
     assert_eq!(r1["decided_at"], Value::Null);
     assert_eq!(r1["expires_at"], Value::Null);
     assert_eq!(show(app, a, &id1).await, r1, "stored as answered");
+});
 
+api_test!(only_the_right_people_move_a_pending_request, |backend| {
+    let r = requests_world(backend).await;
+    let Requests { w, alice, .. } = &r;
+    let app = &w.app;
+    let (owner, editor, member, root) = (
+        w.owner.access.as_str(),
+        w.editor.access.as_str(),
+        w.member.access.as_str(),
+        w.root.access.as_str(),
+    );
+    let a = alice.access.as_str();
+    let id1 = r.first_request().await;
     // Who may not decide: the requester, an admin who is no member, a
     // plain member (who may not even see it).
     for what in ["approve", "reject"] {
@@ -1476,96 +1435,121 @@ api_test!(access_requests_move_through_their_states, |backend| {
     // Admins may look.
     assert_eq!(show(app, root, &id1).await["status"], "pending");
 
-    // pending → approved, by an editor, for the asked duration.
-    let before = Utc::now();
-    let approved = body_of(
-        act(
-            app,
-            Some(editor),
-            &id1,
-            "approve",
-            Some(note("Please cite the paper.")),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(approved["status"], "approved");
-    assert_eq!(approved["decision_note"], "Please cite the paper.");
-    let ts = |v: &Value| {
-        chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time"))
-            .unwrap()
-            .with_timezone(&Utc)
-    };
-    let decided = ts(&approved["decided_at"]);
-    assert!(
-        decided >= before - chrono::Duration::seconds(2),
-        "{approved}"
-    );
-    let ends = ts(&approved["expires_at"]);
-    let expected = decided + chrono::Duration::days(30);
-    assert!(
-        (ends - expected).num_seconds().abs() <= 2,
-        "now + duration_days: {approved}"
-    );
-    // A link issued under the grant works while it lasts.
-    let (got, body) = outcome(link(app, Some(a), &ds, "").await).await;
-    assert_eq!(got, "200");
-    let under_grant = body["url"].as_str().unwrap().to_string();
-    redirected(app, &under_grant, &ds.url).await;
-    // Asking again while granted: 409.
-    typed(
-        ask(app, Some(a), &ds.id, asking(30)).await,
-        409,
-        "access-already-granted",
-    )
-    .await;
-
-    // From approved, only revoke (and expiry) are possible.
-    for (what, who, body) in [
-        ("approve", owner, Some(note("Again."))),
-        ("reject", owner, Some(note("Changed my mind."))),
-        ("withdraw", a, None),
-    ] {
-        typed(
-            act(app, Some(who), &id1, what, body).await,
-            409,
-            "invalid-transition",
-        )
-        .await;
-    }
-    // approved → revoked, by an owner, with an empty body.
-    let revoked = body_of(
-        act(app, Some(owner), &id1, "revoke", Some(json!({}))).await,
-        200,
-    )
-    .await;
-    assert_eq!(revoked["status"], "revoked");
     assert_eq!(
-        revoked["decision_note"], "Please cite the paper.",
-        "the approval's note stays"
+        transitions_audited(app, &w.root).await,
+        0,
+        "refusals write nothing"
     );
-    assert_eq!(revoked["revocation_note"], Value::Null, "none given");
-    // The grant has ended: the link issued under it is gone, no new ones.
-    typed(follow(app, &under_grant).await, 410, "access-ended").await;
-    let (got, _) = outcome(link(app, Some(a), &ds, "").await).await;
-    assert_eq!(got, "403 access-grant-required");
-    for (what, who, body) in [
-        ("approve", owner, Some(note("Again."))),
-        ("reject", owner, Some(note("No."))),
-        ("withdraw", a, None),
-        ("revoke", owner, Some(json!({"note": "Again."}))),
-    ] {
-        typed(
-            act(app, Some(who), &id1, what, body).await,
-            409,
-            "invalid-transition",
+});
+
+api_test!(
+    an_approved_request_grants_access_until_it_is_revoked,
+    |backend| {
+        let r = requests_world(backend).await;
+        let Requests { w, ds, alice } = &r;
+        let app = &w.app;
+        let (owner, editor) = (w.owner.access.as_str(), w.editor.access.as_str());
+        let a = alice.access.as_str();
+        let id1 = r.first_request().await;
+        // pending → approved, by an editor, for the asked duration.
+        let before = Utc::now();
+        let approved = body_of(
+            act(
+                app,
+                Some(editor),
+                &id1,
+                "approve",
+                Some(note("Please cite the paper.")),
+            )
+            .await,
+            200,
         )
         .await;
-    }
+        assert_eq!(approved["status"], "approved");
+        assert_eq!(approved["decision_note"], "Please cite the paper.");
+        let decided = ts(&approved["decided_at"]);
+        assert!(
+            decided >= before - chrono::Duration::seconds(2),
+            "{approved}"
+        );
+        let ends = ts(&approved["expires_at"]);
+        let expected = decided + chrono::Duration::days(30);
+        assert!(
+            (ends - expected).num_seconds().abs() <= 2,
+            "now + duration_days: {approved}"
+        );
+        // A link issued under the grant works while it lasts.
+        let (got, body) = outcome(link(app, Some(a), ds, "").await).await;
+        assert_eq!(got, "200");
+        let under_grant = body["url"].as_str().unwrap().to_string();
+        redirected(app, &under_grant, &ds.url).await;
+        // Asking again while granted: 409.
+        typed(
+            ask(app, Some(a), &ds.id, asking(30)).await,
+            409,
+            "access-already-granted",
+        )
+        .await;
 
+        // From approved, only revoke (and expiry) are possible.
+        for (what, who, body) in [
+            ("approve", owner, Some(note("Again."))),
+            ("reject", owner, Some(note("Changed my mind."))),
+            ("withdraw", a, None),
+        ] {
+            typed(
+                act(app, Some(who), &id1, what, body).await,
+                409,
+                "invalid-transition",
+            )
+            .await;
+        }
+        // approved → revoked, by an owner, with an empty body.
+        let revoked = body_of(
+            act(app, Some(owner), &id1, "revoke", Some(json!({}))).await,
+            200,
+        )
+        .await;
+        assert_eq!(revoked["status"], "revoked");
+        assert_eq!(
+            revoked["decision_note"], "Please cite the paper.",
+            "the approval's note stays"
+        );
+        assert_eq!(revoked["revocation_note"], Value::Null, "none given");
+        // The grant has ended: the link issued under it is gone, no new ones.
+        typed(follow(app, &under_grant).await, 410, "access-ended").await;
+        let (got, _) = outcome(link(app, Some(a), ds, "").await).await;
+        assert_eq!(got, "403 access-grant-required");
+        for (what, who, body) in [
+            ("approve", owner, Some(note("Again."))),
+            ("reject", owner, Some(note("No."))),
+            ("withdraw", a, None),
+            ("revoke", owner, Some(json!({"note": "Again."}))),
+        ] {
+            typed(
+                act(app, Some(who), &id1, what, body).await,
+                409,
+                "invalid-transition",
+            )
+            .await;
+        }
+
+        assert_eq!(
+            transitions_audited(app, &w.root).await,
+            2,
+            "an approval and a revocation"
+        );
+    }
+);
+
+api_test!(a_rejected_or_withdrawn_request_stays_so, |backend| {
+    let r = requests_world(backend).await;
+    let Requests { w, ds, alice } = &r;
+    let app = &w.app;
+    let owner = w.owner.access.as_str();
+    let a = alice.access.as_str();
     // pending → rejected.
-    let id2 = id_of(&requested(app, &alice, &ds.id).await);
+    let id2 = id_of(&requested(app, alice, &ds.id).await);
     let rejected = body_of(
         act(
             app,
@@ -1597,7 +1581,7 @@ api_test!(access_requests_move_through_their_states, |backend| {
     }
 
     // pending → withdrawn.
-    let id3 = id_of(&requested(app, &alice, &ds.id).await);
+    let id3 = id_of(&requested(app, alice, &ds.id).await);
     let withdrawn = body_of(act(app, Some(a), &id3, "withdraw", None).await, 200).await;
     assert_eq!(withdrawn["status"], "withdrawn");
     for (what, who, body) in [
@@ -1614,111 +1598,157 @@ api_test!(access_requests_move_through_their_states, |backend| {
         .await;
     }
 
+    assert_eq!(
+        transitions_audited(app, &w.root).await,
+        2,
+        "a rejection and a withdrawal"
+    );
+});
+
+api_test!(a_fourth_request_in_a_day_is_braked, |backend| {
+    let r = requests_world(backend).await;
+    let Requests { w, ds, alice } = &r;
+    let app = &w.app;
+    let a = alice.access.as_str();
+    r.alice_history().await;
     // Alice has asked three times today: a fourth request is braked.
     let res = ask(app, Some(a), &ds.id, asking(30)).await;
     assert!(res.headers().contains_key("retry-after"), "{res:?}");
     problem(res, 429).await;
+    assert_eq!(
+        audited(app, &w.root, "access_request.created").await.len(),
+        3,
+        "a braked request is not made"
+    );
+});
 
-    // An approval with its own end; a revocation with a note (Bob's).
-    let bob = person(app, "bob@example.org", Some("TZ")).await;
-    let id4 = id_of(&requested(app, &bob, &ds.id).await);
-    let until = (Utc::now() + chrono::Duration::days(3))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    // Bad approvals first: they change nothing.
-    let past = (Utc::now() - chrono::Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let far = (Utc::now() + chrono::Duration::days(3660 + 30))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let bad: Vec<(&str, Value, Vec<&str>)> = vec![
-        ("a blank note", json!({"note": "   "}), vec!["note"]),
-        ("an empty note", json!({"note": ""}), vec!["note"]),
-        (
-            "a note too long",
-            json!({"note": "x".repeat(2001)}),
-            vec!["note"],
-        ),
-        ("no note", json!({}), vec!["note"]),
-        (
-            "an end in the past",
-            json!({"note": "ok", "expires_at": past}),
-            vec!["expires_at"],
-        ),
-        (
-            "an end beyond ten years",
-            json!({"note": "ok", "expires_at": far}),
-            vec!["expires_at"],
-        ),
-        (
-            "an unknown field",
-            json!({"note": "ok", "colour": "red"}),
-            vec!["colour"],
-        ),
-    ];
-    for (case, body, fields) in bad {
-        let res = act(app, Some(owner), &id4, "approve", Some(body)).await;
-        let p = problem(res, 400).await;
-        let mut got = strings(&p["errors"], "field");
-        got.sort();
-        assert_eq!(got, fields, "{case}: {p}");
+api_test!(
+    an_approval_may_set_its_end_and_a_revocation_a_note,
+    |backend| {
+        let r = requests_world(backend).await;
+        let Requests { w, ds, .. } = &r;
+        let app = &w.app;
+        let owner = w.owner.access.as_str();
+        // An approval with its own end; a revocation with a note (Bob's).
+        let bob = person(app, "bob@example.org", Some("TZ")).await;
+        let id4 = id_of(&requested(app, &bob, &ds.id).await);
+        let until = (Utc::now() + chrono::Duration::days(3))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        // Bad approvals first: they change nothing.
+        let past = (Utc::now() - chrono::Duration::hours(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let far = (Utc::now() + chrono::Duration::days(3660 + 30))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let bad: Vec<(&str, Value, Vec<&str>)> = vec![
+            ("a blank note", json!({"note": "   "}), vec!["note"]),
+            ("an empty note", json!({"note": ""}), vec!["note"]),
+            (
+                "a note too long",
+                json!({"note": "x".repeat(2001)}),
+                vec!["note"],
+            ),
+            ("no note", json!({}), vec!["note"]),
+            (
+                "an end in the past",
+                json!({"note": "ok", "expires_at": past}),
+                vec!["expires_at"],
+            ),
+            (
+                "an end beyond ten years",
+                json!({"note": "ok", "expires_at": far}),
+                vec!["expires_at"],
+            ),
+            (
+                "an unknown field",
+                json!({"note": "ok", "colour": "red"}),
+                vec!["colour"],
+            ),
+        ];
+        for (case, body, fields) in bad {
+            let res = act(app, Some(owner), &id4, "approve", Some(body)).await;
+            let p = problem(res, 400).await;
+            let mut got = strings(&p["errors"], "field");
+            got.sort();
+            assert_eq!(got, fields, "{case}: {p}");
+        }
+        invalid(
+            act(app, Some(owner), &id4, "reject", Some(json!({"note": " "}))).await,
+            &["note"],
+        )
+        .await;
+        invalid(
+            act(
+                app,
+                Some(owner),
+                &id4,
+                "revoke",
+                Some(json!({"note": "x".repeat(2001)})),
+            )
+            .await,
+            &["note"],
+        )
+        .await;
+        assert_eq!(status(app, owner, &id4).await, "pending");
+        let approved = body_of(
+            act(
+                app,
+                Some(owner),
+                &id4,
+                "approve",
+                Some(json!({"note": "Three days.", "expires_at": until})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(ts(&approved["expires_at"]), ts(&json!(until)), "{approved}");
+        let revoked = body_of(
+            act(
+                app,
+                Some(owner),
+                &id4,
+                "revoke",
+                Some(json!({"note": "The consent terms changed."})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(revoked["status"], "revoked");
+        assert_eq!(
+            revoked["decision_note"], "Three days.",
+            "the approval's note is kept"
+        );
+        assert_eq!(revoked["revocation_note"], "The consent terms changed.");
+        assert_eq!(
+            show(app, &bob.access, &id4).await,
+            revoked,
+            "stored as answered"
+        );
+
+        assert_eq!(
+            transitions_audited(app, &w.root).await,
+            2,
+            "an approval and a revocation"
+        );
     }
-    invalid(
-        act(app, Some(owner), &id4, "reject", Some(json!({"note": " "}))).await,
-        &["note"],
-    )
-    .await;
-    invalid(
-        act(
-            app,
-            Some(owner),
-            &id4,
-            "revoke",
-            Some(json!({"note": "x".repeat(2001)})),
-        )
-        .await,
-        &["note"],
-    )
-    .await;
-    assert_eq!(status(app, owner, &id4).await, "pending");
-    let approved = body_of(
-        act(
-            app,
-            Some(owner),
-            &id4,
-            "approve",
-            Some(json!({"note": "Three days.", "expires_at": until})),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(ts(&approved["expires_at"]), ts(&json!(until)), "{approved}");
-    let revoked = body_of(
-        act(
-            app,
-            Some(owner),
-            &id4,
-            "revoke",
-            Some(json!({"note": "The consent terms changed."})),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(revoked["status"], "revoked");
-    assert_eq!(
-        revoked["decision_note"], "Three days.",
-        "the approval's note is kept"
-    );
-    assert_eq!(revoked["revocation_note"], "The consent terms changed.");
-    assert_eq!(
-        show(app, &bob.access, &id4).await,
-        revoked,
-        "stored as answered"
-    );
+);
 
+api_test!(deciders_list_the_requests_of_a_dataset, |backend| {
+    let r = requests_world(backend).await;
+    let Requests { w, ds, alice } = &r;
+    let app = &w.app;
+    let (owner, editor, member, root) = (
+        w.owner.access.as_str(),
+        w.editor.access.as_str(),
+        w.member.access.as_str(),
+        w.root.access.as_str(),
+    );
+    let a = alice.access.as_str();
+    let [id1, id2, id3, id4] = r.history().await;
     // The dataset's list: deciders and admins; filters; pages.
     let list = requests_path(&ds.id);
     for who in [owner, editor, root] {
@@ -1754,7 +1784,13 @@ api_test!(access_requests_move_through_their_states, |backend| {
     }
     problem(app.get(&list).await, 401).await;
     problem(app.get_auth(&requests_path(OTHER_ID), owner).await, 404).await;
+});
 
+api_test!(every_request_change_is_audited, |backend| {
+    let r = requests_world(backend).await;
+    let Requests { w, alice, .. } = &r;
+    let app = &w.app;
+    let [id1, id2, ..] = r.history().await;
     // Every change is audited, by whom, from which status to which.
     let count = |action: &'static str| {
         let root = w.root.clone();
@@ -1889,7 +1925,7 @@ api_test!(requests_are_seen_only_by_their_parties, |backend| {
     // ETag and 304 on the single request.
     let res = app.get_auth(&request_path(&alices), &alice.access).await;
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
-    let res = crate::institutions::send(
+    let res = crate::helpers::http::send(
         app,
         Method::GET,
         &request_path(&alices),
@@ -2002,6 +2038,15 @@ api_test!(each_decider_gets_one_reminder_per_sweep, |backend| {
 
 // ----- validation ---------------------------------------------------------------------
 
+/// A dataset that takes no access request: why, which (by id), who asks
+/// and `"<status> <problem type>"`.
+struct NoRequestCase<'a> {
+    name: &'a str,
+    id: &'a str,
+    token: Option<&'a str>,
+    expect: &'a str,
+}
+
 api_test!(
     bad_access_requests_are_refused_and_write_nothing,
     |backend| {
@@ -2010,7 +2055,6 @@ api_test!(
         let ds = w.dataset("Checked corpus", json!({})).await;
         let alice = person(app, "alice@example.org", Some("KE")).await;
         let a = Some(alice.access.as_str());
-
         let cases: Vec<(&str, Value, Vec<&str>)> = vec![
             (
                 "a purpose of 19 characters",
@@ -2081,7 +2125,7 @@ api_test!(
             assert_eq!(got, fields, "{case}: {p}");
         }
         // Not JSON at all.
-        let res = crate::institutions::send(
+        let res = crate::helpers::http::send(
             app,
             Method::POST,
             &requests_path(&ds.id),
@@ -2102,7 +2146,17 @@ api_test!(
             app.count_emails(&w.owner.email, "access_requested").await,
             0
         );
+    }
+);
 
+api_test!(
+    good_requests_at_the_bounds_and_datasets_that_take_none,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let ds = w.dataset("Checked corpus", json!({})).await;
+        let alice = person(app, "alice@example.org", Some("KE")).await;
+        let a = Some(alice.access.as_str());
         // The bounds themselves are fine: 20 characters, 1 and 730 days.
         let r = body_of(
             ask(
@@ -2162,43 +2216,69 @@ api_test!(
             200,
         )
         .await;
-        let cases: Vec<(&str, &str, Option<&str>, &str)> = vec![
-            (
-                "an open dataset",
-                &open.id,
-                a,
-                "409 access-request-not-needed",
-            ),
-            (
-                "a registered dataset",
-                &registered.id,
-                a,
-                "409 access-request-not-needed",
-            ),
-            (
-                "one's own institution's dataset",
-                &ds.id,
-                Some(&w.member.access),
-                "409 access-request-not-needed",
-            ),
-            (
-                "an editor of the owner",
-                &ds.id,
-                Some(&w.editor.access),
-                "409 access-request-not-needed",
-            ),
-            (
-                "an archived dataset",
-                &archived.id,
-                a,
-                "409 dataset-not-published",
-            ),
-            ("an institution-only dataset", &hidden.id, a, "404"),
-            ("an unknown dataset", OTHER_ID, a, "404"),
-            ("a malformed id", "not-a-uuid", a, "404"),
-            ("anonymous", &ds.id, None, "401"),
+        let cases: Vec<NoRequestCase> = vec![
+            NoRequestCase {
+                name: "an open dataset",
+                id: &open.id,
+                token: a,
+                expect: "409 access-request-not-needed",
+            },
+            NoRequestCase {
+                name: "a registered dataset",
+                id: &registered.id,
+                token: a,
+                expect: "409 access-request-not-needed",
+            },
+            NoRequestCase {
+                name: "one's own institution's dataset",
+                id: &ds.id,
+                token: Some(&w.member.access),
+                expect: "409 access-request-not-needed",
+            },
+            NoRequestCase {
+                name: "an editor of the owner",
+                id: &ds.id,
+                token: Some(&w.editor.access),
+                expect: "409 access-request-not-needed",
+            },
+            NoRequestCase {
+                name: "an archived dataset",
+                id: &archived.id,
+                token: a,
+                expect: "409 dataset-not-published",
+            },
+            NoRequestCase {
+                name: "an institution-only dataset",
+                id: &hidden.id,
+                token: a,
+                expect: "404",
+            },
+            NoRequestCase {
+                name: "an unknown dataset",
+                id: OTHER_ID,
+                token: a,
+                expect: "404",
+            },
+            NoRequestCase {
+                name: "a malformed id",
+                id: "not-a-uuid",
+                token: a,
+                expect: "404",
+            },
+            NoRequestCase {
+                name: "anonymous",
+                id: &ds.id,
+                token: None,
+                expect: "401",
+            },
         ];
-        for (case, id, token, expected) in cases {
+        for NoRequestCase {
+            name: case,
+            id,
+            token,
+            expect: expected,
+        } in cases
+        {
             let res = ask(app, token, id, asking(30)).await;
             let code = res.status().as_u16();
             let p = problem(res, code).await;
@@ -2308,60 +2388,122 @@ api_test!(racing_requests_and_decisions_land_once, |backend| {
 
 // ----- the periodic sweep ---------------------------------------------------------------
 
-api_test!(
-    the_sweep_expires_grants_and_requests_and_reminds,
-    |backend| {
-        let w = world(backend).await;
-        let app = &w.app;
-        let ds = w.dataset("Timed corpus", json!({})).await;
-        let alice = person(app, "alice@example.org", Some("KE")).await;
-        let bob = person(app, "bob@example.org", Some("KE")).await;
-        let carol = person(app, "carol@example.org", Some("KE")).await;
-        let dave = person(app, "dave@example.org", Some("KE")).await;
+/// `world` with a restricted dataset and four requesters (KE): dave's
+/// grant ends a few seconds from now, alice holds a 30-day grant (and a
+/// link under it), bob's and carol's requests are pending.
+struct Timed {
+    w: World,
+    ds: Ds,
+    alice: Account,
+    bob: Account,
+    carol: Account,
+    dave: Account,
+    /// Dave's grant and its end.
+    short: String,
+    ends: chrono::DateTime<Utc>,
+    daves_link: String,
+    /// Alice's grant.
+    granted: String,
+    alices_link: String,
+    /// Bob's and carol's requests.
+    b: String,
+    c: String,
+}
 
-        // dave's grant ends in a few seconds.
-        let short = id_of(&requested(app, &dave, &ds.id).await);
-        let ends = Utc::now() + chrono::Duration::seconds(4);
-        let r = body_of(
-            act(
-                app,
-                Some(&w.owner.access),
-                &short,
-                "approve",
-                Some(json!({"note": "Briefly.", "expires_at": ends.to_rfc3339()})),
-            )
-            .await,
-            200,
+async fn timed_world(backend: Backend) -> Timed {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Timed corpus", json!({})).await;
+    let alice = person(app, "alice@example.org", Some("KE")).await;
+    let bob = person(app, "bob@example.org", Some("KE")).await;
+    let carol = person(app, "carol@example.org", Some("KE")).await;
+    let dave = person(app, "dave@example.org", Some("KE")).await;
+
+    // dave's grant ends in a few seconds.
+    let short = id_of(&requested(app, &dave, &ds.id).await);
+    let ends = Utc::now() + chrono::Duration::seconds(4);
+    let r = body_of(
+        act(
+            app,
+            Some(&w.owner.access),
+            &short,
+            "approve",
+            Some(json!({"note": "Briefly.", "expires_at": ends.to_rfc3339()})),
         )
-        .await;
-        assert_eq!(r["status"], "approved");
-        let (got, body) = outcome(link(app, Some(&dave.access), &ds, "").await).await;
-        assert_eq!(got, "200");
-        let daves_link = body["url"].as_str().unwrap().to_string();
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(r["status"], "approved");
+    let (got, body) = outcome(link(app, Some(&dave.access), &ds, "").await).await;
+    assert_eq!(got, "200");
+    let daves_link = body["url"].as_str().unwrap().to_string();
 
-        // alice: a 30-day grant; bob and carol: pending.
-        let granted =
-            id_of(&body_of(ask(app, Some(&alice.access), &ds.id, asking(30)).await, 201).await);
-        approve(app, &w.editor.access, &granted).await;
-        let b = id_of(&requested(app, &bob, &ds.id).await);
-        let c = id_of(&requested(app, &carol, &ds.id).await);
-        let (got, body) = outcome(link(app, Some(&alice.access), &ds, "").await).await;
-        assert_eq!(got, "200");
-        let alices_link = body["url"].as_str().unwrap().to_string();
+    // alice: a 30-day grant; bob and carol: pending.
+    let granted =
+        id_of(&body_of(ask(app, Some(&alice.access), &ds.id, asking(30)).await, 201).await);
+    approve(app, &w.editor.access, &granted).await;
+    let b = id_of(&requested(app, &bob, &ds.id).await);
+    let c = id_of(&requested(app, &carol, &ds.id).await);
+    let (got, body) = outcome(link(app, Some(&alice.access), &ds, "").await).await;
+    assert_eq!(got, "200");
+    let alices_link = body["url"].as_str().unwrap().to_string();
+    Timed {
+        w,
+        ds,
+        alice,
+        bob,
+        carol,
+        dave,
+        short,
+        ends,
+        daves_link,
+        granted,
+        alices_link,
+        b,
+        c,
+    }
+}
 
-        // Past its end, dave's grant refuses links before any sweep.
-        let wait = ends - Utc::now() + chrono::Duration::milliseconds(300);
+impl Timed {
+    async fn past_daves_end(&self) {
+        let wait = self.ends - Utc::now() + chrono::Duration::milliseconds(300);
         if let Ok(wait) = wait.to_std() {
             tokio::time::sleep(wait).await;
         }
-        let (got, _) = outcome(link(app, Some(&dave.access), &ds, "").await).await;
+    }
+
+    /// Past the end of dave's grant, the sweep of today expires it.
+    async fn swept_today(&self) {
+        self.past_daves_end().await;
+        assert_eq!(sweep(&self.w.app, in_days(0)).await, swept(1, 0, 0));
+    }
+}
+
+api_test!(
+    an_ended_grant_is_refused_before_the_sweep_expires_it,
+    |backend| {
+        let t = timed_world(backend).await;
+        let Timed {
+            w,
+            ds,
+            dave,
+            short,
+            daves_link,
+            alices_link,
+            ..
+        } = &t;
+        let app = &w.app;
+        // Past its end, dave's grant refuses links before any sweep.
+        t.past_daves_end().await;
+        let (got, _) = outcome(link(app, Some(&dave.access), ds, "").await).await;
         assert_eq!(
             got, "403 access-grant-required",
             "the end counts, swept or not"
         );
-        typed(follow(app, &daves_link).await, 410, "access-ended").await;
+        typed(follow(app, daves_link).await, 410, "access-ended").await;
         assert_eq!(
-            status(app, &dave.access, &short).await,
+            status(app, &dave.access, short).await,
             "approved",
             "not swept yet"
         );
@@ -2371,7 +2513,7 @@ api_test!(
             act(
                 app,
                 Some(&w.owner.access),
-                &short,
+                short,
                 "revoke",
                 Some(note("Too late.")),
             )
@@ -2381,7 +2523,7 @@ api_test!(
         )
         .await;
         assert!(p["detail"].as_str().unwrap().contains("expired"), "{p}");
-        let r = show(app, &dave.access, &short).await;
+        let r = show(app, &dave.access, short).await;
         assert_eq!(r["status"], "approved", "{r}");
         assert_eq!(r["revocation_note"], Value::Null, "{r}");
         assert!(
@@ -2391,7 +2533,7 @@ api_test!(
         );
         assert_eq!(app.count_emails(&dave.email, "access_ended").await, 0);
         // And he may ask again.
-        let again = requested(app, &dave, &ds.id).await;
+        let again = requested(app, dave, &ds.id).await;
         body_of(
             act(app, Some(&dave.access), &id_of(&again), "withdraw", None).await,
             200,
@@ -2400,72 +2542,101 @@ api_test!(
 
         // Now: dave's grant is swept; nothing else is due.
         assert_eq!(sweep(app, in_days(0)).await, swept(1, 0, 0));
-        assert_eq!(status(app, &dave.access, &short).await, "expired");
+        assert_eq!(status(app, &dave.access, short).await, "expired");
         assert_eq!(app.count_emails(&dave.email, "access_ended").await, 1);
         assert_eq!(
             sweep(app, in_days(0)).await,
             swept(0, 0, 0),
             "nothing twice"
         );
-        redirected(app, &alices_link, &ds.url).await;
+        redirected(app, alices_link, &ds.url).await;
+    }
+);
 
-        // After a week: one reminder per decider (owner and editor), listing
-        // both pending requests; not the plain member.
+api_test!(the_sweep_reminds_the_deciders_once_a_week, |backend| {
+    let t = timed_world(backend).await;
+    let Timed { w, bob, c, .. } = &t;
+    let app = &w.app;
+    t.swept_today().await;
+    // After a week: one reminder per decider (owner and editor), listing
+    // both pending requests; not the plain member.
+    assert_eq!(
+        sweep(app, in_days(6)).await,
+        swept(0, 0, 0),
+        "not yet a week"
+    );
+    assert_eq!(sweep(app, in_days(8)).await, swept(0, 0, 2));
+    assert_eq!(
+        sweep(app, in_days(8)).await,
+        swept(0, 0, 0),
+        "no duplicates"
+    );
+    assert_eq!(
+        sweep(app, in_days(10)).await,
+        swept(0, 0, 0),
+        "once a period"
+    );
+    for who in [&w.owner, &w.editor] {
+        assert_eq!(app.count_emails(&who.email, "access_reminder").await, 1);
         assert_eq!(
-            sweep(app, in_days(6)).await,
-            swept(0, 0, 0),
-            "not yet a week"
+            count_of(&notification_kinds(app, who).await, "access_reminder"),
+            1
         );
-        assert_eq!(sweep(app, in_days(8)).await, swept(0, 0, 2));
-        assert_eq!(
-            sweep(app, in_days(8)).await,
-            swept(0, 0, 0),
-            "no duplicates"
-        );
-        assert_eq!(
-            sweep(app, in_days(10)).await,
-            swept(0, 0, 0),
-            "once a period"
-        );
-        for who in [&w.owner, &w.editor] {
-            assert_eq!(app.count_emails(&who.email, "access_reminder").await, 1);
-            assert_eq!(
-                count_of(&notification_kinds(app, who).await, "access_reminder"),
-                1
-            );
-        }
-        assert_eq!(
-            app.count_emails(&w.member.email, "access_reminder").await,
-            0
-        );
-        assert_eq!(app.count_emails(&bob.email, "access_reminder").await, 0);
-        // Another week on, another reminder.
-        assert_eq!(sweep(app, in_days(15)).await, swept(0, 0, 2));
-        assert_eq!(sweep(app, in_days(15)).await, swept(0, 0, 0));
-        for who in [&w.owner, &w.editor] {
-            assert_eq!(app.count_emails(&who.email, "access_reminder").await, 2);
-        }
-        // A decided request is no longer reminded of.
+    }
+    assert_eq!(
+        app.count_emails(&w.member.email, "access_reminder").await,
+        0
+    );
+    assert_eq!(app.count_emails(&bob.email, "access_reminder").await, 0);
+    // Another week on, another reminder.
+    assert_eq!(sweep(app, in_days(15)).await, swept(0, 0, 2));
+    assert_eq!(sweep(app, in_days(15)).await, swept(0, 0, 0));
+    for who in [&w.owner, &w.editor] {
+        assert_eq!(app.count_emails(&who.email, "access_reminder").await, 2);
+    }
+    // A decided request is no longer reminded of.
+    body_of(
+        act(app, Some(&w.owner.access), c, "reject", Some(note("No."))).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        sweep(app, in_days(22)).await,
+        swept(0, 0, 2),
+        "bob's is still pending"
+    );
+});
+
+api_test!(
+    the_sweep_expires_grants_and_requests_and_reminds,
+    |backend| {
+        let t = timed_world(backend).await;
+        let Timed {
+            w,
+            alice,
+            bob,
+            carol,
+            granted,
+            b,
+            c,
+            ..
+        } = &t;
+        let app = &w.app;
+        t.swept_today().await;
         body_of(
-            act(app, Some(&w.owner.access), &c, "reject", Some(note("No."))).await,
+            act(app, Some(&w.owner.access), c, "reject", Some(note("No."))).await,
             200,
         )
         .await;
-        assert_eq!(
-            sweep(app, in_days(22)).await,
-            swept(0, 0, 2),
-            "bob's is still pending"
-        );
-
         // Before 30 days nothing expires; after, the stale request and the
         // 30-day grant do.
         assert_eq!(sweep(app, in_days(29)).await, swept(0, 0, 2));
-        assert_eq!(status(app, &bob.access, &b).await, "pending");
+        assert_eq!(status(app, &bob.access, b).await, "pending");
         assert_eq!(sweep(app, in_days(31)).await, swept(1, 1, 0));
-        assert_eq!(status(app, &alice.access, &granted).await, "expired");
-        assert_eq!(status(app, &bob.access, &b).await, "expired");
+        assert_eq!(status(app, &alice.access, granted).await, "expired");
+        assert_eq!(status(app, &bob.access, b).await, "expired");
         assert_eq!(
-            status(app, &carol.access, &c).await,
+            status(app, &carol.access, c).await,
             "rejected",
             "final stays final"
         );
@@ -2476,7 +2647,7 @@ api_test!(
         assert_eq!(app.count_emails(&bob.email, "access_ended").await, 1);
         assert_eq!(app.count_emails(&carol.email, "access_ended").await, 0);
         assert_eq!(
-            count_of(&notification_kinds(app, &alice).await, "access_ended"),
+            count_of(&notification_kinds(app, alice).await, "access_ended"),
             1
         );
         // Expired requests cannot move any more.
@@ -2495,7 +2666,7 @@ api_test!(
             .await;
         }
         typed(
-            act(app, Some(&bob.access), &b, "withdraw", None).await,
+            act(app, Some(&bob.access), b, "withdraw", None).await,
             409,
             "invalid-transition",
         )
@@ -2518,7 +2689,112 @@ api_test!(
 
 // ----- emails over SMTP -----------------------------------------------------------------
 
-api_test!(access_emails_arrive_over_smtp, |backend| {
+/// The accepted emails to `to` whose subject contains `subject`, once
+/// there are at least `n`.
+async fn arrived(sink: &SmtpSink, to: &str, subject: &str, n: usize) -> Vec<Received> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got: Vec<Received> = sink
+            .accepted()
+            .into_iter()
+            .filter(|m| {
+                m.to.iter().any(|t| t == to)
+                    && m.header("Subject").is_some_and(|s| s.contains(subject))
+            })
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} `{subject}` emails to {to}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn token_in(mail: &Received) -> String {
+    let text = mail.decoded();
+    let start = text.find("?token=").expect("a link") + "?token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Signs up with the token from the verification email, and names the person.
+async fn signup(app: &TestApp, sink: &SmtpSink, email: &str, name: &str) -> Account {
+    assert_eq!(app.register(email, PASSWORD).await.status(), 202);
+    let mail = arrived(sink, email, "Confirm your email", 1)
+        .await
+        .remove(0);
+    let res = app
+        .post_json(
+            "/api/v1/auth/verify-email",
+            json!({"token": token_in(&mail)}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let a = app.signin(email).await;
+    body_of(
+        call(
+            app,
+            Method::PATCH,
+            "/api/v1/me",
+            Some(&a.access),
+            Some(json!({"display_name": name, "country": "TZ"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    a
+}
+
+/// Invites `who` to `ke-lab` with `role`; they accept with the emailed token.
+async fn join_by_email(app: &TestApp, sink: &SmtpSink, owner: &Account, who: &Account, role: &str) {
+    body_of(
+        app.post_json(
+            &format!("/api/v1/institutions/{INST}/invitations"),
+            json!({"email": who.email, "role": role}),
+            Some(&owner.access),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let mail = arrived(sink, &who.email, "invites you to join", 1)
+        .await
+        .remove(0);
+    let res = app
+        .post_json(
+            "/api/v1/invitations/accept",
+            json!({"token": token_in(&mail)}),
+            Some(&who.access),
+        )
+        .await;
+    body_of(res, 200).await;
+}
+
+/// The application sending its email over SMTP to a sink, `ke-lab` (KE)
+/// with its owner, editor and member, a platform admin, three requesters
+/// (TZ) and a restricted dataset; everyone signed up by email.
+struct Mailed {
+    sink: SmtpSink,
+    app: TestApp,
+    owner: Account,
+    editor: Account,
+    member: Account,
+    amina: Account,
+    baraka: Account,
+    chiku: Account,
+    title: &'static str,
+    ds: Ds,
+}
+
+async fn mailed(backend: Backend) -> Mailed {
     use kujenga::config::{MailTransport, SmtpSecurity};
     let sink = SmtpSink::start().await;
     let port = sink.port;
@@ -2539,101 +2815,6 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
     .await
     .expect("app");
 
-    /// The accepted emails to `to` whose subject contains `subject`, once
-    /// there are at least `n`.
-    async fn arrived(sink: &SmtpSink, to: &str, subject: &str, n: usize) -> Vec<Received> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let got: Vec<Received> = sink
-                .accepted()
-                .into_iter()
-                .filter(|m| {
-                    m.to.iter().any(|t| t == to)
-                        && m.header("Subject").is_some_and(|s| s.contains(subject))
-                })
-                .collect();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "only {} of {n} `{subject}` emails to {to}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    fn token_in(mail: &Received) -> String {
-        let text = mail.decoded();
-        let start = text.find("?token=").expect("a link") + "?token=".len();
-        text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect()
-    }
-
-    /// Signs up with the token from the verification email, and names the person.
-    async fn signup(app: &TestApp, sink: &SmtpSink, email: &str, name: &str) -> Account {
-        assert_eq!(app.register(email, PASSWORD).await.status(), 202);
-        let mail = arrived(sink, email, "Confirm your email", 1)
-            .await
-            .remove(0);
-        let res = app
-            .post_json(
-                "/api/v1/auth/verify-email",
-                json!({"token": token_in(&mail)}),
-                None,
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-        let a = app.signin(email).await;
-        body_of(
-            call(
-                app,
-                Method::PATCH,
-                "/api/v1/me",
-                Some(&a.access),
-                Some(json!({"display_name": name, "country": "TZ"})),
-            )
-            .await,
-            200,
-        )
-        .await;
-        a
-    }
-
-    /// Invites `who` to `ke-lab` with `role`; they accept with the emailed token.
-    async fn join_by_email(
-        app: &TestApp,
-        sink: &SmtpSink,
-        owner: &Account,
-        who: &Account,
-        role: &str,
-    ) {
-        body_of(
-            app.post_json(
-                &format!("/api/v1/institutions/{INST}/invitations"),
-                json!({"email": who.email, "role": role}),
-                Some(&owner.access),
-            )
-            .await,
-            201,
-        )
-        .await;
-        let mail = arrived(sink, &who.email, "invites you to join", 1)
-            .await
-            .remove(0);
-        let res = app
-            .post_json(
-                "/api/v1/invitations/accept",
-                json!({"token": token_in(&mail)}),
-                Some(&who.access),
-            )
-            .await;
-        body_of(res, 200).await;
-    }
-
     let root = signup(&app, &sink, "root@example.org", "Root").await;
     app.make_admin(&root.id).await;
     let root = app.signin("root@example.org").await;
@@ -2649,17 +2830,82 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
     let chiku = signup(&app, &sink, "chiku@example.org", "Chiku").await;
     let title = "Twi speech corpus";
     let ds = dataset(&app, &owner.access, title, json!({})).await;
+    Mailed {
+        sink,
+        app,
+        owner,
+        editor,
+        member,
+        amina,
+        baraka,
+        chiku,
+        title,
+        ds,
+    }
+}
 
+impl Mailed {
+    /// Amina asks for 30 days: her request.
+    async fn amina_asks(&self) -> String {
+        let (app, ds) = (&self.app, &self.ds);
+        let r = body_of(
+            ask(app, Some(&self.amina.access), &ds.id, asking(30)).await,
+            201,
+        )
+        .await;
+        id_of(&r)
+    }
+
+    async fn approve_amina(&self, amina_req: &str) {
+        approve_with(
+            &self.app,
+            &self.editor,
+            amina_req,
+            "Please cite the corpus paper.",
+        )
+        .await;
+    }
+
+    /// Baraka asks and the owner rejects.
+    async fn reject_baraka(&self) {
+        let (app, owner) = (&self.app, &self.owner);
+        let baraka_req = id_of(&requested(app, &self.baraka, &self.ds.id).await);
+        let why = note("Not for commercial use.");
+        body_of(
+            act(app, Some(&owner.access), &baraka_req, "reject", Some(why)).await,
+            200,
+        )
+        .await;
+    }
+
+    async fn revoke_amina(&self, amina_req: &str) {
+        let (app, owner) = (&self.app, &self.owner);
+        let why = note("The consent terms changed.");
+        body_of(
+            act(app, Some(&owner.access), amina_req, "revoke", Some(why)).await,
+            200,
+        )
+        .await;
+    }
+}
+
+api_test!(a_new_access_request_emails_the_deciders, |backend| {
+    let m = mailed(backend).await;
+    let Mailed {
+        sink,
+        app,
+        owner,
+        editor,
+        member,
+        amina,
+        title,
+        ..
+    } = &m;
     // A new request reaches each owner and editor, with the purpose.
-    let r = body_of(
-        ask(&app, Some(&amina.access), &ds.id, asking(30)).await,
-        201,
-    )
-    .await;
-    let amina_req = id_of(&r);
+    let amina_req = m.amina_asks().await;
     let subject = format!("Amina asks for access to {title}");
     for decider in [&owner, &editor] {
-        let mail = arrived(&sink, &decider.email, &subject, 1).await.remove(0);
+        let mail = arrived(sink, &decider.email, &subject, 1).await.remove(0);
         let body = mail.decoded();
         assert!(body.contains(PURPOSE), "{body}");
         assert!(body.contains(&amina_req), "{body}");
@@ -2668,7 +2914,7 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
             app.count_emails(&decider.email, "access_requested").await,
             1
         );
-        let kinds = notification_kinds(&app, decider).await;
+        let kinds = notification_kinds(app, decider).await;
         assert_eq!(count_of(&kinds, "access_requested"), 1, "{kinds:?}");
     }
     assert_eq!(app.count_emails(&member.email, "access_requested").await, 0);
@@ -2684,11 +2930,23 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
         page["items"][0]["link"],
         format!("/access-requests/{amina_req}")
     );
+});
 
+api_test!(access_decisions_email_the_requester, |backend| {
+    let m = mailed(backend).await;
+    let Mailed {
+        sink,
+        app,
+        amina,
+        baraka,
+        title,
+        ..
+    } = &m;
+    let amina_req = m.amina_asks().await;
     // An approval reaches the requester, with the note.
-    approve_with(&app, &editor, &amina_req, "Please cite the corpus paper.").await;
+    m.approve_amina(&amina_req).await;
     let mail = arrived(
-        &sink,
+        sink,
         &amina.email,
         &format!("Your request for {title} was approved"),
         1,
@@ -2697,21 +2955,9 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
     .remove(0);
     assert!(mail.decoded().contains("Please cite the corpus paper."));
     // A rejection too.
-    let baraka_req = id_of(&requested(&app, &baraka, &ds.id).await);
-    body_of(
-        act(
-            &app,
-            Some(&owner.access),
-            &baraka_req,
-            "reject",
-            Some(note("Not for commercial use.")),
-        )
-        .await,
-        200,
-    )
-    .await;
+    m.reject_baraka().await;
     let mail = arrived(
-        &sink,
+        sink,
         &baraka.email,
         &format!("Your request for {title} was rejected"),
         1,
@@ -2721,20 +2967,9 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
     assert!(mail.decoded().contains("Not for commercial use."));
     assert_eq!(app.count_emails(&baraka.email, "access_decided").await, 1);
     // A revocation, with its note.
-    body_of(
-        act(
-            &app,
-            Some(&owner.access),
-            &amina_req,
-            "revoke",
-            Some(note("The consent terms changed.")),
-        )
-        .await,
-        200,
-    )
-    .await;
+    m.revoke_amina(&amina_req).await;
     let mail = arrived(
-        &sink,
+        sink,
         &amina.email,
         &format!("Your access to {title} was revoked"),
         1,
@@ -2742,21 +2977,44 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
     .await
     .remove(0);
     assert!(mail.decoded().contains("The consent terms changed."));
+});
+
+api_test!(access_emails_arrive_over_smtp, |backend| {
+    let m = mailed(backend).await;
+    let Mailed {
+        sink,
+        app,
+        owner,
+        editor,
+        member,
+        amina,
+        baraka,
+        chiku,
+        title,
+        ds,
+        ..
+    } = &m;
+    let amina_req = m.amina_asks().await;
+    m.approve_amina(&amina_req).await;
+    m.reject_baraka().await;
+    m.revoke_amina(&amina_req).await;
+    // The decisions went out, as the test above checks.
+    for (to, what) in [
+        (amina, "approved"),
+        (baraka, "rejected"),
+        (amina, "revoked"),
+    ] {
+        arrived(sink, &to.email, &format!("{title} was {what}"), 1).await;
+    }
 
     // A reminder reaches the deciders; an expiry reaches the requester.
-    let chiku_req = id_of(&requested(&app, &chiku, &ds.id).await);
-    let again = id_of(
-        &body_of(
-            ask(&app, Some(&amina.access), &ds.id, asking(10)).await,
-            201,
-        )
-        .await,
-    );
-    approve_with(&app, &owner, &again, "Ten more days.").await;
-    assert_eq!(sweep(&app, in_days(8)).await, swept(0, 0, 2));
+    let chiku_req = id_of(&requested(app, chiku, &ds.id).await);
+    let again = id_of(&body_of(ask(app, Some(&amina.access), &ds.id, asking(10)).await, 201).await);
+    approve_with(app, owner, &again, "Ten more days.").await;
+    assert_eq!(sweep(app, in_days(8)).await, swept(0, 0, 2));
     for decider in [&owner, &editor] {
         let mail = arrived(
-            &sink,
+            sink,
             &decider.email,
             "access request(s) waiting for your decision",
             1,
@@ -2767,17 +3025,17 @@ api_test!(access_emails_arrive_over_smtp, |backend| {
         assert!(body.contains(&chiku_req), "{body}");
         assert!(body.contains("Chiku"), "{body}");
     }
-    assert_eq!(sweep(&app, in_days(11)).await, swept(1, 0, 0));
+    assert_eq!(sweep(app, in_days(11)).await, swept(1, 0, 0));
     arrived(
-        &sink,
+        sink,
         &amina.email,
         &format!("Your access to {title} has expired"),
         1,
     )
     .await;
-    assert_eq!(sweep(&app, in_days(31)).await, swept(0, 1, 0));
+    assert_eq!(sweep(app, in_days(31)).await, swept(0, 1, 0));
     arrived(
-        &sink,
+        sink,
         &chiku.email,
         &format!("Your request for {title} expired"),
         1,
@@ -2813,200 +3071,34 @@ async fn approve_with(app: &TestApp, who: &Account, id: &str, text: &str) {
 
 // ----- the transparency report -------------------------------------------------------------
 
-pub(crate) const REPORT: &str = "/api/v1/transparency/access-report";
-
-pub(crate) fn report_path(from: &str, to: &str) -> String {
-    format!("{REPORT}?from={from}&to={to}")
+/// `world` with a restricted and an open dataset for the transparency report.
+struct Reported {
+    w: World,
+    ds: Ds,
+    open: Ds,
 }
 
-/// `YYYY-MM` of the month `delta` months from the current one (UTC).
-pub(crate) fn month(delta: i32) -> String {
-    let first = Utc::now().date_naive().with_day(1).unwrap();
-    let m = if delta >= 0 {
-        first + Months::new(delta.unsigned_abs())
-    } else {
-        first - Months::new(delta.unsigned_abs())
-    };
-    m.format("%Y-%m").to_string()
+async fn reported(backend: Backend) -> Reported {
+    let w = world(backend).await;
+    let ds = w.dataset("Reported corpus", json!({})).await;
+    let open = w
+        .dataset("Open reported corpus", json!({"access_level": "open"}))
+        .await;
+    Reported { w, ds, open }
 }
 
-fn first_day(month: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-        .unwrap_or_else(|_| panic!("a month as YYYY-MM: {month}"))
+/// Six requesters from NG and one from TZ, each with a request for the
+/// restricted dataset, made this month.
+struct Requesters {
+    ng: Vec<Account>,
+    tz: Account,
+    ng_requests: Vec<String>,
+    tz_request: String,
 }
 
-fn keys(v: &Value) -> Vec<&str> {
-    let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    k.sort_unstable();
-    k
-}
-
-/// `GET {REPORT}{query}` anonymously (200), checking its shape: every month
-/// from `from` to `to` once, oldest first, and no totals. The report and its
-/// text.
-pub(crate) async fn report_at(app: &TestApp, query: &str) -> (Value, String) {
-    let res = app.get(&format!("{REPORT}{query}")).await;
-    assert_eq!(res.status(), 200, "{query}");
-    assert_eq!(
-        res.headers()["cache-control"].to_str().unwrap(),
-        "public, max-age=300"
-    );
-    let text = res.text().await.unwrap();
-    let body: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(
-        keys(&body),
-        vec!["from", "months", "suppressed_below", "to"],
-        "no totals: {body}"
-    );
-    assert_eq!(body["suppressed_below"], 5);
-    let months = body["months"].as_array().unwrap();
-    let (from, to) = (
-        first_day(body["from"].as_str().unwrap()),
-        first_day(body["to"].as_str().unwrap()),
-    );
-    let mut expected = from;
-    for m in months {
-        assert_eq!(
-            keys(m),
-            vec!["median_hours_to_decision", "month", "pairs"],
-            "{m}"
-        );
-        assert_eq!(
-            m["month"],
-            expected.format("%Y-%m").to_string(),
-            "one entry per month, oldest first: {body}"
-        );
-        expected = expected + Months::new(1);
-    }
-    assert_eq!(expected, to + Months::new(1), "up to `to`: {body}");
-    (body, text)
-}
-
-/// The report over `from`..=`to`.
-pub(crate) async fn report(app: &TestApp, from: &str, to: &str) -> (Value, String) {
-    let (body, text) = report_at(app, &format!("?from={from}&to={to}")).await;
-    assert_eq!(body["from"], from);
-    assert_eq!(body["to"], to);
-    (body, text)
-}
-
-/// Last month's figures, and the report's text: the newest month a report
-/// covers (only months that have ended).
-pub(crate) async fn last_month(app: &TestApp) -> (Value, String) {
-    let last = month(-1);
-    let (body, text) = report(app, &last, &last).await;
-    (body["months"][0].clone(), text)
-}
-
-/// Noon on the 15th of `month` (`YYYY-MM`).
-pub(crate) fn mid_month(month: &str) -> NaiveDateTime {
-    first_day(month)
-        .with_day(15)
-        .unwrap()
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-}
-
-/// `at`, one calendar month earlier (on the last day of the month when it
-/// has no such day).
-pub(crate) fn a_month_before(at: NaiveDateTime) -> NaiveDateTime {
-    at.checked_sub_months(Months::new(1)).unwrap()
-}
-
-/// Moves what happened in dataset access this month (UTC) one calendar
-/// month back, into last month: requests made and decided, file links
-/// issued. What already lies in an earlier month stays where it is, so the
-/// times between a request and its decision do not change. The report
-/// covers only months that have ended; this lets a test read what it just
-/// did there.
-pub(crate) async fn into_last_month(app: &TestApp) {
-    use diesel::prelude::*;
-    use kujenga::db::schema::{access_requests as ar, file_links as fl};
-    let start = first_day(&month(0)).and_hms_opt(0, 0, 0).unwrap();
-    let back = move |at: NaiveDateTime| {
-        if at >= start { a_month_before(at) } else { at }
-    };
-    app.db
-        .run(move |conn| {
-            kujenga::db::write_transaction(conn, |conn| {
-                let requests: Vec<(String, NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>)> =
-                    ar::table
-                        .select((ar::id, ar::created_at, ar::updated_at, ar::decided_at))
-                        .load(conn)?;
-                for (id, created, updated, decided) in requests {
-                    diesel::update(ar::table.find(id))
-                        .set((
-                            ar::created_at.eq(back(created)),
-                            ar::updated_at.eq(back(updated)),
-                            ar::decided_at.eq(decided.map(back)),
-                        ))
-                        .execute(conn)?;
-                }
-                let links: Vec<(String, NaiveDateTime)> =
-                    fl::table.select((fl::id, fl::issued_at)).load(conn)?;
-                for (id, issued) in links {
-                    diesel::update(fl::table.find(id))
-                        .set(fl::issued_at.eq(back(issued)))
-                        .execute(conn)?;
-                }
-                Ok::<_, diesel::result::Error>(())
-            })
-        })
-        .await
-        .unwrap();
-}
-
-/// Month `m` of a report.
-pub(crate) fn month_in(report: &Value, m: &str) -> Value {
-    report["months"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["month"] == m)
-        .unwrap_or_else(|| panic!("{m} in {report}"))
-        .clone()
-}
-
-/// The figures of one (origin, requester country) pair in a month.
-pub(crate) fn pair(month: &Value, origin: Option<&str>, to: Option<&str>) -> Value {
-    let found: Vec<&Value> = month["pairs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["origin_country"] == json!(origin) && p["requester_country"] == json!(to))
-        .collect();
-    assert_eq!(found.len(), 1, "{origin:?} → {to:?} once: {month}");
-    let mut p = found[0].clone();
-    let o = p.as_object_mut().unwrap();
-    o.remove("origin_country");
-    o.remove("requester_country");
-    p
-}
-
-pub(crate) fn figures(
-    requests: Value,
-    approvals: Value,
-    rejections: Value,
-    links_issued: Value,
-) -> Value {
-    json!({"requests": requests, "approvals": approvals, "rejections": rejections,
-           "links_issued": links_issued})
-}
-
-api_test!(
-    the_transparency_report_counts_without_singling_anyone_out,
-    |backend| {
-        let w = world(backend).await;
-        let app = &w.app;
-        let ds = w.dataset("Reported corpus", json!({})).await;
-        let open = w
-            .dataset("Open reported corpus", json!({"access_level": "open"}))
-            .await;
-        // Nothing yet.
-        let (empty, _) = last_month(app).await;
-        assert_eq!(empty["pairs"], json!([]));
-        assert_eq!(empty["median_hours_to_decision"], Value::Null);
-
+impl Reported {
+    async fn requests(&self) -> Requesters {
+        let (app, ds) = (&self.w.app, &self.ds);
         let mut ng = Vec::new();
         for i in 0..6 {
             ng.push(person(app, &format!("ng{i}@example.org"), Some("NG")).await);
@@ -3017,6 +3109,55 @@ api_test!(
             ng_requests.push(id_of(&requested(app, who, &ds.id).await));
         }
         let tz_request = id_of(&requested(app, &tz, &ds.id).await);
+        Requesters {
+            ng,
+            tz,
+            ng_requests,
+            tz_request,
+        }
+    }
+
+    /// Five NG requests approved and the sixth rejected; links by two
+    /// grantees, an insider and an anonymous reader of the open dataset:
+    /// all of it moved into last month.
+    async fn decided_and_linked(&self, q: &Requesters) {
+        let (w, app, ds) = (&self.w, &self.w.app, &self.ds);
+        for id in &q.ng_requests[..5] {
+            approve(app, &w.owner.access, id).await;
+        }
+        let no = note("No.");
+        body_of(
+            act(
+                app,
+                Some(&w.owner.access),
+                &q.ng_requests[5],
+                "reject",
+                Some(no),
+            )
+            .await,
+            200,
+        )
+        .await;
+        let readers = [Some(&q.ng[0]), Some(&q.ng[1]), Some(&w.member)];
+        for (who, ds) in readers.iter().map(|r| (*r, ds)).chain([(None, &self.open)]) {
+            let (got, _) = outcome(link(app, who.map(|a| a.access.as_str()), ds, "").await).await;
+            assert_eq!(got, "200");
+        }
+        into_last_month(app).await;
+    }
+}
+
+api_test!(
+    the_transparency_report_counts_without_singling_anyone_out,
+    |backend| {
+        let r = reported(backend).await;
+        let Reported { w, .. } = &r;
+        let app = &w.app;
+        // Nothing yet.
+        let (empty, _) = last_month(app).await;
+        assert_eq!(empty["pairs"], json!([]));
+        assert_eq!(empty["median_hours_to_decision"], Value::Null);
+        let Requesters { ng_requests, .. } = r.requests().await;
         // Only months that have ended are reported: this month's requests
         // are not, yet.
         let (m, _) = last_month(app).await;
@@ -3059,31 +3200,26 @@ api_test!(
             (0.0..1.0).contains(&median),
             "decided within the hour: {median}"
         );
+    }
+);
 
-        // One rejection; links by two grantees, an insider and an anonymous
-        // reader of the open dataset.
-        body_of(
-            act(
-                app,
-                Some(&w.owner.access),
-                &ng_requests[5],
-                "reject",
-                Some(note("No.")),
-            )
-            .await,
-            200,
-        )
-        .await;
-        for who in &ng[..2] {
-            let (got, _) = outcome(link(app, Some(&who.access), &ds, "").await).await;
-            assert_eq!(got, "200");
-        }
-        let (got, _) = outcome(link(app, Some(&w.member.access), &ds, "").await).await;
-        assert_eq!(got, "200");
-        let (got, _) = outcome(link(app, None, &open, "").await).await;
-        assert_eq!(got, "200");
-
-        into_last_month(app).await;
+api_test!(
+    the_transparency_report_suppresses_small_counts_and_names_no_one,
+    |backend| {
+        let r = reported(backend).await;
+        let Reported { w, ds, open, .. } = &r;
+        let app = &w.app;
+        let q = r.requests().await;
+        r.decided_and_linked(&q).await;
+        let Requesters {
+            ng,
+            tz,
+            ng_requests,
+            tz_request,
+            ..
+        } = &q;
+        let s = json!("<5");
+        let zero = json!(0);
         let (m, text) = last_month(app).await;
         assert_eq!(m["pairs"].as_array().unwrap().len(), 4, "{m}");
         assert_eq!(
@@ -3111,17 +3247,30 @@ api_test!(
         assert!(!text.contains("total"), "{text}");
         // No personal data: no one's email, id or name, no request or dataset.
         let mut people: Vec<&Account> = ng.iter().collect();
-        people.extend([&tz, &w.owner, &w.member, &w.root]);
+        people.extend([tz, &w.owner, &w.member, &w.root]);
         for who in people {
             assert!(!text.contains(&who.email), "{text}");
             assert!(!text.contains(&who.id), "{text}");
         }
-        for id in ng_requests.iter().chain([&tz_request, &ds.id, &open.id]) {
+        for id in ng_requests.iter().chain([tz_request, &ds.id, &open.id]) {
             assert!(!text.contains(id.as_str()), "{text}");
         }
         for word in ["Test Person", "Reported corpus", "@", PURPOSE] {
             assert!(!text.contains(word), "{word}: {text}");
         }
+    }
+);
+
+api_test!(
+    the_transparency_report_keeps_what_it_reported_and_covers_ended_months,
+    |backend| {
+        let r = reported(backend).await;
+        let Reported { w, ds, open, .. } = &r;
+        let app = &w.app;
+        let q = r.requests().await;
+        r.decided_and_linked(&q).await;
+        let Requesters { ng_requests, .. } = &q;
+        let (m, _) = last_month(app).await;
         // A revocation does not unmake an approval, neither now nor once
         // its month is reported.
         body_of(
@@ -3147,9 +3296,9 @@ api_test!(
         let gh = person(app, "gh@example.org", Some("GH")).await;
         let gh_request = id_of(&requested(app, &gh, &ds.id).await);
         approve(app, &w.owner.access, &gh_request).await;
-        let (got, _) = outcome(link(app, Some(&gh.access), &ds, "").await).await;
+        let (got, _) = outcome(link(app, Some(&gh.access), ds, "").await).await;
         assert_eq!(got, "200");
-        let (got, _) = outcome(link(app, None, &open, "").await).await;
+        let (got, _) = outcome(link(app, None, open, "").await).await;
         assert_eq!(got, "200");
         let (again, text) = last_month(app).await;
         assert_eq!(again, m);

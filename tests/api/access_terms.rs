@@ -6,22 +6,23 @@
 //! reminders that skip a decider's own request. (The helpers live in
 //! `access.rs`.)
 
-use std::time::Duration;
-
 use chrono::{NaiveDateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::access::{
-    Ds, INST, PURPOSE, REPORT, a_month_before, act, approve, ask, asking, audited, count_of,
-    figures, follow, id_of, in_days, institution, into_last_month, last_month, link, mid_month,
-    mine, month, month_in, notification_kinds, on_behalf, outcome, pair, person, redirected,
-    report, report_at, report_path, requested, set_country, show, sovereignty, status, sweep,
-    swept, world,
-};
 use crate::api_test;
+use crate::helpers::access::{
+    Ds, INST, PURPOSE, act, approve, ask, asking, audited, count_of, follow, id_of, in_days,
+    institution, link, mine, notification_kinds, on_behalf, outcome, person, redirected, requested,
+    set_country, show, sovereignty, status, sweep, swept, world,
+};
+use crate::helpers::http::{body_of, call, invalid, send, typed};
+use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::transparency::{
+    REPORT, a_month_before, figures, into_last_month, last_month, mid_month, month, month_in, pair,
+    report, report_at, report_path,
+};
 use crate::helpers::{Account, Backend, TestApp, problem};
-use crate::institutions::{body_of, call, create, invalid, join, send, typed, verify};
 
 // ----- helpers ------------------------------------------------------------
 
@@ -130,46 +131,6 @@ async fn event_of(app: &TestApp, root: &Account, action: &str, id: &str) -> Valu
         .collect();
     assert_eq!(found.len(), 1, "{action} of {id}: {found:?}");
     found[0].clone()
-}
-
-/// What the newest `template` email to `recipient` says: its outbox data
-/// while it is queued, the `.eml` file the worker wrote once it is sent.
-async fn email_text(app: &TestApp, recipient: &str, template: &str) -> String {
-    use diesel::prelude::*;
-    use kujenga::db::schema::outbox_emails as oe;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (r, t) = (recipient.to_string(), template.to_string());
-        let (id, data): (String, String) = app
-            .db
-            .run(move |conn| {
-                oe::table
-                    .filter(oe::recipient.eq(r))
-                    .filter(oe::template.eq(t))
-                    .order((oe::created_at.desc(), oe::id.desc()))
-                    .select((oe::id, oe::data))
-                    .first::<(String, String)>(conn)
-            })
-            .await
-            .expect("an email in the outbox");
-        let parsed: Value = serde_json::from_str(&data).expect("outbox data is JSON");
-        if parsed.as_object().is_some_and(|o| !o.is_empty()) {
-            return data;
-        }
-        let path = app
-            .database
-            .data_dir()
-            .join("mail")
-            .join(format!("{id}.eml"));
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return crate::smtp::decode_qp(&text);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no text for email {id}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 // ----- file links: paths, GET only ----------------------------------------------------
@@ -971,10 +932,10 @@ api_test!(deciders_are_not_reminded_of_their_own_requests, |backend| {
     let bobs = id_of(&requested(app, &bob, &ds.id).await);
     assert_eq!(sweep(app, in_days(16)).await, swept(0, 0, 3));
     assert_eq!(app.count_emails(&alice.email, "access_reminder").await, 1);
-    let text = email_text(app, &alice.email, "access_reminder").await;
+    let text = app.email_text(&alice.email, "access_reminder").await;
     assert!(text.contains(&bobs), "{text}");
     assert!(!text.contains(&mine_id), "{text}");
-    let text = email_text(app, &w.owner.email, "access_reminder").await;
+    let text = app.email_text(&w.owner.email, "access_reminder").await;
     assert!(text.contains(&bobs) && text.contains(&mine_id), "{text}");
     // She still sees her request.
     assert_eq!(show(app, &alice.access, &mine_id).await["purpose"], PURPOSE);

@@ -4,7 +4,10 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::api_test;
-use crate::institutions::{admin, body_of, call, create_slug, etag_of, send, start, verify};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::http::{body_of, call, etag_of, send};
+use crate::helpers::institutions::{create_slug, verify};
 
 api_test!(a_course_goes_from_draft_to_the_catalogue, |backend| {
     let app = start(backend).await;

@@ -8,10 +8,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, TestApp, problem};
-use crate::institutions::{
-    admin, body_of, call, create_slug, invalid, join, link_of, start, strings, verify, walk,
-};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::http::{body_of, call, invalid, link_of, strings, walk};
+use crate::helpers::institutions::{create_slug, join, verify};
+use crate::helpers::{Account, Backend, TestApp, problem};
 
 // ----- building blocks ---------------------------------------------------------
 
@@ -826,119 +827,155 @@ async fn small_world(app: &TestApp) -> (Account, Account, Account, Account, Acco
     (root, owner, member, stranger, other)
 }
 
+/// `small_world` and eight resources, r1 to r8, of every kind, language,
+/// country, licence, tag, visibility and status the filters tell apart.
+struct Filtered {
+    app: TestApp,
+    owner: Account,
+    member: Account,
+    stranger: Account,
+    other: Account,
+    /// Resource id → r1…r8.
+    labels: HashMap<String, &'static str>,
+    /// r1, a published course of `uni-a`.
+    r1: String,
+}
+
+async fn filtered(backend: Backend) -> Filtered {
+    let app = start(backend).await;
+    let (_root, owner, member, stranger, other) = small_world(&app).await;
+    let (o, b) = (owner.access.as_str(), other.access.as_str());
+    let mut c = ListCheck {
+        app: &app,
+        labels: HashMap::new(),
+        failures: Vec::new(),
+    };
+    let r1 = published(
+        &app,
+        o,
+        Kind::Course,
+        "uni-a",
+        "Swahili NLP basics",
+        json!({
+    "languages": ["sw-KE"], "countries": ["KE", "TZ"], "license": "cc-by-4.0",
+    "tags": ["NLP", "Speech"]}),
+    )
+    .await;
+    c.label(&r1, "r1");
+    let r2 = published(
+        &app,
+        b,
+        Kind::Dataset,
+        "lab-b",
+        "Yoruba speech corpus",
+        json!({
+    "languages": ["yo"], "countries": ["NG"], "license": "cc0-1.0", "tags": ["speech", "audio"],
+    "access_level": "registered", "visibility": "registered"}),
+    )
+    .await;
+    c.label(&r2, "r2");
+    let r3 = published(
+        &app,
+        o,
+        Kind::ModelCard,
+        "uni-a",
+        "Crop disease detector",
+        json!({
+    "languages": ["en", "sw"], "countries": ["KE"], "license": "Apache-2.0",
+    "tags": ["vision"], "risk_tier": "minimal"}),
+    )
+    .await;
+    c.label(&r3, "r3");
+    let r4 = published(
+        &app,
+        b,
+        Kind::ModelCard,
+        "lab-b",
+        "Maize yield forecaster",
+        json!({
+    "languages": ["en-NG", "ha"], "countries": ["NG", "GH"], "license": "MIT",
+    "tags": ["agriculture"], "risk_tier": "limited", "evaluation_data": "Held-out farms.",
+    "caveats": "Rain-fed farms only.",
+    "results": [{"task": "regression", "metric": "mae", "value": 0.4}]}),
+    )
+    .await;
+    c.label(&r4, "r4");
+    let r5 = published(
+        &app,
+        o,
+        Kind::Dataset,
+        "uni-a",
+        "Open maize plots",
+        json!({
+    "countries": ["KE"], "license": "CC-BY-SA-4.0", "tags": ["agriculture"],
+    "access_level": "open"}),
+    )
+    .await;
+    c.label(&r5, "r5");
+    let r6 = published(
+        &app,
+        o,
+        Kind::Course,
+        "uni-a",
+        "Internal speech notes",
+        json!({
+    "languages": ["sw"], "countries": ["KE"], "tags": ["speech"],
+    "visibility": "institution"}),
+    )
+    .await;
+    c.label(&r6, "r6");
+    let r7 = draft(
+        &app,
+        o,
+        Kind::Course,
+        "uni-a",
+        "Draft speech course",
+        json!({
+    "languages": ["sw-TZ"], "countries": ["KE"], "tags": ["speech"]}),
+    )
+    .await;
+    c.label(&r7, "r7");
+    let r8 = published(
+        &app,
+        b,
+        Kind::Dataset,
+        "lab-b",
+        "Old speech archive",
+        json!({
+    "languages": ["yo"], "countries": ["NG"], "tags": ["speech"]}),
+    )
+    .await;
+    archive(&app, b, Kind::Dataset, &r8).await;
+    c.label(&r8, "r8");
+    let labels = c.labels;
+    Filtered {
+        app,
+        owner,
+        member,
+        stranger,
+        other,
+        labels,
+        r1,
+    }
+}
+
+impl Filtered {
+    fn check(&self) -> ListCheck<'_> {
+        ListCheck {
+            app: &self.app,
+            labels: self.labels.clone(),
+            failures: Vec::new(),
+        }
+    }
+}
+
 api_test!(
     filters_narrow_the_catalogue_to_what_the_caller_may_see,
     |backend| {
-        let app = start(backend).await;
-        let (_root, owner, member, stranger, other) = small_world(&app).await;
-        let (o, b) = (owner.access.as_str(), other.access.as_str());
-        let mut c = ListCheck {
-            app: &app,
-            labels: HashMap::new(),
-            failures: Vec::new(),
-        };
-
-        let r1 = published(
-            &app,
-            o,
-            Kind::Course,
-            "uni-a",
-            "Swahili NLP basics",
-            json!({
-        "languages": ["sw-KE"], "countries": ["KE", "TZ"], "license": "cc-by-4.0",
-        "tags": ["NLP", "Speech"]}),
-        )
-        .await;
-        c.label(&r1, "r1");
-        let r2 = published(
-            &app,
-            b,
-            Kind::Dataset,
-            "lab-b",
-            "Yoruba speech corpus",
-            json!({
-        "languages": ["yo"], "countries": ["NG"], "license": "cc0-1.0", "tags": ["speech", "audio"],
-        "access_level": "registered", "visibility": "registered"}),
-        )
-        .await;
-        c.label(&r2, "r2");
-        let r3 = published(
-            &app,
-            o,
-            Kind::ModelCard,
-            "uni-a",
-            "Crop disease detector",
-            json!({
-        "languages": ["en", "sw"], "countries": ["KE"], "license": "Apache-2.0",
-        "tags": ["vision"], "risk_tier": "minimal"}),
-        )
-        .await;
-        c.label(&r3, "r3");
-        let r4 = published(
-            &app,
-            b,
-            Kind::ModelCard,
-            "lab-b",
-            "Maize yield forecaster",
-            json!({
-        "languages": ["en-NG", "ha"], "countries": ["NG", "GH"], "license": "MIT",
-        "tags": ["agriculture"], "risk_tier": "limited", "evaluation_data": "Held-out farms.",
-        "caveats": "Rain-fed farms only.",
-        "results": [{"task": "regression", "metric": "mae", "value": 0.4}]}),
-        )
-        .await;
-        c.label(&r4, "r4");
-        let r5 = published(
-            &app,
-            o,
-            Kind::Dataset,
-            "uni-a",
-            "Open maize plots",
-            json!({
-        "countries": ["KE"], "license": "CC-BY-SA-4.0", "tags": ["agriculture"],
-        "access_level": "open"}),
-        )
-        .await;
-        c.label(&r5, "r5");
-        let r6 = published(
-            &app,
-            o,
-            Kind::Course,
-            "uni-a",
-            "Internal speech notes",
-            json!({
-        "languages": ["sw"], "countries": ["KE"], "tags": ["speech"],
-        "visibility": "institution"}),
-        )
-        .await;
-        c.label(&r6, "r6");
-        let r7 = draft(
-            &app,
-            o,
-            Kind::Course,
-            "uni-a",
-            "Draft speech course",
-            json!({
-        "languages": ["sw-TZ"], "countries": ["KE"], "tags": ["speech"]}),
-        )
-        .await;
-        c.label(&r7, "r7");
-        let r8 = published(
-            &app,
-            b,
-            Kind::Dataset,
-            "lab-b",
-            "Old speech archive",
-            json!({
-        "languages": ["yo"], "countries": ["NG"], "tags": ["speech"]}),
-        )
-        .await;
-        archive(&app, b, Kind::Dataset, &r8).await;
-        c.label(&r8, "r8");
-
-        let s = Some(stranger.access.as_str());
-        let m = Some(member.access.as_str());
-        let ow = Some(o);
+        let f = filtered(backend).await;
+        let mut c = f.check();
+        let s = Some(f.stranger.access.as_str());
+        let m = Some(f.member.access.as_str());
         let r = "/api/v1/resources";
         let st = "stranger";
         c.set(st, s, r, &["r1", "r2", "r3", "r4", "r5"]).await;
@@ -990,56 +1027,80 @@ api_test!(
             .await;
         c.set(st, s, &format!("{r}?country=TZ"), &["r1"]).await;
         c.set(st, s, &format!("{r}?country=GH"), &["r4"]).await;
-        // license: any spelling of an SPDX id
-        c.set(st, s, &format!("{r}?license=cc-by-4.0"), &["r1"])
-            .await;
-        c.set(st, s, &format!("{r}?license=CC-BY-4.0"), &["r1"])
-            .await;
-        c.set(st, s, &format!("{r}?license=cc0-1.0"), &["r2"]).await;
-        c.set(st, s, &format!("{r}?license=apache-2.0"), &["r3"])
-            .await;
-        c.set(st, s, &format!("{r}?license=mit"), &["r4"]).await;
-        c.set(st, s, &format!("{r}?license=Cc-By-Sa-4.0"), &["r5"])
-            .await;
-        c.set(st, s, &format!("{r}?license=GPL-3.0-only"), &[])
-            .await;
-        // tag: case-insensitive
-        c.set(st, s, &format!("{r}?tag=speech"), &["r1", "r2"])
-            .await;
-        c.set(st, s, &format!("{r}?tag=SPEECH"), &["r1", "r2"])
-            .await;
-        c.set(st, s, &format!("{r}?tag=Nlp"), &["r1"]).await;
-        c.set("anonymous", None, &format!("{r}?tag=speech"), &["r1"])
-            .await;
-        c.set("member", m, &format!("{r}?tag=speech"), &["r1", "r2", "r6"])
-            .await;
-        c.set(st, s, &format!("{r}?tag=spee"), &[]).await;
-        // status
-        c.set(
-            st,
-            s,
-            &format!("{r}?status=published"),
-            &["r1", "r2", "r3", "r4", "r5"],
-        )
+        c.finish();
+    }
+);
+
+api_test!(filters_by_license_tag_and_status, |backend| {
+    let f = filtered(backend).await;
+    let mut c = f.check();
+    let b = f.other.access.as_str();
+    let s = Some(f.stranger.access.as_str());
+    let m = Some(f.member.access.as_str());
+    let ow = Some(f.owner.access.as_str());
+    let r = "/api/v1/resources";
+    let st = "stranger";
+    // license: any spelling of an SPDX id
+    c.set(st, s, &format!("{r}?license=cc-by-4.0"), &["r1"])
         .await;
-        c.set(st, s, &format!("{r}?status=draft"), &[]).await;
-        c.set("member", m, &format!("{r}?status=draft"), &[]).await;
-        c.set("other owner", Some(b), &format!("{r}?status=draft"), &[])
-            .await;
-        c.set("owner", ow, &format!("{r}?status=draft"), &["r7"])
-            .await;
-        c.set(
-            "owner",
-            ow,
-            &format!("{r}?status=draft&tag=speech&language=sw"),
-            &["r7"],
-        )
+    c.set(st, s, &format!("{r}?license=CC-BY-4.0"), &["r1"])
         .await;
-        c.set(st, s, &format!("{r}?status=archived"), &["r8"]).await;
-        c.set(st, s, &format!("{r}?status=archived&tag=speech"), &["r8"])
-            .await;
-        c.set("anonymous", None, &format!("{r}?status=archived"), &["r8"])
-            .await;
+    c.set(st, s, &format!("{r}?license=cc0-1.0"), &["r2"]).await;
+    c.set(st, s, &format!("{r}?license=apache-2.0"), &["r3"])
+        .await;
+    c.set(st, s, &format!("{r}?license=mit"), &["r4"]).await;
+    c.set(st, s, &format!("{r}?license=Cc-By-Sa-4.0"), &["r5"])
+        .await;
+    c.set(st, s, &format!("{r}?license=GPL-3.0-only"), &[])
+        .await;
+    // tag: case-insensitive
+    c.set(st, s, &format!("{r}?tag=speech"), &["r1", "r2"])
+        .await;
+    c.set(st, s, &format!("{r}?tag=SPEECH"), &["r1", "r2"])
+        .await;
+    c.set(st, s, &format!("{r}?tag=Nlp"), &["r1"]).await;
+    c.set("anonymous", None, &format!("{r}?tag=speech"), &["r1"])
+        .await;
+    c.set("member", m, &format!("{r}?tag=speech"), &["r1", "r2", "r6"])
+        .await;
+    c.set(st, s, &format!("{r}?tag=spee"), &[]).await;
+    // status
+    c.set(
+        st,
+        s,
+        &format!("{r}?status=published"),
+        &["r1", "r2", "r3", "r4", "r5"],
+    )
+    .await;
+    c.set(st, s, &format!("{r}?status=draft"), &[]).await;
+    c.set("member", m, &format!("{r}?status=draft"), &[]).await;
+    c.set("other owner", Some(b), &format!("{r}?status=draft"), &[])
+        .await;
+    c.set("owner", ow, &format!("{r}?status=draft"), &["r7"])
+        .await;
+    c.set(
+        "owner",
+        ow,
+        &format!("{r}?status=draft&tag=speech&language=sw"),
+        &["r7"],
+    )
+    .await;
+    c.set(st, s, &format!("{r}?status=archived"), &["r8"]).await;
+    c.set(st, s, &format!("{r}?status=archived&tag=speech"), &["r8"])
+        .await;
+    c.set("anonymous", None, &format!("{r}?status=archived"), &["r8"])
+        .await;
+    c.finish();
+});
+
+api_test!(
+    filters_by_kind_risk_tier_and_access_level_and_together,
+    |backend| {
+        let f = filtered(backend).await;
+        let mut c = f.check();
+        let s = Some(f.stranger.access.as_str());
+        let r = "/api/v1/resources";
+        let st = "stranger";
         // kind
         c.set(st, s, &format!("{r}?kind=course"), &["r1"]).await;
         c.set(st, s, &format!("{r}?kind=dataset"), &["r2", "r5"])
@@ -1090,7 +1151,7 @@ api_test!(
         .await;
 
         // The stored licence is the canonical SPDX spelling.
-        let one = body_of(app.get(&item_path(Kind::Course, &r1)).await, 200).await;
+        let one = body_of(f.app.get(&item_path(Kind::Course, &f.r1)).await, 200).await;
         assert_eq!(one["license"], "CC-BY-4.0");
         c.finish();
     }
@@ -1315,7 +1376,15 @@ api_test!(
 
 // ----- sort orders and fields -----------------------------------------------------------
 
-api_test!(sort_orders_and_sparse_fields, |backend| {
+/// `small_world` and four resources of `uni-a`, created in one order
+/// (Delta, alpha, Charlie, bravo), published in another (Charlie, Delta,
+/// bravo, alpha) and titled to sort in a third.
+struct Sorted {
+    app: TestApp,
+    labels: HashMap<String, &'static str>,
+}
+
+async fn sorted(backend: Backend) -> Sorted {
     let app = start(backend).await;
     let (_root, owner, _member, _stranger, _other) = small_world(&app).await;
     let o = owner.access.as_str();
@@ -1341,7 +1410,17 @@ api_test!(sort_orders_and_sparse_fields, |backend| {
     publish(&app, o, Kind::Course, &delta).await;
     publish(&app, o, Kind::Course, &bravo).await;
     publish(&app, o, Kind::Dataset, &alpha).await;
+    let labels = c.labels;
+    Sorted { app, labels }
+}
 
+api_test!(sort_orders_hold_in_lists_and_pages, |backend| {
+    let Sorted { app, labels } = sorted(backend).await;
+    let mut c = ListCheck {
+        app: &app,
+        labels,
+        failures: Vec::new(),
+    };
     let r = "/api/v1/resources";
     let newest = ["alpha", "bravo", "Delta", "Charlie"];
     c.order("anonymous", None, r, &newest).await;
@@ -1414,7 +1493,11 @@ api_test!(sort_orders_and_sparse_fields, |backend| {
         .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
         .collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+});
 
+api_test!(sparse_fields_bring_only_what_is_named, |backend| {
+    let Sorted { app, .. } = sorted(backend).await;
+    let r = "/api/v1/resources";
     // Sparse fields: only those named, plus id and kind.
     let keys =
         |item: &Value| -> BTreeSet<String> { item.as_object().unwrap().keys().cloned().collect() };
@@ -1519,216 +1602,285 @@ fn letters(n: usize) -> String {
     format!("{}{}", char::from(b'a' + a), char::from(b'a' + b))
 }
 
-api_test!(
-    a_walk_sees_every_resource_once_while_more_are_published,
-    |backend| {
-        let app = start(backend).await;
-        let (_root, owner, _member, _stranger, _other) = small_world(&app).await;
-        let o = owner.access.as_str();
-        let mut existing: Vec<String> = Vec::new();
-        for i in 0..25 {
-            let kind = Kind::ALL[i % 3];
-            // Titles in an order unrelated to publication ("Walk b…"), three
-            // or so to a title, in either case: ties the cursor must break.
-            let title = format!("Walk b{}", letters((i * 7) % 25 / 3));
-            let title = if i % 2 == 0 {
-                title
-            } else {
-                title.to_uppercase()
-            };
-            existing.push(published(&app, o, kind, "uni-a", &title, json!({})).await);
-        }
-        // Not for the anonymous walker.
-        let hidden = [
-            draft(&app, o, Kind::Course, "uni-a", "Walk bzz draft", json!({})).await,
-            published(
-                &app,
-                o,
-                Kind::Dataset,
-                "uni-a",
-                "Walk internal",
-                json!({"visibility": "institution"}),
-            )
-            .await,
-        ];
+/// `small_world` and 25 public resources of `uni-a`, titled `Walk b…` in an
+/// order unrelated to publication, three or so to a title in either case;
+/// and two hidden from the anonymous walker (a draft, an internal one).
+struct Walk {
+    app: TestApp,
+    owner: Account,
+    existing: Vec<String>,
+    hidden: [String; 2],
+}
 
-        let mut inserted = 0;
-        for sort in ["-published_at", "title"] {
-            let before: BTreeSet<String> = existing.iter().cloned().collect();
-            let mut early: Vec<String> = Vec::new();
-            let mut late: Vec<String> = Vec::new();
-            let mut seen: Vec<Value> = Vec::new();
-            let mut url = format!("/api/v1/resources?limit=7&sort={sort}");
-            let mut pages = 0;
-            loop {
-                pages += 1;
-                assert!(pages < 30, "sort={sort}: the walk does not end");
-                let res = app.get(&url).await;
-                let link = link_of(&res);
-                let page = body_of(res, 200).await;
-                let items = page["items"].as_array().unwrap();
-                assert!(items.len() <= 7, "{page}");
-                seen.extend(items.iter().cloned());
-                let Some(cursor) = page["next_cursor"].as_str() else {
-                    assert!(
-                        link.is_none(),
-                        "sort={sort}: no Link on the last page: {link:?}"
-                    );
-                    break;
-                };
-                assert_eq!(items.len(), 7, "sort={sort}: a full page before the last");
-                let link = link.expect("a Link header when there is a next page");
-                assert!(link.ends_with("; rel=\"next\""), "{link}");
-                let next = link
-                    .strip_prefix('<')
-                    .and_then(|l| l.split_once('>'))
-                    .map(|(u, _)| u.to_string())
-                    .expect("<url>");
-                assert!(next.starts_with("/api/v1/resources?"), "{link}");
-                let query: HashMap<String, String> =
-                    url::form_urlencoded::parse(next.split_once('?').unwrap().1.as_bytes())
-                        .into_owned()
-                        .collect();
-                assert_eq!(
-                    query.get("cursor").map(String::as_str),
-                    Some(cursor),
-                    "{link}"
-                );
-                assert_eq!(query.get("limit").map(String::as_str), Some("7"), "{link}");
-                assert_eq!(query.get("sort").map(String::as_str), Some(sort), "{link}");
-                // Follow the Link itself.
-                url = next;
-                // Meanwhile, more is published: one title before every
-                // cursor, one after.
-                for prefix in ["a", "z"] {
-                    inserted += 1;
-                    let kind = Kind::ALL[inserted % 3];
-                    let title = format!("Walk {prefix}{}", letters(inserted));
-                    let id = published(&app, o, kind, "uni-a", &title, json!({})).await;
-                    if prefix == "a" {
-                        early.push(id.clone())
-                    } else {
-                        late.push(id.clone())
-                    }
-                    existing.push(id);
-                }
-            }
-            let ids: Vec<String> = seen
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_string())
+async fn walk_world(backend: Backend) -> Walk {
+    let app = start(backend).await;
+    let (_root, owner, _member, _stranger, _other) = small_world(&app).await;
+    let o = owner.access.as_str();
+    let mut existing: Vec<String> = Vec::new();
+    for i in 0..25 {
+        let kind = Kind::ALL[i % 3];
+        // Titles in an order unrelated to publication ("Walk b…"), three
+        // or so to a title, in either case: ties the cursor must break.
+        let title = format!("Walk b{}", letters((i * 7) % 25 / 3));
+        let title = if i % 2 == 0 {
+            title
+        } else {
+            title.to_uppercase()
+        };
+        existing.push(published(&app, o, kind, "uni-a", &title, json!({})).await);
+    }
+    // Not for the anonymous walker.
+    let hidden = [
+        draft(&app, o, Kind::Course, "uni-a", "Walk bzz draft", json!({})).await,
+        published(
+            &app,
+            o,
+            Kind::Dataset,
+            "uni-a",
+            "Walk internal",
+            json!({"visibility": "institution"}),
+        )
+        .await,
+    ];
+    Walk {
+        app,
+        owner,
+        existing,
+        hidden,
+    }
+}
+
+/// Walks the public catalogue in `sort` order, seven a page, following the
+/// `Link` of each page while more is published (one title before every
+/// cursor, one after, counted by `inserted`): every resource that existed
+/// before the walk is seen once, nothing hidden is, and what was published
+/// during the walk is seen as the order says.
+async fn walk_while_publishing(
+    app: &TestApp,
+    o: &str,
+    sort: &str,
+    existing: &mut Vec<String>,
+    inserted: &mut usize,
+    hidden: &[String],
+) {
+    let before: BTreeSet<String> = existing.iter().cloned().collect();
+    let mut early: Vec<String> = Vec::new();
+    let mut late: Vec<String> = Vec::new();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut url = format!("/api/v1/resources?limit=7&sort={sort}");
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        assert!(pages < 30, "sort={sort}: the walk does not end");
+        let res = app.get(&url).await;
+        let link = link_of(&res);
+        let page = body_of(res, 200).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 7, "{page}");
+        seen.extend(items.iter().cloned());
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            assert!(
+                link.is_none(),
+                "sort={sort}: no Link on the last page: {link:?}"
+            );
+            break;
+        };
+        assert_eq!(items.len(), 7, "sort={sort}: a full page before the last");
+        let link = link.expect("a Link header when there is a next page");
+        assert!(link.ends_with("; rel=\"next\""), "{link}");
+        let next = link
+            .strip_prefix('<')
+            .and_then(|l| l.split_once('>'))
+            .map(|(u, _)| u.to_string())
+            .expect("<url>");
+        assert!(next.starts_with("/api/v1/resources?"), "{link}");
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(next.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
                 .collect();
-            let mut counts: HashMap<&str, usize> = HashMap::new();
-            for id in &ids {
-                *counts.entry(id.as_str()).or_default() += 1;
+        assert_eq!(
+            query.get("cursor").map(String::as_str),
+            Some(cursor),
+            "{link}"
+        );
+        assert_eq!(query.get("limit").map(String::as_str), Some("7"), "{link}");
+        assert_eq!(query.get("sort").map(String::as_str), Some(sort), "{link}");
+        // Follow the Link itself.
+        url = next;
+        // Meanwhile, more is published: one title before every
+        // cursor, one after.
+        for prefix in ["a", "z"] {
+            *inserted += 1;
+            let kind = Kind::ALL[*inserted % 3];
+            let title = format!("Walk {prefix}{}", letters(*inserted));
+            let id = published(app, o, kind, "uni-a", &title, json!({})).await;
+            if prefix == "a" {
+                early.push(id.clone())
+            } else {
+                late.push(id.clone())
             }
-            let dups: Vec<&&str> = counts
+            existing.push(id);
+        }
+    }
+    let ids: Vec<String> = seen
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for id in &ids {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    let dups: Vec<&&str> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        dups.is_empty(),
+        "sort={sort}: seen more than once: {dups:?}"
+    );
+    for id in &before {
+        assert_eq!(
+            counts.get(id.as_str()),
+            Some(&1),
+            "sort={sort}: {id} existed before the walk"
+        );
+    }
+    for id in &ids {
+        assert!(
+            before.contains(id) || early.contains(id) || late.contains(id),
+            "sort={sort}: {id} is no public published resource"
+        );
+        assert!(
+            !hidden.contains(id),
+            "sort={sort}: a hidden resource was listed"
+        );
+    }
+    match sort {
+        "-published_at" => {
+            // Everything published during the walk is newer than every cursor.
+            for id in early.iter().chain(&late) {
+                assert!(
+                    !counts.contains_key(id.as_str()),
+                    "sort={sort}: {id} is newer than the walk"
+                );
+            }
+            let times: Vec<_> = seen
                 .iter()
-                .filter(|(_, n)| **n > 1)
-                .map(|(id, _)| id)
+                .map(|i| {
+                    chrono::DateTime::parse_from_rfc3339(i["published_at"].as_str().unwrap())
+                        .unwrap()
+                })
                 .collect();
             assert!(
-                dups.is_empty(),
-                "sort={sort}: seen more than once: {dups:?}"
+                times.windows(2).all(|w| w[0] >= w[1]),
+                "sort={sort}: newest first"
             );
-            for id in &before {
+        }
+        _ => {
+            for id in &early {
+                assert!(
+                    !counts.contains_key(id.as_str()),
+                    "sort={sort}: {id} sorts before the cursor"
+                );
+            }
+            for id in &late {
                 assert_eq!(
                     counts.get(id.as_str()),
                     Some(&1),
-                    "sort={sort}: {id} existed before the walk"
+                    "sort={sort}: {id} sorts after every cursor"
                 );
             }
-            for id in &ids {
-                assert!(
-                    before.contains(id) || early.contains(id) || late.contains(id),
-                    "sort={sort}: {id} is no public published resource"
-                );
-                assert!(
-                    !hidden.contains(id),
-                    "sort={sort}: a hidden resource was listed"
-                );
-            }
-            match sort {
-                "-published_at" => {
-                    // Everything published during the walk is newer than every cursor.
-                    for id in early.iter().chain(&late) {
-                        assert!(
-                            !counts.contains_key(id.as_str()),
-                            "sort={sort}: {id} is newer than the walk"
-                        );
-                    }
-                    let times: Vec<_> = seen
-                        .iter()
-                        .map(|i| {
-                            chrono::DateTime::parse_from_rfc3339(
-                                i["published_at"].as_str().unwrap(),
-                            )
-                            .unwrap()
-                        })
-                        .collect();
-                    assert!(
-                        times.windows(2).all(|w| w[0] >= w[1]),
-                        "sort={sort}: newest first"
-                    );
-                }
-                _ => {
-                    for id in &early {
-                        assert!(
-                            !counts.contains_key(id.as_str()),
-                            "sort={sort}: {id} sorts before the cursor"
-                        );
-                    }
-                    for id in &late {
-                        assert_eq!(
-                            counts.get(id.as_str()),
-                            Some(&1),
-                            "sort={sort}: {id} sorts after every cursor"
-                        );
-                    }
-                    let titles: Vec<String> = seen
-                        .iter()
-                        .map(|i| i["title"].as_str().unwrap().to_lowercase())
-                        .collect();
-                    assert!(
-                        titles.windows(2).all(|w| w[0] <= w[1]),
-                        "sort={sort}: {titles:?}"
-                    );
-                }
-            }
+            let titles: Vec<String> = seen
+                .iter()
+                .map(|i| i["title"].as_str().unwrap().to_lowercase())
+                .collect();
+            assert!(
+                titles.windows(2).all(|w| w[0] <= w[1]),
+                "sort={sort}: {titles:?}"
+            );
         }
+    }
+}
 
-        // A cursor belongs to its sort order.
-        let cursor_of = |page: Value| {
-            page["next_cursor"]
-                .as_str()
-                .expect("a next page")
-                .to_string()
-        };
-        let by_title =
-            cursor_of(body_of(app.get("/api/v1/resources?limit=3&sort=title").await, 200).await);
-        let newest = cursor_of(body_of(app.get("/api/v1/resources?limit=3").await, 200).await);
-        for path in [
-            format!("/api/v1/resources?cursor={by_title}"),
-            format!("/api/v1/resources?cursor={by_title}&sort=-title"),
-            format!("/api/v1/resources?cursor={by_title}&sort=published_at"),
-            format!("/api/v1/resources?cursor={newest}&sort=title"),
-            format!("/api/v1/resources?cursor={newest}&sort=published_at"),
-            format!("/api/v1/courses?cursor={newest}&sort=-title"),
-        ] {
-            invalid(app.get(&path).await, &["cursor"]).await;
-        }
-        body_of(
-            app.get(&format!("/api/v1/resources?cursor={by_title}&sort=title"))
-                .await,
-            200,
-        )
-        .await;
-        body_of(
-            app.get(&format!(
-                "/api/v1/resources?cursor={newest}&sort=-published_at"
-            ))
-            .await,
-            200,
+api_test!(
+    a_walk_sees_every_resource_once_while_more_are_published,
+    |backend| {
+        let Walk {
+            app,
+            owner,
+            mut existing,
+            hidden,
+        } = walk_world(backend).await;
+        let mut inserted = 0;
+        walk_while_publishing(
+            &app,
+            &owner.access,
+            "-published_at",
+            &mut existing,
+            &mut inserted,
+            &hidden,
         )
         .await;
     }
 );
+
+api_test!(
+    a_walk_by_title_sees_every_resource_once_while_more_are_published,
+    |backend| {
+        let Walk {
+            app,
+            owner,
+            mut existing,
+            hidden,
+        } = walk_world(backend).await;
+        let mut inserted = 0;
+        walk_while_publishing(
+            &app,
+            &owner.access,
+            "title",
+            &mut existing,
+            &mut inserted,
+            &hidden,
+        )
+        .await;
+    }
+);
+
+api_test!(a_cursor_belongs_to_its_sort_order, |backend| {
+    let Walk { app, .. } = walk_world(backend).await;
+    // A cursor belongs to its sort order.
+    let cursor_of = |page: Value| {
+        page["next_cursor"]
+            .as_str()
+            .expect("a next page")
+            .to_string()
+    };
+    let by_title =
+        cursor_of(body_of(app.get("/api/v1/resources?limit=3&sort=title").await, 200).await);
+    let newest = cursor_of(body_of(app.get("/api/v1/resources?limit=3").await, 200).await);
+    for path in [
+        format!("/api/v1/resources?cursor={by_title}"),
+        format!("/api/v1/resources?cursor={by_title}&sort=-title"),
+        format!("/api/v1/resources?cursor={by_title}&sort=published_at"),
+        format!("/api/v1/resources?cursor={newest}&sort=title"),
+        format!("/api/v1/resources?cursor={newest}&sort=published_at"),
+        format!("/api/v1/courses?cursor={newest}&sort=-title"),
+    ] {
+        invalid(app.get(&path).await, &["cursor"]).await;
+    }
+    body_of(
+        app.get(&format!("/api/v1/resources?cursor={by_title}&sort=title"))
+            .await,
+        200,
+    )
+    .await;
+    body_of(
+        app.get(&format!(
+            "/api/v1/resources?cursor={newest}&sort=-published_at"
+        ))
+        .await,
+        200,
+    )
+    .await;
+});

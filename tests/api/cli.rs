@@ -155,7 +155,7 @@ fn openapi_command_prints_the_committed_document() {
     let out = run(kujenga().arg("openapi"));
     assert!(out.status.success());
     assert!(
-        text(&out.stdout) == crate::openapi::committed_spec(),
+        text(&out.stdout) == crate::helpers::openapi::committed_spec(),
         "api-spec/openapi.json is stale: regenerate it with \
          `cargo run -- openapi > api-spec/openapi.json`"
     );

@@ -7,8 +7,9 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::api_test;
+use crate::helpers::accounts::admin;
+use crate::helpers::http::body_of;
 use crate::helpers::{TestApp, TestDatabase};
-use crate::institutions::{admin, body_of};
 
 fn seed_demo(database: &TestDatabase, resources: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kujenga"))

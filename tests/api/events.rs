@@ -11,10 +11,13 @@ use kujenga::db::events::{self, NewEvent};
 use kujenga::db::write_transaction;
 use serde_json::json;
 
-use crate::access::{INST, dataset, institution, requested};
 use crate::api_test;
+use crate::helpers::access::{INST, dataset, institution, requested};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::audit::events as audit_events;
+use crate::helpers::institutions::{create, verify};
 use crate::helpers::spawn_app_with;
-use crate::institutions::{admin, create, events as audit_events, start, verify};
 
 fn event(writer: usize, n: usize) -> NewEvent {
     NewEvent {
@@ -152,7 +155,7 @@ api_test!(
             .run(move |conn| events::institutions_of(conn, seq))
             .await
             .unwrap();
-        let owner_id = crate::institutions::institution_id(&app, &root.access, INST).await;
+        let owner_id = crate::helpers::audit::institution_id(&app, &root.access, INST).await;
         assert_eq!(concerned, vec![owner_id], "{created}");
         // The audit entry is derived from the event: same action, same detail.
         let audited = audit_events(&app, &root.access, "action=access_request.created").await;

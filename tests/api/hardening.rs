@@ -12,10 +12,14 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::access::{INST, dataset, institution};
 use crate::api_test;
+use crate::helpers::access::{INST, dataset, institution};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::audit::events;
+use crate::helpers::http::call;
+use crate::helpers::institutions::{create, verify};
 use crate::helpers::{Backend, TestApp, problem, spawn_app_with};
-use crate::institutions::{admin, call, create, events, start, verify};
 
 const ANY_ID: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 

@@ -8,12 +8,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::audit::events;
+use crate::helpers::http::{body_of, call, invalid, send, strings, typed, walk};
+use crate::helpers::institutions::{create_slug, join, verify};
+use crate::helpers::smtp::SmtpSink;
 use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
-use crate::institutions::{
-    admin, body_of, call, create_slug, events, invalid, join, send, start, strings, typed, verify,
-    walk,
-};
-use crate::smtp::SmtpSink;
 
 // ----- helpers ------------------------------------------------------------
 
@@ -404,6 +405,11 @@ api_test!(concurrent_inserts_get_distinct_positions, |backend| {
 
 // ----- modules: validation and access ----------------------------------------
 
+/// A module with both contents, text and a link.
+fn both_contents() -> Value {
+    json!({"title": "Both", "content": "# Hi", "content_url": "http://example.org/x"})
+}
+
 api_test!(module_fields_are_validated, |backend| {
     let (app, _root, owner) = world(backend).await;
     let t = owner.access.as_str();
@@ -488,7 +494,12 @@ api_test!(module_fields_are_validated, |backend| {
         invalid(res, &fields).await;
     }
     assert!(order(&app, t, &id).await.is_empty(), "nothing was added");
+});
 
+api_test!(good_module_bodies_are_accepted, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let t = owner.access.as_str();
+    let id = draft(&app, t, "Validation", json!({})).await;
     // What is accepted.
     let res = app
         .post_json(
@@ -509,16 +520,17 @@ api_test!(module_fields_are_validated, |backend| {
     assert_eq!(m["duration_minutes"], 45);
     assert_eq!(m["download_bytes"], 0);
     assert_eq!(m["required"], false);
-    let both = add(
-        &app,
-        t,
-        &id,
-        json!({"title": "Both", "content": "# Hi", "content_url": "http://example.org/x"}),
-    )
-    .await;
+    let both = add(&app, t, &id, both_contents()).await;
     assert_eq!(both["content"], "# Hi");
     assert_eq!(both["required"], true);
     assert_eq!(both["download_bytes"], Value::Null);
+});
+
+api_test!(a_module_patch_follows_the_same_rules, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let t = owner.access.as_str();
+    let id = draft(&app, t, "Validation", json!({})).await;
+    let both = add(&app, t, &id, both_contents()).await;
 
     // PATCH follows the same rules; a module never loses both contents.
     let path = module_path(&id, &id_of(&both));
@@ -1280,7 +1292,7 @@ api_test!(completion_emails_arrive_over_smtp, |backend| {
     .expect("app");
 
     /// The first accepted email to `to` whose subject starts with `subject`.
-    async fn arrived(sink: &SmtpSink, to: &str, subject: &str) -> crate::smtp::Received {
+    async fn arrived(sink: &SmtpSink, to: &str, subject: &str) -> crate::helpers::smtp::Received {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(m) = sink.accepted().into_iter().find(|m| {

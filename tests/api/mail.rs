@@ -12,8 +12,8 @@ use kujenga::mail::{Email, Outbox, Template};
 use serde_json::json;
 
 use crate::api_test;
+use crate::helpers::smtp::SmtpSink;
 use crate::helpers::{Backend, TestDatabase};
-use crate::smtp::SmtpSink;
 
 struct MailEnv {
     db: Db,
@@ -433,7 +433,7 @@ api_test!(the_server_writes_eml_files_and_counts_them, |backend| {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
-    let text = crate::smtp::decode_qp(&std::fs::read_to_string(file).unwrap());
+    let text = crate::helpers::smtp::decode_qp(&std::fs::read_to_string(file).unwrap());
     assert!(text.contains("To: file@example.org"), "{text}");
     assert!(text.contains("verify-email?token=tok-file"), "{text}");
 

@@ -6,7 +6,6 @@
 )]
 
 mod helpers;
-mod smtp;
 
 mod access;
 mod access_terms;

@@ -2,11 +2,7 @@
 //! Swagger UI works with no internet access.
 
 use crate::api_test;
-
-pub fn committed_spec() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("api-spec/openapi.json");
-    std::fs::read_to_string(&path).unwrap_or_default()
-}
+use crate::helpers::openapi::committed_spec;
 
 api_test!(served_document_is_the_committed_one, |backend| {
     let app = spawn_app(backend).await.unwrap();
@@ -14,7 +10,7 @@ api_test!(served_document_is_the_committed_one, |backend| {
     assert_eq!(res.status(), 200);
     let served = res.text().await.unwrap();
     assert!(
-        served == crate::openapi::committed_spec(),
+        served == committed_spec(),
         "api-spec/openapi.json is stale: regenerate it with \
          `cargo run -- openapi > api-spec/openapi.json`"
     );

@@ -11,12 +11,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::{admin, set_platform_role, unverified};
+use crate::helpers::app::start;
+use crate::helpers::audit::institution_id;
+use crate::helpers::http::{body_of, call, etag_of, invalid, send, strings, typed, walk};
+use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::json::with;
+use crate::helpers::smtp::SmtpSink;
 use crate::helpers::{Account, Backend, PASSWORD, TestApp, problem, spawn_app_with};
-use crate::institutions::{
-    admin, body_of, call, create, etag_of, institution_id, invalid, join, send, set_platform_role,
-    start, strings, typed, unverified, verify, walk,
-};
-use crate::smtp::SmtpSink;
 
 // ----- helpers ------------------------------------------------------------
 
@@ -50,21 +52,6 @@ fn new_partnership(slug: &str) -> Value {
         "starts_on": "2026-03-01",
         "ends_on": "2028-02-29",
     })
-}
-
-/// `base` with the top-level keys of `extra` set (`null` removes a key).
-fn with(base: &Value, extra: Value) -> Value {
-    let mut out = base.clone();
-    if let (Some(o), Value::Object(e)) = (out.as_object_mut(), extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                o.remove(&k);
-            } else {
-                o.insert(k, v);
-            }
-        }
-    }
-    out
 }
 
 async fn post(
@@ -389,48 +376,6 @@ async fn sees(app: &TestApp, token: Option<&str>, kind: &str, id: &str) -> bool 
     single
 }
 
-/// What the newest `template` email to `recipient` says: its outbox data
-/// while it is queued, the `.eml` file the worker wrote once it is sent.
-async fn email_text(app: &TestApp, recipient: &str, template: &str) -> String {
-    use diesel::prelude::*;
-    use kujenga::db::schema::outbox_emails as oe;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (r, t) = (recipient.to_string(), template.to_string());
-        let row: Option<(String, String)> = app
-            .db
-            .run(move |conn| {
-                oe::table
-                    .filter(oe::recipient.eq(r))
-                    .filter(oe::template.eq(t))
-                    .order((oe::created_at.desc(), oe::id.desc()))
-                    .select((oe::id, oe::data))
-                    .first::<(String, String)>(conn)
-                    .optional()
-            })
-            .await
-            .expect("outbox query");
-        let (id, data) = row.expect("an email in the outbox");
-        let parsed: Value = serde_json::from_str(&data).expect("outbox data is JSON");
-        if parsed.as_object().is_some_and(|o| !o.is_empty()) {
-            return data;
-        }
-        let path = app
-            .database
-            .data_dir()
-            .join("mail")
-            .join(format!("{id}.eml"));
-        if let Ok(text) = std::fs::read_to_string(path) {
-            return crate::smtp::decode_qp(&text);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no text for email {id}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// Joins a user to an institution directly in the database (for an owner
 /// whose email address is not verified, who could not accept an invitation).
 async fn add_membership(app: &TestApp, institution_id: &str, user_id: &str, role: &'static str) {
@@ -542,13 +487,9 @@ impl World {
 
 // ----- creating -------------------------------------------------------------
 
-api_test!(creating_a_partnership_and_validation, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    let c = w.coord.access.as_str();
-
-    // Every bad body is refused with the field named, and nothing is written.
-    let good = json!({
+/// A complete creation body with every optional field.
+fn good_partnership() -> Value {
+    json!({
         "slug": "east-west-ai",
         "title": "East–West AI Lab Partnership",
         "description": "Two labs, one **curriculum**.",
@@ -556,130 +497,148 @@ api_test!(creating_a_partnership_and_validation, |backend| {
         "agreement_url": "https://example.org/agreements/ew.pdf",
         "starts_on": "2026-03-01",
         "ends_on": "2028-02-29",
-    });
-    let cases: Vec<(&str, Value, Vec<&str>)> = vec![
-        (
-            "uppercase slug",
-            with(&good, json!({"slug": "East-West"})),
-            vec!["slug"],
-        ),
-        (
-            "short slug",
-            with(&good, json!({"slug": "ab"})),
-            vec!["slug"],
-        ),
-        (
-            "long slug",
-            with(&good, json!({"slug": "a".repeat(65)})),
-            vec!["slug"],
-        ),
-        (
-            "slug with spaces",
-            with(&good, json!({"slug": "east west"})),
-            vec!["slug"],
-        ),
-        (
-            "slug with an underscore",
-            with(&good, json!({"slug": "east_west"})),
-            vec!["slug"],
-        ),
-        (
-            "missing slug",
-            with(&good, json!({"slug": null})),
-            vec!["slug"],
-        ),
-        (
-            "empty title",
-            with(&good, json!({"title": ""})),
-            vec!["title"],
-        ),
-        (
-            "long title",
-            with(&good, json!({"title": "t".repeat(201)})),
-            vec!["title"],
-        ),
-        (
-            "missing title",
-            with(&good, json!({"title": null})),
-            vec!["title"],
-        ),
-        (
-            "ends before it starts",
-            with(
-                &good,
-                json!({"starts_on": "2027-01-01", "ends_on": "2026-12-31"}),
-            ),
-            vec!["ends_on"],
-        ),
-        (
-            "ends the day it starts",
-            with(
-                &good,
-                json!({"starts_on": "2027-01-01", "ends_on": "2027-01-01"}),
-            ),
-            vec!["ends_on"],
-        ),
-        (
-            "not a date",
-            with(&good, json!({"starts_on": "2026-13-01"})),
-            vec!["starts_on"],
-        ),
-        (
-            "missing start",
-            with(&good, json!({"starts_on": null})),
-            vec!["starts_on"],
-        ),
-        (
-            "missing end",
-            with(&good, json!({"ends_on": null})),
-            vec!["ends_on"],
-        ),
-        (
-            "ftp agreement",
-            with(&good, json!({"agreement_url": "ftp://example.org/a.pdf"})),
-            vec!["agreement_url"],
-        ),
-        (
-            "javascript agreement",
-            with(&good, json!({"agreement_url": "javascript:alert(1)"})),
-            vec!["agreement_url"],
-        ),
-        (
-            "unknown field",
-            with(&good, json!({"status": "active"})),
-            vec!["status"],
-        ),
-        (
-            "another unknown field",
-            with(&good, json!({"owner": "me"})),
-            vec!["owner"],
-        ),
-        (
-            "public is a boolean",
-            with(&good, json!({"public": "yes"})),
-            vec!["public"],
-        ),
-    ];
-    for (case, body, fields) in cases {
-        let res = post(app, Some(c), BASE, Some(body)).await;
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        assert_eq!(status, 400, "{case}: {text}");
-        let p: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            p["type"], "urn:kujenga:problem:validation-error",
-            "{case}: {p}"
-        );
-        let mut got = strings(&p["errors"], "field");
-        got.sort();
-        let mut want = fields.clone();
-        want.sort();
-        assert_eq!(got, want, "{case}: {p}");
-    }
-    let list = body_of(app.get_auth(BASE, &w.root.access).await, 200).await;
-    assert_eq!(list["items"], json!([]), "nothing was created: {list}");
-    assert!(partnership_events(app, &w.root.access).await.is_empty());
+    })
+}
 
+api_test!(
+    bad_partnership_bodies_are_refused_and_nothing_is_written,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let c = w.coord.access.as_str();
+        let good = good_partnership();
+
+        // Every bad body is refused with the field named, and nothing is written.
+        let cases: Vec<(&str, Value, Vec<&str>)> = vec![
+            (
+                "uppercase slug",
+                with(&good, json!({"slug": "East-West"})),
+                vec!["slug"],
+            ),
+            (
+                "short slug",
+                with(&good, json!({"slug": "ab"})),
+                vec!["slug"],
+            ),
+            (
+                "long slug",
+                with(&good, json!({"slug": "a".repeat(65)})),
+                vec!["slug"],
+            ),
+            (
+                "slug with spaces",
+                with(&good, json!({"slug": "east west"})),
+                vec!["slug"],
+            ),
+            (
+                "slug with an underscore",
+                with(&good, json!({"slug": "east_west"})),
+                vec!["slug"],
+            ),
+            (
+                "missing slug",
+                with(&good, json!({"slug": null})),
+                vec!["slug"],
+            ),
+            (
+                "empty title",
+                with(&good, json!({"title": ""})),
+                vec!["title"],
+            ),
+            (
+                "long title",
+                with(&good, json!({"title": "t".repeat(201)})),
+                vec!["title"],
+            ),
+            (
+                "missing title",
+                with(&good, json!({"title": null})),
+                vec!["title"],
+            ),
+            (
+                "ends before it starts",
+                with(
+                    &good,
+                    json!({"starts_on": "2027-01-01", "ends_on": "2026-12-31"}),
+                ),
+                vec!["ends_on"],
+            ),
+            (
+                "ends the day it starts",
+                with(
+                    &good,
+                    json!({"starts_on": "2027-01-01", "ends_on": "2027-01-01"}),
+                ),
+                vec!["ends_on"],
+            ),
+            (
+                "not a date",
+                with(&good, json!({"starts_on": "2026-13-01"})),
+                vec!["starts_on"],
+            ),
+            (
+                "missing start",
+                with(&good, json!({"starts_on": null})),
+                vec!["starts_on"],
+            ),
+            (
+                "missing end",
+                with(&good, json!({"ends_on": null})),
+                vec!["ends_on"],
+            ),
+            (
+                "ftp agreement",
+                with(&good, json!({"agreement_url": "ftp://example.org/a.pdf"})),
+                vec!["agreement_url"],
+            ),
+            (
+                "javascript agreement",
+                with(&good, json!({"agreement_url": "javascript:alert(1)"})),
+                vec!["agreement_url"],
+            ),
+            (
+                "unknown field",
+                with(&good, json!({"status": "active"})),
+                vec!["status"],
+            ),
+            (
+                "another unknown field",
+                with(&good, json!({"owner": "me"})),
+                vec!["owner"],
+            ),
+            (
+                "public is a boolean",
+                with(&good, json!({"public": "yes"})),
+                vec!["public"],
+            ),
+        ];
+        for (case, body, fields) in cases {
+            let res = post(app, Some(c), BASE, Some(body)).await;
+            let status = res.status();
+            let text = res.text().await.unwrap();
+            assert_eq!(status, 400, "{case}: {text}");
+            let p: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                p["type"], "urn:kujenga:problem:validation-error",
+                "{case}: {p}"
+            );
+            let mut got = strings(&p["errors"], "field");
+            got.sort();
+            let mut want = fields.clone();
+            want.sort();
+            assert_eq!(got, want, "{case}: {p}");
+        }
+        let list = body_of(app.get_auth(BASE, &w.root.access).await, 200).await;
+        assert_eq!(list["items"], json!([]), "nothing was created: {list}");
+        assert!(partnership_events(app, &w.root.access).await.is_empty());
+    }
+);
+
+api_test!(creating_a_partnership_and_validation, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
+    let good = good_partnership();
     // The good body.
     let res = post(app, Some(c), BASE, Some(good.clone())).await;
     assert_eq!(res.status(), 201);
@@ -732,61 +691,70 @@ api_test!(creating_a_partnership_and_validation, |backend| {
         coordinator_ids(app, &w.root.access, "east-west-ai").await,
         [w.coord.id.as_str()]
     );
+});
 
-    // The slug is unique.
-    let other = coordinator(app, "other.coord@example.org").await;
-    for token in [c, other.access.as_str()] {
-        let res = post(
+api_test!(
+    partnership_slugs_are_unique_and_optional_fields_optional,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let c = w.coord.access.as_str();
+        propose_with(app, c, good_partnership()).await;
+        // The slug is unique.
+        let other = coordinator(app, "other.coord@example.org").await;
+        for token in [c, other.access.as_str()] {
+            let res = post(
+                app,
+                Some(token),
+                BASE,
+                Some(new_partnership("east-west-ai")),
+            )
+            .await;
+            typed(res, 409, "slug-taken").await;
+        }
+
+        // Optional fields are optional; `public` may be false.
+        let p = propose_with(
             app,
-            Some(token),
-            BASE,
-            Some(new_partnership("east-west-ai")),
+            c,
+            with(&new_partnership("quiet-one"), json!({"public": false})),
         )
         .await;
-        typed(res, 409, "slug-taken").await;
+        assert_eq!(p["public"], false);
+        assert_eq!(p["agreement_url"], Value::Null);
+
+        // An Idempotency-Key replays the first answer.
+        let key = [("idempotency-key", "partnership-once")];
+        let first = send(
+            app,
+            Method::POST,
+            BASE,
+            Some(c),
+            Some(new_partnership("once-only")),
+            &key,
+        )
+        .await;
+        let first = body_of(first, 201).await;
+        let again = send(
+            app,
+            Method::POST,
+            BASE,
+            Some(c),
+            Some(new_partnership("once-only")),
+            &key,
+        )
+        .await;
+        assert_eq!(body_of(again, 201).await, first);
+
+        // No such partnership.
+        problem(get(app, None, &pp("no-such-thing")).await, 404).await;
+        problem(
+            get(app, Some(&w.root.access), &pp("no-such-thing")).await,
+            404,
+        )
+        .await;
     }
-
-    // Optional fields are optional; `public` may be false.
-    let p = propose_with(
-        app,
-        c,
-        with(&new_partnership("quiet-one"), json!({"public": false})),
-    )
-    .await;
-    assert_eq!(p["public"], false);
-    assert_eq!(p["agreement_url"], Value::Null);
-
-    // An Idempotency-Key replays the first answer.
-    let key = [("idempotency-key", "partnership-once")];
-    let first = send(
-        app,
-        Method::POST,
-        BASE,
-        Some(c),
-        Some(new_partnership("once-only")),
-        &key,
-    )
-    .await;
-    let first = body_of(first, 201).await;
-    let again = send(
-        app,
-        Method::POST,
-        BASE,
-        Some(c),
-        Some(new_partnership("once-only")),
-        &key,
-    )
-    .await;
-    assert_eq!(body_of(again, 201).await, first);
-
-    // No such partnership.
-    problem(get(app, None, &pp("no-such-thing")).await, 404).await;
-    problem(
-        get(app, Some(&w.root.access), &pp("no-such-thing")).await,
-        404,
-    )
-    .await;
-});
+);
 
 api_test!(who_may_create_a_partnership, |backend| {
     let w = world(backend).await;
@@ -958,11 +926,25 @@ api_test!(activation_needs_two_countries, |backend| {
     assert_eq!(p["status"], "active");
 });
 
+/// `short-lived`: proposed with `ke-lab`, then dissolved.
+async fn dissolved_short_lived(w: &World) {
+    let (app, c) = (&w.app, w.coord.access.as_str());
+    propose(app, c, "short-lived").await;
+    bring_in(app, c, &w.ke.access, "short-lived", "ke-lab").await;
+    body_of(step(app, Some(c), "short-lived", "dissolve").await, 200).await;
+}
+
+/// `full-term`: active, then concluded.
+async fn concluded_full_term(w: &World) {
+    let (app, c) = (&w.app, w.coord.access.as_str());
+    w.active("full-term").await;
+    body_of(step(app, Some(c), "full-term", "conclude").await, 200).await;
+}
+
 api_test!(conclude_dissolve_and_invalid_transitions, |backend| {
     let w = world(backend).await;
     let app = &w.app;
     let c = w.coord.access.as_str();
-
     // proposed: conclude is no transition; dissolve is.
     propose(app, c, "short-lived").await;
     bring_in(app, c, &w.ke.access, "short-lived", "ke-lab").await;
@@ -992,6 +974,13 @@ api_test!(conclude_dissolve_and_invalid_transitions, |backend| {
         )
         .await;
     }
+});
+
+api_test!(an_active_partnership_concludes_once, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
+    dissolved_short_lived(&w).await;
 
     // active: conclude.
     w.active("full-term").await;
@@ -1030,6 +1019,14 @@ api_test!(conclude_dissolve_and_invalid_transitions, |backend| {
             .await,
         3
     );
+});
+
+api_test!(an_ended_partnership_is_read_only, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
+    dissolved_short_lived(&w).await;
+    concluded_full_term(&w).await;
 
     // active: dissolve.
     w.active("broken-up").await;
@@ -1272,7 +1269,7 @@ api_test!(inviting_institutions_and_the_emails, |backend| {
             other.email
         );
     }
-    let text = email_text(app, &w.ke.email, "partnership_invitation").await;
+    let text = app.email_text(&w.ke.email, "partnership_invitation").await;
     assert!(
         text.contains("Partnership inviting"),
         "the email names the partnership: {text}"
@@ -1354,15 +1351,44 @@ api_test!(inviting_institutions_and_the_emails, |backend| {
     assert_eq!(read(app, None, "inviting").await["countries"], json!([]));
 });
 
-api_test!(accepting_and_declining, |backend| {
+/// `answers`, proposed by `coord`, with `ke-lab`, `ng-lab` and `ke-two`
+/// invited.
+async fn answers_world(backend: Backend) -> World {
     let w = world(backend).await;
-    let app = &w.app;
-    let c = w.coord.access.as_str();
+    let (app, c) = (&w.app, w.coord.access.as_str());
     propose(app, c, "answers").await;
     for inst in ["ke-lab", "ng-lab", "ke-two"] {
         body_of(invite_inst(app, Some(c), "answers", inst).await, 201).await;
     }
+    w
+}
 
+/// In `answers`, `ke-lab`'s owner accepts.
+async fn ke_lab_accepts(w: &World) {
+    let res = answer(&w.app, Some(&w.ke.access), "answers", "ke-lab", "accept").await;
+    body_of(res, 200).await;
+}
+
+/// Every answer in `answers`: `ke-lab` accepts; `ng-lab` declines, is
+/// invited again and accepts through PATCH; `ke-two` declines through PATCH.
+async fn all_answered(w: &World) {
+    let (app, c) = (&w.app, w.coord.access.as_str());
+    ke_lab_accepts(w).await;
+    body_of(
+        answer(app, Some(&w.ng.access), "answers", "ng-lab", "decline").await,
+        200,
+    )
+    .await;
+    body_of(invite_inst(app, Some(c), "answers", "ng-lab").await, 201).await;
+    for (token, inst, status) in [(&w.ng, "ng-lab", "active"), (&w.ke2, "ke-two", "declined")] {
+        let res = set_member_status(app, Some(&token.access), "answers", inst, status).await;
+        body_of(res, 200).await;
+    }
+}
+
+api_test!(accepting_and_declining, |backend| {
+    let w = answers_world(backend).await;
+    let app = &w.app;
     // An owner whose address is not verified may not answer.
     let unverified_owner = unverified(app, "unverified.owner@example.org").await;
     let me = body_of(app.get_auth("/api/v1/me", &unverified_owner).await, 200).await;
@@ -1417,6 +1443,13 @@ api_test!(accepting_and_declining, |backend| {
         )
         .await;
     }
+});
+
+api_test!(a_declining_institution_may_be_invited_again, |backend| {
+    let w = answers_world(backend).await;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
+    ke_lab_accepts(&w).await;
 
     // ng-lab declines.
     let m = body_of(
@@ -1487,6 +1520,13 @@ api_test!(accepting_and_declining, |backend| {
         &["status"],
     )
     .await;
+});
+
+api_test!(who_sees_which_answers, |backend| {
+    let w = answers_world(backend).await;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
+    all_answered(&w).await;
 
     // Who sees what.
     assert_eq!(
@@ -1800,10 +1840,18 @@ api_test!(coordinators_are_added_and_removed, |backend| {
 
 // ----- shared resources -----------------------------------------------------------
 
-api_test!(sharing_resources, |backend| {
+/// `sharing` (active: `ke-lab`, `ng-lab`); a partnership course and a public
+/// dataset of `ke-lab`, and a public dataset of `ke-two`, no member.
+struct Sharing {
+    w: World,
+    course: String,
+    open: String,
+    elsewhere: String,
+}
+
+async fn sharing_world(backend: Backend) -> Sharing {
     let w = world(backend).await;
     let app = &w.app;
-    let c = w.coord.access.as_str();
     w.active("sharing").await;
     let course = resource(
         app,
@@ -1832,7 +1880,34 @@ api_test!(sharing_resources, |backend| {
         "public",
     )
     .await;
+    Sharing {
+        w,
+        course,
+        open,
+        elsewhere,
+    }
+}
 
+impl Sharing {
+    /// Its editor shares the course, its owner the open dataset.
+    async fn shared(&self) {
+        let (app, w) = (&self.w.app, &self.w);
+        for (token, id) in [(&w.ke_editor, &self.course), (&w.ke, &self.open)] {
+            body_of(share(app, Some(&token.access), "sharing", id).await, 201).await;
+        }
+    }
+}
+
+api_test!(sharing_resources, |backend| {
+    let s = sharing_world(backend).await;
+    let Sharing {
+        w,
+        course,
+        open,
+        elsewhere,
+    } = &s;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
     // Not an editor of the resource's institution: 403 (the resource is
     // public, so everyone sees it).
     for (who, token) in [
@@ -1841,14 +1916,14 @@ api_test!(sharing_resources, |backend| {
         ("the coordinator", &w.coord.access),
         ("an outsider", &w.outsider.access),
     ] {
-        let res = share(app, Some(token), "sharing", &open).await;
+        let res = share(app, Some(token), "sharing", open).await;
         assert_eq!(res.status(), 403, "{who}");
         problem(res, 403).await;
     }
-    problem(share(app, None, "sharing", &open).await, 401).await;
+    problem(share(app, None, "sharing", open).await, 401).await;
     // ke-two is no member.
     problem(
-        share(app, Some(&w.ke2.access), "sharing", &elsewhere).await,
+        share(app, Some(&w.ke2.access), "sharing", elsewhere).await,
         403,
     )
     .await;
@@ -1876,22 +1951,18 @@ api_test!(sharing_resources, |backend| {
 
     // An editor shares, once.
     body_of(
-        share(app, Some(&w.ke_editor.access), "sharing", &course).await,
+        share(app, Some(&w.ke_editor.access), "sharing", course).await,
         201,
     )
     .await;
     problem(
-        share(app, Some(&w.ke_editor.access), "sharing", &course).await,
+        share(app, Some(&w.ke_editor.access), "sharing", course).await,
         409,
     )
     .await;
-    problem(
-        share(app, Some(&w.ke.access), "sharing", &course).await,
-        409,
-    )
-    .await;
+    problem(share(app, Some(&w.ke.access), "sharing", course).await, 409).await;
     // The owner shares too.
-    body_of(share(app, Some(&w.ke.access), "sharing", &open).await, 201).await;
+    body_of(share(app, Some(&w.ke.access), "sharing", open).await, 201).await;
 
     let page = body_of(
         get(
@@ -1920,71 +1991,90 @@ api_test!(sharing_resources, |backend| {
         .expect("the dataset");
     assert_eq!(item["kind"], "dataset");
     assert_eq!(item["visibility"], "public");
+});
 
-    // Readers see what they may see.
-    let both: BTreeSet<String> = [course.clone(), open.clone()].into_iter().collect();
-    let only_open: BTreeSet<String> = [open.clone()].into_iter().collect();
-    assert_eq!(
-        shared_ids(app, Some(&w.ng_member.access), "sharing").await,
-        both
-    );
-    assert_eq!(
-        shared_ids(app, Some(&w.ke_member.access), "sharing").await,
-        both
-    );
-    assert_eq!(
-        shared_ids(app, Some(&w.outsider.access), "sharing").await,
-        only_open
-    );
-    assert_eq!(shared_ids(app, None, "sharing").await, only_open);
-    // Coordinating is not belonging: a coordinator in no member institution
-    // sees the shared partnership resource no more than anyone else.
-    assert_eq!(shared_ids(app, Some(c), "sharing").await, only_open);
+api_test!(
+    shared_resources_are_seen_and_unshared_by_the_right_people,
+    |backend| {
+        let s = sharing_world(backend).await;
+        let Sharing {
+            w, course, open, ..
+        } = &s;
+        let app = &w.app;
+        let c = w.coord.access.as_str();
+        s.shared().await;
 
-    // Unsharing: the same editors, or coordinators.
-    for token in [&w.ng.access, &w.ke_member.access, &w.outsider.access] {
-        problem(unshare(app, Some(token), "sharing", &course).await, 403).await;
+        // Readers see what they may see.
+        let both: BTreeSet<String> = [course.clone(), open.clone()].into_iter().collect();
+        let only_open: BTreeSet<String> = [open.clone()].into_iter().collect();
+        assert_eq!(
+            shared_ids(app, Some(&w.ng_member.access), "sharing").await,
+            both
+        );
+        assert_eq!(
+            shared_ids(app, Some(&w.ke_member.access), "sharing").await,
+            both
+        );
+        assert_eq!(
+            shared_ids(app, Some(&w.outsider.access), "sharing").await,
+            only_open
+        );
+        assert_eq!(shared_ids(app, None, "sharing").await, only_open);
+        // Coordinating is not belonging: a coordinator in no member institution
+        // sees the shared partnership resource no more than anyone else.
+        assert_eq!(shared_ids(app, Some(c), "sharing").await, only_open);
+
+        // Unsharing: the same editors, or coordinators.
+        for token in [&w.ng.access, &w.ke_member.access, &w.outsider.access] {
+            problem(unshare(app, Some(token), "sharing", course).await, 403).await;
+        }
+        problem(unshare(app, None, "sharing", course).await, 401).await;
+        assert_eq!(
+            unshare(app, Some(&w.ke_editor.access), "sharing", course)
+                .await
+                .status(),
+            204
+        );
+        problem(
+            unshare(app, Some(&w.ke_editor.access), "sharing", course).await,
+            404,
+        )
+        .await;
+        assert_eq!(unshare(app, Some(c), "sharing", open).await.status(), 204);
+        assert!(shared_ids(app, Some(c), "sharing").await.is_empty());
+        assert_eq!(
+            unshare(app, Some(&w.root.access), "sharing", course)
+                .await
+                .status(),
+            404
+        );
+
+        // Shared again by the editor, removed by an admin.
+        body_of(
+            share(app, Some(&w.ke_editor.access), "sharing", course).await,
+            201,
+        )
+        .await;
+        assert_eq!(
+            unshare(app, Some(&w.root.access), "sharing", course)
+                .await
+                .status(),
+            204
+        );
     }
-    problem(unshare(app, None, "sharing", &course).await, 401).await;
-    assert_eq!(
-        unshare(app, Some(&w.ke_editor.access), "sharing", &course)
-            .await
-            .status(),
-        204
-    );
-    problem(
-        unshare(app, Some(&w.ke_editor.access), "sharing", &course).await,
-        404,
-    )
-    .await;
-    assert_eq!(unshare(app, Some(c), "sharing", &open).await.status(), 204);
-    assert!(shared_ids(app, Some(c), "sharing").await.is_empty());
-    assert_eq!(
-        unshare(app, Some(&w.root.access), "sharing", &course)
-            .await
-            .status(),
-        404
-    );
+);
 
-    // Shared again by the editor, removed by an admin.
-    body_of(
-        share(app, Some(&w.ke_editor.access), "sharing", &course).await,
-        201,
-    )
-    .await;
-    assert_eq!(
-        unshare(app, Some(&w.root.access), "sharing", &course)
-            .await
-            .status(),
-        204
-    );
-
+api_test!(only_an_active_members_editors_share, |backend| {
+    let s = sharing_world(backend).await;
+    let Sharing { w, course, .. } = &s;
+    let app = &w.app;
+    let c = w.coord.access.as_str();
     // Only an ACTIVE member's editors share: invited is not enough; a
     // proposed partnership is fine.
     propose(app, c, "pending").await;
     body_of(invite_inst(app, Some(c), "pending", "ke-lab").await, 201).await;
     problem(
-        share(app, Some(&w.ke_editor.access), "pending", &course).await,
+        share(app, Some(&w.ke_editor.access), "pending", course).await,
         403,
     )
     .await;
@@ -1994,11 +2084,32 @@ api_test!(sharing_resources, |backend| {
     )
     .await;
     body_of(
-        share(app, Some(&w.ke_editor.access), "pending", &course).await,
+        share(app, Some(&w.ke_editor.access), "pending", course).await,
         201,
     )
     .await;
 });
+
+/// A `partnership` dataset of `ke-lab`, shared into `concluding` and
+/// `dissolving` while they were active (both ended since).
+async fn data_in_ended_partnerships(w: &World) -> String {
+    let (app, c, ke_editor) = (&w.app, w.coord.access.as_str(), w.ke_editor.access.as_str());
+    let data = resource(
+        app,
+        ke_editor,
+        "datasets",
+        "ke-lab",
+        "Partner data",
+        "partnership",
+    )
+    .await;
+    for (slug, end) in [("concluding", "conclude"), ("dissolving", "dissolve")] {
+        w.active(slug).await;
+        body_of(share(app, Some(ke_editor), slug, &data).await, 201).await;
+        body_of(step(app, Some(c), slug, end).await, 200).await;
+    }
+    data
+}
 
 api_test!(who_sees_a_partnership_resource_when, |backend| {
     let w = world(backend).await;
@@ -2086,92 +2197,126 @@ api_test!(who_sees_a_partnership_resource_when, |backend| {
         "its institution left"
     );
     assert!(sees(app, Some(&w.ke_member.access), "courses", &course).await);
-
-    // Conclusion.
-    w.active("concluding").await;
-    let data = resource(
-        app,
-        ke_editor,
-        "datasets",
-        "ke-lab",
-        "Partner data",
-        "partnership",
-    )
-    .await;
-    assert!(!sees(app, ngm, "datasets", &data).await, "not yet shared");
-    body_of(share(app, Some(ke_editor), "concluding", &data).await, 201).await;
-    assert!(
-        sees(app, ngm, "datasets", &data).await,
-        "shared into an active partnership"
-    );
-    body_of(step(app, Some(c), "concluding", "conclude").await, 200).await;
-    assert!(!sees(app, ngm, "datasets", &data).await, "after conclusion");
-    assert!(sees(app, Some(&w.ke_member.access), "datasets", &data).await);
-
-    // Dissolution.
-    w.active("dissolving").await;
-    body_of(share(app, Some(ke_editor), "dissolving", &data).await, 201).await;
-    assert!(sees(app, ngm, "datasets", &data).await);
-    body_of(step(app, Some(c), "dissolving", "dissolve").await, 200).await;
-    assert!(
-        !sees(app, ngm, "datasets", &data).await,
-        "after dissolution"
-    );
-
-    // The owning institution removed by a coordinator: gone.
-    w.active("owner-removed").await;
-    body_of(
-        share(app, Some(ke_editor), "owner-removed", &data).await,
-        201,
-    )
-    .await;
-    assert!(sees(app, ngm, "datasets", &data).await);
-    body_of(
-        end_membership(app, Some(c), "owner-removed", "ke-lab").await,
-        200,
-    )
-    .await;
-    assert!(
-        !sees(app, ngm, "datasets", &data).await,
-        "its institution was removed"
-    );
-
-    // Unshared: gone, although ke-lab and ng-lab are active together in an
-    // active partnership (and the dataset is still shared into ended ones).
-    w.active("unsharing").await;
-    body_of(share(app, Some(ke_editor), "unsharing", &data).await, 201).await;
-    assert!(sees(app, ngm, "datasets", &data).await);
-    assert_eq!(
-        unshare(app, Some(c), "unsharing", &data).await.status(),
-        204
-    );
-    assert!(!sees(app, ngm, "datasets", &data).await, "after unsharing");
-    // Public and institution resources are unaffected by sharing.
-    // Sharing an `institution` resource (if allowed at all) does not widen it.
-    let inst_only = resource(
-        app,
-        ke_editor,
-        "datasets",
-        "ke-lab",
-        "Internal data",
-        "institution",
-    )
-    .await;
-    let res = share(app, Some(ke_editor), "unsharing", &inst_only).await;
-    assert!(
-        res.status().as_u16() == 201 || res.status().is_client_error(),
-        "{}",
-        res.status()
-    );
-    assert!(
-        !sees(app, ngm, "datasets", &inst_only).await,
-        "institution visibility stays"
-    );
 });
+
+api_test!(
+    a_partnership_resource_is_hidden_once_the_partnership_ends,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let c = w.coord.access.as_str();
+        let ke_editor = w.ke_editor.access.as_str();
+        let ngm = Some(w.ng_member.access.as_str());
+
+        // Conclusion.
+        w.active("concluding").await;
+        let data = resource(
+            app,
+            ke_editor,
+            "datasets",
+            "ke-lab",
+            "Partner data",
+            "partnership",
+        )
+        .await;
+        assert!(!sees(app, ngm, "datasets", &data).await, "not yet shared");
+        body_of(share(app, Some(ke_editor), "concluding", &data).await, 201).await;
+        assert!(
+            sees(app, ngm, "datasets", &data).await,
+            "shared into an active partnership"
+        );
+        body_of(step(app, Some(c), "concluding", "conclude").await, 200).await;
+        assert!(!sees(app, ngm, "datasets", &data).await, "after conclusion");
+        assert!(sees(app, Some(&w.ke_member.access), "datasets", &data).await);
+
+        // Dissolution.
+        w.active("dissolving").await;
+        body_of(share(app, Some(ke_editor), "dissolving", &data).await, 201).await;
+        assert!(sees(app, ngm, "datasets", &data).await);
+        body_of(step(app, Some(c), "dissolving", "dissolve").await, 200).await;
+        assert!(
+            !sees(app, ngm, "datasets", &data).await,
+            "after dissolution"
+        );
+    }
+);
+
+api_test!(
+    a_partnership_resource_is_hidden_from_partners_its_owner_left_or_unshared,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let c = w.coord.access.as_str();
+        let ke_editor = w.ke_editor.access.as_str();
+        let ngm = Some(w.ng_member.access.as_str());
+        let data = data_in_ended_partnerships(&w).await;
+
+        // The owning institution removed by a coordinator: gone.
+        w.active("owner-removed").await;
+        body_of(
+            share(app, Some(ke_editor), "owner-removed", &data).await,
+            201,
+        )
+        .await;
+        assert!(sees(app, ngm, "datasets", &data).await);
+        body_of(
+            end_membership(app, Some(c), "owner-removed", "ke-lab").await,
+            200,
+        )
+        .await;
+        assert!(
+            !sees(app, ngm, "datasets", &data).await,
+            "its institution was removed"
+        );
+
+        // Unshared: gone, although ke-lab and ng-lab are active together in an
+        // active partnership (and the dataset is still shared into ended ones).
+        w.active("unsharing").await;
+        body_of(share(app, Some(ke_editor), "unsharing", &data).await, 201).await;
+        assert!(sees(app, ngm, "datasets", &data).await);
+        assert_eq!(
+            unshare(app, Some(c), "unsharing", &data).await.status(),
+            204
+        );
+        assert!(!sees(app, ngm, "datasets", &data).await, "after unsharing");
+        // Public and institution resources are unaffected by sharing.
+        // Sharing an `institution` resource (if allowed at all) does not widen it.
+        let inst_only = resource(
+            app,
+            ke_editor,
+            "datasets",
+            "ke-lab",
+            "Internal data",
+            "institution",
+        )
+        .await;
+        let res = share(app, Some(ke_editor), "unsharing", &inst_only).await;
+        assert!(
+            res.status().as_u16() == 201 || res.status().is_client_error(),
+            "{}",
+            res.status()
+        );
+        assert!(
+            !sees(app, ngm, "datasets", &inst_only).await,
+            "institution visibility stays"
+        );
+    }
+);
 
 // ----- access across partnerships ---------------------------------------------------
 
-api_test!(no_access_across_partnerships, |backend| {
+/// Partnerships of two coordinators: `part-a` (A's, empty), `part-b` (B's,
+/// public: `ke-lab` invited, `ng-lab` active, a dataset shared) and
+/// `part-b-private`; how B's two read before anyone tries anything.
+struct Across {
+    w: World,
+    coord_b: Account,
+    shared: String,
+    before: Value,
+    private_before: Value,
+}
+
+async fn across(backend: Backend) -> Across {
     let w = world(backend).await;
     let app = &w.app;
     let a = w.coord.access.as_str();
@@ -2199,7 +2344,55 @@ api_test!(no_access_across_partnerships, |backend| {
     body_of(share(app, Some(&w.ng.access), "part-b", &shared).await, 201).await;
     let before = read(app, Some(&w.root.access), "part-b").await;
     let private_before = read(app, Some(&w.root.access), "part-b-private").await;
+    Across {
+        w,
+        coord_b,
+        shared,
+        before,
+        private_before,
+    }
+}
 
+impl Across {
+    /// Nothing of B's changed, and A still has no member.
+    async fn nothing_changed(&self) {
+        let Across {
+            w,
+            coord_b,
+            shared,
+            before,
+            private_before,
+        } = self;
+        let app = &w.app;
+        let (a, b) = (w.coord.access.as_str(), coord_b.access.as_str());
+        assert_eq!(read(app, Some(&w.root.access), "part-b").await, *before);
+        assert_eq!(
+            read(app, Some(&w.root.access), "part-b-private").await,
+            *private_before
+        );
+        assert_eq!(
+            member_statuses(app, Some(b), "part-b").await,
+            pairs(&[("ke-lab", "invited"), ("ng-lab", "active")])
+        );
+        assert_eq!(
+            coordinator_ids(app, b, "part-b").await,
+            [coord_b.id.as_str()]
+        );
+        assert_eq!(
+            shared_ids(app, Some(b), "part-b").await,
+            [shared.clone()].into_iter().collect()
+        );
+        assert!(read(app, Some(a), "part-a").await["members"] == json!([]));
+    }
+}
+
+api_test!(no_access_across_partnerships, |backend| {
+    let x = across(backend).await;
+    let Across {
+        w, coord_b, shared, ..
+    } = &x;
+    let app = &w.app;
+    let a = w.coord.access.as_str();
     // A's coordinator sees B (public) but manages nothing of it: 403.
     let patch = call(
         app,
@@ -2237,7 +2430,7 @@ api_test!(no_access_across_partnerships, |backend| {
     )
     .await;
     problem(res, 403).await;
-    problem(unshare(app, Some(a), "part-b", &shared).await, 403).await;
+    problem(unshare(app, Some(a), "part-b", shared).await, 403).await;
     // …and B's private partnership is not there at all: 404.
     problem(get(app, Some(a), &pp("part-b-private")).await, 404).await;
     let patch = call(
@@ -2272,8 +2465,16 @@ api_test!(no_access_across_partnerships, |backend| {
     .await;
     // Through A's path, B's member is not A's.
     problem(end_membership(app, Some(a), "part-a", "ng-lab").await, 404).await;
-    problem(unshare(app, Some(a), "part-a", &shared).await, 404).await;
+    problem(unshare(app, Some(a), "part-a", shared).await, 404).await;
 
+    // Nothing changed.
+    x.nothing_changed().await;
+});
+
+api_test!(an_owner_answers_for_its_own_institution_only, |backend| {
+    let x = across(backend).await;
+    let Across { w, .. } = &x;
+    let app = &w.app;
     // An owner of X answers for X only: to others, X's pending invitation
     // is not listed, so it is a 404.
     for what in ["accept", "decline"] {
@@ -2307,24 +2508,7 @@ api_test!(no_access_across_partnerships, |backend| {
     );
 
     // Nothing changed.
-    assert_eq!(read(app, Some(&w.root.access), "part-b").await, before);
-    assert_eq!(
-        read(app, Some(&w.root.access), "part-b-private").await,
-        private_before
-    );
-    assert_eq!(
-        member_statuses(app, Some(b), "part-b").await,
-        pairs(&[("ke-lab", "invited"), ("ng-lab", "active")])
-    );
-    assert_eq!(
-        coordinator_ids(app, b, "part-b").await,
-        [coord_b.id.as_str()]
-    );
-    assert_eq!(
-        shared_ids(app, Some(b), "part-b").await,
-        [shared.clone()].into_iter().collect()
-    );
-    assert!(read(app, Some(a), "part-a").await["members"] == json!([]));
+    x.nothing_changed().await;
 });
 
 api_test!(private_partnerships_are_for_their_people, |backend| {
@@ -2507,43 +2691,175 @@ api_test!(listing_filters_and_pages, |backend| {
 
 // ----- the audit trail --------------------------------------------------------------
 
+/// Counts the `partnership.` audit events while a test changes things:
+/// each change must add one at least, each refusal none.
+struct Audited<'a> {
+    app: &'a TestApp,
+    root: &'a str,
+    seen: usize,
+}
+
+impl<'a> Audited<'a> {
+    async fn new(app: &'a TestApp, root: &'a str) -> Self {
+        let seen = partnership_events(app, root).await.len();
+        Self { app, root, seen }
+    }
+
+    async fn count(&self) -> usize {
+        partnership_events(self.app, self.root).await.len()
+    }
+
+    /// Counts again, after steps that are not under test.
+    async fn recount(&mut self) {
+        self.seen = self.count().await;
+    }
+
+    /// `res` answered `status` and added at least one `partnership.` event.
+    async fn changes(&mut self, label: &str, res: reqwest::Response, status: u16) {
+        let got = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        assert_eq!(got, status, "{}: {text}", label);
+        let now = self.count().await;
+        assert!(now > self.seen, "{}: no `partnership.` audit event", label);
+        self.seen = now;
+    }
+
+    /// `res` answered `status` and added no event.
+    async fn refused(&mut self, label: &str, res: reqwest::Response, status: u16) {
+        assert_eq!(res.status().as_u16(), status, "{}", label);
+        assert_eq!(
+            self.count().await,
+            self.seen,
+            "{}: a refusal changes nothing",
+            label
+        );
+    }
+}
+
+/// `audited`, proposed by `coord`, its goals set, with `ke-lab` and `ng-lab`
+/// invited and accepting, and `ke-two` invited and declining.
+async fn answered_audited(w: &World) {
+    let (app, c) = (&w.app, w.coord.access.as_str());
+    propose(app, c, "audited").await;
+    for inst in ["ke-lab", "ng-lab", "ke-two"] {
+        body_of(invite_inst(app, Some(c), "audited", inst).await, 201).await;
+    }
+    for (owner, inst, what) in [
+        (&w.ke, "ke-lab", "accept"),
+        (&w.ng, "ng-lab", "accept"),
+        (&w.ke2, "ke-two", "decline"),
+    ] {
+        body_of(
+            answer(app, Some(&owner.access), "audited", inst, what).await,
+            200,
+        )
+        .await;
+    }
+}
+
 api_test!(every_change_is_audited, |backend| {
     let w = world(backend).await;
     let app = &w.app;
     let root = w.root.access.as_str();
     let c = w.coord.access.as_str();
-    let count = move || async move { partnership_events(app, root).await.len() };
-
-    let seen = std::cell::Cell::new(count().await);
-    assert_eq!(seen.get(), 0);
+    let mut a = Audited::new(app, root).await;
+    assert_eq!(a.seen, 0);
     // Each change adds at least one `partnership.` event.
-    macro_rules! changes {
-        ($label:expr, $res:expr, $status:expr) => {{
-            let res = $res;
-            let got = res.status().as_u16();
-            let text = res.text().await.unwrap();
-            assert_eq!(got, $status, "{}: {text}", $label);
-            let now = count().await;
-            assert!(
-                now > seen.get(),
-                "{}: no `partnership.` audit event",
-                $label
-            );
-            seen.set(now);
-        }};
-    }
-    macro_rules! refused {
-        ($label:expr, $res:expr, $status:expr) => {{
-            let res = $res;
-            assert_eq!(res.status().as_u16(), $status, "{}", $label);
-            assert_eq!(
-                count().await,
-                seen.get(),
-                "{}: a refusal changes nothing",
-                $label
-            );
-        }};
-    }
+    a.changes(
+        "create",
+        post(app, Some(c), BASE, Some(new_partnership("audited"))).await,
+        201,
+    )
+    .await;
+    let events = partnership_events(app, root).await;
+    assert_eq!(
+        events[0]["actor_id"],
+        w.coord.id.as_str(),
+        "{:?}",
+        events[0]
+    );
+    a.changes(
+        "update",
+        call(
+            app,
+            Method::PATCH,
+            &pp("audited"),
+            Some(c),
+            Some(json!({"goals": "G"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    a.refused(
+        "an outsider's update",
+        call(
+            app,
+            Method::PATCH,
+            &pp("audited"),
+            Some(&w.outsider.access),
+            Some(json!({"goals": "X"})),
+        )
+        .await,
+        403,
+    )
+    .await;
+    a.changes(
+        "invite ke-lab",
+        invite_inst(app, Some(c), "audited", "ke-lab").await,
+        201,
+    )
+    .await;
+    a.changes(
+        "invite ng-lab",
+        invite_inst(app, Some(c), "audited", "ng-lab").await,
+        201,
+    )
+    .await;
+    a.changes(
+        "invite ke-two",
+        invite_inst(app, Some(c), "audited", "ke-two").await,
+        201,
+    )
+    .await;
+    a.refused(
+        "an editor's accept",
+        answer(
+            app,
+            Some(&w.ke_editor.access),
+            "audited",
+            "ke-lab",
+            "accept",
+        )
+        .await,
+        403,
+    )
+    .await;
+    a.changes(
+        "accept",
+        answer(app, Some(&w.ke.access), "audited", "ke-lab", "accept").await,
+        200,
+    )
+    .await;
+    a.changes(
+        "accept",
+        answer(app, Some(&w.ng.access), "audited", "ng-lab", "accept").await,
+        200,
+    )
+    .await;
+    a.changes(
+        "decline",
+        answer(app, Some(&w.ke2.access), "audited", "ke-two", "decline").await,
+        200,
+    )
+    .await;
+});
+
+api_test!(coordinators_sharing_and_activation_are_audited, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let root = w.root.access.as_str();
+    let c = w.coord.access.as_str();
     let course = resource(
         app,
         &w.ke_editor.access,
@@ -2553,165 +2869,109 @@ api_test!(every_change_is_audited, |backend| {
         "partnership",
     )
     .await;
-    changes!(
-        "create",
-        post(app, Some(c), BASE, Some(new_partnership("audited"))).await,
-        201
-    );
-    let events = partnership_events(app, root).await;
-    assert_eq!(
-        events[0]["actor_id"],
-        w.coord.id.as_str(),
-        "{:?}",
-        events[0]
-    );
-    changes!(
-        "update",
-        call(
-            app,
-            Method::PATCH,
-            &pp("audited"),
-            Some(c),
-            Some(json!({"goals": "G"}))
-        )
-        .await,
-        200
-    );
-    refused!(
-        "an outsider's update",
-        call(
-            app,
-            Method::PATCH,
-            &pp("audited"),
-            Some(&w.outsider.access),
-            Some(json!({"goals": "X"}))
-        )
-        .await,
-        403
-    );
-    changes!(
-        "invite ke-lab",
-        invite_inst(app, Some(c), "audited", "ke-lab").await,
-        201
-    );
-    changes!(
-        "invite ng-lab",
-        invite_inst(app, Some(c), "audited", "ng-lab").await,
-        201
-    );
-    changes!(
-        "invite ke-two",
-        invite_inst(app, Some(c), "audited", "ke-two").await,
-        201
-    );
-    refused!(
-        "an editor's accept",
-        answer(
-            app,
-            Some(&w.ke_editor.access),
-            "audited",
-            "ke-lab",
-            "accept"
-        )
-        .await,
-        403
-    );
-    changes!(
-        "accept",
-        answer(app, Some(&w.ke.access), "audited", "ke-lab", "accept").await,
-        200
-    );
-    changes!(
-        "accept",
-        answer(app, Some(&w.ng.access), "audited", "ng-lab", "accept").await,
-        200
-    );
-    changes!(
-        "decline",
-        answer(app, Some(&w.ke2.access), "audited", "ke-two", "decline").await,
-        200
-    );
-    changes!(
+    answered_audited(&w).await;
+    let mut a = Audited::new(app, root).await;
+    a.changes(
         "add a coordinator",
         post(
             app,
             Some(c),
             &coordinators_path("audited"),
-            Some(json!({"user_id": w.ke_member.id}))
+            Some(json!({"user_id": w.ke_member.id})),
         )
         .await,
-        201
-    );
-    changes!(
+        201,
+    )
+    .await;
+    a.changes(
         "remove a coordinator",
         call(
             app,
             Method::DELETE,
             &format!("{}/{}", coordinators_path("audited"), w.ke_member.id),
             Some(c),
-            None
+            None,
         )
         .await,
-        204
-    );
-    changes!(
+        204,
+    )
+    .await;
+    a.changes(
         "share",
         share(app, Some(&w.ke_editor.access), "audited", &course).await,
-        201
-    );
-    changes!(
+        201,
+    )
+    .await;
+    a.changes(
         "unshare",
         unshare(app, Some(c), "audited", &course).await,
-        204
-    );
-    changes!(
+        204,
+    )
+    .await;
+    a.changes(
         "activate",
         step(app, Some(c), "audited", "activate").await,
-        200
-    );
-    refused!(
+        200,
+    )
+    .await;
+    a.refused(
         "activate again",
         step(app, Some(c), "audited", "activate").await,
-        409
-    );
-    changes!(
+        409,
+    )
+    .await;
+});
+
+api_test!(membership_changes_and_endings_are_audited, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let root = w.root.access.as_str();
+    let c = w.coord.access.as_str();
+    answered_audited(&w).await;
+    body_of(step(app, Some(c), "audited", "activate").await, 200).await;
+    let mut a = Audited::new(app, root).await;
+    a.changes(
         "re-invite ke-two",
         invite_inst(app, Some(c), "audited", "ke-two").await,
-        201
-    );
-    changes!(
+        201,
+    )
+    .await;
+    a.changes(
         "withdraw",
         end_membership(app, Some(c), "audited", "ke-two").await,
-        200
-    );
+        200,
+    )
+    .await;
     bring_in(app, c, &w.ke2.access, "audited", "ke-two").await;
-    seen.set(count().await);
-    changes!(
+    a.recount().await;
+    a.changes(
         "leave",
         end_membership(app, Some(&w.ke2.access), "audited", "ke-two").await,
-        200
-    );
+        200,
+    )
+    .await;
     bring_in(app, c, &w.ke2.access, "audited", "ke-two").await;
-    seen.set(count().await);
-    changes!(
+    a.recount().await;
+    a.changes(
         "remove",
         end_membership(app, Some(c), "audited", "ke-two").await,
-        200
-    );
-    changes!(
+        200,
+    )
+    .await;
+    a.changes(
         "conclude",
         step(app, Some(c), "audited", "conclude").await,
-        200
-    );
-    changes!(
+        200,
+    )
+    .await;
+    propose(app, c, "audited-2").await;
+    a.recount().await;
+    a.changes(
         "admin dissolves another",
-        {
-            propose(app, c, "audited-2").await;
-            seen.set(count().await);
-            step(app, Some(root), "audited-2", "dissolve").await
-        },
-        200
-    );
+        step(app, Some(root), "audited-2", "dissolve").await,
+        200,
+    )
+    .await;
     let events = partnership_events(app, root).await;
     let last = events.last().unwrap();
     assert_eq!(last["actor_id"], w.root.id.as_str(), "{last}");
@@ -2730,7 +2990,63 @@ api_test!(every_change_is_audited, |backend| {
 
 // ----- emails over SMTP --------------------------------------------------------------
 
-api_test!(partnership_emails_arrive_over_smtp, |backend| {
+/// The accepted emails to `to` whose decoded text contains `text`, once
+/// there are at least `n` of them.
+async fn arrived(
+    sink: &SmtpSink,
+    to: &str,
+    text: &str,
+    n: usize,
+) -> Vec<crate::helpers::smtp::Received> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got: Vec<crate::helpers::smtp::Received> = sink
+            .accepted()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to) && m.decoded().contains(text))
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} emails to {to} mention `{text}`",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn signup(app: &TestApp, sink: &SmtpSink, email: &str) -> Account {
+    assert_eq!(app.register(email, PASSWORD).await.status(), 202);
+    let mail = arrived(sink, email, "?token=", 1).await.remove(0);
+    let text = mail.decoded();
+    let start = text.find("?token=").expect("a link") + "?token=".len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let res = app
+        .post_json("/api/v1/auth/verify-email", json!({"token": token}), None)
+        .await;
+    assert_eq!(res.status(), 200);
+    app.signin(email).await
+}
+
+/// The application sending its email over SMTP to a sink; `ke-lab` (KE)
+/// and `ng-lab` (NG) with their owners, a coordinator and an admin, all
+/// signed up by email; `lake-victoria`, proposed by the coordinator with a
+/// title its emails name.
+struct Lake {
+    sink: SmtpSink,
+    app: TestApp,
+    coord: Account,
+    ke: Account,
+    ng: Account,
+    title: &'static str,
+}
+
+async fn lake_victoria(backend: Backend) -> Lake {
     use kujenga::config::{MailTransport, SmtpSecurity};
     let sink = SmtpSink::start().await;
     let port = sink.port;
@@ -2750,49 +3066,6 @@ api_test!(partnership_emails_arrive_over_smtp, |backend| {
     })
     .await
     .expect("app");
-
-    /// The accepted emails to `to` whose decoded text contains `text`, once
-    /// there are at least `n` of them.
-    async fn arrived(
-        sink: &SmtpSink,
-        to: &str,
-        text: &str,
-        n: usize,
-    ) -> Vec<crate::smtp::Received> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let got: Vec<crate::smtp::Received> = sink
-                .accepted()
-                .into_iter()
-                .filter(|m| m.to.iter().any(|t| t == to) && m.decoded().contains(text))
-                .collect();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "only {} of {n} emails to {to} mention `{text}`",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    async fn signup(app: &TestApp, sink: &SmtpSink, email: &str) -> Account {
-        assert_eq!(app.register(email, PASSWORD).await.status(), 202);
-        let mail = arrived(sink, email, "?token=", 1).await.remove(0);
-        let text = mail.decoded();
-        let start = text.find("?token=").expect("a link") + "?token=".len();
-        let token: String = text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        let res = app
-            .post_json("/api/v1/auth/verify-email", json!({"token": token}), None)
-            .await;
-        assert_eq!(res.status(), 200);
-        app.signin(email).await
-    }
 
     let root = signup(&app, &sink, "root@example.org").await;
     app.make_admin(&root.id).await;
@@ -2814,6 +3087,25 @@ api_test!(partnership_emails_arrive_over_smtp, |backend| {
         with(&new_partnership("lake-victoria"), json!({"title": title})),
     )
     .await;
+    Lake {
+        sink,
+        app,
+        coord,
+        ke,
+        ng,
+        title,
+    }
+}
+
+api_test!(partnership_emails_arrive_over_smtp, |backend| {
+    let Lake {
+        sink,
+        app,
+        coord,
+        ke,
+        title,
+        ..
+    } = lake_victoria(backend).await;
     body_of(
         invite_inst(&app, Some(&coord.access), "lake-victoria", "ke-lab").await,
         201,
@@ -2843,6 +3135,18 @@ api_test!(partnership_emails_arrive_over_smtp, |backend| {
         app.count_emails(&coord.email, "partnership_response").await,
         1
     );
+});
+
+api_test!(activation_and_removal_emails_reach_the_owners, |backend| {
+    let Lake {
+        sink,
+        app,
+        coord,
+        ke,
+        ng,
+        title,
+    } = lake_victoria(backend).await;
+    bring_in(&app, &coord.access, &ke.access, "lake-victoria", "ke-lab").await;
 
     // Activation reaches every active member's owners.
     bring_in(&app, &coord.access, &ng.access, "lake-victoria", "ng-lab").await;
@@ -2941,7 +3245,7 @@ api_test!(
             "members who are not owners get none"
         );
         assert!(
-            email_text(app, &w.ng.email, "partnership_shared_digest")
+            app.email_text(&w.ng.email, "partnership_shared_digest")
                 .await
                 .contains("Maize yields")
         );
@@ -2974,7 +3278,9 @@ api_test!(
         )
         .await;
         assert_eq!(digests(&w.ng).await, 2);
-        let text = email_text(app, &w.ng.email, "partnership_shared_digest").await;
+        let text = app
+            .email_text(&w.ng.email, "partnership_shared_digest")
+            .await;
         assert!(
             text.contains("Cassava leaves") && text.contains("Rainfall"),
             "{text}"
@@ -3090,7 +3396,9 @@ api_test!(
             201,
         )
         .await;
-        let text = email_text(app, &w.ng.email, "partnership_shared_digest").await;
+        let text = app
+            .email_text(&w.ng.email, "partnership_shared_digest")
+            .await;
         assert!(text.contains("Open rainfall"), "{text}");
         assert!(!text.contains("Secret survey"), "{text}");
     }

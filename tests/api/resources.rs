@@ -7,11 +7,12 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::{admin, unverified};
+use crate::helpers::app::start;
+use crate::helpers::audit::{events, institution_id};
+use crate::helpers::http::{body_of, call, etag_of, invalid, send, strings, typed, walk};
+use crate::helpers::institutions::{create_slug, inst_path, join, verify};
 use crate::helpers::{Account, Backend, TestApp, problem};
-use crate::institutions::{
-    admin, body_of, call, create_slug, etag_of, events, inst_path, institution_id, invalid, join,
-    send, start, strings, typed, unverified, verify, walk,
-};
 
 // ----- helpers ------------------------------------------------------------
 
@@ -213,16 +214,42 @@ fn many_tags(n: usize) -> Value {
 
 // ----- lifecycle ------------------------------------------------------------
 
+/// Creates the course "Intro to ML" (with untidy title, licence, languages
+/// and countries): the answer.
+async fn post_intro_course(app: &TestApp, owner: &Account) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/courses",
+        json!({"institution": INST, "title": "  Intro to ML  ", "license": "cc-by-4.0",
+                   "languages": ["SW-ke", "en", "en"], "countries": ["ke", "tz"], "tags": ["ml"]}),
+        Some(&owner.access),
+    )
+    .await
+}
+
+/// What the course's first PATCH sets.
+fn intro_patch() -> Value {
+    json!({"summary": "Machine learning basics", "description": "# Week 1", "prerequisites": "Algebra",
+           "offline_package_url": "https://cdn.example.org/intro.zip", "offline_package_bytes": 1_048_576,
+           "level": "beginner", "delivery": "self_paced", "duration_hours": 6.5})
+}
+
+/// What its second PATCH clears.
+fn intro_clear() -> Value {
+    json!({"prerequisites": null, "description": null, "tags": null, "countries": null})
+}
+
+/// "Intro to ML", patched twice as the lifecycle test does: at version 3.
+async fn patched_intro_course(app: &TestApp, owner: &Account) -> String {
+    let id = id_of(&body_of(post_intro_course(app, owner).await, 201).await);
+    for body in [intro_patch(), intro_clear()] {
+        body_of(patch(app, &owner.access, COURSES, &id, body).await, 200).await;
+    }
+    id
+}
+
 api_test!(a_course_lives_from_draft_to_archive, |backend| {
     let (app, _root, owner) = world(backend).await;
-    let res = app
-        .post_json(
-            "/api/v1/courses",
-            json!({"institution": INST, "title": "  Intro to ML  ", "license": "cc-by-4.0",
-                   "languages": ["SW-ke", "en", "en"], "countries": ["ke", "tz"], "tags": ["ml"]}),
-            Some(&owner.access),
-        )
-        .await;
+    let res = post_intro_course(&app, &owner).await;
     assert_eq!(res.status(), 201);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     let created_tag = etag_of(&res);
@@ -290,18 +317,14 @@ api_test!(a_course_lives_from_draft_to_archive, |backend| {
     )
     .await;
     assert_eq!(res.status(), 200);
+});
 
+api_test!(a_course_draft_is_patched_by_merging, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let id = id_of(&body_of(post_intro_course(&app, &owner).await, 201).await);
+    let tag = etag_of(&app.get_auth(&item(COURSES, &id), &owner.access).await);
     // PATCH merges: untouched fields stay.
-    let res = patch(
-        &app,
-        &owner.access,
-        COURSES,
-        &id,
-        json!({"summary": "Machine learning basics", "description": "# Week 1", "prerequisites": "Algebra",
-               "offline_package_url": "https://cdn.example.org/intro.zip", "offline_package_bytes": 1_048_576,
-               "level": "beginner", "delivery": "self_paced", "duration_hours": 6.5}),
-    )
-    .await;
+    let res = patch(&app, &owner.access, COURSES, &id, intro_patch()).await;
     let patched_tag = etag_of(&res);
     assert_ne!(patched_tag, tag);
     let p = body_of(res, 200).await;
@@ -322,15 +345,7 @@ api_test!(a_course_lives_from_draft_to_archive, |backend| {
 
     // `null` clears a field.
     let p = body_of(
-        patch(
-            &app,
-            &owner.access,
-            COURSES,
-            &id,
-            json!({"prerequisites": null, "description": null,
-                                                         "tags": null, "countries": null}),
-        )
-        .await,
+        patch(&app, &owner.access, COURSES, &id, intro_clear()).await,
         200,
     )
     .await;
@@ -341,7 +356,12 @@ api_test!(a_course_lives_from_draft_to_archive, |backend| {
     assert_eq!(p["countries"], json!([]));
     assert_eq!(p["summary"], "Machine learning basics");
     assert_eq!(p["level"], "beginner");
+});
 
+api_test!(a_published_course_is_archived_not_deleted, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let id = patched_intro_course(&app, &owner).await;
+    let path = item(COURSES, &id);
     // Publish (with a module, which leaves the course's version alone): once.
     let res = app
         .post_json(
@@ -412,7 +432,11 @@ api_test!(a_course_lives_from_draft_to_archive, |backend| {
     let still = read(&app, Some(&owner.access), COURSES, &id).await;
     assert_eq!(still["version"], 5);
     assert_eq!(still["summary"], "Machine learning basics");
+});
 
+api_test!(a_course_draft_is_deleted_not_archived, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let id = id_of(&body_of(post_intro_course(&app, &owner).await, 201).await);
     // A draft cannot be archived; it can be deleted, once.
     let d = create_res(
         &app,
@@ -441,16 +465,44 @@ api_test!(a_course_lives_from_draft_to_archive, |backend| {
     problem(app.get_auth(&item(DATASETS, &id), &owner.access).await, 404).await;
 });
 
+/// Creates the dataset "Kiswahili speech": the answer.
+async fn post_speech_dataset(app: &TestApp, owner: &Account) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/datasets",
+        json!({"institution": INST, "title": "Kiswahili speech", "license": "cc-by-sa-4.0",
+                   "languages": ["sw"], "formats": ["CSV", "csv", "Parquet"]}),
+        Some(&owner.access),
+    )
+    .await
+}
+
+/// The dataset's three PATCHes, in order: one that merges into the
+/// datasheet and limits transfers to listed countries, one that clears a
+/// section, one that switches the policy to `in_country`.
+fn speech_patches() -> [Value; 3] {
+    [
+        json!({"datasheet": {"motivation": "Speech tech for Kiswahili", "composition": "Clips"},
+               "record_count": 1200, "size_bytes": 5_000_000,
+               "transfer_policy": "allowed_countries", "allowed_countries": ["tz", "UG"]}),
+        json!({"datasheet": {"composition": null, "uses": "ASR research",
+                             "collection_process": "Volunteers read prompts"}}),
+        json!({"transfer_policy": "in_country", "summary": "Read speech",
+               "datasheet": {"composition": "1200 clips"}}),
+    ]
+}
+
+/// "Kiswahili speech", patched as the lifecycle test does: at version 4.
+async fn patched_speech_dataset(app: &TestApp, owner: &Account) -> String {
+    let id = id_of(&body_of(post_speech_dataset(app, owner).await, 201).await);
+    for body in speech_patches() {
+        body_of(patch(app, &owner.access, DATASETS, &id, body).await, 200).await;
+    }
+    id
+}
+
 api_test!(a_dataset_lives_from_draft_to_archive, |backend| {
     let (app, _root, owner) = world(backend).await;
-    let res = app
-        .post_json(
-            "/api/v1/datasets",
-            json!({"institution": INST, "title": "Kiswahili speech", "license": "cc-by-sa-4.0",
-                   "languages": ["sw"], "formats": ["CSV", "csv", "Parquet"]}),
-            Some(&owner.access),
-        )
-        .await;
+    let res = post_speech_dataset(&app, &owner).await;
     assert_eq!(res.status(), 201);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     etag_of(&res);
@@ -483,36 +535,12 @@ api_test!(a_dataset_lives_from_draft_to_archive, |backend| {
         assert_eq!(d["datasheet"][section], Value::Null, "datasheet.{section}");
     }
 
+    let [merge, clear, switch] = speech_patches();
     // Nested `datasheet` merges; `null` inside it clears one section.
-    let p = body_of(
-        patch(
-            &app,
-            &owner.access,
-            DATASETS,
-            &id,
-            json!({"datasheet": {"motivation": "Speech tech for Kiswahili", "composition": "Clips"},
-                     "record_count": 1200, "size_bytes": 5_000_000,
-                     "transfer_policy": "allowed_countries", "allowed_countries": ["tz", "UG"]}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let p = body_of(patch(&app, &owner.access, DATASETS, &id, merge).await, 200).await;
     assert_eq!(p["version"], 2);
     assert_eq!(p["allowed_countries"], json!(["TZ", "UG"]));
-    let p = body_of(
-        patch(
-            &app,
-            &owner.access,
-            DATASETS,
-            &id,
-            json!({"datasheet": {"composition": null, "uses": "ASR research",
-                                   "collection_process": "Volunteers read prompts"}}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let p = body_of(patch(&app, &owner.access, DATASETS, &id, clear).await, 200).await;
     assert_eq!(p["version"], 3);
     assert_eq!(p["datasheet"]["motivation"], "Speech tech for Kiswahili");
     assert_eq!(p["datasheet"]["composition"], Value::Null);
@@ -520,23 +548,15 @@ api_test!(a_dataset_lives_from_draft_to_archive, |backend| {
     assert_eq!(p["record_count"], 1200);
     assert_eq!(p["transfer_policy"], "allowed_countries");
     // Switching the policy away drops the list.
-    let p = body_of(
-        patch(
-            &app,
-            &owner.access,
-            DATASETS,
-            &id,
-            json!({"transfer_policy": "in_country", "summary": "Read speech",
-                     "datasheet": {"composition": "1200 clips"}}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let p = body_of(patch(&app, &owner.access, DATASETS, &id, switch).await, 200).await;
     assert_eq!(p["version"], 4);
     assert_eq!(p["allowed_countries"], json!([]));
     assert_eq!(p["datasheet"]["composition"], "1200 clips");
+});
 
+api_test!(a_published_dataset_is_archived_not_deleted, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let id = patched_speech_dataset(&app, &owner).await;
     let p = body_of(publish(&app, &owner.access, DATASETS, &id).await, 200).await;
     assert_eq!(p["status"], "published");
     assert_eq!(p["version"], 5);
@@ -589,7 +609,10 @@ api_test!(a_dataset_lives_from_draft_to_archive, |backend| {
         read(&app, Some(&owner.access), DATASETS, &id).await["version"],
         6
     );
+});
 
+api_test!(a_dataset_draft_is_deleted_not_archived, |backend| {
+    let (app, _root, owner) = world(backend).await;
     let scratch = create_res(
         &app,
         &owner.access,
@@ -1123,6 +1146,15 @@ api_test!(model_card_fields_are_validated, |backend| {
     assert_eq!(drafts(&app, &owner.access, CARDS).await, vec![id_of(&m)]);
 });
 
+/// A PATCH that must be refused: of which kind, its body, and the fields
+/// the 400 names.
+struct PatchRow<'a> {
+    name: &'a str,
+    kind: &'a str,
+    body: Value,
+    fields: Vec<&'a str>,
+}
+
 api_test!(a_bad_patch_changes_nothing, |backend| {
     let (app, root, owner) = world(backend).await;
     let course = create_res(&app, &owner.access, COURSES, complete(COURSES, "Course")).await;
@@ -1137,112 +1169,118 @@ api_test!(a_bad_patch_changes_nothing, |backend| {
     for (kind, id) in &ids {
         tags.push(etag_of(&app.get_auth(&item(kind, id), &owner.access).await));
     }
-    let rows: Vec<(&str, &str, Value, Vec<&str>)> = vec![
-        (
-            "status is read-only",
-            COURSES,
-            json!({"status": "published"}),
-            vec!["status"],
-        ),
-        (
-            "institution is read-only",
-            COURSES,
-            json!({"institution": "lab-b"}),
-            vec!["institution"],
-        ),
-        (
-            "version is read-only",
-            COURSES,
-            json!({"version": 10}),
-            vec!["version"],
-        ),
-        (
-            "kind is read-only",
-            COURSES,
-            json!({"kind": "dataset"}),
-            vec!["kind"],
-        ),
-        (
-            "related_from is read-only",
-            COURSES,
-            json!({"related_from": []}),
-            vec!["related_from"],
-        ),
-        (
-            "title cannot be cleared",
-            COURSES,
-            json!({"title": null}),
-            vec!["title"],
-        ),
-        (
-            "title of 201 characters",
-            COURSES,
-            json!({"title": long(201)}),
-            vec!["title"],
-        ),
-        (
-            "unknown field",
-            COURSES,
-            json!({"colour": "red"}),
-            vec!["colour"],
-        ),
-        (
-            "duration_hours negative",
-            COURSES,
-            json!({"duration_hours": -3}),
-            vec!["duration_hours"],
-        ),
-        (
-            "offline_package_url javascript",
-            COURSES,
-            json!({"offline_package_url": "javascript:void(0)"}),
-            vec!["offline_package_url"],
-        ),
-        (
-            "institution is read-only (dataset)",
-            DATASETS,
-            json!({"institution": INST}),
-            vec!["institution"],
-        ),
-        (
-            "size_bytes negative",
-            DATASETS,
-            json!({"size_bytes": -1}),
-            vec!["size_bytes"],
-        ),
-        (
-            "record_count fractional",
-            DATASETS,
-            json!({"record_count": 2.5}),
-            vec!["record_count"],
-        ),
-        (
-            "allowed_countries needed",
-            DATASETS,
-            json!({"transfer_policy": "allowed_countries"}),
-            vec!["allowed_countries"],
-        ),
-        (
-            "datasheet unknown section",
-            DATASETS,
-            json!({"datasheet": {"colour": "red", "uses": "u2"}}),
-            vec!["datasheet.colour"],
-        ),
-        (
-            "results row without metric",
-            CARDS,
-            json!({"results": [{"task": "asr", "value": 1}]}),
-            vec!["results[0].metric"],
-        ),
-        (
-            "several at once",
-            CARDS,
-            json!({"status": "archived", "institution": "lab-b", "risk_tier": "extreme", "colour": 1,
+    let rows: Vec<PatchRow> = vec![
+        PatchRow {
+            name: "status is read-only",
+            kind: COURSES,
+            body: json!({"status": "published"}),
+            fields: vec!["status"],
+        },
+        PatchRow {
+            name: "institution is read-only",
+            kind: COURSES,
+            body: json!({"institution": "lab-b"}),
+            fields: vec!["institution"],
+        },
+        PatchRow {
+            name: "version is read-only",
+            kind: COURSES,
+            body: json!({"version": 10}),
+            fields: vec!["version"],
+        },
+        PatchRow {
+            name: "kind is read-only",
+            kind: COURSES,
+            body: json!({"kind": "dataset"}),
+            fields: vec!["kind"],
+        },
+        PatchRow {
+            name: "related_from is read-only",
+            kind: COURSES,
+            body: json!({"related_from": []}),
+            fields: vec!["related_from"],
+        },
+        PatchRow {
+            name: "title cannot be cleared",
+            kind: COURSES,
+            body: json!({"title": null}),
+            fields: vec!["title"],
+        },
+        PatchRow {
+            name: "title of 201 characters",
+            kind: COURSES,
+            body: json!({"title": long(201)}),
+            fields: vec!["title"],
+        },
+        PatchRow {
+            name: "unknown field",
+            kind: COURSES,
+            body: json!({"colour": "red"}),
+            fields: vec!["colour"],
+        },
+        PatchRow {
+            name: "duration_hours negative",
+            kind: COURSES,
+            body: json!({"duration_hours": -3}),
+            fields: vec!["duration_hours"],
+        },
+        PatchRow {
+            name: "offline_package_url javascript",
+            kind: COURSES,
+            body: json!({"offline_package_url": "javascript:void(0)"}),
+            fields: vec!["offline_package_url"],
+        },
+        PatchRow {
+            name: "institution is read-only (dataset)",
+            kind: DATASETS,
+            body: json!({"institution": INST}),
+            fields: vec!["institution"],
+        },
+        PatchRow {
+            name: "size_bytes negative",
+            kind: DATASETS,
+            body: json!({"size_bytes": -1}),
+            fields: vec!["size_bytes"],
+        },
+        PatchRow {
+            name: "record_count fractional",
+            kind: DATASETS,
+            body: json!({"record_count": 2.5}),
+            fields: vec!["record_count"],
+        },
+        PatchRow {
+            name: "allowed_countries needed",
+            kind: DATASETS,
+            body: json!({"transfer_policy": "allowed_countries"}),
+            fields: vec!["allowed_countries"],
+        },
+        PatchRow {
+            name: "datasheet unknown section",
+            kind: DATASETS,
+            body: json!({"datasheet": {"colour": "red", "uses": "u2"}}),
+            fields: vec!["datasheet.colour"],
+        },
+        PatchRow {
+            name: "results row without metric",
+            kind: CARDS,
+            body: json!({"results": [{"task": "asr", "value": 1}]}),
+            fields: vec!["results[0].metric"],
+        },
+        PatchRow {
+            name: "several at once",
+            kind: CARDS,
+            body: json!({"status": "archived", "institution": "lab-b", "risk_tier": "extreme", "colour": 1,
                    "summary": "a change that must not land"}),
-            vec!["status", "institution", "risk_tier", "colour"],
-        ),
+            fields: vec!["status", "institution", "risk_tier", "colour"],
+        },
     ];
-    for (label, kind, body, fields) in rows {
+    for PatchRow {
+        name: label,
+        kind,
+        body,
+        fields,
+    } in rows
+    {
         eprintln!("row: {label}");
         let (_, id) = ids.iter().find(|(k, _)| *k == kind).unwrap();
         invalid(patch(&app, &owner.access, kind, id, body).await, &fields).await;
@@ -1563,6 +1601,15 @@ api_test!(the_gate_for_model_cards, |backend| {
     }
 });
 
+/// A PATCH that would make a published resource incomplete: which
+/// resource, the body, and the fields the 422 names.
+struct IncompleteRow<'a> {
+    name: &'a str,
+    resource: &'a Value,
+    body: Value,
+    fields: Vec<&'a str>,
+}
+
 api_test!(
     a_patch_cannot_make_a_published_resource_incomplete,
     |backend| {
@@ -1578,48 +1625,54 @@ api_test!(
                "results": [{"task": "asr", "metric": "wer", "value": 0.2}]}),
         )
         .await;
-        let rows: Vec<(&str, &Value, Value, Vec<&str>)> = vec![
-            (
-                "course loses its licence and languages",
-                &course,
-                json!({"license": null, "languages": []}),
-                vec!["license", "languages"],
-            ),
-            (
-                "dataset loses its uses",
-                &dataset,
-                json!({"datasheet": {"uses": null}}),
-                vec!["datasheet.uses"],
-            ),
-            (
-                "dataset turns personal",
-                &dataset,
-                json!({"contains_personal_data": true}),
-                vec![
+        let rows: Vec<IncompleteRow> = vec![
+            IncompleteRow {
+                name: "course loses its licence and languages",
+                resource: &course,
+                body: json!({"license": null, "languages": []}),
+                fields: vec!["license", "languages"],
+            },
+            IncompleteRow {
+                name: "dataset loses its uses",
+                resource: &dataset,
+                body: json!({"datasheet": {"uses": null}}),
+                fields: vec!["datasheet.uses"],
+            },
+            IncompleteRow {
+                name: "dataset turns personal",
+                resource: &dataset,
+                body: json!({"contains_personal_data": true}),
+                fields: vec![
                     "datasheet.preprocessing",
                     "datasheet.biases_and_limitations",
                 ],
-            ),
-            (
-                "card goes high",
-                &card,
-                json!({"risk_tier": "high"}),
-                vec!["factors", "ethical_considerations", "results"],
-            ),
-            (
-                "card goes unacceptable (which needs all of high, too)",
-                &card,
-                json!({"risk_tier": "unacceptable"}),
-                vec!["risk_tier", "factors", "ethical_considerations", "results"],
-            ),
-            (
-                "card drops its results",
-                &card,
-                json!({"results": []}),
-                vec!["results"],
-            ),
+            },
+            IncompleteRow {
+                name: "card goes high",
+                resource: &card,
+                body: json!({"risk_tier": "high"}),
+                fields: vec!["factors", "ethical_considerations", "results"],
+            },
+            IncompleteRow {
+                name: "card goes unacceptable (which needs all of high, too)",
+                resource: &card,
+                body: json!({"risk_tier": "unacceptable"}),
+                fields: vec!["risk_tier", "factors", "ethical_considerations", "results"],
+            },
+            IncompleteRow {
+                name: "card drops its results",
+                resource: &card,
+                body: json!({"results": []}),
+                fields: vec!["results"],
+            },
         ];
-        for (label, r, body, fields) in rows {
+        for IncompleteRow {
+            name: label,
+            resource: r,
+            body,
+            fields,
+        } in rows
+        {
             eprintln!("row: {label}");
             let kind = match r["kind"].as_str().unwrap() {
                 "course" => COURSES,
@@ -1719,169 +1772,65 @@ api_test!(an_editor_needs_a_verified_email_to_publish, |backend| {
     body_of(publish(&app, &owner.access, DATASETS, &id).await, 200).await;
 });
 
-api_test!(
-    members_outsiders_and_the_anonymous_cannot_change_resources,
-    |backend| {
-        let (app, _root, owner) = world(backend).await;
-        let member = app.signup("member@example.org").await;
-        join(&app, &owner.access, INST, &member, "member").await;
-        let outsider = app.signup("outsider@example.org").await;
-        let draft = create_res(&app, &owner.access, COURSES, complete(COURSES, "Draft")).await;
-        let draft_id = id_of(&draft);
-        let public = published(&app, &owner.access, COURSES, "Public", json!({})).await;
-        let public_id = id_of(&public);
-        let internal = published(
-            &app,
-            &owner.access,
-            COURSES,
-            "Internal",
-            json!({"visibility": "institution"}),
-        )
-        .await;
-        let internal_id = id_of(&internal);
+/// `lab-a` with a member, an outsider, and three courses of its owner: a
+/// draft, a published public one and a published institution-only one.
+struct Guarded {
+    app: TestApp,
+    owner: Account,
+    member: Account,
+    outsider: Account,
+    draft_id: String,
+    public: Value,
+    public_id: String,
+    internal: Value,
+    internal_id: String,
+}
 
-        // A member creates nothing.
-        typed(
-            app.post_json(
-                "/api/v1/courses",
-                complete(COURSES, "Mine"),
-                Some(&member.access),
-            )
-            .await,
-            403,
-            "insufficient-role",
-        )
-        .await;
-        // A member sees published resources (even institution-only ones) but changes none.
-        assert_eq!(
-            read(&app, Some(&member.access), COURSES, &internal_id).await["title"],
-            "Internal"
-        );
-        for id in [&public_id, &internal_id] {
-            typed(
-                patch(&app, &member.access, COURSES, id, json!({"summary": "x"})).await,
-                403,
-                "insufficient-role",
-            )
-            .await;
-            typed(
-                publish(&app, &member.access, COURSES, id).await,
-                403,
-                "insufficient-role",
-            )
-            .await;
-            typed(
-                archive(&app, &member.access, COURSES, id).await,
-                403,
-                "insufficient-role",
-            )
-            .await;
-            typed(
-                delete(&app, &member.access, COURSES, id).await,
-                403,
-                "insufficient-role",
-            )
-            .await;
-        }
-        // Drafts belong to owners and editors: a member does not see them.
-        problem(
-            app.get_auth(&item(COURSES, &draft_id), &member.access)
-                .await,
-            404,
-        )
-        .await;
-        problem(publish(&app, &member.access, COURSES, &draft_id).await, 404).await;
-        problem(
-            patch(
-                &app,
-                &member.access,
-                COURSES,
-                &draft_id,
-                json!({"summary": "x"}),
-            )
-            .await,
-            404,
-        )
-        .await;
-        problem(delete(&app, &member.access, COURSES, &draft_id).await, 404).await;
+async fn guarded(backend: Backend) -> Guarded {
+    let (app, _root, owner) = world(backend).await;
+    let member = app.signup("member@example.org").await;
+    join(&app, &owner.access, INST, &member, "member").await;
+    let outsider = app.signup("outsider@example.org").await;
+    let draft = create_res(&app, &owner.access, COURSES, complete(COURSES, "Draft")).await;
+    let draft_id = id_of(&draft);
+    let public = published(&app, &owner.access, COURSES, "Public", json!({})).await;
+    let public_id = id_of(&public);
+    let internal = published(
+        &app,
+        &owner.access,
+        COURSES,
+        "Internal",
+        json!({"visibility": "institution"}),
+    )
+    .await;
+    let internal_id = id_of(&internal);
+    Guarded {
+        app,
+        owner,
+        member,
+        outsider,
+        draft_id,
+        public,
+        public_id,
+        internal,
+        internal_id,
+    }
+}
 
-        // An outsider: 404 for the draft and the institution-only resource, 403 for the public one.
-        for id in [&draft_id, &internal_id] {
-            problem(
-                app.get_auth(&item(COURSES, id), &outsider.access).await,
-                404,
-            )
-            .await;
-            problem(
-                patch(&app, &outsider.access, COURSES, id, json!({"summary": "x"})).await,
-                404,
-            )
-            .await;
-            problem(publish(&app, &outsider.access, COURSES, id).await, 404).await;
-            problem(archive(&app, &outsider.access, COURSES, id).await, 404).await;
-            problem(delete(&app, &outsider.access, COURSES, id).await, 404).await;
-        }
-        typed(
-            patch(
-                &app,
-                &outsider.access,
-                COURSES,
-                &public_id,
-                json!({"summary": "x"}),
-            )
-            .await,
-            403,
-            "insufficient-role",
-        )
-        .await;
-        typed(
-            archive(&app, &outsider.access, COURSES, &public_id).await,
-            403,
-            "insufficient-role",
-        )
-        .await;
-        typed(
-            app.post_json(
-                "/api/v1/courses",
-                complete(COURSES, "Theirs"),
-                Some(&outsider.access),
-            )
-            .await,
-            403,
-            "insufficient-role",
-        )
-        .await;
-
-        // The anonymous: 404 for what they cannot see, 401 for writing.
-        problem(app.get(&item(COURSES, &draft_id)).await, 404).await;
-        problem(app.get(&item(COURSES, &internal_id)).await, 404).await;
-        problem(
-            call(
-                &app,
-                Method::POST,
-                &format!("{}/publish", item(COURSES, &draft_id)),
-                None,
-                None,
-            )
-            .await,
-            401,
-        )
-        .await;
-        problem(
-            call(
-                &app,
-                Method::PATCH,
-                &item(COURSES, &public_id),
-                None,
-                Some(json!({"summary": "x"})),
-            )
-            .await,
-            401,
-        )
-        .await;
-
-        // Nothing changed.
-        let d = read(&app, Some(&owner.access), COURSES, &draft_id).await;
+impl Guarded {
+    /// The three courses are as they were.
+    async fn nothing_changed(&self) {
+        let Guarded {
+            app,
+            owner,
+            draft_id,
+            public,
+            public_id,
+            internal,
+            internal_id,
+            ..
+        } = self;
+        let d = read(app, Some(&owner.access), COURSES, draft_id).await;
         assert_eq!(
             (d["status"].clone(), d["version"].clone()),
             (json!("draft"), json!(1))
@@ -1890,13 +1839,196 @@ api_test!(
             (&public_id, &public["version"]),
             (&internal_id, &internal["version"]),
         ] {
-            let r = read(&app, Some(&owner.access), COURSES, id).await;
+            let r = read(app, Some(&owner.access), COURSES, id).await;
             assert_eq!(&r["version"], version);
             assert_eq!(r["status"], "published");
         }
-        assert_eq!(drafts(&app, &owner.access, COURSES).await, vec![draft_id]);
+        assert_eq!(
+            drafts(app, &owner.access, COURSES).await,
+            vec![draft_id.clone()]
+        );
     }
-);
+}
+
+api_test!(members_cannot_change_resources, |backend| {
+    let g = guarded(backend).await;
+    let Guarded {
+        app,
+        member,
+        draft_id,
+        public_id,
+        internal_id,
+        ..
+    } = &g;
+    // A member creates nothing.
+    typed(
+        app.post_json(
+            "/api/v1/courses",
+            complete(COURSES, "Mine"),
+            Some(&member.access),
+        )
+        .await,
+        403,
+        "insufficient-role",
+    )
+    .await;
+    // A member sees published resources (even institution-only ones) but changes none.
+    assert_eq!(
+        read(app, Some(&member.access), COURSES, internal_id).await["title"],
+        "Internal"
+    );
+    for id in [&public_id, &internal_id] {
+        typed(
+            patch(app, &member.access, COURSES, id, json!({"summary": "x"})).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+        typed(
+            publish(app, &member.access, COURSES, id).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+        typed(
+            archive(app, &member.access, COURSES, id).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+        typed(
+            delete(app, &member.access, COURSES, id).await,
+            403,
+            "insufficient-role",
+        )
+        .await;
+    }
+    // Drafts belong to owners and editors: a member does not see them.
+    problem(
+        app.get_auth(&item(COURSES, draft_id), &member.access).await,
+        404,
+    )
+    .await;
+    problem(publish(app, &member.access, COURSES, draft_id).await, 404).await;
+    problem(
+        patch(
+            app,
+            &member.access,
+            COURSES,
+            draft_id,
+            json!({"summary": "x"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(delete(app, &member.access, COURSES, draft_id).await, 404).await;
+
+    // Nothing changed.
+    g.nothing_changed().await;
+});
+
+api_test!(outsiders_cannot_change_resources, |backend| {
+    let g = guarded(backend).await;
+    let Guarded {
+        app,
+        outsider,
+        draft_id,
+        public_id,
+        internal_id,
+        ..
+    } = &g;
+    // An outsider: 404 for the draft and the institution-only resource, 403 for the public one.
+    for id in [&draft_id, &internal_id] {
+        problem(
+            app.get_auth(&item(COURSES, id), &outsider.access).await,
+            404,
+        )
+        .await;
+        problem(
+            patch(app, &outsider.access, COURSES, id, json!({"summary": "x"})).await,
+            404,
+        )
+        .await;
+        problem(publish(app, &outsider.access, COURSES, id).await, 404).await;
+        problem(archive(app, &outsider.access, COURSES, id).await, 404).await;
+        problem(delete(app, &outsider.access, COURSES, id).await, 404).await;
+    }
+    typed(
+        patch(
+            app,
+            &outsider.access,
+            COURSES,
+            public_id,
+            json!({"summary": "x"}),
+        )
+        .await,
+        403,
+        "insufficient-role",
+    )
+    .await;
+    typed(
+        archive(app, &outsider.access, COURSES, public_id).await,
+        403,
+        "insufficient-role",
+    )
+    .await;
+    typed(
+        app.post_json(
+            "/api/v1/courses",
+            complete(COURSES, "Theirs"),
+            Some(&outsider.access),
+        )
+        .await,
+        403,
+        "insufficient-role",
+    )
+    .await;
+
+    // Nothing changed.
+    g.nothing_changed().await;
+});
+
+api_test!(the_anonymous_cannot_change_resources, |backend| {
+    let g = guarded(backend).await;
+    let Guarded {
+        app,
+        draft_id,
+        public_id,
+        internal_id,
+        ..
+    } = &g;
+    // The anonymous: 404 for what they cannot see, 401 for writing.
+    problem(app.get(&item(COURSES, draft_id)).await, 404).await;
+    problem(app.get(&item(COURSES, internal_id)).await, 404).await;
+    problem(
+        call(
+            app,
+            Method::POST,
+            &format!("{}/publish", item(COURSES, draft_id)),
+            None,
+            None,
+        )
+        .await,
+        401,
+    )
+    .await;
+    problem(
+        call(
+            app,
+            Method::PATCH,
+            &item(COURSES, public_id),
+            None,
+            Some(json!({"summary": "x"})),
+        )
+        .await,
+        401,
+    )
+    .await;
+
+    // Nothing changed.
+    g.nothing_changed().await;
+});
 
 // ----- lost updates -------------------------------------------------------------
 
@@ -2007,29 +2139,39 @@ api_test!(stale_if_match_loses_no_update, |backend| {
 
 // ----- related resources -------------------------------------------------------------
 
-api_test!(
-    links_show_both_ways_to_readers_who_may_see_both_ends,
-    |backend| {
-        let (app, _root, owner) = world(backend).await;
-        let outsider = app.signup("outsider@example.org").await;
-        let dataset = published(
-            &app,
-            &owner.access,
-            DATASETS,
-            "Speech",
-            json!({"access_level": "open"}),
-        )
-        .await;
-        let dataset_id = id_of(&dataset);
-        let draft_dataset = create_res(
-            &app,
-            &owner.access,
-            DATASETS,
-            complete(DATASETS, "Draft speech"),
-        )
-        .await;
-        let draft_dataset_id = id_of(&draft_dataset);
-        let card = create_res(
+/// `lab-a` with an outsider; an open dataset (published), a draft dataset,
+/// and a draft model card trained on the first and evaluated on the second.
+struct Linked {
+    app: TestApp,
+    owner: Account,
+    outsider: Account,
+    dataset_id: String,
+    draft_dataset_id: String,
+    card: Value,
+    card_id: String,
+}
+
+async fn linked(backend: Backend) -> Linked {
+    let (app, _root, owner) = world(backend).await;
+    let outsider = app.signup("outsider@example.org").await;
+    let dataset = published(
+        &app,
+        &owner.access,
+        DATASETS,
+        "Speech",
+        json!({"access_level": "open"}),
+    )
+    .await;
+    let dataset_id = id_of(&dataset);
+    let draft_dataset = create_res(
+        &app,
+        &owner.access,
+        DATASETS,
+        complete(DATASETS, "Draft speech"),
+    )
+    .await;
+    let draft_dataset_id = id_of(&draft_dataset);
+    let card = create_res(
         &app,
         &owner.access,
         CARDS,
@@ -2041,7 +2183,50 @@ api_test!(
         ),
     )
     .await;
-        let card_id = id_of(&card);
+    let card_id = id_of(&card);
+    Linked {
+        app,
+        owner,
+        outsider,
+        dataset_id,
+        draft_dataset_id,
+        card,
+        card_id,
+    }
+}
+
+impl Linked {
+    /// The card, made `visibility` and published (or only re-labelled once
+    /// it is).
+    async fn card_as(&self, visibility: &str, publish_it: bool) {
+        let (app, owner) = (&self.app, &self.owner);
+        let res = patch(
+            app,
+            &owner.access,
+            CARDS,
+            &self.card_id,
+            json!({ "visibility": visibility }),
+        )
+        .await;
+        body_of(res, 200).await;
+        if publish_it {
+            body_of(publish(app, &owner.access, CARDS, &self.card_id).await, 200).await;
+        }
+    }
+}
+
+api_test!(
+    links_show_both_ways_to_readers_who_may_see_both_ends,
+    |backend| {
+        let Linked {
+            app,
+            owner,
+            outsider,
+            dataset_id,
+            draft_dataset_id,
+            card,
+            card_id,
+        } = linked(backend).await;
         assert_eq!(
             card["related"],
             json!([{"relation": "trained_on", "resource_id": dataset_id},
@@ -2086,14 +2271,30 @@ api_test!(
             read(&app, Some(&owner.access), DATASETS, &dataset_id).await["related_from"],
             json!([{"relation": "trained_on", "resource_id": card_id}])
         );
+    }
+);
+
+api_test!(
+    a_public_card_shows_its_links_to_everyone_who_may_see_both_ends,
+    |backend| {
+        let l = linked(backend).await;
+        let Linked {
+            app,
+            owner,
+            dataset_id,
+            draft_dataset_id,
+            card_id,
+            ..
+        } = &l;
+        l.card_as("institution", true).await;
 
         // Public: everyone sees the link; the link to the draft dataset stays hidden from them.
         body_of(
             patch(
-                &app,
+                app,
                 &owner.access,
                 CARDS,
-                &card_id,
+                card_id,
                 json!({"visibility": "public"}),
             )
             .await,
@@ -2101,29 +2302,29 @@ api_test!(
         )
         .await;
         assert_eq!(
-            read(&app, None, DATASETS, &dataset_id).await["related_from"],
+            read(app, None, DATASETS, dataset_id).await["related_from"],
             json!([{"relation": "trained_on", "resource_id": card_id}])
         );
-        let anon_card = read(&app, None, CARDS, &card_id).await;
+        let anon_card = read(app, None, CARDS, card_id).await;
         assert_eq!(
             anon_card["related"],
             json!([{"relation": "trained_on", "resource_id": dataset_id}])
         );
-        let owner_card = read(&app, Some(&owner.access), CARDS, &card_id).await;
+        let owner_card = read(app, Some(&owner.access), CARDS, card_id).await;
         assert_eq!(owner_card["related"].as_array().unwrap().len(), 2);
         // The draft dataset's editors see the link to it.
         assert_eq!(
-            read(&app, Some(&owner.access), DATASETS, &draft_dataset_id).await["related_from"],
+            read(app, Some(&owner.access), DATASETS, draft_dataset_id).await["related_from"],
             json!([{"relation": "evaluated_on", "resource_id": card_id}])
         );
 
         // A PATCH that leaves `related` out keeps every link, hidden ones included.
         body_of(
             patch(
-                &app,
+                app,
                 &owner.access,
                 CARDS,
-                &card_id,
+                card_id,
                 json!({"summary": "New summary"}),
             )
             .await,
@@ -2131,87 +2332,171 @@ api_test!(
         )
         .await;
         assert_eq!(
-            read(&app, Some(&owner.access), CARDS, &card_id).await["related"]
+            read(app, Some(&owner.access), CARDS, card_id).await["related"]
                 .as_array()
                 .unwrap()
                 .len(),
             2
         );
-
-        // Another institution may link to what it can see.
-        let other_owner = app.signup("other@example.org").await;
-        create_slug(&app, &other_owner.access, "lab-b").await;
-        let course = create_res(
-            &app,
-            &other_owner.access,
-            COURSES,
-            json!({"institution": "lab-b", "title": "Using speech data",
-               "related": [{"relation": "uses_dataset", "resource_id": dataset_id},
-                           {"relation": "teaches_model", "resource_id": card_id}]}),
-        )
-        .await;
-        assert_eq!(course["related"].as_array().unwrap().len(), 2);
-        // `related` replaces every link.
-        let c = body_of(
-            patch(
-                &app,
-                &other_owner.access,
-                COURSES,
-                &id_of(&course),
-                json!({"related": [{"relation": "uses_dataset", "resource_id": dataset_id}]}),
-            )
-            .await,
-            200,
-        )
-        .await;
-        assert_eq!(
-            c["related"],
-            json!([{"relation": "uses_dataset", "resource_id": dataset_id}])
-        );
-        // The course is a draft of lab-b: lab-a's owner does not see its link.
-        assert_eq!(
-            read(&app, Some(&owner.access), DATASETS, &dataset_id).await["related_from"],
-            json!([{"relation": "trained_on", "resource_id": card_id}])
-        );
     }
 );
+
+api_test!(another_institution_links_to_what_it_sees, |backend| {
+    let l = linked(backend).await;
+    let Linked {
+        app,
+        owner,
+        dataset_id,
+        card_id,
+        ..
+    } = &l;
+    l.card_as("institution", true).await;
+    l.card_as("public", false).await;
+
+    // Another institution may link to what it can see.
+    let other_owner = app.signup("other@example.org").await;
+    create_slug(app, &other_owner.access, "lab-b").await;
+    let course = create_res(
+        app,
+        &other_owner.access,
+        COURSES,
+        json!({"institution": "lab-b", "title": "Using speech data",
+               "related": [{"relation": "uses_dataset", "resource_id": dataset_id},
+                           {"relation": "teaches_model", "resource_id": card_id}]}),
+    )
+    .await;
+    assert_eq!(course["related"].as_array().unwrap().len(), 2);
+    // `related` replaces every link.
+    let c = body_of(
+        patch(
+            app,
+            &other_owner.access,
+            COURSES,
+            &id_of(&course),
+            json!({"related": [{"relation": "uses_dataset", "resource_id": dataset_id}]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        c["related"],
+        json!([{"relation": "uses_dataset", "resource_id": dataset_id}])
+    );
+    // The course is a draft of lab-b: lab-a's owner does not see its link.
+    assert_eq!(
+        read(app, Some(&owner.access), DATASETS, dataset_id).await["related_from"],
+        json!([{"relation": "trained_on", "resource_id": card_id}])
+    );
+});
+
+/// `lab-a`'s drafts to link from and to (a dataset, a course, a model card
+/// with its ETag, and one more dataset and card as PATCH targets), and a
+/// draft dataset of `lab-b` that `lab-a` cannot see.
+struct Targets {
+    app: TestApp,
+    owner: Account,
+    other_owner: Account,
+    hidden_id: String,
+    dataset_id: String,
+    course_id: String,
+    card_id: String,
+    card_tag: String,
+    dataset2_id: String,
+    card2_id: String,
+}
+
+async fn link_targets(backend: Backend) -> Targets {
+    let (app, _root, owner) = world(backend).await;
+    let other_owner = app.signup("other@example.org").await;
+    create_slug(&app, &other_owner.access, "lab-b").await;
+    let hidden = create_res(
+        &app,
+        &other_owner.access,
+        DATASETS,
+        json!({"institution": "lab-b", "title": "Their draft"}),
+    )
+    .await;
+    let hidden_id = id_of(&hidden);
+    let dataset = create_res(&app, &owner.access, DATASETS, complete(DATASETS, "Ours")).await;
+    let dataset_id = id_of(&dataset);
+    let course = create_res(&app, &owner.access, COURSES, complete(COURSES, "Course")).await;
+    let course_id = id_of(&course);
+    let card = create_res(&app, &owner.access, CARDS, complete(CARDS, "Card")).await;
+    let card_id = id_of(&card);
+    let card_tag = etag_of(&app.get_auth(&item(CARDS, &card_id), &owner.access).await);
+    // PATCH targets other than the linked resources (a self-link is another rule).
+    let dataset2_id = id_of(
+        &create_res(
+            &app,
+            &owner.access,
+            DATASETS,
+            complete(DATASETS, "Ours too"),
+        )
+        .await,
+    );
+    let card2_id = id_of(&create_res(&app, &owner.access, CARDS, complete(CARDS, "Card 2")).await);
+    Targets {
+        app,
+        owner,
+        other_owner,
+        hidden_id,
+        dataset_id,
+        course_id,
+        card_id,
+        card_tag,
+        dataset2_id,
+        card2_id,
+    }
+}
+
+impl Targets {
+    /// No refused link left a trace.
+    async fn nothing_written(&self) {
+        let Targets {
+            app,
+            owner,
+            dataset_id,
+            card_id,
+            card_tag,
+            ..
+        } = self;
+        let res = app.get_auth(&item(CARDS, card_id), &owner.access).await;
+        assert_eq!(etag_of(&res), *card_tag);
+        assert_eq!(body_of(res, 200).await["related"], json!([]));
+        for (kind, n) in [(COURSES, 1), (DATASETS, 2), (CARDS, 2)] {
+            assert_eq!(drafts(app, &owner.access, kind).await.len(), n, "{kind}");
+        }
+        assert_eq!(
+            read(app, Some(&owner.access), DATASETS, dataset_id).await["related_from"],
+            json!([])
+        );
+    }
+}
+
+/// A link of the wrong kind: what a `kind` body adds, and the fields the
+/// 400 names.
+struct LinkRow<'a> {
+    name: &'a str,
+    kind: &'a str,
+    extra: Value,
+    fields: Vec<&'a str>,
+}
 
 api_test!(
     links_must_name_visible_resources_of_the_right_kind,
     |backend| {
-        let (app, _root, owner) = world(backend).await;
-        let other_owner = app.signup("other@example.org").await;
-        create_slug(&app, &other_owner.access, "lab-b").await;
-        let hidden = create_res(
-            &app,
-            &other_owner.access,
-            DATASETS,
-            json!({"institution": "lab-b", "title": "Their draft"}),
-        )
-        .await;
-        let hidden_id = id_of(&hidden);
-        let dataset = create_res(&app, &owner.access, DATASETS, complete(DATASETS, "Ours")).await;
-        let dataset_id = id_of(&dataset);
-        let course = create_res(&app, &owner.access, COURSES, complete(COURSES, "Course")).await;
-        let course_id = id_of(&course);
-        let card = create_res(&app, &owner.access, CARDS, complete(CARDS, "Card")).await;
-        let card_id = id_of(&card);
-        let card_tag = etag_of(&app.get_auth(&item(CARDS, &card_id), &owner.access).await);
-        // PATCH targets other than the linked resources (a self-link is another rule).
-        let dataset2_id = id_of(
-            &create_res(
-                &app,
-                &owner.access,
-                DATASETS,
-                complete(DATASETS, "Ours too"),
-            )
-            .await,
-        );
-        let card2_id =
-            id_of(&create_res(&app, &owner.access, CARDS, complete(CARDS, "Card 2")).await);
-
+        let t = link_targets(backend).await;
+        let Targets {
+            app,
+            owner,
+            other_owner,
+            hidden_id,
+            card_id,
+            ..
+        } = &t;
         // A resource you cannot see (another institution's draft, or none at all): 404, nothing written.
-        for target in [&hidden_id, &OTHER_ID.to_string()] {
+        for target in [hidden_id, &OTHER_ID.to_string()] {
             let body = with(
                 &complete(CARDS, "Linked"),
                 json!({"related": [{"relation": "trained_on", "resource_id": target}]}),
@@ -2224,10 +2509,10 @@ api_test!(
             .await;
             problem(
                 patch(
-                    &app,
+                    app,
                     &owner.access,
                     CARDS,
-                    &card_id,
+                    card_id,
                     json!({"related": [{"relation": "trained_on", "resource_id": target}]}),
                 )
                 .await,
@@ -2235,81 +2520,104 @@ api_test!(
             )
             .await;
         }
-        assert_eq!(drafts(&app, &owner.access, CARDS).await.len(), 2);
+        assert_eq!(drafts(app, &owner.access, CARDS).await.len(), 2);
         // Its owner does not see a link to it either.
         assert_eq!(
-            read(&app, Some(&other_owner.access), DATASETS, &hidden_id).await["related_from"],
+            read(app, Some(&other_owner.access), DATASETS, hidden_id).await["related_from"],
             json!([])
         );
+        // Nothing was written.
+        t.nothing_written().await;
+    }
+);
 
-        // The wrong kinds for a relation: 400 naming the relation.
-        let rows: Vec<(&str, &str, Value, Vec<&str>)> = vec![
-            (
-                "trained_on a course",
-                CARDS,
-                json!({"related": [{"relation": "trained_on", "resource_id": course_id}]}),
-                vec!["related[0].relation"],
-            ),
-            (
-                "evaluated_on a model card (second entry)",
-                CARDS,
-                json!({"related": [{"relation": "trained_on", "resource_id": dataset_id},
+api_test!(links_of_the_wrong_kind_are_refused, |backend| {
+    let t = link_targets(backend).await;
+    let Targets {
+        app,
+        owner,
+        hidden_id,
+        dataset_id,
+        course_id,
+        card_id,
+        dataset2_id,
+        card2_id,
+        ..
+    } = &t;
+    // The wrong kinds for a relation: 400 naming the relation.
+    let rows: Vec<LinkRow> = vec![
+        LinkRow {
+            name: "trained_on a course",
+            kind: CARDS,
+            extra: json!({"related": [{"relation": "trained_on", "resource_id": course_id}]}),
+            fields: vec!["related[0].relation"],
+        },
+        LinkRow {
+            name: "evaluated_on a model card (second entry)",
+            kind: CARDS,
+            extra: json!({"related": [{"relation": "trained_on", "resource_id": dataset_id},
                                {"relation": "evaluated_on", "resource_id": card_id}]}),
-                vec!["related[1].relation"],
-            ),
-            (
-                "a dataset uses_dataset",
-                DATASETS,
-                json!({"related": [{"relation": "uses_dataset", "resource_id": dataset_id}]}),
-                vec!["related[0].relation"],
-            ),
-            (
-                "a course teaches_model a dataset",
-                COURSES,
-                json!({"related": [{"relation": "teaches_model", "resource_id": dataset_id}]}),
-                vec!["related[0].relation"],
-            ),
-            (
-                "derived_from another kind",
-                COURSES,
-                json!({"related": [{"relation": "derived_from", "resource_id": card_id}]}),
-                vec!["related[0].relation"],
-            ),
-            (
-                "results naming a course as dataset",
-                CARDS,
-                json!({"results": [{"task": "asr", "metric": "wer", "value": 0.2, "dataset_id": course_id}]}),
-                vec!["results[0].dataset_id"],
-            ),
-            (
-                "results naming a dataset you cannot see",
-                CARDS,
-                json!({"results": [{"task": "asr", "metric": "wer", "value": 0.2, "dataset_id": dataset_id},
+            fields: vec!["related[1].relation"],
+        },
+        LinkRow {
+            name: "a dataset uses_dataset",
+            kind: DATASETS,
+            extra: json!({"related": [{"relation": "uses_dataset", "resource_id": dataset_id}]}),
+            fields: vec!["related[0].relation"],
+        },
+        LinkRow {
+            name: "a course teaches_model a dataset",
+            kind: COURSES,
+            extra: json!({"related": [{"relation": "teaches_model", "resource_id": dataset_id}]}),
+            fields: vec!["related[0].relation"],
+        },
+        LinkRow {
+            name: "derived_from another kind",
+            kind: COURSES,
+            extra: json!({"related": [{"relation": "derived_from", "resource_id": card_id}]}),
+            fields: vec!["related[0].relation"],
+        },
+        LinkRow {
+            name: "results naming a course as dataset",
+            kind: CARDS,
+            extra: json!({"results": [{"task": "asr", "metric": "wer", "value": 0.2, "dataset_id": course_id}]}),
+            fields: vec!["results[0].dataset_id"],
+        },
+        LinkRow {
+            name: "results naming a dataset you cannot see",
+            kind: CARDS,
+            extra: json!({"results": [{"task": "asr", "metric": "wer", "value": 0.2, "dataset_id": dataset_id},
                                {"task": "asr", "metric": "wer", "value": 0.3, "dataset_id": hidden_id}]}),
-                vec!["results[1].dataset_id"],
-            ),
-        ];
-        for (label, kind, extra, fields) in rows {
-            eprintln!("row: {label}");
-            let body = with(&complete(kind, label), extra.clone());
-            invalid(
-                app.post_json(&coll(kind), body, Some(&owner.access)).await,
-                &fields,
-            )
-            .await;
-            let target = match kind {
-                COURSES => &course_id,
-                DATASETS => &dataset2_id,
-                _ => &card2_id,
-            };
-            invalid(
-                patch(&app, &owner.access, kind, target, extra).await,
-                &fields,
-            )
-            .await;
-        }
-        // A results row naming a hidden dataset, alone: 400 naming it.
+            fields: vec!["results[1].dataset_id"],
+        },
+    ];
+    for LinkRow {
+        name: label,
+        kind,
+        extra,
+        fields,
+    } in rows
+    {
+        eprintln!("row: {label}");
+        let body = with(&complete(kind, label), extra.clone());
         invalid(
+            app.post_json(&coll(kind), body, Some(&owner.access)).await,
+            &fields,
+        )
+        .await;
+        let target = match kind {
+            COURSES => &course_id,
+            DATASETS => &dataset2_id,
+            _ => &card2_id,
+        };
+        invalid(
+            patch(app, &owner.access, kind, target, extra).await,
+            &fields,
+        )
+        .await;
+    }
+    // A results row naming a hidden dataset, alone: 400 naming it.
+    invalid(
         app.post_json(
             "/api/v1/model-cards",
             with(&complete(CARDS, "Hidden results"),
@@ -2320,45 +2628,45 @@ api_test!(
         &["results[0].dataset_id"],
     )
     .await;
-        // Linking to itself: 400.
-        invalid(
-            patch(
-                &app,
-                &owner.access,
-                CARDS,
-                &card_id,
-                json!({"related": [{"relation": "derived_from", "resource_id": card_id}]}),
-            )
-            .await,
-            &["related[0].resource_id"],
-        )
-        .await;
-        // Nothing was written.
-        let res = app.get_auth(&item(CARDS, &card_id), &owner.access).await;
-        assert_eq!(etag_of(&res), card_tag);
-        assert_eq!(body_of(res, 200).await["related"], json!([]));
-        for (kind, n) in [(COURSES, 1), (DATASETS, 2), (CARDS, 2)] {
-            assert_eq!(drafts(&app, &owner.access, kind).await.len(), n, "{kind}");
-        }
-        assert_eq!(
-            read(&app, Some(&owner.access), DATASETS, &dataset_id).await["related_from"],
-            json!([])
-        );
-        // The right kinds go through; derived_from links two of one kind.
-        let c2 = create_res(
-            &app,
+    // Linking to itself: 400.
+    invalid(
+        patch(
+            app,
             &owner.access,
             CARDS,
-            with(
-                &complete(CARDS, "Fine-tune"),
-                json!({"related": [{"relation": "derived_from", "resource_id": card_id},
-                                {"relation": "evaluated_on", "resource_id": dataset_id}]}),
-            ),
+            card_id,
+            json!({"related": [{"relation": "derived_from", "resource_id": card_id}]}),
         )
-        .await;
-        assert_eq!(c2["related"].as_array().unwrap().len(), 2);
-    }
-);
+        .await,
+        &["related[0].resource_id"],
+    )
+    .await; // Nothing was written.
+    t.nothing_written().await;
+});
+
+api_test!(links_of_the_right_kinds_go_through, |backend| {
+    let t = link_targets(backend).await;
+    let Targets {
+        app,
+        owner,
+        dataset_id,
+        card_id,
+        ..
+    } = &t;
+    // The right kinds go through; derived_from links two of one kind.
+    let c2 = create_res(
+        app,
+        &owner.access,
+        CARDS,
+        with(
+            &complete(CARDS, "Fine-tune"),
+            json!({"related": [{"relation": "derived_from", "resource_id": card_id},
+                                {"relation": "evaluated_on", "resource_id": dataset_id}]}),
+        ),
+    )
+    .await;
+    assert_eq!(c2["related"].as_array().unwrap().len(), 2);
+});
 
 // ----- dataset files ---------------------------------------------------------------
 
@@ -2371,18 +2679,39 @@ fn files_path(id: &str) -> String {
     format!("/api/v1/datasets/{id}/files")
 }
 
-api_test!(dataset_files_are_listed_without_their_urls, |backend| {
-    let (app, _root, owner) = world(backend).await;
-    let d = create_res(&app, &owner.access, DATASETS, complete(DATASETS, "Speech")).await;
-    let id = id_of(&d);
-    let res = app
+/// Adds `train.csv` (with untidy name, media type and digest) to dataset
+/// `id`: the answer.
+async fn post_train_file(app: &TestApp, owner: &Account, id: &str) -> reqwest::Response {
+    app
         .post_json(
-            &files_path(&id),
+            &files_path(id),
             json!({"name": " train.csv ", "url": "https://data.example.org/train.csv",
                    "media_type": "Text/CSV; charset=utf-8", "size_bytes": 2048, "sha256": "AB".repeat(32)}),
             Some(&owner.access),
         )
-        .await;
+        .await
+}
+
+/// A draft dataset of `lab-a` with three files, `train.csv` (whose id
+/// comes second), `dev.csv` and `test.csv`: at version 4.
+async fn dataset_with_files(app: &TestApp, owner: &Account) -> (String, String) {
+    let d = create_res(app, &owner.access, DATASETS, complete(DATASETS, "Speech")).await;
+    let id = id_of(&d);
+    let fid = id_of(&body_of(post_train_file(app, owner, &id).await, 201).await);
+    for name in ["dev.csv", "test.csv"] {
+        let res = app
+            .post_json(&files_path(&id), file(name), Some(&owner.access))
+            .await;
+        body_of(res, 201).await;
+    }
+    (id, fid)
+}
+
+api_test!(dataset_files_are_listed_without_their_urls, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let d = create_res(&app, &owner.access, DATASETS, complete(DATASETS, "Speech")).await;
+    let id = id_of(&d);
+    let res = post_train_file(&app, &owner, &id).await;
     assert_eq!(res.status(), 201);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     let f = body_of(res, 201).await;
@@ -2449,7 +2778,11 @@ api_test!(dataset_files_are_listed_without_their_urls, |backend| {
     // Nor does the dataset itself carry one.
     let d = read(&app, Some(&owner.access), DATASETS, &id).await;
     assert!(!d.to_string().contains("data.example.org"), "{d}");
+});
 
+api_test!(a_dataset_file_is_deleted_once, |backend| {
+    let (app, _root, owner) = world(backend).await;
+    let (id, fid) = dataset_with_files(&app, &owner).await;
     // Delete: 204, then 404.
     let path = format!("{}/{fid}", files_path(&id));
     let res = call(&app, Method::DELETE, &path, Some(&owner.access), None).await;
@@ -2478,54 +2811,65 @@ api_test!(dataset_files_are_listed_without_their_urls, |backend| {
         read(&app, Some(&owner.access), DATASETS, &id).await["version"],
         5
     );
-
-    // Once published, the public reads the list; once archived, it no longer changes.
-    body_of(
-        patch(
-            &app,
-            &owner.access,
-            DATASETS,
-            &id,
-            json!({"access_level": "open"}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    body_of(publish(&app, &owner.access, DATASETS, &id).await, 200).await;
-    let anon = body_of(app.get(&files_path(&id)).await, 200).await;
-    assert_eq!(anon["items"].as_array().unwrap().len(), 2);
-    assert!(!anon.to_string().contains("data.example.org"));
-    body_of(archive(&app, &owner.access, DATASETS, &id).await, 200).await;
-    typed(
-        app.post_json(&files_path(&id), file("late.csv"), Some(&owner.access))
-            .await,
-        409,
-        "resource-archived",
-    )
-    .await;
-    let left = strings(&anon["items"], "id");
-    typed(
-        call(
-            &app,
-            Method::DELETE,
-            &format!("{}/{}", files_path(&id), left[0]),
-            Some(&owner.access),
-            None,
-        )
-        .await,
-        409,
-        "resource-archived",
-    )
-    .await;
-    assert_eq!(
-        body_of(app.get(&files_path(&id)).await, 200).await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
 });
+
+api_test!(
+    published_and_archived_datasets_guard_their_files,
+    |backend| {
+        let (app, _root, owner) = world(backend).await;
+        let (id, fid) = dataset_with_files(&app, &owner).await;
+        let path = format!("{}/{fid}", files_path(&id));
+        let res = call(&app, Method::DELETE, &path, Some(&owner.access), None).await;
+        assert_eq!(res.status(), 204);
+
+        // Once published, the public reads the list; once archived, it no longer changes.
+        body_of(
+            patch(
+                &app,
+                &owner.access,
+                DATASETS,
+                &id,
+                json!({"access_level": "open"}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        body_of(publish(&app, &owner.access, DATASETS, &id).await, 200).await;
+        let anon = body_of(app.get(&files_path(&id)).await, 200).await;
+        assert_eq!(anon["items"].as_array().unwrap().len(), 2);
+        assert!(!anon.to_string().contains("data.example.org"));
+        body_of(archive(&app, &owner.access, DATASETS, &id).await, 200).await;
+        typed(
+            app.post_json(&files_path(&id), file("late.csv"), Some(&owner.access))
+                .await,
+            409,
+            "resource-archived",
+        )
+        .await;
+        let left = strings(&anon["items"], "id");
+        typed(
+            call(
+                &app,
+                Method::DELETE,
+                &format!("{}/{}", files_path(&id), left[0]),
+                Some(&owner.access),
+                None,
+            )
+            .await,
+            409,
+            "resource-archived",
+        )
+        .await;
+        assert_eq!(
+            body_of(app.get(&files_path(&id)).await, 200).await["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+);
 
 api_test!(dataset_files_are_validated_and_guarded, |backend| {
     let (app, _root, owner) = world(backend).await;
