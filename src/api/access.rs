@@ -17,10 +17,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::resources::path_id;
 use crate::api::types::utc;
-use crate::app::access::{self as app, IssuedLink, LinkAsker, NewRequest};
-pub use crate::app::access::{
-    AccessReport, Count, MonthFigures, PairFigures, REFUSAL_WINDOW, RefusalLog, SUPPRESS_BELOW,
-};
+/// Where `state::AppState` names it (its home is `app::access`).
+pub use crate::app::access::RefusalLog;
+use crate::app::access::{self as app, AccessReport, IssuedLink, LinkAsker, NewRequest};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
 use crate::db::access::Listed;

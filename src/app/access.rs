@@ -1030,6 +1030,59 @@ pub struct LinkAsker<'a> {
     pub client_ip: &'a str,
 }
 
+/// The caller's grant for the dataset, where one is needed (restricted, and
+/// not the owner's own member): one in force that holds, else a lapsed one
+/// (so that the refusal can say why).
+fn needed_grant(
+    conn: &mut DbConnection,
+    ds: &DatasetView,
+    principal: Option<&Principal>,
+    now: NaiveDateTime,
+) -> Result<Option<RequestRow>, ApiError> {
+    let grant = match principal {
+        Some(p) if ds.fields.access_level == AccessLevel::Restricted && !ds.insider() => {
+            grant_of(conn, &ds.loaded.row.id, &p.user.id, now)?
+        }
+        _ => Grant::None,
+    };
+    Ok(match grant {
+        Grant::None => None,
+        Grant::Holds(g) | Grant::Lapsed(g) => Some(g),
+    })
+}
+
+/// Where a file goes, as the transfer policy sees it (checked now): the
+/// owner's own country for its members; else the institution the grant was
+/// made on behalf of (while the caller still belongs to it), or the one
+/// named by `slug`, or the caller's own country.
+fn link_country(
+    conn: &mut DbConnection,
+    ds: &DatasetView,
+    grant: Option<&RequestRow>,
+    slug: Option<&str>,
+    user: Option<&UserRow>,
+) -> Result<Option<String>, ApiError> {
+    if ds.insider() {
+        // The owner's own members: the data does not leave it.
+        return Ok(Some(ds.loaded.institution_country.clone()));
+    }
+    let on_behalf = match (grant, slug, user) {
+        (Some(g), _, _) if g.institution_slug.is_some() => {
+            still_member(conn, g)?;
+            g.institution_id.clone()
+        }
+        (_, Some(s), Some(u)) => Some(own_institution(conn, &u.id, s)?.0),
+        (_, Some(_), None) => {
+            return Err(ApiError::field(
+                "institution",
+                "Sign in to download on behalf of an institution.",
+            ));
+        }
+        _ => None,
+    };
+    transfer_check(conn, ds, user, on_behalf.as_deref())
+}
+
 /// Issues a link to one of a dataset's files, for a caller who passes both
 /// its access level and its transfer policy (`dataset.file_link_issued`:
 /// who, which file, from which country to which). A refusal (403) is an
@@ -1051,17 +1104,7 @@ pub fn issue_link(
     let issued = write_transaction(conn, |conn| {
         let ds = DatasetView::load(conn, dataset_id, principal)?;
         let now = now();
-        // A grant matters only where one is needed.
-        let grant = match principal {
-            Some(p) if ds.fields.access_level == AccessLevel::Restricted && !ds.insider() => {
-                grant_of(conn, dataset_id, &p.user.id, now)?
-            }
-            _ => Grant::None,
-        };
-        let grant = match grant {
-            Grant::None => None,
-            Grant::Holds(g) | Grant::Lapsed(g) => Some(g),
-        };
+        let grant = needed_grant(conn, &ds, principal, now)?;
         check(
             principal,
             Action::Download {
@@ -1072,26 +1115,7 @@ pub fn issue_link(
         )?;
         let file = resources_store::file(conn, dataset_id, file_id)?.ok_or(ApiError::NotFound)?;
         let user = principal.map(|p| &p.user);
-        let country = if ds.insider() {
-            // The owner's own members: the data does not leave it.
-            Some(ds.loaded.institution_country.clone())
-        } else {
-            let on_behalf = match (&grant, slug, user) {
-                (Some(g), _, _) if g.institution_slug.is_some() => {
-                    still_member(conn, g)?;
-                    g.institution_id.clone()
-                }
-                (_, Some(s), Some(u)) => Some(own_institution(conn, &u.id, s)?.0),
-                (_, Some(_), None) => {
-                    return Err(ApiError::field(
-                        "institution",
-                        "Sign in to download on behalf of an institution.",
-                    ));
-                }
-                _ => None,
-            };
-            transfer_check(conn, &ds, user, on_behalf.as_deref())?
-        };
+        let country = link_country(conn, &ds, grant.as_ref(), slug, user)?;
         let expires_at = now + ttl;
         let link = LinkRow {
             id: uuid::Uuid::now_v7().to_string(),
