@@ -2,9 +2,9 @@
 //! without HTTP (handlers, jobs, the CLI). It is being built area by area
 //! (docs/ARCHITECTURE.md): so far the event dispatcher.
 
+pub mod access;
 pub mod accounts;
 pub mod admin;
-pub mod access;
 pub mod events;
 pub mod institutions;
 pub mod learning;

@@ -975,8 +975,8 @@ pub fn add_coordinator(
         let user = user_by_id(conn, &user_id)?
             .filter(|u| u.deactivated_at.is_none())
             .ok_or_else(|| ApiError::NotFoundNamed("There is no such user.".into()))?;
-        let eligible =
-            user.role == crate::domain::Role::Coordinator || store::is_member_person(conn, &l.row.id, &user.id)?;
+        let eligible = user.role == crate::domain::Role::Coordinator
+            || store::is_member_person(conn, &l.row.id, &user.id)?;
         if !eligible {
             return Err(ApiError::Unprocessable {
                 problem: ProblemType::NotEligible,

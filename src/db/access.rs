@@ -403,33 +403,3 @@ pub fn links_by_pair(
 }
 
 crate::db::words::text_column!(RequestStatus, Decision);
-
-/// The same words for the inner connections: `insert` runs on them (for
-/// `ON CONFLICT DO NOTHING`, which the multi-connection cannot express).
-macro_rules! inner_text {
-    ($($t:ty),+) => {$(
-        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
-            ) -> diesel::serialize::Result {
-                out.set_value(self.as_str());
-                Ok(diesel::serialize::IsNull::No)
-            }
-        }
-
-        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
-                    self.as_str(),
-                    &mut out.reborrow(),
-                )
-            }
-        }
-    )+};
-}
-
-inner_text!(RequestStatus, Decision);

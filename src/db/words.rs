@@ -5,7 +5,9 @@
 //!
 //! `word_enum!` (domain) derives diesel's `AsExpression` and `FromSqlRow`
 //! for `Text`; `text_column!(T, U, …)` here adds the `ToSql`/`FromSql` for
-//! the multi-backend, so the storage rule lives in the database layer.
+//! the multi-backend (and `ToSql` for the inner SQLite and PostgreSQL
+//! connections, for the inserts that run on them), so the storage rule
+//! lives in the database layer.
 
 use diesel::deserialize;
 
@@ -37,6 +39,29 @@ macro_rules! text_column {
             }
         }
 
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite>>::to_sql(
+                    $crate::domain::Word::word(*self),
+                    out,
+                )
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                    $crate::domain::Word::word(*self),
+                    out,
+                )
+            }
+        }
     )+};
 }
 
