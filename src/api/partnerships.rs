@@ -1325,10 +1325,10 @@ impl SharedResource {
     fn of(r: &resources_store::Loaded, shared_at: chrono::NaiveDateTime) -> Self {
         Self {
             id: r.row.id.clone(),
-            kind: ResourceKind::parse(&r.row.kind).unwrap_or(ResourceKind::Course),
+            kind: r.row.kind,
             title: r.row.title.clone(),
             institution: r.institution_slug.clone(),
-            visibility: Visibility::parse(&r.row.visibility).unwrap_or(Visibility::Institution),
+            visibility: r.row.visibility,
             shared_at: utc(shared_at),
         }
     }

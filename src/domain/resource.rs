@@ -118,6 +118,52 @@ impl ResourceKind {
     }
 }
 
+// ----- the lifecycle ---------------------------------------------------------
+
+/// What a command does to a resource, as far as its lifecycle is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Change its content or its files (the status stays).
+    Edit,
+    Publish,
+    Archive,
+    Delete,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [Step::Edit, Step::Publish, Step::Archive, Step::Delete];
+}
+
+/// Why the lifecycle refuses a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// An archived resource no longer changes.
+    ReadOnly,
+    /// Only drafts are deleted (published ones are archived instead).
+    NotADraft,
+    /// Publishing and archiving go `draft → published → archived` only.
+    InvalidTransition,
+}
+
+/// The lifecycle as a table: where `step` leaves a resource that is `from`
+/// (`None`: it is gone), or why it is refused. `draft → published →
+/// archived`; drafts and published resources change, archived ones do not;
+/// only drafts are deleted.
+pub fn step(from: Status, step: Step) -> Result<Option<Status>, Refused> {
+    use Status::{Archived, Draft, Published};
+    match (from, step) {
+        (Draft | Published, Step::Edit) => Ok(Some(from)),
+        (Archived, Step::Edit) => Err(Refused::ReadOnly),
+        (Draft, Step::Publish) => Ok(Some(Published)),
+        (Published, Step::Archive) => Ok(Some(Archived)),
+        (Published | Archived, Step::Publish) | (Draft | Archived, Step::Archive) => {
+            Err(Refused::InvalidTransition)
+        }
+        (Draft, Step::Delete) => Ok(None),
+        (Published | Archived, Step::Delete) => Err(Refused::NotADraft),
+    }
+}
+
 impl Relation {
     /// Which kinds a relation may link (`source → target`); `derived_from`
     /// links two resources of the same kind.
@@ -1179,6 +1225,46 @@ mod tests {
 
     fn fields(errors: &[FieldError]) -> Vec<&str> {
         errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    /// Every (status, step) pair: where the allowed ones lead, and why the
+    /// others are refused.
+    #[test]
+    fn the_lifecycle() {
+        use Status::{Archived, Draft, Published};
+        let table: [(Status, Step, Result<Option<Status>, Refused>); 12] = [
+            (Draft, Step::Edit, Ok(Some(Draft))),
+            (Draft, Step::Publish, Ok(Some(Published))),
+            (Draft, Step::Archive, Err(Refused::InvalidTransition)),
+            (Draft, Step::Delete, Ok(None)),
+            (Published, Step::Edit, Ok(Some(Published))),
+            (Published, Step::Publish, Err(Refused::InvalidTransition)),
+            (Published, Step::Archive, Ok(Some(Archived))),
+            (Published, Step::Delete, Err(Refused::NotADraft)),
+            (Archived, Step::Edit, Err(Refused::ReadOnly)),
+            (Archived, Step::Publish, Err(Refused::InvalidTransition)),
+            (Archived, Step::Archive, Err(Refused::InvalidTransition)),
+            (Archived, Step::Delete, Err(Refused::NotADraft)),
+        ];
+        let mut checked = 0;
+        for &from in Status::ALL {
+            for s in Step::ALL {
+                let (_, _, expected) = table
+                    .iter()
+                    .find(|(f, t, _)| *f == from && *t == s)
+                    .expect("every pair is in the table");
+                assert_eq!(
+                    step(from, s),
+                    *expected,
+                    "{s:?} on a {} resource",
+                    from.as_str()
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, table.len());
+        // Archived is final: nothing moves it or changes it.
+        assert!(Step::ALL.iter().all(|s| step(Archived, *s).is_err()));
     }
 
     #[test]
