@@ -1227,6 +1227,74 @@ mod tests {
         errors.iter().map(|e| e.field.as_str()).collect()
     }
 
+    /// One typed document per kind: what a kind's struct serializes (what is
+    /// stored and served) is exactly what validation reads back, field for
+    /// field, what its schema documents and what `kind_fields` names.
+    #[test]
+    fn each_kind_reads_back_what_it_serves() {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let id = "0190a6b0-0000-7000-8000-000000000001";
+        let bodies = [
+            (
+                ResourceKind::Course,
+                json!({"level": "advanced", "delivery": "blended", "duration_hours": 3.5,
+                       "prerequisites": "p", "offline_package_url": "https://example.org/c.zip",
+                       "offline_package_bytes": 10}),
+                CourseFields::schema(),
+            ),
+            (
+                ResourceKind::Dataset,
+                json!({"access_level": "restricted", "origin_country": "TZ",
+                       "transfer_policy": "allowed_countries", "allowed_countries": ["KE"],
+                       "contains_personal_data": true, "record_count": 5, "size_bytes": 6,
+                       "formats": ["CSV"],
+                       "datasheet": {"motivation": "a", "composition": "b",
+                                     "collection_process": "c", "preprocessing": "d",
+                                     "uses": "e", "out_of_scope_uses": "f",
+                                     "biases_and_limitations": "g", "maintenance": "h"}}),
+                DatasetFields::schema(),
+            ),
+            (
+                ResourceKind::ModelCard,
+                json!({"risk_tier": "high", "model_type": "a", "architecture": "b",
+                       "base_model": "c", "task": "d", "intended_uses": "e",
+                       "out_of_scope_uses": "f", "factors": "g", "metrics": "h",
+                       "training_data": "i", "evaluation_data": "j",
+                       "ethical_considerations": "k", "caveats": "l",
+                       "environmental_impact": "m",
+                       "results": [{"task": "t", "dataset": "d", "dataset_id": id,
+                                    "metric": "m", "value": -1.5, "slice": "s"}]}),
+                ModelCardFields::schema(),
+            ),
+        ];
+        for (kind, own, schema) in bodies {
+            let mut body = map(json!({"title": "T", "summary": "S", "description": "D",
+                                      "license": "MIT", "languages": ["sw"],
+                                      "countries": ["KE"], "tags": ["t"],
+                                      "visibility": "registered",
+                                      "related": [{"relation": "derived_from", "resource_id": id}]}));
+            body.extend(map(own));
+            let d = validate(kind, body, "KE").unwrap();
+            assert_eq!(validate(kind, d.to_map(), "KE").unwrap(), d, "{kind:?}");
+            let mut served: Vec<String> = match d.details.to_json() {
+                Value::Object(m) => m.keys().cloned().collect(),
+                other => panic!("{other}"),
+            };
+            served.sort();
+            let mut named: Vec<&str> = kind_fields(kind).to_vec();
+            named.sort_unstable();
+            assert_eq!(served, named, "{kind:?}");
+            let RefOr::T(Schema::Object(object)) = schema else {
+                panic!("{kind:?}: not an object schema")
+            };
+            let mut documented: Vec<String> = object.properties.keys().cloned().collect();
+            documented.sort();
+            assert_eq!(documented, served, "{kind:?}");
+        }
+    }
+
     /// Every (status, step) pair: where the allowed ones lead, and why the
     /// others are refused.
     #[test]
