@@ -3,13 +3,14 @@
 //! and published courses, datasets and model cards.
 //!
 //! Every resource is written as the JSON document a client would send,
-//! validated by `domain::resource::validate`, checked by the publication
-//! gate (`publication_gaps`), and stored as the same row, search terms and
-//! relations the API writes; typed links follow `Relation::allows`. Only the
-//! timestamps are invented: publication dates spread over the last two
-//! years, oldest first, so links point at older resources. The generator
-//! has a fixed seed: the same options give the same catalogue (not the same
-//! ids).
+//! validated by `domain::resource::validate`, and stored by the
+//! application's bulk import (`app::resources::import`, several rows to a
+//! statement), which checks the publication gate and the typed links and
+//! writes the same rows, search terms and relations the API writes, with a
+//! `resource.imported` event each. Only the timestamps are invented:
+//! publication dates spread over the last two years, oldest first, so links
+//! point at older resources. The generator has a fixed seed: the same
+//! options give the same catalogue (not the same ids).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -21,10 +22,13 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
+use crate::app::resources::{self as resources, Import};
+use crate::db::audit::Context;
 use crate::db::institutions::{self as institutions_store, InstitutionRow};
-use crate::db::resources::{self as store, FileRow, ResourceRow};
+use crate::db::learning::ModuleRow;
+use crate::db::resources::FileRow;
 use crate::db::{self, DbConnection, write_transaction};
-use crate::domain::resource::{self as doc, Document, Relation, ResourceKind, Status, Visibility};
+use crate::domain::resource::{self as doc, Document, Relation, ResourceKind, Visibility};
 
 /// Every demo institution's slug starts with this.
 pub const SLUG_PREFIX: &str = "demo-";
@@ -1617,46 +1621,6 @@ impl Writer {
 
 // ----- writing -----------------------------------------------------------------
 
-fn row_of(
-    id: &str,
-    institution_id: &str,
-    b: &Built,
-    created: NaiveDateTime,
-    published: NaiveDateTime,
-    updated: NaiveDateTime,
-    version: i64,
-) -> ResourceRow {
-    // The same columns `api::resources` derives from a document.
-    let d = &b.doc;
-    let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    ResourceRow {
-        id: id.to_string(),
-        kind: b.kind.as_str().into(),
-        institution_id: institution_id.to_string(),
-        title: d.core.title.clone(),
-        title_lower: d.core.title.to_lowercase(),
-        summary: d.core.summary.clone(),
-        description: d.core.description.clone(),
-        license: d.core.license.clone(),
-        languages: list(&d.core.languages),
-        countries: list(&d.core.countries),
-        tags: list(&d.core.tags),
-        search_text: doc::search_text(&d.core),
-        visibility: d.core.visibility.as_str().into(),
-        status: Status::Published.as_str().into(),
-        version,
-        access_level: d.details.access_level().map(|a| a.as_str().into()),
-        risk_tier: d.details.risk_tier().map(|r| r.as_str().into()),
-        details: d.details.to_json().to_string(),
-        created_by: None,
-        created_at: created,
-        updated_at: updated,
-        published_at: Some(published),
-        archived_at: None,
-        listed_at: published,
-    }
-}
-
 /// Fills the database behind `conn` (migrated) with demo data.
 pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
     let started = Instant::now();
@@ -1744,136 +1708,136 @@ pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
     let n = opts.resources;
     let step = (SPAN_DAYS * 86_400) as f64 / n.max(1) as f64;
     let mut done = 0;
+    // The demo is loaded by no one: its events have no actor.
+    let ctx = Context::default();
     while done < n {
         let end = (done + BATCH).min(n);
-        write_transaction(conn, |conn| -> anyhow::Result<()> {
-            for i in done..end {
-                // Bigger institutions publish more: skew towards the first ones.
-                let u: f64 = writer.dice.real(0.0, 1.0);
-                let owner =
-                    &owners[((u.powf(1.6) * owners.len() as f64) as usize).min(owners.len() - 1)];
-                let offset = ((i as f64 + writer.dice.real(0.0, 1.0)) * step) as i64;
-                let published = start
-                    + Duration::seconds(offset)
-                    + Duration::microseconds(writer.dice.int(0, 999_999));
-                let published = published.min(now - Duration::minutes(5));
-                let b = writer.build(owner, published.year())?;
-                let created = published
-                    - Duration::days(writer.dice.int(1, 60))
-                    - Duration::seconds(writer.dice.int(0, 86_399));
-                let edits = writer.dice.int(0, 3);
-                let updated = if edits == 0 {
-                    published
+        let mut batch = Vec::with_capacity(end - done);
+        for i in done..end {
+            // Bigger institutions publish more: skew towards the first ones.
+            let u: f64 = writer.dice.real(0.0, 1.0);
+            let owner =
+                &owners[((u.powf(1.6) * owners.len() as f64) as usize).min(owners.len() - 1)];
+            let offset = ((i as f64 + writer.dice.real(0.0, 1.0)) * step) as i64;
+            let published = start
+                + Duration::seconds(offset)
+                + Duration::microseconds(writer.dice.int(0, 999_999));
+            let published = published.min(now - Duration::minutes(5));
+            let b = writer.build(owner, published.year())?;
+            let created = published
+                - Duration::days(writer.dice.int(1, 60))
+                - Duration::seconds(writer.dice.int(0, 86_399));
+            let edits = writer.dice.int(0, 3);
+            let updated = if edits == 0 {
+                published
+            } else {
+                let later = published + Duration::days(writer.dice.int(1, 90));
+                if later < now {
+                    later
                 } else {
-                    let later = published + Duration::days(writer.dice.int(1, 90));
-                    if later < now {
-                        later
-                    } else {
-                        published + (now - published) / 2
-                    }
-                };
-                let id = id_at(created);
-                store::insert(
-                    conn,
-                    &row_of(&id, &owner.id, &b, created, published, updated, 2 + edits),
-                )?;
-                store::replace_terms(conn, &id, &doc::terms(&b.doc.core))?;
-                let pairs: Vec<(String, String)> = b
-                    .doc
-                    .core
-                    .related
-                    .iter()
-                    .map(|k| (k.relation.as_str().to_string(), k.resource_id.clone()))
-                    .collect();
-                store::replace_relations(conn, &id, &pairs)?;
-                summary.relations += pairs.len();
-                for (_, target) in &pairs {
-                    *writer.graph.incoming.entry(target.clone()).or_default() += 1;
+                    published + (now - published) / 2
                 }
-                for (k, (name, url, media_type, size_bytes)) in b.files.iter().enumerate() {
-                    store::insert_file(
-                        conn,
-                        &FileRow {
-                            id: id_at(published + Duration::seconds(i64::try_from(k).unwrap_or(0))),
-                            dataset_id: id.clone(),
-                            name: name.clone(),
-                            url: url.clone(),
-                            media_type: media_type.clone(),
-                            size_bytes: *size_bytes,
-                            sha256: writer.dice.hex(32),
-                            created_by: None,
-                            created_at: published,
-                        },
-                    )?;
-                }
-                summary.files += b.files.len();
-                for (k, (title, content, minutes, bytes, required)) in b.modules.iter().enumerate()
-                {
+            };
+            let id = id_at(created);
+            let targets: Vec<&String> = b.doc.core.related.iter().map(|k| &k.resource_id).collect();
+            summary.relations += targets.len();
+            for target in targets {
+                *writer.graph.incoming.entry(target.clone()).or_default() += 1;
+            }
+            let mut files = Vec::with_capacity(b.files.len());
+            for (k, (name, url, media_type, size_bytes)) in b.files.iter().enumerate() {
+                files.push(FileRow {
+                    id: id_at(published + Duration::seconds(i64::try_from(k).unwrap_or(0))),
+                    dataset_id: id.clone(),
+                    name: name.clone(),
+                    url: url.clone(),
+                    media_type: media_type.clone(),
+                    size_bytes: *size_bytes,
+                    sha256: writer.dice.hex(32),
+                    created_by: None,
+                    created_at: published,
+                });
+            }
+            summary.files += files.len();
+            let modules: Vec<ModuleRow> = b
+                .modules
+                .iter()
+                .enumerate()
+                .map(|(k, (title, content, minutes, bytes, required))| {
                     let position = i32::try_from(k + 1).unwrap_or(i32::MAX);
-                    crate::db::learning::insert_module(
-                        conn,
-                        &crate::db::learning::ModuleRow {
-                            id: id_at(created + Duration::seconds(i64::from(position))),
-                            course_id: id.clone(),
-                            position,
-                            title: title.clone(),
-                            content: Some(content.clone()),
-                            content_url: None,
-                            duration_minutes: Some(*minutes),
-                            download_bytes: Some(*bytes),
-                            required: *required,
-                            created_at: created,
-                            updated_at: created,
-                        },
-                    )?;
+                    ModuleRow {
+                        id: id_at(created + Duration::seconds(i64::from(position))),
+                        course_id: id.clone(),
+                        position,
+                        title: title.clone(),
+                        content: Some(content.clone()),
+                        content_url: None,
+                        duration_minutes: Some(*minutes),
+                        download_bytes: Some(*bytes),
+                        required: *required,
+                        created_at: created,
+                        updated_at: created,
+                    }
+                })
+                .collect();
+            let vis = b.doc.core.visibility;
+            summary.visibility[match vis {
+                Visibility::Public => 0,
+                Visibility::Registered => 1,
+                Visibility::Institution => 2,
+                Visibility::Partnership => 3,
+            }] += 1;
+            let target = Target {
+                id: id.clone(),
+                title: b.doc.core.title.clone(),
+                topic: b.topic,
+            };
+            let public = vis == Visibility::Public;
+            match b.kind {
+                ResourceKind::Course => {
+                    summary.courses += 1;
+                    summary.example_course.get_or_insert_with(|| id.clone());
+                    if public {
+                        writer.graph.courses.push(target);
+                    }
                 }
-                let vis = b.doc.core.visibility;
-                summary.visibility[match vis {
-                    Visibility::Public => 0,
-                    Visibility::Registered => 1,
-                    Visibility::Institution => 2,
-                    Visibility::Partnership => 3,
-                }] += 1;
-                let target = Target {
-                    id: id.clone(),
-                    title: b.doc.core.title.clone(),
-                    topic: b.topic,
-                };
-                let public = vis == Visibility::Public;
-                match b.kind {
-                    ResourceKind::Course => {
-                        summary.courses += 1;
-                        summary.example_course.get_or_insert_with(|| id.clone());
-                        if public {
-                            writer.graph.courses.push(target);
+                ResourceKind::Dataset => {
+                    summary.datasets += 1;
+                    if public {
+                        if !b.files.is_empty() {
+                            with_files.push(id.clone());
                         }
+                        writer
+                            .graph
+                            .datasets_by_topic
+                            .entry(target.topic)
+                            .or_default()
+                            .push(writer.graph.datasets.len());
+                        writer.graph.datasets.push(target);
                     }
-                    ResourceKind::Dataset => {
-                        summary.datasets += 1;
-                        if public {
-                            if !b.files.is_empty() {
-                                with_files.push(id.clone());
-                            }
-                            writer
-                                .graph
-                                .datasets_by_topic
-                                .entry(target.topic)
-                                .or_default()
-                                .push(writer.graph.datasets.len());
-                            writer.graph.datasets.push(target);
-                        }
-                    }
-                    ResourceKind::ModelCard => {
-                        summary.model_cards += 1;
-                        if public {
-                            summary.example_model_card = Some(id.clone());
-                            writer.graph.model_cards.push(target);
-                        }
+                }
+                ResourceKind::ModelCard => {
+                    summary.model_cards += 1;
+                    if public {
+                        summary.example_model_card = Some(id.clone());
+                        writer.graph.model_cards.push(target);
                     }
                 }
             }
-            Ok(())
-        })?;
+            batch.push(Import {
+                id,
+                institution_id: owner.id.clone(),
+                document: b.doc,
+                created_at: created,
+                published_at: published,
+                updated_at: updated,
+                version: 2 + edits,
+                files,
+                modules,
+            });
+        }
+        resources::import(conn, &ctx, &batch)
+            .map_err(|e| anyhow::anyhow!("importing demo resources {done}–{end}: {e:?}"))?;
         done = end;
     }
     // After a bulk load PostgreSQL's planner has no statistics until

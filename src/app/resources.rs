@@ -1,21 +1,61 @@
-//! Resources (courses, datasets, model cards): loading one with who looks
-//! at it, the facts the policy decides on, and the errors their lifecycle
-//! answers. Other areas (learning, access, partnerships) use these.
+//! Resources (courses, datasets, model cards): the catalogue's commands and
+//! queries, with or without HTTP.
+//!
+//! A resource is edited as one JSON document (`domain::resource`): `create`
+//! validates the body, `update` merges the body into the current document
+//! (RFC 7396) and validates the result with the same rules. Every access
+//! question goes to `domain::policy`, every status question to the lifecycle
+//! table `domain::resource::step`; every command runs in one write
+//! transaction under the resource's row lock and records its events
+//! (`app::events::record`, which writes the audit entry too).
+//!
+//! What a reader gets is a typed document per kind (`Course`, `Dataset`,
+//! `ModelCard`): the same structs are serialized and documented (their
+//! `ToSchema` is the OpenAPI schema), so the two cannot drift.
+//!
+//! Other areas (learning, access, partnerships) use `load`, `facts`,
+//! `details_of`, `status_of`, `incomplete` and `read_only`.
 
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::events;
 use crate::auth::Principal;
-use crate::db::DbConnection;
-use crate::db::resources::{self as store, Loaded, ResourceRow, Viewer};
-use crate::domain::policy::{self, Actor, InstitutionFacts, InstitutionRole, ResourceFacts};
-use crate::domain::resource::{Details, ResourceKind, Status, Visibility};
+use crate::db::audit::Context;
+use crate::db::institutions as institutions_store;
+use crate::db::learning::ModuleRow;
+use crate::db::resources::{
+    self as store, After, Content, FileRow, Loaded, ResourceRow, Sort, Viewer,
+};
+use crate::db::{DbConnection, now, write_transaction};
+use crate::domain::events::{Event, ResourceSummary};
+use crate::domain::policy::{
+    self, Action, Actor, InstitutionFacts, InstitutionRole, ResourceFacts,
+};
+use crate::domain::resource::{
+    self as doc, AccessLevel, CourseFields, DatasetFields, Details, Document, Link,
+    ModelCardFields, Refused, ResourceKind, RiskTier, Status, Step, Visibility,
+};
+use crate::domain::{CountryCode, LanguageTag};
 use crate::error::{ApiError, FieldError};
+use crate::http::etag;
 use crate::problem_types::ProblemType;
 
+/// Files a dataset may list.
+pub const FILES_MAX: i64 = 1000;
+
+// ----- loading ---------------------------------------------------------------------
+
 pub fn parse_kind(row: &ResourceRow) -> ResourceKind {
-    ResourceKind::parse(&row.kind).unwrap_or(ResourceKind::Course)
+    row.kind
 }
 
 pub fn status_of(row: &ResourceRow) -> Status {
-    Status::parse(&row.status).unwrap_or(Status::Draft)
+    row.status
 }
 
 pub fn facts(l: &Loaded, viewer: &Viewer) -> ResourceFacts {
@@ -26,8 +66,8 @@ pub fn facts(l: &Loaded, viewer: &Viewer) -> ResourceFacts {
                 .role_in(&l.row.institution_id)
                 .and_then(InstitutionRole::parse),
         },
-        status: status_of(&l.row),
-        visibility: Visibility::parse(&l.row.visibility).unwrap_or(Visibility::Institution),
+        status: l.row.status,
+        visibility: l.row.visibility,
         shared_with_caller: viewer.partnership_shared.contains(&l.row.id),
     }
 }
@@ -37,7 +77,24 @@ pub fn visible(actor: &Actor, l: &Loaded, viewer: &Viewer) -> bool {
 }
 
 pub fn details_of(row: &ResourceRow) -> Result<Details, ApiError> {
-    Details::from_json(parse_kind(row), &row.details).map_err(ApiError::internal)
+    Details::from_json(row.kind, &row.details).map_err(|e| {
+        ApiError::internal(
+            anyhow::Error::new(e)
+                .context(format!("stored details of resource {} do not read", row.id)),
+        )
+    })
+}
+
+/// A read that failed on a stored value outside its set (a word that is no
+/// kind, status…): a 500 whose log names the rows that hold such values.
+fn unreadable(conn: &mut DbConnection, err: diesel::result::Error) -> ApiError {
+    if let diesel::result::Error::DeserializationError(_) = &err {
+        let rows = store::unreadable(conn).unwrap_or_default();
+        return ApiError::internal(
+            anyhow::Error::new(err).context(format!("unreadable resource rows: {rows:?}")),
+        );
+    }
+    err.into()
 }
 
 /// The resource `id` of `kind` and who is looking; `None` if there is none.
@@ -52,8 +109,9 @@ pub fn load(
         principal.map(|p| p.user.id.as_str()),
         principal.is_some_and(Principal::is_admin),
     )?;
-    let loaded = store::by_id(conn, id)?
-        .filter(|l| parse_kind(&l.row) == kind)
+    let loaded = store::by_id(conn, id)
+        .map_err(|e| unreadable(conn, e))?
+        .filter(|l| l.row.kind == kind)
         .ok_or(ApiError::NotFound)?;
     Ok((loaded, viewer))
 }
@@ -74,4 +132,1354 @@ pub fn read_only() -> ApiError {
         problem: ProblemType::ResourceArchived,
         detail: "This resource is archived; it can no longer be changed.".into(),
     }
+}
+
+/// Asks the lifecycle table whether `step` may happen to `l`: the status it
+/// leads to (`None`: deleted), or the answer to the refusal.
+fn lifecycle(l: &Loaded, step: Step) -> Result<Option<Status>, ApiError> {
+    let status = l.row.status;
+    doc::step(status, step).map_err(|refused| match refused {
+        Refused::ReadOnly => read_only(),
+        Refused::NotADraft => ApiError::Conflict {
+            problem: ProblemType::ResourcePublished,
+            detail: format!(
+                "Only drafts can be deleted; archive this one with POST /api/v1/{}/{}/archive.",
+                l.row.kind.collection(),
+                l.row.id
+            ),
+        },
+        Refused::InvalidTransition => ApiError::Conflict {
+            problem: ProblemType::InvalidTransition,
+            detail: format!(
+                "A {} resource cannot be {}; resources go draft → published → archived.",
+                status.as_str(),
+                match step {
+                    Step::Publish => Status::Published.as_str(),
+                    _ => Status::Archived.as_str(),
+                }
+            ),
+        },
+    })
+}
+
+// ----- representations -------------------------------------------------------
+
+/// The fields every resource has.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceCore {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub kind: ResourceKind,
+    /// The owning institution's slug.
+    pub institution: String,
+    pub title: String,
+    pub summary: String,
+    /// Markdown.
+    pub description: String,
+    #[schema(value_type = Option<crate::api::vocab::Licence>, required = true)]
+    pub license: Option<String>,
+    #[schema(value_type = Vec<crate::api::vocab::Language>)]
+    pub languages: Vec<String>,
+    /// Target countries.
+    #[schema(value_type = Vec<crate::api::vocab::Country>)]
+    pub countries: Vec<String>,
+    pub tags: Vec<String>,
+    pub visibility: Visibility,
+    pub status: Status,
+    /// Goes up by one with every change.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[schema(required = true)]
+    pub published_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Links to other resources (those you may see).
+    pub related: Vec<Link>,
+    /// Links from other resources to this one (those you may see); single
+    /// reads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_from: Option<Vec<Link>>,
+}
+
+/// One kind's representation: the core and the kind's own fields, served
+/// as one object and documented as one strict schema built from the same
+/// two structs (every field the server sends is listed and required, no
+/// other is allowed).
+macro_rules! representation {
+    ($(#[doc = $doc:literal])+ $name:ident, $fields:ty) => {
+        $(#[doc = $doc])+
+        #[derive(Debug, Clone, Serialize)]
+        pub struct $name {
+            #[serde(flatten)]
+            pub core: ResourceCore,
+            #[serde(flatten)]
+            pub fields: $fields,
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                strict_schema(
+                    concat!($($doc),+).trim(),
+                    <ResourceCore as utoipa::PartialSchema>::schema(),
+                    <$fields as utoipa::PartialSchema>::schema(),
+                )
+            }
+        }
+
+        impl ToSchema for $name {
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                use utoipa::PartialSchema;
+                schemas.push(("ResourceCore".into(), ResourceCore::schema()));
+                <ResourceCore as ToSchema>::schemas(schemas);
+                schemas.push((<$fields as ToSchema>::name().into_owned(), <$fields>::schema()));
+                <$fields as ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+representation!(
+    /// A course.
+    Course,
+    CourseFields
+);
+representation!(
+    /// A dataset (fields after *Datasheets for Datasets* and MLCommons Croissant).
+    Dataset,
+    DatasetFields
+);
+representation!(
+    /// A model card (after *Model Cards for Model Reporting*).
+    ModelCard,
+    ModelCardFields
+);
+
+/// One object schema holding the core's properties and a kind's: the
+/// core's required ones, and every one of the kind's (a representation
+/// always carries them, `null` when unset); nothing else allowed.
+fn strict_schema(
+    description: &str,
+    core: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    fields: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Object, Schema, Type};
+    let mut merged = Object::with_type(Type::Object);
+    merged.description = Some(description.to_string());
+    merged.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    for (part, all_required) in [(core, false), (fields, true)] {
+        if let RefOr::T(Schema::Object(object)) = part {
+            for (name, property) in object.properties {
+                if all_required || object.required.contains(&name) {
+                    merged.required.push(name.clone());
+                }
+                merged.properties.insert(name, property);
+            }
+        }
+    }
+    RefOr::T(Schema::Object(merged))
+}
+
+/// Any resource (see `kind`). Documented as `anyOf` the three kinds.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum AnyResource {
+    Course(Course),
+    Dataset(Dataset),
+    ModelCard(ModelCard),
+}
+
+impl AnyResource {
+    fn new(core: ResourceCore, details: Details) -> Self {
+        match details {
+            Details::Course(fields) => Self::Course(Course { core, fields }),
+            Details::Dataset(fields) => Self::Dataset(Dataset { core, fields }),
+            Details::ModelCard(fields) => Self::ModelCard(ModelCard { core, fields }),
+        }
+    }
+
+    pub fn core(&self) -> &ResourceCore {
+        match self {
+            Self::Course(r) => &r.core,
+            Self::Dataset(r) => &r.core,
+            Self::ModelCard(r) => &r.core,
+        }
+    }
+
+    /// The representation as a JSON object, keys in one canonical order:
+    /// what is sent, and what its `ETag` is computed from.
+    pub fn to_json(&self) -> Result<Value, ApiError> {
+        serde_json::to_value(self).map_err(ApiError::internal)
+    }
+
+    /// Its strong `ETag`.
+    pub fn etag(&self) -> Result<String, ApiError> {
+        etag::etag_of_json(&self.to_json()?)
+    }
+}
+
+impl utoipa::PartialSchema for AnyResource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(Ref::from_schema_name("Course"))
+                .item(Ref::from_schema_name("Dataset"))
+                .item(Ref::from_schema_name("ModelCard"))
+                .description(Some("A course, dataset or model card (see `kind`)."))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for AnyResource {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("Course".into(), Course::schema()));
+        schemas.push(("Dataset".into(), Dataset::schema()));
+        schemas.push(("ModelCard".into(), ModelCard::schema()));
+        <Course as ToSchema>::schemas(schemas);
+        <Dataset as ToSchema>::schemas(schemas);
+        <ModelCard as ToSchema>::schemas(schemas);
+    }
+}
+
+/// A stored JSON list (languages, countries, tags).
+fn json_list(row: &ResourceRow, raw: &str) -> Result<Vec<String>, ApiError> {
+    serde_json::from_str(raw).map_err(|e| {
+        ApiError::internal(anyhow::Error::new(e).context(format!(
+            "a stored list of resource {} does not read",
+            row.id
+        )))
+    })
+}
+
+/// The stored document (links unfiltered): what a PATCH merges into.
+fn document_of(row: &ResourceRow, links: Vec<Link>) -> Result<Document, ApiError> {
+    Ok(Document {
+        core: doc::Core {
+            title: row.title.clone(),
+            summary: row.summary.clone(),
+            description: row.description.clone(),
+            license: row.license.clone(),
+            languages: json_list(row, &row.languages)?,
+            countries: json_list(row, &row.countries)?,
+            tags: json_list(row, &row.tags)?,
+            visibility: row.visibility,
+            related: links,
+        },
+        details: details_of(row)?,
+    })
+}
+
+fn links_of(rows: &[(String, doc::Relation, String)], source: &str) -> Vec<Link> {
+    rows.iter()
+        .filter(|(s, _, _)| s == source)
+        .map(|(_, relation, target)| Link {
+            relation: *relation,
+            resource_id: target.clone(),
+        })
+        .collect()
+}
+
+/// The representations of `items` as `actor` sees them: links to and (with
+/// `reverse`) from resources they may not see are left out, and so are the
+/// datasets a model card's results name that they may not see.
+fn represent(
+    conn: &mut DbConnection,
+    items: &[Loaded],
+    viewer: &Viewer,
+    actor: &Actor,
+    reverse: bool,
+) -> Result<Vec<AnyResource>, ApiError> {
+    let ids: Vec<String> = items.iter().map(|l| l.row.id.clone()).collect();
+    let relations = store::relations_of(conn, &ids)?;
+    let mut others: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
+    let mut details = Vec::with_capacity(items.len());
+    for l in items {
+        let d = details_of(&l.row)?;
+        if let Details::ModelCard(m) = &d {
+            others.extend(m.results.iter().filter_map(|r| r.dataset_id.clone()));
+        }
+        details.push(d);
+    }
+    let incoming = match (reverse, items.first()) {
+        (true, Some(first)) => store::relations_to(conn, &first.row.id)?,
+        _ => Vec::new(),
+    };
+    others.extend(incoming.iter().map(|(_, s)| s.clone()));
+    others.sort_unstable();
+    others.dedup();
+    let seen: HashSet<String> = store::by_ids(conn, &others)
+        .map_err(|e| unreadable(conn, e))?
+        .into_iter()
+        .filter(|l| visible(actor, l, viewer))
+        .map(|l| l.row.id)
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (l, d) in items.iter().zip(details) {
+        let row = &l.row;
+        let related = links_of(&relations, &row.id)
+            .into_iter()
+            .filter(|k| seen.contains(&k.resource_id))
+            .collect();
+        let related_from = reverse.then(|| {
+            incoming
+                .iter()
+                .filter(|(_, s)| seen.contains(s))
+                .map(|(relation, source)| Link {
+                    relation: *relation,
+                    resource_id: source.clone(),
+                })
+                .collect()
+        });
+        let core = ResourceCore {
+            id: row.id.clone(),
+            kind: row.kind,
+            institution: l.institution_slug.clone(),
+            title: row.title.clone(),
+            summary: row.summary.clone(),
+            description: row.description.clone(),
+            license: row.license.clone(),
+            languages: json_list(row, &row.languages)?,
+            countries: json_list(row, &row.countries)?,
+            tags: json_list(row, &row.tags)?,
+            visibility: row.visibility,
+            status: row.status,
+            version: row.version,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+            published_at: row.published_at.map(|t| t.and_utc()),
+            archived_at: row.archived_at.map(|t| t.and_utc()),
+            related,
+            related_from,
+        };
+        let d = match d {
+            Details::ModelCard(mut m) => {
+                for r in &mut m.results {
+                    if r.dataset_id.as_ref().is_some_and(|id| !seen.contains(id)) {
+                        r.dataset_id = None;
+                    }
+                }
+                Details::ModelCard(m)
+            }
+            other => other,
+        };
+        out.push(AnyResource::new(core, d));
+    }
+    Ok(out)
+}
+
+fn represent_one(
+    conn: &mut DbConnection,
+    l: &Loaded,
+    viewer: &Viewer,
+    actor: &Actor,
+) -> Result<AnyResource, ApiError> {
+    represent(conn, std::slice::from_ref(l), viewer, actor, true)?
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no representation")))
+}
+
+/// Checks `If-Match` (if given) against the current representation.
+fn check_if_match(current: &AnyResource, if_match: Option<&str>) -> Result<(), ApiError> {
+    etag::check_if_match_value(if_match, &current.etag()?)
+}
+
+// ----- writing ---------------------------------------------------------------------
+
+/// The columns a document is stored in (the one place that maps one).
+fn content_of(d: &Document) -> Content {
+    let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    Content {
+        title_lower: d.core.title.to_lowercase(),
+        title: d.core.title.clone(),
+        summary: d.core.summary.clone(),
+        description: d.core.description.clone(),
+        license: d.core.license.clone(),
+        languages: list(&d.core.languages),
+        countries: list(&d.core.countries),
+        tags: list(&d.core.tags),
+        search_text: doc::search_text(&d.core),
+        visibility: d.core.visibility,
+        access_level: d.details.access_level(),
+        risk_tier: d.details.risk_tier(),
+        details: d.details.to_json().to_string(),
+    }
+}
+
+/// When a new row says it was created, changed, published and listed.
+struct Dates {
+    created: NaiveDateTime,
+    updated: NaiveDateTime,
+    published: Option<NaiveDateTime>,
+}
+
+/// The row of a new resource holding `d`.
+fn new_row(
+    id: &str,
+    institution_id: &str,
+    d: &Document,
+    status: Status,
+    version: i64,
+    created_by: Option<String>,
+    dates: Dates,
+) -> ResourceRow {
+    let c = content_of(d);
+    ResourceRow {
+        id: id.to_string(),
+        kind: d.details.kind(),
+        institution_id: institution_id.to_string(),
+        title: c.title,
+        title_lower: c.title_lower,
+        summary: c.summary,
+        description: c.description,
+        license: c.license,
+        languages: c.languages,
+        countries: c.countries,
+        tags: c.tags,
+        search_text: c.search_text,
+        visibility: c.visibility,
+        status,
+        version,
+        access_level: c.access_level,
+        risk_tier: c.risk_tier,
+        details: c.details,
+        created_by,
+        created_at: dates.created,
+        updated_at: dates.updated,
+        published_at: dates.published,
+        archived_at: None,
+        listed_at: dates.published.unwrap_or(dates.created),
+    }
+}
+
+/// Checks the links a document adds: each new target must be a resource the
+/// caller may see (404 otherwise) of a kind the relation allows; a model
+/// card's results may name platform datasets the caller may see.
+fn check_links(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    actor: &Actor,
+    source_id: Option<&str>,
+    d: &Document,
+    before: Option<&Document>,
+) -> Result<(), ApiError> {
+    let old_links: &[Link] = before.map_or(&[], |b| &b.core.related);
+    let new_links: Vec<(usize, &Link)> = d
+        .core
+        .related
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| !old_links.contains(k))
+        .collect();
+    let old_datasets: HashSet<&str> = match before.map(|b| &b.details) {
+        Some(Details::ModelCard(m)) => m
+            .results
+            .iter()
+            .filter_map(|r| r.dataset_id.as_deref())
+            .collect(),
+        _ => HashSet::new(),
+    };
+    let new_datasets: Vec<(usize, &str)> = match &d.details {
+        Details::ModelCard(m) => m
+            .results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.dataset_id.as_deref().map(|id| (i, id)))
+            .filter(|(_, id)| !old_datasets.contains(id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut ids: Vec<String> = new_links
+        .iter()
+        .map(|(_, k)| k.resource_id.clone())
+        .chain(new_datasets.iter().map(|(_, id)| (*id).to_string()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: HashMap<String, Loaded> = store::by_ids(conn, &ids)
+        .map_err(|e| unreadable(conn, e))?
+        .into_iter()
+        .filter(|l| visible(actor, l, viewer))
+        .map(|l| (l.row.id.clone(), l))
+        .collect();
+    let mut errors = Vec::new();
+    let kind = d.details.kind();
+    for (i, link) in &new_links {
+        if Some(link.resource_id.as_str()) == source_id {
+            errors.push(FieldError::new(
+                format!("related[{i}].resource_id"),
+                "A resource cannot link to itself.",
+            ));
+            continue;
+        }
+        let Some(target) = found.get(&link.resource_id) else {
+            return Err(ApiError::NotFoundNamed(format!(
+                "related[{i}]: there is no resource {} that you can see.",
+                link.resource_id
+            )));
+        };
+        if !link.relation.allows(kind, target.row.kind) {
+            errors.push(relation_error(*i, link));
+        }
+    }
+    for (i, id) in new_datasets {
+        let ok = found
+            .get(id)
+            .is_some_and(|l| l.row.kind == ResourceKind::Dataset);
+        if !ok {
+            errors.push(FieldError::new(
+                format!("results[{i}].dataset_id"),
+                "There is no dataset with this id that you can see.",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+fn relation_error(i: usize, link: &Link) -> FieldError {
+    FieldError::new(
+        format!("related[{i}].relation"),
+        format!("`{}` {}.", link.relation.as_str(), link.relation.rule()),
+    )
+}
+
+fn summary_of(row: &ResourceRow) -> ResourceSummary {
+    ResourceSummary {
+        kind: row.kind,
+        title: row.title.clone(),
+        institution_id: row.institution_id.clone(),
+    }
+}
+
+/// Records `event` about resource `row` (concerning its institution).
+fn record(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    row: &ResourceRow,
+    event: &Event,
+) -> Result<(), ApiError> {
+    events::record(conn, ctx, &row.id, &[row.institution_id.as_str()], event)?;
+    Ok(())
+}
+
+/// Takes the resource's row lock (404 when there is none).
+fn lock(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+    if store::lock(conn, id)? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+// ----- commands and queries of the three kinds --------------------------------------
+
+/// Creates a draft of `kind` from `body` (the document plus `institution`,
+/// the slug of the owner, which the caller edits for).
+pub fn create(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    kind: ResourceKind,
+    mut body: Map<String, Value>,
+) -> Result<AnyResource, ApiError> {
+    let slug = match body.remove("institution") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => s.trim().to_string(),
+        _ => {
+            // Name every other bad field too (no institution: no default country).
+            let mut errors = vec![FieldError::new(
+                "institution",
+                "Required: the slug of an institution you edit for.",
+            )];
+            if let Err(more) = doc::validate(kind, body, "") {
+                errors.extend(more);
+            }
+            return Err(ApiError::validation(errors));
+        }
+    };
+    write_transaction(conn, |conn| {
+        let act = Principal::actor_of(Some(principal));
+        let inst = institutions_store::by_slug(conn, &slug)?;
+        let viewer = Viewer::load(conn, Some(&principal.user.id), principal.is_admin())?;
+        let inst = inst
+            .filter(|i| {
+                policy::may(
+                    &act,
+                    Action::ViewInstitution(InstitutionFacts {
+                        verified: i.verified,
+                        caller_role: viewer.role_in(&i.id).and_then(InstitutionRole::parse),
+                    }),
+                ) == policy::Decision::Allow
+            })
+            .ok_or_else(|| {
+                ApiError::NotFoundNamed(format!(
+                    "There is no institution `{slug}` that you can see."
+                ))
+            })?;
+        policy::enforce(policy::may(
+            &act,
+            Action::CreateResource(InstitutionFacts {
+                verified: inst.verified,
+                caller_role: viewer.role_in(&inst.id).and_then(InstitutionRole::parse),
+            }),
+        ))?;
+        let d = doc::validate(kind, body, &inst.country).map_err(ApiError::validation)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        check_links(conn, &viewer, &act, Some(&id), &d, None)?;
+        let now = now();
+        let row = new_row(
+            &id,
+            &inst.id,
+            &d,
+            Status::Draft,
+            1,
+            Some(principal.user.id.clone()),
+            Dates {
+                created: now,
+                updated: now,
+                published: None,
+            },
+        );
+        store::insert(conn, &row)?;
+        store::replace_terms(conn, &id, &doc::terms(&d.core))?;
+        store::replace_relations(conn, &id, &d.core.related)?;
+        let event = Event::ResourceCreated {
+            kind,
+            title: row.title.clone(),
+            institution: inst.slug.clone(),
+            visibility: row.visibility,
+        };
+        record(conn, ctx, &row, &event)?;
+        let l = store::by_id(conn, &id)?.ok_or(ApiError::NotFound)?;
+        represent_one(conn, &l, &viewer, &act)
+    })
+}
+
+/// One resource of `kind`, as the caller may see it.
+pub fn show(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<AnyResource, ApiError> {
+    let (l, viewer) = load(conn, kind, id, principal)?;
+    let act = Principal::actor_of(principal);
+    policy::enforce(policy::may(&act, Action::ViewResource(facts(&l, &viewer))))?;
+    represent_one(conn, &l, &viewer, &act)
+}
+
+/// Applies a JSON merge patch to a draft or published resource; `if_match`
+/// is the `ETag` the caller edited, if they named one. The version goes up
+/// by one.
+pub fn update(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    kind: ResourceKind,
+    id: &str,
+    patch: Map<String, Value>,
+    if_match: Option<&str>,
+) -> Result<AnyResource, ApiError> {
+    write_transaction(conn, |conn| {
+        lock(conn, id)?;
+        let (l, viewer) = load(conn, kind, id, Some(principal))?;
+        let act = Principal::actor_of(Some(principal));
+        policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
+        lifecycle(&l, Step::Edit)?;
+        let status = l.row.status;
+        let cleared: Vec<FieldError> = doc::NOT_CLEARABLE
+            .iter()
+            .filter(|k| patch.get(**k).is_some_and(Value::is_null))
+            .map(|k| FieldError::new(*k, "This cannot be cleared; set a value."))
+            .collect();
+        if !cleared.is_empty() {
+            return Err(ApiError::validation(cleared));
+        }
+        let links = links_of(
+            &store::relations_of(conn, std::slice::from_ref(&l.row.id))?,
+            id,
+        );
+        let before = document_of(&l.row, links)?;
+        let mut merged = Value::Object(before.to_map());
+        doc::merge_patch(&mut merged, Value::Object(patch));
+        let Value::Object(merged) = merged else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "patch result not an object"
+            )));
+        };
+        let d =
+            doc::validate(kind, merged, &l.institution_country).map_err(ApiError::validation)?;
+        check_links(conn, &viewer, &act, Some(id), &d, Some(&before))?;
+        let (was, is) = (before.to_map(), d.to_map());
+        // A dataset's terms, and who can see it at all (widening the
+        // visibility of open data hands out its files).
+        let terms_changed = doc::DATA_TERMS.iter().any(|k| was.get(*k) != is.get(*k))
+            || (kind == ResourceKind::Dataset && was.get("visibility") != is.get("visibility"));
+        if terms_changed {
+            policy::enforce(policy::may(&act, Action::SetDataTerms(facts(&l, &viewer))))?;
+        }
+        if status == Status::Published {
+            let gaps = doc::publication_gaps(&d, crate::db::learning::count_modules(conn, id)?);
+            if !gaps.is_empty() {
+                return Err(incomplete(gaps));
+            }
+        }
+        // Checked last: a bad body is a 400 whatever version it names.
+        check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
+        store::update_content(conn, id, &content_of(&d), now())?;
+        store::replace_terms(conn, id, &doc::terms(&d.core))?;
+        if d.core.related != before.core.related {
+            store::replace_relations(conn, id, &d.core.related)?;
+        }
+        let changed: Vec<String> = {
+            let mut keys: Vec<&str> = was
+                .keys()
+                .chain(is.keys())
+                .filter(|k| was.get(*k) != is.get(*k))
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|k| {
+                    doc::CORE_FIELDS
+                        .iter()
+                        .chain(doc::kind_fields(kind))
+                        .any(|f| f == k)
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        let updated = Event::ResourceUpdated {
+            kind,
+            changed,
+            version: l.row.version + 1,
+        };
+        record(conn, ctx, &l.row, &updated)?;
+        if d.core.visibility != before.core.visibility {
+            let event = Event::ResourceVisibilityChanged {
+                kind,
+                from: before.core.visibility,
+                to: d.core.visibility,
+            };
+            record(conn, ctx, &l.row, &event)?;
+        }
+        let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
+        represent_one(conn, &l, &viewer, &act)
+    })
+}
+
+/// Deletes a draft (published resources are archived instead).
+pub fn delete(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        lock(conn, id)?;
+        let (l, viewer) = load(conn, kind, id, Some(principal))?;
+        let act = Principal::actor_of(Some(principal));
+        policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
+        check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
+        lifecycle(&l, Step::Delete)?;
+        store::delete(conn, id)?;
+        let event = Event::ResourceDeleted {
+            resource: summary_of(&l.row),
+        };
+        record(conn, ctx, &l.row, &event)
+    })
+}
+
+/// Publishes a draft: a verified institution, a verified email address and
+/// a complete document (`domain::resource::publication_gaps`).
+pub fn publish(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<AnyResource, ApiError> {
+    change_status(conn, ctx, principal, kind, id, Step::Publish, if_match)
+}
+
+/// Archives a published resource: it stays readable and no longer changes.
+pub fn archive(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    kind: ResourceKind,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<AnyResource, ApiError> {
+    change_status(conn, ctx, principal, kind, id, Step::Archive, if_match)
+}
+
+fn change_status(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    kind: ResourceKind,
+    id: &str,
+    step: Step,
+    if_match: Option<&str>,
+) -> Result<AnyResource, ApiError> {
+    write_transaction(conn, |conn| {
+        lock(conn, id)?;
+        let (l, viewer) = load(conn, kind, id, Some(principal))?;
+        let act = Principal::actor_of(Some(principal));
+        let f = facts(&l, &viewer);
+        let action = match step {
+            Step::Publish => Action::PublishResource(f),
+            _ => Action::EditResource(f),
+        };
+        policy::enforce(policy::may(&act, action))?;
+        check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
+        let from = l.row.status;
+        let Some(to) = lifecycle(&l, step)? else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "{step:?} deletes nothing"
+            )));
+        };
+        if step == Step::Publish {
+            let links = links_of(
+                &store::relations_of(conn, std::slice::from_ref(&l.row.id))?,
+                id,
+            );
+            let modules = crate::db::learning::count_modules(conn, id)?;
+            let gaps = doc::publication_gaps(&document_of(&l.row, links)?, modules);
+            if !gaps.is_empty() {
+                return Err(incomplete(gaps));
+            }
+        }
+        if !store::set_status(conn, id, from, to, now())? {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "status changed under lock"
+            )));
+        }
+        let (resource, visibility) = (summary_of(&l.row), l.row.visibility);
+        let event = match step {
+            Step::Publish => Event::ResourcePublished {
+                resource,
+                visibility,
+            },
+            _ => Event::ResourceArchived {
+                resource,
+                visibility,
+            },
+        };
+        record(conn, ctx, &l.row, &event)?;
+        let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
+        represent_one(conn, &l, &viewer, &act)
+    })
+}
+
+// ----- lists ---------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum SortParam {
+    #[serde(rename = "-published_at")]
+    NewestFirst,
+    #[serde(rename = "published_at")]
+    OldestFirst,
+    #[serde(rename = "title")]
+    Title,
+    #[serde(rename = "-title")]
+    TitleDesc,
+}
+
+/// Filters of the resource lists (`kind`, `risk_tier` and `access_level`
+/// match only resources that have them).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResourceFilter {
+    /// Owning institution's slug.
+    pub institution: Option<String>,
+    /// A language; `sw` also matches `sw-KE`.
+    #[param(value_type = Option<crate::api::vocab::Language>)]
+    pub language: Option<String>,
+    /// A target country.
+    #[param(value_type = Option<crate::api::vocab::Country>)]
+    pub country: Option<String>,
+    pub tag: Option<String>,
+    #[param(value_type = Option<crate::api::vocab::Licence>)]
+    pub license: Option<String>,
+    /// Default `published`; `draft` lists the drafts of institutions you edit for.
+    pub status: Option<Status>,
+    /// `/resources` only in practice: one kind.
+    pub kind: Option<ResourceKind>,
+    /// Model cards.
+    pub risk_tier: Option<RiskTier>,
+    /// Datasets.
+    pub access_level: Option<AccessLevel>,
+    /// Case-insensitive match on title, summary and tags.
+    pub q: Option<String>,
+    /// `-published_at` (newest first, the default), `published_at`, `title` or `-title`.
+    pub sort: Option<SortParam>,
+    /// Comma-separated top-level fields to return (`id` and `kind` always come).
+    pub fields: Option<String>,
+}
+
+/// Where a list item sits in its order: the keyset of its page cursor.
+pub type ListKey = (Sort, After);
+
+fn page_key(sort: Sort, l: &Loaded) -> ListKey {
+    let after = match sort {
+        Sort::NewestFirst | Sort::OldestFirst => After::Time(l.row.listed_at, l.row.id.clone()),
+        Sort::Title | Sort::TitleDesc => After::Title(l.row.title_lower.clone(), l.row.id.clone()),
+    };
+    (sort, after)
+}
+
+fn field_set(
+    kind: Option<ResourceKind>,
+    raw: Option<&str>,
+) -> Result<Option<HashSet<String>>, FieldError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let kinds: Vec<ResourceKind> = match kind {
+        Some(k) => vec![k],
+        None => ResourceKind::ALL.to_vec(),
+    };
+    let known = |f: &str| {
+        doc::CORE_FIELDS.contains(&f)
+            || doc::READ_ONLY_FIELDS.contains(&f) && f != "related_from"
+            || kinds.iter().any(|k| doc::kind_fields(*k).contains(&f))
+    };
+    let mut set: HashSet<String> = ["id", "kind"].iter().map(|s| (*s).to_string()).collect();
+    for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        if !known(f) {
+            return Err(FieldError::new(
+                "fields",
+                format!("`{f}` is not a field of these resources."),
+            ));
+        }
+        set.insert(f.to_string());
+    }
+    Ok(Some(set))
+}
+
+/// A page of the resources (of `kind`, or of every kind) the caller may
+/// see, after `after` (the page cursor's key), at most `limit`: each as JSON
+/// (only the `fields` asked for) with its key.
+pub fn list(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    kind: Option<ResourceKind>,
+    filter: ResourceFilter,
+    after: Option<ListKey>,
+    limit: i64,
+) -> Result<Vec<(Value, ListKey)>, ApiError> {
+    let sort = match filter.sort.unwrap_or(SortParam::NewestFirst) {
+        SortParam::NewestFirst => Sort::NewestFirst,
+        SortParam::OldestFirst => Sort::OldestFirst,
+        SortParam::Title => Sort::Title,
+        SortParam::TitleDesc => Sort::TitleDesc,
+    };
+    let after = match after {
+        Some((s, a)) if s == sort => Some(a),
+        Some(_) => {
+            return Err(ApiError::field(
+                "cursor",
+                "This cursor belongs to another sort order.",
+            ));
+        }
+        None => None,
+    };
+    let mut errors = Vec::new();
+    let language = filter
+        .language
+        .as_deref()
+        .map(LanguageTag::parse)
+        .transpose()
+        .map_err(|m| errors.push(FieldError::new("language", m)))
+        .ok()
+        .flatten();
+    let country = filter
+        .country
+        .as_deref()
+        .map(CountryCode::parse)
+        .transpose()
+        .map_err(|m| errors.push(FieldError::new("country", m)))
+        .ok()
+        .flatten();
+    let license = filter
+        .license
+        .as_deref()
+        .map(doc::check_license)
+        .transpose()
+        .map_err(|m| errors.push(FieldError::new("license", m)))
+        .ok()
+        .flatten();
+    let q = filter
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_lowercase);
+    if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        errors.push(FieldError::new("q", "At most 200 characters."));
+    }
+    let tag = filter
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if tag.is_some_and(|t| t.chars().count() > doc::TAG_MAX) {
+        errors.push(FieldError::new("tag", "At most 50 characters."));
+    }
+    if filter.institution.as_ref().is_some_and(|s| s.len() > 64) {
+        errors.push(FieldError::new("institution", "At most 64 characters."));
+    }
+    let fields = field_set(kind.or(filter.kind), filter.fields.as_deref())
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let kind_filter = match (kind, filter.kind) {
+        (Some(k), Some(f)) if k != f => return Ok(Vec::new()),
+        (Some(k), _) | (None, Some(k)) => Some(k),
+        (None, None) => None,
+    };
+    let f = store::Filter {
+        kind: kind_filter,
+        institution: filter.institution.clone(),
+        language: language.map(|l| l.as_str().to_string()),
+        country: country.map(|c| c.as_str().to_string()),
+        tag: tag.map(str::to_string),
+        license,
+        status: filter.status.unwrap_or(Status::Published),
+        risk_tier: filter.risk_tier,
+        access_level: filter.access_level,
+        q,
+    };
+    let viewer = Viewer::load(
+        conn,
+        principal.map(|p| p.user.id.as_str()),
+        principal.is_some_and(Principal::is_admin),
+    )?;
+    let rows =
+        store::list(conn, &viewer, &f, sort, after, limit).map_err(|e| unreadable(conn, e))?;
+    let act = Principal::actor_of(principal);
+    let items = represent(conn, &rows, &viewer, &act, false)?;
+    rows.iter()
+        .zip(items)
+        .map(|(l, item)| {
+            let mut value = item.to_json()?;
+            if let (Some(keep), Value::Object(map)) = (&fields, &mut value) {
+                map.retain(|k, _| keep.contains(k));
+            }
+            Ok((value, page_key(sort, l)))
+        })
+        .collect()
+}
+
+// ----- dataset files -------------------------------------------------------------
+
+// The body of `POST /datasets/{id}/files`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDatasetFile {
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// Where the file is (http or https); never shown in lists.
+    #[schema(max_length = 2048)]
+    pub url: String,
+    /// `type/subtype`, e.g. `text/csv`.
+    #[schema(max_length = 127)]
+    pub media_type: String,
+    #[schema(minimum = 0)]
+    pub size_bytes: i64,
+    /// 64 hex digits.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
+    pub sha256: String,
+}
+
+fn check_media_type(raw: &str) -> Result<String, String> {
+    let s = raw.trim().to_ascii_lowercase();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 63
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let essence = s.split(';').next().unwrap_or("").trim();
+    match essence.split_once('/') {
+        Some((t, sub)) if token(t) && token(sub) && s.len() <= 127 => Ok(essence.to_string()),
+        _ => Err("A media type like `text/csv` or `application/x-parquet`.".into()),
+    }
+}
+
+fn dataset_for(
+    conn: &mut DbConnection,
+    id: &str,
+    principal: Option<&Principal>,
+    edit: bool,
+) -> Result<(Loaded, Viewer), ApiError> {
+    let (l, viewer) = load(conn, ResourceKind::Dataset, id, principal)?;
+    let f = facts(&l, &viewer);
+    let act = Principal::actor_of(principal);
+    let action = if edit {
+        Action::EditResource(f)
+    } else {
+        Action::ViewResource(f)
+    };
+    policy::enforce(policy::may(&act, action))?;
+    Ok((l, viewer))
+}
+
+/// A dataset's files (whoever may see the dataset), after `after`.
+pub fn list_files(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    id: &str,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> Result<Vec<FileRow>, ApiError> {
+    dataset_for(conn, id, principal, false)?;
+    Ok(store::files(conn, id, after, limit)?)
+}
+
+/// Adds a file to a dataset (its editors and owners).
+pub fn add_file(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    id: &str,
+    body: NewDatasetFile,
+) -> Result<FileRow, ApiError> {
+    let mut errors = Vec::new();
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+        errors.push(FieldError::new("name", "1–255 characters on one line."));
+    }
+    let url = doc::check_url(&body.url)
+        .map_err(|m| errors.push(FieldError::new("url", m)))
+        .ok();
+    let media_type = check_media_type(&body.media_type)
+        .map_err(|m| errors.push(FieldError::new("media_type", m)))
+        .ok();
+    if body.size_bytes < 0 {
+        errors.push(FieldError::new("size_bytes", "At least 0."));
+    }
+    let sha256 = body.sha256.trim().to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        errors.push(FieldError::new("sha256", "64 hexadecimal digits."));
+    }
+    let (Some(url), Some(media_type), true) = (url, media_type, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    write_transaction(conn, |conn| {
+        lock(conn, id)?;
+        let (l, _) = dataset_for(conn, id, Some(principal), true)?;
+        lifecycle(&l, Step::Edit)?;
+        if store::count_files(conn, id)? >= FILES_MAX {
+            return Err(ApiError::Conflict {
+                problem: ProblemType::TooManyFiles,
+                detail: format!("A dataset lists at most {FILES_MAX} files."),
+            });
+        }
+        let now = now();
+        let row = FileRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            dataset_id: id.to_string(),
+            name,
+            url,
+            media_type,
+            size_bytes: body.size_bytes,
+            sha256,
+            created_by: Some(principal.user.id.clone()),
+            created_at: now,
+        };
+        store::insert_file(conn, &row)?;
+        store::touch(conn, id, now)?;
+        let event = Event::DatasetFileAdded {
+            file_id: row.id.clone(),
+            name: row.name.clone(),
+            size_bytes: row.size_bytes,
+        };
+        record(conn, ctx, &l.row, &event)?;
+        Ok(row)
+    })
+}
+
+/// Removes a file from a dataset (its editors and owners).
+pub fn delete_file(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    principal: &Principal,
+    id: &str,
+    file_id: &str,
+) -> Result<(), ApiError> {
+    write_transaction(conn, |conn| {
+        lock(conn, id)?;
+        let (l, _) = dataset_for(conn, id, Some(principal), true)?;
+        let file = store::file(conn, id, file_id)?.ok_or(ApiError::NotFound)?;
+        lifecycle(&l, Step::Edit)?;
+        store::delete_file(conn, &file.id)?;
+        store::touch(conn, id, now())?;
+        let event = Event::DatasetFileRemoved {
+            file_id: file.id,
+            name: file.name,
+        };
+        record(conn, ctx, &l.row, &event)
+    })
+}
+
+// ----- bulk import ---------------------------------------------------------------
+
+/// A resource to import already published, with its own history: the
+/// document, its owner, its dates and what comes with it (a dataset's
+/// files, a course's modules). The caller picks the ids.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub id: String,
+    pub institution_id: String,
+    pub document: Document,
+    pub created_at: NaiveDateTime,
+    pub published_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    /// Its version: how many changes it has seen (creation and publication count).
+    pub version: i64,
+    /// A dataset's files (`dataset_id` is this resource's id).
+    pub files: Vec<FileRow>,
+    /// A course's modules (`course_id` is this resource's id).
+    pub modules: Vec<ModuleRow>,
+}
+
+/// Imports `items`, published, in one write transaction: the same rows,
+/// search terms and relations `create` and `publish` write, and one
+/// `resource.imported` event each. Each document must pass the publication
+/// gate, and its links must name resources (already stored, or earlier in
+/// `items`) of kinds their relation allows. Rows go in several to a
+/// statement (`db::resources::insert_all`): this is what `kujenga
+/// seed-demo` loads its catalogue with.
+pub fn import(conn: &mut DbConnection, ctx: &Context, items: &[Import]) -> Result<(), ApiError> {
+    let mut kinds: HashMap<&str, ResourceKind> = HashMap::new();
+    let mut missing: Vec<String> = Vec::new();
+    for item in items {
+        let d = &item.document;
+        let gaps = doc::publication_gaps(d, i64::try_from(item.modules.len()).unwrap_or(i64::MAX));
+        if !gaps.is_empty() {
+            return Err(incomplete(gaps));
+        }
+        let kind = d.details.kind();
+        let strays = (kind != ResourceKind::Dataset && !item.files.is_empty())
+            || (kind != ResourceKind::Course && !item.modules.is_empty())
+            || item.files.iter().any(|f| f.dataset_id != item.id)
+            || item.modules.iter().any(|m| m.course_id != item.id);
+        if strays {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "import {}: files or modules that belong to another resource",
+                item.id
+            )));
+        }
+        missing.extend(
+            d.core
+                .related
+                .iter()
+                .filter(|k| !kinds.contains_key(k.resource_id.as_str()))
+                .map(|k| k.resource_id.clone()),
+        );
+        kinds.insert(&item.id, d.details.kind());
+    }
+    missing.sort_unstable();
+    missing.dedup();
+    write_transaction(conn, |conn| {
+        let stored: HashMap<String, ResourceKind> =
+            store::kinds_of(conn, &missing)?.into_iter().collect();
+        let mut errors = Vec::new();
+        let mut rows = Vec::with_capacity(items.len());
+        let mut terms = Vec::new();
+        let mut links = Vec::new();
+        let mut files = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for item in items {
+            let d = &item.document;
+            for (i, link) in d.core.related.iter().enumerate() {
+                let target = if seen.contains(link.resource_id.as_str()) {
+                    kinds.get(link.resource_id.as_str()).copied()
+                } else {
+                    stored.get(&link.resource_id).copied()
+                };
+                match target {
+                    Some(t) if link.relation.allows(d.details.kind(), t) => {}
+                    Some(_) => errors.push(relation_error(i, link)),
+                    None => errors.push(FieldError::new(
+                        format!("related[{i}].resource_id"),
+                        format!("There is no resource {} before this one.", link.resource_id),
+                    )),
+                }
+            }
+            seen.insert(&item.id);
+            rows.push(new_row(
+                &item.id,
+                &item.institution_id,
+                d,
+                Status::Published,
+                item.version,
+                None,
+                Dates {
+                    created: item.created_at,
+                    updated: item.updated_at,
+                    published: Some(item.published_at),
+                },
+            ));
+            terms.extend(
+                doc::terms(&d.core)
+                    .into_iter()
+                    .map(|(facet, value)| (item.id.clone(), facet, value)),
+            );
+            if !d.core.related.is_empty() {
+                links.push((item.id.clone(), d.core.related.clone()));
+            }
+            files.extend(item.files.iter().cloned());
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        store::insert_all(conn, &rows)?;
+        store::insert_terms(conn, &terms)?;
+        store::insert_relations(conn, &links)?;
+        store::insert_files(conn, &files)?;
+        let modules: Vec<ModuleRow> = items
+            .iter()
+            .flat_map(|i| i.modules.iter().cloned())
+            .collect();
+        store::insert_course_modules(conn, &modules)?;
+        for (item, row) in items.iter().zip(&rows) {
+            let event = Event::ResourceImported {
+                resource: summary_of(row),
+                visibility: row.visibility,
+                published_at: item.published_at.and_utc(),
+                files: item.files.len(),
+                modules: item.modules.len(),
+            };
+            record(conn, ctx, row, &event)?;
+        }
+        Ok(())
+    })
 }

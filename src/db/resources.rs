@@ -9,12 +9,49 @@ use super::schema::{
     dataset_files as df, institutions as it, memberships as ms, resource_relations as rr,
     resource_terms as rt, resources as rs,
 };
+use super::words::text_column;
+use crate::domain::resource::{
+    AccessLevel, Link, Relation, ResourceKind, RiskTier, Status, Visibility,
+};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// Stored as their words; a word outside the set reads as an error.
+text_column!(
+    ResourceKind,
+    Visibility,
+    Status,
+    AccessLevel,
+    RiskTier,
+    Relation
+);
+
+/// PostgreSQL takes at most 65,535 bound values per statement.
+const BIND_MAX: usize = 30_000;
+
+/// Inserts `rows` (each binding `$columns` values) into `$table`: several
+/// rows per statement on PostgreSQL, one round trip per chunk; row by row on
+/// SQLite, which has no round trips to save.
+macro_rules! insert_batched {
+    ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {{
+        let conn: &mut DbConnection = $conn;
+        let rows = $rows;
+        if let DbConnection::Postgres(pg) = &mut *conn {
+            for chunk in rows.chunks((BIND_MAX / $columns).max(1)) {
+                diesel::insert_into($table).values(chunk).execute(pg)?;
+            }
+        } else {
+            for row in rows {
+                diesel::insert_into($table).values(row).execute(conn)?;
+            }
+        }
+        Ok(())
+    }};
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = rs)]
 pub struct ResourceRow {
     pub id: String,
-    pub kind: String,
+    pub kind: ResourceKind,
     pub institution_id: String,
     pub title: String,
     pub title_lower: String,
@@ -25,11 +62,11 @@ pub struct ResourceRow {
     pub countries: String,
     pub tags: String,
     pub search_text: String,
-    pub visibility: String,
-    pub status: String,
+    pub visibility: Visibility,
+    pub status: Status,
     pub version: i64,
-    pub access_level: Option<String>,
-    pub risk_tier: Option<String>,
+    pub access_level: Option<AccessLevel>,
+    pub risk_tier: Option<RiskTier>,
     pub details: String,
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
@@ -75,15 +112,139 @@ pub struct Content {
     pub countries: String,
     pub tags: String,
     pub search_text: String,
-    pub visibility: String,
-    pub access_level: Option<String>,
-    pub risk_tier: Option<String>,
+    pub visibility: Visibility,
+    pub access_level: Option<AccessLevel>,
+    pub risk_tier: Option<RiskTier>,
     pub details: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ResourceRow) -> QueryResult<()> {
-    diesel::insert_into(rs::table).values(row).execute(conn)?;
+    diesel::insert_into(rs::table)
+        .values(InsertRow::from(row))
+        .execute(conn)?;
     Ok(())
+}
+
+/// A resource row as inserted, its words as text: an insert binds its
+/// values through each backend (the multi connection's and the inner ones,
+/// which multi-row inserts use), and the word enums bind as text only
+/// through the multi connection (`text_column!`).
+#[derive(Insertable)]
+#[diesel(table_name = rs)]
+struct InsertRow<'a> {
+    id: &'a str,
+    kind: &'static str,
+    institution_id: &'a str,
+    title: &'a str,
+    title_lower: &'a str,
+    summary: &'a str,
+    description: &'a str,
+    license: Option<&'a str>,
+    languages: &'a str,
+    countries: &'a str,
+    tags: &'a str,
+    search_text: &'a str,
+    visibility: &'static str,
+    status: &'static str,
+    version: i64,
+    access_level: Option<&'static str>,
+    risk_tier: Option<&'static str>,
+    details: &'a str,
+    created_by: Option<&'a str>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    published_at: Option<NaiveDateTime>,
+    archived_at: Option<NaiveDateTime>,
+    listed_at: NaiveDateTime,
+}
+
+impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
+    fn from(r: &'a ResourceRow) -> Self {
+        Self {
+            id: &r.id,
+            kind: r.kind.as_str(),
+            institution_id: &r.institution_id,
+            title: &r.title,
+            title_lower: &r.title_lower,
+            summary: &r.summary,
+            description: &r.description,
+            license: r.license.as_deref(),
+            languages: &r.languages,
+            countries: &r.countries,
+            tags: &r.tags,
+            search_text: &r.search_text,
+            visibility: r.visibility.as_str(),
+            status: r.status.as_str(),
+            version: r.version,
+            access_level: r.access_level.map(AccessLevel::as_str),
+            risk_tier: r.risk_tier.map(RiskTier::as_str),
+            details: &r.details,
+            created_by: r.created_by.as_deref(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            published_at: r.published_at,
+            archived_at: r.archived_at,
+            listed_at: r.listed_at,
+        }
+    }
+}
+
+/// Inserts many resources at once (a bulk import).
+pub fn insert_all(conn: &mut DbConnection, rows: &[ResourceRow]) -> QueryResult<()> {
+    let rows: Vec<InsertRow> = rows.iter().map(InsertRow::from).collect();
+    insert_batched!(conn, rs::table, &rows, 24)
+}
+
+/// Inserts the search terms of many resources: `(resource, facet, value)`.
+pub fn insert_terms(
+    conn: &mut DbConnection,
+    terms: &[(String, &'static str, String)],
+) -> QueryResult<()> {
+    let rows: Vec<_> = terms
+        .iter()
+        .map(|(id, facet, value)| {
+            (
+                rt::resource_id.eq(id),
+                rt::facet.eq(*facet),
+                rt::value.eq(value),
+            )
+        })
+        .collect();
+    insert_batched!(conn, rt::table, &rows, 3)
+}
+
+/// Inserts the outgoing links of many resources: `(source, link)`, each
+/// source's in order.
+pub fn insert_relations(conn: &mut DbConnection, links: &[(String, Vec<Link>)]) -> QueryResult<()> {
+    let rows: Vec<_> = links
+        .iter()
+        .flat_map(|(source, links)| {
+            links.iter().enumerate().map(move |(position, link)| {
+                (
+                    rr::source_id.eq(source),
+                    rr::relation.eq(link.relation.as_str()),
+                    rr::target_id.eq(&link.resource_id),
+                    rr::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                )
+            })
+        })
+        .collect();
+    insert_batched!(conn, rr::table, &rows, 4)
+}
+
+/// Inserts the modules of imported courses. (A course's modules are the
+/// learning area's; only a bulk import, which writes whole published
+/// courses, writes them from here, several to a statement.)
+pub fn insert_course_modules(
+    conn: &mut DbConnection,
+    rows: &[super::learning::ModuleRow],
+) -> QueryResult<()> {
+    insert_batched!(conn, super::schema::course_modules::table, rows, 11)
+}
+
+/// Inserts many dataset files at once.
+pub fn insert_files(conn: &mut DbConnection, rows: &[FileRow]) -> QueryResult<()> {
+    insert_batched!(conn, df::table, rows, 9)
 }
 
 /// Takes the row's write lock for the rest of the transaction (PostgreSQL;
@@ -145,18 +306,19 @@ pub fn update_content(
     Ok(())
 }
 
-/// Moves a resource to `status` (bumping the version); `false` when it was
-/// not in `from` any more.
+/// Moves a resource from `from` to `to` (bumping the version; publishing
+/// stamps `published_at` and lists it anew, archiving stamps
+/// `archived_at`); `false` when it was not `from` any more.
 pub fn set_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: Status,
+    to: Status,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let target = rs::table.filter(rs::id.eq(id)).filter(rs::status.eq(from));
     let n = match to {
-        "published" => diesel::update(target)
+        Status::Published => diesel::update(target)
             .set((
                 rs::status.eq(to),
                 rs::published_at.eq(Some(now)),
@@ -165,7 +327,7 @@ pub fn set_status(
                 rs::updated_at.eq(now),
             ))
             .execute(conn)?,
-        _ => diesel::update(target)
+        Status::Archived | Status::Draft => diesel::update(target)
             .set((
                 rs::status.eq(to),
                 rs::archived_at.eq(Some(now)),
@@ -194,7 +356,7 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
 pub fn count_published(conn: &mut DbConnection, institution_id: &str) -> QueryResult<i64> {
     rs::table
         .filter(rs::institution_id.eq(institution_id))
-        .filter(rs::status.ne("draft"))
+        .filter(rs::status.ne(Status::Draft))
         .count()
         .get_result(conn)
 }
@@ -217,19 +379,15 @@ pub fn replace_terms(
     Ok(())
 }
 
-/// Replaces a resource's outgoing links (`(relation, target)`, in order).
-pub fn replace_relations(
-    conn: &mut DbConnection,
-    id: &str,
-    links: &[(String, String)],
-) -> QueryResult<()> {
+/// Replaces a resource's outgoing links (in order).
+pub fn replace_relations(conn: &mut DbConnection, id: &str, links: &[Link]) -> QueryResult<()> {
     diesel::delete(rr::table.filter(rr::source_id.eq(id))).execute(conn)?;
-    for (position, (relation, target)) in links.iter().enumerate() {
+    for (position, link) in links.iter().enumerate() {
         diesel::insert_into(rr::table)
             .values((
                 rr::source_id.eq(id),
-                rr::relation.eq(relation),
-                rr::target_id.eq(target),
+                rr::relation.eq(link.relation),
+                rr::target_id.eq(&link.resource_id),
                 rr::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
             ))
             .execute(conn)?;
@@ -241,7 +399,7 @@ pub fn replace_relations(
 pub fn relations_of(
     conn: &mut DbConnection,
     ids: &[String],
-) -> QueryResult<Vec<(String, String, String)>> {
+) -> QueryResult<Vec<(String, Relation, String)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -253,11 +411,45 @@ pub fn relations_of(
 }
 
 /// Incoming links: `(relation, source)`.
-pub fn relations_to(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(String, String)>> {
+pub fn relations_to(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(Relation, String)>> {
     rr::table
         .filter(rr::target_id.eq(id))
         .order((rr::relation, rr::source_id))
         .select((rr::relation, rr::source_id))
+        .load(conn)
+}
+
+/// The kinds of resources by id (those that exist).
+pub fn kinds_of(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<Vec<(String, ResourceKind)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    rs::table
+        .filter(rs::id.eq_any(ids))
+        .select((rs::id, rs::kind))
+        .load(conn)
+}
+
+/// Ids of resources with a stored word outside its set (what a failed
+/// read names in the log).
+pub fn unreadable(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    fn words<W: crate::domain::Word>(all: &[W]) -> Vec<&'static str> {
+        all.iter().map(|w| w.word()).collect()
+    }
+    rs::table
+        .filter(
+            rs::kind
+                .ne_all(words(ResourceKind::ALL))
+                .or(rs::status.ne_all(words(Status::ALL)))
+                .or(rs::visibility.ne_all(words(Visibility::ALL)))
+                .or(rs::access_level.ne_all(words(AccessLevel::ALL)))
+                .or(rs::risk_tier.ne_all(words(RiskTier::ALL))),
+        )
+        .select(rs::id)
+        .limit(20)
         .load(conn)
 }
 
@@ -343,17 +535,17 @@ pub enum After {
     Title(String, String),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Filter {
-    pub kind: Option<String>,
+    pub kind: Option<ResourceKind>,
     pub institution: Option<String>,
     pub language: Option<String>,
     pub country: Option<String>,
     pub tag: Option<String>,
     pub license: Option<String>,
-    pub status: String,
-    pub risk_tier: Option<String>,
-    pub access_level: Option<String>,
+    pub status: Status,
+    pub risk_tier: Option<RiskTier>,
+    pub access_level: Option<AccessLevel>,
     /// Lowercased.
     pub q: Option<String>,
 }
@@ -376,31 +568,32 @@ pub fn list(
             it::verified,
             it::country,
         ))
-        .filter(rs::status.eq(f.status.clone()))
+        .filter(rs::status.eq(f.status))
         .limit(limit)
         .into_boxed();
     if !viewer.admin {
-        let mut open = vec!["public".to_string()];
+        // Lists of words bind as text (`eq_any` binds through each backend).
+        let mut open = vec![Visibility::Public.as_str()];
         if viewer.signed_in {
-            open.push("registered".into());
+            open.push(Visibility::Registered.as_str());
         }
         q = q.filter(
             rs::status
-                .eq("draft")
+                .eq(Status::Draft)
                 .and(rs::institution_id.eq_any(viewer.editor_of()))
-                .or(rs::status.ne("draft").and(
+                .or(rs::status.ne(Status::Draft).and(
                     rs::institution_id
                         .eq_any(viewer.member_of())
                         .or(it::verified.eq(true).and(
                             rs::visibility.eq_any(open).or(rs::visibility
-                                .eq("partnership")
+                                .eq(Visibility::Partnership)
                                 .and(rs::id.eq_any(viewer.partnership_shared.clone()))),
                         )),
                 )),
         );
     }
-    if let Some(v) = &f.kind {
-        q = q.filter(rs::kind.eq(v.clone()));
+    if let Some(v) = f.kind {
+        q = q.filter(rs::kind.eq(v));
     }
     if let Some(v) = &f.institution {
         q = q.filter(it::slug.eq(v.clone()));
@@ -408,11 +601,11 @@ pub fn list(
     if let Some(v) = &f.license {
         q = q.filter(rs::license.eq(v.clone()));
     }
-    if let Some(v) = &f.risk_tier {
-        q = q.filter(rs::risk_tier.eq(v.clone()));
+    if let Some(v) = f.risk_tier {
+        q = q.filter(rs::risk_tier.eq(v));
     }
-    if let Some(v) = &f.access_level {
-        q = q.filter(rs::access_level.eq(v.clone()));
+    if let Some(v) = f.access_level {
+        q = q.filter(rs::access_level.eq(v));
     }
     for (facet, value) in [
         ("language", &f.language),

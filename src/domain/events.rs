@@ -11,6 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::resource::{ResourceKind, Visibility};
+
 macro_rules! events {
     ($(
         $(#[doc = $doc:literal])+
@@ -169,7 +171,67 @@ events! {
         invitation_id: String,
     }
 
-    // ----- resources (add this area's events here) -----
+    // ----- resources -----
+    /// A draft course, dataset or model card was created.
+    ResourceCreated = "resource.created" on "resource" {
+        kind: ResourceKind,
+        title: String,
+        /// The owning institution's slug.
+        institution: String,
+        visibility: Visibility,
+    }
+    /// A resource's content changed (`changed` names the fields; the
+    /// version is the new one).
+    ResourceUpdated = "resource.updated" on "resource" {
+        kind: ResourceKind,
+        changed: Vec<String>,
+        version: i64,
+    }
+    /// A change widened or narrowed who may see a resource (recorded with
+    /// its `resource.updated`).
+    ResourceVisibilityChanged = "resource.visibility_changed" on "resource" {
+        kind: ResourceKind,
+        from: Visibility,
+        to: Visibility,
+    }
+    /// A draft was published.
+    ResourcePublished = "resource.published" on "resource" {
+        #[serde(flatten)]
+        resource: ResourceSummary,
+        visibility: Visibility,
+    }
+    /// A published resource was archived (readable, no longer changes).
+    ResourceArchived = "resource.archived" on "resource" {
+        #[serde(flatten)]
+        resource: ResourceSummary,
+        visibility: Visibility,
+    }
+    /// A draft was deleted.
+    ResourceDeleted = "resource.deleted" on "resource" {
+        #[serde(flatten)]
+        resource: ResourceSummary,
+    }
+    /// A resource was loaded already published, with its own dates (bulk
+    /// import: `kujenga seed-demo`).
+    ResourceImported = "resource.imported" on "resource" {
+        #[serde(flatten)]
+        resource: ResourceSummary,
+        visibility: Visibility,
+        published_at: DateTime<Utc>,
+        files: usize,
+        modules: usize,
+    }
+    /// A file was added to a dataset.
+    DatasetFileAdded = "dataset.file_added" on "resource" {
+        file_id: String,
+        name: String,
+        size_bytes: i64,
+    }
+    /// A file was removed from a dataset.
+    DatasetFileRemoved = "dataset.file_removed" on "resource" {
+        file_id: String,
+        name: String,
+    }
 
     // ----- learning -----
     /// An editor added a module to a course (the ones from its position on moved down).
@@ -367,6 +429,15 @@ pub struct AccessChange {
     pub expires_at: Option<DateTime<Utc>>,
     pub from_country: Option<String>,
     pub to_country: Option<String>,
+}
+
+/// Which resource an event is about, by kind, title and owner (resource
+/// events other than create and update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceSummary {
+    pub kind: ResourceKind,
+    pub title: String,
+    pub institution_id: String,
 }
 
 impl Event {

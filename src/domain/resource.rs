@@ -118,6 +118,52 @@ impl ResourceKind {
     }
 }
 
+// ----- the lifecycle ---------------------------------------------------------
+
+/// What a command does to a resource, as far as its lifecycle is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Change its content or its files (the status stays).
+    Edit,
+    Publish,
+    Archive,
+    Delete,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [Step::Edit, Step::Publish, Step::Archive, Step::Delete];
+}
+
+/// Why the lifecycle refuses a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// An archived resource no longer changes.
+    ReadOnly,
+    /// Only drafts are deleted (published ones are archived instead).
+    NotADraft,
+    /// Publishing and archiving go `draft → published → archived` only.
+    InvalidTransition,
+}
+
+/// The lifecycle as a table: where `step` leaves a resource that is `from`
+/// (`None`: it is gone), or why it is refused. `draft → published →
+/// archived`; drafts and published resources change, archived ones do not;
+/// only drafts are deleted.
+pub fn step(from: Status, step: Step) -> Result<Option<Status>, Refused> {
+    use Status::{Archived, Draft, Published};
+    match (from, step) {
+        (Draft | Published, Step::Edit) => Ok(Some(from)),
+        (Archived, Step::Edit) => Err(Refused::ReadOnly),
+        (Draft, Step::Publish) => Ok(Some(Published)),
+        (Published, Step::Archive) => Ok(Some(Archived)),
+        (Published | Archived, Step::Publish) | (Draft | Archived, Step::Archive) => {
+            Err(Refused::InvalidTransition)
+        }
+        (Draft, Step::Delete) => Ok(None),
+        (Published | Archived, Step::Delete) => Err(Refused::NotADraft),
+    }
+}
+
 impl Relation {
     /// Which kinds a relation may link (`source → target`); `derived_from`
     /// links two resources of the same kind.
@@ -1179,6 +1225,114 @@ mod tests {
 
     fn fields(errors: &[FieldError]) -> Vec<&str> {
         errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    /// One typed document per kind: what a kind's struct serializes (what is
+    /// stored and served) is exactly what validation reads back, field for
+    /// field, what its schema documents and what `kind_fields` names.
+    #[test]
+    fn each_kind_reads_back_what_it_serves() {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let id = "0190a6b0-0000-7000-8000-000000000001";
+        let bodies = [
+            (
+                ResourceKind::Course,
+                json!({"level": "advanced", "delivery": "blended", "duration_hours": 3.5,
+                       "prerequisites": "p", "offline_package_url": "https://example.org/c.zip",
+                       "offline_package_bytes": 10}),
+                CourseFields::schema(),
+            ),
+            (
+                ResourceKind::Dataset,
+                json!({"access_level": "restricted", "origin_country": "TZ",
+                       "transfer_policy": "allowed_countries", "allowed_countries": ["KE"],
+                       "contains_personal_data": true, "record_count": 5, "size_bytes": 6,
+                       "formats": ["CSV"],
+                       "datasheet": {"motivation": "a", "composition": "b",
+                                     "collection_process": "c", "preprocessing": "d",
+                                     "uses": "e", "out_of_scope_uses": "f",
+                                     "biases_and_limitations": "g", "maintenance": "h"}}),
+                DatasetFields::schema(),
+            ),
+            (
+                ResourceKind::ModelCard,
+                json!({"risk_tier": "high", "model_type": "a", "architecture": "b",
+                       "base_model": "c", "task": "d", "intended_uses": "e",
+                       "out_of_scope_uses": "f", "factors": "g", "metrics": "h",
+                       "training_data": "i", "evaluation_data": "j",
+                       "ethical_considerations": "k", "caveats": "l",
+                       "environmental_impact": "m",
+                       "results": [{"task": "t", "dataset": "d", "dataset_id": id,
+                                    "metric": "m", "value": -1.5, "slice": "s"}]}),
+                ModelCardFields::schema(),
+            ),
+        ];
+        for (kind, own, schema) in bodies {
+            let mut body = map(json!({"title": "T", "summary": "S", "description": "D",
+                                      "license": "MIT", "languages": ["sw"],
+                                      "countries": ["KE"], "tags": ["t"],
+                                      "visibility": "registered",
+                                      "related": [{"relation": "derived_from", "resource_id": id}]}));
+            body.extend(map(own));
+            let d = validate(kind, body, "KE").unwrap();
+            assert_eq!(validate(kind, d.to_map(), "KE").unwrap(), d, "{kind:?}");
+            let mut served: Vec<String> = match d.details.to_json() {
+                Value::Object(m) => m.keys().cloned().collect(),
+                other => panic!("{other}"),
+            };
+            served.sort();
+            let mut named: Vec<&str> = kind_fields(kind).to_vec();
+            named.sort_unstable();
+            assert_eq!(served, named, "{kind:?}");
+            let RefOr::T(Schema::Object(object)) = schema else {
+                panic!("{kind:?}: not an object schema")
+            };
+            let mut documented: Vec<String> = object.properties.keys().cloned().collect();
+            documented.sort();
+            assert_eq!(documented, served, "{kind:?}");
+        }
+    }
+
+    /// Every (status, step) pair: where the allowed ones lead, and why the
+    /// others are refused.
+    #[test]
+    fn the_lifecycle() {
+        use Status::{Archived, Draft, Published};
+        let table: [(Status, Step, Result<Option<Status>, Refused>); 12] = [
+            (Draft, Step::Edit, Ok(Some(Draft))),
+            (Draft, Step::Publish, Ok(Some(Published))),
+            (Draft, Step::Archive, Err(Refused::InvalidTransition)),
+            (Draft, Step::Delete, Ok(None)),
+            (Published, Step::Edit, Ok(Some(Published))),
+            (Published, Step::Publish, Err(Refused::InvalidTransition)),
+            (Published, Step::Archive, Ok(Some(Archived))),
+            (Published, Step::Delete, Err(Refused::NotADraft)),
+            (Archived, Step::Edit, Err(Refused::ReadOnly)),
+            (Archived, Step::Publish, Err(Refused::InvalidTransition)),
+            (Archived, Step::Archive, Err(Refused::InvalidTransition)),
+            (Archived, Step::Delete, Err(Refused::NotADraft)),
+        ];
+        let mut checked = 0;
+        for &from in Status::ALL {
+            for s in Step::ALL {
+                let (_, _, expected) = table
+                    .iter()
+                    .find(|(f, t, _)| *f == from && *t == s)
+                    .expect("every pair is in the table");
+                assert_eq!(
+                    step(from, s),
+                    *expected,
+                    "{s:?} on a {} resource",
+                    from.as_str()
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, table.len());
+        // Archived is final: nothing moves it or changes it.
+        assert!(Step::ALL.iter().all(|s| step(Archived, *s).is_err()));
     }
 
     #[test]
