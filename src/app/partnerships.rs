@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::events::{self, Notice};
 use crate::app::notifications::Kind;
-use crate::app::resources::{facts, parse_kind};
+use crate::app::resources::facts;
 use crate::auth::Principal;
 use crate::db::accounts::user_by_id;
 use crate::db::audit::Context;
@@ -107,10 +107,10 @@ impl SharedResource {
     fn of(r: &resources_store::Loaded, shared_at: NaiveDateTime) -> Self {
         Self {
             id: r.row.id.clone(),
-            kind: parse_kind(&r.row),
+            kind: r.row.kind,
             title: r.row.title.clone(),
             institution: r.institution_slug.clone(),
-            visibility: Visibility::parse(&r.row.visibility).unwrap_or(Visibility::Institution),
+            visibility: r.row.visibility,
             shared_at: shared_at.and_utc(),
         }
     }
@@ -1114,7 +1114,7 @@ pub fn share(
             &[r.row.institution_id.as_str()],
             &Event::PartnershipResourceShared {
                 resource_id: r.row.id.clone(),
-                kind: parse_kind(&r.row),
+                kind: r.row.kind,
             },
         )?;
         send_digests(conn, state, ctx, now, Some(&l.row.id))?;
