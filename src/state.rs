@@ -20,8 +20,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub hasher: Arc<Hasher>,
     pub limits: Arc<RateLimits>,
-    /// Refused file links recently audited (`api::access::RefusalLog`).
-    pub refusals: Arc<crate::api::access::RefusalLog>,
+    /// Refused file links recently audited (`app::access::RefusalLog`).
+    pub refusals: Arc<crate::app::access::RefusalLog>,
 }
 
 impl AppState {

@@ -18,7 +18,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::resources::path_id;
 use crate::api::types::utc;
 /// Where `state::AppState` names it (its home is `app::access`).
-pub use crate::app::access::RefusalLog;
 use crate::app::access::{self as app, AccessReport, IssuedLink, LinkAsker, NewRequest};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;

@@ -92,7 +92,7 @@ pub struct RegisterRequest {
     pub display_name: String,
     /// Your country (ISO 3166-1 alpha-2).
     #[serde(default)]
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
 }
 

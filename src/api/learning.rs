@@ -97,16 +97,16 @@ pub struct CourseModulePatch {
     /// Moves the module to 1..n; the others close up.
     #[schema(minimum = 1)]
     pub position: Option<i32>,
-    #[serde(default, deserialize_with = "crate::api::me::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
     #[schema(value_type = Option<String>, max_length = 50000)]
     pub content: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::api::me::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub content_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::api::me::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
     #[schema(value_type = Option<i32>, minimum = 0, maximum = 100000)]
     pub duration_minutes: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "crate::api::me::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000000000_i64)]
     pub download_bytes: Option<Option<i64>>,
     pub required: Option<bool>,

@@ -52,11 +52,11 @@ pub struct MePatch {
     #[schema(min_length = 1, max_length = 100)]
     pub display_name: Option<String>,
     /// Your country, or null to clear it.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<Option<String>>,
     /// At most 20.
-    #[schema(value_type = Option<Vec<crate::api::vocab::Language>>, max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::domain::vocab::Language>>, max_items = 20)]
     pub languages: Option<Vec<String>>,
     /// A new address: it takes effect once verified through the emailed
     /// link; needs `current_password`. Your current address cancels a
@@ -65,15 +65,6 @@ pub struct MePatch {
     pub email: Option<String>,
     /// Required to change the email address.
     pub current_password: Option<String>,
-}
-
-/// `null` → `Some(None)`, absent → `None`.
-pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Change your display name, country, languages or email address.

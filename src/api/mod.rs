@@ -14,7 +14,6 @@ pub mod partnerships;
 pub mod resources;
 pub mod types;
 pub mod users;
-pub mod vocab;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, guard, web};

@@ -70,12 +70,12 @@ pub struct NewResourceCore {
     /// Markdown.
     #[schema(max_length = 50000)]
     pub description: Option<String>,
-    #[schema(value_type = Option<crate::api::vocab::Licence>)]
+    #[schema(value_type = Option<crate::domain::vocab::Licence>)]
     pub license: Option<String>,
-    #[schema(value_type = Option<Vec<crate::api::vocab::Language>>, max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::domain::vocab::Language>>, max_items = 20)]
     pub languages: Option<Vec<String>>,
     /// Target countries.
-    #[schema(value_type = Option<Vec<crate::api::vocab::Country>>, max_items = 250)]
+    #[schema(value_type = Option<Vec<crate::domain::vocab::Country>>, max_items = 250)]
     pub countries: Option<Vec<String>>,
     #[schema(max_items = 30)]
     pub tags: Option<Vec<String>>,
@@ -96,11 +96,11 @@ pub struct ResourcePatchCore {
     pub summary: Option<String>,
     #[schema(max_length = 50000)]
     pub description: Option<String>,
-    #[schema(value_type = Option<crate::api::vocab::Licence>)]
+    #[schema(value_type = Option<crate::domain::vocab::Licence>)]
     pub license: Option<String>,
-    #[schema(value_type = Option<Vec<crate::api::vocab::Language>>, max_items = 20)]
+    #[schema(value_type = Option<Vec<crate::domain::vocab::Language>>, max_items = 20)]
     pub languages: Option<Vec<String>>,
-    #[schema(value_type = Option<Vec<crate::api::vocab::Country>>, max_items = 250)]
+    #[schema(value_type = Option<Vec<crate::domain::vocab::Country>>, max_items = 250)]
     pub countries: Option<Vec<String>>,
     #[schema(max_items = 30)]
     pub tags: Option<Vec<String>>,
@@ -176,11 +176,11 @@ pub struct CourseFieldsPatch {
 pub struct DatasetFieldsPatch {
     #[serde(default)]
     pub access_level: AccessLevel,
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub origin_country: Option<String>,
     #[serde(default)]
     pub transfer_policy: doc::TransferPolicy,
-    #[schema(value_type = Option<Vec<crate::api::vocab::Country>>)]
+    #[schema(value_type = Option<Vec<crate::domain::vocab::Country>>)]
     pub allowed_countries: Option<Vec<String>>,
     #[serde(default)]
     pub contains_personal_data: bool,

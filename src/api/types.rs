@@ -21,9 +21,9 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub role: Role,
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
-    #[schema(value_type = Vec<crate::api::vocab::Language>)]
+    #[schema(value_type = Vec<crate::domain::vocab::Language>)]
     pub languages: Vec<String>,
     pub email_verified: bool,
     /// A new address waiting for verification.

@@ -1310,11 +1310,11 @@ impl Count {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PairFigures {
     /// Where the data comes from (null when unknown).
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub origin_country: Option<String>,
     /// The country that counted for the transfer policy (null when the
     /// requester gave none).
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub requester_country: Option<String>,
     /// Requests made that month.
     pub requests: Count,

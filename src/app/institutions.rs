@@ -49,7 +49,7 @@ pub type Cursor = (DateTime<Utc>, String);
 pub struct Institution {
     pub slug: String,
     pub name: String,
-    #[schema(value_type = crate::api::vocab::Country)]
+    #[schema(value_type = crate::domain::vocab::Country)]
     pub country: String,
     pub kind: InstitutionKind,
     pub website: Option<String>,
@@ -89,7 +89,7 @@ impl TryFrom<&InstitutionRow> for Institution {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct InstitutionFilter {
-    #[param(value_type = Option<crate::api::vocab::Country>)]
+    #[param(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
     pub kind: Option<InstitutionKind>,
     pub verified: Option<bool>,
@@ -109,7 +109,7 @@ pub struct NewInstitution {
     pub slug: String,
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    #[schema(value_type = crate::api::vocab::Country)]
+    #[schema(value_type = crate::domain::vocab::Country)]
     pub country: String,
     pub kind: InstitutionKind,
     /// http or https.
@@ -126,11 +126,11 @@ pub struct NewInstitution {
 pub struct InstitutionPatch {
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
     pub kind: Option<InstitutionKind>,
     /// http or https; null removes it.
-    #[serde(default, deserialize_with = "crate::api::me::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub website: Option<Option<String>>,
     #[schema(max_length = 20000)]

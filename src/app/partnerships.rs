@@ -42,7 +42,7 @@ pub struct PartnershipMember {
     /// The institution's slug.
     pub institution: String,
     pub name: String,
-    #[schema(value_type = crate::api::vocab::Country)]
+    #[schema(value_type = crate::domain::vocab::Country)]
     pub country: String,
     pub status: MemberStatus,
     pub updated_at: DateTime<Utc>,
@@ -81,7 +81,7 @@ pub struct Partnership {
     /// Anyone may read a public partnership's page.
     pub public: bool,
     /// The active member institutions' countries.
-    #[schema(value_type = Vec<crate::api::vocab::Country>)]
+    #[schema(value_type = Vec<crate::domain::vocab::Country>)]
     pub countries: Vec<String>,
     /// Active members (coordinators and admins: every member, whatever its status).
     pub members: Vec<PartnershipMember>,
@@ -157,7 +157,7 @@ pub struct PartnershipPatch {
     #[schema(max_length = 20000)]
     pub goals: Option<String>,
     /// null removes it.
-    #[serde(default, deserialize_with = "crate::api::me::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::double_option")]
     #[schema(value_type = Option<String>, max_length = 2048)]
     pub agreement_url: Option<Option<String>>,
     pub starts_on: Option<NaiveDate>,
@@ -169,7 +169,7 @@ pub struct PartnershipPatch {
 pub struct PartnershipFilter {
     pub status: Option<PartnershipStatus>,
     /// A member institution's country.
-    #[param(value_type = Option<crate::api::vocab::Country>)]
+    #[param(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
     /// An active member institution's slug.
     pub institution: Option<String>,

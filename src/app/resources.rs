@@ -176,12 +176,12 @@ pub struct ResourceCore {
     pub summary: String,
     /// Markdown.
     pub description: String,
-    #[schema(value_type = Option<crate::api::vocab::Licence>, required = true)]
+    #[schema(value_type = Option<crate::domain::vocab::Licence>, required = true)]
     pub license: Option<String>,
-    #[schema(value_type = Vec<crate::api::vocab::Language>)]
+    #[schema(value_type = Vec<crate::domain::vocab::Language>)]
     pub languages: Vec<String>,
     /// Target countries.
-    #[schema(value_type = Vec<crate::api::vocab::Country>)]
+    #[schema(value_type = Vec<crate::domain::vocab::Country>)]
     pub countries: Vec<String>,
     pub tags: Vec<String>,
     pub visibility: Visibility,
@@ -1016,13 +1016,13 @@ pub struct ResourceFilter {
     /// Owning institution's slug.
     pub institution: Option<String>,
     /// A language; `sw` also matches `sw-KE`.
-    #[param(value_type = Option<crate::api::vocab::Language>)]
+    #[param(value_type = Option<crate::domain::vocab::Language>)]
     pub language: Option<String>,
     /// A target country.
-    #[param(value_type = Option<crate::api::vocab::Country>)]
+    #[param(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
     pub tag: Option<String>,
-    #[param(value_type = Option<crate::api::vocab::Licence>)]
+    #[param(value_type = Option<crate::domain::vocab::Licence>)]
     pub license: Option<String>,
     /// Default `published`; `draft` lists the drafts of institutions you edit for.
     pub status: Option<Status>,

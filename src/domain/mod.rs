@@ -12,6 +12,7 @@ pub mod partnership;
 pub mod policy;
 pub mod resource;
 pub mod transfer;
+pub mod vocab;
 pub mod word;
 
 pub use word::Word;
@@ -201,6 +202,16 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
                 .into(),
         )
     }
+}
+
+/// For optional fields of a PATCH body where `null` clears and absence
+/// keeps: `null` → `Some(None)`, absent → `None` (with `#[serde(default)]`).
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 #[cfg(test)]

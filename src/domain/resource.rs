@@ -266,11 +266,11 @@ pub struct Datasheet {
 pub struct DatasetFields {
     pub access_level: AccessLevel,
     /// Where the data comes from; defaults to the owning institution's country.
-    #[schema(value_type = Option<crate::api::vocab::Country>)]
+    #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub origin_country: Option<String>,
     pub transfer_policy: TransferPolicy,
     /// The countries data may go to under `allowed_countries` (empty otherwise).
-    #[schema(value_type = Vec<crate::api::vocab::Country>)]
+    #[schema(value_type = Vec<crate::domain::vocab::Country>)]
     pub allowed_countries: Vec<String>,
     pub contains_personal_data: bool,
     #[schema(minimum = 0)]

@@ -8,7 +8,7 @@
 //!
 //! Schema only: the values are parsed by `domain::CountryCode`,
 //! `domain::resource::check_license` and `domain::LanguageTag`. A field
-//! refers to one with `#[schema(value_type = vocab::Country)]` (or
+//! refers to one with `#[schema(value_type = crate::domain::vocab::Country)]` (or
 //! `Option<…>`, `Vec<…>`), a query parameter with `#[param(value_type = …)]`.
 
 use std::borrow::Cow;
