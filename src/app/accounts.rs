@@ -220,6 +220,7 @@ pub async fn register(db: &Db, state: &Arc<AppState>, account: NewAccount) -> Re
         .await?
         .map_err(ApiError::internal)?;
     let state = Arc::clone(state);
+    let request_id = Context::new(None).request_id;
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let now = now();
@@ -234,6 +235,11 @@ pub async fn register(db: &Db, state: &Arc<AppState>, account: NewAccount) -> Re
             if inserted {
                 let user = accounts::user_by_id(conn, &id)?.ok_or_else(vanished)?;
                 send_verification(conn, &state, &user, email.as_str())?;
+                let ctx = Context {
+                    actor_id: Some(id.clone()),
+                    request_id,
+                };
+                events::record(conn, &ctx, &id, &[], &Event::UserRegistered {})?;
             } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())?
                 && !existing.email_verified
                 && existing.active
@@ -274,14 +280,17 @@ pub async fn verify_email(db: &Db, token: &str) -> Result<(), ApiError> {
             let now = now();
             let (user_id, email) = accounts::consume_email_token(conn, &hash, VERIFY_EMAIL, now)?
                 .ok_or_else(|| invalid_token("token"))?;
+            // Whoever holds the link acts for the account.
+            let ctx = Context {
+                actor_id: Some(user_id.clone()),
+                request_id,
+            };
             match accounts::verify_email(conn, &user_id, &email, now)? {
-                EmailVerification::Confirmed => Ok(()),
+                EmailVerification::Confirmed => {
+                    events::record(conn, &ctx, &user_id, &[], &Event::UserEmailVerified {})?;
+                    Ok(())
+                }
                 EmailVerification::Changed => {
-                    // Whoever holds the link acts for the account.
-                    let ctx = Context {
-                        actor_id: Some(user_id.clone()),
-                        request_id,
-                    };
                     events::record(conn, &ctx, &user_id, &[], &Event::UserEmailChanged {})?;
                     Ok(())
                 }

@@ -1,6 +1,7 @@
 //! The one dispatcher of domain events. `record` appends the event and
 //! writes the audit entry derived from it (action = the event's name,
-//! detail = its payload); `record_notifying` also writes the in-app
+//! detail = its payload; `Event::audited` names the few that are stream
+//! only); `record_notifying` also writes the in-app
 //! notifications (and queues their emails) that the event causes. Both run
 //! in the caller's transaction, so a command cannot change something without
 //! its event and audit entry, and the event, the audit entry and the
@@ -52,14 +53,16 @@ pub fn record(
     event: &Event,
 ) -> QueryResult<()> {
     let payload = event.payload();
-    audit::record(
-        conn,
-        ctx,
-        event.name(),
-        event.subject_kind(),
-        subject_id,
-        payload.clone(),
-    )?;
+    if event.audited() {
+        audit::record(
+            conn,
+            ctx,
+            event.name(),
+            event.subject_kind(),
+            subject_id,
+            payload.clone(),
+        )?;
+    }
     events::append(
         conn,
         &[NewEvent {

@@ -52,6 +52,12 @@ macro_rules! events {
 
 events! {
     // ----- accounts (add this area's events here) -----
+    /// A person signed up: a new, unverified account (not audited: see
+    /// `Event::audited`).
+    UserRegistered = "user.registered" on "user" {}
+    /// A person confirmed their account's address through the emailed link
+    /// (not audited).
+    UserEmailVerified = "user.email_verified" on "user" {}
     /// A person changed their profile: display name, country, languages, or
     /// the new address awaiting verification (set or dropped).
     UserProfileUpdated = "user.profile_updated" on "user" {
@@ -441,6 +447,17 @@ pub struct ResourceSummary {
 }
 
 impl Event {
+    /// Whether the dispatcher also writes an audit entry for the event. The
+    /// audit log is the accountable record of decisions and governance;
+    /// signing up and confirming one's own address decide nothing for anyone
+    /// else, so they are in the event stream only.
+    pub fn audited(&self) -> bool {
+        !matches!(
+            self,
+            Self::UserRegistered { .. } | Self::UserEmailVerified { .. }
+        )
+    }
+
     /// The payload alone, as JSON (what the `events.payload` column and the
     /// derived audit entry's `detail` hold).
     pub fn payload(&self) -> serde_json::Value {
