@@ -16,6 +16,7 @@ use crate::helpers::accounts::admin;
 use crate::helpers::app::start;
 use crate::helpers::events::{events_after, last_seq};
 use crate::helpers::http::body_of;
+use crate::helpers::institutions;
 use crate::helpers::{Account, Backend, TestApp, problem};
 
 const PURPOSE: &str = "Training a speech recogniser for community radio transcripts.";
@@ -41,14 +42,8 @@ async fn world(backend: Backend) -> World {
     let token = Some(owner.access.as_str());
     let institution = json!({"slug": SLUG, "name": "Kenya Lab", "country": "KE",
                              "kind": "university"});
-    body_of(
-        app.post_json("/api/v1/institutions", institution, token)
-            .await,
-        201,
-    )
-    .await;
-    let verify = format!("/api/v1/institutions/{SLUG}/verify");
-    body_of(app.post_json(&verify, json!({}), token).await, 200).await;
+    institutions::create(&app, &owner.access, institution).await;
+    institutions::verify(&app, &owner.access, SLUG).await;
     let dataset = json!({
         "institution": SLUG, "title": "Radio transcripts", "summary": "About radio.",
         "license": "CC-BY-4.0", "languages": ["sw"], "access_level": "restricted",

@@ -11,6 +11,7 @@ use crate::helpers::accounts::admin;
 use crate::helpers::app::start;
 use crate::helpers::events::{self as stream, last_seq};
 use crate::helpers::http::{body_of, call};
+use crate::helpers::institutions;
 use crate::helpers::{Account, Backend, TestApp, problem};
 
 const INST: &str = "learn-lab";
@@ -67,24 +68,8 @@ async fn world(backend: Backend) -> World {
     let root = admin(&app, "root@example.org").await;
     let owner = app.signup("owner@example.org").await;
     let body = json!({"slug": INST, "name": "Learning Lab", "country": "KE", "kind": "university"});
-    body_of(
-        call(
-            &app,
-            Method::POST,
-            "/api/v1/institutions",
-            Some(&owner.access),
-            Some(body),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let verify = format!("/api/v1/institutions/{INST}/verify");
-    body_of(
-        call(&app, Method::POST, &verify, Some(&root.access), None).await,
-        200,
-    )
-    .await;
+    institutions::create(&app, &owner.access, body).await;
+    institutions::verify(&app, &root.access, INST).await;
     let institution_id = {
         use diesel::prelude::*;
         use kujenga::db::schema::institutions as it;

@@ -14,6 +14,7 @@ use crate::helpers::accounts::{admin, set_platform_role};
 use crate::helpers::app::start;
 use crate::helpers::events::events_after;
 use crate::helpers::http::call;
+use crate::helpers::institutions;
 use crate::helpers::{Account, Backend, TestApp};
 
 const BASE: &str = "/api/v1/partnerships";
@@ -61,17 +62,8 @@ async fn institution(
 ) -> String {
     let body = json!({"slug": slug, "name": format!("Institution {slug}"),
                       "country": country, "kind": "university"});
-    ok(
-        app,
-        Method::POST,
-        "/api/v1/institutions",
-        &owner.access,
-        Some(body),
-        201,
-    )
-    .await;
-    let verify = format!("/api/v1/institutions/{slug}/verify");
-    ok(app, Method::POST, &verify, &root.access, None, 200).await;
+    institutions::create(app, &owner.access, body).await;
+    institutions::verify(app, &root.access, slug).await;
     let slug = slug.to_string();
     app.db
         .run(move |conn| kujenga::db::institutions::by_slug(conn, &slug))

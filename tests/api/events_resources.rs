@@ -12,6 +12,7 @@ use crate::helpers::accounts::admin;
 use crate::helpers::app::start;
 use crate::helpers::events::{events_after, last_seq};
 use crate::helpers::http::call;
+use crate::helpers::institutions;
 use crate::helpers::{Account, Backend, TestApp};
 
 const INST: &str = "lab-events";
@@ -28,18 +29,8 @@ async fn world(backend: Backend) -> World {
     let root = admin(&app, "root@example.org").await;
     let owner = app.signup("owner@example.org").await;
     let body = json!({"slug": INST, "name": "Events Lab", "country": "KE", "kind": "university"});
-    let res = app
-        .post_json("/api/v1/institutions", body, Some(&owner.access))
-        .await;
-    assert_eq!(res.status(), 201);
-    let res = app
-        .post_json(
-            &format!("/api/v1/institutions/{INST}/verify"),
-            json!({}),
-            Some(&root.access),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    institutions::create(&app, &owner.access, body).await;
+    institutions::verify(&app, &root.access, INST).await;
     let institution_id = app
         .db
         .run(|conn| kujenga::db::institutions::by_slug(conn, INST))
