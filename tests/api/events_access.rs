@@ -3,29 +3,26 @@
 //! reminders) leaves exactly its event — type, subject, actor, the
 //! institutions concerned and the payload — and a command that fails leaves
 //! none. A stored status that is not one of the words is an error, never a
-//! default. (Fixtures here use only `crate::helpers`.)
+//! default.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use kujenga::db::events::{self, EventRow};
+use kujenga::db::events::EventRow;
 use kujenga::jobs::access::Swept;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, Backend, TestApp, problem, spawn_app_with};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::events::{events_after, last_seq};
+use crate::helpers::http::body_of;
+use crate::helpers::institutions;
+use crate::helpers::{Account, Backend, TestApp, problem};
 
 const PURPOSE: &str = "Training a speech recogniser for community radio transcripts.";
 const SLUG: &str = "ke-lab";
 
 // ----- fixtures ---------------------------------------------------------------------
-
-async fn body_of(res: reqwest::Response, status: u16) -> Value {
-    let got = res.status().as_u16();
-    let path = res.url().path().to_string();
-    let text = res.text().await.expect("body");
-    assert_eq!(got, status, "{path}: {text}");
-    serde_json::from_str(&text).expect("JSON body")
-}
 
 /// An institution `ke-lab` (KE, verified) owned by an admin, its published
 /// restricted dataset with one file, and a person who asks for access.
@@ -40,29 +37,13 @@ struct World {
 }
 
 async fn world(backend: Backend) -> World {
-    let app = spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-        s.rate_limit.refresh_per_minute = 10_000;
-    })
-    .await
-    .expect("app");
-    let owner = app.signup("owner@example.org").await;
-    app.make_admin(&owner.id).await;
-    let owner = app.signin("owner@example.org").await;
+    let app = start(backend).await;
+    let owner = admin(&app, "owner@example.org").await;
     let token = Some(owner.access.as_str());
     let institution = json!({"slug": SLUG, "name": "Kenya Lab", "country": "KE",
                              "kind": "university"});
-    body_of(
-        app.post_json("/api/v1/institutions", institution, token)
-            .await,
-        201,
-    )
-    .await;
-    let verify = format!("/api/v1/institutions/{SLUG}/verify");
-    body_of(app.post_json(&verify, json!({}), token).await, 200).await;
+    institutions::create(&app, &owner.access, institution).await;
+    institutions::verify(&app, &owner.access, SLUG).await;
     let dataset = json!({
         "institution": SLUG, "title": "Radio transcripts", "summary": "About radio.",
         "license": "CC-BY-4.0", "languages": ["sw"], "access_level": "restricted",
@@ -133,29 +114,12 @@ impl World {
 
     /// The position of the newest event.
     async fn last_seq(&self) -> i64 {
-        self.app
-            .db
-            .run(|conn| events::after(conn, 0, 100_000))
-            .await
-            .unwrap()
-            .last()
-            .map_or(0, |e| e.seq)
+        last_seq(&self.app).await
     }
 
     /// The events after `seq`, each with the institutions it concerns.
     async fn since(&self, seq: i64) -> Vec<(EventRow, Vec<String>)> {
-        self.app
-            .db
-            .run(move |conn| {
-                let mut out = Vec::new();
-                for e in events::after(conn, seq, 1000)? {
-                    let concerned = events::institutions_of(conn, e.seq)?;
-                    out.push((e, concerned));
-                }
-                Ok::<_, diesel::result::Error>(out)
-            })
-            .await
-            .unwrap()
+        events_after(&self.app, seq).await
     }
 }
 

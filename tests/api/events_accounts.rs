@@ -2,80 +2,14 @@
 //! derived from them) in the same transaction; refused commands, sign-in,
 //! refresh and registration record none; a corrupted stored role is a 500.
 
-use kujenga::db::events::{self, EventRow};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, PASSWORD, TestApp, problem};
-
-/// Every event so far, oldest first.
-async fn all_events(app: &TestApp) -> Vec<EventRow> {
-    app.db
-        .run(|conn| events::after(conn, 0, 10_000))
-        .await
-        .unwrap()
-}
-
-/// The events recorded since the stream had `seen` of them.
-async fn new_events(app: &TestApp, seen: &mut usize) -> Vec<EventRow> {
-    let all = all_events(app).await;
-    let fresh = all[*seen..].to_vec();
-    *seen = all.len();
-    fresh
-}
-
-/// Checks the one event a command left: type, subject, actor, payload, and
-/// that it concerns no institution.
-async fn only_event(
-    app: &TestApp,
-    seen: &mut usize,
-    event_type: &str,
-    subject: (&str, &str),
-    actor: Option<&str>,
-    payload: Value,
-) {
-    let fresh = new_events(app, seen).await;
-    assert_eq!(fresh.len(), 1, "one event for {event_type}: {fresh:?}");
-    let e = &fresh[0];
-    assert_eq!(e.event_type, event_type);
-    assert_eq!((e.subject_kind.as_str(), e.subject_id.as_str()), subject);
-    assert_eq!(e.actor_id.as_deref(), actor, "{event_type}");
-    let stored: Value = serde_json::from_str(&e.payload).unwrap();
-    assert_eq!(stored, payload, "{event_type}");
-    let seq = e.seq;
-    let concerned = app
-        .db
-        .run(move |conn| events::institutions_of(conn, seq))
-        .await
-        .unwrap();
-    assert!(concerned.is_empty(), "{event_type}: {concerned:?}");
-}
-
-async fn none_since(app: &TestApp, seen: &mut usize, what: &str) {
-    let fresh = new_events(app, seen).await;
-    assert!(fresh.is_empty(), "{what} left events: {fresh:?}");
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
-}
-
-async fn admin(app: &TestApp, email: &str) -> Account {
-    let a = app.signup(email).await;
-    app.make_admin(&a.id).await;
-    app.signin(email).await
-}
+use crate::helpers::accounts::admin;
+use crate::helpers::events::{all_events, none_since, only_event};
+use crate::helpers::http::call;
+use crate::helpers::{PASSWORD, problem};
 
 api_test!(signing_up_and_in_records_nothing, |backend| {
     let app = crate::helpers::spawn_app(backend).await.unwrap();
@@ -116,11 +50,11 @@ api_test!(profile_and_preference_changes_are_events, |backend| {
     let mut seen = all_events(&app).await.len();
 
     let patch = json!({"display_name": "Amina W.", "country": "KE"});
-    let res = send(
+    let res = call(
         &app,
         Method::PATCH,
         "/api/v1/me",
-        &amina.access,
+        Some(&amina.access),
         Some(patch.clone()),
     )
     .await;
@@ -133,24 +67,25 @@ api_test!(profile_and_preference_changes_are_events, |backend| {
         subject,
         me,
         changed,
+        &[],
     )
     .await;
     // The same values again change nothing.
-    let res = send(
+    let res = call(
         &app,
         Method::PATCH,
         "/api/v1/me",
-        &amina.access,
+        Some(&amina.access),
         Some(patch),
     )
     .await;
     assert_eq!(res.status(), 200);
     none_since(&app, &mut seen, "an unchanged profile").await;
-    let res = send(
+    let res = call(
         &app,
         Method::PATCH,
         "/api/v1/me",
-        &amina.access,
+        Some(&amina.access),
         Some(json!({"country": "Kenya"})),
     )
     .await;
@@ -159,23 +94,37 @@ api_test!(profile_and_preference_changes_are_events, |backend| {
 
     let path = "/api/v1/me/notification-preferences";
     let off = json!({"items": [{"kind": "membership_added", "email": false}]});
-    let res = send(&app, Method::PUT, path, &amina.access, Some(off.clone())).await;
+    let res = call(
+        &app,
+        Method::PUT,
+        path,
+        Some(&amina.access),
+        Some(off.clone()),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let payload = json!({"email_on": [], "email_off": ["membership_added"]});
     let kind = "user.notification_preferences_changed";
-    only_event(&app, &mut seen, kind, subject, me, payload).await;
-    let res = send(&app, Method::PUT, path, &amina.access, Some(off)).await;
+    only_event(&app, &mut seen, kind, subject, me, payload, &[]).await;
+    let res = call(&app, Method::PUT, path, Some(&amina.access), Some(off)).await;
     assert_eq!(res.status(), 200);
     none_since(&app, &mut seen, "unchanged preferences").await;
     let essential = json!({"items": [{"kind": "password_changed", "email": false}]});
-    let res = send(&app, Method::PUT, path, &amina.access, Some(essential)).await;
+    let res = call(
+        &app,
+        Method::PUT,
+        path,
+        Some(&amina.access),
+        Some(essential),
+    )
+    .await;
     problem(res, 400).await;
     none_since(&app, &mut seen, "a refused preference").await;
     let on = json!({"items": [{"kind": "membership_added", "email": true}]});
-    let res = send(&app, Method::PUT, path, &amina.access, Some(on)).await;
+    let res = call(&app, Method::PUT, path, Some(&amina.access), Some(on)).await;
     assert_eq!(res.status(), 200);
     let payload = json!({"email_on": ["membership_added"], "email_off": []});
-    only_event(&app, &mut seen, kind, subject, me, payload).await;
+    only_event(&app, &mut seen, kind, subject, me, payload, &[]).await;
 });
 
 api_test!(tokens_and_passwords_are_events, |backend| {
@@ -185,11 +134,11 @@ api_test!(tokens_and_passwords_are_events, |backend| {
     let mut seen = all_events(&app).await.len();
 
     let body = json!({"name": "ci", "scopes": ["write"]});
-    let res = send(
+    let res = call(
         &app,
         Method::POST,
         "/api/v1/me/tokens",
-        &amina.access,
+        Some(&amina.access),
         Some(body),
     )
     .await;
@@ -198,14 +147,23 @@ api_test!(tokens_and_passwords_are_events, |backend| {
     let id = token["id"].as_str().unwrap().to_string();
     let payload = json!({"name": "ci", "scopes": ["read", "write"], "expires_at": null});
     let subject = ("api_token", id.as_str());
-    only_event(&app, &mut seen, "api_token.created", subject, me, payload).await;
+    only_event(
+        &app,
+        &mut seen,
+        "api_token.created",
+        subject,
+        me,
+        payload,
+        &[],
+    )
+    .await;
     assert_eq!(app.count_emails(&amina.email, "api_token_created").await, 1);
     let bad = json!({"name": "", "scopes": ["read"]});
-    let res = send(
+    let res = call(
         &app,
         Method::POST,
         "/api/v1/me/tokens",
-        &amina.access,
+        Some(&amina.access),
         Some(bad),
     )
     .await;
@@ -213,30 +171,39 @@ api_test!(tokens_and_passwords_are_events, |backend| {
     none_since(&app, &mut seen, "a refused token").await;
 
     let path = format!("/api/v1/me/tokens/{id}");
-    let res = send(&app, Method::DELETE, &path, &amina.access, None).await;
+    let res = call(&app, Method::DELETE, &path, Some(&amina.access), None).await;
     assert_eq!(res.status(), 204);
-    only_event(&app, &mut seen, "api_token.revoked", subject, me, json!({})).await;
-    let res = send(&app, Method::DELETE, &path, &amina.access, None).await;
+    only_event(
+        &app,
+        &mut seen,
+        "api_token.revoked",
+        subject,
+        me,
+        json!({}),
+        &[],
+    )
+    .await;
+    let res = call(&app, Method::DELETE, &path, Some(&amina.access), None).await;
     problem(res, 404).await;
     none_since(&app, &mut seen, "revoking a revoked token").await;
 
     let change = |current: &str| json!({"current_password": current, "new_password": "violet harbour lantern seventeen"});
-    let res = send(
+    let res = call(
         &app,
         Method::POST,
         "/api/v1/me/password",
-        &amina.access,
+        Some(&amina.access),
         Some(change("wrong password, certainly")),
     )
     .await;
     let body = problem(res, 400).await;
     assert_eq!(body["errors"][0]["field"], "current_password", "{body}");
     none_since(&app, &mut seen, "a wrong current password").await;
-    let res = send(
+    let res = call(
         &app,
         Method::POST,
         "/api/v1/me/password",
-        &amina.access,
+        Some(&amina.access),
         Some(change(PASSWORD)),
     )
     .await;
@@ -249,6 +216,7 @@ api_test!(tokens_and_passwords_are_events, |backend| {
         subject,
         me,
         json!({}),
+        &[],
     )
     .await;
     assert_eq!(app.count_emails(&amina.email, "password_changed").await, 1);
@@ -263,7 +231,14 @@ api_test!(addresses_resets_and_sessions_are_events, |backend| {
 
     // A new address: pending, then confirmed through its link.
     let body = json!({"email": "amina.new@example.org", "current_password": PASSWORD});
-    let res = send(&app, Method::PATCH, "/api/v1/me", &amina.access, Some(body)).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/me",
+        Some(&amina.access),
+        Some(body),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let changed = json!({"changed": ["pending_email"]});
     only_event(
@@ -273,6 +248,7 @@ api_test!(addresses_resets_and_sessions_are_events, |backend| {
         subject,
         me,
         changed,
+        &[],
     )
     .await;
     let token = app
@@ -293,6 +269,7 @@ api_test!(addresses_resets_and_sessions_are_events, |backend| {
         subject,
         me,
         json!({}),
+        &[],
     )
     .await;
     let res = app
@@ -310,7 +287,16 @@ api_test!(addresses_resets_and_sessions_are_events, |backend| {
         .await;
     assert_eq!(res.status(), 204);
     let payload = json!({"email_verified": false});
-    only_event(&app, &mut seen, "user.password_reset", subject, me, payload).await;
+    only_event(
+        &app,
+        &mut seen,
+        "user.password_reset",
+        subject,
+        me,
+        payload,
+        &[],
+    )
+    .await;
     let res = app
         .post_json("/api/v1/auth/password-reset/confirm", confirm, None)
         .await;
@@ -327,20 +313,52 @@ api_test!(addresses_resets_and_sessions_are_events, |backend| {
     let first = pair(app.login("amina.new@example.org", password).await).await;
     let second = pair(app.login("amina.new@example.org", password).await).await;
     none_since(&app, &mut seen, "signing in").await;
-    let res = send(&app, Method::POST, "/api/v1/auth/logout", &first, None).await;
+    let res = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        Some(&first),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 204);
-    only_event(&app, &mut seen, "user.signed_out", subject, me, json!({})).await;
-    let res = send(&app, Method::POST, "/api/v1/auth/logout-all", &second, None).await;
+    only_event(
+        &app,
+        &mut seen,
+        "user.signed_out",
+        subject,
+        me,
+        json!({}),
+        &[],
+    )
+    .await;
+    let res = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/logout-all",
+        Some(&second),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 204);
     let kind = "user.signed_out_everywhere";
-    only_event(&app, &mut seen, kind, subject, me, json!({})).await;
+    only_event(&app, &mut seen, kind, subject, me, json!({}), &[]).await;
 
     // Leaving.
     let third = pair(app.login("amina.new@example.org", password).await).await;
-    let res = send(&app, Method::DELETE, "/api/v1/me", &third, None).await;
+    let res = call(&app, Method::DELETE, "/api/v1/me", Some(&third), None).await;
     assert_eq!(res.status(), 204);
     let payload = json!({"by": "self"});
-    only_event(&app, &mut seen, "user.deactivated", subject, me, payload).await;
+    only_event(
+        &app,
+        &mut seen,
+        "user.deactivated",
+        subject,
+        me,
+        payload,
+        &[],
+    )
+    .await;
 });
 
 api_test!(admin_commands_are_events, |backend| {
@@ -353,19 +371,35 @@ api_test!(admin_commands_are_events, |backend| {
     let path = format!("/api/v1/users/{}", kofi.id);
 
     let body = json!({"role": "coordinator"});
-    let res = send(&app, Method::PATCH, &path, &root.access, Some(body.clone())).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(&root.access),
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let payload = json!({"from": "member", "to": "coordinator"});
-    only_event(&app, &mut seen, "user.role_changed", subject, by, payload).await;
-    let res = send(&app, Method::PATCH, &path, &root.access, Some(body)).await;
+    only_event(
+        &app,
+        &mut seen,
+        "user.role_changed",
+        subject,
+        by,
+        payload,
+        &[],
+    )
+    .await;
+    let res = call(&app, Method::PATCH, &path, Some(&root.access), Some(body)).await;
     assert_eq!(res.status(), 200);
     none_since(&app, &mut seen, "the same role again").await;
     let own = format!("/api/v1/users/{}", root.id);
-    let res = send(
+    let res = call(
         &app,
         Method::PATCH,
         &own,
-        &root.access,
+        Some(&root.access),
         Some(json!({"role": "member"})),
     )
     .await;
@@ -373,20 +407,38 @@ api_test!(admin_commands_are_events, |backend| {
     none_since(&app, &mut seen, "an admin's own role").await;
 
     let off = json!({"active": false});
-    let res = send(&app, Method::PATCH, &path, &root.access, Some(off)).await;
+    let res = call(&app, Method::PATCH, &path, Some(&root.access), Some(off)).await;
     assert_eq!(res.status(), 200);
     let payload = json!({"by": "admin"});
-    only_event(&app, &mut seen, "user.deactivated", subject, by, payload).await;
-    let res = send(
+    only_event(
+        &app,
+        &mut seen,
+        "user.deactivated",
+        subject,
+        by,
+        payload,
+        &[],
+    )
+    .await;
+    let res = call(
         &app,
         Method::PATCH,
         &path,
-        &root.access,
+        Some(&root.access),
         Some(json!({"active": true})),
     )
     .await;
     assert_eq!(res.status(), 200);
-    only_event(&app, &mut seen, "user.reactivated", subject, by, json!({})).await;
+    only_event(
+        &app,
+        &mut seen,
+        "user.reactivated",
+        subject,
+        by,
+        json!({}),
+        &[],
+    )
+    .await;
 
     // The outbox: only a dead email is retried. (Once the worker has sent
     // both verification emails, nothing else touches them.)
@@ -406,7 +458,7 @@ api_test!(admin_commands_are_events, |backend| {
     let email = outbox["items"][0].clone();
     let id = email["id"].as_str().unwrap().to_string();
     let retry = format!("/api/v1/admin/outbox/{id}/retry");
-    let res = send(&app, Method::POST, &retry, &root.access, None).await;
+    let res = call(&app, Method::POST, &retry, Some(&root.access), None).await;
     problem(res, 409).await;
     none_since(&app, &mut seen, "retrying a sent email").await;
     {
@@ -422,7 +474,7 @@ api_test!(admin_commands_are_events, |backend| {
             .await
             .unwrap();
     }
-    let res = send(&app, Method::POST, &retry, &root.access, None).await;
+    let res = call(&app, Method::POST, &retry, Some(&root.access), None).await;
     assert_eq!(res.status(), 200);
     let payload = json!({"recipient": email["recipient"]});
     only_event(
@@ -432,6 +484,7 @@ api_test!(admin_commands_are_events, |backend| {
         ("email", id.as_str()),
         by,
         payload.clone(),
+        &[],
     )
     .await;
     // The audit entry is derived from the event.

@@ -3,48 +3,20 @@
 //! audit entries derived from them, a refused command leaves none, and a
 //! stored word outside its set answers 500 instead of a default.
 
-use kujenga::db::events::{self, EventRow};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, Backend, TestApp, problem, spawn_app_with};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::events::{events_after, last_seq};
+use crate::helpers::http::send;
+use crate::helpers::{Account, Backend, TestApp, problem};
 
 const SLUG: &str = "evented";
 
-/// The application with cheap password hashing and generous rate limits.
-async fn start(backend: Backend) -> TestApp {
-    spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-        s.rate_limit.refresh_per_minute = 10_000;
-    })
-    .await
-    .expect("app")
-}
-
 fn path(rest: &str) -> String {
     format!("/api/v1/institutions/{SLUG}{rest}")
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    req.send().await.expect("request")
 }
 
 /// The JSON body (null when empty) after checking the status.
@@ -56,37 +28,6 @@ async fn json_of(res: reqwest::Response, status: u16) -> Value {
         Value::Null
     } else {
         serde_json::from_str(&body).expect("JSON")
-    }
-}
-
-/// The events after `cursor`, each with the institutions it concerns.
-async fn events_after(app: &TestApp, cursor: i64) -> Vec<(EventRow, Vec<String>)> {
-    let rows = app
-        .db
-        .run(move |conn| events::after(conn, cursor, 500))
-        .await
-        .expect("events");
-    let mut out = Vec::new();
-    for row in rows {
-        let seq = row.seq;
-        let concerned = app
-            .db
-            .run(move |conn| events::institutions_of(conn, seq))
-            .await
-            .expect("institutions");
-        out.push((row, concerned));
-    }
-    out
-}
-
-/// The sequence number of the newest event (0 when there is none).
-async fn last_seq(app: &TestApp) -> i64 {
-    let mut cursor = 0;
-    loop {
-        match events_after(app, cursor).await.last() {
-            Some((e, _)) => cursor = e.seq,
-            None => return cursor,
-        }
     }
 }
 
@@ -129,9 +70,7 @@ struct Scene {
 impl Scene {
     async fn new(backend: Backend) -> Self {
         let app = start(backend).await;
-        let root = app.signup("root@example.org").await;
-        app.make_admin(&root.id).await;
-        let root = app.signin(&root.email).await;
+        let root = admin(&app, "root@example.org").await;
         let owner = app.signup("owner@example.org").await;
         let amina = app.signup("amina@example.org").await;
         let kofi = app.signup("kofi@example.org").await;
@@ -164,7 +103,7 @@ impl Scene {
         status: u16,
     ) -> Value {
         json_of(
-            send(&self.app, method, path, &who.access, body, &[]).await,
+            send(&self.app, method, path, Some(&who.access), body, &[]).await,
             status,
         )
         .await
@@ -192,6 +131,25 @@ impl Scene {
             .post_json("/api/v1/invitations/accept", body, Some(&who.access))
             .await;
         json_of(res, status).await
+    }
+
+    /// Checks that creating the institution recorded exactly its creation
+    /// and the owner's membership (see `recorded`).
+    async fn recorded_creation(&mut self) {
+        let owner = self.owner.clone();
+        self.recorded(&[
+            e(
+                "institution.created",
+                &owner,
+                json!({"slug": SLUG, "name": "Evented Lab", "country": "KE"}),
+            ),
+            e(
+                "membership.added",
+                &owner,
+                json!({"user_id": owner.id, "role": "owner"}),
+            ),
+        ])
+        .await;
     }
 
     /// Checks that exactly `expected` were recorded since the last check,
@@ -245,19 +203,7 @@ impl Scene {
 api_test!(institution_changes_record_their_events, |backend| {
     let mut s = Scene::new(backend).await;
     let (owner, root) = (s.owner.clone(), s.root.clone());
-    s.recorded(&[
-        e(
-            "institution.created",
-            &owner,
-            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE"}),
-        ),
-        e(
-            "membership.added",
-            &owner,
-            json!({"user_id": owner.id, "role": "owner"}),
-        ),
-    ])
-    .await;
+    s.recorded_creation().await;
 
     let patch = json!({"name": "Evented Institute", "website": "https://evented.example.org", "kind": "ngo"});
     s.call(&owner, Method::PATCH, &path(""), Some(patch), 200)
@@ -295,19 +241,7 @@ api_test!(institution_changes_record_their_events, |backend| {
 api_test!(invitations_record_their_events, |backend| {
     let mut s = Scene::new(backend).await;
     let (owner, amina, kofi) = (s.owner.clone(), s.amina.clone(), s.kofi.clone());
-    s.recorded(&[
-        e(
-            "institution.created",
-            &owner,
-            json!({"slug": SLUG, "name": "Evented Lab", "country": "KE"}),
-        ),
-        e(
-            "membership.added",
-            &owner,
-            json!({"user_id": owner.id, "role": "owner"}),
-        ),
-    ])
-    .await;
+    s.recorded_creation().await;
     // Inviting the same address again replaces the pending invitation.
     let (first, _) = s.invite(&owner, &amina.email, "member").await;
     let (second, secret) = s.invite(&owner, &amina.email, "editor").await;
@@ -555,7 +489,15 @@ api_test!(refused_institution_commands_record_nothing, |backend| {
         .body(json!({"token": "made-up"})),
     ];
     for c in cases {
-        let res = send(&s.app, c.method, &c.path, &c.who.access, c.body, c.headers).await;
+        let res = send(
+            &s.app,
+            c.method,
+            &c.path,
+            Some(&c.who.access),
+            c.body,
+            c.headers,
+        )
+        .await;
         problem(res, c.status).await;
         assert_eq!(last_seq(&s.app).await, mark, "{} left an event", c.what);
         let now = audit_count(&s.app, root).await;

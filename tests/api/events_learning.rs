@@ -7,7 +7,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, Backend, TestApp, problem, spawn_app_with};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::events::{self as stream, last_seq};
+use crate::helpers::http::{body_of, call};
+use crate::helpers::institutions;
+use crate::helpers::{Account, Backend, TestApp, problem};
 
 const INST: &str = "learn-lab";
 
@@ -52,65 +57,19 @@ struct World {
     institution_id: String,
 }
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
-
 /// `method path` with `token` and no body, answered with `status`: the body.
 async fn learner_does(w: &World, method: Method, path: &str, token: &str, status: u16) -> Value {
-    json_of(send(&w.app, method, path, token, None).await, status).await
-}
-
-async fn json_of(res: reqwest::Response, status: u16) -> Value {
-    let got = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    assert_eq!(got, status, "{text}");
-    serde_json::from_str(&text).expect("JSON body")
+    body_of(call(&w.app, method, path, Some(token), None).await, status).await
 }
 
 /// An app with `learn-lab` (verified), owned by `owner`.
 async fn world(backend: Backend) -> World {
-    let app = spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-    })
-    .await
-    .expect("app");
-    let root = app.signup("root@example.org").await;
-    app.make_admin(&root.id).await;
-    let root = app.signin("root@example.org").await;
+    let app = start(backend).await;
+    let root = admin(&app, "root@example.org").await;
     let owner = app.signup("owner@example.org").await;
     let body = json!({"slug": INST, "name": "Learning Lab", "country": "KE", "kind": "university"});
-    json_of(
-        send(
-            &app,
-            Method::POST,
-            "/api/v1/institutions",
-            &owner.access,
-            Some(body),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let verify = format!("/api/v1/institutions/{INST}/verify");
-    json_of(
-        send(&app, Method::POST, &verify, &root.access, None).await,
-        200,
-    )
-    .await;
+    institutions::create(&app, &owner.access, body).await;
+    institutions::verify(&app, &root.access, INST).await;
     let institution_id = {
         use diesel::prelude::*;
         use kujenga::db::schema::institutions as it;
@@ -136,30 +95,30 @@ async fn draft(w: &World, title: &str) -> String {
     let body = json!({"institution": INST, "title": title, "summary": "What it is.",
                       "license": "CC-BY-4.0", "languages": ["sw"], "duration_hours": 6,
                       "level": "beginner"});
-    let res = send(
+    let res = call(
         &w.app,
         Method::POST,
         "/api/v1/courses",
-        &w.owner.access,
+        Some(&w.owner.access),
         Some(body),
     )
     .await;
-    json_of(res, 201).await["id"]
+    body_of(res, 201).await["id"]
         .as_str()
         .expect("id")
         .to_string()
 }
 
 async fn add_module(w: &World, course: &str, title: &str) -> String {
-    let res = send(
+    let res = call(
         &w.app,
         Method::POST,
         &format!("/api/v1/courses/{course}/modules"),
-        &w.owner.access,
+        Some(&w.owner.access),
         Some(json!({"title": title, "content": format!("# {title}")})),
     )
     .await;
-    json_of(res, 201).await["id"]
+    body_of(res, 201).await["id"]
         .as_str()
         .expect("id")
         .to_string()
@@ -172,15 +131,15 @@ async fn published(w: &World, n: usize) -> (String, Vec<String>) {
     for i in 1..=n {
         modules.push(add_module(w, &id, &format!("M{i}")).await);
     }
-    let res = send(
+    let res = call(
         &w.app,
         Method::POST,
         &format!("/api/v1/courses/{id}/publish"),
-        &w.owner.access,
+        Some(&w.owner.access),
         None,
     )
     .await;
-    json_of(res, 200).await;
+    body_of(res, 200).await;
     (id, modules)
 }
 
@@ -199,19 +158,7 @@ fn module_path(course: &str, module: &str) -> String {
 /// Every event after `after` (a sequence number), in order, and the last
 /// sequence number.
 async fn events_after(app: &TestApp, after: i64) -> (Vec<Seen>, i64) {
-    let rows = app
-        .db
-        .run(move |conn| {
-            let rows = kujenga::db::events::after(conn, after, 1000)?;
-            let mut out = Vec::new();
-            for r in rows {
-                let institutions = kujenga::db::events::institutions_of(conn, r.seq)?;
-                out.push((r, institutions));
-            }
-            Ok::<_, diesel::result::Error>(out)
-        })
-        .await
-        .expect("events");
+    let rows = stream::events_after(app, after).await;
     let last = rows.last().map_or(after, |(r, _)| r.seq);
     let seen = rows
         .into_iter()
@@ -252,10 +199,6 @@ async fn expect_events(
     assert_eq!(seen, want, "{what}");
 }
 
-async fn last_seq(app: &TestApp) -> i64 {
-    events_after(app, 0).await.1
-}
-
 api_test!(module_commands_leave_their_events, |backend| {
     let w = world(backend).await;
     let course = draft(&w, "Modules").await;
@@ -282,15 +225,15 @@ api_test!(module_commands_leave_their_events, |backend| {
     )
     .await;
 
-    let res = send(
+    let res = call(
         &w.app,
         Method::PATCH,
         &module_path(&course, &b),
-        &w.owner.access,
+        Some(&w.owner.access),
         Some(json!({"position": 1, "title": "B first", "required": false})),
     )
     .await;
-    json_of(res, 200).await;
+    body_of(res, 200).await;
     expect_events(
         &w,
         &mut cursor,
@@ -305,11 +248,11 @@ api_test!(module_commands_leave_their_events, |backend| {
     )
     .await;
 
-    let res = send(
+    let res = call(
         &w.app,
         Method::DELETE,
         &module_path(&course, &a),
-        &w.owner.access,
+        Some(&w.owner.access),
         None,
     )
     .await;
@@ -333,7 +276,7 @@ api_test!(module_commands_leave_their_events, |backend| {
         .app
         .get_auth("/api/v1/audit-events?action=module.deleted", &root.access)
         .await;
-    let audit = json_of(res, 200).await;
+    let audit = body_of(res, 200).await;
     assert_eq!(
         audit["items"][0]["detail"],
         json!({"module_id": a, "title": "A", "position": 2})
@@ -451,16 +394,16 @@ api_test!(
         learner_does(&w, Method::PUT, &enrollment(&course), t, 201).await;
         learner_does(&w, Method::PUT, &mark(&course, &m[0]), t, 200).await;
         let mut cursor = last_seq(&w.app).await;
-        let res = send(
+        let res = call(
             &w.app,
             Method::DELETE,
             &module_path(&course, &m[1]),
-            &w.owner.access,
+            Some(&w.owner.access),
             None,
         )
         .await;
         assert_eq!(res.status(), 204);
-        let e = json_of(w.app.get_auth(&enrollment(&course), t).await, 200).await;
+        let e = body_of(w.app.get_auth(&enrollment(&course), t).await, 200).await;
         let completion_id = e["completion_id"].as_str().expect("completed");
         // The cause first, then what it caused; the editor is the actor.
         expect_events(
@@ -494,15 +437,15 @@ api_test!(refused_learning_commands_leave_no_event, |backend| {
     let w = world(backend).await;
     let (course, m) = published(&w, 1).await;
     let (closed, _) = published(&w, 1).await;
-    let res = send(
+    let res = call(
         &w.app,
         Method::POST,
         &format!("/api/v1/courses/{closed}/archive"),
-        &w.owner.access,
+        Some(&w.owner.access),
         None,
     )
     .await;
-    json_of(res, 200).await;
+    body_of(res, 200).await;
     let learner = w.app.signup("learner@example.org").await;
     let t = learner.access.as_str();
     let o = w.owner.access.as_str();
@@ -585,7 +528,7 @@ api_test!(refused_learning_commands_leave_no_event, |backend| {
     ];
     for c in cases {
         let token = if c.token == learner_token { t } else { o };
-        let res = send(&w.app, c.method, &c.path, token, c.body).await;
+        let res = call(&w.app, c.method, &c.path, Some(token), c.body).await;
         assert_eq!(res.status().as_u16(), c.status, "{}", c.what);
         assert_eq!(last_seq(&w.app).await, cursor, "{} left an event", c.what);
     }

@@ -6,42 +6,20 @@
 
 use std::collections::BTreeSet;
 
-use kujenga::db::events::{self, EventRow};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, Backend, TestApp, spawn_app_with};
+use crate::helpers::accounts::{admin, set_platform_role};
+use crate::helpers::app::start;
+use crate::helpers::events::events_after;
+use crate::helpers::http::call;
+use crate::helpers::institutions;
+use crate::helpers::{Account, Backend, TestApp};
 
 const BASE: &str = "/api/v1/partnerships";
 
-// ----- fixtures (this file's own: HTTP and the database only) -----------------
-
-async fn start(backend: Backend) -> TestApp {
-    spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-        s.rate_limit.refresh_per_minute = 10_000;
-    })
-    .await
-    .expect("app")
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
+// ----- fixtures (the shared ones are in `crate::helpers`) ----------------------
 
 /// Sends and checks the status: the JSON body, if any.
 async fn ok(
@@ -52,7 +30,7 @@ async fn ok(
     body: Option<Value>,
     status: u16,
 ) -> Value {
-    let res = send(app, method.clone(), path, token, body).await;
+    let res = call(app, method.clone(), path, Some(token), body).await;
     let got = res.status().as_u16();
     let text = res.text().await.expect("body");
     assert_eq!(got, status, "{method} {path}: {text}");
@@ -68,22 +46,9 @@ async fn sql(app: &TestApp, statement: String) {
         .expect("sql");
 }
 
-async fn admin(app: &TestApp, email: &str) -> Account {
-    let a = app.signup(email).await;
-    app.make_admin(&a.id).await;
-    app.signin(email).await
-}
-
 async fn platform_coordinator(app: &TestApp, email: &str) -> Account {
     let a = app.signup(email).await;
-    sql(
-        app,
-        format!(
-            "UPDATE users SET role = 'coordinator' WHERE id = '{}'",
-            a.id
-        ),
-    )
-    .await;
+    set_platform_role(app, &a.id, "coordinator").await;
     app.signin(email).await
 }
 
@@ -97,17 +62,8 @@ async fn institution(
 ) -> String {
     let body = json!({"slug": slug, "name": format!("Institution {slug}"),
                       "country": country, "kind": "university"});
-    ok(
-        app,
-        Method::POST,
-        "/api/v1/institutions",
-        &owner.access,
-        Some(body),
-        201,
-    )
-    .await;
-    let verify = format!("/api/v1/institutions/{slug}/verify");
-    ok(app, Method::POST, &verify, &root.access, None, 200).await;
+    institutions::create(app, &owner.access, body).await;
+    institutions::verify(app, &root.access, slug).await;
     let slug = slug.to_string();
     app.db
         .run(move |conn| kujenga::db::institutions::by_slug(conn, &slug))
@@ -148,6 +104,21 @@ async fn course(app: &TestApp, editor: &Account, inst: &str, title: &str) -> Str
     let publish = format!("/api/v1/courses/{id}/publish");
     ok(app, Method::POST, &publish, &editor.access, None, 200).await;
     id
+}
+
+/// Coordinator `c` proposes partnership `slug` and invites `ke-lab`.
+async fn proposed_with_ke_lab(app: &TestApp, c: &str, slug: &str) {
+    ok(app, Method::POST, BASE, c, Some(new_partnership(slug)), 201).await;
+    let body = json!({"institution": "ke-lab"});
+    ok(
+        app,
+        Method::POST,
+        &format!("{BASE}/{slug}/members"),
+        c,
+        Some(body),
+        201,
+    )
+    .await;
 }
 
 async fn partnership_id(app: &TestApp, slug: &str) -> String {
@@ -224,19 +195,7 @@ impl Stream {
 
     async fn next(&mut self, app: &TestApp) -> Vec<Seen> {
         let after = self.cursor;
-        let rows: Vec<(EventRow, Vec<String>)> = app
-            .db
-            .run(move |conn| {
-                let rows = events::after(conn, after, 1000)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let institutions = events::institutions_of(conn, row.seq)?;
-                    out.push((row, institutions));
-                }
-                Ok::<_, diesel::result::Error>(out)
-            })
-            .await
-            .expect("events");
+        let rows = events_after(app, after).await;
         if let Some((last, _)) = rows.last() {
             self.cursor = last.seq;
         }
@@ -619,25 +578,7 @@ api_test!(a_refused_partnership_command_leaves_no_event, |backend| {
     let w = world(backend).await;
     let app = &w.app;
     let c = w.coord.access.as_str();
-    ok(
-        app,
-        Method::POST,
-        BASE,
-        c,
-        Some(new_partnership("quiet")),
-        201,
-    )
-    .await;
-    let body = json!({"institution": "ke-lab"});
-    ok(
-        app,
-        Method::POST,
-        &format!("{BASE}/quiet/members"),
-        c,
-        Some(body),
-        201,
-    )
-    .await;
+    proposed_with_ke_lab(app, c, "quiet").await;
     let mut stream = Stream::new(app).await;
     let outsider = w.outsider.access.as_str();
     let editor = w.ke_editor.access.as_str();
@@ -912,25 +853,7 @@ api_test!(a_corrupted_stored_status_answers_500, |backend| {
     let w = world(backend).await;
     let app = &w.app;
     let c = w.coord.access.as_str();
-    ok(
-        app,
-        Method::POST,
-        BASE,
-        c,
-        Some(new_partnership("broken")),
-        201,
-    )
-    .await;
-    let body = json!({"institution": "ke-lab"});
-    ok(
-        app,
-        Method::POST,
-        &format!("{BASE}/broken/members"),
-        c,
-        Some(body),
-        201,
-    )
-    .await;
+    proposed_with_ke_lab(app, c, "broken").await;
     ok(app, Method::GET, &format!("{BASE}/broken"), c, None, 200).await;
 
     // A member status outside the set: not read as `invited`.
@@ -939,7 +862,14 @@ api_test!(a_corrupted_stored_status_answers_500, |backend| {
         "UPDATE partnership_members SET status = 'suspended'".into(),
     )
     .await;
-    let res = send(app, Method::GET, &format!("{BASE}/broken/members"), c, None).await;
+    let res = call(
+        app,
+        Method::GET,
+        &format!("{BASE}/broken/members"),
+        Some(c),
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 500);
     sql(
         app,
@@ -963,7 +893,7 @@ api_test!(a_corrupted_stored_status_answers_500, |backend| {
     )
     .await;
     for path in [format!("{BASE}/broken"), BASE.to_string()] {
-        let res = send(app, Method::GET, &path, c, None).await;
+        let res = call(app, Method::GET, &path, Some(c), None).await;
         assert_eq!(res.status(), 500, "{path}");
         let body: Value = res.json().await.unwrap();
         assert!(
@@ -972,11 +902,11 @@ api_test!(a_corrupted_stored_status_answers_500, |backend| {
         );
     }
     let mut stream = Stream::new(app).await;
-    let res = send(
+    let res = call(
         app,
         Method::POST,
         &format!("{BASE}/broken/activate"),
-        c,
+        Some(c),
         None,
     )
     .await;

@@ -4,12 +4,16 @@
 
 use kujenga::app::resources::{self as resources, Import};
 use kujenga::db::audit::Context;
-use kujenga::db::events::{self, EventRow};
 use kujenga::domain::resource::{ResourceKind, validate};
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::{Account, Backend, TestApp, spawn_app_with};
+use crate::helpers::accounts::admin;
+use crate::helpers::app::start;
+use crate::helpers::events::{events_after, last_seq};
+use crate::helpers::http::call;
+use crate::helpers::institutions;
+use crate::helpers::{Account, Backend, TestApp};
 
 const INST: &str = "lab-events";
 
@@ -21,31 +25,12 @@ struct World {
 }
 
 async fn world(backend: Backend) -> World {
-    let app = spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-    })
-    .await
-    .expect("app");
-    let root = app.signup("root@example.org").await;
-    app.make_admin(&root.id).await;
-    let root = app.signin("root@example.org").await;
+    let app = start(backend).await;
+    let root = admin(&app, "root@example.org").await;
     let owner = app.signup("owner@example.org").await;
     let body = json!({"slug": INST, "name": "Events Lab", "country": "KE", "kind": "university"});
-    let res = app
-        .post_json("/api/v1/institutions", body, Some(&owner.access))
-        .await;
-    assert_eq!(res.status(), 201);
-    let res = app
-        .post_json(
-            &format!("/api/v1/institutions/{INST}/verify"),
-            json!({}),
-            Some(&root.access),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    institutions::create(&app, &owner.access, body).await;
+    institutions::verify(&app, &root.access, INST).await;
     let institution_id = app
         .db
         .run(|conn| kujenga::db::institutions::by_slug(conn, INST))
@@ -58,26 +43,6 @@ async fn world(backend: Backend) -> World {
         owner,
         institution_id,
     }
-}
-
-/// The events after `seq`, each with the institutions it concerns.
-async fn events_after(app: &TestApp, seq: i64) -> Vec<(EventRow, Vec<String>)> {
-    app.db
-        .run(move |conn| {
-            let rows = events::after(conn, seq, 1000)?;
-            rows.into_iter()
-                .map(|e| {
-                    let concerned = events::institutions_of(conn, e.seq)?;
-                    Ok((e, concerned))
-                })
-                .collect::<diesel::QueryResult<Vec<_>>>()
-        })
-        .await
-        .unwrap()
-}
-
-async fn last_seq(app: &TestApp) -> i64 {
-    events_after(app, 0).await.last().map_or(0, |(e, _)| e.seq)
 }
 
 /// What one command recorded: its events' `(type, subject, payload)`; each
@@ -95,15 +60,7 @@ async fn recorded(w: &World, since: i64, actor: Option<&str>) -> Vec<(String, St
 }
 
 async fn send(w: &World, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = w
-        .app
-        .client
-        .request(method, w.app.url(path))
-        .bearer_auth(&w.owner.access);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
+    let res = call(&w.app, method, path, Some(&w.owner.access), body).await;
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod app;
 pub mod audit;
 mod database;
+pub mod events;
 pub mod http;
 pub mod institutions;
 pub mod json;
