@@ -347,6 +347,8 @@ api_test!(the_sweep_records_reminders_and_expiries, |backend| {
 api_test!(failed_commands_record_no_event, |backend| {
     let w = world(backend).await;
     let id = id_of(&body_of(w.ask(&w.asker).await, 201).await);
+    // Signing up is an event of its own: before the mark.
+    let stranger = w.app.signup("stranger@example.org").await;
     let before = w.last_seq().await;
     let path = format!("/api/v1/datasets/{}/access-requests", w.dataset);
     let short = json!({"purpose": "Too short.", "duration_days": 90});
@@ -363,7 +365,6 @@ api_test!(failed_commands_record_no_event, |backend| {
     // A pending request cannot be revoked.
     problem(w.act(&w.owner, &id, "revoke", json!({})).await, 409).await;
     // Someone else's request: not visible.
-    let stranger = w.app.signup("stranger@example.org").await;
     problem(w.act(&stranger, &id, "withdraw", json!({})).await, 404).await;
     assert_events(&w.since(before).await, &[]);
     // Approved once; a second approval is a conflict and records nothing.

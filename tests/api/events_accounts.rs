@@ -7,40 +7,79 @@ use serde_json::{Value, json};
 
 use crate::api_test;
 use crate::helpers::accounts::admin;
-use crate::helpers::events::{all_events, none_since, only_event};
+use crate::helpers::events::{all_events, new_events, none_since, only_event};
 use crate::helpers::http::call;
 use crate::helpers::{PASSWORD, problem};
 
-api_test!(signing_up_and_in_records_nothing, |backend| {
-    let app = crate::helpers::spawn_app(backend).await.unwrap();
-    let amina = app.signup("amina@example.org").await;
-    let mut seen = 0;
-    none_since(&app, &mut seen, "register, verify, sign in").await;
-    let res = app.login(&amina.email, "not the password at all").await;
-    assert_eq!(res.status(), 401);
-    let res = app
-        .post_json(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": amina.refresh}),
-            None,
+api_test!(
+    signing_up_is_in_the_stream_only_and_signing_in_records_nothing,
+    |backend| {
+        let app = crate::helpers::spawn_app(backend).await.unwrap();
+        let amina = app.signup("amina@example.org").await;
+        let mut seen = 0;
+        let fresh = new_events(&app, &mut seen).await;
+        let got: Vec<(&str, &str, &str, Option<&str>)> = fresh
+            .iter()
+            .map(|e| {
+                (
+                    e.event_type.as_str(),
+                    e.subject_kind.as_str(),
+                    e.subject_id.as_str(),
+                    e.actor_id.as_deref(),
+                )
+            })
+            .collect();
+        let me = amina.id.as_str();
+        assert_eq!(
+            got,
+            vec![
+                ("user.registered", "user", me, Some(me)),
+                ("user.email_verified", "user", me, Some(me)),
+            ],
+            "register and verify (sign-in records nothing)"
+        );
+        for e in &fresh {
+            let stored: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+            assert_eq!(stored, json!({}), "{}", e.event_type);
+        }
+        // Neither is an audit entry: the audit log is for decisions.
+        let admin = admin(&app, "root@example.org").await;
+        let _ = new_events(&app, &mut seen).await;
+        let res = app
+            .get_auth(
+                &format!("/api/v1/audit-events?subject_id={me}"),
+                &admin.access,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let audit: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(audit["items"], json!([]), "{audit}");
+        let res = app.login(&amina.email, "not the password at all").await;
+        assert_eq!(res.status(), 401);
+        let res = app
+            .post_json(
+                "/api/v1/auth/refresh",
+                json!({"refresh_token": amina.refresh}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let res = app
+            .post_json(
+                "/api/v1/auth/password-reset",
+                json!({"email": "nobody@example.org"}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+        none_since(
+            &app,
+            &mut seen,
+            "a failed sign-in, a refresh, a reset request",
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let res = app
-        .post_json(
-            "/api/v1/auth/password-reset",
-            json!({"email": "nobody@example.org"}),
-            None,
-        )
-        .await;
-    assert_eq!(res.status(), 202);
-    none_since(
-        &app,
-        &mut seen,
-        "a failed sign-in, a refresh, a reset request",
-    )
-    .await;
-});
+    }
+);
 
 api_test!(profile_and_preference_changes_are_events, |backend| {
     let app = crate::helpers::spawn_app(backend).await.unwrap();
