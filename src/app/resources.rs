@@ -1080,6 +1080,23 @@ fn field_set(
     Ok(Some(set))
 }
 
+/// An optional filter value read with `parse`; a bad one is noted in
+/// `errors` under `field` (all of them are reported together).
+fn parsed<T>(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    match raw.map(parse)? {
+        Ok(value) => Some(value),
+        Err(message) => {
+            errors.push(FieldError::new(field, message));
+            None
+        }
+    }
+}
+
 /// A page of the resources (of `kind`, or of every kind) the caller may
 /// see, after `after` (the page cursor's key), at most `limit`: each as JSON
 /// (only the `fields` asked for) with its key.
@@ -1108,30 +1125,24 @@ pub fn list(
         None => None,
     };
     let mut errors = Vec::new();
-    let language = filter
-        .language
-        .as_deref()
-        .map(LanguageTag::parse)
-        .transpose()
-        .map_err(|m| errors.push(FieldError::new("language", m)))
-        .ok()
-        .flatten();
-    let country = filter
-        .country
-        .as_deref()
-        .map(CountryCode::parse)
-        .transpose()
-        .map_err(|m| errors.push(FieldError::new("country", m)))
-        .ok()
-        .flatten();
-    let license = filter
-        .license
-        .as_deref()
-        .map(doc::check_license)
-        .transpose()
-        .map_err(|m| errors.push(FieldError::new("license", m)))
-        .ok()
-        .flatten();
+    let language = parsed(
+        &mut errors,
+        "language",
+        filter.language.as_deref(),
+        LanguageTag::parse,
+    );
+    let country = parsed(
+        &mut errors,
+        "country",
+        filter.country.as_deref(),
+        CountryCode::parse,
+    );
+    let license = parsed(
+        &mut errors,
+        "license",
+        filter.license.as_deref(),
+        doc::check_license,
+    );
     let q = filter
         .q
         .as_deref()
