@@ -65,6 +65,16 @@ impl Application {
             let settings = settings.clone();
             tokio::task::spawn_blocking(move || Db::connect(&settings)).await??
         };
+        if settings.database.run_migrations {
+            // Resources written before search existed get indexed once.
+            let indexed = db
+                .run(crate::app::resources::index_unindexed)
+                .await
+                .map_err(|e| anyhow::anyhow!("indexing resources for search failed: {e}"))?;
+            if indexed > 0 {
+                tracing::info!(resources = indexed, "indexed resources for search");
+            }
+        }
         let key_path = settings.signing_key_file();
         let (key, created) = {
             let path = key_path.clone();

@@ -54,6 +54,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         institutions::invite, institutions::withdraw, institutions::accept,
         audit::list,
         resources::list_all,
+        resources::suggest,
         resources::courses::list, resources::courses::create, resources::courses::show,
         resources::courses::update, resources::courses::delete, resources::courses::publish,
         resources::courses::archive,

@@ -12,14 +12,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use std::collections::{HashMap, HashSet};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::types::utc;
 use crate::app::resources as app;
 pub use crate::app::resources::{
     AnyResource, Course, Dataset, FILES_MAX, ModelCard, NewDatasetFile, ResourceCore,
-    ResourceFilter, SortParam,
 };
+use crate::app::search;
+pub use crate::app::search::{FacetCount, Highlight, ResourceFilter, SortParam, Suggestion};
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
 use crate::db::audit::Context;
@@ -35,7 +37,8 @@ use crate::http::pagination::{PageQuery, Paginated};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get = crate::api::get;
-    cfg.service(web::resource("/resources").route(get().to(list_all)));
+    cfg.service(web::resource("/resources").route(get().to(list_all)))
+        .service(web::resource("/resources/suggest").route(get().to(suggest)));
     courses::routes(cfg);
     datasets::routes(cfg);
     model_cards::routes(cfg);
@@ -55,6 +58,24 @@ pub struct ResourcePage {
     /// With `fields`, each item carries only the fields named (and `id`, `kind`).
     pub items: Vec<AnyResource>,
     pub next_cursor: Option<String>,
+    /// With `facets=`: for each facet asked, its most frequent values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<HashMap<String, Vec<FacetCount>>>,
+    /// With `highlight=true`: each item's highlights, by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlights: Option<HashMap<String, Highlight>>,
+    /// A first page of a search that found nothing: the query with its
+    /// words corrected from the catalogue's own, when that finds something.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "quechua speech")]
+    pub did_you_mean: Option<String>,
+}
+
+/// Type-ahead answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestions {
+    /// At most 10: tags first (at most 3), then titles, best first.
+    pub items: Vec<Suggestion>,
 }
 
 /// Fields of a new resource every kind accepts (a PATCH takes the same,
@@ -332,14 +353,55 @@ async fn list(
     page: PageQuery,
     filter: ResourceFilter,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page.parse::<app::ListKey>()?;
+    let page = page.parse::<search::ListKey>()?;
     let (after, limit) = (page.after.clone(), page.fetch_limit());
-    let items = db
-        .run(move |conn| app::list(conn, principal.as_ref(), kind, filter, after, limit))
+    let listing = db
+        .run(move |conn| search::list(conn, principal.as_ref(), kind, filter, after, limit))
         .await?;
-    Ok(Paginated::from_rows(items, &page, |(_, k)| k.clone())
-        .map(|(v, _)| v)
-        .respond(&req))
+    let page = Paginated::from_rows(listing.items, &page, |(_, k)| k.clone()).map(|(v, _)| v);
+    let mut extra = Map::new();
+    if let Some(f) = listing.facets {
+        extra.insert("facets".into(), Value::Object(f));
+    }
+    if let Some(mut h) = listing.highlights {
+        // Only the items of this page (one more was fetched).
+        let ids: HashSet<&str> = page.items.iter().filter_map(|i| i["id"].as_str()).collect();
+        h.retain(|id, _| ids.contains(id.as_str()));
+        extra.insert("highlights".into(), Value::Object(h));
+    }
+    if let Some(d) = listing.did_you_mean {
+        extra.insert("did_you_mean".into(), Value::String(d));
+    }
+    Ok(page.respond_with(&req, extra))
+}
+
+/// Type-ahead for a search box: titles and tags of what you may see that
+/// start like `q` (its last word taken as a prefix). Small and fast.
+#[utoipa::path(get, path = "/api/v1/resources/suggest", tag = "resources",
+    params(SuggestQuery),
+    responses(
+        (status = 200, description = "At most 10 suggestions", body = Suggestions),
+        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn suggest(
+    db: web::Data<Db>,
+    MaybePrincipal(principal): MaybePrincipal,
+    Query(q): Query<SuggestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let items = db
+        .run(move |conn| search::suggest(conn, principal.as_ref(), &q.q, q.kind))
+        .await?;
+    Ok(HttpResponse::Ok().json(Suggestions { items }))
+}
+
+/// What type-ahead is asked.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SuggestQuery {
+    /// What was typed so far (at most 100 characters).
+    #[param(example = "quec")]
+    pub q: String,
+    /// One kind only.
+    pub kind: Option<ResourceKind>,
 }
 
 /// Search every kind at once.

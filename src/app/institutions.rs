@@ -576,6 +576,11 @@ pub async fn update(
             write_transaction(conn, |conn| {
                 store::update(conn, &row.id, &changes)?;
                 let updated = store::by_slug(conn, &row.slug)?.ok_or_else(vanished)?;
+                if updated.name != row.name {
+                    // Search finds resources by their institution's name.
+                    let ids = crate::db::resources::ids_of_institution(conn, &row.id)?;
+                    crate::app::resources::reindex(conn, &ids)?;
+                }
                 record(conn, &ctx, &row.id, &event)?;
                 Ok::<_, ApiError>(updated)
             })

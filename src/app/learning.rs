@@ -463,6 +463,7 @@ pub fn add_module(
             updated_at: now,
         };
         store::insert_module(conn, &row)?;
+        crate::app::resources::reindex(conn, &[course_id.to_string()])?;
         let mut out = Recorder::default();
         out.push(Event::ModuleCreated {
             module: ModulePlace {
@@ -518,6 +519,7 @@ pub fn change_module(
         }
         changes.updated_at = Some(now());
         store::update_module(conn, module_id, &changes)?;
+        crate::app::resources::reindex(conn, &[course_id.to_string()])?;
         let mut out = Recorder::default();
         out.push(Event::ModuleUpdated {
             module_id: module_id.to_string(),
@@ -557,6 +559,7 @@ pub fn delete_module(
             _ => {}
         }
         store::delete_module(conn, &module)?;
+        crate::app::resources::reindex(conn, &[course_id.to_string()])?;
         let mut out = Recorder::default();
         out.push(Event::ModuleDeleted {
             module: ModulePlace {

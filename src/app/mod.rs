@@ -11,3 +11,4 @@ pub mod learning;
 pub mod notifications;
 pub mod partnerships;
 pub mod resources;
+pub mod search;

@@ -21,26 +21,24 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::app::events;
 use crate::auth::Principal;
 use crate::db::audit::Context;
 use crate::db::institutions as institutions_store;
 use crate::db::learning::ModuleRow;
-use crate::db::resources::{
-    self as store, After, Content, FileRow, Loaded, ResourceRow, Sort, Viewer,
-};
+use crate::db::resources::{self as store, Content, FileRow, Loaded, ResourceRow, Viewer};
+use crate::db::search as search_store;
 use crate::db::{DbConnection, now, write_transaction};
 use crate::domain::events::{Event, ResourceSummary};
 use crate::domain::policy::{
     self, Action, Actor, InstitutionFacts, InstitutionRole, ResourceFacts,
 };
 use crate::domain::resource::{
-    self as doc, AccessLevel, CourseFields, DatasetFields, Details, Document, Link,
-    ModelCardFields, Refused, ResourceKind, RiskTier, Status, Step, Visibility,
+    self as doc, CourseFields, DatasetFields, Details, Document, Link, ModelCardFields, Refused,
+    ResourceKind, Status, Step, Visibility,
 };
-use crate::domain::{CountryCode, LanguageTag};
 use crate::error::{ApiError, FieldError};
 use crate::http::etag;
 use crate::problem_types::ProblemType;
@@ -87,7 +85,7 @@ pub fn details_of(row: &ResourceRow) -> Result<Details, ApiError> {
 
 /// A read that failed on a stored value outside its set (a word that is no
 /// kind, status…): a 500 whose log names the rows that hold such values.
-fn unreadable(conn: &mut DbConnection, err: diesel::result::Error) -> ApiError {
+pub(crate) fn unreadable(conn: &mut DbConnection, err: diesel::result::Error) -> ApiError {
     if let diesel::result::Error::DeserializationError(_) = &err {
         let rows = store::unreadable(conn).unwrap_or_default();
         return ApiError::internal(
@@ -398,20 +396,25 @@ fn links_of(rows: &[(String, doc::Relation, String)], source: &str) -> Vec<Link>
 /// The representations of `items` as `actor` sees them: links to and (with
 /// `reverse`) from resources they may not see are left out, and so are the
 /// datasets a model card's results name that they may not see.
-fn represent(
+pub(crate) fn represent(
     conn: &mut DbConnection,
     items: &[Loaded],
     viewer: &Viewer,
     actor: &Actor,
     reverse: bool,
+    links: bool,
 ) -> Result<Vec<AnyResource>, ApiError> {
     let ids: Vec<String> = items.iter().map(|l| l.row.id.clone()).collect();
-    let relations = store::relations_of(conn, &ids)?;
+    let relations = if links {
+        store::relations_of(conn, &ids)?
+    } else {
+        Vec::new()
+    };
     let mut others: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
     let mut details = Vec::with_capacity(items.len());
     for l in items {
         let d = details_of(&l.row)?;
-        if let Details::ModelCard(m) = &d {
+        if let (true, Details::ModelCard(m)) = (links, &d) {
             others.extend(m.results.iter().filter_map(|r| r.dataset_id.clone()));
         }
         details.push(d);
@@ -489,7 +492,7 @@ fn represent_one(
     viewer: &Viewer,
     actor: &Actor,
 ) -> Result<AnyResource, ApiError> {
-    represent(conn, std::slice::from_ref(l), viewer, actor, true)?
+    represent(conn, std::slice::from_ref(l), viewer, actor, true, true)?
         .pop()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no representation")))
 }
@@ -513,7 +516,6 @@ fn content_of(d: &Document) -> Content {
         languages: list(&d.core.languages),
         countries: list(&d.core.countries),
         tags: list(&d.core.tags),
-        search_text: doc::search_text(&d.core),
         visibility: d.core.visibility,
         access_level: d.details.access_level(),
         risk_tier: d.details.risk_tier(),
@@ -551,7 +553,6 @@ fn new_row(
         languages: c.languages,
         countries: c.countries,
         tags: c.tags,
-        search_text: c.search_text,
         visibility: c.visibility,
         status,
         version,
@@ -694,6 +695,55 @@ fn lock(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
 
 /// Creates a draft of `kind` from `body` (the document plus `institution`,
 /// the slug of the owner, which the caller edits for).
+/// Rewrites the search index of these resources from what is stored
+/// (their texts, their institution's name, a course's module titles):
+/// after an edit, a module change, an institution's new name.
+pub fn reindex(conn: &mut DbConnection, ids: &[String]) -> Result<(), ApiError> {
+    for chunk in ids.chunks(500) {
+        let loaded = store::by_ids(conn, chunk).map_err(|e| unreadable(conn, e))?;
+        let courses: Vec<String> = loaded
+            .iter()
+            .filter(|l| l.row.kind == ResourceKind::Course)
+            .map(|l| l.row.id.clone())
+            .collect();
+        let modules = crate::db::learning::modules_of(conn, &courses)?;
+        let mut docs = Vec::with_capacity(loaded.len());
+        for l in &loaded {
+            let d = document_of(&l.row, Vec::new())?;
+            let mut extra: Vec<&str> = vec![&l.institution_name];
+            extra.extend(
+                modules
+                    .iter()
+                    .filter(|m| m.course_id == l.row.id)
+                    .map(|m| m.title.as_str()),
+            );
+            docs.push((l.row.id.clone(), doc::indexed(&d, &extra)));
+        }
+        search_store::index(conn, &docs)?;
+    }
+    Ok(())
+}
+
+/// Indexes the resources written before search existed (and gives them
+/// the terms added since), a batch at a time; run at start.
+pub fn index_unindexed(conn: &mut DbConnection) -> Result<usize, ApiError> {
+    let mut done = 0;
+    loop {
+        let ids = search_store::unindexed(conn, 1000)?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        write_transaction(conn, |conn| {
+            for l in store::by_ids(conn, &ids).map_err(|e| unreadable(conn, e))? {
+                let d = document_of(&l.row, Vec::new())?;
+                store::replace_terms(conn, &l.row.id, &doc::terms(&d))?;
+            }
+            reindex(conn, &ids)
+        })?;
+        done += ids.len();
+    }
+}
+
 pub fn create(
     conn: &mut DbConnection,
     ctx: &Context,
@@ -759,8 +809,9 @@ pub fn create(
             },
         );
         store::insert(conn, &row)?;
-        store::replace_terms(conn, &id, &doc::terms(&d.core))?;
+        store::replace_terms(conn, &id, &doc::terms(&d))?;
         store::replace_relations(conn, &id, &d.core.related)?;
+        search_store::index(conn, &[(id.clone(), doc::indexed(&d, &[&inst.name]))])?;
         let event = Event::ResourceCreated {
             kind,
             title: row.title.clone(),
@@ -845,7 +896,8 @@ pub fn update(
         // Checked last: a bad body is a 400 whatever version it names.
         check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
         store::update_content(conn, id, &content_of(&d), now())?;
-        store::replace_terms(conn, id, &doc::terms(&d.core))?;
+        store::replace_terms(conn, id, &doc::terms(&d))?;
+        reindex(conn, &[id.to_string()])?;
         if d.core.related != before.core.related {
             store::replace_relations(conn, id, &d.core.related)?;
         }
@@ -993,219 +1045,6 @@ fn change_status(
         let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
         represent_one(conn, &l, &viewer, &act)
     })
-}
-
-// ----- lists ---------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum SortParam {
-    #[serde(rename = "-published_at")]
-    NewestFirst,
-    #[serde(rename = "published_at")]
-    OldestFirst,
-    #[serde(rename = "title")]
-    Title,
-    #[serde(rename = "-title")]
-    TitleDesc,
-}
-
-/// Filters of the resource lists (`kind`, `risk_tier` and `access_level`
-/// match only resources that have them).
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ResourceFilter {
-    /// Owning institution's slug.
-    pub institution: Option<String>,
-    /// A language; `sw` also matches `sw-KE`.
-    #[param(value_type = Option<crate::domain::vocab::Language>)]
-    pub language: Option<String>,
-    /// A target country.
-    #[param(value_type = Option<crate::domain::vocab::Country>)]
-    pub country: Option<String>,
-    pub tag: Option<String>,
-    #[param(value_type = Option<crate::domain::vocab::Licence>)]
-    pub license: Option<String>,
-    /// Default `published`; `draft` lists the drafts of institutions you edit for.
-    pub status: Option<Status>,
-    /// `/resources` only in practice: one kind.
-    pub kind: Option<ResourceKind>,
-    /// Model cards.
-    pub risk_tier: Option<RiskTier>,
-    /// Datasets.
-    pub access_level: Option<AccessLevel>,
-    /// Case-insensitive match on title, summary and tags.
-    pub q: Option<String>,
-    /// `-published_at` (newest first, the default), `published_at`, `title` or `-title`.
-    pub sort: Option<SortParam>,
-    /// Comma-separated top-level fields to return (`id` and `kind` always come).
-    pub fields: Option<String>,
-}
-
-/// Where a list item sits in its order: the keyset of its page cursor.
-pub type ListKey = (Sort, After);
-
-fn page_key(sort: Sort, l: &Loaded) -> ListKey {
-    let after = match sort {
-        Sort::NewestFirst | Sort::OldestFirst => After::Time(l.row.listed_at, l.row.id.clone()),
-        Sort::Title | Sort::TitleDesc => After::Title(l.row.title_lower.clone(), l.row.id.clone()),
-    };
-    (sort, after)
-}
-
-fn field_set(
-    kind: Option<ResourceKind>,
-    raw: Option<&str>,
-) -> Result<Option<HashSet<String>>, FieldError> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    let kinds: Vec<ResourceKind> = match kind {
-        Some(k) => vec![k],
-        None => ResourceKind::ALL.to_vec(),
-    };
-    let known = |f: &str| {
-        doc::CORE_FIELDS.contains(&f)
-            || doc::READ_ONLY_FIELDS.contains(&f) && f != "related_from"
-            || kinds.iter().any(|k| doc::kind_fields(*k).contains(&f))
-    };
-    let mut set: HashSet<String> = ["id", "kind"].iter().map(|s| (*s).to_string()).collect();
-    for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        if !known(f) {
-            return Err(FieldError::new(
-                "fields",
-                format!("`{f}` is not a field of these resources."),
-            ));
-        }
-        set.insert(f.to_string());
-    }
-    Ok(Some(set))
-}
-
-/// An optional filter value read with `parse`; a bad one is noted in
-/// `errors` under `field` (all of them are reported together).
-fn parsed<T>(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    raw: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    match raw.map(parse)? {
-        Ok(value) => Some(value),
-        Err(message) => {
-            errors.push(FieldError::new(field, message));
-            None
-        }
-    }
-}
-
-/// A page of the resources (of `kind`, or of every kind) the caller may
-/// see, after `after` (the page cursor's key), at most `limit`: each as JSON
-/// (only the `fields` asked for) with its key.
-pub fn list(
-    conn: &mut DbConnection,
-    principal: Option<&Principal>,
-    kind: Option<ResourceKind>,
-    filter: ResourceFilter,
-    after: Option<ListKey>,
-    limit: i64,
-) -> Result<Vec<(Value, ListKey)>, ApiError> {
-    let sort = match filter.sort.unwrap_or(SortParam::NewestFirst) {
-        SortParam::NewestFirst => Sort::NewestFirst,
-        SortParam::OldestFirst => Sort::OldestFirst,
-        SortParam::Title => Sort::Title,
-        SortParam::TitleDesc => Sort::TitleDesc,
-    };
-    let after = match after {
-        Some((s, a)) if s == sort => Some(a),
-        Some(_) => {
-            return Err(ApiError::field(
-                "cursor",
-                "This cursor belongs to another sort order.",
-            ));
-        }
-        None => None,
-    };
-    let mut errors = Vec::new();
-    let language = parsed(
-        &mut errors,
-        "language",
-        filter.language.as_deref(),
-        LanguageTag::parse,
-    );
-    let country = parsed(
-        &mut errors,
-        "country",
-        filter.country.as_deref(),
-        CountryCode::parse,
-    );
-    let license = parsed(
-        &mut errors,
-        "license",
-        filter.license.as_deref(),
-        doc::check_license,
-    );
-    let q = filter
-        .q
-        .as_deref()
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(str::to_lowercase);
-    if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        errors.push(FieldError::new("q", "At most 200 characters."));
-    }
-    let tag = filter
-        .tag
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if tag.is_some_and(|t| t.chars().count() > doc::TAG_MAX) {
-        errors.push(FieldError::new("tag", "At most 50 characters."));
-    }
-    if filter.institution.as_ref().is_some_and(|s| s.len() > 64) {
-        errors.push(FieldError::new("institution", "At most 64 characters."));
-    }
-    let fields = field_set(kind.or(filter.kind), filter.fields.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let kind_filter = match (kind, filter.kind) {
-        (Some(k), Some(f)) if k != f => return Ok(Vec::new()),
-        (Some(k), _) | (None, Some(k)) => Some(k),
-        (None, None) => None,
-    };
-    let f = store::Filter {
-        kind: kind_filter,
-        institution: filter.institution.clone(),
-        language: language.map(|l| l.as_str().to_string()),
-        country: country.map(|c| c.as_str().to_string()),
-        tag: tag.map(str::to_string),
-        license,
-        status: filter.status.unwrap_or(Status::Published),
-        risk_tier: filter.risk_tier,
-        access_level: filter.access_level,
-        q,
-    };
-    let viewer = Viewer::load(
-        conn,
-        principal.map(|p| p.user.id.as_str()),
-        principal.is_some_and(Principal::is_admin),
-    )?;
-    let rows =
-        store::list(conn, &viewer, &f, sort, after, limit).map_err(|e| unreadable(conn, e))?;
-    let act = Principal::actor_of(principal);
-    let items = represent(conn, &rows, &viewer, &act, false)?;
-    rows.iter()
-        .zip(items)
-        .map(|(l, item)| {
-            let mut value = item.to_json()?;
-            if let (Some(keep), Value::Object(map)) = (&fields, &mut value) {
-                map.retain(|k, _| keep.contains(k));
-            }
-            Ok((value, page_key(sort, l)))
-        })
-        .collect()
 }
 
 // ----- dataset files -------------------------------------------------------------
@@ -1460,7 +1299,7 @@ pub fn import(conn: &mut DbConnection, ctx: &Context, items: &[Import]) -> Resul
                 },
             ));
             terms.extend(
-                doc::terms(&d.core)
+                doc::terms(d)
                     .into_iter()
                     .map(|(facet, value)| (item.id.clone(), facet, value)),
             );
@@ -1472,8 +1311,26 @@ pub fn import(conn: &mut DbConnection, ctx: &Context, items: &[Import]) -> Resul
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
+        let mut names: HashMap<&str, String> = HashMap::new();
+        for item in items {
+            if !names.contains_key(item.institution_id.as_str()) {
+                let name = institutions_store::by_id(conn, &item.institution_id)?
+                    .map(|i| i.name)
+                    .unwrap_or_default();
+                names.insert(&item.institution_id, name);
+            }
+        }
+        let docs: Vec<(String, crate::domain::search::Indexed)> = items
+            .iter()
+            .map(|item| {
+                let mut extra: Vec<&str> = vec![names[item.institution_id.as_str()].as_str()];
+                extra.extend(item.modules.iter().map(|m| m.title.as_str()));
+                (item.id.clone(), doc::indexed(&item.document, &extra))
+            })
+            .collect();
         store::insert_all(conn, &rows)?;
         store::insert_terms(conn, &terms)?;
+        search_store::index(conn, &docs)?;
         store::insert_relations(conn, &links)?;
         store::insert_files(conn, &files)?;
         let modules: Vec<ModuleRow> = items

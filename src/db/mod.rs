@@ -5,6 +5,29 @@
 //! of HTTP. Handlers reach the database only through [`Db::run`], which moves
 //! the blocking diesel call off the async executor.
 
+/// PostgreSQL takes at most 65,535 bound values per statement.
+pub const BIND_MAX: usize = 30_000;
+
+/// Inserts `rows` (each binding `$columns` values) into `$table`: several
+/// rows per statement on PostgreSQL, one round trip per chunk; row by row on
+/// SQLite, which has no round trips to save.
+macro_rules! insert_batched {
+    ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {{
+        let conn: &mut $crate::db::DbConnection = $conn;
+        let rows = $rows;
+        if let $crate::db::DbConnection::Postgres(pg) = &mut *conn {
+            for chunk in rows.chunks(($crate::db::BIND_MAX / $columns).max(1)) {
+                diesel::insert_into($table).values(chunk).execute(pg)?;
+            }
+        } else {
+            for row in rows {
+                diesel::insert_into($table).values(row).execute(conn)?;
+            }
+        }
+        Ok(())
+    }};
+}
+
 pub mod access;
 pub mod accounts;
 pub mod audit;
@@ -17,6 +40,7 @@ pub mod outbox;
 pub mod partnerships;
 pub mod resources;
 pub mod schema;
+pub mod search;
 pub mod words;
 
 use std::fmt;

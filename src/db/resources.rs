@@ -10,9 +10,11 @@ use super::schema::{
     resource_terms as rt, resources as rs,
 };
 use super::words::text_column;
+use crate::config::Backend;
 use crate::domain::resource::{
     AccessLevel, Link, Relation, ResourceKind, RiskTier, Status, Visibility,
 };
+use diesel::sql_types::BigInt;
 
 // Stored as their words; a word outside the set reads as an error.
 text_column!(
@@ -23,29 +25,6 @@ text_column!(
     RiskTier,
     Relation
 );
-
-/// PostgreSQL takes at most 65,535 bound values per statement.
-const BIND_MAX: usize = 30_000;
-
-/// Inserts `rows` (each binding `$columns` values) into `$table`: several
-/// rows per statement on PostgreSQL, one round trip per chunk; row by row on
-/// SQLite, which has no round trips to save.
-macro_rules! insert_batched {
-    ($conn:expr, $table:expr, $rows:expr, $columns:expr) => {{
-        let conn: &mut DbConnection = $conn;
-        let rows = $rows;
-        if let DbConnection::Postgres(pg) = &mut *conn {
-            for chunk in rows.chunks((BIND_MAX / $columns).max(1)) {
-                diesel::insert_into($table).values(chunk).execute(pg)?;
-            }
-        } else {
-            for row in rows {
-                diesel::insert_into($table).values(row).execute(conn)?;
-            }
-        }
-        Ok(())
-    }};
-}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = rs)]
@@ -61,7 +40,6 @@ pub struct ResourceRow {
     pub languages: String,
     pub countries: String,
     pub tags: String,
-    pub search_text: String,
     pub visibility: Visibility,
     pub status: Status,
     pub version: i64,
@@ -84,18 +62,20 @@ pub struct Loaded {
     pub institution_slug: String,
     pub institution_verified: bool,
     pub institution_country: String,
+    pub institution_name: String,
 }
 
-type LoadedTuple = (ResourceRow, String, bool, String);
+type LoadedTuple = (ResourceRow, String, bool, String, String);
 
 fn loaded(
-    (row, institution_slug, institution_verified, institution_country): LoadedTuple,
+    (row, institution_slug, institution_verified, institution_country, institution_name): LoadedTuple,
 ) -> Loaded {
     Loaded {
         row,
         institution_slug,
         institution_verified,
         institution_country,
+        institution_name,
     }
 }
 
@@ -111,7 +91,6 @@ pub struct Content {
     pub languages: String,
     pub countries: String,
     pub tags: String,
-    pub search_text: String,
     pub visibility: Visibility,
     pub access_level: Option<AccessLevel>,
     pub risk_tier: Option<RiskTier>,
@@ -143,7 +122,6 @@ struct InsertRow<'a> {
     languages: &'a str,
     countries: &'a str,
     tags: &'a str,
-    search_text: &'a str,
     visibility: &'static str,
     status: &'static str,
     version: i64,
@@ -172,7 +150,6 @@ impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
             languages: &r.languages,
             countries: &r.countries,
             tags: &r.tags,
-            search_text: &r.search_text,
             visibility: r.visibility.as_str(),
             status: r.status.as_str(),
             version: r.version,
@@ -192,7 +169,7 @@ impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
 /// Inserts many resources at once (a bulk import).
 pub fn insert_all(conn: &mut DbConnection, rows: &[ResourceRow]) -> QueryResult<()> {
     let rows: Vec<InsertRow> = rows.iter().map(InsertRow::from).collect();
-    insert_batched!(conn, rs::table, &rows, 24)
+    insert_batched!(conn, rs::table, &rows, 23)
 }
 
 /// Inserts the search terms of many resources: `(resource, facet, value)`.
@@ -265,6 +242,7 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Loaded>> {
             it::slug,
             it::verified,
             it::country,
+            it::name,
         ))
         .first::<LoadedTuple>(conn)
         .optional()
@@ -284,6 +262,7 @@ pub fn by_ids(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Loaded
             it::slug,
             it::verified,
             it::country,
+            it::name,
         ))
         .load::<LoadedTuple>(conn)
         .map(|v| v.into_iter().map(loaded).collect())
@@ -350,6 +329,17 @@ pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResu
 pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
     diesel::delete(rs::table.filter(rs::id.eq(id))).execute(conn)?;
     Ok(())
+}
+
+/// The ids of every resource an institution owns.
+pub fn ids_of_institution(
+    conn: &mut DbConnection,
+    institution_id: &str,
+) -> QueryResult<Vec<String>> {
+    rs::table
+        .filter(rs::institution_id.eq(institution_id))
+        .select(rs::id)
+        .load(conn)
 }
 
 /// Published or archived resources an institution owns.
@@ -518,7 +508,7 @@ impl Viewer {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Sort {
-    /// `-published_at` (the default): newest first.
+    /// `-published_at` (the default without `q`): newest first.
     NewestFirst,
     /// `published_at`.
     OldestFirst,
@@ -526,32 +516,187 @@ pub enum Sort {
     Title,
     /// `-title`.
     TitleDesc,
+    /// `relevance` (the default with `q`): best score first, then newest.
+    Relevance,
 }
 
-/// Where the previous page ended: the sort value and the id.
+/// Where the previous page ended: the sort value(s) and the id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum After {
     Time(NaiveDateTime, String),
     Title(String, String),
+    Score(i64, NaiveDateTime, String),
 }
 
+/// A field resources can be filtered and counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Facet {
+    Kind,
+    Institution,
+    Language,
+    Country,
+    License,
+    Tag,
+    AccessLevel,
+    RiskTier,
+    Level,
+    Delivery,
+}
+
+impl Facet {
+    pub const ALL: &[Facet] = &[
+        Self::Kind,
+        Self::Institution,
+        Self::Language,
+        Self::Country,
+        Self::License,
+        Self::Tag,
+        Self::AccessLevel,
+        Self::RiskTier,
+        Self::Level,
+        Self::Delivery,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kind => "kind",
+            Self::Institution => "institution",
+            Self::Language => "language",
+            Self::Country => "country",
+            Self::License => "license",
+            Self::Tag => "tag",
+            Self::AccessLevel => "access_level",
+            Self::RiskTier => "risk_tier",
+            Self::Level => "level",
+            Self::Delivery => "delivery",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// The facets kept as rows of `resource_terms` (lowercased).
+    fn term(self) -> Option<&'static str> {
+        match self {
+            Self::Language | Self::Country | Self::Tag | Self::Level | Self::Delivery => {
+                Some(self.name())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which resources a list wants.
 #[derive(Debug, Clone)]
 pub struct Filter {
-    pub kind: Option<ResourceKind>,
-    pub institution: Option<String>,
-    pub language: Option<String>,
-    pub country: Option<String>,
-    pub tag: Option<String>,
-    pub license: Option<String>,
     pub status: Status,
-    pub risk_tier: Option<RiskTier>,
-    pub access_level: Option<AccessLevel>,
-    /// Lowercased.
-    pub q: Option<String>,
+    /// Each facet's accepted values (any of them; facets combine with AND),
+    /// as stored: words, slugs, SPDX ids, lowercased terms.
+    pub facets: Vec<(Facet, Vec<String>)>,
+    /// Filters that always hold (a query's `field:value`), even where a
+    /// facet's own filter is left out to count its other values.
+    pub fixed: Vec<(Facet, Vec<String>)>,
+    /// What the text must match.
+    pub text: Option<crate::domain::search::Query>,
 }
 
-/// One page of the resources `viewer` may see. The visibility condition is
-/// `domain::policy::resource_visible` in SQL.
+type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
+// The terms a filter looks in, apart from the terms a facet counts.
+diesel::alias!(super::schema::resource_terms as filter_terms: FilterTerms);
+/// Resources with their institution and their terms (facet counts).
+type TermSource = diesel::helper_types::InnerJoinQuerySource<Source, rt::table>;
+
+fn and<QS: 'static>(
+    a: super::search::Condition<QS>,
+    b: super::search::Condition<QS>,
+) -> super::search::Condition<QS> {
+    Box::new(a.and(b))
+}
+
+/// The resources of `f` that `viewer` may see, as one condition on a query
+/// over `$qs` (resources joined with institutions, perhaps more); `except`
+/// leaves out that facet's own filter (to count its other values). The
+/// visibility part is `domain::policy::resource_visible` in SQL.
+macro_rules! condition {
+    ($qs:ty, $backend:expr, $viewer:expr, $f:expr, $except:expr) => {{
+        let (backend, viewer, f, except): (Backend, &Viewer, &Filter, Option<Facet>) =
+            ($backend, $viewer, $f, $except);
+        let mut c: super::search::Condition<$qs> = Box::new(rs::status.eq(f.status));
+        if !viewer.admin {
+            // Lists of words bind as text (`eq_any` binds through each backend).
+            let mut open = vec![Visibility::Public.as_str()];
+            if viewer.signed_in {
+                open.push(Visibility::Registered.as_str());
+            }
+            c = and(
+                c,
+                Box::new(
+                    rs::status
+                        .eq(Status::Draft)
+                        .and(rs::institution_id.eq_any(viewer.editor_of()))
+                        .or(rs::status.ne(Status::Draft).and(
+                            rs::institution_id
+                                .eq_any(viewer.member_of())
+                                .or(it::verified.eq(true).and(
+                                    rs::visibility.eq_any(open).or(rs::visibility
+                                        .eq(Visibility::Partnership)
+                                        .and(rs::id.eq_any(viewer.partnership_shared.clone()))),
+                                )),
+                        )),
+                ),
+            );
+        }
+        let facets = f
+            .facets
+            .iter()
+            .filter(|(facet, _)| Some(*facet) != except)
+            .chain(&f.fixed);
+        for (facet, values) in facets {
+            let values = values.clone();
+            let one: super::search::Condition<$qs> = if let Some(term) = facet.term() {
+                Box::new(
+                    rs::id.eq_any(
+                        filter_terms
+                            .filter(filter_terms.field(rt::facet).eq(term))
+                            .filter(filter_terms.field(rt::value).eq_any(values))
+                            .select(filter_terms.field(rt::resource_id)),
+                    ),
+                )
+            } else {
+                match facet {
+                    Facet::Kind => Box::new(rs::kind.eq_any(values)),
+                    Facet::Institution => Box::new(it::slug.eq_any(values)),
+                    Facet::License => Box::new(rs::license.eq_any(values).assume_not_null()),
+                    Facet::AccessLevel => {
+                        Box::new(rs::access_level.eq_any(values).assume_not_null())
+                    }
+                    Facet::RiskTier => Box::new(rs::risk_tier.eq_any(values).assume_not_null()),
+                    _ => Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0")),
+                }
+            };
+            c = and(c, one);
+        }
+        if let Some(q) = &f.text {
+            for more in super::search::conditions(backend, q, super::search::Fields::All) {
+                c = and(c, more);
+            }
+        }
+        c
+    }};
+}
+
+fn condition(
+    backend: Backend,
+    viewer: &Viewer,
+    f: &Filter,
+    except: Option<Facet>,
+) -> super::search::Condition<Source> {
+    condition!(Source, backend, viewer, f, except)
+}
+
+/// One page of the resources `viewer` may see, each with its score (0
+/// unless sorted by relevance).
 pub fn list(
     conn: &mut DbConnection,
     viewer: &Viewer,
@@ -559,7 +704,12 @@ pub fn list(
     sort: Sort,
     after: Option<After>,
     limit: i64,
-) -> QueryResult<Vec<Loaded>> {
+) -> QueryResult<Vec<(Loaded, i64)>> {
+    let backend = conn.backend();
+    let score = || match (&f.text, sort) {
+        (Some(q), Sort::Relevance) => super::search::score::<Source>(backend, q),
+        _ => Box::new(diesel::dsl::sql::<BigInt>("0")),
+    };
     let mut q = rs::table
         .inner_join(it::table)
         .select((
@@ -567,74 +717,21 @@ pub fn list(
             it::slug,
             it::verified,
             it::country,
+            it::name,
+            score(),
         ))
-        .filter(rs::status.eq(f.status))
+        .filter(condition(backend, viewer, f, None))
         .limit(limit)
         .into_boxed();
-    if !viewer.admin {
-        // Lists of words bind as text (`eq_any` binds through each backend).
-        let mut open = vec![Visibility::Public.as_str()];
-        if viewer.signed_in {
-            open.push(Visibility::Registered.as_str());
-        }
-        q = q.filter(
-            rs::status
-                .eq(Status::Draft)
-                .and(rs::institution_id.eq_any(viewer.editor_of()))
-                .or(rs::status.ne(Status::Draft).and(
-                    rs::institution_id
-                        .eq_any(viewer.member_of())
-                        .or(it::verified.eq(true).and(
-                            rs::visibility.eq_any(open).or(rs::visibility
-                                .eq(Visibility::Partnership)
-                                .and(rs::id.eq_any(viewer.partnership_shared.clone()))),
-                        )),
-                )),
-        );
-    }
-    if let Some(v) = f.kind {
-        q = q.filter(rs::kind.eq(v));
-    }
-    if let Some(v) = &f.institution {
-        q = q.filter(it::slug.eq(v.clone()));
-    }
-    if let Some(v) = &f.license {
-        q = q.filter(rs::license.eq(v.clone()));
-    }
-    if let Some(v) = f.risk_tier {
-        q = q.filter(rs::risk_tier.eq(v));
-    }
-    if let Some(v) = f.access_level {
-        q = q.filter(rs::access_level.eq(v));
-    }
-    for (facet, value) in [
-        ("language", &f.language),
-        ("country", &f.country),
-        ("tag", &f.tag),
-    ] {
-        if let Some(v) = value {
-            q = q.filter(
-                rs::id.eq_any(
-                    rt::table
-                        .filter(rt::facet.eq(facet))
-                        .filter(rt::value.eq(v.to_lowercase()))
-                        .select(rt::resource_id),
-                ),
-            );
-        }
-    }
-    if let Some(v) = &f.q {
-        let escaped = v
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        q = q.filter(rs::search_text.like(format!("%{escaped}%")).escape('\\'));
-    }
     q = match sort {
         Sort::NewestFirst => q.order((rs::listed_at.desc(), rs::id.desc())),
         Sort::OldestFirst => q.order((rs::listed_at.asc(), rs::id.asc())),
         Sort::Title => q.order((rs::title_lower.asc(), rs::id.asc())),
         Sort::TitleDesc => q.order((rs::title_lower.desc(), rs::id.desc())),
+        Sort::Relevance => q
+            .order(score().desc())
+            .then_order_by(rs::listed_at.desc())
+            .then_order_by(rs::id.desc()),
     };
     match (sort, after) {
         (Sort::NewestFirst, Some(After::Time(at, id))) => {
@@ -665,10 +762,159 @@ pub fn list(
                     .or(rs::title_lower.eq(t).and(rs::id.lt(id))),
             );
         }
+        (Sort::Relevance, Some(After::Score(s, at, id))) => {
+            let sc = score();
+            q = q.filter(
+                score().lt(s).or(sc.eq(s).and(
+                    rs::listed_at
+                        .lt(at)
+                        .or(rs::listed_at.eq(at).and(rs::id.lt(id))),
+                )),
+            );
+        }
         _ => {}
     }
-    q.load::<LoadedTuple>(conn)
-        .map(|v| v.into_iter().map(loaded).collect())
+    q.load::<(ResourceRow, String, bool, String, String, i64)>(conn)
+        .map(|v| {
+            v.into_iter()
+                .map(|(row, slug, verified, country, name, score)| {
+                    (loaded((row, slug, verified, country, name)), score)
+                })
+                .collect()
+        })
+}
+
+/// The `top` most frequent values of `facet` among the resources of `f`
+/// that `viewer` may see, with their counts. The facet's own filter is
+/// left out (the other values of a facet a reader picked from still
+/// count: "multi-select" facets).
+pub fn facet_counts(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    f: &Filter,
+    facet: Facet,
+    top: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    use diesel::dsl::count_star;
+    let backend = conn.backend();
+    let cond = || condition(backend, viewer, f, Some(facet));
+    if let Some(term) = facet.term() {
+        return rs::table
+            .inner_join(it::table)
+            .inner_join(rt::table)
+            .filter(rt::facet.eq(term))
+            .filter(condition!(TermSource, backend, viewer, f, Some(facet)))
+            .group_by(rt::value)
+            .select((rt::value, count_star()))
+            .order((count_star().desc(), rt::value.asc()))
+            .limit(top)
+            .into_boxed()
+            .load(conn);
+    }
+    let base = rs::table.inner_join(it::table).filter(cond());
+    macro_rules! by {
+        ($col:expr) => {
+            base.group_by($col)
+                .select(($col, count_star()))
+                .order((count_star().desc(), $col.asc()))
+                .limit(top)
+                .into_boxed()
+                .load::<(Option<String>, i64)>(conn)
+                .map(|v| v.into_iter().filter_map(|(k, n)| Some((k?, n))).collect())
+        };
+    }
+    match facet {
+        Facet::Kind => base
+            .group_by(rs::kind)
+            .select((rs::kind, count_star()))
+            .order((count_star().desc(), rs::kind.asc()))
+            .limit(top)
+            .into_boxed()
+            .load::<(ResourceKind, i64)>(conn)
+            .map(|v| {
+                v.into_iter()
+                    .map(|(k, n)| (k.as_str().to_string(), n))
+                    .collect()
+            }),
+        Facet::Institution => base
+            .group_by(it::slug)
+            .select((it::slug, count_star()))
+            .order((count_star().desc(), it::slug.asc()))
+            .limit(top)
+            .into_boxed()
+            .load(conn),
+        Facet::License => by!(rs::license),
+        Facet::AccessLevel => by!(rs::access_level),
+        Facet::RiskTier => by!(rs::risk_tier),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Whether `viewer` may see any resource of `f` (a "did you mean" check).
+pub fn any(conn: &mut DbConnection, viewer: &Viewer, f: &Filter) -> QueryResult<bool> {
+    let backend = conn.backend();
+    let found: Vec<String> = rs::table
+        .inner_join(it::table)
+        .filter(condition(backend, viewer, f, None))
+        .select(rs::id)
+        .limit(1)
+        .into_boxed()
+        .load(conn)?;
+    Ok(!found.is_empty())
+}
+
+/// Type-ahead: titles of the resources of `f` whose title or tags have
+/// words starting as `query` does, best first.
+pub fn suggest_titles(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    f: &Filter,
+    query: &crate::domain::search::Query,
+    limit: i64,
+) -> QueryResult<Vec<(String, ResourceKind, String)>> {
+    let backend = conn.backend();
+    let mut q = rs::table
+        .inner_join(it::table)
+        .filter(condition(backend, viewer, f, None))
+        .select((rs::id, rs::kind, rs::title))
+        .limit(limit)
+        .into_boxed();
+    for c in super::search::conditions::<Source>(backend, query, super::search::Fields::Heading) {
+        q = q.filter(c);
+    }
+    q.order(super::search::score::<Source>(backend, query).desc())
+        .then_order_by(rs::listed_at.desc())
+        .then_order_by(rs::id.desc())
+        .load(conn)
+}
+
+/// Type-ahead: tags starting with `prefix` on the resources of `f` that
+/// `viewer` may see, most used first.
+pub fn suggest_tags(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    f: &Filter,
+    prefix: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    use diesel::dsl::count_star;
+    let backend = conn.backend();
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    rs::table
+        .inner_join(it::table)
+        .inner_join(rt::table)
+        .filter(rt::facet.eq("tag"))
+        .filter(rt::value.like(format!("{escaped}%")).escape('\\'))
+        .filter(condition!(TermSource, backend, viewer, f, None))
+        .group_by(rt::value)
+        .select((rt::value, count_star()))
+        .order((count_star().desc(), rt::value.asc()))
+        .limit(limit)
+        .into_boxed()
+        .load(conn)
 }
 
 // ----- dataset files --------------------------------------------------------

@@ -258,7 +258,6 @@ diesel::table! {
         languages -> Text,
         countries -> Text,
         tags -> Text,
-        search_text -> Text,
         visibility -> Text,
         status -> Text,
         version -> BigInt,
@@ -518,3 +517,24 @@ diesel::table! {
 
 diesel::joinable!(event_institutions -> events (event_seq));
 diesel::allow_tables_to_appear_in_same_query!(events, event_institutions);
+
+// Full-text search (see db::search): each resource's folded words. On
+// SQLite the table also has `key`, the FTS5 row id, which the application
+// never writes.
+diesel::table! {
+    resource_search (resource_id) {
+        resource_id -> Text,
+        title -> Text,
+        tags -> Text,
+        summary -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    search_words (word) {
+        word -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(resources, resource_search);

@@ -11,6 +11,7 @@ pub mod learning;
 pub mod partnership;
 pub mod policy;
 pub mod resource;
+pub mod search;
 pub mod transfer;
 pub mod vocab;
 pub mod word;

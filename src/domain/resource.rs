@@ -1174,9 +1174,78 @@ pub fn check_license(raw: &str) -> Result<String, String> {
     ))
 }
 
-/// The lowercased search terms of a document: each language (full tag and
-/// primary subtag), country and tag, as `(facet, value)`.
-pub fn terms(core: &Core) -> Vec<(&'static str, String)> {
+/// The lowercased filter terms of a document: each language (full tag and
+/// primary subtag), country and tag, and a course's level and delivery, as
+/// `(facet, value)`.
+pub fn terms(d: &Document) -> Vec<(&'static str, String)> {
+    let mut out = core_terms(&d.core);
+    if let Details::Course(c) = &d.details {
+        if let Some(level) = c.level {
+            out.push(("level", level.as_str().to_string()));
+        }
+        if let Some(delivery) = c.delivery {
+            out.push(("delivery", delivery.as_str().to_string()));
+        }
+    }
+    out
+}
+
+/// What full-text search indexes of a document: the title, the tags, the
+/// summary, and as its body the description, the kind's own texts and
+/// `extra` (the institution's name, a course's module titles).
+pub fn indexed(d: &Document, extra: &[&str]) -> crate::domain::search::Indexed {
+    let mut body: Vec<&str> = vec![&d.core.description];
+    let mut texts: Vec<&Option<String>> = Vec::new();
+    match &d.details {
+        Details::Course(c) => texts.push(&c.prerequisites),
+        Details::Dataset(ds) => {
+            let s = &ds.datasheet;
+            texts.extend([
+                &s.motivation,
+                &s.composition,
+                &s.collection_process,
+                &s.preprocessing,
+                &s.uses,
+                &s.out_of_scope_uses,
+                &s.biases_and_limitations,
+                &s.maintenance,
+            ]);
+            body.extend(ds.formats.iter().map(String::as_str));
+        }
+        Details::ModelCard(m) => {
+            texts.extend([
+                &m.model_type,
+                &m.architecture,
+                &m.base_model,
+                &m.task,
+                &m.intended_uses,
+                &m.out_of_scope_uses,
+                &m.factors,
+                &m.metrics,
+                &m.training_data,
+                &m.evaluation_data,
+                &m.ethical_considerations,
+                &m.caveats,
+            ]);
+            for r in &m.results {
+                body.push(&r.task);
+                body.push(&r.metric);
+                texts.push(&r.dataset);
+                texts.push(&r.slice);
+            }
+        }
+    }
+    body.extend(texts.into_iter().flatten().map(String::as_str));
+    body.extend(extra.iter().copied());
+    crate::domain::search::Indexed::new(
+        &d.core.title,
+        d.core.tags.iter().map(String::as_str),
+        &d.core.summary,
+        body,
+    )
+}
+
+fn core_terms(core: &Core) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = Vec::new();
     let mut push = |facet: &'static str, value: String| {
         if !out.iter().any(|(f, v)| *f == facet && *v == value) {
@@ -1197,18 +1266,6 @@ pub fn terms(core: &Core) -> Vec<(&'static str, String)> {
         push("tag", t.to_lowercase());
     }
     out
-}
-
-/// What `q` searches: title, summary and tags, lowercased.
-pub fn search_text(core: &Core) -> String {
-    let mut s = core.title.to_lowercase();
-    s.push('\n');
-    s.push_str(&core.summary.to_lowercase());
-    for t in &core.tags {
-        s.push('\n');
-        s.push_str(&t.to_lowercase());
-    }
-    s
 }
 
 #[cfg(test)]
@@ -1501,7 +1558,7 @@ mod tests {
         .unwrap();
         assert_eq!(doc.core.tags, vec!["NLP"]);
         assert_eq!(
-            terms(&doc.core),
+            terms(&doc),
             vec![
                 ("language", "sw".to_string()),
                 ("language", "sw-ke".to_string()),

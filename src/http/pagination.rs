@@ -149,6 +149,26 @@ impl<T: Serialize> Paginated<T> {
         }
         res.json(self)
     }
+
+    /// The JSON response with `extra` top-level fields besides the page's.
+    pub fn respond_with(
+        &self,
+        req: &HttpRequest,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> HttpResponse {
+        let mut body = serde_json::to_value(self).unwrap_or_default();
+        if let serde_json::Value::Object(map) = &mut body {
+            map.extend(extra);
+        }
+        let mut res = HttpResponse::Ok();
+        if let Some(cursor) = &self.next_cursor {
+            res.insert_header((
+                header::LINK,
+                next_link(req.path(), req.query_string(), cursor),
+            ));
+        }
+        res.json(body)
+    }
 }
 
 /// `<path?query with cursor replaced>; rel="next"`.
