@@ -200,6 +200,7 @@ fn filter_values(
         .filter(|p| !p.is_empty())
         .collect();
     if parts.is_empty() {
+        errors.push(FieldError::new(facet.name(), "Name at least one value."));
         return None;
     }
     if parts.len() > VALUES_MAX {
@@ -227,6 +228,9 @@ struct Request {
     fields: Option<HashSet<String>>,
     facets: Vec<Facet>,
     highlight: bool,
+    /// `q` had something but no word and no filter (`%`, `*`): nothing
+    /// matches it.
+    nothing: bool,
 }
 
 fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiError> {
@@ -252,10 +256,12 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
     if let Some(k) = kind {
         fixed.push((Facet::Kind, vec![k.as_str().to_string()]));
     }
+    let mut nothing = false;
     let text = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         None => None,
         Some(raw) => match Query::parse(raw) {
             Ok(q) => {
+                nothing = !q.has_text() && q.filters.is_empty();
                 for (field, value) in &q.filters {
                     let facet = Facet::parse(field);
                     match facet.map(|f| (f, facet_value(f, value))) {
@@ -335,6 +341,7 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         fields,
         facets,
         highlight: p.highlight.unwrap_or(false),
+        nothing,
     })
 }
 
@@ -363,6 +370,19 @@ pub fn list(
     limit: i64,
 ) -> Result<Listing, ApiError> {
     let r = read(kind, params)?;
+    if r.nothing {
+        return Ok(Listing {
+            items: Vec::new(),
+            facets: (!r.facets.is_empty()).then(|| {
+                r.facets
+                    .iter()
+                    .map(|f| (f.name().to_string(), Value::Array(Vec::new())))
+                    .collect()
+            }),
+            highlights: r.highlight.then(Map::new),
+            did_you_mean: None,
+        });
+    }
     let first_page = after.is_none();
     let after = match after {
         Some((s, a)) if s == r.sort => Some(a),

@@ -1160,7 +1160,7 @@ api_test!(
 // ----- q --------------------------------------------------------------------------------
 
 api_test!(
-    q_is_a_literal_case_insensitive_substring_of_title_summary_or_tags,
+    q_finds_whole_words_in_every_text_whatever_their_case_and_accents,
     |backend| {
         let app = start(backend).await;
         let (_root, owner, member, stranger, _other) = small_world(&app).await;
@@ -1264,23 +1264,26 @@ api_test!(
             &["q7"],
         )
         .await;
-        // `%` and `_` are characters, not wildcards.
-        c.set(st, s, &q("%"), &["q1"]).await;
+        // `%` and `_` are not wildcards: they only separate words, and a
+        // query of nothing but them matches nothing.
+        c.set(st, s, &q("%"), &[]).await;
         c.set(st, s, &q("100%"), &["q1"]).await;
         c.set(st, s, &q("%%"), &[]).await;
-        c.set(st, s, &q("_"), &["q1"]).await;
-        c.set(st, s, &q("maize_yield"), &["q1"]).await;
+        c.set(st, s, &q("_"), &[]).await;
+        // Words joined by punctuation are a phrase.
+        c.set(st, s, &q("maize_yield"), &["q1", "q2"]).await;
         c.set(st, s, &q("m_ize"), &[]).await;
         c.set(st, s, &q("maize%guide"), &[]).await;
-        c.set(st, s, &q("maize%"), &[]).await;
+        c.set(st, s, &q("maize%"), &["q1", "q2"]).await;
         c.set(st, s, &q("\\"), &[]).await;
         c.set(st, s, &q("\\%"), &[]).await;
-        // Summary and tags count, the description does not.
+        // Whole words, not parts of words; every text counts.
+        c.set(st, s, &q("maiz"), &[]).await;
         c.set(st, s, &q("cassava"), &["q4"]).await;
         c.set(st, s, &q("pest-control"), &["q4"]).await;
         c.set(st, s, &q("PEST"), &["q4"]).await;
         c.set(st, s, &q("harvests"), &["q1"]).await;
-        c.set(st, s, &q("secretword"), &[]).await;
+        c.set(st, s, &q("secretword"), &["q4"]).await;
         // Beyond ASCII.
         c.set(st, s, &q("ÉCOLE"), &["q3"]).await;
         c.set(st, s, &q("données"), &["q3"]).await;
@@ -1296,7 +1299,7 @@ api_test!(
         c.set(st, s, &q("percentage"), &["q5"]).await;
         c.finish();
 
-        let res = app.get(&q(&"x".repeat(201))).await;
+        let res = app.get(&q(&"x".repeat(501))).await;
         invalid(res, &["q"]).await;
     }
 );
@@ -1471,7 +1474,7 @@ api_test!(sort_orders_hold_in_lists_and_pages, |backend| {
     c.order(
         "anonymous",
         None,
-        &format!("{r}?sort=title&q=a"),
+        &format!("{r}?sort=title&q=about"),
         &["alpha", "bravo", "Charlie", "Delta"],
     )
     .await;
