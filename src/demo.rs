@@ -827,6 +827,82 @@ impl Dice {
     }
 }
 
+/// Two sentences in the first of `langs` that has them (none for English),
+/// naming `places` (villages, districts) and the city.
+fn local_paragraph(langs: &[String], places: &[String], city: &str) -> Option<String> {
+    let where_ = format!(
+        "{} ({city})",
+        list_words(&places.iter().map(String::as_str).collect::<Vec<_>>())
+    );
+    langs.iter().find_map(|l| {
+        let primary = l.split('-').next().unwrap_or(l);
+        let text = match primary {
+            "sw" => format!(
+                "Data hizi zilikusanywa {where_} kwa ajili ya utafiti na mafunzo. \
+                 Lengo ni kusaidia jamii, wakulima, wauguzi na wanafunzi kutumia akili bandia kwa manufaa yao."
+            ),
+            "fr" => format!(
+                "Ces données ont été recueillies à {where_} pour la recherche et la formation. \
+                 L'objectif est d'aider les communautés, les agriculteurs, les infirmières et les étudiants \
+                 à utiliser l'intelligence artificielle à leur profit."
+            ),
+            "pt" => format!(
+                "Estes dados foram recolhidos em {where_} para investigação e formação. \
+                 O objetivo é apoiar comunidades, agricultores, enfermeiros e estudantes no uso da \
+                 inteligência artificial em seu benefício."
+            ),
+            "es" => format!(
+                "Estos datos se recogieron en {where_} para la investigación y la formación. \
+                 El objetivo es apoyar a comunidades, agricultores, enfermeras y estudiantes en el uso \
+                 de la inteligencia artificial."
+            ),
+            "ar" => format!(
+                "جُمعت هذه البيانات في {where_} لأغراض البحث والتدريب. \
+                 الهدف هو مساعدة المجتمعات والمزارعين والممرضين والطلاب على استخدام الذكاء الاصطناعي لصالحهم."
+            ),
+            "am" => format!(
+                "ይህ መረጃ በ{where_} ለምርምር እና ለስልጠና ተሰብስቧል። \
+                 ዓላማው ማህበረሰቦችን፣ ገበሬዎችን፣ ነርሶችን እና ተማሪዎችን ሰው ሰራሽ አስተውሎትን እንዲጠቀሙ መርዳት ነው።"
+            ),
+            "ha" => format!(
+                "An tattara wannan bayanai a {where_} don bincike da horo. \
+                 Manufar ita ce taimaka wa al'umma, manoma, ma'aikatan jinya da ɗalibai su yi amfani da basirar wucin gadi."
+            ),
+            "yo" => format!(
+                "A gba àwọn dátà wọ̀nyí ní {where_} fún ìwádìí àti ìkẹ́kọ̀ọ́. \
+                 Àfojúsùn ni láti ran àwùjọ, àwọn àgbẹ̀, nọ́ọ̀sì àti akẹ́kọ̀ọ́ lọ́wọ́ láti lo ọgbọ́n àtọwọ́dá."
+            ),
+            "qu" => format!(
+                "Kay willakuykunataqa {where_} llaqtakunapi pallakurqan, yachay maskanapaq. \
+                 Ayllukunata, chakra llamkaqkunata, hampiqkunata, yachaqkunatapas yanapanapaqmi."
+            ),
+            "rw" => format!(
+                "Aya makuru yakusanyirijwe {where_} hagamijwe ubushakashatsi n'amahugurwa. \
+                 Intego ni gufasha abaturage, abahinzi, abaforomo n'abanyeshuri gukoresha ubwenge bw'ubukorano."
+            ),
+            _ => return None,
+        };
+        Some(text)
+    })
+}
+
+/// Syllables of invented place names: the long tail of a real catalogue's
+/// vocabulary (names that occur in a handful of resources).
+const SYLLABLES: &[&str] = &[
+    "ka", "ki", "ko", "ku", "ma", "mi", "mo", "mu", "na", "ni", "nyu", "nga", "ba", "bwe", "bo",
+    "da", "di", "ga", "gi", "ha", "la", "li", "lu", "sa", "si", "so", "ta", "te", "tu", "wa", "ya",
+    "za", "zi", "ru", "ro", "pa", "pi", "che", "sha", "mba", "ndu", "nzi", "fa", "jo",
+];
+
+impl Dice {
+    /// An invented place name of two to four syllables.
+    fn place_name(&mut self) -> String {
+        let n = self.int(2, 4);
+        let name: String = (0..n).map(|_| *self.pick(SYLLABLES)).collect();
+        capitalise(&name)
+    }
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -1054,6 +1130,17 @@ impl Writer {
         });
         let visibility = self.visibility();
         let mut body = map;
+        // A paragraph in the resource's own language, naming the places
+        // its data or learners come from: what makes search multilingual.
+        if let Some(Value::String(description)) = body.get_mut("description") {
+            let places: Vec<String> = (0..self.dice.int(1, 3))
+                .map(|_| self.dice.place_name())
+                .collect();
+            if let Some(local) = local_paragraph(&langs, &places, place.city) {
+                description.push_str("\n\n");
+                description.push_str(&local);
+            }
+        }
         body.insert("license".into(), json!(license));
         body.insert("languages".into(), json!(langs));
         body.insert("countries".into(), json!(countries));

@@ -276,10 +276,13 @@ async fn show(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
+    let anonymous = principal.is_none();
     let resource = db
         .run(move |conn| app::show(conn, principal.as_ref(), kind, &id))
         .await?;
-    etag::respond(&req, &resource.to_json()?)
+    let mut res = etag::respond(&req, &resource.to_json()?)?;
+    etag::public_read(&mut res, anonymous);
+    Ok(res)
 }
 
 async fn update(
@@ -355,6 +358,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = page.parse::<search::ListKey>()?;
     let (after, limit) = (page.after.clone(), page.fetch_limit());
+    let anonymous = principal.is_none();
     let listing = db
         .run(move |conn| search::list(conn, principal.as_ref(), kind, filter, after, limit))
         .await?;
@@ -372,7 +376,9 @@ async fn list(
     if let Some(d) = listing.did_you_mean {
         extra.insert("did_you_mean".into(), Value::String(d));
     }
-    Ok(page.respond_with(&req, extra))
+    let mut res = page.respond_with(&req, extra);
+    etag::public_read(&mut res, anonymous);
+    Ok(res)
 }
 
 /// Type-ahead for a search box: titles and tags of what you may see that

@@ -396,6 +396,36 @@ fn links_of(rows: &[(String, doc::Relation, String)], source: &str) -> Vec<Link>
 /// The representations of `items` as `actor` sees them: links to and (with
 /// `reverse`) from resources they may not see are left out, and so are the
 /// datasets a model card's results name that they may not see.
+/// The core fields of a resource as stored, with the links given.
+pub(crate) fn core_of(
+    l: &Loaded,
+    related: Vec<Link>,
+    related_from: Option<Vec<Link>>,
+) -> Result<ResourceCore, ApiError> {
+    let row = &l.row;
+    Ok(ResourceCore {
+        id: row.id.clone(),
+        kind: row.kind,
+        institution: l.institution_slug.clone(),
+        title: row.title.clone(),
+        summary: row.summary.clone(),
+        description: row.description.clone(),
+        license: row.license.clone(),
+        languages: json_list(row, &row.languages)?,
+        countries: json_list(row, &row.countries)?,
+        tags: json_list(row, &row.tags)?,
+        visibility: row.visibility,
+        status: row.status,
+        version: row.version,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+        published_at: row.published_at.map(|t| t.and_utc()),
+        archived_at: row.archived_at.map(|t| t.and_utc()),
+        related,
+        related_from,
+    })
+}
+
 pub(crate) fn represent(
     conn: &mut DbConnection,
     items: &[Loaded],
@@ -405,10 +435,11 @@ pub(crate) fn represent(
     links: bool,
 ) -> Result<Vec<AnyResource>, ApiError> {
     let ids: Vec<String> = items.iter().map(|l| l.row.id.clone()).collect();
-    let relations = if links {
-        store::relations_of(conn, &ids)?
-    } else {
-        Vec::new()
+    // One resource read whole: its links both ways in one query.
+    let (relations, incoming) = match (reverse, items) {
+        (true, [one]) => store::relations_around(conn, &one.row.id)?,
+        _ if links => (store::relations_of(conn, &ids)?, Vec::new()),
+        _ => (Vec::new(), Vec::new()),
     };
     let mut others: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
     let mut details = Vec::with_capacity(items.len());
@@ -419,10 +450,6 @@ pub(crate) fn represent(
         }
         details.push(d);
     }
-    let incoming = match (reverse, items.first()) {
-        (true, Some(first)) => store::relations_to(conn, &first.row.id)?,
-        _ => Vec::new(),
-    };
     others.extend(incoming.iter().map(|(_, s)| s.clone()));
     others.sort_unstable();
     others.dedup();
@@ -449,27 +476,7 @@ pub(crate) fn represent(
                 })
                 .collect()
         });
-        let core = ResourceCore {
-            id: row.id.clone(),
-            kind: row.kind,
-            institution: l.institution_slug.clone(),
-            title: row.title.clone(),
-            summary: row.summary.clone(),
-            description: row.description.clone(),
-            license: row.license.clone(),
-            languages: json_list(row, &row.languages)?,
-            countries: json_list(row, &row.countries)?,
-            tags: json_list(row, &row.tags)?,
-            visibility: row.visibility,
-            status: row.status,
-            version: row.version,
-            created_at: row.created_at.and_utc(),
-            updated_at: row.updated_at.and_utc(),
-            published_at: row.published_at.map(|t| t.and_utc()),
-            archived_at: row.archived_at.map(|t| t.and_utc()),
-            related,
-            related_from,
-        };
+        let core = core_of(l, related, related_from)?;
         let d = match d {
             Details::ModelCard(mut m) => {
                 for r in &mut m.results {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::resources::{represent, unreadable};
+use super::resources::{core_of, represent, unreadable};
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::resources::{self as store, After, Facet, Filter, Loaded, Sort, Viewer};
@@ -106,6 +106,27 @@ pub struct ResourceFilter {
     /// `<mark>…</mark>`, the rest HTML-escaped.
     pub highlight: Option<bool>,
 }
+
+/// Fields a list item can show from its row alone.
+const ROW_FIELDS: &[&str] = &[
+    "id",
+    "kind",
+    "institution",
+    "title",
+    "summary",
+    "description",
+    "license",
+    "languages",
+    "countries",
+    "tags",
+    "visibility",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "archived_at",
+];
 
 /// Where a list item sits in its order: the keyset of its page cursor.
 pub type ListKey = (Sort, After);
@@ -401,6 +422,28 @@ pub fn list(
     )?;
     let rows = store::list(conn, &viewer, &r.filter, r.sort, after, limit)
         .map_err(|e| unreadable(conn, e))?;
+    // Fields of the row alone (`fields=id,title`): no links, no kind's
+    // fields, nothing more to read or build.
+    if let Some(keep) = r
+        .fields
+        .as_ref()
+        .filter(|f| f.iter().all(|k| ROW_FIELDS.contains(&k.as_str())))
+    {
+        let mut items = Vec::with_capacity(rows.len());
+        let mut highlights = r.highlight.then(Map::new);
+        for (l, score) in &rows {
+            let mut value =
+                serde_json::to_value(core_of(l, Vec::new(), None)?).map_err(ApiError::internal)?;
+            if let Value::Object(map) = &mut value {
+                map.retain(|k, _| keep.contains(k));
+            }
+            if let Some(h) = &mut highlights {
+                h.insert(l.row.id.clone(), highlight(l, r.filter.text.as_ref()));
+            }
+            items.push((value, page_key(r.sort, l, *score)));
+        }
+        return finish(conn, &viewer, &r, items, highlights, first_page);
+    }
     let act = Principal::actor_of(principal);
     let loaded: Vec<Loaded> = rows.iter().map(|(l, _)| l.clone()).collect();
     // Links cost a look-up per page; skip it when they are not shown.
@@ -421,12 +464,24 @@ pub fn list(
         }
         items.push((value, page_key(r.sort, l, *score)));
     }
+    finish(conn, &viewer, &r, items, highlights, first_page)
+}
+
+/// The page's facets and correction, around its items.
+fn finish(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    r: &Request,
+    items: Vec<(Value, ListKey)>,
+    highlights: Option<Map<String, Value>>,
+    first_page: bool,
+) -> Result<Listing, ApiError> {
     let facets = if r.facets.is_empty() {
         None
     } else {
         let mut out = Map::new();
         for facet in &r.facets {
-            let counts = store::facet_counts(conn, &viewer, &r.filter, *facet, FACET_TOP)?;
+            let counts = store::facet_counts(conn, viewer, &r.filter, *facet, FACET_TOP)?;
             out.insert(
                 facet.name().to_string(),
                 counts
@@ -438,7 +493,7 @@ pub fn list(
         Some(out)
     };
     let did_you_mean = match &r.filter.text {
-        Some(q) if first_page && items.is_empty() => correction(conn, &viewer, &r.filter, q)?,
+        Some(q) if first_page && items.is_empty() => correction(conn, viewer, &r.filter, q)?,
         _ => None,
     };
     Ok(Listing {

@@ -278,7 +278,11 @@ impl Db {
             .max_size(settings.database.pool_size)
             .min_idle(Some(1))
             .connection_timeout(settings.connect_timeout())
-            .test_on_check_out(true)
+            // A PostgreSQL connection can die under the pool (a restart, a
+            // proxy's timeout) and diesel cannot tell until it is used: ping
+            // it as it leaves the pool. A SQLite connection is a file handle
+            // that does not die; the ping would only cost a statement.
+            .test_on_check_out(backend == Backend::Postgres)
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot open the database pool ({target}): {e}"))?;
         Ok(Self {

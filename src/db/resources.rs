@@ -400,13 +400,35 @@ pub fn relations_of(
         .load(conn)
 }
 
-/// Incoming links: `(relation, source)`.
-pub fn relations_to(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(Relation, String)>> {
-    rr::table
-        .filter(rr::target_id.eq(id))
-        .order((rr::relation, rr::source_id))
-        .select((rr::relation, rr::source_id))
-        .load(conn)
+/// A resource's outgoing links `(source, relation, target)` in order, and
+/// its incoming links `(relation, source)`, in one query.
+#[allow(clippy::type_complexity)]
+pub fn relations_around(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<(Vec<(String, Relation, String)>, Vec<(Relation, String)>)> {
+    let rows: Vec<(String, Relation, String, i32)> = rr::table
+        .filter(rr::source_id.eq(id).or(rr::target_id.eq(id)))
+        .select((rr::source_id, rr::relation, rr::target_id, rr::position))
+        .load(conn)?;
+    let mut out: Vec<(i32, String, Relation, String)> = Vec::new();
+    let mut incoming: Vec<(Relation, String)> = Vec::new();
+    for (source, relation, target, position) in rows {
+        if target == id && source != id {
+            incoming.push((relation, source));
+        } else {
+            if target == id {
+                incoming.push((relation, source.clone()));
+            }
+            out.push((position, source, relation, target));
+        }
+    }
+    out.sort_by_key(|(p, ..)| *p);
+    incoming.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+    Ok((
+        out.into_iter().map(|(_, s, r, t)| (s, r, t)).collect(),
+        incoming,
+    ))
 }
 
 /// The kinds of resources by id (those that exist).

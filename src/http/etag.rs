@@ -114,6 +114,52 @@ pub fn respond_with_status<T: Serialize>(
         .body(body))
 }
 
+/// Answers a list page (already JSON) with a weak ETag (a page is
+/// equivalent, not byte-identical, across codings and orders of keys it
+/// does not promise), or 304 when the client's copy is current.
+pub fn respond_weak(req: &HttpRequest, body: Vec<u8>, link: Option<String>) -> HttpResponse {
+    let strong = etag_of(&body);
+    let etag = format!("W/{strong}");
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches_weak(v, &strong));
+    let mut res = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, etag));
+    if let Some(link) = link {
+        res.insert_header((header::LINK, link));
+    }
+    if fresh {
+        res.finish()
+    } else {
+        res.content_type("application/json").body(body)
+    }
+}
+
+/// Marks a read answered to an anonymous caller as reusable by any cache,
+/// after revalidation (`If-None-Match`): the public catalogue changes
+/// without notice, so nothing is served unchecked; a signed-in caller's
+/// answer is not marked here.
+pub fn public_read(res: &mut HttpResponse, anonymous: bool) {
+    if !anonymous {
+        return;
+    }
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, no-cache"),
+    );
+    headers.append(
+        header::VARY,
+        header::HeaderValue::from_static("Authorization"),
+    );
+}
+
 /// Fails with 412 when the request's `If-Match` names another version.
 /// No `If-Match` header means the client takes the risk of a lost update.
 pub fn check_if_match(req: &HttpRequest, current_etag: &str) -> Result<(), ApiError> {

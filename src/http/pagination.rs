@@ -5,8 +5,7 @@
 //! e.g. `(created_at, id)`), fetches `page.fetch_limit()` rows after
 //! `page.after`, and hands them to [`Paginated::from_rows`].
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
@@ -138,16 +137,10 @@ impl<T> Paginated<T> {
 }
 
 impl<T: Serialize> Paginated<T> {
-    /// The JSON response, with a `Link` header when there is a next page.
+    /// The JSON response, with a `Link` header when there is a next page
+    /// and a weak ETag (`If-None-Match` → 304).
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
-        let mut res = HttpResponse::Ok();
-        if let Some(cursor) = &self.next_cursor {
-            res.insert_header((
-                header::LINK,
-                next_link(req.path(), req.query_string(), cursor),
-            ));
-        }
-        res.json(self)
+        self.respond_with(req, serde_json::Map::new())
     }
 
     /// The JSON response with `extra` top-level fields besides the page's.
@@ -156,18 +149,23 @@ impl<T: Serialize> Paginated<T> {
         req: &HttpRequest,
         extra: serde_json::Map<String, serde_json::Value>,
     ) -> HttpResponse {
-        let mut body = serde_json::to_value(self).unwrap_or_default();
-        if let serde_json::Value::Object(map) = &mut body {
-            map.extend(extra);
+        let body = if extra.is_empty() {
+            serde_json::to_vec(self)
+        } else {
+            let mut value = serde_json::to_value(self).unwrap_or_default();
+            if let serde_json::Value::Object(map) = &mut value {
+                map.extend(extra);
+            }
+            serde_json::to_vec(&value)
+        };
+        let link = self
+            .next_cursor
+            .as_ref()
+            .map(|cursor| next_link(req.path(), req.query_string(), cursor));
+        match body {
+            Ok(body) => crate::http::etag::respond_weak(req, body, link),
+            Err(e) => ApiError::internal(e).error_response(),
         }
-        let mut res = HttpResponse::Ok();
-        if let Some(cursor) = &self.next_cursor {
-            res.insert_header((
-                header::LINK,
-                next_link(req.path(), req.query_string(), cursor),
-            ));
-        }
-        res.json(body)
     }
 }
 
