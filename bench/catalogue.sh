@@ -105,6 +105,10 @@ measure_backend() {
         p99=$(awk '$1 == "99%" {print $2}' "$out")
         echo "$name $endpoint $rps $p50 $p99 $bytes ${seconds:-?} $path" >>"$tmp/results"
     done
+    # The server's memory after the whole run: resident now and at its peak.
+    awk -v b="$name" '/^VmRSS/ {rss=$2} /^VmHWM/ {hwm=$2}
+        END {printf "%s: server RSS %.0f MiB after the run (peak %.0f MiB)\n", b, rss/1024, hwm/1024}' \
+        "/proc/$server_pid/status" >>"$tmp/memory"
     stop_server
 }
 
@@ -118,7 +122,7 @@ with_postgres "$PG_URL" measure_backend postgres "$tmp/postgres"
 echo
 echo "Catalogue benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $RESOURCES resources," \
     "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, anonymous, uncompressed"
-printf '%-9s %-32s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
+printf '%-9s %-70s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
 while read -r backend endpoint rps p50 p99 bytes _ path; do
     healthz=$(awk -v b="$backend" '$1 == b && $2 == "healthz" {print $3}' "$tmp/results")
     case $endpoint in
@@ -126,8 +130,9 @@ while read -r backend endpoint rps p50 p99 bytes _ path; do
         *) label="GET $path" ;;
     esac
     ratio=$(awk -v a="$rps" -v b="$healthz" 'BEGIN { printf "%.4f", a / b }')
-    printf '%-9s %-32s %10s %10s %9s %9s %8s\n' "$backend" "$label" "$rps" "$ratio" "$p50" "$p99" "$bytes"
+    printf '%-9s %-70s %10s %10s %9s %9s %8s\n' "$backend" "$label" "$rps" "$ratio" "$p50" "$p99" "$bytes"
 done <"$tmp/results"
 awk '$2 == "healthz" {printf "seed-demo on %s: %s s\n", $1, $7}' "$tmp/results"
+cat "$tmp/memory"
 [ -n "$pg_note" ] && echo "postgres: $pg_note"
 exit 0

@@ -48,8 +48,13 @@ fn spans(text: &str) -> Vec<(usize, usize, String)> {
     let mut start = None;
     let mut end = 0;
     let mut push = |s: usize, e: usize| {
-        let w = fold(&text[s..e]);
-        let w: String = w.chars().filter(|c| c.is_alphanumeric()).collect();
+        let raw = &text[s..e];
+        let w = if raw.is_ascii() {
+            // Most words: nothing to decompose.
+            raw.to_ascii_lowercase()
+        } else {
+            fold(raw).chars().filter(|c| c.is_alphanumeric()).collect()
+        };
         if !w.is_empty() && w.chars().count() <= WORD_MAX {
             out.push((s, e, w));
         }
