@@ -8,6 +8,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod clients;
 pub mod events;
 pub mod idempotency;
 pub mod institutions;

@@ -518,3 +518,25 @@ diesel::table! {
 
 diesel::joinable!(event_institutions -> events (event_seq));
 diesel::allow_tables_to_appear_in_same_query!(events, event_institutions);
+
+diesel::table! {
+    client_apps (id) {
+        id -> Text,
+        name -> Text,
+        link_bases -> Text,
+        allowed_origins -> Text,
+        cookie_sessions -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    client_sessions (session_id) {
+        session_id -> Text,
+        client_id -> Text,
+        csrf_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
