@@ -231,6 +231,7 @@ pub async fn create(
     })
     .await?;
     state.clients.invalidate();
+    tracing::info!(admin = %admin.id(), client = %row.id, "admin registered a client app");
     ClientApp::try_from(&row)
 }
 
@@ -314,6 +315,7 @@ pub async fn update(
         })
         .await?;
     state.clients.invalidate();
+    tracing::info!(admin = %admin.id(), client = %updated.id, "admin changed a client app");
     ClientApp::try_from(&updated)
 }
 
@@ -330,6 +332,7 @@ pub async fn delete(
 ) -> Result<(), ApiError> {
     let id = id.to_string();
     let ctx = admin.context();
+    let deleted = id.clone();
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             if !store::lock(conn, &id)? {
@@ -353,6 +356,7 @@ pub async fn delete(
     })
     .await?;
     state.clients.invalidate();
+    tracing::info!(admin = %admin.id(), client = %deleted, "admin deleted a client app");
     Ok(())
 }
 
