@@ -68,6 +68,8 @@ problem_types! {
     AlreadyVerified = "already-verified", [409], "Nothing to verify";
     /// Only the partnership's coordinators (or platform coordinators, to create one) may do this.
     CoordinatorsOnly = "coordinators-only", [403], "Coordinators only";
+    /// A request that used the session cookie failed the CSRF check: its Origin (or Referer) is not one of the client app's allowed origins, or the X-CSRF-Token header does not echo the kj_csrf cookie.
+    CsrfFailed = "csrf-failed", [403], "Cross-site request refused";
     /// Only published datasets take access requests.
     DatasetNotPublished = "dataset-not-published", [409], "This dataset takes no access requests";
     /// The dataset's files are for signed-in users with a verified email address.

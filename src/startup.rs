@@ -210,6 +210,7 @@ fn build_server(
     let idempotency_ttl = web::Data::new(IdempotencyTtl(Duration::from_secs(
         u64::from(settings.http.idempotency_ttl_hours) * 3600,
     )));
+    let clients = state.clients.clone();
     let state = web::Data::new(state);
     let body_timeout = web::Data::new(BodyTimeout(Duration::from_secs(
         settings.http.body_timeout_secs,
@@ -241,8 +242,9 @@ fn build_server(
             .wrap(from_fn(refuse_control_in_uri))
             .wrap(from_fn(request_deadline))
             .wrap(from_fn(ensure_problem))
-            .wrap(cors::cors(&origins))
+            .wrap(cors::cors(&origins, clients.clone()))
             .wrap(from_fn(cors::foreign_preflight))
+            .wrap(from_fn(cors::fresh_client_origins))
             .wrap(
                 SECURITY_HEADERS
                     .iter()

@@ -22,6 +22,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Refused file links recently audited (`app::access::RefusalLog`).
     pub refusals: Arc<crate::app::access::RefusalLog>,
+    /// The registered client apps' origins, for CORS (`app::clients::ClientOrigins`).
+    pub clients: Arc<crate::app::clients::ClientOrigins>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             )?),
             limits: Arc::new(RateLimits::new(&settings.rate_limit)),
             refusals: Arc::default(),
+            clients: Arc::default(),
         })
     }
 }

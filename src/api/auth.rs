@@ -9,14 +9,16 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::types::{Accepted, TokenPair};
-use crate::app::accounts::{self, NewAccount};
-use crate::auth::Principal;
+use crate::app::accounts::{self, NewAccount, PresentedToken, SignedIn};
+use crate::app::clients::{self, CsrfEvidence};
 use crate::auth::password;
 use crate::auth::ratelimit::Bucket;
+use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
 use crate::domain::{self, CountryCode, EmailAddress};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::http::json::Json;
+use crate::http::cookies;
+use crate::http::json::{Json, OptionalJson};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -80,6 +82,60 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
+/// A new token pair: the body, and a cookie session's cookies.
+fn signed_in(signed: SignedIn) -> HttpResponse {
+    let mut res = HttpResponse::Ok().json(&signed.body);
+    if let Some(c) = &signed.cookies {
+        cookies::set_session(&mut res, &c.refresh_token, &c.csrf_token, c.max_age_secs);
+    }
+    no_store(res)
+}
+
+/// What the request carries against CSRF (read only when the cookie is used).
+fn csrf_evidence(req: &HttpRequest) -> CsrfEvidence {
+    let header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    CsrfEvidence {
+        origin: header(header::ORIGIN),
+        referer: header(header::REFERER),
+        header_token: header(header::HeaderName::from_static(cookies::CSRF_HEADER)),
+        cookie_token: cookies::read(req, cookies::CSRF_COOKIE),
+    }
+}
+
+/// The refresh token of a refresh or logout: the body's, else the
+/// `kj_refresh` cookie's.
+fn presented_token(req: &HttpRequest, body_token: Option<String>) -> Option<PresentedToken> {
+    let (token, from_cookie) = match body_token {
+        Some(t) => (t, false),
+        None => (cookies::read(req, cookies::REFRESH_COOKIE)?, true),
+    };
+    Some(PresentedToken {
+        token,
+        from_cookie,
+        csrf: csrf_evidence(req),
+    })
+}
+
+/// Names the client app whose link base emailed links use.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"client_id": "0193a5c2-7f10-7000-8000-00000000c11e"}))]
+pub struct LinkRequest {
+    /// A registered client app (`/admin/clients`): the emailed link starts
+    /// with its link base instead of the platform's frontend URL (400 if
+    /// there is no such app).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// One of that app's registered link bases (default: its first).
+    #[serde(default)]
+    pub link_base: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
@@ -94,6 +150,13 @@ pub struct RegisterRequest {
     #[serde(default)]
     #[schema(value_type = Option<crate::domain::vocab::Country>)]
     pub country: Option<String>,
+    /// A registered client app: the verification link starts with its link
+    /// base (400 on `client_id` if there is no such app).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// One of that app's registered link bases (default: its first).
+    #[serde(default)]
+    pub link_base: Option<String>,
 }
 
 impl TryFrom<RegisterRequest> for NewAccount {
@@ -115,6 +178,10 @@ impl TryFrom<RegisterRequest> for NewAccount {
                 .map_err(|m| errors.push(FieldError::new("country", m)))
                 .ok(),
         };
+        let link = domain::client::LinkChoice::from_fields(body.client_id, body.link_base)
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
         if let Some(email) = &email
             && let Err(m) = password::check_policy(
                 &body.password,
@@ -133,16 +200,19 @@ impl TryFrom<RegisterRequest> for NewAccount {
             display_name,
             country,
             password: body.password,
+            link,
         })
     }
 }
 
 /// Create an account. The answer is the same whether or not the address
-/// already had one (its owner is told by email instead).
+/// already had one (its owner is told by email instead). With `client_id`
+/// the emailed link uses that client app's link base; an unknown app is a
+/// 400 whatever the address.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 202, description = "Check your email", body = Accepted),
-        (status = 400, description = "Invalid input", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid input, or an unknown client_id / link_base", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
@@ -188,10 +258,13 @@ pub async fn verify_email(
 /// verification: the account's address while it is unverified, else a
 /// pending new address (PATCH /me). At most one link per
 /// `auth.email_link_interval_secs` (5 minutes) and a few a day (429 with
-/// Retry-After beyond).
+/// Retry-After beyond). The body is optional; with `client_id` the link
+/// uses that client app's link base.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
+    request_body(content = Option<LinkRequest>, description = "Optional: the client app whose link base to use"),
     responses(
         (status = 202, description = "A new link is on its way", body = Accepted),
+        (status = 400, description = "Unknown client_id or link_base", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing awaits verification", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "A link was sent recently; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -200,8 +273,11 @@ pub async fn resend_verification(
     state: web::Data<AppState>,
     db: web::Data<Db>,
     principal: Principal,
+    OptionalJson(body): OptionalJson<LinkRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::resend_verification(&db, &state, &principal.user.id).await?;
+    let body = body.unwrap_or_default();
+    let link = clients::link_choice(body.client_id, body.link_base)?;
+    accounts::resend_verification(&db, &state, &principal.user.id, link).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         message: "We have sent a new link to confirm your address. Check your email.".into(),
     }))
@@ -212,13 +288,23 @@ pub async fn resend_verification(
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// The client app signing in (400 if there is no such app). For an app
+    /// with `cookie_sessions`, the refresh token is set in the `kj_refresh`
+    /// cookie instead of the body (docs/FRONTEND-SESSIONS.md).
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
-/// Sign in with email and password.
+/// Sign in with email and password. Naming a client app with
+/// `cookie_sessions` makes this a browser session: the answer sets
+/// `kj_refresh` (`Secure; HttpOnly; SameSite=Strict; Path=/api/v1/auth`)
+/// and `kj_csrf` (`Path=/`), and its body has `csrf_token` instead of
+/// `refresh_token`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = TokenPair),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Signed in", body = TokenPair,
+            headers(("Set-Cookie" = String, description = "Cookie sessions only: `kj_refresh` and `kj_csrf`"))),
+        (status = 400, description = "Malformed request, or an unknown client_id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -230,46 +316,108 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req);
     state.limits.check(Bucket::Login, ip)?;
-    let pair = accounts::login(&db, &state, ip, &body.email, body.password).await?;
-    Ok(no_store(HttpResponse::Ok().json(pair)))
+    let signed = accounts::login(
+        &db,
+        &state,
+        ip,
+        &body.email,
+        body.password,
+        body.client_id.as_deref(),
+    )
+    .await?;
+    Ok(signed_in(signed))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// Required unless the `kj_refresh` cookie carries it (cookie sessions).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+fn no_refresh_token() -> ApiError {
+    ApiError::field(
+        "refresh_token",
+        "This field is required (or the kj_refresh cookie of a cookie session).",
+    )
 }
 
 /// Exchange a refresh token for a new pair. Each refresh token works once;
-/// presenting a spent one ends its session (it was probably stolen).
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+/// presenting a spent one ends its session (it was probably stolen). A
+/// cookie session sends no body (or `{}`): the token comes from the
+/// `kj_refresh` cookie, the request needs an allowed `Origin` (or `Referer`)
+/// and `X-CSRF-Token` equal to the `kj_csrf` cookie, and the answer rotates
+/// the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshRequest>, description = "The refresh token, unless the kj_refresh cookie carries it"),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie sessions: the value of the kj_csrf cookie")),
     responses(
-        (status = 200, description = "A new token pair", body = TokenPair),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A new token pair", body = TokenPair,
+            headers(("Set-Cookie" = String, description = "Cookie sessions only: the new `kj_refresh` and `kj_csrf`"))),
+        (status = 400, description = "Malformed request, or no refresh token", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Cookie session: CSRF check failed (`csrf-failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
     db: web::Data<Db>,
-    Json(body): Json<RefreshRequest>,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.check(Bucket::Refresh, client_ip(&req))?;
-    let pair = accounts::refresh(&db, &state, &body.refresh_token).await?;
-    Ok(no_store(HttpResponse::Ok().json(pair)))
+    let body_token = body.and_then(|b| b.refresh_token);
+    let presented = presented_token(&req, body_token).ok_or_else(no_refresh_token)?;
+    let signed = accounts::refresh(&db, &state, presented).await?;
+    Ok(signed_in(signed))
 }
 
-/// End this session (its access and refresh tokens stop working now).
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// Without an access token: the session's refresh token (or the
+    /// `kj_refresh` cookie of a cookie session).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// End this session (its access and refresh tokens stop working now): the
+/// access token's session, else the session of the refresh token in the
+/// body or the `kj_refresh` cookie (a cookie request passes the CSRF check,
+/// as at refresh). Clears both session cookies when the request carried
+/// them or the session was a cookie session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security((), ("bearer" = [])),
+    request_body(content = Option<LogoutRequest>, description = "Optional: a refresh token, when no access token is sent"),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "Cookie sessions: the value of the kj_csrf cookie")),
     responses(
-        (status = 204, description = "Signed out"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Signed out",
+            headers(("Set-Cookie" = String, description = "`kj_refresh` and `kj_csrf` with `Max-Age=0`"))),
+        (status = 401, description = "Not signed in, or an invalid refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not with an API token; or a cookie request failing the CSRF check (`csrf-failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn logout(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    accounts::logout(&db, &principal.user.id, principal.session()?).await?;
-    Ok(HttpResponse::NoContent().finish())
+pub async fn logout(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    MaybePrincipal(principal): MaybePrincipal,
+    OptionalJson(body): OptionalJson<LogoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let had_cookies = cookies::read(&req, cookies::REFRESH_COOKIE).is_some()
+        || cookies::read(&req, cookies::CSRF_COOKIE).is_some();
+    let body_token = body.and_then(|b| b.refresh_token);
+    let cookie_session = match (principal, presented_token(&req, body_token)) {
+        (Some(principal), _) => {
+            accounts::logout(&db, &principal.user.id, principal.session()?).await?;
+            false
+        }
+        (None, Some(presented)) => accounts::logout_with_token(&db, presented).await?,
+        (None, None) => return Err(ApiError::Unauthorized("Sign in first.".into())),
+    };
+    let mut res = HttpResponse::NoContent().finish();
+    if had_cookies || cookie_session {
+        cookies::clear_session(&mut res);
+    }
+    Ok(no_store(res))
 }
 
 /// End every session of this account, including access tokens already issued.
@@ -290,13 +438,22 @@ pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpR
 pub struct PasswordResetRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// A registered client app: the reset link starts with its link base
+    /// (400 on `client_id` if there is no such app, whatever the address).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// One of that app's registered link bases (default: its first).
+    #[serde(default)]
+    pub link_base: Option<String>,
 }
 
-/// Ask for a password reset link. Always 202 with the same body.
+/// Ask for a password reset link. Always 202 with the same body for a
+/// well-formed address (an unknown `client_id` is a 400: it is about the
+/// app, not the address).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "If the address has an account, a link is on its way", body = Accepted),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed request, or an unknown client_id / link_base", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn password_reset(
@@ -310,7 +467,9 @@ pub async fn password_reset(
     // one has an account is never revealed: the link is made after the
     // answer, for every address.
     let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
-    accounts::request_password_reset(&db, &state, email);
+    let link = clients::link_choice(body.client_id, body.link_base)?;
+    let link_base = clients::link_base(&db, link).await?;
+    accounts::request_password_reset(&db, &state, email, link_base);
     Ok(HttpResponse::Accepted().json(Accepted {
         message: "If this address has an account, we have sent it a link to reset the password."
             .into(),

@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod clients;
 pub mod institutions;
 pub mod learning;
 pub mod me;
@@ -79,6 +80,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         access::create, access::list_for_dataset, access::mine, access::show, access::approve,
         access::reject, access::withdraw, access::revoke, access::file_link,
         access::follow_link, access::report,
+        clients::list, clients::create, clients::show, clients::update, clients::delete,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -94,7 +96,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         (name = "learning", description = "Course modules, enrollment, progress and completion"),
         (name = "access", description = "Dataset access and data sovereignty: access requests and grants, file links, the transparency report"),
         (name = "partnerships", description = "Cross-border lab partnerships: members, coordinators, shared resources"),
-        (name = "admin", description = "For administrators: the email outbox and the audit log"),
+        (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
     )
 )]
 pub struct ApiDoc;
@@ -295,7 +297,8 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(learning::routes)
         .configure(partnerships::routes)
         .configure(access::routes)
-        .configure(audit::routes);
+        .configure(audit::routes)
+        .configure(clients::routes);
 }
 
 /// Documents the answers every endpoint of a kind can give, so each

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::app::clients::{self, CsrfEvidence};
 use crate::app::events::{self, Notice};
 use crate::app::notifications::Kind;
 use crate::auth::password::{self, Verified};
@@ -33,7 +34,9 @@ use crate::db::accounts::{
     ProfileChanges, Refresh, UserRow, VERIFY_EMAIL,
 };
 use crate::db::audit::Context;
+use crate::db::clients::{ClientRow, TokenSession};
 use crate::db::{Db, DbConnection, now, write_transaction};
+use crate::domain::client::LinkChoice;
 use crate::domain::events::Event;
 use crate::domain::{CountryCode, EmailAddress, Role, Scope, TokenScopes};
 use crate::error::{ApiError, FieldError};
@@ -43,6 +46,12 @@ use crate::state::AppState;
 
 /// The answer of login and refresh.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "access_token": "eyJhbGciOiJIUzI1NiIsImtpZCI6IjQ2ZjEiLCJ0eXAiOiJKV1QifQ.e30.c2lnbmF0dXJl",
+    "token_type": "Bearer",
+    "expires_in": 900,
+    "refresh_token": "kjr_Xq3v9mB7cWkz2pD5rT8yHnL1sF4aJ6eU0oGiQbVxMw"
+}))]
 pub struct TokenPair {
     pub access_token: String,
     /// Always `Bearer`.
@@ -50,7 +59,54 @@ pub struct TokenPair {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// Opaque; exchange it at `/auth/refresh` (single use: each refresh returns a new one).
+    /// Absent for a cookie session (a client app with `cookie_sessions`): the
+    /// token is then in the `kj_refresh` cookie only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Cookie sessions only: the session's CSRF token (also in the `kj_csrf`
+    /// cookie), to send as `X-CSRF-Token` with refresh and logout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}
+
+/// A new token pair as a handler sends it: the body, and for a cookie
+/// session the cookies to set.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub body: TokenPair,
+    pub cookies: Option<SessionCookies>,
+}
+
+/// The cookies of a cookie session (`http::cookies`).
+#[derive(Debug, Clone)]
+pub struct SessionCookies {
     pub refresh_token: String,
+    pub csrf_token: String,
+    /// The refresh token's lifetime.
+    pub max_age_secs: i64,
+}
+
+impl SignedIn {
+    /// A JSON session's pair as it is; a cookie session's (`csrf` given)
+    /// with the refresh token moved into the cookies.
+    fn new(state: &AppState, mut pair: TokenPair, csrf: Option<String>) -> Self {
+        let Some(csrf) = csrf else {
+            return Self {
+                body: pair,
+                cookies: None,
+            };
+        };
+        let refresh_token = pair.refresh_token.take().unwrap_or_default();
+        pair.csrf_token = Some(csrf.clone());
+        Self {
+            body: pair,
+            cookies: Some(SessionCookies {
+                refresh_token,
+                csrf_token: csrf,
+                max_age_secs: i64::from(state.settings.auth.refresh_token_ttl_days) * 86_400,
+            }),
+        }
+    }
 }
 
 fn invalid_credentials() -> ApiError {
@@ -61,15 +117,20 @@ fn invalid_refresh() -> ApiError {
     ApiError::Unauthorized("The refresh token is not valid.".into())
 }
 
-/// A single-use emailed token that is unknown, spent or expired: 400, with
-/// its own problem type so a frontend can offer "send me a new link".
-fn invalid_token(field: &str) -> ApiError {
+/// A single-use emailed token that is unknown, spent or expired: 400 on
+/// `field`, saying how to get a new link for `purpose`.
+fn invalid_token(field: &str, purpose: &str) -> ApiError {
+    let how = if purpose == VERIFY_EMAIL {
+        "This link is invalid, already used or expired. To get a new one, sign in and \
+         POST /api/v1/auth/verify-email/resend, or register again with the same address \
+         (POST /api/v1/auth/register): an unverified address gets a fresh link."
+    } else {
+        "This link is invalid, already used or expired. Ask for a new one: \
+         POST /api/v1/auth/password-reset with your address."
+    };
     ApiError::Validation {
-        detail: "This link is invalid, already used or expired; ask for a new one.".into(),
-        errors: vec![FieldError::new(
-            field,
-            "This link is invalid, already used or expired; ask for a new one.",
-        )],
+        detail: how.into(),
+        errors: vec![FieldError::new(field, how)],
     }
 }
 
@@ -89,8 +150,10 @@ fn send_verification(
     state: &AppState,
     user: &UserRow,
     address: &str,
+    link_base: Option<&str>,
 ) -> Result<(), ApiError> {
-    let email = verification_email(conn, state, user, address, now())?;
+    let email = verification_email(conn, state, user, address, now())?
+        .with_link_base(link_base.map(str::to_string));
     state.outbox.enqueue(conn, email)?;
     Ok(())
 }
@@ -130,11 +193,13 @@ fn send_capped_verification(
     user: &UserRow,
     address: &str,
     now: NaiveDateTime,
+    link_base: Option<&str>,
 ) -> Result<Result<(), u64>, ApiError> {
     if let Err(wait) = link_allowed(conn, state, &user.id, VERIFY_EMAIL, address, now)? {
         return Ok(Err(wait));
     }
-    let email = verification_email(conn, state, user, address, now)?;
+    let email = verification_email(conn, state, user, address, now)?
+        .with_link_base(link_base.map(str::to_string));
     let email = link_dedupe(state, email, VERIFY_EMAIL, &user.id, now);
     state.outbox.enqueue(conn, email)?;
     Ok(Ok(()))
@@ -201,6 +266,8 @@ pub struct NewAccount {
     pub display_name: String,
     pub country: Option<CountryCode>,
     pub password: String,
+    /// The client app whose link base the emails use (400 if unknown).
+    pub link: Option<LinkChoice>,
 }
 
 /// Creates an account and sends the link confirming its address. Whether
@@ -212,7 +279,11 @@ pub async fn register(db: &Db, state: &Arc<AppState>, account: NewAccount) -> Re
         display_name,
         country,
         password,
+        link,
     } = account;
+    // The client app is about the request, not the address: an unknown
+    // one is a 400 before anything else happens.
+    let link_base = clients::link_base(db, link).await?;
     // Hash first, in every case: a taken address answers no faster.
     let hash = state
         .hasher
@@ -234,7 +305,7 @@ pub async fn register(db: &Db, state: &Arc<AppState>, account: NewAccount) -> Re
             )?;
             if inserted {
                 let user = accounts::user_by_id(conn, &id)?.ok_or_else(vanished)?;
-                send_verification(conn, &state, &user, email.as_str())?;
+                send_verification(conn, &state, &user, email.as_str(), link_base.as_deref())?;
                 let ctx = Context {
                     actor_id: Some(id.clone()),
                     request_id,
@@ -247,7 +318,14 @@ pub async fn register(db: &Db, state: &Arc<AppState>, account: NewAccount) -> Re
                 // The address was never confirmed (its link lost or
                 // expired): a fresh link, within the caps (silently held
                 // back beyond them: the answer is the same either way).
-                let _ = send_capped_verification(conn, &state, &existing, &existing.email, now)?;
+                let _ = send_capped_verification(
+                    conn,
+                    &state,
+                    &existing,
+                    &existing.email,
+                    now,
+                    link_base.as_deref(),
+                )?;
             } else if let Some(existing) = accounts::user_by_email(conn, email.normalized())? {
                 // At most one such warning per address per hour.
                 let hour = now.format("%Y-%m-%dT%H");
@@ -259,6 +337,7 @@ pub async fn register(db: &Db, state: &Arc<AppState>, account: NewAccount) -> Re
                         json!({"display_name": existing.display_name}),
                     )
                     .for_user(&existing.id)
+                    .with_link_base(link_base.clone())
                     .dedupe(format!("registration-attempt:{}:{hour}", existing.id)),
                 )?;
             }
@@ -279,7 +358,7 @@ pub async fn verify_email(db: &Db, token: &str) -> Result<(), ApiError> {
         write_transaction(conn, |conn| {
             let now = now();
             let (user_id, email) = accounts::consume_email_token(conn, &hash, VERIFY_EMAIL, now)?
-                .ok_or_else(|| invalid_token("token"))?;
+                .ok_or_else(|| invalid_token("token", VERIFY_EMAIL))?;
             // Whoever holds the link acts for the account.
             let ctx = Context {
                 actor_id: Some(user_id.clone()),
@@ -314,7 +393,9 @@ pub async fn resend_verification(
     db: &Db,
     state: &Arc<AppState>,
     user_id: &str,
+    link: Option<LinkChoice>,
 ) -> Result<(), ApiError> {
+    let link_base = clients::link_base(db, link).await?;
     let user_id = user_id.to_string();
     let state = Arc::clone(state);
     db.run(move |conn| {
@@ -331,7 +412,7 @@ pub async fn resend_verification(
                         .into(),
                 });
             };
-            send_capped_verification(conn, &state, &user, &address, now())?
+            send_capped_verification(conn, &state, &user, &address, now(), link_base.as_deref())?
                 .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })
         })
     })
@@ -341,12 +422,14 @@ pub async fn resend_verification(
 
 // ----- sign-in and sessions --------------------------------------------------
 
-/// Opens a session and returns its first token pair (in `conn`'s transaction).
+/// Opens a session (for `client`, when the sign-in named one) and returns
+/// its first token pair (in `conn`'s transaction).
 fn open_session(
     conn: &mut DbConnection,
     state: &AppState,
     user: &UserRow,
-) -> Result<TokenPair, ApiError> {
+    client: Option<&ClientRow>,
+) -> Result<SignedIn, ApiError> {
     let now = now();
     let sid = uuid::Uuid::now_v7().to_string();
     accounts::create_session(conn, &sid, &user.id, now)?;
@@ -360,7 +443,12 @@ fn open_session(
         now + chrono::Duration::days(days),
         now,
     )?;
-    token_pair(state, user, &sid, refresh)
+    let csrf = match client {
+        Some(client) => clients::bind_session(conn, &sid, client, now)?,
+        None => None,
+    };
+    let pair = token_pair(state, user, &sid, refresh)?;
+    Ok(SignedIn::new(state, pair, csrf))
 }
 
 /// A new access token for `user` in session `sid`, with its refresh token.
@@ -378,7 +466,8 @@ fn token_pair(
         access_token: access,
         token_type: "Bearer".into(),
         expires_in: state.keys.ttl_secs(),
-        refresh_token,
+        refresh_token: Some(refresh_token),
+        csrf_token: None,
     })
 }
 
@@ -410,17 +499,21 @@ async fn count_failure(
 /// the address's brake (clients that signed in before skip it; others wait
 /// for their turn or are refused), then the password, verified whether or
 /// not the account exists. Success forgets the client's failures and opens
-/// a session; failure counts toward both brakes.
+/// a session; failure counts toward both brakes. A sign-in naming a client
+/// app (400 if there is none) opens a session for it: a cookie session if
+/// the app has `cookie_sessions`.
 pub async fn login(
     db: &Db,
     state: &Arc<AppState>,
     ip: IpAddr,
     email: &str,
     password: String,
-) -> Result<TokenPair, ApiError> {
+    client_id: Option<&str>,
+) -> Result<SignedIn, ApiError> {
     if password.chars().count() > password::MAX_CHARS || email.len() > 254 {
         return Err(invalid_credentials());
     }
+    let client = clients::for_sign_in(db, client_id).await?;
     let normalized = email.trim().to_lowercase();
     let ip = ip.to_string();
     let auth = state.settings.auth.clone();
@@ -485,7 +578,7 @@ pub async fn login(
                         accounts::set_password(conn, &user.id, hash, now)?;
                     }
                     accounts::touch_login(conn, &user.id, now)?;
-                    open_session(conn, &state, &user)
+                    open_session(conn, &state, &user, client.as_ref())
                 })
             })
             .await
@@ -498,19 +591,55 @@ pub async fn login(
     }
 }
 
+/// Where a refresh or logout found its refresh token.
+#[derive(Debug, Clone)]
+pub struct PresentedToken {
+    pub token: String,
+    /// From the `kj_refresh` cookie (else from the JSON body).
+    pub from_cookie: bool,
+    /// The request's Origin, Referer, X-CSRF-Token and `kj_csrf` cookie.
+    pub csrf: CsrfEvidence,
+}
+
+/// The session of a presented token, after the CSRF check where one is
+/// due: when the token came from the cookie, or the session is a cookie
+/// session (wherever its token came from). `None` for an unknown token.
+/// Returns the verified CSRF token of a cookie session.
+fn checked_session(
+    conn: &mut DbConnection,
+    presented: &PresentedToken,
+) -> Result<Option<(TokenSession, Option<String>)>, ApiError> {
+    let Some(session) = crate::db::clients::session_of_token(conn, &token_hash(&presented.token))?
+    else {
+        return Ok(None);
+    };
+    let csrf = if presented.from_cookie || session.csrf_hash.is_some() {
+        Some(clients::check_cookie_request(
+            conn,
+            &session,
+            &presented.csrf,
+        )?)
+    } else {
+        None
+    };
+    Ok(Some((session, csrf)))
+}
+
 /// Exchanges a refresh token for a new pair. Each works once; presenting a
 /// spent one revokes its session (committed before the 401: it was
-/// probably stolen).
+/// probably stolen). A cookie session's request passes the CSRF check
+/// first (403 `csrf-failed`, nothing changed) and is answered with cookies.
 pub async fn refresh(
     db: &Db,
     state: &Arc<AppState>,
-    refresh_token: &str,
-) -> Result<TokenPair, ApiError> {
-    let old = token_hash(refresh_token);
+    presented: PresentedToken,
+) -> Result<SignedIn, ApiError> {
+    let old = token_hash(&presented.token);
     let state = Arc::clone(state);
-    let pair = db
+    let signed_in = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
+                let csrf = checked_session(conn, &presented)?.and_then(|(_, csrf)| csrf);
                 let now = now();
                 let new_token = random_token(REFRESH_TOKEN_PREFIX);
                 let days = i64::from(state.settings.auth.refresh_token_ttl_days);
@@ -529,7 +658,8 @@ pub async fn refresh(
                         let user = accounts::user_by_id(conn, &user_id)?
                             .filter(|u| u.active)
                             .ok_or_else(invalid_refresh)?;
-                        Ok(Ok(token_pair(&state, &user, &session_id, new_token)?))
+                        let pair = token_pair(&state, &user, &session_id, new_token)?;
+                        Ok(Ok(SignedIn::new(&state, pair, csrf)))
                     }
                     // Commit the revocation, then answer 401.
                     Refresh::Reused => Ok(Err(true)),
@@ -539,12 +669,36 @@ pub async fn refresh(
             })
         })
         .await?;
-    pair.map_err(|reused| {
+    signed_in.map_err(|reused| {
         if reused {
             tracing::warn!("a spent refresh token was presented again; its session is revoked");
         }
         invalid_refresh()
     })
+}
+
+/// Ends the session a refresh token belongs to (logout without an access
+/// token: a web app's cookie, or a token in the body), after the CSRF check
+/// where one is due (`user.signed_out` if the session was live). 401 for an
+/// unknown token. Returns whether it was a cookie session.
+pub async fn logout_with_token(db: &Db, presented: PresentedToken) -> Result<bool, ApiError> {
+    let request_id = Context::new(None).request_id;
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            let (session, csrf) = checked_session(conn, &presented)?.ok_or_else(invalid_refresh)?;
+            if session.live {
+                accounts::revoke_session(conn, &session.session_id, "logout", now())?;
+                let ctx = Context {
+                    actor_id: Some(session.user_id.clone()),
+                    request_id,
+                };
+                events::record(conn, &ctx, &session.user_id, &[], &Event::UserSignedOut {})?;
+            }
+            Ok::<_, ApiError>(csrf.is_some())
+        })
+    })
+    .await
+    .map_err(ApiError::from)
 }
 
 /// Ends session `sid` of the user (`user.signed_out`).
@@ -588,14 +742,20 @@ pub async fn logout_all(db: &Db, user_id: &str) -> Result<(), ApiError> {
 /// for every well-formed address: whether it has an account is never
 /// revealed, not even by timing (the token and the email are made in one
 /// transaction, in the background).
-pub fn request_password_reset(db: &Db, state: &Arc<AppState>, email: EmailAddress) {
+/// Links go under `link_base` (a client app's, already resolved) if given.
+pub fn request_password_reset(
+    db: &Db,
+    state: &Arc<AppState>,
+    email: EmailAddress,
+    link_base: Option<String>,
+) {
     let state = Arc::clone(state);
     let db = db.clone();
     actix_web::rt::spawn(async move {
         let result = db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    send_password_reset(conn, &state, &email, now())
+                    send_password_reset(conn, &state, &email, now(), link_base)
                 })
             })
             .await;
@@ -614,6 +774,7 @@ fn send_password_reset(
     state: &AppState,
     email: &EmailAddress,
     now: NaiveDateTime,
+    link_base: Option<String>,
 ) -> Result<bool, ApiError> {
     let Some(user) = accounts::user_by_email(conn, email.normalized())? else {
         return Ok(false);
@@ -640,7 +801,8 @@ fn send_password_reset(
         Template::PasswordReset,
         json!({"display_name": user.display_name, "token": token, "expires_in_minutes": minutes}),
     )
-    .for_user(&user.id);
+    .for_user(&user.id)
+    .with_link_base(link_base);
     let queued = state.outbox.enqueue(
         conn,
         link_dedupe(state, email, PASSWORD_RESET, &user.id, now),
@@ -674,7 +836,7 @@ pub async fn reset_password(
         })
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| invalid_token("token"))?
+        .ok_or_else(|| invalid_token("token", PASSWORD_RESET))?
     };
     let email =
         EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
@@ -693,7 +855,7 @@ pub async fn reset_password(
             let now = now();
             let (user_id, address) =
                 accounts::consume_email_token(conn, &hash, PASSWORD_RESET, now)?
-                    .ok_or_else(|| invalid_token("token"))?;
+                    .ok_or_else(|| invalid_token("token", PASSWORD_RESET))?;
             accounts::set_password(conn, &user_id, &new_hash, now)?;
             // The emailed link proves the address: an unverified account
             // becomes verified (its own verification link may be long gone).
@@ -821,7 +983,7 @@ pub async fn update_profile(
             }
             let user = accounts::user_by_id(conn, &before.id)?.ok_or_else(vanished)?;
             if let Some(email) = &new_email {
-                send_verification(conn, &state, &user, email.as_str())?;
+                send_verification(conn, &state, &user, email.as_str(), None)?;
             }
             let changed = changed_fields(&before, &user);
             if !changed.is_empty() {

@@ -36,11 +36,11 @@ impl<'a> Admin<'a> {
         Ok(Self(principal))
     }
 
-    fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.0.user.id
     }
 
-    fn context(&self) -> Context {
+    pub(crate) fn context(&self) -> Context {
         Context::new(Some(self.id()))
     }
 }

@@ -203,6 +203,14 @@ pub struct NewInvitation {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     pub role: InstitutionRole,
+    /// A registered client app (`/admin/clients`): the emailed link then
+    /// starts with its link base instead of the platform's frontend URL
+    /// (400 if there is no such app).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// One of that app's registered link bases (default: its first).
+    #[serde(default)]
+    pub link_base: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -905,6 +913,7 @@ pub async fn invite(
         },
     ))?;
     let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
+    let link = crate::app::clients::link_choice(body.client_id, body.link_base)?;
     let token = random_token("");
     let now = now();
     let inv = InvitationRow {
@@ -926,6 +935,10 @@ pub async fn invite(
     let inviter = principal.user.display_name.clone();
     db.run(move |conn| {
         write_transaction(conn, |conn| {
+            let link_base = link
+                .as_ref()
+                .map(|choice| crate::app::clients::resolve_link(conn, choice))
+                .transpose()?;
             if let Some(existing) = crate::db::accounts::user_by_email(conn, &inv.email_normalized)?
                 && store::role_of(conn, &inv.institution_id, &existing.id)?.is_some()
             {
@@ -959,7 +972,8 @@ pub async fn invite(
                         "token": token,
                         "expires_in_days": INVITATION_DAYS,
                     }),
-                ),
+                )
+                .with_link_base(link_base),
             )?;
             record(
                 conn,

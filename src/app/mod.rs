@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod clients;
 pub mod events;
 pub mod institutions;
 pub mod learning;

@@ -538,3 +538,26 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(resources, resource_search);
+
+diesel::table! {
+    client_apps (id) {
+        id -> Text,
+        name -> Text,
+        link_bases -> Text,
+        allowed_origins -> Text,
+        cookie_sessions -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    client_sessions (session_id) {
+        session_id -> Text,
+        client_id -> Text,
+        csrf_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+

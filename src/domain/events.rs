@@ -114,6 +114,24 @@ events! {
     OutboxRetried = "outbox.retried" on "email" {
         recipient: String,
     }
+    /// An admin registered a client app (a partner frontend: its link bases,
+    /// origins and cookie-session choice).
+    ClientAppCreated = "client_app.created" on "client_app" {
+        #[serde(flatten)]
+        settings: crate::domain::client::ClientSettings,
+    }
+    /// An admin changed a client app (`changed` names the fields; the
+    /// settings are the new ones).
+    ClientAppUpdated = "client_app.updated" on "client_app" {
+        changed: Vec<String>,
+        #[serde(flatten)]
+        settings: crate::domain::client::ClientSettings,
+    }
+    /// An admin deleted a client app (its links and origins stop working;
+    /// its cookie sessions can no longer be refreshed).
+    ClientAppDeleted = "client_app.deleted" on "client_app" {
+        name: String,
+    }
 
     // ----- institutions -----
     /// Someone created an institution (they become its owner: a

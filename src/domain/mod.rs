@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 pub mod access;
+pub mod client;
 pub mod events;
 pub mod institution;
 pub mod learning;

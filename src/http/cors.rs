@@ -1,7 +1,10 @@
-//! CORS for the configured origins only. A request from another origin is
+//! CORS for the configured origins and the registered client apps' origins
+//! (`app::clients::ClientOrigins`, a copy reloaded every few seconds by
+//! [`fresh_client_origins`]). A request from another origin is
 //! served without CORS headers (the browser then blocks it) rather than
 //! rejected, so non-browser clients that send `Origin` keep working; that
 //! holds for preflights too (actix-cors would answer them a plain-text 400).
+//! Allowed origins may send credentials (the cookies of browser sessions).
 
 use actix_cors::Cors;
 use actix_web::HttpResponse;
@@ -11,12 +14,16 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use crate::app::clients::ClientOrigins;
+use crate::db::Db;
+use crate::state::AppState;
+
 /// The allowed origins, shared through app data.
 #[derive(Debug, Clone)]
 pub struct AllowedOrigins(pub Vec<String>);
 
-/// The CORS middleware for `origins` (exact matches).
-pub fn cors(origins: &[String]) -> Cors {
+/// The CORS middleware for `origins` and the client apps' (exact matches).
+pub fn cors(origins: &[String], clients: std::sync::Arc<ClientOrigins>) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods([
             Method::GET,
@@ -32,6 +39,7 @@ pub fn cors(origins: &[String]) -> Cors {
             header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static(crate::http::cookies::CSRF_HEADER),
         ])
         .expose_headers([
             header::ETAG,
@@ -42,11 +50,47 @@ pub fn cors(origins: &[String]) -> Cors {
             header::HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(3600)
+        .supports_credentials()
         .block_on_origin_mismatch(false);
     for origin in origins {
         cors = cors.allowed_origin(origin);
     }
-    cors
+    cors.allowed_origin_fn(move |origin, _| origin.to_str().is_ok_and(|o| clients.allows(o)))
+}
+
+/// Whether `origin` is configured or a client app's.
+fn allowed(req: &ServiceRequest, origin: &str) -> bool {
+    req.app_data::<web::Data<AllowedOrigins>>()
+        .is_some_and(|allowed| allowed.0.iter().any(|a| a == origin))
+        || req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.clients.allows(origin))
+}
+
+/// Runs outside the CORS layers: a request with an `Origin` the
+/// configuration does not list has the client apps' origins reloaded first
+/// when the copy is older than `app::clients::ORIGINS_TTL`.
+pub async fn fresh_client_origins(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let unlisted = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| {
+            !req.app_data::<web::Data<AllowedOrigins>>()
+                .is_some_and(|allowed| allowed.0.iter().any(|a| a == origin))
+        });
+    if unlisted
+        && let (Some(state), Some(db)) = (
+            req.app_data::<web::Data<AppState>>().cloned(),
+            req.app_data::<web::Data<Db>>().cloned(),
+        )
+    {
+        state.clients.refresh_if_stale(&db).await;
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Runs outside [`cors`]: a preflight (`OPTIONS` with
@@ -65,10 +109,7 @@ pub async fn foreign_preflight(
             .headers()
             .get(header::ORIGIN)
             .and_then(|o| o.to_str().ok())
-            .is_some_and(|origin| {
-                !req.app_data::<web::Data<AllowedOrigins>>()
-                    .is_some_and(|allowed| allowed.0.iter().any(|a| a == origin))
-            });
+            .is_some_and(|origin| !allowed(&req, origin));
     if foreign {
         let mut res = HttpResponse::NoContent().finish();
         res.headers_mut()

@@ -45,6 +45,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body (or one of whitespace
+/// only) is `None`; anything else is read exactly as [`Json`] reads it.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = body_limit(req);
+        let timeout = body_timeout(req);
+        let content_type_ok = is_json_content_type(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(payload, limit, timeout).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "The request body must be JSON (Content-Type: application/json).".into(),
+                ));
+            }
+            parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
 pub fn body_limit(req: &HttpRequest) -> usize {
     req.app_data::<web::Data<BodyLimit>>()
         .map(|l| l.0)

@@ -36,6 +36,9 @@ pub struct Email {
     pub dedupe_key: Option<String>,
     /// The recipient's account, when they have one.
     pub user_id: Option<String>,
+    /// A registered client app's link base to use instead of the
+    /// platform's frontend URL (`app::clients::link_base`).
+    pub link_base: Option<String>,
 }
 
 impl Email {
@@ -46,6 +49,7 @@ impl Email {
             data,
             dedupe_key: None,
             user_id: None,
+            link_base: None,
         }
     }
 
@@ -56,6 +60,13 @@ impl Email {
 
     pub fn for_user(mut self, user_id: impl Into<String>) -> Self {
         self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Links in this email start with `base` (a client app's registered
+    /// link base) instead of the platform's frontend URL; `None` keeps it.
+    pub fn with_link_base(mut self, base: Option<String>) -> Self {
+        self.link_base = base;
         self
     }
 }
@@ -121,7 +132,7 @@ impl Outbox {
     pub fn enqueue(&self, conn: &mut DbConnection, email: Email) -> Result<bool, EnqueueError> {
         let rendered = self
             .templates
-            .render(email.template, &email.data)
+            .render_with_base(email.template, &email.data, email.link_base.as_deref())
             .map_err(|source| EnqueueError::Render {
                 template: email.template.name(),
                 source,

@@ -286,9 +286,24 @@ impl Templates {
         template: Template,
         data: &serde_json::Value,
     ) -> Result<Rendered, minijinja::Error> {
+        self.render_with_base(template, data, None)
+    }
+
+    /// [`Templates::render`] with the links under `link_base` (a client
+    /// app's registered base, already normalised and safe for HTML
+    /// attributes: `domain::client::parse_link_base`) when given.
+    pub fn render_with_base(
+        &self,
+        template: Template,
+        data: &serde_json::Value,
+        link_base: Option<&str>,
+    ) -> Result<Rendered, minijinja::Error> {
+        let base = link_base
+            .map(|b| b.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| self.frontend_url.clone());
         let ctx = context! {
             platform_name => &self.platform_name,
-            frontend_url => minijinja::Value::from_safe_string(self.frontend_url.clone()),
+            frontend_url => minijinja::Value::from_safe_string(base),
             ..minijinja::Value::from_serialize(data)
         };
         let part = |suffix: &str| {
@@ -354,6 +369,24 @@ mod tests {
             r.html
                 .contains("https://learn.example.org/verify-email?token=a%20b%26c")
         );
+    }
+
+    #[test]
+    fn a_link_base_replaces_the_frontend_url() {
+        let r = templates()
+            .render_with_base(
+                Template::PasswordReset,
+                &Template::PasswordReset.example(),
+                Some("https://app.partner.example/learn"),
+            )
+            .unwrap();
+        for part in [&r.text, &r.html] {
+            assert!(
+                part.contains("https://app.partner.example/learn/reset-password?token="),
+                "{part}"
+            );
+            assert!(!part.contains("learn.example.org"), "{part}");
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ mod events_institutions;
 mod events_learning;
 mod events_partnerships;
 mod events_resources;
+mod frontend_clients;
+mod frontend_sessions;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
