@@ -37,3 +37,5 @@ mod ops;
 mod partnerships;
 mod resource_schema;
 mod resources;
+mod search;
+mod search_facets;

@@ -17,6 +17,7 @@ pub mod institutions;
 pub mod json;
 pub mod openapi;
 mod outbox;
+pub mod search;
 pub mod smtp;
 pub mod transparency;
 
