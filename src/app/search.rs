@@ -526,15 +526,29 @@ fn highlight(l: &Loaded, q: Option<&Query>) -> Value {
     json!({"title": title, "snippet": snippet})
 }
 
-/// `q` with each word the catalogue does not have replaced by its closest
-/// word that it has, when the corrected query finds something the viewer
-/// may see.
+/// `q` with each word that finds nothing the viewer may see replaced by
+/// the closest word that does, when the corrected query finds something.
+/// Candidates come from every word ever indexed, but each is tried against
+/// what the viewer may see, in a fixed order, so the answer is the same
+/// whatever hidden resources hold.
 fn correction(
     conn: &mut DbConnection,
     viewer: &Viewer,
     f: &Filter,
     q: &Query,
 ) -> Result<Option<String>, ApiError> {
+    /// Candidates tried per word.
+    const TRIES: usize = 4;
+    let finds = |conn: &mut DbConnection, word: &str| {
+        let one = Filter {
+            text: Some(Query {
+                all: vec![Clause::Word(word.to_string())],
+                ..Query::default()
+            }),
+            ..f.clone()
+        };
+        store::any(conn, viewer, &one)
+    };
     let mut fixed = q.clone();
     let mut changed = false;
     for clause in &mut fixed.all {
@@ -546,16 +560,19 @@ fn correction(
         let mut out = Vec::with_capacity(words.len());
         for w in words {
             let near = search_store::words_like(conn, &w)?;
-            if near.iter().any(|n| *n == w) {
-                out.push(w);
-                continue;
+            let mut better = None;
+            for c in search::candidates(&w, near.iter().map(String::as_str), TRIES) {
+                if finds(conn, c)? {
+                    better = Some(c.to_string());
+                    break;
+                }
             }
-            match search::closest(&w, near.iter().map(String::as_str)) {
-                Some(better) => {
-                    out.push(better.to_string());
+            match better {
+                Some(b) if b != w => {
+                    out.push(b);
                     changed = true;
                 }
-                None => out.push(w),
+                _ => out.push(w),
             }
         }
         *clause = match clause {
@@ -635,8 +652,10 @@ pub fn suggest(
     if words.len() + 1 > search::CLAUSES_MAX {
         return Err(ApiError::field("q", "At most 16 words."));
     }
-    let mut query = Query::default();
-    query.all = words.into_iter().map(Clause::Word).collect();
+    let mut query = Query {
+        all: words.into_iter().map(Clause::Word).collect(),
+        ..Query::default()
+    };
     let single = query.all.is_empty();
     query.all.push(if open_end {
         Clause::Prefix(last.clone())

@@ -122,6 +122,7 @@ struct InsertRow<'a> {
     languages: &'a str,
     countries: &'a str,
     tags: &'a str,
+    search_text: &'static str,
     visibility: &'static str,
     status: &'static str,
     version: i64,
@@ -150,6 +151,7 @@ impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
             languages: &r.languages,
             countries: &r.countries,
             tags: &r.tags,
+            search_text: "",
             visibility: r.visibility.as_str(),
             status: r.status.as_str(),
             version: r.version,
@@ -169,7 +171,7 @@ impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
 /// Inserts many resources at once (a bulk import).
 pub fn insert_all(conn: &mut DbConnection, rows: &[ResourceRow]) -> QueryResult<()> {
     let rows: Vec<InsertRow> = rows.iter().map(InsertRow::from).collect();
-    insert_batched!(conn, rs::table, &rows, 23)
+    insert_batched!(conn, rs::table, &rows, 24)
 }
 
 /// Inserts the search terms of many resources: `(resource, facet, value)`.
@@ -730,7 +732,9 @@ pub fn list(
     let backend = conn.backend();
     let score = || match (&f.text, sort) {
         (Some(q), Sort::Relevance) => super::search::score::<Source>(backend, q),
-        _ => Box::new(diesel::dsl::sql::<BigInt>("0")),
+        // Not a bare `0`: in ORDER BY that names a column; and PostgreSQL
+        // reads a bare literal as a 4-byte integer.
+        _ => Box::new(diesel::dsl::sql::<BigInt>("CAST(0 AS BIGINT)")),
     };
     let mut q = rs::table
         .inner_join(it::table)

@@ -258,6 +258,9 @@ diesel::table! {
         languages -> Text,
         countries -> Text,
         tags -> Text,
+        // written empty and never read since search has its own tables;
+        // kept because SQLite cannot drop a column reversibly
+        search_text -> Text,
         visibility -> Text,
         status -> Text,
         version -> BigInt,
@@ -560,4 +563,3 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
-

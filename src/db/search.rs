@@ -140,7 +140,8 @@ pub fn score_sql(backend: Backend, query: &Query) -> String {
         }
     }
     if terms.is_empty() {
-        return "0".into();
+        // Not a bare `0`: in ORDER BY that names the first column.
+        return "CAST(0 AS BIGINT)".into();
     }
     format!(
         "(SELECT CAST({} AS BIGINT) FROM resource_search s WHERE s.resource_id = resources.id)",
@@ -274,7 +275,10 @@ mod tests {
         let s = score_sql(Backend::Sqlite, &q);
         assert_eq!(s.matches("instr(").count(), 8);
         assert!(s.contains("' speech corpus '"));
-        assert_eq!(score_sql(Backend::Sqlite, &Query::default()), "0");
+        assert_eq!(
+            score_sql(Backend::Sqlite, &Query::default()),
+            "CAST(0 AS BIGINT)"
+        );
         assert!(score_sql(Backend::Postgres, &q).contains("strpos(s.title"));
     }
 }

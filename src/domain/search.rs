@@ -76,6 +76,23 @@ fn spans(text: &str) -> Vec<(usize, usize, String)> {
     out
 }
 
+/// The words of a query: as [`words`], but a word too long to be indexed
+/// is kept (cut to [`QUERY_MAX`]), so that it finds nothing rather than
+/// vanishing from the query.
+fn query_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for run in text.split(|c: char| !(c.is_alphanumeric() || is_combining_mark(c))) {
+        if run.is_empty() {
+            continue;
+        }
+        let w: String = fold(run).chars().filter(|c| c.is_alphanumeric()).collect();
+        if !w.is_empty() {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// `text` as stored in the index: its words separated by single spaces,
 /// with a space at each end (so ` word ` finds a whole word anywhere).
 pub fn index_text<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
@@ -204,27 +221,28 @@ impl Query {
                 }
             };
             rest = tail.trim_start();
-            if !quoted && !negated {
-                if let Some((field, value)) = token.split_once(':') {
-                    let field = field.to_ascii_lowercase();
-                    if FILTER_FIELDS.contains(&field.as_str()) {
-                        // `field:"two words"` takes the quoted value.
-                        let value = match value.strip_prefix('"') {
-                            Some(v) => match v.split_once('"') {
-                                Some((inside, _)) => inside.to_string(),
-                                None => format!("{v}{}", rest_until_quote(&mut rest)),
-                            },
-                            None => value.to_string(),
-                        };
-                        if !value.trim().is_empty() {
-                            q.filters.push((field, value.trim().to_string()));
-                        }
-                        continue;
-                    }
+            if !quoted
+                && !negated
+                && let Some((field, value)) = token.split_once(':')
+                && FILTER_FIELDS.contains(&field.to_ascii_lowercase().as_str())
+            {
+                // `field:"two words"` takes the quoted value.
+                let value = match value.strip_prefix('"') {
+                    Some(v) => match v.split_once('"') {
+                        Some((inside, _)) => inside.to_string(),
+                        None => format!("{v}{}", rest_until_quote(&mut rest)),
+                    },
+                    None => value.to_string(),
+                };
+                if !value.trim().is_empty() {
+                    q.filters
+                        .push((field.to_ascii_lowercase(), value.trim().to_string()));
                 }
+                continue;
             }
             let prefix = !quoted && token.ends_with('*');
-            let mut ws = words(token);
+            // Words too long to be indexed stay in the query: they find nothing.
+            let mut ws = query_words(token);
             let clause = match ws.len() {
                 0 => continue,
                 1 if prefix => Clause::Prefix(ws.remove(0)),
@@ -535,24 +553,27 @@ pub fn max_edits(word: &str) -> usize {
     }
 }
 
-/// The closest of `candidates` to `word`, within [`max_edits`]; ties go to
-/// the first.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = max_edits(word);
-    if limit == 0 {
-        return None;
-    }
-    let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
-        if c == word || c.chars().count().abs_diff(word.chars().count()) > limit {
-            continue;
-        }
-        let d = strsim::damerau_levenshtein(word, c);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    best.map(|(_, c)| c)
+/// The words of `vocabulary` that `word` may be a typo of (itself
+/// included), closest first, then alphabetically: within [`max_edits`]
+/// (Damerau–Levenshtein), at most `limit`.
+pub fn candidates<'a>(
+    word: &str,
+    vocabulary: impl IntoIterator<Item = &'a str>,
+    limit: usize,
+) -> Vec<&'a str> {
+    let edits = max_edits(word);
+    let len = word.chars().count();
+    let mut found: Vec<(usize, &str)> = vocabulary
+        .into_iter()
+        .filter(|c| c.chars().count().abs_diff(len) <= edits)
+        .filter_map(|c| {
+            let d = strsim::damerau_levenshtein(word, c);
+            (d <= edits).then_some((d, c))
+        })
+        .collect();
+    found.sort_unstable();
+    found.truncate(limit);
+    found.into_iter().map(|(_, c)| c).collect()
 }
 
 #[cfg(test)]
@@ -570,6 +591,8 @@ mod tests {
         assert_eq!(words("አማርኛ العربية"), ["አማርኛ", "العربية"]);
         assert_eq!(index_text(["A b", "c"]), " a b c ");
         assert!(words(&"x".repeat(WORD_MAX + 1)).is_empty());
+        let long = Query::parse(&"x".repeat(WORD_MAX + 1)).unwrap();
+        assert_eq!(long.all, [Clause::Word("x".repeat(WORD_MAX + 1))]);
         // A decomposed accent reads like the composed one.
         assert_eq!(words("Yoru\u{300}ba"), ["yoruba"]);
     }
@@ -685,10 +708,14 @@ mod tests {
 
     #[test]
     fn corrections_come_from_close_words() {
-        let vocab = ["quechua", "quantum", "aymara"];
-        assert_eq!(closest("quechau", vocab), Some("quechua"));
-        assert_eq!(closest("qechua", vocab), Some("quechua"));
-        assert_eq!(closest("xyz", vocab), None);
-        assert_eq!(closest("zzzzzzz", vocab), None);
+        let vocab = ["quechua", "quantum", "aymara", "quechau", "quechue"];
+        assert_eq!(
+            candidates("quechau", vocab, 5),
+            ["quechau", "quechua", "quechue"]
+        );
+        assert_eq!(candidates("qechua", vocab, 5), ["quechua"]);
+        assert!(candidates("xyz", vocab, 5).is_empty());
+        assert!(candidates("zzzzzzz", vocab, 5).is_empty());
+        assert_eq!(candidates("quechau", vocab, 1), ["quechau"]);
     }
 }

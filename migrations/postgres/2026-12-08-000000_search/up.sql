@@ -28,5 +28,3 @@ CREATE TABLE search_words (
     word TEXT PRIMARY KEY
 );
 
--- `q` no longer scans this lowercased copy of the texts.
-ALTER TABLE resources DROP COLUMN search_text;

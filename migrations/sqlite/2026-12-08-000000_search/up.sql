@@ -44,5 +44,3 @@ CREATE TABLE search_words (
     word TEXT PRIMARY KEY NOT NULL
 ) WITHOUT ROWID;
 
--- `q` no longer scans this lowercased copy of the texts.
-ALTER TABLE resources DROP COLUMN search_text;
