@@ -8,6 +8,7 @@ pub mod admin;
 pub mod events;
 pub mod institutions;
 pub mod learning;
+pub mod memberships;
 pub mod notifications;
 pub mod partnerships;
 pub mod resources;

@@ -35,3 +35,4 @@ mod ops;
 mod partnerships;
 mod resource_schema;
 mod resources;
+mod frontend_me;
