@@ -207,8 +207,17 @@ impl Kind {
             }
             Self::AccessDecided => {
                 copy(&mut d, t, &dataset);
-                copy(&mut d, t, &[("note", "note"), ("expires_at", "expires_at")]);
-                copy(&mut d, p, &[("dataset_id", "dataset_id"), ("to", "status")]);
+                copy(&mut d, t, &[("note", "note")]);
+                // The payload's RFC 3339 time, not the email's wording.
+                copy(
+                    &mut d,
+                    p,
+                    &[
+                        ("dataset_id", "dataset_id"),
+                        ("to", "status"),
+                        ("expires_at", "expires_at"),
+                    ],
+                );
             }
             Self::AccessEnded => {
                 copy(&mut d, t, &dataset);

@@ -36,3 +36,4 @@ mod partnerships;
 mod resource_schema;
 mod resources;
 mod frontend_me;
+mod frontend_notifications;
