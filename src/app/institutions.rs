@@ -97,7 +97,8 @@ pub struct InstitutionFilter {
     pub q: Option<String>,
     /// `me`: only the institutions you are a member of, as
     /// `/me/memberships` lists them (sign in: 401 otherwise).
-    pub member: Option<crate::app::memberships::Member>,
+    #[param(inline)]
+    pub member: Option<crate::app::memberships::MemberFilter>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -156,7 +156,7 @@ fn group(coordinated: Vec<PartnershipWay>, through: Vec<PartnershipWay>) -> Vec<
 /// only `me` (any other value is a 400 from the query extractor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Member {
+pub enum MemberFilter {
     /// What you belong to, as `/me/memberships` lists it.
     Me,
 }
@@ -164,12 +164,12 @@ pub enum Member {
 /// The `member` filter: `member=me` selects what `/me/memberships` lists
 /// (`Some(user id)`); without signing in it is a 401.
 pub fn member_filter(
-    member: Option<Member>,
+    member: Option<MemberFilter>,
     principal: Option<&Principal>,
 ) -> Result<Option<String>, ApiError> {
     match member {
         None => Ok(None),
-        Some(Member::Me) => principal
+        Some(MemberFilter::Me) => principal
             .map(|p| Some(p.user.id.clone()))
             .ok_or_else(|| ApiError::Unauthorized("Sign in to filter by `member=me`.".into())),
     }
@@ -218,13 +218,13 @@ mod tests {
     fn the_member_filter_knows_only_me_and_needs_a_caller() {
         assert_eq!(member_filter(None, None).unwrap(), None);
         assert!(matches!(
-            member_filter(Some(Member::Me), None),
+            member_filter(Some(MemberFilter::Me), None),
             Err(ApiError::Unauthorized(_))
         ));
-        let me: Member = serde_json::from_value(serde_json::json!("me")).unwrap();
-        assert_eq!(me, Member::Me);
+        let me: MemberFilter = serde_json::from_value(serde_json::json!("me")).unwrap();
+        assert_eq!(me, MemberFilter::Me);
         for other in ["you", "", "ME", "all"] {
-            assert!(serde_json::from_value::<Member>(serde_json::json!(other)).is_err());
+            assert!(serde_json::from_value::<MemberFilter>(serde_json::json!(other)).is_err());
         }
     }
 }

@@ -202,7 +202,10 @@ impl Kind {
                 copy(
                     &mut d,
                     p,
-                    &[("dataset_id", "dataset_id"), ("institution", "institution_slug")],
+                    &[
+                        ("dataset_id", "dataset_id"),
+                        ("institution", "institution_slug"),
+                    ],
                 );
             }
             Self::AccessDecided => {
@@ -280,7 +283,9 @@ impl Kind {
             Self::MembershipAdded
             | Self::MemberRoleChanged
             | Self::MemberRemoved
-            | Self::InstitutionVerified => param(RouteName::Institution, "slug", "institution_slug"),
+            | Self::InstitutionVerified => {
+                param(RouteName::Institution, "slug", "institution_slug")
+            }
             Self::EnrollmentConfirmed | Self::CourseCompleted => {
                 param(RouteName::Course, "id", "course_id")
             }
@@ -815,5 +820,167 @@ mod tests {
             assert_eq!(word, kind.name(), "the API and the store say the same word");
         }
         assert!(stored_kind("no_such_kind", "notification", "n1").is_err());
+    }
+
+    /// The template's example data with what every command also passes
+    /// (the slug of an institution a member was removed from).
+    fn example(kind: Kind) -> Value {
+        let mut t = kind.template().example();
+        if kind == Kind::MemberRemoved {
+            t["slug"] = json!("makerere-ai");
+        }
+        t
+    }
+
+    #[test]
+    fn app_data_names_no_person_and_no_path() {
+        for kind in Kind::ALL {
+            let payload = json!({"dataset_id": "d1", "to": "approved", "from": "proposed",
+                                 "institution": "uon", "role": "member"});
+            let data = kind.app_data("s1", &example(kind), &payload);
+            let text = data.to_string();
+            assert!(data.is_object(), "{kind:?}");
+            assert!(!text.contains("display_name"), "{kind:?}: {text}");
+            assert!(!text.contains("\"/"), "{kind:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn every_kind_leads_somewhere_when_its_data_is_complete() {
+        for kind in Kind::ALL {
+            let data = kind.app_data("s1", &example(kind), &json!({}));
+            let route = kind
+                .route(&data)
+                .unwrap_or_else(|| panic!("{kind:?}: {data}"));
+            for value in route.params.values() {
+                assert!(!value.is_empty() && !value.contains('/'), "{kind:?}");
+            }
+        }
+        // Without its parameter, no route rather than a broken one.
+        assert_eq!(Kind::AccessDecided.route(&json!({})), None);
+        assert_eq!(
+            Kind::AccessDecided.route(&json!({"request_id": "r1"})),
+            Some(Route {
+                route: RouteName::AccessRequest,
+                params: BTreeMap::from([("id".to_string(), "r1".to_string())]),
+            })
+        );
+    }
+
+    fn old(kind: Kind, title: &str, link: Option<&str>) -> NotificationRow {
+        NotificationRow {
+            id: "n1".into(),
+            user_id: "u1".into(),
+            kind: kind.name().into(),
+            title: title.into(),
+            body: String::new(),
+            link: link.map(str::to_string),
+            created_at: NaiveDateTime::default(),
+            read_at: None,
+            event_type: None,
+            subject_kind: None,
+            subject_id: None,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn old_notifications_get_a_catalogued_type_and_a_subject() {
+        let ids = SlugIds {
+            institutions: HashMap::from([("uon".to_string(), "i1".to_string())]),
+            partnerships: HashMap::new(),
+        };
+        let catalogue: Vec<&str> = Event::CATALOGUE.iter().map(|(n, _, _)| *n).collect();
+        for kind in Kind::ALL {
+            let (ty, subject, data) = legacy(&old(kind, "Something", None), kind, &ids);
+            assert!(catalogue.contains(&ty.as_str()), "{kind:?}: {ty}");
+            assert_eq!(
+                subject,
+                Subject {
+                    kind: "user".into(),
+                    id: "u1".into()
+                }
+            );
+            assert_eq!(data["legacy"], true);
+        }
+        let cases = [
+            (
+                Kind::AccessDecided,
+                "Your request for X was rejected",
+                "access_request.rejected",
+            ),
+            (
+                Kind::AccessDecided,
+                "Your request for X was approved",
+                "access_request.approved",
+            ),
+            (
+                Kind::AccessEnded,
+                "Your access to X was revoked",
+                "access_request.revoked",
+            ),
+            (
+                Kind::AccessEnded,
+                "Your access to X has expired",
+                "access_request.expired",
+            ),
+            (
+                Kind::AccessEnded,
+                "Your request for X expired",
+                "access_request.expired",
+            ),
+            (
+                Kind::PartnershipResponse,
+                "A declined the invitation to P",
+                "partnership.member_declined",
+            ),
+            (
+                Kind::PartnershipResponse,
+                "A accepted the invitation to P",
+                "partnership.member_active",
+            ),
+            (
+                Kind::PartnershipMembershipEnded,
+                "A was removed from P",
+                "partnership.member_removed",
+            ),
+            (
+                Kind::PartnershipMembershipEnded,
+                "A left P",
+                "partnership.member_left",
+            ),
+        ];
+        for (kind, title, ty) in cases {
+            assert_eq!(legacy(&old(kind, title, None), kind, &ids).0, ty, "{title}");
+        }
+        let (_, subject, data) = legacy(
+            &old(Kind::InstitutionVerified, "T", Some("/institutions/uon")),
+            Kind::InstitutionVerified,
+            &ids,
+        );
+        assert_eq!(
+            subject,
+            Subject {
+                kind: "institution".into(),
+                id: "i1".into()
+            }
+        );
+        assert_eq!(data, json!({"legacy": true, "institution_slug": "uon"}));
+        let (_, subject, data) = legacy(
+            &old(Kind::CourseCompleted, "T", Some("/courses/c1")),
+            Kind::CourseCompleted,
+            &ids,
+        );
+        assert_eq!(
+            subject,
+            Subject {
+                kind: "resource".into(),
+                id: "c1".into()
+            }
+        );
+        assert_eq!(
+            Kind::CourseCompleted.route(&data).map(|r| r.route),
+            Some(RouteName::Course)
+        );
     }
 }

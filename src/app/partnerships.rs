@@ -176,7 +176,8 @@ pub struct PartnershipFilter {
     /// `me`: only the partnerships you coordinate or one of your
     /// institutions is an active or invited member of, as `/me/memberships`
     /// lists them (sign in: 401 otherwise).
-    pub member: Option<crate::app::memberships::Member>,
+    #[param(inline)]
+    pub member: Option<crate::app::memberships::MemberFilter>,
 }
 
 // ----- loading ---------------------------------------------------------------------------

@@ -94,7 +94,14 @@ pub fn through_institutions(
     if institutions.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, String, String, PartnershipStatus, String, MemberStatus)> = pm::table
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        PartnershipStatus,
+        String,
+        MemberStatus,
+    )> = pm::table
         .inner_join(ps::table)
         .inner_join(it::table)
         .filter(pm::institution_id.eq_any(institutions))
@@ -104,7 +111,14 @@ pub fn through_institutions(
         ]))
         .order((ps::title.asc(), ps::id.asc(), it::slug.asc()))
         .limit(limit)
-        .select((ps::id, ps::slug, ps::title, ps::status, it::slug, pm::status))
+        .select((
+            ps::id,
+            ps::slug,
+            ps::title,
+            ps::status,
+            it::slug,
+            pm::status,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()

@@ -187,43 +187,46 @@ async fn world(backend: crate::helpers::Backend) -> World {
 
 // ----- /me/memberships ----------------------------------------------------
 
-api_test!(memberships_list_institutions_with_the_callers_role, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
+api_test!(
+    memberships_list_institutions_with_the_callers_role,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
 
-    let m = memberships(app, &w.amina).await;
-    assert_eq!(m["truncated"], false, "{m}");
-    // By name: "Institution draft-lab" before "Institution uon".
-    assert_eq!(
-        m["institutions"],
-        json!([
-            {"slug": "draft-lab", "name": "Institution draft-lab", "country": "KE",
-             "verified": false, "role": "owner",
-             "joined_at": m["institutions"][0]["joined_at"]},
-            {"slug": "uon", "name": "Institution uon", "country": "KE",
-             "verified": true, "role": "owner",
-             "joined_at": m["institutions"][1]["joined_at"]},
-        ])
-    );
-    for i in m["institutions"].as_array().unwrap() {
-        assert!(i["joined_at"].as_str().unwrap().ends_with('Z'), "{i}");
-    }
-    for (who, role) in [(&w.bakari, "editor"), (&w.chausiku, "member")] {
-        let m = memberships(app, who).await;
-        assert_eq!(strings(&m["institutions"], "slug"), ["uon"], "{m}");
-        assert_eq!(m["institutions"][0]["role"], role, "{m}");
-    }
-    let m = memberships(app, &w.kofi).await;
-    assert_eq!(strings(&m["institutions"], "slug"), ["knust"]);
-    assert_eq!(m["institutions"][0]["role"], "owner");
+        let m = memberships(app, &w.amina).await;
+        assert_eq!(m["truncated"], false, "{m}");
+        // By name: "Institution draft-lab" before "Institution uon".
+        assert_eq!(
+            m["institutions"],
+            json!([
+                {"slug": "draft-lab", "name": "Institution draft-lab", "country": "KE",
+                 "verified": false, "role": "owner",
+                 "joined_at": m["institutions"][0]["joined_at"]},
+                {"slug": "uon", "name": "Institution uon", "country": "KE",
+                 "verified": true, "role": "owner",
+                 "joined_at": m["institutions"][1]["joined_at"]},
+            ])
+        );
+        for i in m["institutions"].as_array().unwrap() {
+            assert!(i["joined_at"].as_str().unwrap().ends_with('Z'), "{i}");
+        }
+        for (who, role) in [(&w.bakari, "editor"), (&w.chausiku, "member")] {
+            let m = memberships(app, who).await;
+            assert_eq!(strings(&m["institutions"], "slug"), ["uon"], "{m}");
+            assert_eq!(m["institutions"][0]["role"], role, "{m}");
+        }
+        let m = memberships(app, &w.kofi).await;
+        assert_eq!(strings(&m["institutions"], "slug"), ["knust"]);
+        assert_eq!(m["institutions"][0]["role"], "owner");
 
-    // Someone in nothing: two empty lists.
-    let m = memberships(app, &w.loner).await;
-    assert_eq!(
-        m,
-        json!({"institutions": [], "partnerships": [], "truncated": false})
-    );
-});
+        // Someone in nothing: two empty lists.
+        let m = memberships(app, &w.loner).await;
+        assert_eq!(
+            m,
+            json!({"institutions": [], "partnerships": [], "truncated": false})
+        );
+    }
+);
 
 api_test!(memberships_list_partnerships_and_the_way_in, |backend| {
     let w = world(backend).await;
@@ -354,7 +357,15 @@ api_test!(memberships_need_a_signed_in_caller, |backend| {
 api_test!(member_me_filters_select_what_memberships_list, |backend| {
     let w = world(backend).await;
     let app = &w.app;
-    for who in [&w.amina, &w.bakari, &w.chausiku, &w.kofi, &w.dede, &w.esi, &w.loner] {
+    for who in [
+        &w.amina,
+        &w.bakari,
+        &w.chausiku,
+        &w.kofi,
+        &w.dede,
+        &w.esi,
+        &w.loner,
+    ] {
         let m = memberships(app, who).await;
         assert_eq!(
             member_me(app, who, "institutions").await,
@@ -374,7 +385,10 @@ api_test!(member_me_filters_select_what_memberships_list, |backend| {
     let all = set(walk(app, Some(&w.amina.access), "/api/v1/partnerships", "slug").await);
     assert!(all.contains("delta"), "{all:?}");
     let all = set(walk(app, Some(&w.amina.access), "/api/v1/institutions", "slug").await);
-    assert!(all.contains("knust") && all.contains("draft-lab"), "{all:?}");
+    assert!(
+        all.contains("knust") && all.contains("draft-lab"),
+        "{all:?}"
+    );
     // It combines with the other filters.
     let amina = w.amina.access.as_str();
     let with_knust = |member: &'static str| async move {
@@ -388,8 +402,11 @@ api_test!(member_me_filters_select_what_memberships_list, |backend| {
     );
     assert_eq!(with_knust("&member=me").await, set(vec!["alpha".into()]));
     let page = body_of(
-        app.get_auth("/api/v1/institutions?member=me&verified=false", &w.amina.access)
-            .await,
+        app.get_auth(
+            "/api/v1/institutions?member=me&verified=false",
+            &w.amina.access,
+        )
+        .await,
         200,
     )
     .await;
@@ -413,30 +430,33 @@ api_test!(member_me_filters_select_what_memberships_list, |backend| {
     assert_eq!(page["items"], json!([]));
 });
 
-api_test!(member_filters_refuse_anonymous_callers_and_other_values, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    for what in ["institutions", "partnerships"] {
-        let res = app.get(&format!("/api/v1/{what}?member=me")).await;
-        let p = problem(res, 401).await;
-        assert!(p["detail"].as_str().unwrap().contains("member=me"), "{p}");
-        for bad in ["you", "", "ME", "all", "me,you"] {
-            for token in [None, Some(w.amina.access.as_str())] {
-                let res = call(
-                    app,
-                    Method::GET,
-                    &format!("/api/v1/{what}?member={bad}"),
-                    token,
-                    None,
-                )
-                .await;
-                let p = problem(res, 400).await;
-                let fields = strings(&p["errors"], "field");
-                assert_eq!(fields, ["member"], "{what} member={bad}: {p}");
+api_test!(
+    member_filters_refuse_anonymous_callers_and_other_values,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        for what in ["institutions", "partnerships"] {
+            let res = app.get(&format!("/api/v1/{what}?member=me")).await;
+            let p = problem(res, 401).await;
+            assert!(p["detail"].as_str().unwrap().contains("member=me"), "{p}");
+            for bad in ["you", "", "ME", "all", "me,you"] {
+                for token in [None, Some(w.amina.access.as_str())] {
+                    let res = call(
+                        app,
+                        Method::GET,
+                        &format!("/api/v1/{what}?member={bad}"),
+                        token,
+                        None,
+                    )
+                    .await;
+                    let p = problem(res, 400).await;
+                    let fields = strings(&p["errors"], "field");
+                    assert_eq!(fields, ["member"], "{what} member={bad}: {p}");
+                }
             }
         }
     }
-});
+);
 
 // ----- personal answers are not cached ------------------------------------
 
@@ -470,174 +490,190 @@ fn assert_private(res: &reqwest::Response, what: &str) {
     );
 }
 
-api_test!(personal_answers_are_private_and_vary_by_authorization, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    let t = w.amina.access.as_str();
+api_test!(
+    personal_answers_are_private_and_vary_by_authorization,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let t = w.amina.access.as_str();
 
-    // A published course of uon and a restricted dataset with a request.
-    let course = post(
-        app,
-        t,
-        "/api/v1/courses",
-        Some(json!({"institution": "uon", "title": "Private caching",
+        // A published course of uon and a restricted dataset with a request.
+        let course = post(
+            app,
+            t,
+            "/api/v1/courses",
+            Some(json!({"institution": "uon", "title": "Private caching",
                     "summary": "What it is.", "license": "CC-BY-4.0", "languages": ["sw"],
                     "duration_hours": 6, "level": "beginner"})),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    post(
-        app,
-        t,
-        &format!("/api/v1/courses/{course}/modules"),
-        Some(json!({"title": "One", "content": "# One\n\nText."})),
-    )
-    .await;
-    post(app, t, &format!("/api/v1/courses/{course}/publish"), None).await;
-    let ds = post(
-        app,
-        t,
-        "/api/v1/datasets",
-        Some(json!({"institution": "uon", "title": "Private data", "summary": "About it.",
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        post(
+            app,
+            t,
+            &format!("/api/v1/courses/{course}/modules"),
+            Some(json!({"title": "One", "content": "# One\n\nText."})),
+        )
+        .await;
+        post(app, t, &format!("/api/v1/courses/{course}/publish"), None).await;
+        let ds = post(
+            app,
+            t,
+            "/api/v1/datasets",
+            Some(
+                json!({"institution": "uon", "title": "Private data", "summary": "About it.",
                     "license": "CC-BY-4.0", "languages": ["sw"], "access_level": "restricted",
                     "transfer_policy": "unrestricted",
                     "datasheet": {"motivation": "Why.", "composition": "What.",
-                                  "collection_process": "How.", "uses": "For what."}})),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    post(app, t, &format!("/api/v1/datasets/{ds}/publish"), None).await;
-    let request = post(
-        app,
-        &w.kofi.access,
-        &format!("/api/v1/datasets/{ds}/access-requests"),
-        Some(json!({"purpose": "Training a speech recogniser for community radio.",
-                    "duration_days": 30})),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+                                  "collection_process": "How.", "uses": "For what."}}),
+            ),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        post(app, t, &format!("/api/v1/datasets/{ds}/publish"), None).await;
+        let request = post(
+            app,
+            &w.kofi.access,
+            &format!("/api/v1/datasets/{ds}/access-requests"),
+            Some(
+                json!({"purpose": "Training a speech recogniser for community radio.",
+                    "duration_days": 30}),
+            ),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
-    // Enrolling (PUT) and reading one's own things.
-    let res = call(
-        app,
-        Method::PUT,
-        &format!("/api/v1/courses/{course}/enrollment"),
-        Some(&w.kofi.access),
-        None,
-    )
-    .await;
-    assert!(res.status().is_success(), "{}", res.status());
-    assert_private(&res, "PUT enrollment");
-    for path in [
-        "/api/v1/me".to_string(),
-        "/api/v1/me/tokens".into(),
-        "/api/v1/me/notifications".into(),
-        "/api/v1/me/notifications?unread=true".into(),
-        "/api/v1/me/notifications/unread-count".into(),
-        "/api/v1/me/notification-preferences".into(),
-        "/api/v1/me/enrollments".into(),
-        "/api/v1/me/access-requests".into(),
-        "/api/v1/me/memberships".into(),
-        format!("/api/v1/access-requests/{request}"),
-        format!("/api/v1/courses/{course}/enrollment"),
-    ] {
-        let res = app.get_auth(&path, &w.kofi.access).await;
-        assert_eq!(res.status(), 200, "{path}");
-        assert_private(&res, &path);
-    }
-    // The institution's view of its learners and its request.
-    for path in [
-        format!("/api/v1/courses/{course}/enrollments"),
-        format!("/api/v1/access-requests/{request}"),
-        format!("/api/v1/datasets/{ds}/access-requests"),
-    ] {
-        let res = app.get_auth(&path, t).await;
-        assert_eq!(res.status(), 200, "{path}");
-        assert_private(&res, &path);
-    }
-    // Writes, refusals and revalidations by a signed-in caller too.
-    let res = call(
-        app,
-        Method::POST,
-        "/api/v1/me/notifications/read-all",
-        Some(t),
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    assert_private(&res, "read-all");
-    let res = app
-        .get_auth(&format!("/api/v1/access-requests/{request}"), &w.loner.access)
+        // Enrolling (PUT) and reading one's own things.
+        let res = call(
+            app,
+            Method::PUT,
+            &format!("/api/v1/courses/{course}/enrollment"),
+            Some(&w.kofi.access),
+            None,
+        )
         .await;
-    assert_eq!(res.status(), 404);
-    assert_private(&res, "someone else's request");
-    let res = app.get_auth("/api/v1/me", "not-a-token").await;
-    assert_eq!(res.status(), 401);
-    assert_private(&res, "bad token");
-    let res = app.get_auth("/api/v1/me", t).await;
-    let tag = etag_of(&res);
-    let res = send(
-        app,
-        Method::GET,
-        "/api/v1/me",
-        Some(t),
-        None,
-        &[("If-None-Match", &tag)],
-    )
-    .await;
-    assert_eq!(res.status(), 304);
-    assert_private(&res, "304");
-    // A signed-in read of a public object is private as well: it may differ
-    // from the anonymous one (and carry the caller's permissions).
-    let res = app.get_auth(&format!("/api/v1/courses/{course}"), t).await;
-    assert_eq!(res.status(), 200);
-    assert_private(&res, "signed-in course read");
-    // Token answers keep their no-store and become private.
-    let res = app.login("kofi@knust.example.org", crate::helpers::PASSWORD).await;
-    assert_eq!(res.status(), 200);
-    assert!(
-        cache_control(&res).unwrap().contains("no-store"),
-        "login: {:?}",
-        cache_control(&res)
-    );
-
-    // Anonymous public reads are not marked private, and vary by
-    // Authorization so no cache serves them to a signed-in request.
-    for path in [
-        "/api/v1/institutions".to_string(),
-        "/api/v1/institutions/uon".into(),
-        format!("/api/v1/courses/{course}"),
-        "/api/v1/partnerships/delta".into(),
-    ] {
-        let res = app.get(&path).await;
-        assert_eq!(res.status(), 200, "{path}");
+        assert!(res.status().is_success(), "{}", res.status());
+        assert_private(&res, "PUT enrollment");
+        for path in [
+            "/api/v1/me".to_string(),
+            "/api/v1/me/tokens".into(),
+            "/api/v1/me/notifications".into(),
+            "/api/v1/me/notifications?unread=true".into(),
+            "/api/v1/me/notifications/unread-count".into(),
+            "/api/v1/me/notification-preferences".into(),
+            "/api/v1/me/enrollments".into(),
+            "/api/v1/me/access-requests".into(),
+            "/api/v1/me/memberships".into(),
+            format!("/api/v1/access-requests/{request}"),
+            format!("/api/v1/courses/{course}/enrollment"),
+        ] {
+            let res = app.get_auth(&path, &w.kofi.access).await;
+            assert_eq!(res.status(), 200, "{path}");
+            assert_private(&res, &path);
+        }
+        // The institution's view of its learners and its request.
+        for path in [
+            format!("/api/v1/courses/{course}/enrollments"),
+            format!("/api/v1/access-requests/{request}"),
+            format!("/api/v1/datasets/{ds}/access-requests"),
+        ] {
+            let res = app.get_auth(&path, t).await;
+            assert_eq!(res.status(), 200, "{path}");
+            assert_private(&res, &path);
+        }
+        // Writes, refusals and revalidations by a signed-in caller too.
+        let res = call(
+            app,
+            Method::POST,
+            "/api/v1/me/notifications/read-all",
+            Some(t),
+            None,
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        assert_private(&res, "read-all");
+        let res = app
+            .get_auth(
+                &format!("/api/v1/access-requests/{request}"),
+                &w.loner.access,
+            )
+            .await;
+        assert_eq!(res.status(), 404);
+        assert_private(&res, "someone else's request");
+        let res = app.get_auth("/api/v1/me", "not-a-token").await;
+        assert_eq!(res.status(), 401);
+        assert_private(&res, "bad token");
+        let res = app.get_auth("/api/v1/me", t).await;
+        let tag = etag_of(&res);
+        let res = send(
+            app,
+            Method::GET,
+            "/api/v1/me",
+            Some(t),
+            None,
+            &[("If-None-Match", &tag)],
+        )
+        .await;
+        assert_eq!(res.status(), 304);
+        assert_private(&res, "304");
+        // A signed-in read of a public object is private as well: it may differ
+        // from the anonymous one (and carry the caller's permissions).
+        let res = app.get_auth(&format!("/api/v1/courses/{course}"), t).await;
+        assert_eq!(res.status(), 200);
+        assert_private(&res, "signed-in course read");
+        // Token answers keep their no-store and become private.
+        let res = app
+            .login("kofi@knust.example.org", crate::helpers::PASSWORD)
+            .await;
+        assert_eq!(res.status(), 200);
         assert!(
-            !cache_control(&res).unwrap_or_default().contains("private"),
-            "{path}: {:?}",
+            cache_control(&res).unwrap().contains("no-store"),
+            "login: {:?}",
             cache_control(&res)
         );
-        assert!(vary(&res).contains(&"authorization".into()), "{path}");
-    }
 
-    // Existing Vary values stay: a compressed personal answer varies by
-    // both Accept-Encoding and Authorization.
-    let res = send(
-        app,
-        Method::GET,
-        "/api/v1/me/notifications?limit=100",
-        Some(t),
-        None,
-        &[("Accept-Encoding", "gzip")],
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-encoding"], "gzip");
-    assert_private(&res, "gzip");
-    assert!(vary(&res).contains(&"accept-encoding".into()), "{:?}", vary(&res));
-});
+        // Anonymous public reads are not marked private, and vary by
+        // Authorization so no cache serves them to a signed-in request.
+        for path in [
+            "/api/v1/institutions".to_string(),
+            "/api/v1/institutions/uon".into(),
+            format!("/api/v1/courses/{course}"),
+            "/api/v1/partnerships/delta".into(),
+        ] {
+            let res = app.get(&path).await;
+            assert_eq!(res.status(), 200, "{path}");
+            assert!(
+                !cache_control(&res).unwrap_or_default().contains("private"),
+                "{path}: {:?}",
+                cache_control(&res)
+            );
+            assert!(vary(&res).contains(&"authorization".into()), "{path}");
+        }
+
+        // Existing Vary values stay: a compressed personal answer varies by
+        // both Accept-Encoding and Authorization.
+        let res = send(
+            app,
+            Method::GET,
+            "/api/v1/me/notifications?limit=100",
+            Some(t),
+            None,
+            &[("Accept-Encoding", "gzip")],
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-encoding"], "gzip");
+        assert_private(&res, "gzip");
+        assert!(
+            vary(&res).contains(&"accept-encoding".into()),
+            "{:?}",
+            vary(&res)
+        );
+    }
+);

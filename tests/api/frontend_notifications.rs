@@ -25,21 +25,37 @@ const NO_SUCH_ID: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 /// Every notification of the caller (newest first), checked for the shape
 /// every one has.
 async fn all(app: &TestApp, who: &Account) -> Vec<Value> {
-    let page = body_of(app.get_auth(&format!("{LIST}?limit=100"), &who.access).await, 200).await;
+    let page = body_of(
+        app.get_auth(&format!("{LIST}?limit=100"), &who.access)
+            .await,
+        200,
+    )
+    .await;
     let items = page["items"].as_array().unwrap().clone();
     for n in &items {
         let keys: BTreeSet<&str> = n.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
             BTreeSet::from([
-                "id", "type", "kind", "subject", "data", "route", "title", "body",
-                "created_at", "read_at"
+                "id",
+                "type",
+                "kind",
+                "subject",
+                "data",
+                "route",
+                "title",
+                "body",
+                "created_at",
+                "read_at"
             ]),
             "{n}"
         );
         let ty = n["type"].as_str().unwrap();
         assert!(ty.contains('.') && !ty.contains(' '), "{n}");
-        assert!(n["subject"]["kind"].is_string() && n["subject"]["id"].is_string(), "{n}");
+        assert!(
+            n["subject"]["kind"].is_string() && n["subject"]["id"].is_string(),
+            "{n}"
+        );
         assert!(n["data"].is_object(), "{n}");
         assert!(!n["title"].as_str().unwrap().is_empty(), "{n}");
         // No platform path anywhere: the app builds its own links.
@@ -98,17 +114,49 @@ async fn mark(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
 
 // ----- type, subject, data, route -----------------------------------------
 
-api_test!(access_notifications_carry_type_subject_and_data, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    let amina = person(app, "amina@example.org", Some("KE")).await;
-    let ds = w.dataset("Swahili speech", json!({})).await;
-    let req = id_of(&requested(app, &amina, &ds.id).await);
+api_test!(
+    access_notifications_carry_type_subject_and_data,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let amina = person(app, "amina@example.org", Some("KE")).await;
+        let ds = w.dataset("Swahili speech", json!({})).await;
+        let req = id_of(&requested(app, &amina, &ds.id).await);
 
-    // The deciders are told of the request.
-    for decider in [&w.owner, &w.editor] {
-        let n = the_one(app, decider, "access_request.created").await;
-        assert_eq!(n["kind"], "access_requested");
+        // The deciders are told of the request.
+        for decider in [&w.owner, &w.editor] {
+            let n = the_one(app, decider, "access_request.created").await;
+            assert_eq!(n["kind"], "access_requested");
+            assert_eq!(n["subject"], json!({"kind": "access_request", "id": req}));
+            assert_eq!(
+                n["data"],
+                json!({
+                    "request_id": req,
+                    "dataset_id": ds.id,
+                    "dataset_title": "Swahili speech",
+                    "owner_institution_name": "Institution ke-lab",
+                    "requester_name": "Test Person",
+                    "institution_name": null,
+                    "institution_slug": null,
+                    "duration_days": 90,
+                    "purpose": crate::helpers::access::PURPOSE,
+                })
+            );
+            assert_eq!(
+                n["route"],
+                json!({"route": "access_request", "params": {"id": req}})
+            );
+            assert!(
+                n["title"].as_str().unwrap().contains("Swahili speech"),
+                "{n}"
+            );
+            assert_eq!(n["read_at"], Value::Null);
+        }
+
+        // The requester is told of the decision, with the grant's end.
+        let approved = approve(app, &w.owner.access, &req).await;
+        let n = the_one(app, &amina, "access_request.approved").await;
+        assert_eq!(n["kind"], "access_decided");
         assert_eq!(n["subject"], json!({"kind": "access_request", "id": req}));
         assert_eq!(
             n["data"],
@@ -117,145 +165,132 @@ api_test!(access_notifications_carry_type_subject_and_data, |backend| {
                 "dataset_id": ds.id,
                 "dataset_title": "Swahili speech",
                 "owner_institution_name": "Institution ke-lab",
-                "requester_name": "Test Person",
-                "institution_name": null,
-                "institution_slug": null,
-                "duration_days": 90,
-                "purpose": crate::helpers::access::PURPOSE,
+                "status": "approved",
+                "note": "Approved.",
+                "expires_at": approved["expires_at"],
             })
         );
+        assert!(n["data"]["expires_at"].is_string(), "{n}");
         assert_eq!(
             n["route"],
             json!({"route": "access_request", "params": {"id": req}})
         );
-        assert!(n["title"].as_str().unwrap().contains("Swahili speech"), "{n}");
-        assert_eq!(n["read_at"], Value::Null);
+
+        // Revoked: another type, the same subject, the words of the API.
+        let res = call(
+            app,
+            Method::POST,
+            &format!("/api/v1/access-requests/{req}/revoke"),
+            Some(&w.owner.access),
+            Some(json!({"note": "The project ended."})),
+        )
+        .await;
+        body_of(res, 200).await;
+        let n = the_one(app, &amina, "access_request.revoked").await;
+        assert_eq!(n["kind"], "access_ended");
+        assert_eq!(n["subject"], json!({"kind": "access_request", "id": req}));
+        assert_eq!(n["data"]["status"], "revoked");
+        assert_eq!(n["data"]["reason"], "revoked");
+        assert_eq!(n["data"]["note"], "The project ended.");
+        assert_eq!(n["data"]["dataset_id"], ds.id.as_str());
     }
+);
 
-    // The requester is told of the decision, with the grant's end.
-    let approved = approve(app, &w.owner.access, &req).await;
-    let n = the_one(app, &amina, "access_request.approved").await;
-    assert_eq!(n["kind"], "access_decided");
-    assert_eq!(n["subject"], json!({"kind": "access_request", "id": req}));
-    assert_eq!(
-        n["data"],
-        json!({
-            "request_id": req,
-            "dataset_id": ds.id,
-            "dataset_title": "Swahili speech",
-            "owner_institution_name": "Institution ke-lab",
-            "status": "approved",
-            "note": "Approved.",
-            "expires_at": approved["expires_at"],
-        })
-    );
-    assert!(n["data"]["expires_at"].is_string(), "{n}");
-    assert_eq!(
-        n["route"],
-        json!({"route": "access_request", "params": {"id": req}})
-    );
+api_test!(
+    institution_and_token_notifications_carry_type_subject_and_data,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let inst = institution_id(app, &w.root.access, "ke-lab").await;
+        let route = json!({"route": "institution", "params": {"slug": "ke-lab"}});
 
-    // Revoked: another type, the same subject, the words of the API.
-    let res = call(
-        app,
-        Method::POST,
-        &format!("/api/v1/access-requests/{req}/revoke"),
-        Some(&w.owner.access),
-        Some(json!({"note": "The project ended."})),
-    )
-    .await;
-    body_of(res, 200).await;
-    let n = the_one(app, &amina, "access_request.revoked").await;
-    assert_eq!(n["kind"], "access_ended");
-    assert_eq!(n["subject"], json!({"kind": "access_request", "id": req}));
-    assert_eq!(n["data"]["status"], "revoked");
-    assert_eq!(n["data"]["reason"], "revoked");
-    assert_eq!(n["data"]["note"], "The project ended.");
-    assert_eq!(n["data"]["dataset_id"], ds.id.as_str());
-});
-
-api_test!(institution_and_token_notifications_carry_type_subject_and_data, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    let inst = institution_id(app, &w.root.access, "ke-lab").await;
-    let route = json!({"route": "institution", "params": {"slug": "ke-lab"}});
-
-    let n = the_one(app, &w.owner, "institution.verified").await;
-    assert_eq!(n["kind"], "institution_verified");
-    assert_eq!(n["subject"], json!({"kind": "institution", "id": inst}));
-    assert_eq!(
-        n["data"],
-        json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
+        let n = the_one(app, &w.owner, "institution.verified").await;
+        assert_eq!(n["kind"], "institution_verified");
+        assert_eq!(n["subject"], json!({"kind": "institution", "id": inst}));
+        assert_eq!(
+            n["data"],
+            json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
                "role": "owner"})
-    );
-    assert_eq!(n["route"], route);
+        );
+        assert_eq!(n["route"], route);
 
-    let n = the_one(app, &w.member, "membership.added").await;
-    assert_eq!(n["subject"], json!({"kind": "institution", "id": inst}));
-    assert_eq!(
-        n["data"],
-        json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
+        let n = the_one(app, &w.member, "membership.added").await;
+        assert_eq!(n["subject"], json!({"kind": "institution", "id": inst}));
+        assert_eq!(
+            n["data"],
+            json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
                "role": "member"})
-    );
-    assert_eq!(n["route"], route);
+        );
+        assert_eq!(n["route"], route);
 
-    // The member becomes an editor, then is removed.
-    let member_path = format!("/api/v1/institutions/ke-lab/members/{}", w.member.id);
-    let res = call(
-        app,
-        Method::PATCH,
-        &member_path,
-        Some(&w.owner.access),
-        Some(json!({"role": "editor"})),
-    )
-    .await;
-    body_of(res, 200).await;
-    let n = the_one(app, &w.member, "membership.role_changed").await;
-    assert_eq!(n["kind"], "member_role_changed");
-    assert_eq!(
-        n["data"],
-        json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
+        // The member becomes an editor, then is removed.
+        let member_path = format!("/api/v1/institutions/ke-lab/members/{}", w.member.id);
+        let res = call(
+            app,
+            Method::PATCH,
+            &member_path,
+            Some(&w.owner.access),
+            Some(json!({"role": "editor"})),
+        )
+        .await;
+        body_of(res, 200).await;
+        let n = the_one(app, &w.member, "membership.role_changed").await;
+        assert_eq!(n["kind"], "member_role_changed");
+        assert_eq!(
+            n["data"],
+            json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
                "role": "editor", "previous_role": "member"})
-    );
-    let res = call(app, Method::DELETE, &member_path, Some(&w.owner.access), None).await;
-    assert_eq!(res.status(), 204);
-    let n = the_one(app, &w.member, "membership.removed").await;
-    assert_eq!(n["kind"], "member_removed");
-    assert_eq!(n["subject"], json!({"kind": "institution", "id": inst}));
-    assert_eq!(
-        n["data"],
-        json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
+        );
+        let res = call(
+            app,
+            Method::DELETE,
+            &member_path,
+            Some(&w.owner.access),
+            None,
+        )
+        .await;
+        assert_eq!(res.status(), 204);
+        let n = the_one(app, &w.member, "membership.removed").await;
+        assert_eq!(n["kind"], "member_removed");
+        assert_eq!(n["subject"], json!({"kind": "institution", "id": inst}));
+        assert_eq!(
+            n["data"],
+            json!({"institution_slug": "ke-lab", "institution_name": "Institution ke-lab",
                "previous_role": "editor"})
-    );
-    assert_eq!(n["route"], route);
+        );
+        assert_eq!(n["route"], route);
 
-    // A new API token: about the token, leading to the token settings.
-    let token = token_for(app, &w.editor, "harvester").await;
-    let n = the_one(app, &w.editor, "api_token.created").await;
-    assert_eq!(n["kind"], "api_token_created");
-    assert_eq!(n["subject"], json!({"kind": "api_token", "id": token}));
-    assert_eq!(
-        n["data"],
-        json!({"token_id": token, "token_name": "harvester"})
-    );
-    assert_eq!(n["route"], json!({"route": "api_tokens", "params": {}}));
+        // A new API token: about the token, leading to the token settings.
+        let token = token_for(app, &w.editor, "harvester").await;
+        let n = the_one(app, &w.editor, "api_token.created").await;
+        assert_eq!(n["kind"], "api_token_created");
+        assert_eq!(n["subject"], json!({"kind": "api_token", "id": token}));
+        assert_eq!(
+            n["data"],
+            json!({"token_id": token, "token_name": "harvester"})
+        );
+        assert_eq!(n["route"], json!({"route": "api_tokens", "params": {}}));
 
-    // A password change: about the person, leading to security settings.
-    let res = call(
-        app,
-        Method::POST,
-        "/api/v1/me/password",
-        Some(&w.editor.access),
-        Some(json!({"current_password": crate::helpers::PASSWORD,
+        // A password change: about the person, leading to security settings.
+        let res = call(
+            app,
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&w.editor.access),
+            Some(json!({"current_password": crate::helpers::PASSWORD,
                     "new_password": "another long passphrase for testing"})),
-    )
-    .await;
-    assert!(res.status().is_success(), "{}", res.status());
-    let n = the_one(app, &w.editor, "user.password_changed").await;
-    assert_eq!(n["subject"], json!({"kind": "user", "id": w.editor.id}));
-    assert_eq!(n["data"], json!({}));
-    assert_eq!(n["route"], json!({"route": "security_settings", "params": {}}));
-});
+        )
+        .await;
+        assert!(res.status().is_success(), "{}", res.status());
+        let n = the_one(app, &w.editor, "user.password_changed").await;
+        assert_eq!(n["subject"], json!({"kind": "user", "id": w.editor.id}));
+        assert_eq!(n["data"], json!({}));
+        assert_eq!(
+            n["route"],
+            json!({"route": "security_settings", "params": {}})
+        );
+    }
+);
 
 // ----- unread, unread-count, read-all -------------------------------------
 
@@ -328,7 +363,10 @@ api_test!(unread_filter_count_and_read_all, |backend| {
     .await;
     assert_eq!(page["items"], json!([]));
     assert!(
-        all(app, &amina).await.iter().all(|n| n["read_at"].is_string()),
+        all(app, &amina)
+            .await
+            .iter()
+            .all(|n| n["read_at"].is_string()),
         "every one read"
     );
     assert_eq!(
@@ -373,35 +411,44 @@ api_test!(other_peoples_notifications_are_invisible, |backend| {
     assert_eq!(unread(app, &bakari).await, 1);
 });
 
-api_test!(notification_endpoints_refuse_bad_input_and_anonymous_callers, |backend| {
-    let w = world(backend).await;
-    let app = &w.app;
-    let amina = person(app, "amina@example.org", None).await;
-    token_for(app, &amina, "mine").await;
-    problem(app.get(COUNT).await, 401).await;
-    problem(read_all(app, None).await, 401).await;
-    problem(app.get_auth(COUNT, "not-a-token").await, 401).await;
-    problem(read_all(app, Some("not-a-token")).await, 401).await;
-    for bad in ["maybe", "", "1x"] {
-        let res = app
-            .get_auth(&format!("{LIST}?unread={bad}"), &amina.access)
-            .await;
-        let p = problem(res, 400).await;
-        assert_eq!(strings(&p["errors"], "field"), ["unread"], "{p}");
+api_test!(
+    notification_endpoints_refuse_bad_input_and_anonymous_callers,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let amina = person(app, "amina@example.org", None).await;
+        token_for(app, &amina, "mine").await;
+        problem(app.get(COUNT).await, 401).await;
+        problem(read_all(app, None).await, 401).await;
+        problem(app.get_auth(COUNT, "not-a-token").await, 401).await;
+        problem(read_all(app, Some("not-a-token")).await, 401).await;
+        for bad in ["maybe", "", "1x"] {
+            let res = app
+                .get_auth(&format!("{LIST}?unread={bad}"), &amina.access)
+                .await;
+            let p = problem(res, 400).await;
+            assert_eq!(strings(&p["errors"], "field"), ["unread"], "{p}");
+        }
+        // Other methods: 405.
+        for (method, path) in [(Method::POST, COUNT), (Method::GET, READ_ALL)] {
+            let res = call(app, method, path, Some(&amina.access), None).await;
+            assert_eq!(res.status(), 405, "{path}");
+        }
+        // Nothing changed.
+        assert_eq!(unread(app, &amina).await, 1);
     }
-    // Other methods: 405.
-    for (method, path) in [(Method::POST, COUNT), (Method::GET, READ_ALL)] {
-        let res = call(app, method, path, Some(&amina.access), None).await;
-        assert_eq!(res.status(), 405, "{path}");
-    }
-    // Nothing changed.
-    assert_eq!(unread(app, &amina).await, 1);
-});
+);
 
 // ----- notifications written before types ---------------------------------
 
 /// Writes a notification as an older version did: no type, subject or data.
-async fn old_row(app: &TestApp, who: &Account, kind: &str, title: &str, link: Option<&str>) -> String {
+async fn old_row(
+    app: &TestApp,
+    who: &Account,
+    kind: &str,
+    title: &str,
+    link: Option<&str>,
+) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     let row = NotificationRow {
         id: id.clone(),
