@@ -4,7 +4,9 @@
 //! under `/api/v1` that carries credentials (an `Authorization` header: an
 //! access token or an API token) gets its answer — whatever the endpoint,
 //! status or body, a 304 too — marked `Cache-Control: private, no-store`,
-//! replacing any other directive a handler chose. Every signed-in answer
+//! replacing any other directive a handler chose, except a `no-store` the
+//! handler already set (a token, a file link: no cache at all may keep
+//! those, which is already at least as strict). Every signed-in answer
 //! may hold the caller's data (their drafts in a list, their permissions,
 //! their progress), so none is stored by a proxy or a browser on a shared
 //! computer. `no-store` rather than `private, no-cache` even where there is
@@ -39,9 +41,14 @@ pub async fn personal_responses(
 }
 
 /// Adds `Authorization` to `Vary` and, for a `personal` answer, sets
-/// `Cache-Control: private, no-store`.
+/// `Cache-Control: private, no-store` unless it already says `no-store`.
 pub fn mark(headers: &mut HeaderMap, personal: bool) {
-    if personal {
+    let no_store = headers
+        .get_all(header::CACHE_CONTROL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("no-store"));
+    if personal && !no_store {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
     }
     add_vary(headers, "Authorization");
@@ -94,6 +101,11 @@ mod tests {
         mark(&mut h, true);
         assert_eq!(h.get(header::CACHE_CONTROL).unwrap(), PRIVATE);
         assert_eq!(vary(&h), ["Authorization"]);
+        // A no-store the handler chose (tokens, links) stays as it is.
+        let mut secret = HeaderMap::new();
+        secret.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        mark(&mut secret, true);
+        assert_eq!(secret.get(header::CACHE_CONTROL).unwrap(), "no-store");
     }
 
     #[test]

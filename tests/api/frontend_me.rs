@@ -627,16 +627,23 @@ api_test!(
         let res = app.get_auth(&format!("/api/v1/courses/{course}"), t).await;
         assert_eq!(res.status(), 200);
         assert_private(&res, "signed-in course read");
-        // Token answers keep their no-store and become private.
+        // Answers whose handler said no-store (a new API token, a sign-in)
+        // keep exactly that: no cache at all may store them.
+        let res = app
+            .post_json(
+                "/api/v1/me/tokens",
+                json!({"name": "sync", "scopes": ["read"]}),
+                Some(t),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        assert_eq!(cache_control(&res).as_deref(), Some("no-store"));
+        assert!(vary(&res).contains(&"authorization".into()));
         let res = app
             .login("kofi@knust.example.org", crate::helpers::PASSWORD)
             .await;
         assert_eq!(res.status(), 200);
-        assert!(
-            cache_control(&res).unwrap().contains("no-store"),
-            "login: {:?}",
-            cache_control(&res)
-        );
+        assert_eq!(cache_control(&res).as_deref(), Some("no-store"));
 
         // Anonymous public reads are not marked private, and vary by
         // Authorization so no cache serves them to a signed-in request.
