@@ -69,6 +69,7 @@ pub struct InstitutionPage {
     responses(
         (status = 200, description = "One page", body = InstitutionPage),
         (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`member=me` without signing in", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     req: HttpRequest,

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod institutions;
 pub mod learning;
 pub mod me;
+pub mod memberships;
 pub mod notifications;
 pub mod ops;
 pub mod partnerships;
@@ -46,6 +47,7 @@ carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `P
         me::get_me, me::patch_me, me::delete_me, me::change_password, me::list_tokens,
         me::create_token, me::delete_token,
         notifications::list, notifications::read, notifications::get_preferences,
+        notifications::unread_count, notifications::read_all, memberships::memberships,
         notifications::put_preferences,
         users::list, users::get, users::patch,
         admin::list, admin::retry,
@@ -280,6 +282,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 // before any extractor reads the body.
                 .wrap(from_fn(idempotency))
                 .wrap(from_fn(crate::auth::principal::authenticate_request))
+                // Outside the idempotency store (it keeps no `no-store`
+                // answer) and around every answer, 401s included.
+                .wrap(from_fn(crate::http::private::personal_responses))
                 .configure(v1_routes)
                 .default_service(web::to(not_found)),
         );
@@ -289,6 +294,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn v1_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(auth::routes)
         .configure(me::routes)
+        .configure(memberships::routes)
         .configure(notifications::routes)
         .configure(users::routes)
         .configure(admin::routes)

@@ -7,15 +7,23 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::notifications::{self as app, Kind};
-pub use crate::app::notifications::{Notification, Preference};
+pub use crate::app::notifications::{
+    Marked, Notification, Preference, Route, RouteName, Subject, UnreadCount,
+};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::error::{ApiError, Problem};
+use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/me/notifications").route(crate::api::get().to(list)))
+        .service(
+            web::resource("/me/notifications/unread-count")
+                .route(crate::api::get().to(unread_count)),
+        )
+        .service(web::resource("/me/notifications/read-all").route(web::post().to(read_all)))
         .service(web::resource("/me/notifications/{id}/read").route(web::post().to(read)))
         .service(
             web::resource("/me/notification-preferences")
@@ -36,7 +44,9 @@ pub struct NotificationFilter {
     pub unread: Option<bool>,
 }
 
-/// Your notifications, newest first.
+/// Your notifications, newest first. Each has a stable `type` (the domain
+/// event that caused it), a `subject`, structured `data` and, where it
+/// leads somewhere, a `route` of the app (docs/FRONTEND-NOTIFICATIONS.md).
 #[utoipa::path(get, operation_id = "list_notifications", path = "/api/v1/me/notifications", tag = "me", security(("bearer" = [])),
     params(PageQuery, NotificationFilter),
     responses(
@@ -56,6 +66,37 @@ pub async fn list(
     let unread = filter.unread.unwrap_or(false);
     let items = app::list(&db, &principal.user.id, unread, before, page.fetch_limit()).await?;
     Ok(Paginated::from_rows(items, &page, |n| (n.created_at, n.id.clone())).respond(&req))
+}
+
+/// How many of your notifications are unread: `{"unread": n}`, cheap to
+/// poll. It carries a strong `ETag`: send it back in `If-None-Match` and an
+/// unchanged count answers 304 with no body.
+#[utoipa::path(get, path = "/api/v1/me/notifications/unread-count", tag = "me", security(("bearer" = [])),
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of the count you have")),
+    responses(
+        (status = 200, description = "The count", body = UnreadCount, headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified: the count is the one you have"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unread_count(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let count = app::unread_count(&db, &principal.user.id).await?;
+    etag::respond(&req, &count)
+}
+
+/// Mark every unread notification read. Answers 200 with how many it
+/// marked (`{"marked": 0}` when none was unread).
+#[utoipa::path(post, path = "/api/v1/me/notifications/read-all", tag = "me", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Marked", body = Marked),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn read_all(db: web::Data<Db>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    let marked = app::mark_all_read(&db, &principal.user.id).await?;
+    Ok(HttpResponse::Ok().json(marked))
 }
 
 /// Mark a notification read.

@@ -102,6 +102,7 @@ pub struct PartnershipPage {
     responses(
         (status = 200, description = "One page", body = PartnershipPage),
         (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`member=me` without signing in", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     req: HttpRequest,

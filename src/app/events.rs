@@ -14,7 +14,7 @@
 use diesel::QueryResult;
 use serde_json::Value;
 
-use crate::app::notifications::{Kind, notify};
+use crate::app::notifications::{Cause, Kind, notify};
 use crate::db::DbConnection;
 use crate::db::accounts::UserRow;
 use crate::db::audit::{self, Context};
@@ -81,7 +81,8 @@ pub fn record(
 }
 
 /// `record`, then the notifications the event causes (each also emailed
-/// unless its person switched that kind off).
+/// unless its person switched that kind off), each carrying the event's
+/// name, subject and payload (`notifications::Cause`).
 pub fn record_notifying(
     conn: &mut DbConnection,
     state: &AppState,
@@ -91,8 +92,15 @@ pub fn record_notifying(
     event: &Event,
     notices: Vec<Notice>,
 ) -> Result<(), ApiError> {
+    let payload = event.payload();
+    let cause = Cause {
+        event_type: event.name(),
+        subject_kind: event.subject_kind(),
+        subject_id,
+        payload: &payload,
+    };
     for notice in notices {
-        notify(conn, state, &notice.to, notice.kind, notice.data)?;
+        notify(conn, state, &notice.to, notice.kind, notice.data, &cause)?;
     }
     record(conn, ctx, subject_id, institutions, event)?;
     Ok(())

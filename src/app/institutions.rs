@@ -95,6 +95,10 @@ pub struct InstitutionFilter {
     pub verified: Option<bool>,
     /// Part of the name.
     pub q: Option<String>,
+    /// `me`: only the institutions you are a member of, as
+    /// `/me/memberships` lists them (sign in: 401 otherwise).
+    #[param(inline)]
+    pub member: Option<crate::app::memberships::MemberFilter>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -363,12 +367,17 @@ pub async fn list(
     if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         return Err(ApiError::field("q", "At most 200 characters."));
     }
+    let member = crate::app::memberships::member_filter(filter.member, principal)?;
     let admin = principal.is_some_and(Principal::is_admin);
     let user_id = principal.map(|p| p.user.id.clone());
     let after = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
     let limit = page.fetch_limit();
     let rows = db
         .run(move |conn| {
+            let member_of = match &member {
+                Some(u) => Some(store::institutions_of(conn, u)?),
+                None => None,
+            };
             let visible_unverified = if admin {
                 None
             } else {
@@ -383,6 +392,7 @@ pub async fn list(
                 verified: filter.verified,
                 q,
                 visible_unverified,
+                member_of,
             };
             store::list(conn, &f, after, limit)
         })
@@ -850,6 +860,7 @@ pub async fn remove_member(
                         json!({
                             "display_name": user.display_name,
                             "institution": row.name,
+                            "slug": row.slug,
                         }),
                     );
                     record_notifying(

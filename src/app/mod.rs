@@ -9,6 +9,7 @@ pub mod clients;
 pub mod events;
 pub mod institutions;
 pub mod learning;
+pub mod memberships;
 pub mod notifications;
 pub mod partnerships;
 pub mod resources;

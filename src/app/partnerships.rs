@@ -173,6 +173,11 @@ pub struct PartnershipFilter {
     pub country: Option<String>,
     /// An active member institution's slug.
     pub institution: Option<String>,
+    /// `me`: only the partnerships you coordinate or one of your
+    /// institutions is an active or invited member of, as `/me/memberships`
+    /// lists them (sign in: 401 otherwise).
+    #[param(inline)]
+    pub member: Option<crate::app::memberships::MemberFilter>,
 }
 
 // ----- loading ---------------------------------------------------------------------------
@@ -418,25 +423,35 @@ pub fn list(
     if filter.institution.as_ref().is_some_and(|s| s.len() > 64) {
         return Err(ApiError::field("institution", "At most 64 characters."));
     }
+    let member = crate::app::memberships::member_filter(filter.member, principal)?;
     let admin = principal.is_some_and(Principal::is_admin);
+    let mine = |conn: &mut DbConnection, user_id: &str| -> Result<Vec<String>, ApiError> {
+        let insts = institutions_store::institutions_of(conn, user_id)?;
+        let mut ids = store::involving(conn, &insts)?;
+        ids.extend(store::coordinated_by(conn, user_id)?);
+        Ok(ids)
+    };
     let also = if admin {
         None
     } else {
         Some(match principal {
-            Some(p) => {
-                let insts = institutions_store::institutions_of(conn, &p.user.id)?;
-                let mut ids = store::involving(conn, &insts)?;
-                ids.extend(store::coordinated_by(conn, &p.user.id)?);
-                ids
-            }
+            Some(p) => mine(conn, &p.user.id)?,
             None => Vec::new(),
         })
+    };
+    let member_of = match &member {
+        Some(user_id) => Some(match &also {
+            Some(ids) => ids.clone(),
+            None => mine(conn, user_id)?,
+        }),
+        None => None,
     };
     let f = store::ListFilter {
         status: filter.status,
         country: country.map(|c| c.as_str().to_string()),
         institution: filter.institution.clone(),
         also,
+        member_of,
     };
     let rows = store::list(conn, &f, after, limit)?;
     let mut out = Vec::with_capacity(rows.len());

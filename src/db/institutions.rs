@@ -95,6 +95,8 @@ pub struct ListFilter {
     /// Institutions the caller may see besides verified ones (their own);
     /// `None` means every institution (admins).
     pub visible_unverified: Option<Vec<String>>,
+    /// Only these institutions (`member=me`: the caller's).
+    pub member_of: Option<Vec<String>>,
 }
 
 pub fn list(
@@ -113,6 +115,9 @@ pub fn list(
     }
     if let Some(v) = &f.country {
         q = q.filter(it::country.eq(v.clone()));
+    }
+    if let Some(ids) = &f.member_of {
+        q = q.filter(it::id.eq_any(ids.clone()));
     }
     if let Some(v) = f.kind {
         q = q.filter(it::kind.eq(v));

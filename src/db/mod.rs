@@ -36,6 +36,7 @@ pub mod events;
 pub mod idempotency;
 pub mod institutions;
 pub mod learning;
+pub mod memberships;
 pub mod notifications;
 pub mod outbox;
 pub mod partnerships;

@@ -17,6 +17,13 @@ pub struct NotificationRow {
     pub link: Option<String>,
     pub created_at: NaiveDateTime,
     pub read_at: Option<NaiveDateTime>,
+    /// The domain event that caused it (`access_request.approved`); `None`
+    /// on rows written before these columns (their reader derives one).
+    pub event_type: Option<String>,
+    pub subject_kind: Option<String>,
+    pub subject_id: Option<String>,
+    /// JSON: the fields an app renders it with.
+    pub data: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NotificationRow) -> QueryResult<()> {
@@ -72,6 +79,60 @@ pub fn mark_read(
         .select(NotificationRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// How many of the user's notifications are unread.
+pub fn count_unread(conn: &mut DbConnection, user_id: &str) -> QueryResult<i64> {
+    nt::table
+        .filter(nt::user_id.eq(user_id))
+        .filter(nt::read_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// Marks every unread notification of the user read; how many it marked.
+pub fn mark_all_read(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        nt::table
+            .filter(nt::user_id.eq(user_id))
+            .filter(nt::read_at.is_null()),
+    )
+    .set(nt::read_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// `(slug, id)` of the institutions with these slugs.
+pub fn institution_ids(
+    conn: &mut DbConnection,
+    slugs: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    use super::schema::institutions as it;
+    if slugs.is_empty() {
+        return Ok(Vec::new());
+    }
+    it::table
+        .filter(it::slug.eq_any(slugs))
+        .select((it::slug, it::id))
+        .load(conn)
+}
+
+/// `(slug, id)` of the partnerships with these slugs.
+pub fn partnership_ids(
+    conn: &mut DbConnection,
+    slugs: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    use super::schema::partnerships as ps;
+    if slugs.is_empty() {
+        return Ok(Vec::new());
+    }
+    ps::table
+        .filter(ps::slug.eq_any(slugs))
+        .select((ps::slug, ps::id))
+        .load(conn)
 }
 
 /// `(kind, email)` opt-ins and opt-outs the user set.

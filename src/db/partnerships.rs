@@ -93,6 +93,8 @@ pub struct ListFilter {
     pub institution: Option<String>,
     /// Besides public ones, the partnerships the caller may see; `None`: all (admins).
     pub also: Option<Vec<String>>,
+    /// Only these partnerships (`member=me`: the caller's).
+    pub member_of: Option<Vec<String>>,
 }
 
 pub fn list(
@@ -108,6 +110,9 @@ pub fn list(
         .into_boxed();
     if let Some(also) = &f.also {
         q = q.filter(ps::public.eq(true).or(ps::id.eq_any(also.clone())));
+    }
+    if let Some(ids) = &f.member_of {
+        q = q.filter(ps::id.eq_any(ids.clone()));
     }
     if let Some(s) = &f.status {
         q = q.filter(ps::status.eq(s.as_str()));

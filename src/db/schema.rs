@@ -167,6 +167,10 @@ diesel::table! {
         link -> Nullable<Text>,
         created_at -> Timestamp,
         read_at -> Nullable<Timestamp>,
+        event_type -> Nullable<Text>,
+        subject_kind -> Nullable<Text>,
+        subject_id -> Nullable<Text>,
+        data -> Nullable<Text>,
     }
 }
 

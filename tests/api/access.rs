@@ -2927,8 +2927,8 @@ api_test!(a_new_access_request_emails_the_deciders, |backend| {
     .await;
     assert_eq!(page["items"][0]["kind"], "access_requested");
     assert_eq!(
-        page["items"][0]["link"],
-        format!("/access-requests/{amina_req}")
+        page["items"][0]["route"],
+        json!({"route": "access_request", "params": {"id": amina_req}})
     );
 });
 

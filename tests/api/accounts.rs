@@ -1176,7 +1176,7 @@ api_test!(notifications_list_filter_and_read, |backend| {
         assert_eq!(n["kind"], "api_token_created");
         assert!(!n["title"].as_str().unwrap().is_empty(), "{n}");
         assert!(!n["body"].as_str().unwrap().is_empty(), "{n}");
-        assert_eq!(n["link"], "/settings/tokens");
+        assert_eq!(n["route"], json!({"route": "api_tokens", "params": {}}));
         assert_eq!(n["read_at"], Value::Null);
         assert!(n["created_at"].as_str().unwrap().ends_with('Z'), "{n}");
     }

@@ -25,6 +25,8 @@ mod events_partnerships;
 mod events_resources;
 mod frontend_clients;
 mod frontend_sessions;
+mod frontend_me;
+mod frontend_notifications;
 mod hardening;
 mod hardening_accounts;
 mod http_behaviour;
