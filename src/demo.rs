@@ -1949,6 +1949,8 @@ pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
         .map(|s| (*s).clone())
         .or_else(|| with_files.first().cloned())
         .or_else(|| writer.graph.datasets.first().map(|d| d.id.clone()));
+    // Fresh statistics, or the first searches plan as on an empty database.
+    db::optimize(conn, true)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

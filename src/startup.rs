@@ -74,6 +74,9 @@ impl Application {
             if indexed > 0 {
                 tracing::info!(resources = indexed, "indexed resources for search");
             }
+            db.run(move |conn| crate::db::optimize(conn, indexed > 0))
+                .await
+                .map_err(|e| anyhow::anyhow!("refreshing the planner's statistics failed: {e}"))?;
         }
         let key_path = settings.signing_key_file();
         let (key, created) = {

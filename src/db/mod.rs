@@ -441,6 +441,26 @@ where
     result
 }
 
+/// Keeps the query planner's statistics current, so that a search starts
+/// from the few resources that match rather than from every published one.
+/// `after_bulk`: a bulk load just happened (seed-demo), analyse everything
+/// now; otherwise SQLite's `PRAGMA optimize` analyses only what changed
+/// enough (cheap: at start and with the hourly jobs). PostgreSQL's
+/// autovacuum keeps statistics on its own; after a bulk load it is asked at
+/// once.
+pub fn optimize(conn: &mut DbConnection, after_bulk: bool) -> QueryResult<()> {
+    match (conn, after_bulk) {
+        (DbConnection::Sqlite(c), true) => {
+            c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;")
+        }
+        (DbConnection::Sqlite(c), false) => {
+            c.batch_execute("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
+        }
+        (DbConnection::Postgres(c), true) => c.batch_execute("ANALYZE"),
+        (DbConnection::Postgres(_), false) => Ok(()),
+    }
+}
+
 /// Runs every pending migration for the connection's backend. On
 /// PostgreSQL an advisory lock keeps several instances starting at once
 /// from racing.

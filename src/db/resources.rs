@@ -679,14 +679,16 @@ macro_rules! condition {
         for (facet, values) in facets {
             let values = values.clone();
             let one: super::search::Condition<$qs> = if let Some(term) = facet.term() {
-                Box::new(
-                    rs::id.eq_any(
-                        filter_terms
-                            .filter(filter_terms.field(rt::facet).eq(term))
-                            .filter(filter_terms.field(rt::value).eq_any(values))
-                            .select(filter_terms.field(rt::resource_id)),
-                    ),
-                )
+                // EXISTS, not IN: the planner then walks the resources in the
+                // list's order and stops at a page, where an IN list of a
+                // common value (`language=en`: half the catalogue) would be
+                // built and sorted whole.
+                Box::new(diesel::dsl::exists(
+                    filter_terms
+                        .filter(filter_terms.field(rt::resource_id).eq(rs::id))
+                        .filter(filter_terms.field(rt::facet).eq(term))
+                        .filter(filter_terms.field(rt::value).eq_any(values)),
+                ))
             } else {
                 match facet {
                     Facet::Kind => Box::new(rs::kind.eq_any(values)),

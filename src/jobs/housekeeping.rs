@@ -43,5 +43,8 @@ pub fn run(conn: &mut DbConnection, state: &AppState, now: NaiveDateTime) -> Rou
         Ok(s) => round.access = s,
         Err(err) => tracing::warn!(error = %err, "dataset access sweep failed"),
     }
+    if let Err(err) = db::optimize(conn, false) {
+        tracing::warn!(error = %err, "refreshing the planner's statistics failed");
+    }
     round
 }
