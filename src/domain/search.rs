@@ -555,7 +555,7 @@ pub fn max_edits(word: &str) -> usize {
 
 /// The words of `vocabulary` that `word` may be a typo of (itself
 /// included), closest first, then alphabetically: within [`max_edits`]
-/// (Damerau–Levenshtein), at most `limit`.
+/// (optimal string alignment: Damerau–Levenshtein where no substring is edited twice), at most `limit`.
 pub fn candidates<'a>(
     word: &str,
     vocabulary: impl IntoIterator<Item = &'a str>,
@@ -567,7 +567,7 @@ pub fn candidates<'a>(
         .into_iter()
         .filter(|c| c.chars().count().abs_diff(len) <= edits)
         .filter_map(|c| {
-            let d = strsim::damerau_levenshtein(word, c);
+            let d = strsim::osa_distance(word, c);
             (d <= edits).then_some((d, c))
         })
         .collect();
