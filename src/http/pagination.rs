@@ -184,6 +184,7 @@ pub fn next_link(path: &str, query: &str, cursor: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header;
 
     fn q(limit: Option<&str>, cursor: Option<&str>) -> PageQuery {
         PageQuery {
