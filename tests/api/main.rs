@@ -24,6 +24,8 @@ mod events_learning;
 mod events_partnerships;
 mod events_resources;
 mod frontend_clients;
+mod frontend_etags;
+mod frontend_params;
 mod frontend_sessions;
 mod hardening;
 mod hardening_accounts;
