@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::error::{ApiError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
-use crate::http::pagination::PageQuery;
+use crate::http::pagination::{PageQuery, Paginated};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -208,14 +208,14 @@ pub async fn members(
 ) -> Result<HttpResponse, ApiError> {
     let page = page.parse::<Cursor>()?;
     let body = app::members(&db, principal.as_ref(), path.into_inner(), &page).await?;
-    let mut res = HttpResponse::Ok();
-    if let Some(c) = &body.next_cursor {
-        res.insert_header((
-            header::LINK,
-            crate::http::pagination::next_link(req.path(), req.query_string(), c),
-        ));
-    }
-    Ok(res.json(body))
+    // A page like every other (Link, weak ETag), with the count beside it.
+    let mut extra = serde_json::Map::new();
+    extra.insert("member_count".into(), body.member_count.into());
+    let page = Paginated {
+        items: body.items,
+        next_cursor: body.next_cursor,
+    };
+    Ok(page.respond_with(&req, extra))
 }
 
 /// Change a member's role (owners). The last owner cannot be demoted.

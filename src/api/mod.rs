@@ -23,6 +23,7 @@ use utoipa::OpenApi;
 
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::idempotency::idempotency;
+use crate::http::params::{QueryRules, strict_query};
 
 pub const API_PREFIX: &str = "/api/v1";
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -36,8 +37,13 @@ platform: institutions publish courses, datasets and model cards; learners use t
 coordinators run cross-border lab partnerships.\n\n\
 Conventions: errors are RFC 9457 `application/problem+json`; lists take `limit` and \
 `cursor` and answer `{items, next_cursor}` with a `Link: rel=\"next\"` header; single objects \
-carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412); creating `POST`s accept an \
-`Idempotency-Key`; every response carries `X-Request-Id`.",
+carry a strong `ETag` (`If-None-Match` → 304, `If-Match` → 412) and list pages a weak one \
+(`If-None-Match` → 304); creating `POST`s accept an `Idempotency-Key`; every response carries \
+`X-Request-Id`.\n\n\
+Query parameters are strict: a parameter an operation does not list, or one that takes a single \
+value given more than once, answers 400 `validation-error` with one `errors` entry per parameter \
+(`field` is its name) before anything else happens. Filters that take several values take them \
+comma-separated in one parameter (`kind=course,dataset`).",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     paths(
@@ -254,6 +260,12 @@ fn patch_schema(schema: &mut serde_json::Value, field: Option<&str>) {
     }
 }
 
+/// The query parameters every operation takes, read once from the
+/// document ([`crate::http::params`]).
+static QUERY_RULES: std::sync::LazyLock<QueryRules> = std::sync::LazyLock::new(|| {
+    QueryRules::from_document(&serde_json::to_value(openapi()).unwrap_or_default())
+});
+
 /// A route for GET that also answers HEAD (same headers, no body).
 pub fn get() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
@@ -262,6 +274,7 @@ pub fn get() -> actix_web::Route {
 /// Registers every route. Resources are declared with `web::resource` so
 /// that a known path with an unsupported method answers 405 with `Allow`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    std::sync::LazyLock::force(&QUERY_RULES);
     cfg.service(web::resource("/healthz").route(get().to(ops::healthz)))
         .service(web::resource("/readyz").route(get().to(ops::readyz)))
         .service(web::resource("/metrics").route(get().to(ops::metrics)))
@@ -281,6 +294,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 // idempotency store (which scopes keys to the user) and
                 // before any extractor reads the body.
                 .wrap(from_fn(idempotency))
+                // Unknown or repeated query parameters: 400 before any handler.
+                .wrap(from_fn(|req, next| strict_query(&QUERY_RULES, req, next)))
                 .wrap(from_fn(crate::auth::principal::authenticate_request))
                 // Outside the idempotency store (it keeps no `no-store`
                 // answer) and around every answer, 401s included.

@@ -260,6 +260,14 @@ fn data_error(path: &str, message: &str) -> ApiError {
             join(path, name),
             format!("This field is not allowed.{expected}"),
         )
+    } else if message.starts_with("duplicate field") {
+        // Only a query string can repeat a name: bodies with duplicate keys
+        // are refused before they are read (`text::check_json`).
+        let name = quoted(message).unwrap_or("");
+        (
+            join(path, name),
+            "Given more than once; this parameter takes one value.".to_string(),
+        )
     } else if message.starts_with("missing field") {
         let name = quoted(message).unwrap_or("");
         (join(path, name), "This field is required.".to_string())
@@ -381,6 +389,16 @@ mod tests {
         assert_eq!(q.limit, Some(5));
         match parse_query::<Q>("limit=abc") {
             Err(ApiError::Validation { errors, .. }) => assert_eq!(errors[0].field, "limit"),
+            other => panic!("{other:?}"),
+        }
+        match parse_query::<Q>("status=a&limit=1&limit=2") {
+            Err(ApiError::Validation { errors, .. }) => {
+                assert_eq!(errors[0].field, "limit");
+                assert_eq!(
+                    errors[0].message,
+                    "Given more than once; this parameter takes one value."
+                );
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -10,6 +10,7 @@ pub mod json;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;
+pub mod params;
 pub mod private;
 pub mod problems;
 pub mod request_id;

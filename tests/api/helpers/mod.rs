@@ -12,6 +12,7 @@ pub mod app;
 pub mod audit;
 mod database;
 pub mod events;
+pub mod frontend;
 pub mod http;
 pub mod institutions;
 pub mod json;
