@@ -46,7 +46,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 }
 
 /// A JSON body that may be left out: an empty body (or one of whitespace
-/// only) is `None`; anything else is read exactly as [`Json`] reads it.
+/// only, or `null`) is `None`; anything else is read exactly as [`Json`] reads it.
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub Option<T>);
 
@@ -61,7 +61,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         let payload = payload.take();
         Box::pin(async move {
             let bytes = read_body(payload, limit, timeout).await?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
+            // No body, or JSON `null` (what a client sends for "no body"
+            // when it always sends JSON).
+            if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
                 return Ok(OptionalJson(None));
             }
             if !content_type_ok {
