@@ -64,6 +64,15 @@ pub struct ResourcePage {
     /// With `highlight=true`: each item's highlights, by id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub highlights: Option<HashMap<String, Highlight>>,
+    /// With `count=true`: how many resources match that you may see,
+    /// counted up to 10,000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 412)]
+    pub total: Option<i64>,
+    /// With `count=true`: `false` when the count stopped at 10,000 (there
+    /// are more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_is_exact: Option<bool>,
     /// A first page of a search that found nothing: the query with its
     /// words corrected from the catalogue's own, when that finds something.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -372,6 +381,10 @@ async fn list(
         let ids: HashSet<&str> = page.items.iter().filter_map(|i| i["id"].as_str()).collect();
         h.retain(|id, _| ids.contains(id.as_str()));
         extra.insert("highlights".into(), Value::Object(h));
+    }
+    if let Some((total, exact)) = listing.total {
+        extra.insert("total".into(), Value::from(total));
+        extra.insert("total_is_exact".into(), Value::Bool(exact));
     }
     if let Some(d) = listing.did_you_mean {
         extra.insert("did_you_mean".into(), Value::String(d));

@@ -31,6 +31,8 @@ use crate::error::{ApiError, FieldError};
 pub const FACET_TOP: i64 = 10;
 /// Type-ahead answers at most.
 pub const SUGGEST_MAX: i64 = 10;
+/// Where `count=true` stops counting.
+pub const COUNT_CAP: i64 = 10_000;
 /// Values one filter may name.
 pub const VALUES_MAX: usize = 20;
 
@@ -46,6 +48,8 @@ pub enum SortParam {
     TitleDesc,
     #[serde(rename = "relevance")]
     Relevance,
+    #[serde(rename = "-updated_at")]
+    UpdatedDesc,
 }
 
 /// Filters, search and extras of the resource lists. A filter may name
@@ -89,8 +93,16 @@ pub struct ResourceFilter {
     #[param(example = "quechua \"speech corpus\" -draft lang*")]
     pub q: Option<String>,
     /// `relevance` (the default with `q`), `-published_at` (the default
-    /// without), `published_at`, `title` or `-title`.
+    /// without), `published_at`, `title`, `-title` or `-updated_at` (the
+    /// most recently changed first).
     pub sort: Option<SortParam>,
+    /// Only resources changed at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<String>,
+    /// `true`: the page carries `total`, the number of matching resources
+    /// you may see, counted exactly up to 10,000 (`total_is_exact` says
+    /// whether the count stopped there).
+    pub count: Option<bool>,
     /// Comma-separated top-level fields to return (`id` and `kind` always come).
     pub fields: Option<String>,
     /// Comma-separated facets to count over the matching resources you may
@@ -136,6 +148,7 @@ fn page_key(sort: Sort, l: &Loaded, score: i64) -> ListKey {
         Sort::NewestFirst | Sort::OldestFirst => After::Time(l.row.listed_at, l.row.id.clone()),
         Sort::Title | Sort::TitleDesc => After::Title(l.row.title_lower.clone(), l.row.id.clone()),
         Sort::Relevance => After::Score(score, l.row.listed_at, l.row.id.clone()),
+        Sort::UpdatedDesc => After::Time(l.row.updated_at, l.row.id.clone()),
     };
     (sort, after)
 }
@@ -249,6 +262,7 @@ struct Request {
     fields: Option<HashSet<String>>,
     facets: Vec<Facet>,
     highlight: bool,
+    count: bool,
     /// `q` had something but no word and no filter (`%`, `*`): nothing
     /// matches it.
     nothing: bool,
@@ -339,6 +353,19 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
             )),
         }
     }
+    let updated_since = match p.updated_since.as_deref().map(str::trim) {
+        None => None,
+        Some(raw) => match chrono::DateTime::parse_from_rfc3339(raw) {
+            Ok(t) => Some(t.naive_utc()),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "updated_since",
+                    "A time in RFC 3339, like `2026-12-01T00:00:00Z`.",
+                ));
+                None
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -348,6 +375,7 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         Some(SortParam::Title) => Sort::Title,
         Some(SortParam::TitleDesc) => Sort::TitleDesc,
         Some(SortParam::Relevance) => Sort::Relevance,
+        Some(SortParam::UpdatedDesc) => Sort::UpdatedDesc,
         None if text.is_some() => Sort::Relevance,
         None => Sort::NewestFirst,
     };
@@ -357,11 +385,13 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
             facets: facets_filter,
             fixed,
             text,
+            updated_since,
         },
         sort,
         fields,
         facets,
         highlight: p.highlight.unwrap_or(false),
+        count: p.count.unwrap_or(false),
         nothing,
     })
 }
@@ -375,6 +405,9 @@ pub struct Listing {
     pub facets: Option<Map<String, Value>>,
     /// `highlight=true`: each item's highlights by id.
     pub highlights: Option<Map<String, Value>>,
+    /// `count=true`: how many match (up to [`COUNT_CAP`]) and whether that
+    /// is exact.
+    pub total: Option<(i64, bool)>,
     /// A first page with no match: the query with corrected words, when
     /// that finds something the caller may see.
     pub did_you_mean: Option<String>,
@@ -401,6 +434,7 @@ pub fn list(
                     .collect()
             }),
             highlights: r.highlight.then(Map::new),
+            total: r.count.then_some((0, true)),
             did_you_mean: None,
         });
     }
@@ -496,10 +530,17 @@ fn finish(
         Some(q) if first_page && items.is_empty() => correction(conn, viewer, &r.filter, q)?,
         _ => None,
     };
+    let total = if r.count {
+        let n = store::count_up_to(conn, viewer, &r.filter, COUNT_CAP + 1)?;
+        Some((n.min(COUNT_CAP), n <= COUNT_CAP))
+    } else {
+        None
+    };
     Ok(Listing {
         items,
         facets,
         highlights,
+        total,
         did_you_mean,
     })
 }
@@ -674,6 +715,7 @@ pub fn suggest(
             .map(|k| vec![(Facet::Kind, vec![k.as_str().to_string()])])
             .unwrap_or_default(),
         text: None,
+        updated_since: None,
     };
     let mut out = Vec::new();
     if single && last.chars().count() >= 2 {

@@ -542,6 +542,8 @@ pub enum Sort {
     TitleDesc,
     /// `relevance` (the default with `q`): best score first, then newest.
     Relevance,
+    /// `-updated_at`: the most recently changed first.
+    UpdatedDesc,
 }
 
 /// Where the previous page ended: the sort value(s) and the id.
@@ -623,6 +625,8 @@ pub struct Filter {
     pub fixed: Vec<(Facet, Vec<String>)>,
     /// What the text must match.
     pub text: Option<crate::domain::search::Query>,
+    /// Changed at or after this (`updated_since`).
+    pub updated_since: Option<NaiveDateTime>,
 }
 
 type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
@@ -708,6 +712,9 @@ macro_rules! condition {
                 c = and(c, more);
             }
         }
+        if let Some(t) = f.updated_since {
+            c = and(c, Box::new(rs::updated_at.ge(t)));
+        }
         c
     }};
 }
@@ -756,6 +763,7 @@ pub fn list(
         Sort::OldestFirst => q.order((rs::listed_at.asc(), rs::id.asc())),
         Sort::Title => q.order((rs::title_lower.asc(), rs::id.asc())),
         Sort::TitleDesc => q.order((rs::title_lower.desc(), rs::id.desc())),
+        Sort::UpdatedDesc => q.order((rs::updated_at.desc(), rs::id.desc())),
         Sort::Relevance => q
             .order(score().desc())
             .then_order_by(rs::listed_at.desc())
@@ -788,6 +796,13 @@ pub fn list(
                 rs::title_lower
                     .lt(t.clone())
                     .or(rs::title_lower.eq(t).and(rs::id.lt(id))),
+            );
+        }
+        (Sort::UpdatedDesc, Some(After::Time(at, id))) => {
+            q = q.filter(
+                rs::updated_at
+                    .lt(at)
+                    .or(rs::updated_at.eq(at).and(rs::id.lt(id))),
             );
         }
         (Sort::Relevance, Some(After::Score(s, at, id))) => {
@@ -876,6 +891,25 @@ pub fn facet_counts(
         Facet::RiskTier => by!(rs::risk_tier),
         _ => Ok(Vec::new()),
     }
+}
+
+/// How many resources of `f` `viewer` may see, counted up to `cap` (a
+/// count stops there: beyond it, only "more than").
+pub fn count_up_to(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    f: &Filter,
+    cap: i64,
+) -> QueryResult<i64> {
+    let backend = conn.backend();
+    let ids: Vec<String> = rs::table
+        .inner_join(it::table)
+        .filter(condition(backend, viewer, f, None))
+        .select(rs::id)
+        .limit(cap)
+        .into_boxed()
+        .load(conn)?;
+    Ok(i64::try_from(ids.len()).unwrap_or(cap))
 }
 
 /// Whether `viewer` may see any resource of `f` (a "did you mean" check).

@@ -16,6 +16,7 @@ use crate::helpers::http::{body_of, call, invalid};
 use crate::helpers::institutions::{create, create_slug, join, verify};
 use crate::helpers::search::{
     COURSES, DATASETS, MODEL_CARDS, draft, enc, found, get_ok, ids_of, publish, published,
+    walk_items,
 };
 use crate::helpers::{Account, TestApp, problem};
 
@@ -1731,5 +1732,71 @@ api_test!(
         );
         assert!(snippet.chars().count() < 250, "{snippet}");
         assert!(!snippet.contains("<em>"), "{snippet}");
+    }
+);
+
+api_test!(
+    updated_since_the_latest_changes_first_and_a_total_on_request,
+    |backend| {
+        let w = small(backend).await;
+        let (app, o) = (&w.app, w.owner.access.as_str());
+        let a = published(app, o, DATASETS, "andes-lab", "Alpaca census", json!({})).await;
+        let b = published(app, o, DATASETS, "andes-lab", "Bean trials", json!({})).await;
+        let c = published(app, o, COURSES, "andes-lab", "Cassava basics", json!({})).await;
+        let b_at = get_ok(app, None, &format!("/api/v1/datasets/{b}")).await["updated_at"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Changed at or after b's last change: b and c, not a.
+        let since = get_ok(
+            app,
+            None,
+            &format!("/api/v1/resources?updated_since={}&limit=100", enc(&b_at)),
+        )
+        .await;
+        let got: HashSet<String> = ids_of(&since).into_iter().collect();
+        assert_eq!(got, HashSet::from([b.clone(), c.clone()]), "{since}");
+        // A change puts a first under -updated_at; pages keep the order.
+        let res = call(
+            app,
+            Method::PATCH,
+            &format!("/api/v1/datasets/{a}"),
+            Some(o),
+            Some(json!({"summary": "Counted again."})),
+        )
+        .await;
+        body_of(res, 200).await;
+        let first = get_ok(app, None, "/api/v1/resources?sort=-updated_at&limit=1").await;
+        assert_eq!(ids_of(&first), [a.clone()]);
+        let walked = walk_items(app, None, "/api/v1/resources?sort=-updated_at", 1).await;
+        let order: Vec<&str> = walked.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(order, [a.as_str(), c.as_str(), b.as_str()]);
+        // count=true: a total of what the caller may see, exact here.
+        let page = get_ok(app, None, "/api/v1/resources?count=true&limit=1").await;
+        assert_eq!(page["total"], 3, "{page}");
+        assert_eq!(page["total_is_exact"], true);
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        let page = get_ok(app, None, "/api/v1/datasets?count=true&q=census").await;
+        assert_eq!(page["total"], 1, "{page}");
+        let page = get_ok(app, None, "/api/v1/resources?count=true&q=nothinghere").await;
+        assert_eq!(page["total"], 0, "{page}");
+        let page = get_ok(app, None, "/api/v1/resources").await;
+        assert!(page.get("total").is_none(), "{page}");
+        // A draft is not counted for a stranger.
+        let _d = draft(app, o, DATASETS, "andes-lab", "Draft dunes", json!({})).await;
+        let page = get_ok(app, None, "/api/v1/resources?count=true").await;
+        assert_eq!(page["total"], 3, "{page}");
+        // Bad values are a 400 naming the parameter.
+        for (path, field) in [
+            ("/api/v1/resources?updated_since=yesterday", "updated_since"),
+            (
+                "/api/v1/resources?updated_since=2026-13-01T00:00:00Z",
+                "updated_since",
+            ),
+            ("/api/v1/resources?count=maybe", "count"),
+            ("/api/v1/resources?sort=updated_at", "sort"),
+        ] {
+            invalid(app.get(path).await, &[field]).await;
+        }
     }
 );

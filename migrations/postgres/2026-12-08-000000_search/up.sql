@@ -28,3 +28,5 @@ CREATE TABLE search_words (
     word TEXT PRIMARY KEY
 );
 
+-- `sort=-updated_at`: the most recently changed first.
+CREATE INDEX resources_updated_idx ON resources (status, updated_at, id);

@@ -1,3 +1,4 @@
+DROP INDEX resources_updated_idx;
 DROP TABLE search_words;
 DROP TRIGGER resource_search_update;
 DROP TRIGGER resource_search_delete;
