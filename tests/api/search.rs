@@ -1767,7 +1767,7 @@ api_test!(
         .await;
         body_of(res, 200).await;
         let first = get_ok(app, None, "/api/v1/resources?sort=-updated_at&limit=1").await;
-        assert_eq!(ids_of(&first), [a.clone()]);
+        assert_eq!(ids_of(&first), [a.as_str()]);
         let walked = walk_items(app, None, "/api/v1/resources?sort=-updated_at", 1).await;
         let order: Vec<&str> = walked.iter().map(|i| i["id"].as_str().unwrap()).collect();
         assert_eq!(order, [a.as_str(), c.as_str(), b.as_str()]);
