@@ -75,6 +75,13 @@ pub struct HttpSettings {
     /// Seconds a whole request may take, from its head to the answer
     /// (408 and the connection closed beyond).
     pub request_timeout_secs: u64,
+    /// Memory for the anonymous catalogue cache, in MiB (0 turns it off):
+    /// rendered public answers kept until the data changes.
+    pub public_cache_mib: u32,
+    /// How often, in milliseconds, the server looks for writes made by
+    /// other processes on the same database (other instances, `kujenga`
+    /// commands), to stop serving cached answers they made stale.
+    pub public_cache_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -288,6 +295,8 @@ impl Default for Defaults {
                 trusted_proxies: Vec::new(),
                 body_timeout_secs: 30,
                 request_timeout_secs: 60,
+                public_cache_mib: 16,
+                public_cache_poll_ms: 500,
             },
             log: LogSettings {
                 level: "info".into(),
@@ -499,6 +508,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "http.request_timeout_secs",
                 "must be at least http.body_timeout_secs",
+            ));
+        }
+        if !(50..=60_000).contains(&self.http.public_cache_poll_ms) {
+            return Err(ConfigError::new(
+                "http.public_cache_poll_ms",
+                "must be between 50 and 60000",
             ));
         }
         if self.http.idempotency_ttl_hours == 0 {

@@ -25,6 +25,7 @@ use crate::http::json::{self, BodyLimit, BodyTimeout};
 use crate::http::metrics::Metrics;
 use crate::http::observe::observe;
 use crate::http::problems::ensure_problem;
+use crate::http::public_cache::{self, PublicCache};
 use crate::http::text::refuse_control_in_uri;
 use crate::http::wire::ProblemIo;
 use crate::keys;
@@ -39,6 +40,8 @@ pub struct Application {
     db: Db,
     worker: Option<Worker>,
     state: AppState,
+    /// How often to look for other processes' writes (None: no cache).
+    cache_poll: Option<Duration>,
 }
 
 impl std::fmt::Debug for Application {
@@ -121,7 +124,11 @@ impl Application {
         } else {
             None
         };
-        let server = build_server(listener, &settings, db.clone(), state, metrics)?;
+        let cache = PublicCache::new(settings.http.public_cache_mib);
+        let cache_poll = cache
+            .enabled()
+            .then(|| Duration::from_millis(settings.http.public_cache_poll_ms));
+        let server = build_server(listener, &settings, db.clone(), state, metrics, cache)?;
         tracing::info!(%addr, "listening on http://{addr}");
         Ok(Self {
             server,
@@ -129,6 +136,7 @@ impl Application {
             db,
             worker,
             state: housekeeping_state,
+            cache_poll,
         })
     }
 
@@ -155,13 +163,29 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped.clone())));
-        let housekeeping = tokio::spawn(housekeeping(self.db.clone(), self.state.clone(), stopped));
+        let housekeeping = tokio::spawn(housekeeping(
+            self.db.clone(),
+            self.state.clone(),
+            stopped.clone(),
+        ));
+        let poll = self.cache_poll.map(|every| {
+            let (db, mut stopped) = (self.db.clone(), stopped);
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = public_cache::poll(db, every) => {}
+                    _ = stopped.changed() => {}
+                }
+            })
+        });
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(worker) = worker {
             let _ = worker.await;
         }
         let _ = housekeeping.await;
+        if let Some(poll) = poll {
+            let _ = poll.await;
+        }
         result
     }
 
@@ -205,8 +229,10 @@ fn build_server(
     db: Db,
     state: AppState,
     metrics: Metrics,
+    cache: PublicCache,
 ) -> anyhow::Result<Server> {
     let metrics = web::Data::new(metrics);
+    let cache = web::Data::new(cache);
     let db = web::Data::new(db);
     let openapi = web::Data::new(OpenApiJson(api::openapi_json()));
     let body_limit = web::Data::new(BodyLimit(settings.http.body_limit_bytes));
@@ -230,6 +256,7 @@ fn build_server(
             .app_data(state.clone())
             .app_data(db.clone())
             .app_data(metrics.clone())
+            .app_data(cache.clone())
             .app_data(openapi.clone())
             .app_data(body_limit.clone())
             .app_data(body_timeout.clone())

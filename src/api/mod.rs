@@ -300,6 +300,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 // Outside the idempotency store (it keeps no `no-store`
                 // answer) and around every answer, 401s included.
                 .wrap(from_fn(crate::http::private::personal_responses))
+                // Outermost: an anonymous public read answered from memory
+                // skips everything below; any write moves the generation.
+                .wrap(from_fn(crate::http::public_cache::public_cache))
                 .configure(v1_routes)
                 .default_service(web::to(not_found)),
         );

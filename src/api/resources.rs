@@ -407,10 +407,13 @@ pub async fn suggest(
     MaybePrincipal(principal): MaybePrincipal,
     Query(q): Query<SuggestQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let anonymous = principal.is_none();
     let items = db
         .run(move |conn| search::suggest(conn, principal.as_ref(), &q.q, q.kind))
         .await?;
-    Ok(HttpResponse::Ok().json(Suggestions { items }))
+    let mut res = HttpResponse::Ok().json(Suggestions { items });
+    etag::public_read(&mut res, anonymous);
+    Ok(res)
 }
 
 /// What type-ahead is asked.

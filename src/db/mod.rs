@@ -402,6 +402,22 @@ pub fn now() -> chrono::NaiveDateTime {
         .unwrap_or(now)
 }
 
+/// The data's generation in this process: moves after every committed
+/// write transaction (and when [`crate::http::public_cache::poll`] sees
+/// other processes write). Answers rendered under an older generation may
+/// be stale: the anonymous catalogue cache serves only current ones.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current generation (see [`GENERATION`]).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Moves the generation on: call after a change has committed.
+pub fn bump_generation() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
 /// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
 /// takes the write lock up front: a deferred transaction that reads, then
 /// writes, fails at once with `SQLITE_BUSY` when another writer got there
@@ -420,8 +436,13 @@ where
             .is_some();
     // Already inside a transaction (a savepoint then), or PostgreSQL, whose
     // row locks make a plain transaction enough.
-    if nested || !matches!(conn, DbConnection::Sqlite(_)) {
+    if nested {
         return conn.transaction(f);
+    }
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        let result = conn.transaction(f);
+        bump_generation();
+        return result;
     }
     // Open the transaction through the inner connection's manager (so
     // nested `transaction()` calls become savepoints as usual), hand `f` the
@@ -432,7 +453,12 @@ where
     let result = f(conn);
     if let DbConnection::Sqlite(c) = &mut *conn {
         match &result {
-            Ok(_) => AnsiTransactionManager::commit_transaction(c).map_err(E::from)?,
+            Ok(_) => {
+                let committed = AnsiTransactionManager::commit_transaction(c).map_err(E::from);
+                // Even a failed COMMIT may have left the data changed.
+                bump_generation();
+                committed?;
+            }
             Err(_) => {
                 let _ = AnsiTransactionManager::rollback_transaction(c);
             }

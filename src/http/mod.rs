@@ -13,6 +13,7 @@ pub mod pagination;
 pub mod params;
 pub mod private;
 pub mod problems;
+pub mod public_cache;
 pub mod request_id;
 pub mod text;
 pub mod wire;

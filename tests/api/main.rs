@@ -39,6 +39,7 @@ mod migrations;
 mod openapi;
 mod ops;
 mod partnerships;
+mod public_cache;
 mod resource_schema;
 mod resources;
 mod search;
