@@ -35,6 +35,10 @@ DURATION=${BENCH_WRK_DURATION:-10s}
 EXTRA_PATHS=${BENCH_EXTRA_PATHS:-}
 THREADS=${BENCH_WRK_THREADS:-2}
 CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
+# "cached": the server as configured (anonymous answers kept in memory, so a
+# repeated URL is mostly answered from there); "uncached": the same server
+# with http.public_cache_mib=0, so every request does the database work.
+MODES=${BENCH_MODES:-"cached uncached"}
 PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_bench}
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET/release/kujenga"
@@ -70,14 +74,20 @@ measure_backend() {
     seconds=$(sed -nE 's/.* in ([0-9.]+) s .*/\1/p' "$tmp/$name-seed.txt" | head -n1)
     [ -n "$dataset" ] || { say "seed-demo named no example dataset"; exit 1; }
 
-    say "[$name] starting kujenga serve ..."
+    local mode cache_mib
+    for mode in $MODES; do
+    case $mode in
+        cached) cache_mib=${KUJENGA_HTTP__PUBLIC_CACHE_MIB:-16} ;;
+        *) cache_mib=0 ;;
+    esac
+    say "[$name] starting kujenga serve ($mode: public cache $cache_mib MiB) ..."
     "${env_db[@]}" \
         KUJENGA_LOG__LEVEL="warn,kujenga::startup=info" \
-        KUJENGA_MAIL__WORKER=false NO_COLOR=1 \
-        "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 2>"$tmp/$name-server.log" &
+        KUJENGA_MAIL__WORKER=false NO_COLOR=1 KUJENGA_HTTP__PUBLIC_CACHE_MIB="$cache_mib" \
+        "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 2>"$tmp/$name-$mode-server.log" &
     server_pid=$!
     local port
-    port=$(wait_for_port "$tmp/$name-server.log") || exit 1
+    port=$(wait_for_port "$tmp/$name-$mode-server.log") || exit 1
     local base="http://127.0.0.1:$port"
     local endpoint path out rps p50 p99 bytes i=0
     for endpoint in healthz list dataset $EXTRA_PATHS; do
@@ -90,7 +100,7 @@ measure_backend() {
         # The answer must be a 200 before it is worth timing.
         bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "$base$path")
         say "[$name] GET $path ($bytes bytes): wrk -t$THREADS -c$CONNECTIONS -d$DURATION ..."
-        out="$tmp/$name-$endpoint.txt"
+        out="$tmp/$name-$mode-$endpoint.txt"
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$base$path" >"$out"
         cat "$out" >&2
         if grep -q 'Non-2xx' "$out"; then
@@ -103,13 +113,14 @@ measure_backend() {
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
         p50=$(awk '$1 == "50%" {print $2}' "$out")
         p99=$(awk '$1 == "99%" {print $2}' "$out")
-        echo "$name $endpoint $rps $p50 $p99 $bytes ${seconds:-?} $path" >>"$tmp/results"
+        echo "$name/$mode $endpoint $rps $p50 $p99 $bytes ${seconds:-?} $path" >>"$tmp/results"
     done
     # The server's memory after the whole run: resident now and at its peak.
-    awk -v b="$name" '/^VmRSS/ {rss=$2} /^VmHWM/ {hwm=$2}
+    awk -v b="$name/$mode" '/^VmRSS/ {rss=$2} /^VmHWM/ {hwm=$2}
         END {printf "%s: server RSS %.0f MiB after the run (peak %.0f MiB)\n", b, rss/1024, hwm/1024}' \
         "/proc/$server_pid/status" >>"$tmp/memory"
     stop_server
+    done
 }
 
 # --- SQLite ------------------------------------------------------------------
@@ -122,7 +133,7 @@ with_postgres "$PG_URL" measure_backend postgres "$tmp/postgres"
 echo
 echo "Catalogue benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $RESOURCES resources," \
     "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, anonymous, uncompressed"
-printf '%-9s %-70s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
+printf '%-18s %-70s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
 while read -r backend endpoint rps p50 p99 bytes _ path; do
     healthz=$(awk -v b="$backend" '$1 == b && $2 == "healthz" {print $3}' "$tmp/results")
     case $endpoint in
@@ -130,9 +141,9 @@ while read -r backend endpoint rps p50 p99 bytes _ path; do
         *) label="GET $path" ;;
     esac
     ratio=$(awk -v a="$rps" -v b="$healthz" 'BEGIN { printf "%.4f", a / b }')
-    printf '%-9s %-70s %10s %10s %9s %9s %8s\n' "$backend" "$label" "$rps" "$ratio" "$p50" "$p99" "$bytes"
+    printf '%-18s %-70s %10s %10s %9s %9s %8s\n' "$backend" "$label" "$rps" "$ratio" "$p50" "$p99" "$bytes"
 done <"$tmp/results"
-awk '$2 == "healthz" {printf "seed-demo on %s: %s s\n", $1, $7}' "$tmp/results"
+awk '$2 == "healthz" {split($1, b, "/"); if (!seen[b[1]]++) printf "seed-demo on %s: %s s\n", b[1], $7}' "$tmp/results"
 cat "$tmp/memory"
 [ -n "$pg_note" ] && echo "postgres: $pg_note"
 exit 0

@@ -52,31 +52,48 @@ pub fn record(
     institutions: &[&str],
     event: &Event,
 ) -> QueryResult<()> {
-    let payload = event.payload();
-    if event.audited() {
-        audit::record(
-            conn,
-            ctx,
-            event.name(),
-            event.subject_kind(),
-            subject_id,
-            payload.clone(),
-        )?;
-    }
-    events::append(
-        conn,
-        &[NewEvent {
+    record_all(conn, ctx, &[(subject_id, institutions, event)])
+}
+
+/// [`record`] for many events at once, in order, in a few statements (a
+/// bulk import records one event per resource).
+pub fn record_all(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    items: &[(&str, &[&str], &Event)],
+) -> QueryResult<()> {
+    let now = crate::db::now();
+    let mut entries = Vec::new();
+    let mut appended = Vec::with_capacity(items.len());
+    for (subject_id, institutions, event) in items {
+        let payload = event.payload();
+        let payload_text = payload.to_string();
+        if event.audited() {
+            entries.push(audit::AuditEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                actor_id: ctx.actor_id.clone(),
+                action: event.name().into(),
+                subject_type: event.subject_kind().into(),
+                subject_id: (*subject_id).into(),
+                detail: payload_text.clone(),
+                request_id: ctx.request_id.clone(),
+                created_at: now,
+            });
+        }
+        appended.push(NewEvent {
             id: uuid::Uuid::now_v7().to_string(),
             event_type: event.name(),
             subject_kind: event.subject_kind(),
-            subject_id: subject_id.to_string(),
+            subject_id: (*subject_id).to_string(),
             actor_id: ctx.actor_id.clone(),
-            payload: payload.to_string(),
+            payload: payload_text,
             request_id: ctx.request_id.clone(),
-            occurred_at: crate::db::now(),
+            occurred_at: now,
             institutions: institutions.iter().map(|s| s.to_string()).collect(),
-        }],
-    )?;
+        });
+    }
+    audit::record_all(conn, &entries)?;
+    events::append(conn, &appended)?;
     Ok(())
 }
 

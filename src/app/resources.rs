@@ -1345,16 +1345,26 @@ pub fn import(conn: &mut DbConnection, ctx: &Context, items: &[Import]) -> Resul
             .flat_map(|i| i.modules.iter().cloned())
             .collect();
         store::insert_course_modules(conn, &modules)?;
-        for (item, row) in items.iter().zip(&rows) {
-            let event = Event::ResourceImported {
-                resource: summary_of(row),
-                visibility: row.visibility,
-                published_at: item.published_at.and_utc(),
-                files: item.files.len(),
-                modules: item.modules.len(),
-            };
-            record(conn, ctx, row, &event)?;
-        }
+        let recorded: Vec<(Event, [&str; 1])> = items
+            .iter()
+            .zip(&rows)
+            .map(|(item, row)| {
+                let event = Event::ResourceImported {
+                    resource: summary_of(row),
+                    visibility: row.visibility,
+                    published_at: item.published_at.and_utc(),
+                    files: item.files.len(),
+                    modules: item.modules.len(),
+                };
+                (event, [row.institution_id.as_str()])
+            })
+            .collect();
+        let batch: Vec<(&str, &[&str], &Event)> = rows
+            .iter()
+            .zip(&recorded)
+            .map(|(row, (event, inst))| (row.id.as_str(), &inst[..], event))
+            .collect();
+        events::record_all(conn, ctx, &batch)?;
         Ok(())
     })
 }

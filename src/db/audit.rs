@@ -35,27 +35,9 @@ impl Context {
     }
 }
 
-pub fn record(
-    conn: &mut DbConnection,
-    ctx: &Context,
-    action: &str,
-    subject_type: &str,
-    subject_id: &str,
-    detail: serde_json::Value,
-) -> QueryResult<()> {
-    diesel::insert_into(ae::table)
-        .values(&AuditEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            actor_id: ctx.actor_id.clone(),
-            action: action.into(),
-            subject_type: subject_type.into(),
-            subject_id: subject_id.into(),
-            detail: detail.to_string(),
-            request_id: ctx.request_id.clone(),
-            created_at: super::now(),
-        })
-        .execute(conn)?;
-    Ok(())
+/// Records many entries at once (a bulk import), in order.
+pub fn record_all(conn: &mut DbConnection, entries: &[AuditEvent]) -> QueryResult<()> {
+    insert_batched!(conn, ae::table, entries, 8)
 }
 
 #[derive(Debug, Clone, Default)]

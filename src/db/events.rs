@@ -56,8 +56,30 @@ pub struct EventRow {
     pub occurred_at: NaiveDateTime,
 }
 
+/// An event row as inserted (`seq` is handed out by the database).
+#[derive(Insertable)]
+#[diesel(table_name = ev)]
+struct Insert<'a> {
+    id: &'a str,
+    event_type: &'a str,
+    subject_kind: &'a str,
+    subject_id: &'a str,
+    actor_id: Option<&'a str>,
+    payload: &'a str,
+    request_id: Option<&'a str>,
+    occurred_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = ei)]
+struct Concerns<'a> {
+    event_seq: i64,
+    institution_id: &'a str,
+}
+
 /// Appends `events` in order, inside the caller's transaction (or in one of
-/// its own). Returns their sequence numbers.
+/// its own). Returns their sequence numbers. Many events cost a few
+/// statements, not a few per event (a bulk import appends thousands).
 pub fn append(conn: &mut DbConnection, events: &[NewEvent]) -> QueryResult<Vec<i64>> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -68,34 +90,48 @@ pub fn append(conn: &mut DbConnection, events: &[NewEvent]) -> QueryResult<Vec<i
                 .bind::<BigInt, _>(APPEND_LOCK)
                 .execute(pg)?;
         }
+        let rows: Vec<Insert> = events
+            .iter()
+            .map(|e| Insert {
+                id: &e.id,
+                event_type: e.event_type,
+                subject_kind: e.subject_kind,
+                subject_id: &e.subject_id,
+                actor_id: e.actor_id.as_deref(),
+                payload: &e.payload,
+                request_id: e.request_id.as_deref(),
+                occurred_at: e.occurred_at,
+            })
+            .collect();
+        // In order, so that `seq` follows the order of `events`.
+        let inserted: QueryResult<()> = insert_batched!(conn, ev::table, &rows, 8);
+        inserted?;
+        let mut seq_of: std::collections::HashMap<String, i64> =
+            std::collections::HashMap::with_capacity(events.len());
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        for chunk in ids.chunks(super::BIND_MAX / 2) {
+            seq_of.extend(
+                ev::table
+                    .filter(ev::id.eq_any(chunk))
+                    .select((ev::id, ev::seq))
+                    .load::<(String, i64)>(conn)?,
+            );
+        }
         let mut seqs = Vec::with_capacity(events.len());
+        let mut concerns = Vec::new();
         for e in events {
-            diesel::insert_into(ev::table)
-                .values((
-                    ev::id.eq(&e.id),
-                    ev::event_type.eq(e.event_type),
-                    ev::subject_kind.eq(e.subject_kind),
-                    ev::subject_id.eq(&e.subject_id),
-                    ev::actor_id.eq(&e.actor_id),
-                    ev::payload.eq(&e.payload),
-                    ev::request_id.eq(&e.request_id),
-                    ev::occurred_at.eq(e.occurred_at),
-                ))
-                .execute(conn)?;
-            let seq: i64 = ev::table
-                .filter(ev::id.eq(&e.id))
-                .select(ev::seq)
-                .first(conn)?;
+            let seq = *seq_of.get(&e.id).ok_or(diesel::result::Error::NotFound)?;
             let mut institutions: Vec<&String> = e.institutions.iter().collect();
             institutions.sort();
             institutions.dedup();
-            for institution in institutions {
-                diesel::insert_into(ei::table)
-                    .values((ei::event_seq.eq(seq), ei::institution_id.eq(institution)))
-                    .execute(conn)?;
-            }
+            concerns.extend(institutions.into_iter().map(|i| Concerns {
+                event_seq: seq,
+                institution_id: i,
+            }));
             seqs.push(seq);
         }
+        let inserted: QueryResult<()> = insert_batched!(conn, ei::table, &concerns, 2);
+        inserted?;
         Ok(seqs)
     })
 }
