@@ -33,7 +33,7 @@ use crate::domain::resource::{self as doc, Document, Relation, ResourceKind, Vis
 /// Every demo institution's slug starts with this.
 pub const SLUG_PREFIX: &str = "demo-";
 /// Resources written per transaction.
-pub const BATCH: usize = 500;
+pub const BATCH: usize = 2_000;
 const SEED: u64 = 0x006b_756a_656e_6761; // "kujenga"
 /// How far back publication dates go.
 const SPAN_DAYS: i64 = 730;
@@ -1715,6 +1715,14 @@ pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
     let start = now - Duration::days(SPAN_DAYS);
     let mut dice = Dice(StdRng::seed_from_u64(SEED));
 
+    // A bulk load on SQLite: a page cache that holds the growing indexes
+    // (the default 2 MiB reads and writes the same pages again for every
+    // batch), and no sync per commit — a loader that dies is run again on a
+    // fresh database; the server's connections keep their own settings.
+    if let DbConnection::Sqlite(_) = conn {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute("PRAGMA cache_size = -131072; PRAGMA synchronous = OFF;")?;
+    }
     // Institutions: the first transaction, after checking none is there yet.
     let mut owners = Vec::with_capacity(opts.institutions);
     let mut rows = Vec::with_capacity(opts.institutions);
