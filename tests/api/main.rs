@@ -28,6 +28,7 @@ mod frontend_etags;
 mod frontend_me;
 mod frontend_notifications;
 mod frontend_params;
+mod frontend_permissions;
 mod frontend_sessions;
 mod hardening;
 mod hardening_accounts;
