@@ -25,6 +25,7 @@ mod events_partnerships;
 mod events_resources;
 mod frontend_clients;
 mod frontend_etags;
+mod frontend_include;
 mod frontend_me;
 mod frontend_notifications;
 mod frontend_params;
