@@ -277,19 +277,54 @@ async fn create(
     Ok(res)
 }
 
+/// What a single read of a resource may ask besides the resource.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShowQuery {
+    /// Comma-separated top-level fields to return (`id` and `kind` always
+    /// come): the resource's fields, `related_from`, `permissions` and
+    /// (datasets) `my_access`. An unknown name is a 400 listing the valid
+    /// ones. The `ETag` is that of what is sent: send `If-Match` with the
+    /// `ETag` of a full read.
+    #[param(example = "id,title,status,permissions")]
+    pub fields: Option<String>,
+    /// Comma-separated objects to embed in `included`: `modules` (courses:
+    /// the modules in order), `related` (id, kind, title, status and
+    /// relation of each linked resource you may see, both ways),
+    /// `institution` (slug, name, country, verified). An unknown name is a
+    /// 400 listing the valid ones.
+    #[param(example = "modules,related,institution")]
+    pub include: Option<String>,
+}
+
 async fn show(
     kind: ResourceKind,
     req: HttpRequest,
     db: web::Data<Db>,
     principal: Option<Principal>,
     id: String,
+    q: ShowQuery,
 ) -> Result<HttpResponse, ApiError> {
+    let include = app::Include::parse(q.include.as_deref());
+    let fields = search::field_set(Some(kind), q.fields.as_deref(), true);
+    let errors: Vec<_> = [include.as_ref().err(), fields.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let (Ok(include), Ok(fields)) = (include, fields) else {
+        return Err(ApiError::validation(errors));
+    };
     let id = path_id(&id)?;
     let anonymous = principal.is_none();
     let resource = db
-        .run(move |conn| app::show(conn, principal.as_ref(), kind, &id))
+        .run(move |conn| app::show(conn, principal.as_ref(), kind, &id, include))
         .await?;
-    let mut res = etag::respond(&req, &resource.to_json()?)?;
+    let mut json = resource.to_json()?;
+    if let (Some(keep), Value::Object(map)) = (&fields, &mut json) {
+        map.retain(|k, _| keep.contains(k));
+    }
+    let mut res = etag::respond(&req, &json)?;
     etag::public_read(&mut res, anonymous);
     Ok(res)
 }
@@ -508,10 +543,11 @@ macro_rules! kind_endpoints {
 
             #[doc = concat!("One ", $what, ".")]
             #[utoipa::path(get, path = $item, tag = "resources", operation_id = concat!("show_", stringify!($module)),
-                params(("id" = String, Path, description = "Resource id")),
+                params(("id" = String, Path, description = "Resource id"), ShowQuery),
                 responses(
-                    (status = 200, description = "The resource", body = $body, headers(("ETag" = String, description = "Strong validator"))),
+                    (status = 200, description = "The resource, with `permissions` (what you may do with it) and, for a dataset, `my_access`", body = $body, headers(("ETag" = String, description = "Strong validator"))),
                     (status = 304, description = "Not modified"),
+                    (status = 400, description = "Unknown `fields` or `include` names (the message lists the valid ones)", body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = "No such resource (or not visible to you)", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn show(
@@ -519,8 +555,9 @@ macro_rules! kind_endpoints {
                 db: web::Data<Db>,
                 MaybePrincipal(principal): MaybePrincipal,
                 path: web::Path<String>,
+                Query(q): Query<ShowQuery>,
             ) -> Result<HttpResponse, ApiError> {
-                super::show($kind, req, db, principal, path.into_inner()).await
+                super::show($kind, req, db, principal, path.into_inner(), q).await
             }
 
             #[doc = concat!("Change a ", $what, " (JSON merge patch; editors and owners). The version goes up by one.")]

@@ -1051,6 +1051,147 @@ fn needed_grant(
     })
 }
 
+/// The first question of a file link: may the caller download from this
+/// dataset at all (the policy's `Download`, with the grant it needs looked
+/// up)? `Ok` carries that grant. The `download` permission flag asks the
+/// same (and [`link_country`] after it, as a link does).
+fn download_grant(
+    conn: &mut DbConnection,
+    ds: &DatasetView,
+    principal: Option<&Principal>,
+    now: NaiveDateTime,
+) -> Result<Option<RequestRow>, ApiError> {
+    let grant = needed_grant(conn, ds, principal, now)?;
+    check(
+        principal,
+        Action::Download {
+            dataset: ds.facts(),
+            level: ds.fields.access_level,
+            grant: grant.is_some(),
+        },
+    )?;
+    Ok(grant)
+}
+
+/// Whether a file link of this dataset would be issued to the caller now
+/// (asking for no institution): the policy and the transfer policy, the
+/// same functions `issue_link` calls. A refusal is `false`, a failure an
+/// error.
+pub(crate) fn may_download(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    loaded: &Loaded,
+    viewer: &Viewer,
+    fields: &DatasetFields,
+) -> Result<bool, ApiError> {
+    let ds = DatasetView {
+        loaded: loaded.clone(),
+        viewer: viewer.clone(),
+        fields: fields.clone(),
+    };
+    let answer = download_grant(conn, &ds, principal, now()).and_then(|grant| {
+        link_country(conn, &ds, grant.as_ref(), None, principal.map(|p| &p.user))
+    });
+    match answer {
+        Ok(_) => Ok(true),
+        Err(ApiError::Forbidden { .. } | ApiError::NotFound | ApiError::Unauthorized(_)) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The caller's access to a dataset, as their requests tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessState {
+    /// No request pending, no grant in force, none expired last.
+    None,
+    /// A request awaits a decision (`request_id`).
+    Pending,
+    /// A grant is in force until `until` (`request_id`).
+    Granted,
+    /// The latest grant ran out (`request_id`, `until`); ask again.
+    Expired,
+}
+
+/// `my_access` on a dataset: the caller's own access state. It is about
+/// access requests: the owning institution's members and, for open and
+/// registered datasets, whoever the `download` permission allows need none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"state": "granted", "request_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "until": "2027-01-31T12:00:00Z"}))]
+pub struct MyAccess {
+    pub state: AccessState,
+    /// The request this state comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uuid")]
+    pub request_id: Option<String>,
+    /// `granted`: when the grant ends; `expired`: when it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl MyAccess {
+    pub const NONE: MyAccess = MyAccess {
+        state: AccessState::None,
+        request_id: None,
+        until: None,
+    };
+}
+
+/// `my_access` of each of `dataset_ids` for the caller (one query for all):
+/// a pending request first, else a grant in force (the longest), else an
+/// expired grant when that is the latest request, else `none`.
+pub(crate) fn my_access(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    dataset_ids: &[String],
+) -> Result<HashMap<String, MyAccess>, ApiError> {
+    let Some(p) = principal else {
+        return Ok(HashMap::new());
+    };
+    let now = now();
+    let rows = store::requests_for(conn, &p.user.id, dataset_ids)?;
+    let mut out = HashMap::new();
+    for id in dataset_ids {
+        let mine: Vec<&RequestRow> = rows.iter().filter(|r| &r.dataset_id == id).collect();
+        let pending = mine.iter().find(|r| r.status == RequestStatus::Pending);
+        let granted = mine
+            .iter()
+            .filter(|r| {
+                r.status == RequestStatus::Approved && r.expires_at.is_some_and(|e| e > now)
+            })
+            .max_by_key(|r| r.expires_at);
+        let latest = mine.first();
+        let access = if let Some(r) = pending {
+            MyAccess {
+                state: AccessState::Pending,
+                request_id: Some(r.id.clone()),
+                until: None,
+            }
+        } else if let Some(r) = granted {
+            MyAccess {
+                state: AccessState::Granted,
+                request_id: Some(r.id.clone()),
+                until: r.expires_at.map(utc),
+            }
+        } else if let Some(r) = latest.filter(|r| {
+            r.status == RequestStatus::Expired && r.decision == Some(Decision::Approved)
+                || r.status == RequestStatus::Approved
+        }) {
+            MyAccess {
+                state: AccessState::Expired,
+                request_id: Some(r.id.clone()),
+                until: r.expires_at.map(utc),
+            }
+        } else {
+            MyAccess::NONE
+        };
+        out.insert(id.clone(), access);
+    }
+    Ok(out)
+}
+
 /// Where a file goes, as the transfer policy sees it (checked now): the
 /// owner's own country for its members; else the institution the grant was
 /// made on behalf of (while the caller still belongs to it), or the one
@@ -1104,15 +1245,7 @@ pub fn issue_link(
     let issued = write_transaction(conn, |conn| {
         let ds = DatasetView::load(conn, dataset_id, principal)?;
         let now = now();
-        let grant = needed_grant(conn, &ds, principal, now)?;
-        check(
-            principal,
-            Action::Download {
-                dataset: ds.facts(),
-                level: ds.fields.access_level,
-                grant: grant.is_some(),
-            },
-        )?;
+        let grant = download_grant(conn, &ds, principal, now)?;
         let file = resources_store::file(conn, dataset_id, file_id)?.ok_or(ApiError::NotFound)?;
         let user = principal.map(|p| &p.user);
         let country = link_country(conn, &ds, grant.as_ref(), slug, user)?;

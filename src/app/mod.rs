@@ -12,5 +12,6 @@ pub mod learning;
 pub mod memberships;
 pub mod notifications;
 pub mod partnerships;
+pub mod permissions;
 pub mod resources;
 pub mod search;

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::app::access::MyAccess;
 use crate::app::events;
+use crate::app::permissions::{self, ResourcePermissions};
 use crate::auth::Principal;
 use crate::db::audit::Context;
 use crate::db::institutions as institutions_store;
@@ -198,6 +200,129 @@ pub struct ResourceCore {
     /// reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related_from: Option<Vec<Link>>,
+    /// What you may do with it (`app::permissions`): on single reads and
+    /// what create, update, publish and archive answer; in lists with
+    /// `fields=permissions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<ResourcePermissions>,
+    /// Datasets: your own access state (single reads; lists with
+    /// `fields=my_access`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_access: Option<MyAccess>,
+    /// With `include=`: the objects asked for, embedded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<Included>,
+}
+
+/// What `include=` embeds (each only when asked).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Included {
+    /// `include=modules`, courses only: the modules in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modules: Option<Vec<crate::app::learning::CourseModule>>,
+    /// `include=related`: the resources this one links to (and, on single
+    /// reads, those linking to it), only those you may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Vec<RelatedItem>>,
+    /// `include=institution`: the owning institution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub institution: Option<InstitutionSummary>,
+}
+
+/// A linked resource, embedded by `include=related`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RelatedItem {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub kind: ResourceKind,
+    pub title: String,
+    pub status: Status,
+    pub relation: doc::Relation,
+    /// `to`: this resource links to it (`related`); `from`: it links here
+    /// (`related_from`).
+    #[schema(example = "to")]
+    pub direction: LinkDirection,
+}
+
+/// Which way a link goes, seen from the resource read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkDirection {
+    To,
+    From,
+}
+
+/// The owning institution, embedded by `include=institution`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InstitutionSummary {
+    pub slug: String,
+    pub name: String,
+    pub country: String,
+    pub verified: bool,
+}
+
+/// What `include=` may name.
+pub const INCLUDES: &[&str] = &["modules", "related", "institution"];
+
+/// `include=` read: which objects to embed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Include {
+    pub modules: bool,
+    pub related: bool,
+    pub institution: bool,
+}
+
+impl Include {
+    /// Reads `include=` (comma-separated); an unknown name is a 400 listing
+    /// the valid ones.
+    pub fn parse(raw: Option<&str>) -> Result<Self, FieldError> {
+        let mut out = Self::default();
+        for name in raw
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            match name {
+                "modules" => out.modules = true,
+                "related" => out.related = true,
+                "institution" => out.institution = true,
+                _ => {
+                    return Err(FieldError::new(
+                        "include",
+                        format!(
+                            "`{name}` cannot be included; the valid names are {}.",
+                            INCLUDES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn any(self) -> bool {
+        self.modules || self.related || self.institution
+    }
+}
+
+/// What a representation carries beyond the stored fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    pub permissions: bool,
+    pub my_access: bool,
+    pub include: Include,
+}
+
+impl Extras {
+    /// A single read: permissions and `my_access` always.
+    pub fn single(include: Include) -> Self {
+        Self {
+            permissions: true,
+            my_access: true,
+            include,
+        }
+    }
 }
 
 /// One kind's representation: the core and the kind's own fields, served
@@ -423,17 +548,27 @@ pub(crate) fn core_of(
         archived_at: row.archived_at.map(|t| t.and_utc()),
         related,
         related_from,
+        permissions: None,
+        my_access: None,
+        included: None,
     })
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the one place a page is represented"
+)]
 pub(crate) fn represent(
     conn: &mut DbConnection,
     items: &[Loaded],
     viewer: &Viewer,
-    actor: &Actor,
+    principal: Option<&Principal>,
     reverse: bool,
     links: bool,
+    extras: Extras,
 ) -> Result<Vec<AnyResource>, ApiError> {
+    let actor = &Principal::actor_of(principal);
+    let links = links || extras.include.related;
     let ids: Vec<String> = items.iter().map(|l| l.row.id.clone()).collect();
     // One resource read whole: its links both ways in one query.
     let (relations, incoming) = match (reverse, items) {
@@ -453,34 +588,78 @@ pub(crate) fn represent(
     others.extend(incoming.iter().map(|(_, s)| s.clone()));
     others.sort_unstable();
     others.dedup();
-    let seen: HashSet<String> = store::by_ids(conn, &others)
+    let seen: HashMap<String, Loaded> = store::by_ids(conn, &others)
         .map_err(|e| unreadable(conn, e))?
         .into_iter()
         .filter(|l| visible(actor, l, viewer))
-        .map(|l| l.row.id)
+        .map(|l| (l.row.id.clone(), l))
         .collect();
+    // Batched per page: one query each, whatever the page's size.
+    let datasets: Vec<String> = items
+        .iter()
+        .filter(|l| l.row.kind == ResourceKind::Dataset)
+        .map(|l| l.row.id.clone())
+        .collect();
+    let access = if extras.my_access {
+        crate::app::access::my_access(conn, principal, &datasets)?
+    } else {
+        HashMap::new()
+    };
+    let modules = if extras.include.modules {
+        let courses: Vec<String> = items
+            .iter()
+            .filter(|l| l.row.kind == ResourceKind::Course)
+            .map(|l| l.row.id.clone())
+            .collect();
+        crate::db::learning::modules_of(conn, &courses)?
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::with_capacity(items.len());
     for (l, d) in items.iter().zip(details) {
         let row = &l.row;
         let related = links_of(&relations, &row.id)
             .into_iter()
-            .filter(|k| seen.contains(&k.resource_id))
+            .filter(|k| seen.contains_key(&k.resource_id))
             .collect();
         let related_from = reverse.then(|| {
             incoming
                 .iter()
-                .filter(|(_, s)| seen.contains(s))
+                .filter(|(_, s)| seen.contains_key(s))
                 .map(|(relation, source)| Link {
                     relation: *relation,
                     resource_id: source.clone(),
                 })
                 .collect()
         });
-        let core = core_of(l, related, related_from)?;
+        let mut core = core_of(l, related, related_from)?;
+        if extras.permissions {
+            let download = match &d {
+                Details::Dataset(fields) => Some(crate::app::access::may_download(
+                    conn, principal, l, viewer, fields,
+                )?),
+                _ => None,
+            };
+            core.permissions = Some(permissions::resource(
+                actor,
+                row.kind,
+                facts(l, viewer),
+                download,
+            ));
+        }
+        if extras.my_access && row.kind == ResourceKind::Dataset {
+            core.my_access = Some(access.get(&row.id).cloned().unwrap_or(MyAccess::NONE));
+        }
+        if extras.include.any() {
+            core.included = Some(included(l, &core, &modules, &seen, extras.include));
+        }
         let d = match d {
             Details::ModelCard(mut m) => {
                 for r in &mut m.results {
-                    if r.dataset_id.as_ref().is_some_and(|id| !seen.contains(id)) {
+                    if r.dataset_id
+                        .as_ref()
+                        .is_some_and(|id| !seen.contains_key(id))
+                    {
                         r.dataset_id = None;
                     }
                 }
@@ -493,15 +672,74 @@ pub(crate) fn represent(
     Ok(out)
 }
 
+/// What `include=` embeds for `l` (its core built, links filtered).
+fn included(
+    l: &Loaded,
+    core: &ResourceCore,
+    modules: &[ModuleRow],
+    seen: &HashMap<String, Loaded>,
+    include: Include,
+) -> Included {
+    let item = |link: &Link, direction| {
+        seen.get(&link.resource_id).map(|t| RelatedItem {
+            id: t.row.id.clone(),
+            kind: t.row.kind,
+            title: t.row.title.clone(),
+            status: t.row.status,
+            relation: link.relation,
+            direction,
+        })
+    };
+    Included {
+        modules: (include.modules && l.row.kind == ResourceKind::Course).then(|| {
+            modules
+                .iter()
+                .filter(|m| m.course_id == l.row.id)
+                .map(crate::app::learning::CourseModule::from)
+                .collect()
+        }),
+        related: include.related.then(|| {
+            let to = core
+                .related
+                .iter()
+                .filter_map(|k| item(k, LinkDirection::To));
+            let from = core
+                .related_from
+                .iter()
+                .flatten()
+                .filter_map(|k| item(k, LinkDirection::From));
+            to.chain(from).collect()
+        }),
+        institution: include.institution.then(|| InstitutionSummary {
+            slug: l.institution_slug.clone(),
+            name: l.institution_name.clone(),
+            country: l.institution_country.clone(),
+            verified: l.institution_verified,
+        }),
+    }
+}
+
+/// One resource as the caller sees it whole: its links both ways, its
+/// permissions and (datasets) `my_access`, and what `include` names. What
+/// every command answers, and what `If-Match` is compared with.
 fn represent_one(
     conn: &mut DbConnection,
     l: &Loaded,
     viewer: &Viewer,
-    actor: &Actor,
+    principal: Option<&Principal>,
+    include: Include,
 ) -> Result<AnyResource, ApiError> {
-    represent(conn, std::slice::from_ref(l), viewer, actor, true, true)?
-        .pop()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no representation")))
+    represent(
+        conn,
+        std::slice::from_ref(l),
+        viewer,
+        principal,
+        true,
+        true,
+        Extras::single(include),
+    )?
+    .pop()
+    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no representation")))
 }
 
 /// Checks `If-Match` (if given) against the current representation.
@@ -827,7 +1065,7 @@ pub fn create(
         };
         record(conn, ctx, &row, &event)?;
         let l = store::by_id(conn, &id)?.ok_or(ApiError::NotFound)?;
-        represent_one(conn, &l, &viewer, &act)
+        represent_one(conn, &l, &viewer, Some(principal), Include::default())
     })
 }
 
@@ -837,11 +1075,12 @@ pub fn show(
     principal: Option<&Principal>,
     kind: ResourceKind,
     id: &str,
+    include: Include,
 ) -> Result<AnyResource, ApiError> {
     let (l, viewer) = load(conn, kind, id, principal)?;
     let act = Principal::actor_of(principal);
     policy::enforce(policy::may(&act, Action::ViewResource(facts(&l, &viewer))))?;
-    represent_one(conn, &l, &viewer, &act)
+    represent_one(conn, &l, &viewer, principal, include)
 }
 
 /// Applies a JSON merge patch to a draft or published resource; `if_match`
@@ -901,7 +1140,10 @@ pub fn update(
             }
         }
         // Checked last: a bad body is a 400 whatever version it names.
-        check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
+        check_if_match(
+            &represent_one(conn, &l, &viewer, Some(principal), Include::default())?,
+            if_match,
+        )?;
         store::update_content(conn, id, &content_of(&d), now())?;
         store::replace_terms(conn, id, &doc::terms(&d))?;
         reindex(conn, &[id.to_string()])?;
@@ -942,7 +1184,7 @@ pub fn update(
             record(conn, ctx, &l.row, &event)?;
         }
         let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
-        represent_one(conn, &l, &viewer, &act)
+        represent_one(conn, &l, &viewer, Some(principal), Include::default())
     })
 }
 
@@ -960,7 +1202,10 @@ pub fn delete(
         let (l, viewer) = load(conn, kind, id, Some(principal))?;
         let act = Principal::actor_of(Some(principal));
         policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
-        check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
+        check_if_match(
+            &represent_one(conn, &l, &viewer, Some(principal), Include::default())?,
+            if_match,
+        )?;
         lifecycle(&l, Step::Delete)?;
         store::delete(conn, id)?;
         let event = Event::ResourceDeleted {
@@ -1014,7 +1259,10 @@ fn change_status(
             _ => Action::EditResource(f),
         };
         policy::enforce(policy::may(&act, action))?;
-        check_if_match(&represent_one(conn, &l, &viewer, &act)?, if_match)?;
+        check_if_match(
+            &represent_one(conn, &l, &viewer, Some(principal), Include::default())?,
+            if_match,
+        )?;
         let from = l.row.status;
         let Some(to) = lifecycle(&l, step)? else {
             return Err(ApiError::internal(anyhow::anyhow!(
@@ -1050,7 +1298,7 @@ fn change_status(
         };
         record(conn, ctx, &l.row, &event)?;
         let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
-        represent_one(conn, &l, &viewer, &act)
+        represent_one(conn, &l, &viewer, Some(principal), Include::default())
     })
 }
 

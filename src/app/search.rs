@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::resources::{core_of, represent, unreadable};
+use super::resources::{Extras, Include, core_of, represent, unreadable};
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::resources::{self as store, After, Facet, Filter, Loaded, Sort, Viewer};
@@ -103,8 +103,19 @@ pub struct ResourceFilter {
     /// you may see, counted exactly up to 10,000 (`total_is_exact` says
     /// whether the count stopped there).
     pub count: Option<bool>,
-    /// Comma-separated top-level fields to return (`id` and `kind` always come).
+    /// Comma-separated top-level fields to return (`id` and `kind` always
+    /// come). Besides the resources' fields: `permissions` (what you may do
+    /// with each item) and `my_access` (datasets: your access state), which
+    /// lists carry only when asked. An unknown name is a 400 listing the
+    /// valid ones.
+    #[param(example = "id,title,summary,permissions")]
     pub fields: Option<String>,
+    /// Comma-separated objects to embed in each item's `included`:
+    /// `modules` (courses), `related` (id, kind, title, status of the linked
+    /// resources you may see), `institution` (slug, name, country,
+    /// verified). Loaded for the whole page at once.
+    #[param(example = "institution,related")]
+    pub include: Option<String>,
     /// Comma-separated facets to count over the matching resources you may
     /// see: `kind`, `language`, `country`, `license`, `tag`, `institution`,
     /// `access_level`, `risk_tier`, `level`, `delivery`. Each facet is
@@ -153,9 +164,13 @@ fn page_key(sort: Sort, l: &Loaded, score: i64) -> ListKey {
     (sort, after)
 }
 
-fn field_set(
+/// Reads `fields=` for a list (`single`: a single read, which also has
+/// `related_from`): the set of top-level keys to keep, or `None` for all.
+/// An unknown name is a 400 listing the valid ones.
+pub(crate) fn field_set(
     kind: Option<ResourceKind>,
     raw: Option<&str>,
+    single: bool,
 ) -> Result<Option<HashSet<String>>, FieldError> {
     let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(None);
@@ -164,21 +179,36 @@ fn field_set(
         Some(k) => vec![k],
         None => ResourceKind::ALL.to_vec(),
     };
-    let known = |f: &str| {
-        doc::CORE_FIELDS.contains(&f)
-            || doc::READ_ONLY_FIELDS.contains(&f) && f != "related_from"
-            || kinds.iter().any(|k| doc::kind_fields(*k).contains(&f))
-    };
+    let mut valid: Vec<&str> = doc::READ_ONLY_FIELDS
+        .iter()
+        .chain(doc::CORE_FIELDS)
+        .copied()
+        .filter(|f| single || *f != "related_from")
+        .collect();
+    for k in &kinds {
+        valid.extend(doc::kind_fields(*k).iter().copied());
+    }
+    valid.push("permissions");
+    if kinds.contains(&ResourceKind::Dataset) {
+        valid.push("my_access");
+    }
+    let mut seen = HashSet::new();
+    valid.retain(|f| seen.insert(*f));
     let mut set: HashSet<String> = ["id", "kind"].iter().map(|s| (*s).to_string()).collect();
     for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        if !known(f) {
+        if !valid.contains(&f) {
             return Err(FieldError::new(
                 "fields",
-                format!("`{f}` is not a field of these resources."),
+                format!(
+                    "`{f}` is not a field of these resources; the valid names are {}.",
+                    valid.join(", ")
+                ),
             ));
         }
         set.insert(f.to_string());
     }
+    // What `include=` embeds is always kept.
+    set.insert("included".into());
     Ok(Some(set))
 }
 
@@ -260,6 +290,7 @@ struct Request {
     filter: Filter,
     sort: Sort,
     fields: Option<HashSet<String>>,
+    include: Include,
     facets: Vec<Facet>,
     highlight: bool,
     count: bool,
@@ -324,10 +355,14 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
             }
         }),
         p.fields.as_deref(),
+        false,
     )
     .map_err(|e| errors.push(e))
     .ok()
     .flatten();
+    let include = Include::parse(p.include.as_deref())
+        .map_err(|e| errors.push(e))
+        .unwrap_or_default();
     let mut facets = Vec::new();
     for name in p
         .facets
@@ -389,6 +424,7 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         },
         sort,
         fields,
+        include,
         facets,
         highlight: p.highlight.unwrap_or(false),
         count: p.count.unwrap_or(false),
@@ -458,11 +494,11 @@ pub fn list(
         .map_err(|e| unreadable(conn, e))?;
     // Fields of the row alone (`fields=id,title`): no links, no kind's
     // fields, nothing more to read or build.
-    if let Some(keep) = r
-        .fields
-        .as_ref()
-        .filter(|f| f.iter().all(|k| ROW_FIELDS.contains(&k.as_str())))
-    {
+    if let Some(keep) = r.fields.as_ref().filter(|f| {
+        !r.include.any()
+            && f.iter()
+                .all(|k| k == "included" || ROW_FIELDS.contains(&k.as_str()))
+    }) {
         let mut items = Vec::with_capacity(rows.len());
         let mut highlights = r.highlight.then(Map::new);
         for (l, score) in &rows {
@@ -478,14 +514,18 @@ pub fn list(
         }
         return finish(conn, &viewer, &r, items, highlights, first_page);
     }
-    let act = Principal::actor_of(principal);
     let loaded: Vec<Loaded> = rows.iter().map(|(l, _)| l.clone()).collect();
     // Links cost a look-up per page; skip it when they are not shown.
     let links = r
         .fields
         .as_ref()
         .is_none_or(|f| f.contains("related") || f.contains("results"));
-    let reps = represent(conn, &loaded, &viewer, &act, false, links)?;
+    let extras = Extras {
+        permissions: r.fields.as_ref().is_some_and(|f| f.contains("permissions")),
+        my_access: r.fields.as_ref().is_some_and(|f| f.contains("my_access")),
+        include: r.include,
+    };
+    let reps = represent(conn, &loaded, &viewer, principal, false, links, extras)?;
     let mut items = Vec::with_capacity(rows.len());
     let mut highlights = r.highlight.then(Map::new);
     for ((l, score), rep) in rows.iter().zip(reps) {

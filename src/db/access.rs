@@ -403,3 +403,21 @@ pub fn links_by_pair(
 }
 
 crate::db::words::text_column!(RequestStatus, Decision);
+
+/// The user's requests for any of `dataset_ids`, newest first (what
+/// `my_access` is read from: one query for a page of datasets).
+pub fn requests_for(
+    conn: &mut DbConnection,
+    user_id: &str,
+    dataset_ids: &[String],
+) -> QueryResult<Vec<RequestRow>> {
+    if dataset_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    ar::table
+        .filter(ar::requester_id.eq(user_id))
+        .filter(ar::dataset_id.eq_any(dataset_ids))
+        .order((ar::created_at.desc(), ar::id.desc()))
+        .select(RequestRow::as_select())
+        .load(conn)
+}
