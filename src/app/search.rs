@@ -554,8 +554,30 @@ fn finish(
         None
     } else {
         let mut out = Map::new();
+        // Term facets without a filter of their own all count over the same
+        // resources: one grouped query for them all.
+        let shared: Vec<Facet> = r
+            .facets
+            .iter()
+            .copied()
+            .filter(|x| x.term().is_some() && !r.filter.facets.iter().any(|(own, _)| own == x))
+            .collect();
+        let mut counted = if shared.len() > 1 {
+            store::term_facet_counts(
+                conn,
+                viewer,
+                &r.filter,
+                &shared,
+                usize::try_from(FACET_TOP).unwrap_or(usize::MAX),
+            )?
+        } else {
+            Vec::new()
+        };
         for facet in &r.facets {
-            let counts = store::facet_counts(conn, viewer, &r.filter, *facet, FACET_TOP)?;
+            let counts = match counted.iter().position(|(x, _)| x == facet) {
+                Some(i) => counted.swap_remove(i).1,
+                None => store::facet_counts(conn, viewer, &r.filter, *facet, FACET_TOP)?,
+            };
             out.insert(
                 facet.name().to_string(),
                 counts

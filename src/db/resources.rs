@@ -603,7 +603,7 @@ impl Facet {
     }
 
     /// The facets kept as rows of `resource_terms` (lowercased).
-    fn term(self) -> Option<&'static str> {
+    pub fn term(self) -> Option<&'static str> {
         match self {
             Self::Language | Self::Country | Self::Tag | Self::Level | Self::Delivery => {
                 Some(self.name())
@@ -891,6 +891,49 @@ pub fn facet_counts(
         Facet::RiskTier => by!(rs::risk_tier),
         _ => Ok(Vec::new()),
     }
+}
+
+/// [`facet_counts`] of several term facets (language, country, tag, level,
+/// delivery) in one grouped query over the same resources. Only for facets
+/// that have no filter of their own in `f`: leaving a facet's own filter out
+/// then changes nothing, so they all count over the same set.
+pub fn term_facet_counts(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    f: &Filter,
+    facets: &[Facet],
+    top: usize,
+) -> QueryResult<Vec<(Facet, Vec<(String, i64)>)>> {
+    use diesel::dsl::count_star;
+    let backend = conn.backend();
+    let terms: Vec<&'static str> = facets.iter().filter_map(|x| x.term()).collect();
+    let rows: Vec<(String, String, i64)> = rs::table
+        .inner_join(it::table)
+        .inner_join(rt::table)
+        .filter(rt::facet.eq_any(&terms))
+        .filter(condition!(TermSource, backend, viewer, f, None))
+        .group_by((rt::facet, rt::value))
+        .select((rt::facet, rt::value, count_star()))
+        .into_boxed()
+        .load(conn)?;
+    let mut out: Vec<(Facet, Vec<(String, i64)>)> = facets
+        .iter()
+        .filter(|x| x.term().is_some())
+        .map(|x| (*x, Vec::new()))
+        .collect();
+    for (term, value, n) in rows {
+        if let Some((_, counts)) = out
+            .iter_mut()
+            .find(|(x, _)| x.term() == Some(term.as_str()))
+        {
+            counts.push((value, n));
+        }
+    }
+    for (_, counts) in &mut out {
+        counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts.truncate(top);
+    }
+    Ok(out)
 }
 
 /// How many resources of `f` `viewer` may see, counted up to `cap` (a
