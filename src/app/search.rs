@@ -25,7 +25,7 @@ use crate::domain::resource::{
 };
 use crate::domain::search::{self, Clause, Query};
 use crate::domain::{CountryCode, LanguageTag};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 
 /// Values a facet shows at most.
 pub const FACET_TOP: i64 = 10;
@@ -172,10 +172,24 @@ fn field_set(
     let mut set: HashSet<String> = ["id", "kind"].iter().map(|s| (*s).to_string()).collect();
     for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         if !known(f) {
-            return Err(FieldError::new(
-                "fields",
+            let mut allowed: Vec<&str> = doc::CORE_FIELDS
+                .iter()
+                .chain(doc::READ_ONLY_FIELDS)
+                .copied()
+                .chain(
+                    kinds
+                        .iter()
+                        .flat_map(|k| doc::kind_fields(*k).iter().copied()),
+                )
+                .filter(|f| known(f))
+                .collect();
+            allowed.sort_unstable();
+            allowed.dedup();
+            return Err(Invalid::not_allowed(
+                &allowed,
                 format!("`{f}` is not a field of these resources."),
-            ));
+            )
+            .at("fields"));
         }
         set.insert(f.to_string());
     }
@@ -183,15 +197,18 @@ fn field_set(
 }
 
 /// A value of `facet` as stored, or why it is not one.
-fn facet_value(facet: Facet, raw: &str) -> Result<String, String> {
-    fn word<W: Word>(all: &[W], raw: &str) -> Result<String, String> {
+fn facet_value(facet: Facet, raw: &str) -> Result<String, Invalid> {
+    fn word<W: Word>(all: &[W], raw: &str) -> Result<String, Invalid> {
         let lower = raw.to_ascii_lowercase();
         all.iter()
             .find(|w| w.word() == lower)
             .map(|w| w.word().to_string())
             .ok_or_else(|| {
                 let names: Vec<&str> = all.iter().map(|w| w.word()).collect();
-                format!("`{raw}` is not one of {}.", names.join(", "))
+                Invalid::not_allowed(
+                    &names,
+                    format!("`{raw}` is not one of {}.", names.join(", ")),
+                )
             })
     }
     match facet {
@@ -205,14 +222,17 @@ fn facet_value(facet: Facet, raw: &str) -> Result<String, String> {
         Facet::License => doc::check_license(raw),
         Facet::Tag => {
             if raw.chars().count() > doc::TAG_MAX {
-                Err(format!("At most {} characters.", doc::TAG_MAX))
+                Err(Invalid::too_long(
+                    doc::TAG_MAX,
+                    format!("At most {} characters.", doc::TAG_MAX),
+                ))
             } else {
                 Ok(raw.to_lowercase())
             }
         }
         Facet::Institution => {
             if raw.len() > 64 {
-                Err("At most 64 characters.".into())
+                Err(Invalid::too_long(64, "At most 64 characters."))
             } else {
                 Ok(raw.to_string())
             }
@@ -234,14 +254,17 @@ fn filter_values(
         .filter(|p| !p.is_empty())
         .collect();
     if parts.is_empty() {
-        errors.push(FieldError::new(facet.name(), "Name at least one value."));
+        errors.push(
+            Invalid::new(FieldCode::TooFew, "Name at least one value.")
+                .min(1)
+                .at(facet.name()),
+        );
         return None;
     }
     if parts.len() > VALUES_MAX {
-        errors.push(FieldError::new(
-            facet.name(),
-            format!("At most {VALUES_MAX} values."),
-        ));
+        errors.push(
+            Invalid::too_many(VALUES_MAX, format!("At most {VALUES_MAX} values.")).at(facet.name()),
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -249,7 +272,7 @@ fn filter_values(
         match facet_value(facet, p) {
             Ok(v) if !out.contains(&v) => out.push(v),
             Ok(_) => {}
-            Err(m) => errors.push(FieldError::new(facet.name(), m)),
+            Err(e) => errors.push(e.at(facet.name())),
         }
     }
     Some(out)
@@ -301,16 +324,16 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
                     let facet = Facet::parse(field);
                     match facet.map(|f| (f, facet_value(f, value))) {
                         Some((f, Ok(v))) => fixed.push((f, vec![v])),
-                        Some((_, Err(m))) => {
-                            errors.push(FieldError::new("q", format!("`{field}:`: {m}")));
+                        Some((_, Err(e))) => {
+                            errors.push(e.map_message(|m| format!("`{field}:`: {m}")).at("q"));
                         }
                         None => {}
                     }
                 }
                 q.has_text().then_some(q)
             }
-            Err(m) => {
-                errors.push(FieldError::new("q", m));
+            Err(e) => {
+                errors.push(e.at("q"));
                 None
             }
         },
@@ -340,17 +363,19 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         match Facet::parse(name) {
             Some(f) if !facets.contains(&f) => facets.push(f),
             Some(_) => {}
-            None => errors.push(FieldError::new(
-                "facets",
-                format!(
-                    "`{name}` is not a facet; the facets are {}.",
-                    Facet::ALL
-                        .iter()
-                        .map(|f| f.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
+            None => {
+                let names: Vec<&str> = Facet::ALL.iter().map(|f| f.name()).collect();
+                errors.push(
+                    Invalid::not_allowed(
+                        &names,
+                        format!(
+                            "`{name}` is not a facet; the facets are {}.",
+                            names.join(", ")
+                        ),
+                    )
+                    .at("facets"),
+                );
+            }
         }
     }
     let updated_since = match p.updated_since.as_deref().map(str::trim) {
@@ -358,10 +383,13 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         Some(raw) => match chrono::DateTime::parse_from_rfc3339(raw) {
             Ok(t) => Some(t.naive_utc()),
             Err(_) => {
-                errors.push(FieldError::new(
-                    "updated_since",
-                    "A time in RFC 3339, like `2026-12-01T00:00:00Z`.",
-                ));
+                errors.push(
+                    Invalid::format(
+                        "date_time",
+                        "A time in RFC 3339, like `2026-12-01T00:00:00Z`.",
+                    )
+                    .at("updated_since"),
+                );
                 None
             }
         },
@@ -442,10 +470,13 @@ pub fn list(
     let after = match after {
         Some((s, a)) if s == r.sort => Some(a),
         Some(_) => {
-            return Err(ApiError::field(
-                "cursor",
+            return Err(Invalid::new(
+                FieldCode::Inconsistent,
                 "This cursor belongs to another sort order.",
-            ));
+            )
+            .other("sort")
+            .at("cursor")
+            .into());
         }
         None => None,
     };
@@ -683,7 +714,9 @@ pub fn suggest(
     kind: Option<ResourceKind>,
 ) -> Result<Vec<Suggestion>, ApiError> {
     if raw.chars().count() > 100 {
-        return Err(ApiError::field("q", "At most 100 characters."));
+        return Err(Invalid::too_long(100, "At most 100 characters.")
+            .at("q")
+            .into());
     }
     let mut words = search::words(raw);
     let open_end = !raw.ends_with(char::is_whitespace);
@@ -691,7 +724,9 @@ pub fn suggest(
         return Ok(Vec::new());
     };
     if words.len() + 1 > search::CLAUSES_MAX {
-        return Err(ApiError::field("q", "At most 16 words."));
+        return Err(Invalid::too_many(search::CLAUSES_MAX, "At most 16 words.")
+            .at("q")
+            .into());
     }
     let mut query = Query {
         all: words.into_iter().map(Clause::Word).collect(),
