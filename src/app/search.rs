@@ -83,6 +83,11 @@ pub struct ResourceFilter {
     pub level: Option<String>,
     /// Courses' delivery: `self_paced`, `instructor_led`, `blended`.
     pub delivery: Option<String>,
+    /// Only courses that take at most this many hours (`duration_hours`,
+    /// a number from 0 to 10^12): courses without a duration and other
+    /// kinds are left out.
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 1000000000000_i64, example = 10)]
+    pub max_duration_hours: Option<String>,
     /// Full-text search over titles, tags, summaries, descriptions, the
     /// kinds' own texts, module titles and institution names; accents and
     /// case do not matter. Words must all match; `"exact phrase"`,
@@ -278,6 +283,21 @@ fn filter_values(
     Some(out)
 }
 
+/// `max_duration_hours`: a number of hours from 0 to 10^12.
+fn max_duration_hours(raw: &str) -> Result<f64, Invalid> {
+    let message = "A number of hours from 0 to 10^12, like `10` or `2.5`.";
+    let hours: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| Invalid::new(FieldCode::WrongType, message).expected("number"))?;
+    if !hours.is_finite() || !(0.0..=1e12).contains(&hours) {
+        return Err(Invalid::new(FieldCode::OutOfRange, message)
+            .min(0)
+            .max(1_000_000_000_000_i64));
+    }
+    Ok(hours)
+}
+
 /// A list request, read and checked.
 struct Request {
     filter: Filter,
@@ -394,6 +414,16 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
             }
         },
     };
+    let max_duration =
+        p.max_duration_hours
+            .as_deref()
+            .and_then(|raw| match max_duration_hours(raw) {
+                Ok(hours) => Some(doc::duration_term(hours)),
+                Err(e) => {
+                    errors.push(e.at("max_duration_hours"));
+                    None
+                }
+            });
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -414,6 +444,7 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
             fixed,
             text,
             updated_since,
+            max_duration,
         },
         sort,
         fields,
@@ -751,6 +782,7 @@ pub fn suggest(
             .unwrap_or_default(),
         text: None,
         updated_since: None,
+        max_duration: None,
     };
     let mut out = Vec::new();
     if single && last.chars().count() >= 2 {

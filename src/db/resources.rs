@@ -627,6 +627,10 @@ pub struct Filter {
     pub text: Option<crate::domain::search::Query>,
     /// Changed at or after this (`updated_since`).
     pub updated_since: Option<NaiveDateTime>,
+    /// Courses whose duration term is at most this (`max_duration_hours`,
+    /// as `domain::resource::duration_term` writes it); resources without
+    /// the term (other kinds, courses without a duration) never match.
+    pub max_duration: Option<String>,
 }
 
 type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
@@ -714,6 +718,21 @@ macro_rules! condition {
         }
         if let Some(t) = f.updated_since {
             c = and(c, Box::new(rs::updated_at.ge(t)));
+        }
+        if let Some(max) = &f.max_duration {
+            c = and(
+                c,
+                Box::new(diesel::dsl::exists(
+                    filter_terms
+                        .filter(filter_terms.field(rt::resource_id).eq(rs::id))
+                        .filter(
+                            filter_terms
+                                .field(rt::facet)
+                                .eq(crate::domain::resource::DURATION_TERM),
+                        )
+                        .filter(filter_terms.field(rt::value).le(max.clone())),
+                )),
+            );
         }
         c
     }};

@@ -1272,8 +1272,8 @@ pub fn check_license(raw: &str) -> Result<String, Invalid> {
 }
 
 /// The lowercased filter terms of a document: each language (full tag and
-/// primary subtag), country and tag, and a course's level and delivery, as
-/// `(facet, value)`.
+/// primary subtag), country and tag, and a course's level, delivery and
+/// duration ([`DURATION_TERM`]), as `(facet, value)`.
 pub fn terms(d: &Document) -> Vec<(&'static str, String)> {
     let mut out = core_terms(&d.core);
     if let Details::Course(c) = &d.details {
@@ -1283,8 +1283,23 @@ pub fn terms(d: &Document) -> Vec<(&'static str, String)> {
         if let Some(delivery) = c.delivery {
             out.push(("delivery", delivery.as_str().to_string()));
         }
+        if let Some(hours) = c.duration_hours {
+            out.push((DURATION_TERM, duration_term(hours)));
+        }
     }
     out
+}
+
+/// The term facet of a course's `duration_hours` (`max_duration_hours`).
+pub const DURATION_TERM: &str = "duration_hours";
+
+/// A duration (0 to 10^12 hours) as a term whose text order is the
+/// numbers' order: 13 integer digits, zero-padded, and 6 decimals
+/// (`0000000000012.500000`), so `value <= duration_term(max)` is an index
+/// range. Migration `2026-12-09-000000_duration_terms` writes the same form
+/// (SQLite `printf('%020.6f')`, PostgreSQL `to_char`).
+pub fn duration_term(hours: f64) -> String {
+    format!("{:020.6}", hours.clamp(0.0, 1e12))
 }
 
 /// What full-text search indexes of a document: the title, the tags, the
@@ -1368,6 +1383,17 @@ fn core_terms(core: &Core) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_terms_sort_as_numbers() {
+        let values = [0.0, 0.5, 2.0, 9.75, 10.0, 99.999999, 1234.5, 1e12];
+        for pair in values.windows(2) {
+            assert!(duration_term(pair[0]) < duration_term(pair[1]), "{pair:?}");
+        }
+        assert_eq!(duration_term(12.5), "0000000000012.500000");
+        assert_eq!(duration_term(1e12), "1000000000000.000000");
+        assert_eq!(duration_term(1e12).len(), duration_term(0.0).len());
+    }
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {

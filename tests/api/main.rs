@@ -24,6 +24,7 @@ mod events_learning;
 mod events_partnerships;
 mod events_resources;
 mod frontend_clients;
+mod frontend_duration;
 mod frontend_etags;
 mod frontend_me;
 mod frontend_notifications;
