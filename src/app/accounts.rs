@@ -128,10 +128,7 @@ fn invalid_token(field: &str, purpose: &str) -> ApiError {
         "This link is invalid, already used or expired. Ask for a new one: \
          POST /api/v1/auth/password-reset with your address."
     };
-    ApiError::Validation {
-        detail: how.into(),
-        errors: vec![FieldError::new(field, FieldCode::InvalidToken, how)],
-    }
+    ApiError::validation(vec![FieldError::new(field, FieldCode::InvalidToken, how)])
 }
 
 fn wrong_current_password() -> ApiError {

@@ -118,8 +118,8 @@ pub fn incomplete(gaps: Vec<FieldError>) -> ApiError {
     ApiError::Unprocessable {
         problem: ProblemType::IncompleteResource,
         detail: format!(
-            "{} field(s) must be filled in before this can be published; see `errors`.",
-            gaps.len()
+            "Not complete enough to publish: {}",
+            crate::error::summarise(&gaps)
         ),
         errors: gaps,
     }

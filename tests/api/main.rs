@@ -25,6 +25,7 @@ mod events_partnerships;
 mod events_resources;
 mod frontend_clients;
 mod frontend_duration;
+mod frontend_errors;
 mod frontend_etags;
 mod frontend_me;
 mod frontend_notifications;
