@@ -39,23 +39,29 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// Prefix of the problem types Kujenga defines itself.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:kujenga:problem:";
 
-/// One invalid input, by field path (`title`, `datasheet.motivation`,
-/// `results[0].value`; `$` for the body as a whole).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// Path of the offending field, `$` for the whole body.
-    pub field: String,
-    /// What is wrong with it, in plain words.
-    pub message: String,
-}
+pub use crate::domain::field::{FieldCode, FieldError, Invalid};
 
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+/// How many field errors a validation problem's `detail` names before
+/// `(and N more)`.
+const SUMMARY_ERRORS: usize = 3;
+
+/// The `detail` of a problem with field errors: the first few as
+/// `field: message`, joined by `; `, then `(and N more)`.
+pub fn summarise(errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return "The request is not valid.".into();
     }
+    let mut out = errors
+        .iter()
+        .take(SUMMARY_ERRORS)
+        .map(FieldError::summary)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if errors.len() > SUMMARY_ERRORS {
+        out.push_str(&format!(" (and {} more)", errors.len() - SUMMARY_ERRORS));
+    }
+    out.push('.');
+    out
 }
 
 /// RFC 9457 problem details, as sent on the wire.
@@ -139,17 +145,14 @@ pub enum ApiError {
 
 impl ApiError {
     /// A 400 with one field error.
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation {
-            detail: "The request is not valid.".into(),
-            errors: vec![FieldError::new(field, message)],
-        }
+    pub fn field(field: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, code, message)])
     }
 
-    /// A 400 listing every invalid field.
+    /// A 400 listing every invalid field; `detail` summarises the first ones.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self::Validation {
-            detail: "The request is not valid.".into(),
+            detail: summarise(&errors),
             errors,
         }
     }
@@ -304,6 +307,13 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// A 400 with one field error.
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        Self::validation(vec![err])
+    }
+}
+
 impl From<crate::db::PoolError> for ApiError {
     fn from(err: crate::db::PoolError) -> Self {
         Self::Unavailable(err.to_string())
@@ -404,7 +414,10 @@ mod tests {
     #[test]
     fn every_variant_maps_to_its_documented_status() {
         let cases: Vec<(ApiError, u16)> = vec![
-            (ApiError::field("title", "required"), 400),
+            (
+                ApiError::field("title", FieldCode::Required, "required"),
+                400,
+            ),
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Unauthorized("x".into()), 401),
             (
@@ -452,12 +465,28 @@ mod tests {
     #[test]
     fn validation_problem_lists_fields() {
         let p = ApiError::validation(vec![
-            FieldError::new("title", "is required"),
-            FieldError::new("license", "is not an SPDX id"),
+            FieldError::new("title", FieldCode::Required, "is required"),
+            FieldError::new("license", FieldCode::InvalidLicence, "is not an SPDX id"),
         ])
         .problem();
         assert_eq!(p.problem_type, "urn:kujenga:problem:validation-error");
         assert_eq!(p.errors.len(), 2);
         assert_eq!(p.errors[1].field, "license");
+        assert_eq!(
+            p.detail.as_deref(),
+            Some("title: is required; license: is not an SPDX id.")
+        );
+    }
+
+    #[test]
+    fn validation_detail_summarises_the_first_errors() {
+        let errors: Vec<FieldError> = (0..5)
+            .map(|i| FieldError::new(format!("f{i}"), FieldCode::Required, "Required."))
+            .collect();
+        let p = ApiError::validation(errors).problem();
+        assert_eq!(
+            p.detail.as_deref(),
+            Some("f0: Required; f1: Required; f2: Required (and 2 more).")
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::app::admin::{self, Admin, AuditEntry};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::db::audit::Filter;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Invalid, Problem};
 use crate::http::json::Query;
 use crate::http::pagination::{PageQuery, Paginated};
 
@@ -89,7 +89,9 @@ pub async fn list(
         ("subject_id", &filter.subject_id),
     ] {
         if value.as_ref().is_some_and(|v| v.len() > 200) {
-            return Err(ApiError::field(name, "At most 200 characters."));
+            return Err(Invalid::too_long(200, "At most 200 characters.")
+                .at(name)
+                .into());
         }
     }
     let f = Filter {

@@ -16,7 +16,7 @@ use crate::auth::ratelimit::Bucket;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
 use crate::domain::{self, CountryCode, EmailAddress};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, FieldCode, Problem};
 use crate::http::cookies;
 use crate::http::json::{Json, OptionalJson};
 use crate::state::AppState;
@@ -167,15 +167,15 @@ impl TryFrom<RegisterRequest> for NewAccount {
     fn try_from(body: RegisterRequest) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
         let email = EmailAddress::parse(&body.email)
-            .map_err(|m| errors.push(FieldError::new("email", m)))
+            .map_err(|e| errors.push(e.at("email")))
             .ok();
         let display_name = domain::parse_display_name(&body.display_name)
-            .map_err(|m| errors.push(FieldError::new("display_name", m)))
+            .map_err(|e| errors.push(e.at("display_name")))
             .ok();
         let country = match body.country.as_deref() {
             None => None,
             Some(c) => CountryCode::parse(c)
-                .map_err(|m| errors.push(FieldError::new("country", m)))
+                .map_err(|e| errors.push(e.at("country")))
                 .ok(),
         };
         let link = domain::client::LinkChoice::from_fields(body.client_id, body.link_base)
@@ -183,13 +183,13 @@ impl TryFrom<RegisterRequest> for NewAccount {
             .ok()
             .flatten();
         if let Some(email) = &email
-            && let Err(m) = password::check_policy(
+            && let Err(e) = password::check_policy(
                 &body.password,
                 email,
                 &[display_name.as_deref().unwrap_or("")],
             )
         {
-            errors.push(FieldError::new("password", m));
+            errors.push(e.at("password"));
         }
         let (Some(email), Some(display_name), true) = (email, display_name, errors.is_empty())
         else {
@@ -339,6 +339,7 @@ pub struct RefreshRequest {
 fn no_refresh_token() -> ApiError {
     ApiError::field(
         "refresh_token",
+        FieldCode::Required,
         "This field is required (or the kj_refresh cookie of a cookie session).",
     )
 }
@@ -466,7 +467,7 @@ pub async fn password_reset(
     // A malformed address is a client mistake (400); whether a well-formed
     // one has an account is never revealed: the link is made after the
     // answer, for every address.
-    let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
+    let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::from(e.at("email")))?;
     let link = clients::link_choice(body.client_id, body.link_base)?;
     let link_base = clients::link_base(&db, link).await?;
     accounts::request_password_reset(&db, &state, email, link_base);

@@ -19,7 +19,7 @@ use crate::db::Db;
 use crate::db::learning::ModuleChanges;
 use crate::domain::learning as rules;
 use crate::domain::resource as doc;
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, FieldError, Invalid, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
@@ -119,10 +119,8 @@ pub struct CourseModulePatch {
 struct Checks(Vec<FieldError>);
 
 impl Checks {
-    fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|m| self.0.push(FieldError::new(field, m)))
-            .ok()
+    fn check<T>(&mut self, field: &str, result: Result<T, Invalid>) -> Option<T> {
+        result.map_err(|e| self.0.push(e.at(field))).ok()
     }
 
     fn content(&mut self, raw: Option<&str>) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::auth::Principal;
 use crate::auth::ratelimit::Bucket;
 use crate::db::Db;
 use crate::domain::{self, CountryCode, EmailAddress};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Invalid, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
 use crate::http::pagination::{PageQuery, Paginated};
@@ -100,33 +100,34 @@ impl MePatch {
         if let Some(name) = &self.display_name {
             match domain::parse_display_name(name) {
                 Ok(n) => update.display_name = Some(n),
-                Err(m) => errors.push(FieldError::new("display_name", m)),
+                Err(e) => errors.push(e.at("display_name")),
             }
         }
         if let Some(country) = &self.country {
             match country.as_deref().map(CountryCode::parse).transpose() {
                 Ok(c) => update.country = Some(c),
-                Err(m) => errors.push(FieldError::new("country", m)),
+                Err(e) => errors.push(e.at("country")),
             }
         }
         if let Some(languages) = &self.languages {
             match domain::parse_languages(languages) {
                 Ok(l) => update.languages = Some(l),
-                Err(m) => errors.push(FieldError::new("languages", m)),
+                Err(e) => errors.push(e.at("languages")),
             }
         }
         if let Some(email) = &self.email {
             match EmailAddress::parse(email) {
                 Ok(e) if e.normalized() == current => update.address = Some(AddressChange::Cancel),
                 Ok(e) => update.address = Some(AddressChange::To(e)),
-                Err(m) => errors.push(FieldError::new("email", m)),
+                Err(e) => errors.push(e.at("email")),
             }
         }
         if matches!(update.address, Some(AddressChange::To(_))) && self.current_password.is_none() {
-            errors.push(FieldError::new(
-                "current_password",
-                "Confirm an email change with your current password.",
-            ));
+            errors.push(
+                Invalid::required("Confirm an email change with your current password.")
+                    .other("email")
+                    .at("current_password"),
+            );
         }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));

@@ -35,7 +35,7 @@ use crate::domain::events::{AccessChange, Event};
 use crate::domain::policy::{self, Action};
 use crate::domain::resource::{AccessLevel, DatasetFields, Details, ResourceKind, Status};
 use crate::domain::transfer::{self, OnBehalfOf, Refusal, Requester};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
@@ -164,11 +164,13 @@ fn own_institution(
         Some((id, _, true)) => Ok((id, slug)),
         Some((_, _, false)) => Err(ApiError::field(
             "institution",
+            FieldCode::NotVerified,
             "This institution is not verified yet: only a verified institution's country \
              counts for a dataset's transfer policy.",
         )),
         None => Err(ApiError::field(
             "institution",
+            FieldCode::NotFound,
             "Not an institution you belong to: give the slug of one of your institutions.",
         )),
     }
@@ -233,11 +235,15 @@ fn still_member(conn: &mut DbConnection, r: &RequestRow) -> Result<(), ApiError>
 fn check_note(raw: &str, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
     let note = raw.trim();
     if note.chars().count() > NOTE_MAX {
-        errors.push(FieldError::new("note", "At most 2000 characters."));
+        errors.push(Invalid::too_long(NOTE_MAX, "At most 2000 characters.").at("note"));
         None
     } else if note.is_empty() {
         if required {
-            errors.push(FieldError::new("note", "Say something to the requester."));
+            errors.push(FieldError::new(
+                "note",
+                FieldCode::Required,
+                "Say something to the requester.",
+            ));
         }
         None
     } else {
@@ -315,16 +321,27 @@ impl NewRequest {
         let purpose = self.purpose.trim().to_string();
         let n = purpose.chars().count();
         if !(PURPOSE_MIN..=PURPOSE_MAX).contains(&n) {
-            errors.push(FieldError::new(
-                "purpose",
-                "Say what the data is for, in 20 to 2000 characters.",
-            ));
+            let message = "Say what the data is for, in 20 to 2000 characters.";
+            errors.push(
+                if n == 0 {
+                    Invalid::required(message)
+                } else if n < PURPOSE_MIN {
+                    Invalid::new(FieldCode::TooShort, message)
+                } else {
+                    Invalid::new(FieldCode::TooLong, message)
+                }
+                .min(PURPOSE_MIN)
+                .max(PURPOSE_MAX)
+                .at("purpose"),
+            );
         }
         if !(1..=max_days).contains(&self.duration_days) {
-            errors.push(FieldError::new(
-                "duration_days",
-                format!("From 1 to {max_days} days."),
-            ));
+            errors.push(
+                Invalid::new(FieldCode::OutOfRange, format!("From 1 to {max_days} days."))
+                    .min(1)
+                    .max(max_days)
+                    .at("duration_days"),
+            );
         }
         let institution = self
             .institution
@@ -333,10 +350,10 @@ impl NewRequest {
             .filter(|s| !s.is_empty())
             .map(str::to_string);
         if institution.as_ref().is_some_and(|s| s.len() > 64) {
-            errors.push(FieldError::new(
-                "institution",
-                "An institution slug has at most 64 characters.",
-            ));
+            errors.push(
+                Invalid::too_long(64, "An institution slug has at most 64 characters.")
+                    .at("institution"),
+            );
         }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
@@ -632,10 +649,15 @@ pub fn approve(
     let expires_at = expires_at.map(|t| t.naive_utc());
     let horizon = now() + Duration::days(3650);
     if expires_at.is_some_and(|t| t <= now() || t > horizon) {
-        errors.push(FieldError::new(
-            "expires_at",
-            "A time in the future, within ten years.",
-        ));
+        errors.push(
+            Invalid::new(
+                FieldCode::OutOfRange,
+                "A time in the future, within ten years.",
+            )
+            .min("now")
+            .max("now + 10 years")
+            .at("expires_at"),
+        );
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -1216,6 +1238,7 @@ fn link_country(
         (_, Some(_), None) => {
             return Err(ApiError::field(
                 "institution",
+                FieldCode::NotAllowedValue,
                 "Sign in to download on behalf of an institution.",
             ));
         }
@@ -1493,7 +1516,14 @@ type Pair = (Option<String>, Option<String>);
 
 /// `YYYY-MM` (years 1900–9999) → the first day of that month.
 fn parse_month(raw: &str, field: &str) -> Result<NaiveDate, ApiError> {
-    let bad = || ApiError::field(field, "A month as YYYY-MM, from 1900-01 to 9999-12.");
+    let bad = || {
+        ApiError::from(
+            Invalid::format("month", "A month as YYYY-MM, from 1900-01 to 9999-12.")
+                .min("1900-01")
+                .max("9999-12")
+                .at(field),
+        )
+    };
     let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
     if y.len() != 4 || m.len() != 2 || !y.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return Err(bad());
@@ -1537,13 +1567,16 @@ fn report_range(from: Option<&str>, to: Option<&str>) -> Result<Range, ApiError>
         None => last_complete,
     };
     if to >= this_month {
-        return Err(ApiError::field(
-            "to",
+        return Err(Invalid::new(
+            FieldCode::OutOfRange,
             format!(
                 "Only months that have ended: at the latest {}.",
                 month_of(last_complete)
             ),
-        ));
+        )
+        .max(month_of(last_complete))
+        .at("to")
+        .into());
     }
     let from = match from {
         Some(raw) => parse_month(raw, "from")?,
@@ -1553,20 +1586,28 @@ fn report_range(from: Option<&str>, to: Option<&str>) -> Result<Range, ApiError>
             .max(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(to)),
     };
     if from > to {
-        return Err(ApiError::field("from", "Must not be after `to`."));
+        return Err(
+            Invalid::new(FieldCode::Inconsistent, "Must not be after `to`.")
+                .other("to")
+                .at("from")
+                .into(),
+        );
     }
     let mut months = Vec::new();
     let mut m = from;
     while m <= to {
         if months.len() as u32 >= REPORT_MONTHS_MAX {
-            return Err(ApiError::field(
-                "from",
+            return Err(Invalid::too_many(
+                REPORT_MONTHS_MAX as usize,
                 format!("A report covers at most {REPORT_MONTHS_MAX} months."),
-            ));
+            )
+            .other("to")
+            .at("from")
+            .into());
         }
-        let next = m
-            .checked_add_months(Months::new(1))
-            .ok_or_else(|| ApiError::field("to", "Too far in the future."))?;
+        let next = m.checked_add_months(Months::new(1)).ok_or_else(|| {
+            ApiError::field("to", FieldCode::OutOfRange, "Too far in the future.")
+        })?;
         months.push((m, next));
         m = next;
     }

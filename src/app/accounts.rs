@@ -39,7 +39,7 @@ use crate::db::{Db, DbConnection, now, write_transaction};
 use crate::domain::client::LinkChoice;
 use crate::domain::events::Event;
 use crate::domain::{CountryCode, EmailAddress, Role, Scope, TokenScopes};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 use crate::mail::{Email, Template};
 use crate::problem_types::ProblemType;
 use crate::state::AppState;
@@ -128,14 +128,15 @@ fn invalid_token(field: &str, purpose: &str) -> ApiError {
         "This link is invalid, already used or expired. Ask for a new one: \
          POST /api/v1/auth/password-reset with your address."
     };
-    ApiError::Validation {
-        detail: how.into(),
-        errors: vec![FieldError::new(field, how)],
-    }
+    ApiError::validation(vec![FieldError::new(field, FieldCode::InvalidToken, how)])
 }
 
 fn wrong_current_password() -> ApiError {
-    ApiError::field("current_password", "This is not your current password.")
+    ApiError::field(
+        "current_password",
+        FieldCode::NotAllowedValue,
+        "This is not your current password.",
+    )
 }
 
 fn vanished() -> ApiError {
@@ -841,7 +842,7 @@ pub async fn reset_password(
     let email =
         EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
     password::check_policy(&new_password, &email, &[&user.display_name])
-        .map_err(|m| ApiError::field("new_password", m))?;
+        .map_err(|e| ApiError::from(e.at("new_password")))?;
     let new_hash = state
         .hasher
         .run(move |h| h.hash(&new_password))
@@ -1077,7 +1078,7 @@ pub async fn change_password(
     let email =
         EmailAddress::parse(&user.email).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
     password::check_policy(&new, &email, &[&user.display_name])
-        .map_err(|m| ApiError::field("new_password", m))?;
+        .map_err(|e| ApiError::from(e.at("new_password")))?;
     let stored = user.password_hash.clone();
     let hashed = state
         .hasher
@@ -1149,20 +1150,35 @@ pub async fn create_token(
 ) -> Result<(ApiTokenRow, String), ApiError> {
     let mut errors = Vec::new();
     let name = token.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    let message = "Give the token a name of 1–100 characters.";
+    if name.is_empty() {
+        errors.push(Invalid::required(message).max(100).at("name"));
+    } else if name.chars().count() > 100 {
+        errors.push(Invalid::too_long(100, message).at("name"));
+    } else if name.chars().any(char::is_control) {
         errors.push(FieldError::new(
             "name",
-            "Give the token a name of 1–100 characters.",
+            FieldCode::ControlCharacters,
+            message,
         ));
     }
     if token.scopes.is_empty() {
-        errors.push(FieldError::new("scopes", "Choose `read`, `write` or both."));
+        errors.push(
+            Invalid::new(FieldCode::TooFew, "Choose `read`, `write` or both.")
+                .min(1)
+                .allowed(&["read", "write"])
+                .at("scopes"),
+        );
     }
     let now = now();
     if let Some(at) = token.expires_at
         && at.naive_utc() <= now
     {
-        errors.push(FieldError::new("expires_at", "Must be in the future."));
+        errors.push(
+            Invalid::new(FieldCode::OutOfRange, "Must be in the future.")
+                .min("now")
+                .at("expires_at"),
+        );
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

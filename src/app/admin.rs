@@ -12,7 +12,7 @@ use crate::db::outbox::{self, Attempt, EmailRow};
 use crate::db::{Db, now, write_transaction};
 use crate::domain::Role;
 use crate::domain::events::Event;
-use crate::error::ApiError;
+use crate::error::{ApiError, Invalid};
 use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
@@ -61,7 +61,9 @@ pub async fn users(
         .filter(|q| !q.is_empty())
         .map(str::to_string);
     if q.as_ref().is_some_and(|q| q.len() > 254) {
-        return Err(ApiError::field("q", "At most 254 characters."));
+        return Err(Invalid::too_long(254, "At most 254 characters.")
+            .at("q")
+            .into());
     }
     Ok(db
         .run(move |conn| accounts::list_users(conn, q.as_deref(), after, limit))

@@ -28,7 +28,7 @@ use crate::domain::client::{
     self, ClientDraft, ClientSettings, CsrfFailure, CsrfProof, LinkChoice,
 };
 use crate::domain::events::Event;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldCode};
 use crate::http::etag;
 use crate::http::pagination::{Page, Paginated};
 use crate::problem_types::ProblemType;
@@ -363,7 +363,11 @@ pub async fn delete(
 // ----- emailed links ------------------------------------------------------------------
 
 fn unknown_client() -> ApiError {
-    ApiError::field("client_id", "No client app has this id.")
+    ApiError::field(
+        "client_id",
+        FieldCode::NotFound,
+        "No client app has this id.",
+    )
 }
 
 /// The link base `choice` asks for, in `conn`'s transaction: 400 on
@@ -373,7 +377,7 @@ pub fn resolve_link(conn: &mut DbConnection, choice: &LinkChoice) -> Result<Stri
     let row = store::get(conn, &choice.client_id)?.ok_or_else(unknown_client)?;
     let app = ClientApp::try_from(&row)?;
     client::choose_link_base(&app.allowed_link_bases, choice.link_base.as_deref())
-        .map_err(|m| ApiError::field("link_base", m))
+        .map_err(|e| ApiError::from(e.at("link_base")))
 }
 
 /// [`resolve_link`] in its own read; `None` (the platform's frontend URL)

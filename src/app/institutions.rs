@@ -29,7 +29,7 @@ use crate::domain::institution::{
 };
 use crate::domain::policy::{self, Action, InstitutionFacts, InstitutionRole};
 use crate::domain::{CountryCode, EmailAddress};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 use crate::http::etag;
 use crate::http::pagination::{Page, Paginated};
 use crate::mail::{Email, Template};
@@ -264,27 +264,36 @@ pub async fn load(
     Ok((row, facts))
 }
 
-fn check_name(name: &str) -> Result<String, String> {
+fn check_name(name: &str) -> Result<String, Invalid> {
     let name = name.trim();
     let n = name.chars().count();
-    if n == 0 || n > 200 || name.chars().any(char::is_control) {
-        Err("1–200 characters, no control characters.".into())
+    let message = "1–200 characters, no control characters.";
+    if n == 0 {
+        Err(Invalid::required(message).max(200))
+    } else if n > 200 {
+        Err(Invalid::too_long(200, message))
+    } else if name.chars().any(char::is_control) {
+        Err(Invalid::new(FieldCode::ControlCharacters, message))
     } else {
         Ok(name.to_string())
     }
 }
 
-fn check_website(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw.trim()).map_err(|_| "Not a URL.".to_string())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || raw.len() > 2048 {
-        return Err("Use an http or https address (at most 2048 characters).".into());
+fn check_website(raw: &str) -> Result<String, Invalid> {
+    let message = "Use an http or https address (at most 2048 characters).";
+    if raw.len() > 2048 {
+        return Err(Invalid::too_long(2048, message));
+    }
+    let url = url::Url::parse(raw.trim()).map_err(|_| Invalid::format("url", "Not a URL."))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Invalid::format("url", message));
     }
     Ok(url.to_string())
 }
 
-fn check_description(raw: &str) -> Result<String, String> {
+fn check_description(raw: &str) -> Result<String, Invalid> {
     if raw.chars().count() > 20_000 {
-        Err("At most 20000 characters.".into())
+        Err(Invalid::too_long(20_000, "At most 20000 characters."))
     } else {
         Ok(raw.to_string())
     }
@@ -359,13 +368,15 @@ pub async fn list(
         .as_deref()
         .map(CountryCode::parse)
         .transpose()
-        .map_err(|m| ApiError::field("country", m))?;
+        .map_err(|e| ApiError::from(e.at("country")))?;
     let q = filter
         .q
         .map(|q| q.trim().to_string())
         .filter(|q| !q.is_empty());
     if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        return Err(ApiError::field("q", "At most 200 characters."));
+        return Err(Invalid::too_long(200, "At most 200 characters.")
+            .at("q")
+            .into());
     }
     let member = crate::app::memberships::member_filter(filter.member, principal)?;
     let admin = principal.is_some_and(Principal::is_admin);
@@ -416,23 +427,23 @@ pub async fn create(
 ) -> Result<Institution, ApiError> {
     policy::enforce(policy::may(&principal.actor(), Action::CreateInstitution))?;
     let mut errors = Vec::new();
-    if let Err(m) = crate::domain::check_slug(&body.slug) {
-        errors.push(FieldError::new("slug", m));
+    if let Err(e) = crate::domain::check_slug(&body.slug) {
+        errors.push(e.at("slug"));
     }
     let name = check_name(&body.name)
-        .map_err(|m| errors.push(FieldError::new("name", m)))
+        .map_err(|e| errors.push(e.at("name")))
         .ok();
     let country = CountryCode::parse(&body.country)
-        .map_err(|m| errors.push(FieldError::new("country", m)))
+        .map_err(|e| errors.push(e.at("country")))
         .ok();
     let website = match body.website.as_deref().filter(|w| !w.trim().is_empty()) {
         Some(w) => check_website(w)
-            .map_err(|m| errors.push(FieldError::new("website", m)))
+            .map_err(|e| errors.push(e.at("website")))
             .ok(),
         None => None,
     };
     let description = check_description(&body.description)
-        .map_err(|m| errors.push(FieldError::new("description", m)))
+        .map_err(|e| errors.push(e.at("description")))
         .ok();
     let (Some(name), Some(country), Some(description), true) =
         (name, country, description, errors.is_empty())
@@ -533,13 +544,13 @@ pub async fn update(
                 changes.name_lower = Some(n.to_lowercase());
                 changes.name = Some(n);
             }
-            Err(m) => errors.push(FieldError::new("name", m)),
+            Err(e) => errors.push(e.at("name")),
         }
     }
     if let Some(c) = &body.country {
         match CountryCode::parse(c) {
             Ok(c) => changes.country = Some(c.as_str().into()),
-            Err(m) => errors.push(FieldError::new("country", m)),
+            Err(e) => errors.push(e.at("country")),
         }
     }
     changes.kind = body.kind;
@@ -551,13 +562,13 @@ pub async fn update(
             .transpose()
         {
             Ok(w) => changes.website = Some(w),
-            Err(m) => errors.push(FieldError::new("website", m)),
+            Err(e) => errors.push(e.at("website")),
         }
     }
     if let Some(d) = &body.description {
         match check_description(d) {
             Ok(d) => changes.description = Some(d),
-            Err(m) => errors.push(FieldError::new("description", m)),
+            Err(e) => errors.push(e.at("description")),
         }
     }
     if !errors.is_empty() {
@@ -923,7 +934,7 @@ pub async fn invite(
             role: body.role,
         },
     ))?;
-    let email = EmailAddress::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
+    let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::from(e.at("email")))?;
     let link = crate::app::clients::link_choice(body.client_id, body.link_base)?;
     let token = random_token("");
     let now = now();
@@ -1066,6 +1077,7 @@ pub async fn accept(
                 let unusable = || {
                     ApiError::validation(vec![FieldError::new(
                         "token",
+                        FieldCode::InvalidToken,
                         "This invitation is invalid, already used, withdrawn or expired.",
                     )])
                 };
@@ -1083,6 +1095,7 @@ pub async fn accept(
                 if !store::mark_accepted(conn, &inv.id, &user.id, now)? {
                     return Err(ApiError::validation(vec![FieldError::new(
                         "token",
+                        FieldCode::InvalidToken,
                         "This invitation was just used.",
                     )]));
                 }

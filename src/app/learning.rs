@@ -40,7 +40,7 @@ use crate::domain::learning::{
 };
 use crate::domain::policy::{self, Action};
 use crate::domain::resource::{ResourceKind, Status};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 use crate::problem_types::ProblemType;
 use crate::state::AppState;
 
@@ -232,7 +232,9 @@ impl ModuleEdit {
 
 /// The refusal when a module would have neither content nor a link.
 pub fn no_content() -> FieldError {
-    FieldError::new("content", rules::NO_CONTENT)
+    FieldError::new("content", FieldCode::Required, rules::NO_CONTENT).with(|p| {
+        p.other = Some("content_url".into());
+    })
 }
 
 // ----- events ----------------------------------------------------------------------
@@ -443,10 +445,14 @@ pub fn add_module(
         let last = i32::try_from(n + 1).unwrap_or(i32::MAX);
         let position = new.position.unwrap_or(last);
         if position > last {
-            return Err(ApiError::field(
-                "position",
+            return Err(Invalid::new(
+                FieldCode::OutOfRange,
                 format!("The course has {n} module(s): use 1 to {last}."),
-            ));
+            )
+            .min(1)
+            .max(last)
+            .at("position")
+            .into());
         }
         let now = now();
         let row = ModuleRow {
@@ -510,10 +516,14 @@ pub fn change_module(
         if let Some(to) = position.filter(|p| *p != module.position) {
             let n = i32::try_from(store::count_modules(conn, course_id)?).unwrap_or(i32::MAX);
             if to > n {
-                return Err(ApiError::field(
-                    "position",
+                return Err(Invalid::new(
+                    FieldCode::OutOfRange,
                     format!("The course has {n} module(s): use 1 to {n}."),
-                ));
+                )
+                .min(1)
+                .max(n)
+                .at("position")
+                .into());
             }
             store::move_module(conn, course_id, module_id, module.position, to)?;
         }
@@ -551,10 +561,14 @@ pub fn delete_module(
         match status_of(&l.row) {
             Status::Archived => return Err(read_only()),
             Status::Published if store::count_modules(conn, course_id)? <= 1 => {
-                return Err(incomplete(vec![FieldError::new(
-                    "modules",
-                    "A published course keeps at least one module.",
-                )]));
+                return Err(incomplete(vec![
+                    Invalid::new(
+                        FieldCode::TooFew,
+                        "A published course keeps at least one module.",
+                    )
+                    .min(1)
+                    .at("modules"),
+                ]));
             }
             _ => {}
         }

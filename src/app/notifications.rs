@@ -24,7 +24,7 @@ use crate::db::audit::Context;
 use crate::db::notifications::{self as store, NotificationRow};
 use crate::db::{Db, DbConnection, now, write_transaction};
 use crate::domain::events::Event;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, Invalid};
 use crate::mail::{Email, Template};
 use crate::state::AppState;
 
@@ -752,20 +752,20 @@ pub async fn set_preferences(
     changes: Vec<(Kind, bool)>,
 ) -> Result<Vec<Preference>, ApiError> {
     if changes.len() > Kind::ALL.len() {
-        return Err(ApiError::field(
-            "items",
+        return Err(Invalid::too_many(
+            Kind::ALL.len(),
             format!("At most {} items, one per kind.", Kind::ALL.len()),
-        ));
+        )
+        .at("items")
+        .into());
     }
     let errors: Vec<FieldError> = changes
         .iter()
         .enumerate()
         .filter(|(_, (kind, email))| kind.template().essential() && !email)
         .map(|(i, _)| {
-            FieldError::new(
-                format!("items[{i}].email"),
-                "Security notices are always emailed.",
-            )
+            Invalid::not_allowed(&["true"], "Security notices are always emailed.")
+                .at(format!("items[{i}].email"))
         })
         .collect();
     if !errors.is_empty() {

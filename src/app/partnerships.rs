@@ -29,7 +29,7 @@ use crate::domain::events::Event;
 use crate::domain::partnership::{MemberChange, MemberStatus, PartnershipStatus};
 use crate::domain::policy::{self, Action, InstitutionRole, PartnershipFacts};
 use crate::domain::resource::{self as doc, ResourceKind, Visibility};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 use crate::http::etag;
 use crate::problem_types::ProblemType;
 use crate::state::AppState;
@@ -375,7 +375,11 @@ fn refs(ids: &[String]) -> Vec<&str> {
 fn id_field(field: &str, raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw.trim())
         .map(|u| u.to_string())
-        .map_err(|_| ApiError::field(field, "Not an id (a UUID)."))
+        .map_err(|_| {
+            Invalid::format("uuid", "Not an id (a UUID).")
+                .at(field)
+                .into()
+        })
 }
 
 // ----- validation ------------------------------------------------------------------
@@ -386,10 +390,23 @@ fn date_in_range(date: NaiveDate) -> bool {
     (1900..=9999).contains(&date.year())
 }
 
+fn date_out_of_range(field: &str) -> FieldError {
+    Invalid::new(FieldCode::OutOfRange, "A date from 1900 to 9999.")
+        .min("1900-01-01")
+        .max("9999-12-31")
+        .at(field)
+}
+
+fn ends_before_start() -> FieldError {
+    Invalid::new(FieldCode::Inconsistent, "Must be after `starts_on`.")
+        .other("starts_on")
+        .at("ends_on")
+}
+
 fn check_text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
     let t = raw.trim_end();
     if t.chars().count() > max {
-        errors.push(FieldError::new(field, format!("At most {max} characters.")));
+        errors.push(Invalid::too_long(max, format!("At most {max} characters.")).at(field));
     }
     t.to_string()
 }
@@ -419,9 +436,11 @@ pub fn list(
         .as_deref()
         .map(CountryCode::parse)
         .transpose()
-        .map_err(|m| ApiError::field("country", m))?;
+        .map_err(|e| ApiError::from(e.at("country")))?;
     if filter.institution.as_ref().is_some_and(|s| s.len() > 64) {
-        return Err(ApiError::field("institution", "At most 64 characters."));
+        return Err(Invalid::too_long(64, "At most 64 characters.")
+            .at("institution")
+            .into());
     }
     let member = crate::app::memberships::member_filter(filter.member, principal)?;
     let admin = principal.is_some_and(Principal::is_admin);
@@ -490,11 +509,11 @@ pub fn create(
 ) -> Result<Partnership, ApiError> {
     policy::enforce(policy::may(&principal.actor(), Action::CreatePartnership))?;
     let mut errors = Vec::new();
-    if let Err(m) = crate::domain::check_slug(&body.slug) {
-        errors.push(FieldError::new("slug", m));
+    if let Err(e) = crate::domain::check_slug(&body.slug) {
+        errors.push(e.at("slug"));
     }
     let title = doc::check_title(&body.title)
-        .map_err(|m| errors.push(FieldError::new("title", m)))
+        .map_err(|e| errors.push(e.at("title")))
         .unwrap_or_default();
     let description = check_text("description", &body.description, 20_000, &mut errors);
     let goals = check_text("goals", &body.goals, 20_000, &mut errors);
@@ -504,17 +523,17 @@ pub fn create(
         .filter(|u| !u.trim().is_empty())
     {
         Some(u) => doc::check_url(u)
-            .map_err(|m| errors.push(FieldError::new("agreement_url", m)))
+            .map_err(|e| errors.push(e.at("agreement_url")))
             .ok(),
         None => None,
     };
     for (field, date) in [("starts_on", body.starts_on), ("ends_on", body.ends_on)] {
         if !date_in_range(date) {
-            errors.push(FieldError::new(field, "A date from 1900 to 9999."));
+            errors.push(date_out_of_range(field));
         }
     }
     if body.ends_on <= body.starts_on {
-        errors.push(FieldError::new("ends_on", "Must be after `starts_on`."));
+        errors.push(ends_before_start());
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -573,7 +592,7 @@ pub fn update(
     let mut changes = store::Changes {
         title: body.title.as_deref().and_then(|t| {
             doc::check_title(t)
-                .map_err(|m| errors.push(FieldError::new("title", m)))
+                .map_err(|e| errors.push(e.at("title")))
                 .ok()
         }),
         ..store::Changes::default()
@@ -594,12 +613,12 @@ pub fn update(
             .transpose()
         {
             Ok(u) => changes.agreement_url = Some(u),
-            Err(m) => errors.push(FieldError::new("agreement_url", m)),
+            Err(e) => errors.push(e.at("agreement_url")),
         }
     }
     for (field, date) in [("starts_on", body.starts_on), ("ends_on", body.ends_on)] {
         if date.is_some_and(|d| !date_in_range(d)) {
-            errors.push(FieldError::new(field, "A date from 1900 to 9999."));
+            errors.push(date_out_of_range(field));
         }
     }
     changes.starts_on = body.starts_on;
@@ -626,7 +645,7 @@ pub fn update(
         let starts = changes.starts_on.unwrap_or(l.row.starts_on);
         let ends = changes.ends_on.unwrap_or(l.row.ends_on);
         if ends <= starts {
-            return Err(ApiError::field("ends_on", "Must be after `starts_on`."));
+            return Err(ends_before_start().into());
         }
         etag::check_if_match_value(
             if_match,
@@ -772,7 +791,11 @@ pub fn invite(
             return Err(ApiError::Unprocessable {
                 problem: ProblemType::InstitutionNotVerified,
                 detail: "Only verified institutions can be invited.".into(),
-                errors: vec![FieldError::new("institution", "Not verified yet.")],
+                errors: vec![FieldError::new(
+                    "institution",
+                    FieldCode::NotVerified,
+                    "Not verified yet.",
+                )],
             });
         }
         if l.member(&inst.slug)
@@ -996,7 +1019,11 @@ pub fn add_coordinator(
             return Err(ApiError::Unprocessable {
                 problem: ProblemType::NotEligible,
                 detail: "A coordinator belongs to an active member institution, or is a platform coordinator.".into(),
-                errors: vec![FieldError::new("user_id", "Not eligible.")],
+                errors: vec![FieldError::new(
+                    "user_id",
+                    FieldCode::NotEligible,
+                    "Not eligible.",
+                )],
             });
         }
         if !store::add_coordinator(conn, &l.row.id, &user.id, Some(&principal.user.id), now())? {

@@ -41,7 +41,7 @@ use crate::domain::resource::{
     self as doc, CourseFields, DatasetFields, Details, Document, Link, ModelCardFields, Refused,
     ResourceKind, Status, Step, Visibility,
 };
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 use crate::http::etag;
 use crate::problem_types::ProblemType;
 
@@ -120,8 +120,8 @@ pub fn incomplete(gaps: Vec<FieldError>) -> ApiError {
     ApiError::Unprocessable {
         problem: ProblemType::IncompleteResource,
         detail: format!(
-            "{} field(s) must be filled in before this can be published; see `errors`.",
-            gaps.len()
+            "Not complete enough to publish: {}",
+            crate::error::summarise(&gaps)
         ),
         errors: gaps,
     }
@@ -288,13 +288,14 @@ impl Include {
                 "related" => out.related = true,
                 "institution" => out.institution = true,
                 _ => {
-                    return Err(FieldError::new(
-                        "include",
+                    return Err(crate::domain::field::Invalid::not_allowed(
+                        INCLUDES,
                         format!(
                             "`{name}` cannot be included; the valid names are {}.",
                             INCLUDES.join(", ")
                         ),
-                    ));
+                    )
+                    .at("include"));
                 }
             }
         }
@@ -869,6 +870,7 @@ fn check_links(
         if Some(link.resource_id.as_str()) == source_id {
             errors.push(FieldError::new(
                 format!("related[{i}].resource_id"),
+                FieldCode::NotAllowedValue,
                 "A resource cannot link to itself.",
             ));
             continue;
@@ -890,6 +892,7 @@ fn check_links(
         if !ok {
             errors.push(FieldError::new(
                 format!("results[{i}].dataset_id"),
+                FieldCode::NotFound,
                 "There is no dataset with this id that you can see.",
             ));
         }
@@ -902,10 +905,12 @@ fn check_links(
 }
 
 fn relation_error(i: usize, link: &Link) -> FieldError {
-    FieldError::new(
-        format!("related[{i}].relation"),
+    Invalid::new(
+        FieldCode::NotAllowedValue,
         format!("`{}` {}.", link.relation.as_str(), link.relation.rule()),
     )
+    .other(&format!("related[{i}].resource_id"))
+    .at(format!("related[{i}].relation"))
 }
 
 fn summary_of(row: &ResourceRow) -> ResourceSummary {
@@ -1000,10 +1005,11 @@ pub fn create(
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => s.trim().to_string(),
         _ => {
             // Name every other bad field too (no institution: no default country).
-            let mut errors = vec![FieldError::new(
-                "institution",
-                "Required: the slug of an institution you edit for.",
-            )];
+            let mut errors = vec![
+                Invalid::required("Required: the slug of an institution you edit for.")
+                    .max(64)
+                    .at("institution"),
+            ];
             if let Err(more) = doc::validate(kind, body, "") {
                 errors.extend(more);
             }
@@ -1105,7 +1111,13 @@ pub fn update(
         let cleared: Vec<FieldError> = doc::NOT_CLEARABLE
             .iter()
             .filter(|k| patch.get(**k).is_some_and(Value::is_null))
-            .map(|k| FieldError::new(*k, "This cannot be cleared; set a value."))
+            .map(|k| {
+                FieldError::new(
+                    *k,
+                    FieldCode::Required,
+                    "This cannot be cleared; set a value.",
+                )
+            })
             .collect();
         if !cleared.is_empty() {
             return Err(ApiError::validation(cleared));
@@ -1323,7 +1335,7 @@ pub struct NewDatasetFile {
     pub sha256: String,
 }
 
-fn check_media_type(raw: &str) -> Result<String, String> {
+fn check_media_type(raw: &str) -> Result<String, Invalid> {
     let s = raw.trim().to_ascii_lowercase();
     let token = |t: &str| {
         !t.is_empty()
@@ -1334,7 +1346,10 @@ fn check_media_type(raw: &str) -> Result<String, String> {
     let essence = s.split(';').next().unwrap_or("").trim();
     match essence.split_once('/') {
         Some((t, sub)) if token(t) && token(sub) && s.len() <= 127 => Ok(essence.to_string()),
-        _ => Err("A media type like `text/csv` or `application/x-parquet`.".into()),
+        _ => Err(Invalid::format(
+            "media_type",
+            "A media type like `text/csv` or `application/x-parquet`.",
+        )),
     }
 }
 
@@ -1378,21 +1393,34 @@ pub fn add_file(
 ) -> Result<FileRow, ApiError> {
     let mut errors = Vec::new();
     let name = body.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new("name", "1–255 characters on one line."));
+    let message = "1–255 characters on one line.";
+    if name.is_empty() {
+        errors.push(Invalid::required(message).max(255).at("name"));
+    } else if name.chars().count() > 255 {
+        errors.push(Invalid::too_long(255, message).at("name"));
+    } else if name.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "name",
+            FieldCode::ControlCharacters,
+            message,
+        ));
     }
     let url = doc::check_url(&body.url)
-        .map_err(|m| errors.push(FieldError::new("url", m)))
+        .map_err(|e| errors.push(e.at("url")))
         .ok();
     let media_type = check_media_type(&body.media_type)
-        .map_err(|m| errors.push(FieldError::new("media_type", m)))
+        .map_err(|e| errors.push(e.at("media_type")))
         .ok();
     if body.size_bytes < 0 {
-        errors.push(FieldError::new("size_bytes", "At least 0."));
+        errors.push(
+            Invalid::new(FieldCode::OutOfRange, "At least 0.")
+                .min(0)
+                .at("size_bytes"),
+        );
     }
     let sha256 = body.sha256.trim().to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        errors.push(FieldError::new("sha256", "64 hexadecimal digits."));
+        errors.push(Invalid::format("sha256", "64 hexadecimal digits.").at("sha256"));
     }
     let (Some(url), Some(media_type), true) = (url, media_type, errors.is_empty()) else {
         return Err(ApiError::validation(errors));
@@ -1535,6 +1563,7 @@ pub fn import(conn: &mut DbConnection, ctx: &Context, items: &[Import]) -> Resul
                     Some(_) => errors.push(relation_error(i, link)),
                     None => errors.push(FieldError::new(
                         format!("related[{i}].resource_id"),
+                        FieldCode::NotFound,
                         format!("There is no resource {} before this one.", link.resource_id),
                     )),
                 }

@@ -25,7 +25,7 @@ use crate::domain::resource::{
 };
 use crate::domain::search::{self, Clause, Query};
 use crate::domain::{CountryCode, LanguageTag};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 
 /// Values a facet shows at most.
 pub const FACET_TOP: i64 = 10;
@@ -83,6 +83,11 @@ pub struct ResourceFilter {
     pub level: Option<String>,
     /// Courses' delivery: `self_paced`, `instructor_led`, `blended`.
     pub delivery: Option<String>,
+    /// Only courses that take at most this many hours (`duration_hours`,
+    /// a number from 0 to 10^12): courses without a duration and other
+    /// kinds are left out.
+    #[param(value_type = Option<f64>, minimum = 0, maximum = 1000000000000_i64, example = 10)]
+    pub max_duration_hours: Option<String>,
     /// Full-text search over titles, tags, summaries, descriptions, the
     /// kinds' own texts, module titles and institution names; accents and
     /// case do not matter. Words must all match; `"exact phrase"`,
@@ -197,13 +202,14 @@ pub(crate) fn field_set(
     let mut set: HashSet<String> = ["id", "kind"].iter().map(|s| (*s).to_string()).collect();
     for f in raw.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         if !valid.contains(&f) {
-            return Err(FieldError::new(
-                "fields",
+            return Err(Invalid::not_allowed(
+                &valid,
                 format!(
                     "`{f}` is not a field of these resources; the valid names are {}.",
                     valid.join(", ")
                 ),
-            ));
+            )
+            .at("fields"));
         }
         set.insert(f.to_string());
     }
@@ -213,15 +219,18 @@ pub(crate) fn field_set(
 }
 
 /// A value of `facet` as stored, or why it is not one.
-fn facet_value(facet: Facet, raw: &str) -> Result<String, String> {
-    fn word<W: Word>(all: &[W], raw: &str) -> Result<String, String> {
+fn facet_value(facet: Facet, raw: &str) -> Result<String, Invalid> {
+    fn word<W: Word>(all: &[W], raw: &str) -> Result<String, Invalid> {
         let lower = raw.to_ascii_lowercase();
         all.iter()
             .find(|w| w.word() == lower)
             .map(|w| w.word().to_string())
             .ok_or_else(|| {
                 let names: Vec<&str> = all.iter().map(|w| w.word()).collect();
-                format!("`{raw}` is not one of {}.", names.join(", "))
+                Invalid::not_allowed(
+                    &names,
+                    format!("`{raw}` is not one of {}.", names.join(", ")),
+                )
             })
     }
     match facet {
@@ -235,14 +244,17 @@ fn facet_value(facet: Facet, raw: &str) -> Result<String, String> {
         Facet::License => doc::check_license(raw),
         Facet::Tag => {
             if raw.chars().count() > doc::TAG_MAX {
-                Err(format!("At most {} characters.", doc::TAG_MAX))
+                Err(Invalid::too_long(
+                    doc::TAG_MAX,
+                    format!("At most {} characters.", doc::TAG_MAX),
+                ))
             } else {
                 Ok(raw.to_lowercase())
             }
         }
         Facet::Institution => {
             if raw.len() > 64 {
-                Err("At most 64 characters.".into())
+                Err(Invalid::too_long(64, "At most 64 characters."))
             } else {
                 Ok(raw.to_string())
             }
@@ -264,14 +276,17 @@ fn filter_values(
         .filter(|p| !p.is_empty())
         .collect();
     if parts.is_empty() {
-        errors.push(FieldError::new(facet.name(), "Name at least one value."));
+        errors.push(
+            Invalid::new(FieldCode::TooFew, "Name at least one value.")
+                .min(1)
+                .at(facet.name()),
+        );
         return None;
     }
     if parts.len() > VALUES_MAX {
-        errors.push(FieldError::new(
-            facet.name(),
-            format!("At most {VALUES_MAX} values."),
-        ));
+        errors.push(
+            Invalid::too_many(VALUES_MAX, format!("At most {VALUES_MAX} values.")).at(facet.name()),
+        );
         return None;
     }
     let mut out = Vec::new();
@@ -279,10 +294,25 @@ fn filter_values(
         match facet_value(facet, p) {
             Ok(v) if !out.contains(&v) => out.push(v),
             Ok(_) => {}
-            Err(m) => errors.push(FieldError::new(facet.name(), m)),
+            Err(e) => errors.push(e.at(facet.name())),
         }
     }
     Some(out)
+}
+
+/// `max_duration_hours`: a number of hours from 0 to 10^12.
+fn max_duration_hours(raw: &str) -> Result<f64, Invalid> {
+    let message = "A number of hours from 0 to 10^12, like `10` or `2.5`.";
+    let hours: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| Invalid::new(FieldCode::WrongType, message).expected("number"))?;
+    if !hours.is_finite() || !(0.0..=1e12).contains(&hours) {
+        return Err(Invalid::new(FieldCode::OutOfRange, message)
+            .min(0)
+            .max(1_000_000_000_000_i64));
+    }
+    Ok(hours)
 }
 
 /// A list request, read and checked.
@@ -332,16 +362,16 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
                     let facet = Facet::parse(field);
                     match facet.map(|f| (f, facet_value(f, value))) {
                         Some((f, Ok(v))) => fixed.push((f, vec![v])),
-                        Some((_, Err(m))) => {
-                            errors.push(FieldError::new("q", format!("`{field}:`: {m}")));
+                        Some((_, Err(e))) => {
+                            errors.push(e.map_message(|m| format!("`{field}:`: {m}")).at("q"));
                         }
                         None => {}
                     }
                 }
                 q.has_text().then_some(q)
             }
-            Err(m) => {
-                errors.push(FieldError::new("q", m));
+            Err(e) => {
+                errors.push(e.at("q"));
                 None
             }
         },
@@ -375,17 +405,19 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         match Facet::parse(name) {
             Some(f) if !facets.contains(&f) => facets.push(f),
             Some(_) => {}
-            None => errors.push(FieldError::new(
-                "facets",
-                format!(
-                    "`{name}` is not a facet; the facets are {}.",
-                    Facet::ALL
-                        .iter()
-                        .map(|f| f.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
+            None => {
+                let names: Vec<&str> = Facet::ALL.iter().map(|f| f.name()).collect();
+                errors.push(
+                    Invalid::not_allowed(
+                        &names,
+                        format!(
+                            "`{name}` is not a facet; the facets are {}.",
+                            names.join(", ")
+                        ),
+                    )
+                    .at("facets"),
+                );
+            }
         }
     }
     let updated_since = match p.updated_since.as_deref().map(str::trim) {
@@ -393,14 +425,27 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
         Some(raw) => match chrono::DateTime::parse_from_rfc3339(raw) {
             Ok(t) => Some(t.naive_utc()),
             Err(_) => {
-                errors.push(FieldError::new(
-                    "updated_since",
-                    "A time in RFC 3339, like `2026-12-01T00:00:00Z`.",
-                ));
+                errors.push(
+                    Invalid::format(
+                        "date_time",
+                        "A time in RFC 3339, like `2026-12-01T00:00:00Z`.",
+                    )
+                    .at("updated_since"),
+                );
                 None
             }
         },
     };
+    let max_duration =
+        p.max_duration_hours
+            .as_deref()
+            .and_then(|raw| match max_duration_hours(raw) {
+                Ok(hours) => Some(doc::duration_term(hours)),
+                Err(e) => {
+                    errors.push(e.at("max_duration_hours"));
+                    None
+                }
+            });
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -421,6 +466,7 @@ fn read(kind: Option<ResourceKind>, p: ResourceFilter) -> Result<Request, ApiErr
             fixed,
             text,
             updated_since,
+            max_duration,
         },
         sort,
         fields,
@@ -478,10 +524,13 @@ pub fn list(
     let after = match after {
         Some((s, a)) if s == r.sort => Some(a),
         Some(_) => {
-            return Err(ApiError::field(
-                "cursor",
+            return Err(Invalid::new(
+                FieldCode::Inconsistent,
                 "This cursor belongs to another sort order.",
-            ));
+            )
+            .other("sort")
+            .at("cursor")
+            .into());
         }
         None => None,
     };
@@ -745,7 +794,9 @@ pub fn suggest(
     kind: Option<ResourceKind>,
 ) -> Result<Vec<Suggestion>, ApiError> {
     if raw.chars().count() > 100 {
-        return Err(ApiError::field("q", "At most 100 characters."));
+        return Err(Invalid::too_long(100, "At most 100 characters.")
+            .at("q")
+            .into());
     }
     let mut words = search::words(raw);
     let open_end = !raw.ends_with(char::is_whitespace);
@@ -753,7 +804,9 @@ pub fn suggest(
         return Ok(Vec::new());
     };
     if words.len() + 1 > search::CLAUSES_MAX {
-        return Err(ApiError::field("q", "At most 16 words."));
+        return Err(Invalid::too_many(search::CLAUSES_MAX, "At most 16 words.")
+            .at("q")
+            .into());
     }
     let mut query = Query {
         all: words.into_iter().map(Clause::Word).collect(),
@@ -778,6 +831,7 @@ pub fn suggest(
             .unwrap_or_default(),
         text: None,
         updated_since: None,
+        max_duration: None,
     };
     let mut out = Vec::new();
     if single && last.chars().count() >= 2 {

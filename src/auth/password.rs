@@ -6,6 +6,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
 use crate::domain::EmailAddress;
+use crate::domain::field::{Code, Invalid};
 
 pub const MIN_CHARS: usize = 12;
 pub const MAX_CHARS: usize = 128;
@@ -18,17 +19,27 @@ pub fn check_policy(
     password: &str,
     email: &EmailAddress,
     other_inputs: &[&str],
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     let chars = password.chars().count();
     if chars < MIN_CHARS {
-        return Err(format!("Use at least {MIN_CHARS} characters."));
+        return Err(Invalid::new(
+            Code::TooShort,
+            format!("Use at least {MIN_CHARS} characters."),
+        )
+        .min(MIN_CHARS));
     }
     if chars > MAX_CHARS {
-        return Err(format!("Use at most {MAX_CHARS} characters."));
+        return Err(Invalid::too_long(
+            MAX_CHARS,
+            format!("Use at most {MAX_CHARS} characters."),
+        ));
     }
     let local = email.local_part();
     if local.chars().count() >= 3 && password.to_lowercase().contains(local) {
-        return Err("Do not build the password on your email address.".into());
+        return Err(Invalid::new(
+            Code::WeakPassword,
+            "Do not build the password on your email address.",
+        ));
     }
     let mut inputs: Vec<&str> = vec![email.normalized(), local];
     inputs.extend_from_slice(other_inputs);
@@ -38,8 +49,11 @@ pub fn check_policy(
             .feedback()
             .and_then(|f| f.warning().map(|w| format!(" {w}.")))
             .unwrap_or_default();
-        return Err(format!(
-            "This password is too easy to guess.{hint} A few unrelated words make a strong one."
+        return Err(Invalid::new(
+            Code::WeakPassword,
+            format!(
+                "This password is too easy to guess.{hint} A few unrelated words make a strong one."
+            ),
         ));
     }
     Ok(())

@@ -627,6 +627,10 @@ pub struct Filter {
     pub text: Option<crate::domain::search::Query>,
     /// Changed at or after this (`updated_since`).
     pub updated_since: Option<NaiveDateTime>,
+    /// Courses whose duration term is at most this (`max_duration_hours`,
+    /// as `domain::resource::duration_term` writes it); resources without
+    /// the term (other kinds, courses without a duration) never match.
+    pub max_duration: Option<String>,
 }
 
 type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
@@ -714,6 +718,21 @@ macro_rules! condition {
         }
         if let Some(t) = f.updated_since {
             c = and(c, Box::new(rs::updated_at.ge(t)));
+        }
+        if let Some(max) = &f.max_duration {
+            c = and(
+                c,
+                Box::new(diesel::dsl::exists(
+                    filter_terms
+                        .filter(filter_terms.field(rt::resource_id).eq(rs::id))
+                        .filter(
+                            filter_terms
+                                .field(rt::facet)
+                                .eq(crate::domain::resource::DURATION_TERM),
+                        )
+                        .filter(filter_terms.field(rt::value).le(max.clone())),
+                )),
+            );
         }
         c
     }};
@@ -893,6 +912,9 @@ pub fn facet_counts(
     }
 }
 
+/// Values with their counts, most frequent first.
+pub type Counts = Vec<(String, i64)>;
+
 /// [`facet_counts`] of several term facets (language, country, tag, level,
 /// delivery) in one grouped query over the same resources. Only for facets
 /// that have no filter of their own in `f`: leaving a facet's own filter out
@@ -903,7 +925,7 @@ pub fn term_facet_counts(
     f: &Filter,
     facets: &[Facet],
     top: usize,
-) -> QueryResult<Vec<(Facet, Vec<(String, i64)>)>> {
+) -> QueryResult<Vec<(Facet, Counts)>> {
     use diesel::dsl::count_star;
     let backend = conn.backend();
     let terms: Vec<&'static str> = facets.iter().filter_map(|x| x.term()).collect();
@@ -916,7 +938,7 @@ pub fn term_facet_counts(
         .select((rt::facet, rt::value, count_star()))
         .into_boxed()
         .load(conn)?;
-    let mut out: Vec<(Facet, Vec<(String, i64)>)> = facets
+    let mut out: Vec<(Facet, Counts)> = facets
         .iter()
         .filter(|x| x.term().is_some())
         .map(|x| (*x, Vec::new()))

@@ -4,7 +4,7 @@
 //! lets in, and whether their sign-ins keep the refresh token in a cookie;
 //! and the CSRF rule of those cookie sessions. Pure rules, no I/O.
 
-use crate::error::FieldError;
+use crate::domain::field::{Code, FieldError, Invalid};
 
 /// At most this many link bases per app.
 pub const MAX_LINK_BASES: usize = 10;
@@ -39,30 +39,36 @@ pub struct ClientDraft {
 pub fn validate(draft: &ClientDraft) -> Result<ClientSettings, Vec<FieldError>> {
     let mut errors = Vec::new();
     let name = parse_name(&draft.name)
-        .map_err(|m| errors.push(FieldError::new("name", m)))
+        .map_err(|e| errors.push(e.at("name")))
         .unwrap_or_default();
     let (field, raw_bases): (&str, Vec<String>) =
         match (&draft.link_base, &draft.allowed_link_bases) {
             (Some(_), Some(_)) => {
-                errors.push(FieldError::new(
-                    "link_base",
-                    "Give `link_base` or `allowed_link_bases`, not both.",
-                ));
+                errors.push(
+                    Invalid::new(
+                        Code::Inconsistent,
+                        "Give `link_base` or `allowed_link_bases`, not both.",
+                    )
+                    .other("allowed_link_bases")
+                    .at("link_base"),
+                );
                 ("link_base", Vec::new())
             }
             (Some(one), None) => ("link_base", vec![one.clone()]),
             (None, Some(list)) => {
                 if list.is_empty() {
-                    errors.push(FieldError::new(
-                        "allowed_link_bases",
-                        "Give at least one link base.",
-                    ));
+                    errors.push(
+                        Invalid::new(Code::TooFew, "Give at least one link base.")
+                            .min(1)
+                            .at("allowed_link_bases"),
+                    );
                 }
                 ("allowed_link_bases", list.clone())
             }
             (None, None) => {
                 errors.push(FieldError::new(
                     "allowed_link_bases",
+                    Code::Required,
                     "Give at least one link base (or `link_base`).",
                 ));
                 ("allowed_link_bases", Vec::new())
@@ -83,10 +89,15 @@ pub fn validate(draft: &ClientDraft) -> Result<ClientSettings, Vec<FieldError>> 
         &mut errors,
     );
     if draft.cookie_sessions && draft.allowed_origins.is_empty() {
-        errors.push(FieldError::new(
-            "allowed_origins",
-            "Cookie sessions need at least one allowed origin (the CSRF check compares with them).",
-        ));
+        errors.push(
+            Invalid::new(
+                Code::TooFew,
+                "Cookie sessions need at least one allowed origin (the CSRF check compares with them).",
+            )
+            .min(1)
+            .other("cookie_sessions")
+            .at("allowed_origins"),
+        );
     }
     if errors.is_empty() {
         Ok(ClientSettings {
@@ -106,11 +117,11 @@ fn parse_list(
     field: &str,
     raw: &[String],
     max: usize,
-    parse: fn(&str) -> Result<String, String>,
+    parse: fn(&str) -> Result<String, Invalid>,
     errors: &mut Vec<FieldError>,
 ) -> Vec<String> {
     if raw.len() > max {
-        errors.push(FieldError::new(field, format!("At most {max} entries.")));
+        errors.push(Invalid::too_many(max, format!("At most {max} entries.")).at(field));
         return Vec::new();
     }
     let mut out: Vec<String> = Vec::new();
@@ -122,19 +133,28 @@ fn parse_list(
             format!("{field}[{i}]")
         };
         match parse(item) {
-            Ok(v) if out.contains(&v) => errors.push(FieldError::new(path, "Listed twice.")),
+            Ok(v) if out.contains(&v) => {
+                errors.push(FieldError::new(path, Code::Duplicate, "Listed twice."))
+            }
             Ok(v) => out.push(v),
-            Err(m) => errors.push(FieldError::new(path, m)),
+            Err(e) => errors.push(e.at(path)),
         }
     }
     out
 }
 
 /// A display name: 1–100 characters once trimmed, no control characters.
-pub fn parse_name(raw: &str) -> Result<String, String> {
+pub fn parse_name(raw: &str) -> Result<String, Invalid> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err("Give the app a name of 1–100 characters.".into());
+    let message = "Give the app a name of 1–100 characters.";
+    if name.is_empty() {
+        return Err(Invalid::required(message));
+    }
+    if name.chars().count() > 100 {
+        return Err(Invalid::too_long(100, message));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Invalid::new(Code::ControlCharacters, message));
     }
     Ok(name.to_string())
 }
@@ -157,31 +177,39 @@ fn secure_scheme(url: &url::Url) -> bool {
 /// user info, query or fragment, a path of plain characters only (it goes
 /// into HTML attributes of emails). Returned as `url` serialises it,
 /// without a trailing `/`: links are `<base>/verify-email?token=…`.
-pub fn parse_link_base(raw: &str) -> Result<String, String> {
+pub fn parse_link_base(raw: &str) -> Result<String, Invalid> {
     let raw = raw.trim();
     if raw.chars().count() > MAX_URL_CHARS {
-        return Err(format!("At most {MAX_URL_CHARS} characters."));
+        return Err(Invalid::too_long(
+            MAX_URL_CHARS,
+            format!("At most {MAX_URL_CHARS} characters."),
+        ));
     }
-    let url = url::Url::parse(raw)
-        .map_err(|_| format!("`{raw}` is not an absolute URL such as https://app.example.org."))?;
+    let bad = |m: &str| Invalid::format("link_base", m);
+    let url = url::Url::parse(raw).map_err(|_| {
+        bad(&format!(
+            "`{raw}` is not an absolute URL such as https://app.example.org."
+        ))
+    })?;
     if !secure_scheme(&url) || url.host().is_none() {
-        return Err("A link base is an https URL (http only for localhost).".into());
+        return Err(bad(
+            "A link base is an https URL (http only for localhost).",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("A link base carries no user name or password.".into());
+        return Err(bad("A link base carries no user name or password."));
     }
     if url.query().is_some() {
-        return Err("A link base has no query: the links add their own.".into());
+        return Err(bad("A link base has no query: the links add their own."));
     }
     if url.fragment().is_some() || raw.contains('#') {
-        return Err("A link base has no fragment (`#…`).".into());
+        return Err(bad("A link base has no fragment (`#…`)."));
     }
     let plain = |c: char| c.is_ascii_alphanumeric() || "-._~/%".contains(c);
     if !url.path().chars().all(plain) {
-        return Err(
-            "A link base's path has only letters, digits and `-._~/%` (percent-encode the rest)."
-                .into(),
-        );
+        return Err(bad(
+            "A link base's path has only letters, digits and `-._~/%` (percent-encode the rest).",
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -189,18 +217,27 @@ pub fn parse_link_base(raw: &str) -> Result<String, String> {
 /// A browser origin, exactly as browsers send it: `scheme://host[:port]`
 /// with a lowercase host and no default port; `https` (`http` only for
 /// localhost).
-pub fn parse_origin(raw: &str) -> Result<String, String> {
+pub fn parse_origin(raw: &str) -> Result<String, Invalid> {
     let not_origin = || {
-        format!(
-            "`{raw}` is not an origin like https://app.example.org (scheme, host and port only)."
+        Invalid::format(
+            "origin",
+            format!(
+                "`{raw}` is not an origin like https://app.example.org (scheme, host and port only)."
+            ),
         )
     };
     if raw.chars().count() > MAX_URL_CHARS {
-        return Err(format!("At most {MAX_URL_CHARS} characters."));
+        return Err(Invalid::too_long(
+            MAX_URL_CHARS,
+            format!("At most {MAX_URL_CHARS} characters."),
+        ));
     }
     let url = url::Url::parse(raw).map_err(|_| not_origin())?;
     if !secure_scheme(&url) {
-        return Err("An origin is https (http only for localhost).".into());
+        return Err(Invalid::format(
+            "origin",
+            "An origin is https (http only for localhost).",
+        ));
     }
     if url.origin().ascii_serialization() != raw {
         return Err(not_origin());
@@ -210,19 +247,24 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
 
 /// Which of a client's link bases an emailed link uses: the one named (it
 /// must be registered), else the first.
-pub fn choose_link_base(bases: &[String], named: Option<&str>) -> Result<String, String> {
+pub fn choose_link_base(bases: &[String], named: Option<&str>) -> Result<String, Invalid> {
     match named {
         None => bases
             .first()
             .cloned()
-            .ok_or_else(|| "The client app has no link base.".to_string()),
+            .ok_or_else(|| Invalid::new(Code::NotFound, "The client app has no link base.")),
         Some(raw) => {
             let wanted = parse_link_base(raw)?;
             bases
                 .iter()
                 .find(|b| **b == wanted)
                 .cloned()
-                .ok_or_else(|| "This link base is not registered for the client app.".to_string())
+                .ok_or_else(|| {
+                    Invalid::not_allowed(
+                        bases,
+                        "This link base is not registered for the client app.",
+                    )
+                })
         }
     }
 }
@@ -326,10 +368,12 @@ impl LinkChoice {
     ) -> Result<Option<Self>, FieldError> {
         match (client_id, link_base) {
             (None, None) => Ok(None),
-            (None, Some(_)) => Err(FieldError::new(
-                "link_base",
+            (None, Some(_)) => Err(Invalid::new(
+                Code::Inconsistent,
                 "Name the client app (`client_id`) whose link base this is.",
-            )),
+            )
+            .other("client_id")
+            .at("link_base")),
             (Some(client_id), link_base) => Ok(Some(Self {
                 client_id,
                 link_base,

@@ -98,6 +98,8 @@ pub struct ModuleProgress {
 
 // ----- modules ------------------------------------------------------------------
 
+use crate::domain::field::{Code, Invalid};
+
 /// Modules a course may have.
 pub const MODULES_MAX: i64 = 500;
 /// The longest Markdown content of a module, in characters.
@@ -108,10 +110,10 @@ pub const DOWNLOAD_MAX: i64 = 1_000_000_000_000;
 pub const DURATION_MAX: i32 = 100_000;
 
 /// A module's Markdown: trimmed at the end; blank is none.
-pub fn check_content(raw: &str) -> Result<Option<String>, &'static str> {
+pub fn check_content(raw: &str) -> Result<Option<String>, Invalid> {
     let c = raw.trim_end();
     if c.chars().count() > CONTENT_MAX {
-        Err("At most 50000 characters.")
+        Err(Invalid::too_long(CONTENT_MAX, "At most 50000 characters."))
     } else if c.trim().is_empty() {
         Ok(None)
     } else {
@@ -119,27 +121,31 @@ pub fn check_content(raw: &str) -> Result<Option<String>, &'static str> {
     }
 }
 
-pub fn check_duration(minutes: i32) -> Result<i32, &'static str> {
+pub fn check_duration(minutes: i32) -> Result<i32, Invalid> {
     if (0..=DURATION_MAX).contains(&minutes) {
         Ok(minutes)
     } else {
-        Err("0 to 100000.")
+        Err(Invalid::new(Code::OutOfRange, "0 to 100000.")
+            .min(0)
+            .max(DURATION_MAX))
     }
 }
 
-pub fn check_download(bytes: i64) -> Result<i64, &'static str> {
+pub fn check_download(bytes: i64) -> Result<i64, Invalid> {
     if (0..=DOWNLOAD_MAX).contains(&bytes) {
         Ok(bytes)
     } else {
-        Err("0 to 10^12 bytes.")
+        Err(Invalid::new(Code::OutOfRange, "0 to 10^12 bytes.")
+            .min(0)
+            .max(DOWNLOAD_MAX))
     }
 }
 
-pub fn check_position(position: i32) -> Result<i32, &'static str> {
+pub fn check_position(position: i32) -> Result<i32, Invalid> {
     if position >= 1 {
         Ok(position)
     } else {
-        Err("At least 1.")
+        Err(Invalid::new(Code::OutOfRange, "At least 1.").min(1))
     }
 }
 

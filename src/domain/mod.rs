@@ -4,9 +4,12 @@
 
 use serde::Serialize;
 
+use field::{Code, Invalid};
+
 pub mod access;
 pub mod client;
 pub mod events;
+pub mod field;
 pub mod institution;
 pub mod learning;
 pub mod partnership;
@@ -28,19 +31,21 @@ pub struct EmailAddress {
 }
 
 impl EmailAddress {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err("An email address is required.".into());
+            return Err(Invalid::required("An email address is required."));
         }
         if trimmed.len() > 254 {
-            return Err("An email address has at most 254 characters.".into());
+            return Err(Invalid::too_long(
+                254,
+                "An email address has at most 254 characters.",
+            ));
         }
-        let address: lettre::Address = trimmed
-            .parse()
-            .map_err(|_| "This is not a valid email address.".to_string())?;
+        let invalid = || Invalid::new(Code::InvalidEmail, "This is not a valid email address.");
+        let address: lettre::Address = trimmed.parse().map_err(|_| invalid())?;
         if !address.domain().contains('.') {
-            return Err("This is not a valid email address.".into());
+            return Err(invalid());
         }
         Ok(Self {
             display: trimmed.to_string(),
@@ -66,13 +71,14 @@ impl EmailAddress {
 pub struct CountryCode(String);
 
 impl CountryCode {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let code = raw.trim().to_ascii_uppercase();
         if code.len() == 2 && rust_iso3166::from_alpha2(&code).is_some() {
             Ok(Self(code))
         } else {
-            Err(format!(
-                "`{raw}` is not an ISO 3166-1 alpha-2 country code."
+            Err(Invalid::new(
+                Code::InvalidCountry,
+                format!("`{raw}` is not an ISO 3166-1 alpha-2 country code."),
             ))
         }
     }
@@ -87,11 +93,18 @@ impl CountryCode {
 pub struct LanguageTag(String);
 
 impl LanguageTag {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let tag = language_tags::LanguageTag::parse(raw.trim())
-            .map_err(|_| format!("`{raw}` is not a BCP 47 language tag."))?;
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let tag = language_tags::LanguageTag::parse(raw.trim()).map_err(|_| {
+            Invalid::new(
+                Code::InvalidLanguage,
+                format!("`{raw}` is not a BCP 47 language tag."),
+            )
+        })?;
         if tag.validate().is_err() {
-            return Err(format!("`{raw}` is not a registered BCP 47 language tag."));
+            return Err(Invalid::new(
+                Code::InvalidLanguage,
+                format!("`{raw}` is not a registered BCP 47 language tag."),
+            ));
         }
         Ok(Self(
             tag.canonicalize()
@@ -106,9 +119,9 @@ impl LanguageTag {
 }
 
 /// A list of language tags, without duplicates, at most 20.
-pub fn parse_languages(raw: &[String]) -> Result<Vec<String>, String> {
+pub fn parse_languages(raw: &[String]) -> Result<Vec<String>, Invalid> {
     if raw.len() > 20 {
-        return Err("At most 20 languages.".into());
+        return Err(Invalid::too_many(20, "At most 20 languages."));
     }
     let mut out: Vec<String> = Vec::new();
     for item in raw {
@@ -121,17 +134,23 @@ pub fn parse_languages(raw: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// A person's display name: 1–100 characters, no control characters.
-pub fn parse_display_name(raw: &str) -> Result<String, String> {
+pub fn parse_display_name(raw: &str) -> Result<String, Invalid> {
     let name = raw.trim();
     let chars = name.chars().count();
     if chars == 0 {
-        return Err("A display name is required.".into());
+        return Err(Invalid::required("A display name is required."));
     }
     if chars > 100 {
-        return Err("A display name has at most 100 characters.".into());
+        return Err(Invalid::too_long(
+            100,
+            "A display name has at most 100 characters.",
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err("A display name cannot contain control characters.".into());
+        return Err(Invalid::new(
+            Code::ControlCharacters,
+            "A display name cannot contain control characters.",
+        ));
     }
     Ok(name.to_string())
 }
@@ -188,7 +207,7 @@ impl TokenScopes {
 
 /// A URL name (institutions, partnerships): 3–64 lowercase letters, digits
 /// and single hyphens, not at either end.
-pub fn check_slug(slug: &str) -> Result<(), String> {
+pub fn check_slug(slug: &str) -> Result<(), Invalid> {
     let ok = (3..=64).contains(&slug.len())
         && slug
             .bytes()
@@ -199,10 +218,10 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(
-            "3–64 characters: lowercase letters, digits and single hyphens, not at either end."
-                .into(),
-        )
+        Err(Invalid::format(
+            "slug",
+            "3–64 characters: lowercase letters, digits and single hyphens, not at either end.",
+        ))
     }
 }
 

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::domain::Word;
+use crate::domain::field::{Code, FieldError, Invalid};
 use crate::domain::{CountryCode, LanguageTag};
-use crate::error::FieldError;
 
 pub(crate) use crate::domain::word::word_enum;
 
@@ -514,7 +515,10 @@ pub fn validate(
     let mut r = Reader::new(map, "");
     let title = r.text("title", TITLE_MAX, false);
     if title.is_none() && !r.has_error("title") {
-        r.error("title", "Required: 1–200 characters.");
+        r.fail(
+            "title",
+            Invalid::required("Required: 1–200 characters.").max(TITLE_MAX),
+        );
     }
     let summary = r.text("summary", SUMMARY_MAX, true).unwrap_or_default();
     let description = r
@@ -525,7 +529,7 @@ pub fn validate(
     let countries = r.countries("countries", COUNTRIES_MAX);
     let tags = r.tags("tags");
     let visibility = r
-        .word("visibility", Visibility::parse, Visibility::choices)
+        .word::<Visibility>("visibility")
         .unwrap_or(Visibility::Public);
     let related = r.related("related");
     let details = match kind {
@@ -555,8 +559,8 @@ pub fn validate(
 
 fn read_course(r: &mut Reader) -> CourseFields {
     CourseFields {
-        level: r.word("level", CourseLevel::parse, CourseLevel::choices),
-        delivery: r.word("delivery", Delivery::parse, Delivery::choices),
+        level: r.word::<CourseLevel>("level"),
+        delivery: r.word::<Delivery>("delivery"),
         duration_hours: r.number("duration_hours"),
         prerequisites: r.text("prerequisites", SECTION_MAX, true),
         offline_package_url: r.url("offline_package_url"),
@@ -567,18 +571,19 @@ fn read_course(r: &mut Reader) -> CourseFields {
 fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
     let defaults = DatasetFields::default();
     let transfer_policy = r
-        .word(
-            "transfer_policy",
-            TransferPolicy::parse,
-            TransferPolicy::choices,
-        )
+        .word::<TransferPolicy>("transfer_policy")
         .unwrap_or(defaults.transfer_policy);
     let mut allowed_countries = r.countries("allowed_countries", COUNTRIES_MAX);
     if transfer_policy == TransferPolicy::AllowedCountries {
         if allowed_countries.is_empty() && !r.has_error("allowed_countries") {
-            r.error(
+            r.fail(
                 "allowed_countries",
-                "Name at least one country when `transfer_policy` is `allowed_countries`.",
+                Invalid::new(
+                    Code::TooFew,
+                    "Name at least one country when `transfer_policy` is `allowed_countries`.",
+                )
+                .min(1)
+                .other("transfer_policy"),
             );
         }
     } else {
@@ -604,7 +609,7 @@ fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
     };
     DatasetFields {
         access_level: r
-            .word("access_level", AccessLevel::parse, AccessLevel::choices)
+            .word::<AccessLevel>("access_level")
             .unwrap_or(defaults.access_level),
         origin_country: r.country("origin_country").or_else(|| {
             CountryCode::parse(default_country)
@@ -617,7 +622,7 @@ fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
         record_count: r.count("record_count"),
         size_bytes: r.count("size_bytes"),
         formats: r.strings("formats", FORMATS_MAX, |s| {
-            short_line(s, 100).map_err(|m| format!("Each format: {m}"))
+            short_line(s, 100).map_err(|e| e.map_message(|m| format!("Each format: {m}")))
         }),
         datasheet,
     }
@@ -625,7 +630,7 @@ fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
 
 fn read_model_card(r: &mut Reader) -> ModelCardFields {
     let mut card = ModelCardFields {
-        risk_tier: r.word("risk_tier", RiskTier::parse, RiskTier::choices),
+        risk_tier: r.word::<RiskTier>("risk_tier"),
         model_type: r.text("model_type", SHORT_MAX, false),
         architecture: r.text("architecture", SHORT_MAX, false),
         base_model: r.text("base_model", SHORT_MAX, false),
@@ -648,15 +653,15 @@ fn read_model_card(r: &mut Reader) -> ModelCardFields {
             };
             let task = row.text("task", SHORT_MAX, false);
             if task.is_none() && !row.has_error("task") {
-                row.error("task", "Required.");
+                row.fail("task", Invalid::required("Required."));
             }
             let metric = row.text("metric", SHORT_MAX, false);
             if metric.is_none() && !row.has_error("metric") {
-                row.error("metric", "Required.");
+                row.fail("metric", Invalid::required("Required."));
             }
             let value = row.finite("value");
             if value.is_none() && !row.has_error("value") {
-                row.error("value", "Required: a number.");
+                row.fail("value", Invalid::required("Required: a number."));
             }
             let parsed = ResultRow {
                 task: task.unwrap_or_default(),
@@ -679,71 +684,84 @@ fn read_model_card(r: &mut Reader) -> ModelCardFields {
 /// `modules` is how many modules the course has (ignored for other kinds).
 pub fn publication_gaps(doc: &Document, modules: i64) -> Vec<FieldError> {
     let mut gaps = Vec::new();
-    let mut need = |present: bool, field: &str, message: &str| {
+    let mut need = |present: bool, field: &str, invalid: Invalid| {
         if !present {
-            gaps.push(FieldError::new(field, message));
+            gaps.push(invalid.at(field));
         }
     };
+    let req = Invalid::required;
     let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
     let core = &doc.core;
     need(
         !core.title.trim().is_empty(),
         "title",
-        "A title is required.",
+        req("A title is required."),
     );
     need(
         !core.summary.trim().is_empty(),
         "summary",
-        "A summary is required.",
+        req("A summary is required."),
     );
     need(
         core.license.is_some(),
         "license",
-        "Choose a licence (an SPDX id).",
+        req("Choose a licence (an SPDX id)."),
     );
     need(
         !core.languages.is_empty(),
         "languages",
-        "Name at least one language.",
+        req("Name at least one language."),
     );
     match &doc.details {
         Details::Course(_) => {
             need(
                 modules > 0,
                 "modules",
-                "Add at least one module (POST /api/v1/courses/{id}/modules).",
+                Invalid::new(
+                    Code::TooFew,
+                    "Add at least one module (POST /api/v1/courses/{id}/modules).",
+                )
+                .min(1),
             );
         }
         Details::Dataset(d) => {
             let s = &d.datasheet;
             let required = "Required by the datasheet.";
-            need(has(&s.motivation), "datasheet.motivation", required);
-            need(has(&s.composition), "datasheet.composition", required);
+            need(has(&s.motivation), "datasheet.motivation", req(required));
+            need(has(&s.composition), "datasheet.composition", req(required));
             need(
                 has(&s.collection_process),
                 "datasheet.collection_process",
-                required,
+                req(required),
             );
-            need(has(&s.uses), "datasheet.uses", required);
+            need(has(&s.uses), "datasheet.uses", req(required));
             if d.contains_personal_data {
                 let personal = "Required for a dataset with personal data.";
-                need(has(&s.preprocessing), "datasheet.preprocessing", personal);
+                need(
+                    has(&s.preprocessing),
+                    "datasheet.preprocessing",
+                    req(personal),
+                );
                 need(
                     has(&s.biases_and_limitations),
                     "datasheet.biases_and_limitations",
-                    personal,
+                    req(personal),
                 );
                 need(
                     d.access_level != AccessLevel::Open,
                     "access_level",
-                    "A dataset with personal data cannot be `open`.",
+                    Invalid::not_allowed(
+                        &["registered", "restricted"],
+                        "A dataset with personal data cannot be `open`.",
+                    )
+                    .other("contains_personal_data"),
                 );
             }
             if d.transfer_policy == TransferPolicy::InCountry {
                 need(
                     d.origin_country.is_some(),
                     "origin_country",
-                    "`in_country` needs the country of origin.",
+                    req("`in_country` needs the country of origin.").other("transfer_policy"),
                 );
             }
         }
@@ -752,45 +770,53 @@ pub fn publication_gaps(doc: &Document, modules: i64) -> Vec<FieldError> {
             need(
                 tier.is_some(),
                 "risk_tier",
-                "Choose a risk tier: `minimal`, `limited`, `high` or `unacceptable`.",
+                req("Choose a risk tier: `minimal`, `limited`, `high` or `unacceptable`."),
             );
             need(
                 has(&m.intended_uses),
                 "intended_uses",
-                "Say what the model is for.",
+                req("Say what the model is for."),
             );
             need(
                 has(&m.out_of_scope_uses),
                 "out_of_scope_uses",
-                "Say what the model must not be used for.",
+                req("Say what the model must not be used for."),
             );
             if tier == Some(RiskTier::Unacceptable) {
                 need(
                     false,
                     "risk_tier",
-                    "A model of unacceptable risk can never be published.",
+                    Invalid::not_allowed(
+                        &["minimal", "limited", "high"],
+                        "A model of unacceptable risk can never be published.",
+                    ),
                 );
             }
             if tier.is_some_and(|t| t >= RiskTier::Limited) {
                 let why = "Required from risk tier `limited` up.";
-                need(has(&m.evaluation_data), "evaluation_data", why);
+                need(has(&m.evaluation_data), "evaluation_data", req(why));
                 // `high` asks more of the results (below): one entry per field.
                 if tier < Some(RiskTier::High) {
                     need(
                         !m.results.is_empty(),
                         "results",
-                        "Report at least one evaluation result (risk tier `limited` and up).",
+                        Invalid::new(
+                            Code::TooFew,
+                            "Report at least one evaluation result (risk tier `limited` and up).",
+                        )
+                        .min(1)
+                        .other("risk_tier"),
                     );
                 }
-                need(has(&m.caveats), "caveats", why);
+                need(has(&m.caveats), "caveats", req(why));
             }
             if tier.is_some_and(|t| t >= RiskTier::High) {
                 let why = "Required for risk tier `high`.";
-                need(has(&m.factors), "factors", why);
+                need(has(&m.factors), "factors", req(why));
                 need(
                     has(&m.ethical_considerations),
                     "ethical_considerations",
-                    why,
+                    req(why),
                 );
                 let mut slices: Vec<&str> = m
                     .results
@@ -802,7 +828,12 @@ pub fn publication_gaps(doc: &Document, modules: i64) -> Vec<FieldError> {
                 need(
                     slices.len() >= 2,
                     "results",
-                    "Risk tier `high` needs results on at least two slices (disaggregated evaluation).",
+                    Invalid::new(
+                        Code::TooFew,
+                        "Risk tier `high` needs results on at least two slices (disaggregated evaluation).",
+                    )
+                    .min(2)
+                    .other("risk_tier"),
                 );
             }
         }
@@ -813,15 +844,20 @@ pub fn publication_gaps(doc: &Document, modules: i64) -> Vec<FieldError> {
 // ----- reading a JSON object field by field ---------------------------------
 
 /// A title (resources, modules, partnerships): 1–200 characters on one line.
-pub fn check_title(raw: &str) -> Result<String, String> {
+pub fn check_title(raw: &str) -> Result<String, Invalid> {
     short_line(raw, TITLE_MAX)
 }
 
 /// One line of text: trimmed, no control characters, at most `max` characters.
-fn short_line(raw: &str, max: usize) -> Result<String, String> {
+fn short_line(raw: &str, max: usize) -> Result<String, Invalid> {
     let s = raw.trim();
-    if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
-        Err(format!("1–{max} characters on one line."))
+    let message = format!("1–{max} characters on one line.");
+    if s.is_empty() {
+        Err(Invalid::required(message).max(max))
+    } else if s.chars().count() > max {
+        Err(Invalid::too_long(max, message))
+    } else if s.chars().any(char::is_control) {
+        Err(Invalid::new(Code::ControlCharacters, message))
     } else {
         Ok(s.to_string())
     }
@@ -849,9 +885,10 @@ impl Reader {
         format!("{}{key}", self.prefix)
     }
 
-    pub fn error(&mut self, key: &str, message: impl Into<String>) {
+    /// Records a failure of the field `key`.
+    pub fn fail(&mut self, key: &str, invalid: Invalid) {
         let field = self.path(key);
-        self.errors.push(FieldError::new(field, message));
+        self.errors.push(invalid.at(field));
     }
 
     fn has_error(&self, key: &str) -> bool {
@@ -864,12 +901,23 @@ impl Reader {
         self.map.remove(key).filter(|v| !v.is_null())
     }
 
-    fn typed<T: DeserializeOwned>(&mut self, key: &str, expected: &str) -> Option<T> {
+    /// A value of a JSON type: `json_type` is the `expected` parameter
+    /// (`string`, `boolean`, `list`), `expected` the words of the message.
+    fn typed<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+        json_type: &str,
+        expected: &str,
+    ) -> Option<T> {
         let value = self.take(key)?;
         match serde_json::from_value(value) {
             Ok(v) => Some(v),
             Err(_) => {
-                self.error(key, format!("Expected {expected}."));
+                self.fail(
+                    key,
+                    Invalid::new(Code::WrongType, format!("Expected {expected}."))
+                        .expected(json_type),
+                );
                 None
             }
         }
@@ -877,7 +925,7 @@ impl Reader {
 
     /// Text; empty means absent. `multiline` allows line breaks and tabs.
     pub fn text(&mut self, key: &str, max: usize, multiline: bool) -> Option<String> {
-        let raw: String = self.typed(key, "a string")?;
+        let raw: String = self.typed(key, "string", "a string")?;
         let s = if multiline {
             raw.trim_end()
         } else {
@@ -887,10 +935,19 @@ impl Reader {
             .chars()
             .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')));
         if s.chars().count() > max {
-            self.error(key, format!("At most {max} characters."));
+            self.fail(
+                key,
+                Invalid::too_long(max, format!("At most {max} characters.")),
+            );
             None
         } else if bad_char {
-            self.error(key, "Control characters are not allowed.");
+            self.fail(
+                key,
+                Invalid::new(
+                    Code::ControlCharacters,
+                    "Control characters are not allowed.",
+                ),
+            );
             None
         } else if s.trim().is_empty() {
             None
@@ -899,22 +956,27 @@ impl Reader {
         }
     }
 
-    pub fn word<T>(
-        &mut self,
-        key: &str,
-        parse: fn(&str) -> Option<T>,
-        choices: fn() -> String,
-    ) -> Option<T> {
-        let raw: String = self.typed(key, &format!("one of {}", choices()))?;
-        let parsed = parse(&raw);
+    /// One word of a closed set.
+    pub fn word<T: Word>(&mut self, key: &str) -> Option<T> {
+        let words: Vec<&str> = T::all().iter().map(|w| w.word()).collect();
+        let choices = words
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let raw: String = self.typed(key, "string", &format!("one of {choices}"))?;
+        let parsed = T::from_word(&raw);
         if parsed.is_none() {
-            self.error(key, format!("Expected one of {}.", choices()));
+            self.fail(
+                key,
+                Invalid::not_allowed(&words, format!("Expected one of {choices}.")),
+            );
         }
         parsed
     }
 
     pub fn boolean(&mut self, key: &str) -> Option<bool> {
-        self.typed(key, "true or false")
+        self.typed(key, "boolean", "true or false")
     }
 
     /// A whole number, at least 0.
@@ -923,7 +985,13 @@ impl Reader {
         match value.as_i64() {
             Some(n) if n >= 0 => Some(n),
             _ => {
-                self.error(key, "Expected a whole number, at least 0.");
+                let message = "Expected a whole number, at least 0.";
+                let invalid = if value.is_number() {
+                    Invalid::new(Code::OutOfRange, message).min(0)
+                } else {
+                    Invalid::new(Code::WrongType, message).expected("integer")
+                };
+                self.fail(key, invalid);
                 None
             }
         }
@@ -935,7 +1003,15 @@ impl Reader {
         match value.as_f64() {
             Some(n) if (0.0..=1e12).contains(&n) => Some(n),
             _ => {
-                self.error(key, "Expected a number from 0 to 10^12.");
+                let message = "Expected a number from 0 to 10^12.";
+                let invalid = if value.is_number() {
+                    Invalid::new(Code::OutOfRange, message)
+                        .min(0)
+                        .max(1_000_000_000_000_i64)
+                } else {
+                    Invalid::new(Code::WrongType, message).expected("number")
+                };
+                self.fail(key, invalid);
                 None
             }
         }
@@ -947,55 +1023,58 @@ impl Reader {
         match value.as_f64() {
             Some(n) if n.is_finite() => Some(n),
             _ => {
-                self.error(key, "Expected a number.");
+                self.fail(
+                    key,
+                    Invalid::new(Code::WrongType, "Expected a number.").expected("number"),
+                );
                 None
             }
         }
     }
 
     pub fn url(&mut self, key: &str) -> Option<String> {
-        let raw: String = self.typed(key, "a URL")?;
+        let raw: String = self.typed(key, "string", "a URL")?;
         match check_url(&raw) {
             Ok(u) => Some(u),
-            Err(m) => {
-                self.error(key, m);
+            Err(e) => {
+                self.fail(key, e);
                 None
             }
         }
     }
 
     pub fn uuid(&mut self, key: &str) -> Option<String> {
-        let raw: String = self.typed(key, "an id")?;
+        let raw: String = self.typed(key, "string", "an id")?;
         match uuid::Uuid::parse_str(raw.trim()) {
             Ok(id) => Some(id.to_string()),
             Err(_) => {
-                self.error(key, "Not an id (a UUID).");
+                self.fail(key, Invalid::format("uuid", "Not an id (a UUID)."));
                 None
             }
         }
     }
 
     pub fn license(&mut self, key: &str) -> Option<String> {
-        let raw: String = self.typed(key, "an SPDX licence id")?;
+        let raw: String = self.typed(key, "string", "an SPDX licence id")?;
         let raw = raw.trim();
         if raw.is_empty() {
             return None;
         }
         match check_license(raw) {
             Ok(id) => Some(id),
-            Err(m) => {
-                self.error(key, m);
+            Err(e) => {
+                self.fail(key, e);
                 None
             }
         }
     }
 
     pub fn country(&mut self, key: &str) -> Option<String> {
-        let raw: String = self.typed(key, "an ISO 3166-1 alpha-2 country code")?;
+        let raw: String = self.typed(key, "string", "an ISO 3166-1 alpha-2 country code")?;
         match CountryCode::parse(&raw) {
             Ok(c) => Some(c.as_str().to_string()),
-            Err(m) => {
-                self.error(key, m);
+            Err(e) => {
+                self.fail(key, e);
                 None
             }
         }
@@ -1006,13 +1085,16 @@ impl Reader {
         &mut self,
         key: &str,
         max_items: usize,
-        each: impl Fn(&str) -> Result<String, String>,
+        each: impl Fn(&str) -> Result<String, Invalid>,
     ) -> Vec<String> {
-        let Some(raw) = self.typed::<Vec<String>>(key, "a list of strings") else {
+        let Some(raw) = self.typed::<Vec<String>>(key, "list", "a list of strings") else {
             return Vec::new();
         };
         if raw.len() > max_items {
-            self.error(key, format!("At most {max_items} entries."));
+            self.fail(
+                key,
+                Invalid::too_many(max_items, format!("At most {max_items} entries.")),
+            );
             return Vec::new();
         }
         let mut out: Vec<String> = Vec::new();
@@ -1023,8 +1105,8 @@ impl Reader {
                         out.push(v);
                     }
                 }
-                Err(m) => {
-                    self.error(key, m);
+                Err(e) => {
+                    self.fail(key, e);
                     return Vec::new();
                 }
             }
@@ -1046,7 +1128,7 @@ impl Reader {
 
     pub fn tags(&mut self, key: &str) -> Vec<String> {
         self.strings(key, TAGS_MAX, |s| {
-            short_line(s, TAG_MAX).map_err(|m| format!("Each tag: {m}"))
+            short_line(s, TAG_MAX).map_err(|e| e.map_message(|m| format!("Each tag: {m}")))
         })
     }
 
@@ -1059,13 +1141,13 @@ impl Reader {
             let Some(mut item) = self.element(key, i, value) else {
                 continue;
             };
-            let relation = item.word("relation", Relation::parse, Relation::choices);
+            let relation = item.word::<Relation>("relation");
             if relation.is_none() && !item.has_error("relation") {
-                item.error("relation", "Required.");
+                item.fail("relation", Invalid::required("Required."));
             }
             let id = item.uuid("resource_id");
             if id.is_none() && !item.has_error("resource_id") {
-                item.error("resource_id", "Required.");
+                item.fail("resource_id", Invalid::required("Required."));
             }
             self.absorb(item);
             if let (Some(relation), Some(resource_id)) = (relation, id) {
@@ -1087,7 +1169,10 @@ impl Reader {
         match value {
             Value::Object(map) => Some(Reader::new(map, &format!("{}.", self.path(key)))),
             _ => {
-                self.error(key, "Expected an object.");
+                self.fail(
+                    key,
+                    Invalid::new(Code::WrongType, "Expected an object.").expected("object"),
+                );
                 None
             }
         }
@@ -1098,11 +1183,17 @@ impl Reader {
         match value {
             Value::Array(items) if items.len() <= max => Some(items),
             Value::Array(_) => {
-                self.error(key, format!("At most {max} entries."));
+                self.fail(
+                    key,
+                    Invalid::too_many(max, format!("At most {max} entries.")),
+                );
                 None
             }
             _ => {
-                self.error(key, "Expected a list.");
+                self.fail(
+                    key,
+                    Invalid::new(Code::WrongType, "Expected a list.").expected("list"),
+                );
                 None
             }
         }
@@ -1114,8 +1205,11 @@ impl Reader {
         match value {
             Value::Object(map) => Some(Reader::new(map, &format!("{path}."))),
             _ => {
-                self.errors
-                    .push(FieldError::new(path, "Expected an object."));
+                self.errors.push(
+                    Invalid::new(Code::WrongType, "Expected an object.")
+                        .expected("object")
+                        .at(path),
+                );
                 None
             }
         }
@@ -1131,31 +1225,33 @@ impl Reader {
         let mut left: Vec<String> = self.map.keys().cloned().collect();
         left.sort();
         for key in left {
-            let message = if self.prefix.is_empty() && READ_ONLY_FIELDS.contains(&key.as_str()) {
-                "Read-only: it cannot be set here."
+            let invalid = if self.prefix.is_empty() && READ_ONLY_FIELDS.contains(&key.as_str()) {
+                Invalid::new(Code::ReadOnly, "Read-only: it cannot be set here.")
             } else {
-                "Unknown field."
+                Invalid::new(Code::UnknownField, "Unknown field.")
             };
-            self.error(&key, message);
+            self.fail(&key, invalid);
         }
         self.errors
     }
 }
 
 /// An http or https URL.
-pub fn check_url(raw: &str) -> Result<String, String> {
+pub fn check_url(raw: &str) -> Result<String, Invalid> {
     let raw = raw.trim();
-    let url = url::Url::parse(raw).map_err(|_| "Not a URL.".to_string())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || raw.len() > URL_MAX {
-        return Err(format!(
-            "Use an http or https address (at most {URL_MAX} characters)."
-        ));
+    let message = format!("Use an http or https address (at most {URL_MAX} characters).");
+    if raw.len() > URL_MAX {
+        return Err(Invalid::too_long(URL_MAX, message));
+    }
+    let url = url::Url::parse(raw).map_err(|_| Invalid::format("url", "Not a URL."))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(Invalid::format("url", message));
     }
     Ok(url.to_string())
 }
 
 /// An SPDX licence id (case-insensitive), in its canonical spelling.
-pub fn check_license(raw: &str) -> Result<String, String> {
+pub fn check_license(raw: &str) -> Result<String, Invalid> {
     if let Some(id) = spdx::license_id(raw) {
         return Ok(id.name.to_string());
     }
@@ -1169,14 +1265,15 @@ pub fn check_license(raw: &str) -> Result<String, String> {
     let hint = spdx::imprecise_license_id(raw)
         .map(|(id, _)| format!(" Did you mean `{}`?", id.name))
         .unwrap_or_default();
-    Err(format!(
-        "`{raw}` is not an SPDX licence id (see https://spdx.org/licenses/).{hint}"
+    Err(Invalid::new(
+        Code::InvalidLicence,
+        format!("`{raw}` is not an SPDX licence id (see https://spdx.org/licenses/).{hint}"),
     ))
 }
 
 /// The lowercased filter terms of a document: each language (full tag and
-/// primary subtag), country and tag, and a course's level and delivery, as
-/// `(facet, value)`.
+/// primary subtag), country and tag, and a course's level, delivery and
+/// duration ([`DURATION_TERM`]), as `(facet, value)`.
 pub fn terms(d: &Document) -> Vec<(&'static str, String)> {
     let mut out = core_terms(&d.core);
     if let Details::Course(c) = &d.details {
@@ -1186,8 +1283,23 @@ pub fn terms(d: &Document) -> Vec<(&'static str, String)> {
         if let Some(delivery) = c.delivery {
             out.push(("delivery", delivery.as_str().to_string()));
         }
+        if let Some(hours) = c.duration_hours {
+            out.push((DURATION_TERM, duration_term(hours)));
+        }
     }
     out
+}
+
+/// The term facet of a course's `duration_hours` (`max_duration_hours`).
+pub const DURATION_TERM: &str = "duration_hours";
+
+/// A duration (0 to 10^12 hours) as a term whose text order is the
+/// numbers' order: 13 integer digits, zero-padded, and 6 decimals
+/// (`0000000000012.500000`), so `value <= duration_term(max)` is an index
+/// range. Migration `2026-12-09-000000_duration_terms` writes the same form
+/// (SQLite `printf('%020.6f')`, PostgreSQL `to_char`).
+pub fn duration_term(hours: f64) -> String {
+    format!("{:020.6}", hours.clamp(0.0, 1e12))
 }
 
 /// What full-text search indexes of a document: the title, the tags, the
@@ -1271,6 +1383,17 @@ fn core_terms(core: &Core) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_terms_sort_as_numbers() {
+        let values = [0.0, 0.5, 2.0, 9.75, 10.0, 99.999999, 1234.5, 1e12];
+        for pair in values.windows(2) {
+            assert!(duration_term(pair[0]) < duration_term(pair[1]), "{pair:?}");
+        }
+        assert_eq!(duration_term(12.5), "0000000000012.500000");
+        assert_eq!(duration_term(1e12), "1000000000000.000000");
+        assert_eq!(duration_term(1e12).len(), duration_term(0.0).len());
+    }
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {

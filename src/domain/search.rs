@@ -198,9 +198,13 @@ impl Query {
     /// fields. Anything else counts only for its letters and digits, so
     /// every input reads; only a query over [`QUERY_MAX`] characters or
     /// with more than [`CLAUSES_MAX`] parts is refused.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::field::Invalid> {
+        use crate::domain::field::Invalid;
         if raw.chars().count() > QUERY_MAX {
-            return Err(format!("At most {QUERY_MAX} characters."));
+            return Err(Invalid::too_long(
+                QUERY_MAX,
+                format!("At most {QUERY_MAX} characters."),
+            ));
         }
         let mut q = Self::default();
         let mut rest = raw.trim_start();
@@ -261,8 +265,9 @@ impl Query {
             push_clause(if negated { &mut q.none } else { &mut q.all }, clause);
         }
         if q.all.len() + q.none.len() + q.filters.len() > CLAUSES_MAX {
-            return Err(format!(
-                "At most {CLAUSES_MAX} words, phrases and filters in one query."
+            return Err(Invalid::too_many(
+                CLAUSES_MAX,
+                format!("At most {CLAUSES_MAX} words, phrases and filters in one query."),
             ));
         }
         Ok(q)

@@ -11,6 +11,8 @@ pub trait Word: Sized + Copy + std::fmt::Debug + 'static {
     fn word(self) -> &'static str;
     /// The value a word stands for, if it is one of the set.
     fn from_word(raw: &str) -> Option<Self>;
+    /// Every value of the set, in order.
+    fn all() -> &'static [Self];
 }
 
 /// Declares a word enum: serde and OpenAPI as snake_case words, `as_str`,
@@ -48,6 +50,9 @@ macro_rules! word_enum {
             }
             fn from_word(raw: &str) -> Option<Self> {
                 Self::parse(raw)
+            }
+            fn all() -> &'static [Self] {
+                Self::ALL
             }
         }
     };

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::Db;
 use crate::db::idempotency::{self, Begin, StoredResponse};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError};
 use crate::http::json::{body_limit, body_timeout, read_body};
 use crate::problem_types::ProblemType;
 
@@ -58,6 +58,7 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::validation(vec![FieldError::new(
             "Idempotency-Key",
+            FieldCode::InvalidFormat,
             "Must be 1–255 visible ASCII characters (a UUID is a good choice).",
         )]))
     }

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 
 /// The largest accepted request body, shared through app data.
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +140,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::field(
             "$",
+            FieldCode::InvalidJson,
             "The request body is empty; a JSON object is required.",
         ));
     };
@@ -148,6 +149,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if *first != b'{' {
         return Err(ApiError::field(
             "$",
+            FieldCode::InvalidJson,
             "The request body must be a JSON object.",
         ));
     }
@@ -159,11 +161,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
-            _ => ApiError::field("$", format!("The request body is not valid JSON: {inner}.")),
+            _ => ApiError::field(
+                "$",
+                FieldCode::InvalidJson,
+                format!("The request body is not valid JSON: {inner}."),
+            ),
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::field("$", format!("The request body is not valid JSON: {e}.")))?;
+    de.end().map_err(|e| {
+        ApiError::field(
+            "$",
+            FieldCode::InvalidJson,
+            format!("The request body is not valid JSON: {e}."),
+        )
+    })?;
     Ok(value)
 }
 
@@ -246,42 +257,123 @@ fn quoted(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
+/// Every backticked word after `after` in serde's message (`expected one
+/// of `a`, `b``).
+fn quoted_list(message: &str, after: &str) -> Vec<String> {
+    let Some((_, rest)) = message.split_once(after) else {
+        return Vec::new();
+    };
+    rest.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The JSON type serde's `expected …` names (`a string`, `u32`, `struct X`).
+fn json_type(expected: &str) -> &'static str {
+    let e = expected.to_ascii_lowercase();
+    let integer = [
+        "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "usize", "isize",
+    ];
+    if e.contains("string") || e.contains("char") || e.contains("str") && !e.contains("struct") {
+        "string"
+    } else if e.contains("bool") {
+        "boolean"
+    } else if e.contains("integer")
+        || integer
+            .iter()
+            .any(|t| e.split_whitespace().any(|w| w == *t))
+    {
+        "integer"
+    } else if e.contains("f32") || e.contains("f64") || e.contains("number") || e.contains("float")
+    {
+        "number"
+    } else if e.contains("sequence")
+        || e.contains("list")
+        || e.contains("array")
+        || e.contains("tuple")
+    {
+        "list"
+    } else if e.contains("struct") || e.contains("map") || e.contains("object") {
+        "object"
+    } else {
+        "value"
+    }
+}
+
 fn data_error(path: &str, message: &str) -> ApiError {
     // serde_json appends the position; the field path says more.
     let message = match message.rfind(" at line ") {
         Some(i) => &message[..i],
         None => message,
     };
-    let (field, text) = if message.starts_with("unknown field") {
+    let here = || {
+        if path.is_empty() {
+            "$".to_string()
+        } else {
+            path.to_string()
+        }
+    };
+    let error = if message.starts_with("unknown field") {
         let name = quoted(message).unwrap_or("");
         let expected = message
             .split_once(", expected ")
             .map(|(_, rest)| format!(" Expected {rest}."))
             .unwrap_or_default();
-        (
-            join(path, name),
+        Invalid::new(
+            FieldCode::UnknownField,
             format!("This field is not allowed.{expected}"),
         )
+        .allowed(&quoted_list(message, ", expected "))
+        .at(join(path, name))
     } else if message.starts_with("duplicate field") {
         // Only a query string can repeat a name: bodies with duplicate keys
         // are refused before they are read (`text::check_json`).
         let name = quoted(message).unwrap_or("");
-        (
-            join(path, name),
-            "Given more than once; this parameter takes one value.".to_string(),
+        Invalid::new(
+            FieldCode::Repeated,
+            "Given more than once; this parameter takes one value.",
         )
+        .max(1)
+        .at(join(path, name))
     } else if message.starts_with("missing field") {
         let name = quoted(message).unwrap_or("");
-        (join(path, name), "This field is required.".to_string())
+        FieldError::new(
+            join(path, name),
+            FieldCode::Required,
+            "This field is required.",
+        )
+    } else if message.starts_with("unknown variant") {
+        Invalid::not_allowed(
+            &quoted_list(message, "expected "),
+            format!("Invalid value: {message}."),
+        )
+        .at(here())
+    } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let expected = rest.split_once(", expected ").map_or("", |(_, e)| e);
+        Invalid::new(FieldCode::WrongType, format!("Invalid value: {message}."))
+            .expected(json_type(expected))
+            .at(here())
+    } else if message.starts_with("invalid value: integer")
+        || message.starts_with("invalid value: floating point")
+        || message.contains("out of range")
+    {
+        FieldError::new(
+            here(),
+            FieldCode::OutOfRange,
+            format!("Invalid value: {message}."),
+        )
     } else {
-        let field = if path.is_empty() {
-            "$".to_string()
-        } else {
-            path.to_string()
-        };
-        (field, format!("Invalid value: {message}."))
+        // Custom messages of typed values (ids, dates, times) and
+        // serde's `invalid value`/`invalid length`.
+        FieldError::new(
+            here(),
+            FieldCode::InvalidFormat,
+            format!("Invalid value: {message}."),
+        )
     };
-    ApiError::validation(vec![FieldError::new(field, text)])
+    ApiError::validation(vec![error])
 }
 
 #[cfg(test)]

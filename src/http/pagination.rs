@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldCode, Invalid};
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
@@ -53,19 +53,22 @@ impl PageQuery {
             Some(raw) => match raw.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
-                    return Err(ApiError::field(
-                        "limit",
+                    return Err(Invalid::new(
+                        FieldCode::OutOfRange,
                         format!("Must be a whole number from 1 to {MAX_LIMIT}."),
-                    ));
+                    )
+                    .min(1)
+                    .max(MAX_LIMIT)
+                    .at("limit")
+                    .into());
                 }
             },
         };
         let after = match self.cursor.as_deref() {
             None | Some("") => None,
-            Some(raw) => Some(
-                decode_cursor(raw)
-                    .ok_or_else(|| ApiError::field("cursor", "Not a cursor this list gave out."))?,
-            ),
+            Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {
+                Invalid::format("cursor", "Not a cursor this list gave out.").at("cursor")
+            })?),
         };
         Ok(Page { limit, after })
     }

@@ -19,7 +19,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use serde_json::Value;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError, Invalid};
 
 /// The query parameters of every documented operation.
 #[derive(Debug, Default)]
@@ -229,10 +229,21 @@ fn unknown_error(name: &str, params: &[Param]) -> FieldError {
     } else {
         format!("This endpoint takes: {}.", names(params))
     };
+    let allowed: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
     if name.is_empty() {
-        return FieldError::new("query", format!("A query parameter has no name. {takes}"));
+        return Invalid::new(
+            FieldCode::UnknownField,
+            format!("A query parameter has no name. {takes}"),
+        )
+        .allowed(&allowed)
+        .at("query");
     }
-    FieldError::new(name, format!("Unknown query parameter. {takes}"))
+    Invalid::new(
+        FieldCode::UnknownField,
+        format!("Unknown query parameter. {takes}"),
+    )
+    .allowed(&allowed)
+    .at(name)
 }
 
 fn repeated_error(p: &Param, times: usize) -> FieldError {
@@ -243,10 +254,12 @@ fn repeated_error(p: &Param, times: usize) -> FieldError {
         ),
         None => String::new(),
     };
-    FieldError::new(
-        p.name.clone(),
+    Invalid::new(
+        FieldCode::Repeated,
         format!("Given {times} times; this parameter takes one value.{several}"),
     )
+    .max(1)
+    .at(p.name.clone())
 }
 
 fn detail(unknown: &[&str], repeated: &[&str]) -> String {

@@ -23,7 +23,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldCode, FieldError};
 
 /// Body fields (by key, at any depth) that hold Markdown or prose over
 /// several lines: tab, LF and CR are allowed in them, and only in them —
@@ -74,7 +74,11 @@ pub fn forbidden_message(c: char, multi_line: bool) -> String {
 /// Checks one text value.
 pub fn check(field: &str, s: &str, multi_line: bool) -> Result<(), FieldError> {
     match forbidden_char(s, multi_line) {
-        Some(c) => Err(FieldError::new(field, forbidden_message(c, multi_line))),
+        Some(c) => Err(FieldError::new(
+            field,
+            FieldCode::ControlCharacters,
+            forbidden_message(c, multi_line),
+        )),
         None => Ok(()),
     }
 }
@@ -124,7 +128,11 @@ pub fn check_uri(path: &str, pattern: Option<&str>, query: &str) -> Result<(), F
                 .and_then(|n| n.split(['}', ':']).next())
                 .filter(|n| !n.is_empty())
                 .unwrap_or("path");
-            return Err(FieldError::new(field, forbidden_message(c, false)));
+            return Err(FieldError::new(
+                field,
+                FieldCode::ControlCharacters,
+                forbidden_message(c, false),
+            ));
         }
     }
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -257,6 +265,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
             if let Some(c) = forbidden_char(&key, false) {
                 return Err(self.fail(FieldError::new(
                     self.field(),
+                    FieldCode::ControlCharacters,
                     format!(
                         "A field name may not hold control characters; found U+{:04X}.",
                         u32::from(c)
@@ -266,6 +275,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
             if !seen.insert(key.clone()) {
                 return Err(self.fail(FieldError::new(
                     path,
+                    FieldCode::Repeated,
                     "This field appears more than once in the object.",
                 )));
             }

@@ -58,7 +58,11 @@ async fn create(
     Json(new): Json<NewThing>,
 ) -> Result<HttpResponse, ApiError> {
     if new.name == "invalid" {
-        return Err(ApiError::field("name", "This name is not allowed."));
+        return Err(ApiError::field(
+            "name",
+            kujenga::error::FieldCode::NotAllowedValue,
+            "This name is not allowed.",
+        ));
     }
     if new.name == "slow" {
         tokio::time::sleep(Duration::from_millis(800)).await;

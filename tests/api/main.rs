@@ -24,6 +24,8 @@ mod events_learning;
 mod events_partnerships;
 mod events_resources;
 mod frontend_clients;
+mod frontend_duration;
+mod frontend_errors;
 mod frontend_etags;
 mod frontend_include;
 mod frontend_me;

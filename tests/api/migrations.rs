@@ -9,6 +9,10 @@ use kujenga::db::{
 use crate::api_test;
 use crate::helpers::{Backend, TestDatabase};
 
+/// Migrations that only change data (backfills): their effect is tested
+/// where the data is read (`frontend_duration`).
+const DATA_ONLY: &[&str] = &["2026-12-09-120000_duration_terms"];
+
 api_test!(migrations_round_trip, |backend| {
     let database = TestDatabase::new(backend).unwrap();
     let mut settings = database.settings();
@@ -21,7 +25,15 @@ api_test!(migrations_round_trip, |backend| {
     let mut names = Vec::new();
     while let Some(name) = run_next_migration(&mut conn).unwrap() {
         let schema = schema_fingerprint(&mut conn).unwrap();
-        assert_ne!(&schema, schemas.last().unwrap(), "{name} changed nothing");
+        if DATA_ONLY.contains(&name.as_str()) {
+            assert_eq!(
+                &schema,
+                schemas.last().unwrap(),
+                "{name} changed the schema"
+            );
+        } else {
+            assert_ne!(&schema, schemas.last().unwrap(), "{name} changed nothing");
+        }
         schemas.push(schema);
         names.push(name);
     }

@@ -1,0 +1,1 @@
+DELETE FROM resource_terms WHERE facet = 'duration_hours';
