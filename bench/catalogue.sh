@@ -103,9 +103,12 @@ measure_backend() {
         out="$tmp/$name-$mode-$endpoint.txt"
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$base$path" >"$out"
         cat "$out" >&2
-        if grep -q 'Non-2xx' "$out"; then
-            say "GET $path answered errors on $name: the run is void"
-            exit 1
+        local errors
+        errors=$(awk '/Non-2xx/ {print $5}' "$out")
+        if [ -n "$errors" ]; then
+            # Kept in the table (the "errors" column): an overloaded server
+            # answering 503 is part of what is measured, not a broken run.
+            say "[$name/$mode] GET $path answered $errors errors (non-2xx)"
         fi
         if grep -q 'Socket errors' "$out"; then
             say "[$name] GET $path: wrk saw socket errors (timeouts?), see above"
@@ -113,7 +116,7 @@ measure_backend() {
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
         p50=$(awk '$1 == "50%" {print $2}' "$out")
         p99=$(awk '$1 == "99%" {print $2}' "$out")
-        echo "$name/$mode $endpoint $rps $p50 $p99 $bytes ${seconds:-?} $path" >>"$tmp/results"
+        echo "$name/$mode $endpoint $rps $p50 $p99 $bytes ${seconds:-?} ${errors:-0} $path" >>"$tmp/results"
     done
     # The server's memory after the whole run: resident now and at its peak.
     awk -v b="$name/$mode" '/^VmRSS/ {rss=$2} /^VmHWM/ {hwm=$2}
@@ -133,15 +136,15 @@ with_postgres "$PG_URL" measure_backend postgres "$tmp/postgres"
 echo
 echo "Catalogue benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $RESOURCES resources," \
     "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, anonymous, uncompressed"
-printf '%-18s %-70s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
-while read -r backend endpoint rps p50 p99 bytes _ path; do
+printf '%-18s %-70s %10s %10s %9s %9s %8s %7s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes errors
+while read -r backend endpoint rps p50 p99 bytes _ errors path; do
     healthz=$(awk -v b="$backend" '$1 == b && $2 == "healthz" {print $3}' "$tmp/results")
     case $endpoint in
         dataset) label="GET /api/v1/datasets/{id}" ;;
         *) label="GET $path" ;;
     esac
     ratio=$(awk -v a="$rps" -v b="$healthz" 'BEGIN { printf "%.4f", a / b }')
-    printf '%-18s %-70s %10s %10s %9s %9s %8s\n' "$backend" "$label" "$rps" "$ratio" "$p50" "$p99" "$bytes"
+    printf '%-18s %-70s %10s %10s %9s %9s %8s %7s\n' "$backend" "$label" "$rps" "$ratio" "$p50" "$p99" "$bytes" "$errors"
 done <"$tmp/results"
 awk '$2 == "healthz" {split($1, b, "/"); if (!seen[b[1]]++) printf "seed-demo on %s: %s s\n", b[1], $7}' "$tmp/results"
 cat "$tmp/memory"

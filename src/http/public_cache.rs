@@ -11,9 +11,9 @@
 //! (304). Signed-in requests never read or fill it: their answers depend on
 //! the caller.
 //!
-//! **When the data changes** is a generation number ([`crate::db::generation`]):
-//! an entry is served only while the generation it was rendered under is
-//! still the current one. The generation moves
+//! **When the data changes** is a generation number ([`crate::db::generation`]),
+//! part of every entry's key: an entry is served only while the generation
+//! it was rendered under is still the current one. The generation moves
 //! - after every committed write transaction of this process
 //!   ([`crate::db::write_transaction`]), and after every request of another
 //!   method than `GET`/`HEAD`/`OPTIONS` (whatever its outcome), so a reader
@@ -27,6 +27,12 @@
 //! entry: a write that commits while an answer is being rendered moves the
 //! generation after its commit, so that answer is stored under the old
 //! number and never served.
+//!
+//! Identical requests that arrive while the first one is being rendered
+//! wait for its answer (one rendering per key and generation, not one per
+//! request: a burst on a new search costs one search). An answer that is not
+//! kept is remembered as such for that generation, so those requests then go
+//! to their handler in parallel.
 //!
 //! Memory is bounded by `http.public_cache_mib` (answers weighed by their
 //! bytes; 0 turns the cache off), evicted by quick_cache's CLOCK-Pro policy.
@@ -44,13 +50,16 @@ use bytes::Bytes;
 
 use crate::db::{self, Db};
 
-/// One kept answer.
+/// One kept answer, or the note that this request's answer is not kept
+/// (not a public 200: the handler answers each time, in parallel).
 #[derive(Clone)]
-struct Entry {
-    generation: u64,
-    status: StatusCode,
-    headers: Arc<HeaderMap>,
-    body: Bytes,
+enum Entry {
+    Answer {
+        status: StatusCode,
+        headers: Arc<HeaderMap>,
+        body: Bytes,
+    },
+    Pass,
 }
 
 #[derive(Clone)]
@@ -59,7 +68,11 @@ struct Weigh;
 impl quick_cache::Weighter<String, Entry> for Weigh {
     fn weight(&self, key: &String, entry: &Entry) -> u64 {
         // Bytes, plus a rough share for the headers and the bookkeeping.
-        (key.len() + entry.body.len() + 256) as u64
+        let body = match entry {
+            Entry::Answer { body, .. } => body.len(),
+            Entry::Pass => 0,
+        };
+        (key.len() + body + 256) as u64
     }
 }
 
@@ -110,9 +123,10 @@ fn cacheable(req: &ServiceRequest) -> bool {
         && !req.headers().contains_key(header::RANGE)
 }
 
-/// What the answer depends on besides the data: the target and the headers
-/// a handler may read to choose a representation.
-fn key(req: &ServiceRequest) -> String {
+/// What the answer depends on: the data's generation, the target and the
+/// headers a handler may read to choose a representation. Entries of older
+/// generations are never asked for again and age out.
+fn key(req: &ServiceRequest, generation: u64) -> String {
     let h = |name: header::HeaderName| {
         req.headers()
             .get(name)
@@ -126,7 +140,9 @@ fn key(req: &ServiceRequest) -> String {
         h(header::HOST),
     );
     let mut k =
-        String::with_capacity(target.len() + accept.len() + language.len() + host.len() + 3);
+        String::with_capacity(target.len() + accept.len() + language.len() + host.len() + 24);
+    k.push_str(&generation.to_string());
+    k.push('\n');
     for part in [target, accept, language, host] {
         k.push_str(part);
         k.push('\n');
@@ -158,14 +174,19 @@ fn not_modified(req: &ServiceRequest, headers: &HeaderMap) -> bool {
     list.split(',').any(|t| t.trim() == "*" || bare(t) == tag)
 }
 
-fn replay(req: ServiceRequest, entry: &Entry) -> ServiceResponse<BoxBody> {
-    let unchanged = not_modified(&req, &entry.headers);
+fn replay(
+    req: ServiceRequest,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ServiceResponse<BoxBody> {
+    let unchanged = not_modified(&req, headers);
     let mut res = if unchanged {
         HttpResponse::NotModified().finish()
     } else {
-        HttpResponse::build(entry.status).body(entry.body.clone())
+        HttpResponse::build(status).body(body.clone())
     };
-    for (name, value) in entry.headers.iter() {
+    for (name, value) in headers.iter() {
         if unchanged && (name == header::CONTENT_TYPE || name == header::CONTENT_LENGTH) {
             continue;
         }
@@ -191,37 +212,54 @@ pub async fn public_cache(
         }
         return res.map(ServiceResponse::map_into_boxed_body);
     };
-    let key = key(&req);
-    let generation = db::generation();
-    if let Some(entry) = cache.get(&key)
-        && entry.generation == generation
-    {
-        return Ok(replay(req, &entry));
-    }
+    // The generation is read before anything is rendered: an answer
+    // rendered while a write commits is filed under the older one.
+    let key = key(&req, db::generation());
+    // The first request for a key renders it; the same requests arriving
+    // meanwhile wait for its answer instead of all doing the same work.
+    let guard = match cache.get_value_or_guard_async(&key).await {
+        Ok(Entry::Answer {
+            status,
+            headers,
+            body,
+        }) => return Ok(replay(req, status, &headers, &body)),
+        Ok(Entry::Pass) => {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body);
+        }
+        Err(guard) => guard,
+    };
     let res = next.call(req).await?;
     if res.status() != StatusCode::OK || !public(res.headers()) {
+        let _ = guard.insert(Entry::Pass);
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();
     let (head, body) = res.into_parts();
     // Handlers answer with bytes in memory; anything else is not kept.
     let body = match body.try_into_bytes() {
-        Ok(bytes) => bytes,
-        Err(body) => return Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body)))),
+        Ok(bytes) if bytes.len() <= MAX_ENTRY_BYTES => bytes,
+        Ok(bytes) => {
+            let _ = guard.insert(Entry::Pass);
+            return Ok(ServiceResponse::new(
+                req,
+                head.set_body(BoxBody::new(bytes)),
+            ));
+        }
+        Err(body) => {
+            let _ = guard.insert(Entry::Pass);
+            return Ok(ServiceResponse::new(req, head.set_body(BoxBody::new(body))));
+        }
     };
-    if body.len() <= MAX_ENTRY_BYTES {
-        let mut headers = head.headers().clone();
-        headers.remove(header::CONTENT_LENGTH);
-        cache.insert(
-            key,
-            Entry {
-                generation,
-                status: head.status(),
-                headers: Arc::new(headers),
-                body: body.clone(),
-            },
-        );
-    }
+    let mut headers = head.headers().clone();
+    headers.remove(header::CONTENT_LENGTH);
+    let _ = guard.insert(Entry::Answer {
+        status: head.status(),
+        headers: Arc::new(headers),
+        body: body.clone(),
+    });
     let res = head.set_body(BoxBody::new(body));
     Ok(ServiceResponse::new(req, res))
 }
