@@ -16,7 +16,7 @@ use actix_web::{App, web};
 
 use crate::api::{self, OpenApiJson};
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{ConnectionManager, Db};
 use crate::http::SECURITY_HEADERS;
 use crate::http::cors::{self, AllowedOrigins};
 use crate::http::deadline::{RequestTimeout, request_deadline};
@@ -31,6 +31,7 @@ use crate::http::wire::ProblemIo;
 use crate::keys;
 use crate::mail::worker::{self, Worker};
 use crate::state::AppState;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// A built, bound, not yet running application.
@@ -40,8 +41,8 @@ pub struct Application {
     db: Db,
     worker: Option<Worker>,
     state: AppState,
-    /// How often to look for other processes' writes (None: no cache).
-    cache_poll: Option<Duration>,
+    /// Where and how often to look for other processes' writes (None: no cache).
+    cache_poll: Option<(Arc<ConnectionManager>, Duration)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -125,9 +126,14 @@ impl Application {
             None
         };
         let cache = PublicCache::new(settings.http.public_cache_mib);
-        let cache_poll = cache
-            .enabled()
-            .then(|| Duration::from_millis(settings.http.public_cache_poll_ms));
+        let cache_poll = if cache.enabled() {
+            Some((
+                Arc::new(ConnectionManager::new(&settings)?),
+                Duration::from_millis(settings.http.public_cache_poll_ms),
+            ))
+        } else {
+            None
+        };
         let server = build_server(listener, &settings, db.clone(), state, metrics, cache)?;
         tracing::info!(%addr, "listening on http://{addr}");
         Ok(Self {
@@ -168,11 +174,11 @@ impl Application {
             self.state.clone(),
             stopped.clone(),
         ));
-        let poll = self.cache_poll.map(|every| {
-            let (db, mut stopped) = (self.db.clone(), stopped);
+        let poll = self.cache_poll.map(|(manager, every)| {
+            let mut stopped = stopped;
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = public_cache::poll(db, every) => {}
+                    _ = public_cache::poll(manager, every) => {}
                     _ = stopped.changed() => {}
                 }
             })

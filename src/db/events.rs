@@ -164,10 +164,3 @@ pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usiz
         diesel::delete(ev::table.filter(ev::occurred_at.lt(before))).execute(conn)
     })
 }
-
-/// The last sequence number handed out, if any event is stored.
-pub fn last_seq(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
-    ev::table
-        .select(diesel::dsl::max(ev::seq))
-        .first::<Option<i64>>(conn)
-}

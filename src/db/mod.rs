@@ -418,6 +418,29 @@ pub fn bump_generation() {
     GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
+/// Something that changes whenever any connection — of this process or of
+/// another — commits a change to the database, asked on one connection kept
+/// for it: SQLite's `data_version` (per connection: it moves when *other*
+/// connections commit), PostgreSQL's current WAL position (the replayed one
+/// on a standby). It may also move without a change to the data (a
+/// checkpoint, an autovacuum): that only costs a cache refill.
+pub fn change_marker(conn: &mut DbConnection) -> QueryResult<String> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Text};
+    match conn {
+        DbConnection::Sqlite(c) => diesel::select(sql::<BigInt>(
+            "(SELECT data_version FROM pragma_data_version())",
+        ))
+        .get_result::<i64>(c)
+        .map(|v| v.to_string()),
+        DbConnection::Postgres(c) => diesel::select(sql::<Text>(
+            "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() \
+             ELSE pg_current_wal_lsn() END)::text",
+        ))
+        .get_result::<String>(c),
+    }
+}
+
 /// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which
 /// takes the write lock up front: a deferred transaction that reads, then
 /// writes, fails at once with `SQLITE_BUSY` when another writer got there
@@ -491,6 +514,13 @@ pub fn optimize(conn: &mut DbConnection, after_bulk: bool) -> QueryResult<()> {
 /// PostgreSQL an advisory lock keeps several instances starting at once
 /// from racing.
 pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    // A migration may change any data: cached answers are stale.
+    let result = run_migrations_unmarked(conn);
+    bump_generation();
+    result
+}
+
+fn run_migrations_unmarked(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let applied = match conn {
         DbConnection::Postgres(c) => {
             c.batch_execute("SELECT pg_advisory_lock(7201310)")?;
@@ -510,6 +540,13 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
 /// Reverts the most recently applied migration; returns its name, or
 /// `None` if none is applied.
 pub fn revert_last_migration(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
+    // A migration may change any data: cached answers are stale.
+    let result = revert_last_migration_unmarked(conn);
+    bump_generation();
+    result
+}
+
+fn revert_last_migration_unmarked(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
     fn revert<DB, C>(c: &mut C, source: EmbeddedMigrations) -> anyhow::Result<Option<String>>
     where
         DB: diesel::backend::Backend,
@@ -546,6 +583,13 @@ pub fn revert_last_migration(conn: &mut DbConnection) -> anyhow::Result<Option<S
 
 /// Applies the next pending migration only; `None` when none is pending.
 pub fn run_next_migration(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
+    // A migration may change any data: cached answers are stale.
+    let result = run_next_migration_unmarked(conn);
+    bump_generation();
+    result
+}
+
+fn run_next_migration_unmarked(conn: &mut DbConnection) -> anyhow::Result<Option<String>> {
     fn next<DB, C>(c: &mut C, source: EmbeddedMigrations) -> anyhow::Result<Option<String>>
     where
         DB: diesel::backend::Backend,

@@ -18,10 +18,12 @@
 //!   ([`crate::db::write_transaction`]), and after every request of another
 //!   method than `GET`/`HEAD`/`OPTIONS` (whatever its outcome), so a reader
 //!   that asks after a write's answer never gets an answer from before it;
-//! - when the domain event log's last sequence number moves
-//!   ([`poll`], every `http.public_cache_poll_ms`): writes by other
+//! - after a migration run by this process;
+//! - when [`poll`], every `http.public_cache_poll_ms`, sees the database
+//!   changed by anyone ([`crate::db::change_marker`]): writes by other
 //!   processes on the same database — another instance behind a load
-//!   balancer, a `kujenga` command — are seen within that interval.
+//!   balancer, a `kujenga` command, a migration — are seen within that
+//!   interval.
 //!
 //! The generation is read *before* the handler runs and stored with the
 //! entry: a write that commits while an answer is being rendered moves the
@@ -48,7 +50,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 
-use crate::db::{self, Db};
+use crate::db;
 
 /// One kept answer, or the note that this request's answer is not kept
 /// (not a public 200: the handler answers each time, in parallel).
@@ -264,20 +266,35 @@ pub async fn public_cache(
     Ok(ServiceResponse::new(req, res))
 }
 
-/// Moves the generation when the event log grows: writes by other processes
-/// on the same database. Runs until the server stops.
-pub async fn poll(db: Db, every: Duration) {
-    let mut last: Option<Option<i64>> = None;
+/// Moves the generation when the database changes under other processes'
+/// hands (another instance, a `kujenga` command, a migration): asks
+/// [`db::change_marker`] every `every` on a connection of its own. Runs until
+/// the server stops; a failed connection is opened again at the next tick.
+pub async fn poll(manager: Arc<db::ConnectionManager>, every: Duration) {
+    let mut conn: Option<db::DbConnection> = None;
+    let mut last: Option<String> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Ok(seq) = db.run(db::events::last_seq).await else {
+        let manager = manager.clone();
+        let taken = conn.take();
+        let polled = tokio::task::spawn_blocking(move || {
+            let mut c = match taken {
+                Some(c) => c,
+                None => manager.establish().ok()?,
+            };
+            let marker = db::change_marker(&mut c).ok()?;
+            Some((c, marker))
+        })
+        .await;
+        let Ok(Some((c, marker))) = polled else {
             continue;
         };
-        if last.is_some_and(|l| l != seq) {
+        conn = Some(c);
+        if last.as_ref().is_some_and(|l| *l != marker) {
             db::bump_generation();
         }
-        last = Some(seq);
+        last = Some(marker);
     }
 }
