@@ -631,3 +631,85 @@ crate::api_test!(the_module_list_keeps_its_page_shape, |backend| {
     .await;
     assert_eq!(res.status().as_u16(), 200);
 });
+
+crate::api_test!(
+    approve_follows_the_transfer_policy_as_it_stands,
+    |backend| {
+        let s = crate::helpers::access::sovereignty(backend).await;
+        let app = &s.w.app;
+        let ds = dataset(app, &s.w.owner.access, "Sauti corpus", json!({})).await;
+        let asked = body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("/api/v1/datasets/{}/access-requests", ds.id),
+                Some(&s.gh.access),
+                Some(asking(30)),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let path = request_path(asked["id"].as_str().unwrap());
+        let owner = Some(s.w.owner.access.as_str());
+        let flags = body_of(call(app, Method::GET, &path, owner, None).await, 200).await;
+        assert_eq!(flags["permissions"]["approve"], true, "{flags}");
+        // The owner narrows where the data may go: the requester's country (GH)
+        // is neither listed nor the origin (KE): an approval now would be
+        // refused; rejecting still works.
+        let res = call(
+            app,
+            Method::PATCH,
+            &format!("/api/v1/datasets/{}", ds.id),
+            owner,
+            Some(json!({"transfer_policy": "allowed_countries", "allowed_countries": ["TZ"]})),
+        )
+        .await;
+        body_of(res, 200).await;
+        let flags = body_of(call(app, Method::GET, &path, owner, None).await, 200).await;
+        let p = &flags["permissions"];
+        assert_eq!(p["approve"], false, "{flags}");
+        assert_eq!(p["reject"], true, "{flags}");
+        let res = call(
+            app,
+            Method::POST,
+            &format!("{path}/approve"),
+            owner,
+            Some(json!({"note": "Granted."})),
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 403);
+        // The requester sees their own flags: withdraw, not decide.
+        let mine = body_of(
+            call(app, Method::GET, &path, Some(&s.gh.access), None).await,
+            200,
+        )
+        .await;
+        let p = &mine["permissions"];
+        assert_eq!(
+            (
+                p["approve"].clone(),
+                p["reject"].clone(),
+                p["withdraw"].clone()
+            ),
+            (json!(false), json!(false), json!(true)),
+            "{mine}"
+        );
+        // What a move answers carries the mover's flags for the request as it now stands.
+        let rejected = body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("{path}/reject"),
+                owner,
+                Some(json!({"note": "Not to Ghana."})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(rejected["status"], "rejected");
+        let now = body_of(call(app, Method::GET, &path, owner, None).await, 200).await;
+        assert_eq!(rejected, now, "a move answers what a read then answers");
+    }
+);
