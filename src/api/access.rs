@@ -18,7 +18,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::resources::path_id;
 use crate::api::types::utc;
 /// Where `state::AppState` names it (its home is `app::access`).
-use crate::app::access::{self as app, AccessReport, IssuedLink, LinkAsker, NewRequest};
+use crate::app::access::{self as app, AccessReport, IssuedLink, LinkAsker, NewRequest, Shown};
+use crate::app::permissions::AccessRequestPermissions;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
 use crate::db::access::Listed;
@@ -76,6 +77,19 @@ pub struct AccessRequest {
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What you may do with it: on a single read and what its moves answer
+    /// (not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<AccessRequestPermissions>,
+}
+
+impl From<&Shown> for AccessRequest {
+    fn from((l, permissions): &Shown) -> Self {
+        Self {
+            permissions: Some(permissions.clone()),
+            ..Self::from(l)
+        }
+    }
 }
 
 impl From<&Listed> for AccessRequest {
@@ -97,6 +111,7 @@ impl From<&Listed> for AccessRequest {
             expires_at: r.expires_at.map(utc),
             created_at: utc(r.created_at),
             updated_at: utc(r.updated_at),
+            permissions: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::resources::path_id;
 use crate::app::learning::{self as app, Caller, ModuleEdit, NewModule, no_content};
+use crate::app::permissions::ModuleListPermissions;
 use crate::auth::{MaybePrincipal, Principal};
 use crate::db::Db;
 use crate::db::learning::ModuleChanges;
@@ -65,6 +66,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct CourseModulePage {
     pub items: Vec<CourseModule>,
     pub next_cursor: Option<String>,
+    /// What you may do with the course's modules.
+    pub permissions: ModuleListPermissions,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -221,10 +224,16 @@ pub async fn list_modules(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path.into_inner())?;
     let page = page.parse::<i32>()?;
-    let modules = db
+    let (modules, permissions) = db
         .run(move |conn| app::modules(conn, principal.as_ref(), &id))
         .await?;
-    Ok(Paginated::from_sorted(modules, &page, |m| m.position).respond(&req))
+    // A page like every other (Link, weak ETag), the permissions beside it.
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "permissions".into(),
+        serde_json::to_value(permissions).map_err(ApiError::internal)?,
+    );
+    Ok(Paginated::from_sorted(modules, &page, |m| m.position).respond_with(&req, extra))
 }
 
 /// Add a module (editors and owners).

@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 
 use crate::app::events::{self, Notice};
 use crate::app::notifications::Kind;
+use crate::app::permissions::AccessRequestPermissions;
 use crate::app::resources::{details_of, facts, load, status_of};
 use crate::auth::{Principal, random_token, token_hash};
 use crate::db::access::{self as store, Change, LinkRow, Listed, Of, RequestRow};
@@ -599,9 +600,61 @@ fn visible_request(
     Ok((l, ds))
 }
 
-/// One access request (the requester, the dataset's owners and editors, admins).
-pub fn show(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Listed, ApiError> {
-    Ok(visible_request(conn, id, principal)?.0)
+/// A request as one is shown alone: with what the caller may do with it.
+pub type Shown = (Listed, AccessRequestPermissions);
+
+/// One access request (the requester, the dataset's owners and editors,
+/// admins), with the caller's permissions.
+pub fn show(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Shown, ApiError> {
+    let (l, ds) = visible_request(conn, id, principal)?;
+    let permissions = request_permissions(conn, principal, &l, &ds)?;
+    Ok((l, permissions))
+}
+
+/// What the caller may do with request `l` (which they may see): each move
+/// asks the policy what `decide` asks it ([`action_of`]); an approval of a
+/// pending request also what `decide` checks next (the requester still
+/// belongs to the institution they asked for, and the transfer policy lets
+/// the data go there); `download` is the dataset's flag.
+fn request_permissions(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    l: &Listed,
+    ds: &DatasetView,
+) -> Result<AccessRequestPermissions, ApiError> {
+    let actor = principal.actor();
+    let requester = l.row.requester_id == principal.user.id;
+    let facts = ds.facts();
+    let decide = action_of(Move::Approve, facts, requester);
+    let approvable = if l.row.status == RequestStatus::Pending
+        && policy::may(&actor, decide) == policy::Decision::Allow
+    {
+        let requester_row = accounts::user_by_id(conn, &l.row.requester_id)?;
+        let checked = still_member(conn, &l.row).and_then(|()| {
+            transfer_check(
+                conn,
+                ds,
+                requester_row.as_ref(),
+                l.row.institution_id.as_deref(),
+            )
+        });
+        match checked {
+            Ok(_) => requester_row.is_some(),
+            Err(ApiError::Forbidden { .. }) => false,
+            Err(e) => return Err(e),
+        }
+    } else {
+        true
+    };
+    let download = may_download(conn, Some(principal), &ds.loaded, &ds.viewer, &ds.fields)?;
+    Ok(crate::app::permissions::access_request(
+        &actor,
+        decide,
+        action_of(Move::Withdraw, facts, requester),
+        action_of(Move::Revoke, facts, requester),
+        approvable,
+        download,
+    ))
 }
 
 /// What a move by a person carries.
@@ -643,7 +696,7 @@ pub fn approve(
     id: &str,
     note: &str,
     expires_at: Option<DateTime<Utc>>,
-) -> Result<Listed, ApiError> {
+) -> Result<Shown, ApiError> {
     let mut errors = Vec::new();
     let note = check_note(note, true, &mut errors);
     let expires_at = expires_at.map(|t| t.naive_utc());
@@ -678,7 +731,7 @@ pub fn reject(
     principal: &Principal,
     id: &str,
     note: &str,
-) -> Result<Listed, ApiError> {
+) -> Result<Shown, ApiError> {
     let step = Step::noted(Move::Reject, note_only(Some(note), true)?);
     decide(conn, state, ctx, principal, id, step)
 }
@@ -690,7 +743,7 @@ pub fn withdraw(
     ctx: &Context,
     principal: &Principal,
     id: &str,
-) -> Result<Listed, ApiError> {
+) -> Result<Shown, ApiError> {
     decide(
         conn,
         state,
@@ -710,7 +763,7 @@ pub fn revoke(
     principal: &Principal,
     id: &str,
     note: Option<&str>,
-) -> Result<Listed, ApiError> {
+) -> Result<Shown, ApiError> {
     let step = Step::noted(Move::Revoke, note_only(note, false)?);
     decide(conn, state, ctx, principal, id, step)
 }
@@ -787,7 +840,7 @@ fn decide(
     principal: &Principal,
     id: &str,
     step: Step,
-) -> Result<Listed, ApiError> {
+) -> Result<Shown, ApiError> {
     write_transaction(conn, |conn| {
         // The dataset's row lock first, then everything is read as it
         // stands (a change of its terms cannot slip in between).
@@ -870,7 +923,8 @@ fn decide(
             .chain(after.row.institution_id.as_deref())
             .collect();
         events::record_notifying(conn, state, ctx, id, &concerned, &event, notices)?;
-        Ok(after)
+        let permissions = request_permissions(conn, principal, &after, &ds)?;
+        Ok((after, permissions))
     })
 }
 

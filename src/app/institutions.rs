@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::events::{self, Notice};
 use crate::app::notifications::Kind;
+use crate::app::permissions::InstitutionPermissions;
 use crate::auth::{Principal, random_token, token_hash};
 use crate::db::accounts::UserRow;
 use crate::db::audit::Context;
@@ -58,6 +59,27 @@ pub struct Institution {
     pub verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What you may do with it: on single reads and what commands answer
+    /// (not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<InstitutionPermissions>,
+}
+
+impl Institution {
+    /// The single-object representation for the caller: with `permissions`
+    /// from `facts`. What `If-Match` is compared with.
+    fn of(
+        row: &InstitutionRow,
+        principal: Option<&Principal>,
+        facts: InstitutionFacts,
+    ) -> Result<Self, ApiError> {
+        let mut view = Self::try_from(row)?;
+        view.permissions = Some(crate::app::permissions::institution(
+            &Principal::actor_of(principal),
+            facts,
+        ));
+        Ok(view)
+    }
 }
 
 impl TryFrom<&InstitutionRow> for Institution {
@@ -83,6 +105,7 @@ impl TryFrom<&InstitutionRow> for Institution {
             verified: r.verified,
             created_at: r.created_at.and_utc(),
             updated_at: r.updated_at.and_utc(),
+            permissions: None,
         })
     }
 }
@@ -466,7 +489,14 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let view = Institution::try_from(&row)?;
+    let view = Institution::of(
+        &row,
+        Some(principal),
+        InstitutionFacts {
+            verified: false,
+            caller_role: Some(InstitutionRole::Owner),
+        },
+    )?;
     let ctx = Context::new(Some(&principal.user.id));
     let user_id = principal.user.id.clone();
     db.run(move |conn| {
@@ -518,7 +548,7 @@ pub async fn show(
         &Principal::actor_of(principal),
         Action::ViewInstitution(facts),
     ))?;
-    Institution::try_from(&row)
+    Institution::of(&row, principal, facts)
 }
 
 /// Changes an institution (owners, admins), guarded by `if_match` (the
@@ -574,9 +604,10 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    // Against what a read answered this caller (its permissions included).
     etag::check_if_match_value(
         if_match.as_deref(),
-        &etag::etag_of_json(&Institution::try_from(&row)?)?,
+        &etag::etag_of_json(&Institution::of(&row, Some(principal), facts)?)?,
     )?;
     changes.updated_at = Some(now());
     // Verification vouches for a name and a country: changing either (by
@@ -615,7 +646,11 @@ pub async fn update(
             })
         })
         .await?;
-    Institution::try_from(&updated)
+    let facts = InstitutionFacts {
+        verified: updated.verified,
+        ..facts
+    };
+    Institution::of(&updated, Some(principal), facts)
 }
 
 /// Deletes an institution (owners, admins) with its drafts, while it owns no
@@ -631,9 +666,10 @@ pub async fn delete(
         &principal.actor(),
         Action::DeleteInstitution(facts),
     ))?;
+    // Against what a read answered this caller (its permissions included).
     etag::check_if_match_value(
         if_match.as_deref(),
-        &etag::etag_of_json(&Institution::try_from(&row)?)?,
+        &etag::etag_of_json(&Institution::of(&row, Some(principal), facts)?)?,
     )?;
     let ctx = Context::new(Some(&principal.user.id));
     Ok(db.run(move |conn| {
@@ -730,7 +766,11 @@ pub async fn verify(
             })
         })
         .await?;
-    Institution::try_from(&updated)
+    let facts = InstitutionFacts {
+        verified: updated.verified,
+        ..facts
+    };
+    Institution::of(&updated, Some(principal), facts)
 }
 
 // ----- members -------------------------------------------------------------

@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 
 use crate::app::events::{self as events, Notice};
 use crate::app::notifications::Kind;
+use crate::app::permissions::ModuleListPermissions;
 use crate::app::resources::{facts, incomplete, load, read_only, status_of};
 use crate::auth::Principal;
 use crate::db::accounts::UserRow;
@@ -409,17 +410,23 @@ fn not_enrolled() -> ApiError {
 
 // ----- modules -------------------------------------------------------------------
 
-/// A course's modules, in order (whoever may see the course).
+/// A course's modules, in order (whoever may see the course), and what
+/// the caller may do with them: the questions `add_module` and friends,
+/// `set_module_done` and `learners` ask, with the same facts.
 pub fn modules(
     conn: &mut DbConnection,
     principal: Option<&Principal>,
     course_id: &str,
-) -> Result<Vec<CourseModule>, ApiError> {
-    course_for(conn, course_id, principal, Action::ViewResource)?;
-    Ok(store::modules(conn, course_id)?
+) -> Result<(Vec<CourseModule>, ModuleListPermissions), ApiError> {
+    let (l, viewer) = load(conn, ResourceKind::Course, course_id, principal)?;
+    let actor = Principal::actor_of(principal);
+    let f = facts(&l, &viewer);
+    policy::enforce(policy::may(&actor, Action::ViewResource(f)))?;
+    let modules = store::modules(conn, course_id)?
         .iter()
         .map(CourseModule::from)
-        .collect())
+        .collect();
+    Ok((modules, crate::app::permissions::module_list(&actor, f)))
 }
 
 /// Adds a module (editors and owners) at its position, moving the ones from

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::events::{self, Notice};
 use crate::app::notifications::Kind;
+use crate::app::permissions::PartnershipPermissions;
 use crate::app::resources::facts;
 use crate::auth::Principal;
 use crate::db::accounts::user_by_id;
@@ -88,6 +89,10 @@ pub struct Partnership {
     pub coordinators: Vec<Coordinator>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What you may do with it: on single reads and what commands answer
+    /// (not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<PartnershipPermissions>,
 }
 
 /// A resource shared into a partnership.
@@ -248,7 +253,38 @@ impl Loaded {
                 .collect(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
+            permissions: None,
         }
+    }
+
+    /// What the caller may do here: the questions the commands ask, with
+    /// the facts they ask them with (`share`: an owner or editor of an
+    /// active member institution; `move_member`: an owner of the member).
+    fn permissions(&self, principal: Option<&Principal>) -> PartnershipPermissions {
+        let editor = self.active_members().any(|m| {
+            matches!(
+                self.viewer.role_in(&m.row.institution_id),
+                Some("owner" | "editor")
+            )
+        });
+        let owner = self.members.iter().any(|m| {
+            self.viewer.role_in(&m.row.institution_id) == Some(InstitutionRole::Owner.as_str())
+        });
+        crate::app::permissions::partnership(
+            &Principal::actor_of(principal),
+            self.facts,
+            editor,
+            owner,
+        )
+    }
+
+    /// The single-object representation for the caller, with its
+    /// permissions: what reads and commands answer and `If-Match` is
+    /// compared with.
+    fn represent_for(&self, principal: Option<&Principal>) -> Partnership {
+        let mut p = self.represent(principal.is_some_and(Principal::is_admin));
+        p.permissions = Some(self.permissions(principal));
+        p
     }
 
     /// Refuses a change to a concluded or dissolved partnership.
@@ -494,7 +530,7 @@ pub fn show(
     let l = load(conn, slug, principal)?;
     let act = Principal::actor_of(principal);
     policy::enforce(policy::may(&act, Action::ViewPartnership(l.facts)))?;
-    Ok(l.represent(principal.is_some_and(Principal::is_admin)))
+    Ok(l.represent_for(principal))
 }
 
 // ----- partnerships: commands --------------------------------------------------------------
@@ -574,7 +610,7 @@ pub fn create(
                 title: row.title.clone(),
             },
         )?;
-        Ok(l.represent(principal.is_admin()))
+        Ok(l.represent_for(Some(principal)))
     })
 }
 
@@ -649,7 +685,7 @@ pub fn update(
         }
         etag::check_if_match_value(
             if_match,
-            &etag::etag_of_json(&l.represent(principal.is_admin()))?,
+            &etag::etag_of_json(&l.represent_for(Some(principal)))?,
         )?;
         changes.updated_at = Some(now());
         store::update(conn, &l.row.id, &changes)?;
@@ -667,7 +703,7 @@ pub fn update(
                 fields,
             },
         )?;
-        Ok(after.represent(principal.is_admin()))
+        Ok(after.represent_for(Some(principal)))
     })
 }
 
@@ -743,7 +779,7 @@ pub fn change_status(
             &Event::PartnershipStatusChanged { from, to },
             told,
         )?;
-        Ok(after.represent(principal.is_admin()))
+        Ok(after.represent_for(Some(principal)))
     })
 }
 

@@ -891,18 +891,23 @@ api_test!(reading_and_updating_with_etags, |backend| {
     verify(&app, &root.access, "uon-ai").await;
     let path = inst_path("uon-ai");
 
-    // GET with If-None-Match → 304; anonymous and signed-in see the same tag.
+    // GET with If-None-Match → 304. The tag is that of what the caller is
+    // sent: anonymous callers and the owner get different permissions, so
+    // different tags.
     let res = app.get(&path).await;
+    let anonymous_etag = etag_of(&res);
+    assert_eq!(body_of(res, 200).await["permissions"]["edit"], false);
+    let res = app.get_auth(&path, &owner.access).await;
     let etag = etag_of(&res);
+    assert_ne!(etag, anonymous_etag);
     let before = body_of(res, 200).await;
     assert_eq!(before["verified"], true);
-    let res = app.get_auth(&path, &owner.access).await;
-    assert_eq!(etag_of(&res), etag);
+    assert_eq!(before["permissions"]["edit"], true, "{before}");
     let res = send(
         &app,
         Method::GET,
         &path,
-        None,
+        Some(&owner.access),
         None,
         &[("if-none-match", etag.as_str())],
     )
@@ -914,7 +919,7 @@ api_test!(reading_and_updating_with_etags, |backend| {
         &app,
         Method::GET,
         &path,
-        None,
+        Some(&owner.access),
         None,
         &[("if-none-match", "\"stale\"")],
     )
@@ -1062,7 +1067,10 @@ api_test!(verifying_emails_the_owners, |backend| {
 
     // Verifying again changes nothing and emails nobody.
     let again = verify(&app, &root.access, "kumasi-lab").await;
-    assert_eq!(again, body_of(app.get(&path).await, 200).await);
+    assert_eq!(
+        again,
+        body_of(app.get_auth(&path, &root.access).await, 200).await
+    );
     assert_eq!(
         app.count_emails("owner@example.org", "institution_verified")
             .await,

@@ -32,6 +32,7 @@ mod frontend_me;
 mod frontend_notifications;
 mod frontend_params;
 mod frontend_permissions;
+mod frontend_permissions_more;
 mod frontend_sessions;
 mod hardening;
 mod hardening_accounts;

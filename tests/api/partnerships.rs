@@ -673,15 +673,21 @@ api_test!(creating_a_partnership_and_validation, |backend| {
         assert!(s.ends_with('Z'), "{t}: {s}");
     }
 
-    // Anyone reads it, with the same tag; If-None-Match gives 304.
-    let res = get(app, None, &pp("east-west-ai")).await;
+    // Its creator reads it as created, with the same tag; If-None-Match
+    // gives 304. Anyone reads it (with their own permissions).
+    let res = get(app, Some(c), &pp("east-west-ai")).await;
     assert_eq!(etag_of(&res), etag);
     assert_eq!(body_of(res, 200).await, p);
+    let res = get(app, None, &pp("east-west-ai")).await;
+    assert_ne!(etag_of(&res), etag, "other permissions, another tag");
+    let anonymous = body_of(res, 200).await;
+    assert_eq!(anonymous["permissions"]["edit"], false, "{anonymous}");
+    assert_eq!(p["permissions"]["edit"], true, "{p}");
     let res = send(
         app,
         Method::GET,
         &pp("east-west-ai"),
-        None,
+        Some(c),
         None,
         &[("if-none-match", etag.as_str())],
     )
@@ -887,7 +893,7 @@ api_test!(activation_needs_two_countries, |backend| {
         ],
         "{p}"
     );
-    assert_eq!(read(app, None, "cross").await, p);
+    assert_eq!(read(app, Some(c), "cross").await, p);
 
     // Every owner of an active member hears about it; nobody else.
     for owner in [&w.ke, &w.ke2, &w.ng] {
