@@ -141,6 +141,8 @@ fn key(req: &ServiceRequest, generation: u64) -> String {
         h(header::ACCEPT_LANGUAGE),
         h(header::HOST),
     );
+    // No Accept and "anything" ask for the same representation.
+    let accept = if accept.trim() == "*/*" { "" } else { accept };
     let mut k =
         String::with_capacity(target.len() + accept.len() + language.len() + host.len() + 24);
     k.push_str(&generation.to_string());
