@@ -1030,11 +1030,25 @@ pub fn suggest_tags(
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
+    // SQLite's LIKE ignores case, so it cannot walk the (facet, value)
+    // index by itself: the same prefix as a range of the binary order
+    // (exact there) lets it. PostgreSQL walks the index for a LIKE prefix
+    // under the C collation.
+    let range: super::search::Condition<TermSource> = if backend == super::Backend::Sqlite {
+        Box::new(
+            rt::value
+                .ge(prefix.to_string())
+                .and(rt::value.lt(format!("{prefix}\u{10FFFF}"))),
+        )
+    } else {
+        Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("TRUE"))
+    };
     rs::table
         .inner_join(it::table)
         .inner_join(rt::table)
         .filter(rt::facet.eq("tag"))
         .filter(rt::value.like(format!("{escaped}%")).escape('\\'))
+        .filter(range)
         .filter(condition!(TermSource, backend, viewer, f, None))
         .group_by(rt::value)
         .select((rt::value, count_star()))
