@@ -466,7 +466,7 @@ pub fn create(
     principal: &Principal,
     dataset_id: &str,
     input: NewRequest,
-) -> Result<Listed, ApiError> {
+) -> Result<Shown, ApiError> {
     let max_days = i32::try_from(state.settings.access.max_duration_days).unwrap_or(i32::MAX);
     let input = input.validated(max_days)?;
     write_transaction(conn, |conn| {
@@ -536,7 +536,8 @@ pub fn create(
         };
         // Last, so that the append lock is held for as short as can be.
         events::record_notifying(conn, state, ctx, &row.id, &concerned, &event, notices)?;
-        Ok(created)
+        let permissions = request_permissions(conn, principal, &created, &ds)?;
+        Ok((created, permissions))
     })
 }
 

@@ -1349,6 +1349,7 @@ api_test!(access_requests_move_through_their_states, |backend| {
             "expires_at",
             "id",
             "institution",
+            "permissions",
             "purpose",
             "requester_id",
             "requester_name",

@@ -651,6 +651,16 @@ crate::api_test!(
         )
         .await;
         let path = request_path(asked["id"].as_str().unwrap());
+        // The 201 carries the requester's own flags: withdrawing, not deciding.
+        assert_eq!(asked["permissions"]["withdraw"], true, "{asked}");
+        assert_eq!(asked["permissions"]["approve"], false, "{asked}");
+        // And equals what the requester then reads.
+        let mine = body_of(
+            call(app, Method::GET, &path, Some(&s.gh.access), None).await,
+            200,
+        )
+        .await;
+        assert_eq!(mine["permissions"], asked["permissions"], "{mine}");
         let owner = Some(s.w.owner.access.as_str());
         let flags = body_of(call(app, Method::GET, &path, owner, None).await, 200).await;
         assert_eq!(flags["permissions"]["approve"], true, "{flags}");
