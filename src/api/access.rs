@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// A request for access to a restricted dataset, and the grant it becomes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"created_at": "2026-12-08T09:30:00Z", "dataset_id": "0193a5c2-7f10-7000-8000-000000000a01", "dataset_title": "Twi speech corpus", "decided_at": "2026-12-09T10:00:00Z", "decision_note": "Please cite the corpus paper.", "duration_days": 90, "expires_at": "2027-03-09T10:00:00Z", "id": "0193a5c2-7f10-7000-8000-000000000a02", "institution": "makerere-ai-lab", "purpose": "Fine-tuning a speech recogniser for community radio transcripts.", "requester_id": "0193a5c2-7f10-7000-8000-000000000a03", "requester_name": "Amina Wanjiru", "status": "approved", "updated_at": "2026-12-08T09:30:00Z"}))]
 pub struct AccessRequest {
     #[schema(format = "uuid")]
     pub id: String,
@@ -124,6 +125,7 @@ pub struct AccessRequestPage {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"duration_days": 90, "institution": "makerere-ai-lab", "purpose": "Fine-tuning a speech recogniser for community radio transcripts."}))]
 pub struct NewAccessRequest {
     /// What the data is for, 20–2000 characters.
     #[schema(min_length = 20, max_length = 2000)]
@@ -140,6 +142,7 @@ pub struct NewAccessRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"expires_at": "2027-03-09T10:00:00Z", "note": "Please cite the corpus paper."}))]
 pub struct Approval {
     /// To the requester, 1–2000 characters.
     #[schema(min_length = 1, max_length = 2000)]
@@ -150,6 +153,7 @@ pub struct Approval {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "Please cite the corpus paper."}))]
 pub struct Rejection {
     /// Why, to the requester, 1–2000 characters.
     #[schema(min_length = 1, max_length = 2000)]
@@ -158,6 +162,7 @@ pub struct Rejection {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "Please cite the corpus paper."}))]
 pub struct Revocation {
     /// Why, to the requester (optional).
     #[schema(max_length = 2000)]
@@ -411,6 +416,7 @@ pub async fn revoke(
 
 /// A short-lived link to a file.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"expires_at": "2026-12-08T09:45:00Z", "url": "/api/v1/file-links/fL7w_example-link"}))]
 pub struct FileLink {
     /// Follow it (GET) to be redirected to the file; it works until
     /// `expires_at`. A path on the API's origin (`/api/v1/file-links/…`).

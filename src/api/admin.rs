@@ -34,6 +34,7 @@ pub struct DeliveryAttempt {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"attempt_log": [], "attempts": 0, "created_at": "2026-12-08T09:30:00Z", "id": "0193a5c2-7f10-7000-8000-000000000a14", "message_id": "<0193a5c2-7f10-7000-8000-000000000a14@kujenga.example.org>", "max_attempts": 3, "next_attempt_at": "2026-12-08T09:30:00Z", "recipient": "amina@example.org", "status": "queued", "subject": "Verify your email address", "template": "verify_email"}))]
 pub struct OutboxEmail {
     pub id: String,
     pub message_id: String,

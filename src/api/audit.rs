@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a5c2-7f10-7000-8000-000000000a02", "action": "membership.role_changed", "actor_id": "0193a5c2-7f10-7000-8000-000000000a01", "subject_type": "institution", "subject_id": "0193a5c2-7f10-7000-8000-000000000a04", "detail": {"user_id": "0193a5c2-7f10-7000-8000-000000000a05", "from": "member", "to": "editor"}, "request_id": "0193a5c2-7f10-7000-8000-000000000a03", "created_at": "2026-12-08T09:30:00Z"}))]
 pub struct AuditEvent {
     pub id: String,
     /// The user who acted (none for the system).

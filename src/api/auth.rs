@@ -232,6 +232,7 @@ pub async fn register(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "vK3p_example-token"}))]
 pub struct TokenRequest {
     /// The token from the emailed link (`?token=…`).
     pub token: String,
@@ -285,6 +286,7 @@ pub async fn resend_verification(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "amina@example.org", "password": "a long passphrase of mine"}))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -330,6 +332,7 @@ pub async fn login(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "rT5x_example-refresh-token"}))]
 pub struct RefreshRequest {
     /// Required unless the `kj_refresh` cookie carries it (cookie sessions).
     #[serde(default)]
@@ -376,6 +379,7 @@ pub async fn refresh(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "rT5x_example-refresh-token"}))]
 pub struct LogoutRequest {
     /// Without an access token: the session's refresh token (or the
     /// `kj_refresh` cookie of a cookie session).
@@ -436,6 +440,7 @@ pub async fn logout_all(db: web::Data<Db>, principal: Principal) -> Result<HttpR
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "amina@example.org"}))]
 pub struct PasswordResetRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
@@ -479,6 +484,7 @@ pub async fn password_reset(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"new_password": "a brand new passphrase", "token": "vK3p_example-token"}))]
 pub struct PasswordResetConfirm {
     pub token: String,
     #[schema(min_length = 12, max_length = 128)]

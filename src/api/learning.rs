@@ -72,6 +72,7 @@ pub struct CourseModulePage {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"content": "Markdown lesson text.", "content_url": "https://cdn.example.org/ml-sw/02.mp4", "download_bytes": 10485760, "duration_minutes": 45, "position": 2, "required": true, "title": "Tokenising Kiswahili text"}))]
 pub struct NewCourseModule {
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
@@ -94,6 +95,7 @@ pub struct NewCourseModule {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"duration_minutes": 50, "title": "Tokenising Kiswahili text"}))]
 pub struct CourseModulePatch {
     #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,

@@ -65,6 +65,14 @@ pub struct MePatch {
     pub email: Option<String>,
     /// Required to change the email address.
     pub current_password: Option<String>,
+    /// A registered client app (`/admin/clients`): the verification link
+    /// for a new address then starts with its link base instead of the
+    /// platform's frontend URL (400 if there is no such app).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// One of that app's registered link bases (default: its first).
+    #[serde(default)]
+    pub link_base: Option<String>,
 }
 
 /// Change your display name, country, languages or email address.
@@ -72,7 +80,7 @@ pub struct MePatch {
     params(("If-Match" = Option<String>, Header, description = "ETag of the profile you edited")),
     responses(
         (status = 200, description = "Updated profile", body = User),
-        (status = 400, description = "Invalid input (unknown fields such as `role` included)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid input (unknown fields such as `role` included), or an unknown client_id / link_base", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An email change needs a signed-in session, not an API token", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
@@ -129,6 +137,10 @@ impl MePatch {
                     .at("current_password"),
             );
         }
+        match domain::client::LinkChoice::from_fields(self.client_id, self.link_base) {
+            Ok(link) => update.link = link,
+            Err(e) => errors.push(e),
+        }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -160,6 +172,7 @@ pub async fn delete_me(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "my current passphrase", "new_password": "a brand new passphrase"}))]
 pub struct PasswordChange {
     pub current_password: String,
     #[schema(min_length = 12, max_length = 128)]
@@ -222,6 +235,7 @@ pub struct ApiTokenPage {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"expires_at": "2027-06-30T00:00:00Z", "name": "lab sync script", "scopes": ["read"]}))]
 pub struct NewApiToken {
     /// What it is for, 1–100 characters.
     #[schema(min_length = 1, max_length = 100)]

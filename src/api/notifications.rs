@@ -131,6 +131,7 @@ pub struct PreferenceChange {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"kind": "access_decided", "email": true, "essential": false}, {"kind": "password_changed", "email": true, "essential": true}]}))]
 pub struct Preferences {
     pub items: Vec<Preference>,
 }
@@ -151,6 +152,7 @@ pub async fn get_preferences(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"kind": "access_decided", "email": false}]}))]
 pub struct PreferencesUpdate {
     pub items: Vec<PreferenceChange>,
 }

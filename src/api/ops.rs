@@ -12,6 +12,7 @@ use crate::http::metrics::Metrics;
 
 /// Liveness answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
 pub struct Health {
     /// Always `ok` when the process answers.
     pub status: String,
@@ -19,6 +20,7 @@ pub struct Health {
 
 /// Readiness answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"database": "ok", "status": "ok"}))]
 pub struct Ready {
     /// `ready`.
     pub status: String,

@@ -299,9 +299,18 @@ pub async fn members(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"institution": "makerere-ai-lab", "client_id": "0193a5c2-7f10-7000-8000-00000000c11e"}))]
 pub struct NewPartnershipMember {
     /// The institution's slug (a verified institution).
     pub institution: String,
+    /// A registered client app (`/admin/clients`): the owners' emails then
+    /// link under its link base instead of the platform's frontend URL
+    /// (400 if there is no such app).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// One of that app's registered link bases (default: its first).
+    #[serde(default)]
+    pub link_base: Option<String>,
 }
 
 /// Invite an institution (coordinators); its owners are emailed.
@@ -310,6 +319,7 @@ pub struct NewPartnershipMember {
     request_body = NewPartnershipMember,
     responses(
         (status = 201, description = "Invited", body = PartnershipMember),
+        (status = 400, description = "Malformed request, or an unknown client_id / link_base", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership or institution", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already invited or a member, or the partnership has ended", body = Problem, content_type = "application/problem+json"),
@@ -325,8 +335,19 @@ pub async fn invite(
     let slug = path.into_inner();
     let ctx = context(&principal);
     let state = state.into_inner();
+    let link = crate::app::clients::link_choice(body.client_id, body.link_base)?;
     let member = db
-        .run(move |conn| app::invite(conn, &state, &ctx, &principal, &slug, &body.institution))
+        .run(move |conn| {
+            app::invite(
+                conn,
+                &state,
+                &ctx,
+                &principal,
+                &slug,
+                &body.institution,
+                link.as_ref(),
+            )
+        })
         .await?;
     Ok(HttpResponse::Created().json(member))
 }
@@ -351,6 +372,7 @@ async fn member_transition(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "active"}))]
 pub struct PartnershipMemberPatch {
     /// `active` (accept) or `declined` by the institution's owners; `left` by
     /// them; `removed` by coordinators.
@@ -489,6 +511,7 @@ pub async fn coordinators(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "0193a5c2-7f10-7000-8000-000000000a11"}))]
 pub struct NewCoordinator {
     #[schema(format = "uuid")]
     pub user_id: String,
@@ -574,6 +597,7 @@ pub async fn shared(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"resource_id": "0193a5c2-7f10-7000-8000-000000000a13"}))]
 pub struct NewSharedResource {
     #[schema(format = "uuid")]
     pub resource_id: String,

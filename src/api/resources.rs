@@ -693,6 +693,7 @@ kind_endpoints!(
 /// A dataset file as listed: never its URL (links are handed out, checked,
 /// by `GET …/files/{file_id}/link`).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"created_at": "2026-12-08T09:30:00Z", "id": "0193a5c2-7f10-7000-8000-000000000a0b", "media_type": "application/gzip", "name": "part-1.tar.gz", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size_bytes": 52428800}))]
 pub struct DatasetFile {
     #[schema(format = "uuid")]
     pub id: String,

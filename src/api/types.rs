@@ -53,12 +53,14 @@ impl From<&UserRow> for User {
 
 /// A plain acknowledgement.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"message": "If the address can receive email, a link is on its way."}))]
 pub struct Accepted {
     pub message: String,
 }
 
 /// A personal API token (the secret only in the creation answer).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"created_at": "2026-12-08T09:30:00Z", "expires_at": "2027-06-30T00:00:00Z", "id": "0193a5c2-7f10-7000-8000-000000000a04", "name": "lab sync script", "scopes": ["read"], "token": "kj_vK3p_example-secret"}))]
 pub struct ApiToken {
     pub id: String,
     pub name: String,

@@ -86,6 +86,7 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"active": false}))]
 pub struct UserPatch {
     pub role: Option<Role>,
     /// `false` deactivates the account (its sessions end), `true` restores it.

@@ -920,6 +920,9 @@ pub struct ProfileUpdate {
     pub address: Option<AddressChange>,
     /// Required (checked by the caller's parsing) with a new address.
     pub current_password: Option<String>,
+    /// The client app whose link base the verification email uses (400 if
+    /// unknown, whether or not the address changes).
+    pub link: Option<LinkChoice>,
 }
 
 /// Updates the signed-in person's profile. A new address needs a session
@@ -931,8 +934,10 @@ pub async fn update_profile(
     state: &Arc<AppState>,
     principal: &Principal,
     ip: IpAddr,
-    update: ProfileUpdate,
+    mut update: ProfileUpdate,
 ) -> Result<UserRow, ApiError> {
+    // About the request, not the account: checked before anything else.
+    let link_base = clients::link_base(db, update.link.take()).await?;
     let new_email = match &update.address {
         Some(AddressChange::To(email)) => Some(email.clone()),
         _ => None,
@@ -984,7 +989,7 @@ pub async fn update_profile(
             }
             let user = accounts::user_by_id(conn, &before.id)?.ok_or_else(vanished)?;
             if let Some(email) = &new_email {
-                send_verification(conn, &state, &user, email.as_str(), None)?;
+                send_verification(conn, &state, &user, email.as_str(), link_base.as_deref())?;
             }
             let changed = changed_fields(&before, &user);
             if !changed.is_empty() {

@@ -30,6 +30,10 @@ pub struct Notice {
     pub to: UserRow,
     pub kind: Kind,
     pub data: Value,
+    /// A client app's registered link base for the email's links (the
+    /// request that caused it named the app); `None`: the platform's
+    /// frontend URL.
+    pub link_base: Option<String>,
 }
 
 impl Notice {
@@ -38,6 +42,7 @@ impl Notice {
             to: to.clone(),
             kind,
             data,
+            link_base: None,
         }
     }
 }
@@ -117,7 +122,7 @@ pub fn record_notifying(
         payload: &payload,
     };
     for notice in notices {
-        notify(conn, state, &notice.to, notice.kind, notice.data, &cause)?;
+        notify(conn, state, &notice, &cause)?;
     }
     record(conn, ctx, subject_id, institutions, event)?;
     Ok(())

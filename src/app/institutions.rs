@@ -165,6 +165,7 @@ pub struct InstitutionPatch {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"display_name": "Amina Wanjiru", "email": "amina@example.org", "joined_at": "2026-12-08T09:30:00Z", "role": "member", "user_id": "0193a5c2-7f10-7000-8000-000000000a10"}))]
 pub struct Member {
     pub user_id: String,
     pub email: String,
@@ -196,11 +197,13 @@ pub struct MemberPage {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "member"}))]
 pub struct MemberPatch {
     pub role: InstitutionRole,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"created_at": "2026-12-08T09:30:00Z", "email": "amina@example.org", "expires_at": "2026-12-15T09:30:00Z", "id": "0193a5c2-7f10-7000-8000-000000000a0e", "institution": "makerere-ai-lab", "role": "member"}))]
 pub struct Invitation {
     pub id: String,
     /// The institution's slug.
@@ -226,6 +229,7 @@ impl Invitation {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "amina@example.org", "role": "member"}))]
 pub struct NewInvitation {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
@@ -242,6 +246,7 @@ pub struct NewInvitation {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "vK3p_example-token"}))]
 pub struct AcceptInvitation {
     /// The token from the emailed link.
     pub token: String,
@@ -249,6 +254,7 @@ pub struct AcceptInvitation {
 
 /// What accepting an invitation made you.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"institution": "makerere-ai-lab", "role": "member"}))]
 pub struct Membership {
     /// The institution's slug.
     pub institution: String,

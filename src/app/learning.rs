@@ -51,6 +51,7 @@ pub use crate::domain::learning::EnrollmentStatus;
 
 /// One module of a course.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"content": "Markdown lesson text.", "content_url": "https://cdn.example.org/ml-sw/02.mp4", "course_id": "0193a5c2-7f10-7000-8000-000000000a08", "created_at": "2026-12-08T09:30:00Z", "download_bytes": 10485760, "duration_minutes": 45, "id": "0193a5c2-7f10-7000-8000-000000000a09", "position": 2, "required": true, "title": "Tokenising Kiswahili text", "updated_at": "2026-12-08T09:30:00Z"}))]
 pub struct CourseModule {
     #[schema(format = "uuid")]
     pub id: String,
@@ -91,6 +92,7 @@ impl From<&ModuleRow> for CourseModule {
 
 /// Where a learner stands in a course.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"completed_modules": ["0193a5c2-7f10-7000-8000-000000000b01"], "course_id": "0193a5c2-7f10-7000-8000-000000000a0d", "enrolled_at": "2026-12-08T09:30:00Z", "progress": 50, "remaining_download_bytes": 10485760, "status": "active"}))]
 pub struct Enrollment {
     #[schema(format = "uuid")]
     pub course_id: String,
@@ -118,6 +120,7 @@ pub struct MyEnrollment {
 
 /// A learner of a course (for its institution's owners and editors).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"user_id": "0193a5c2-7f10-7000-8000-000000000a05", "display_name": "Amina Wanjiru", "status": "active", "progress": 50, "enrolled_at": "2026-11-02T08:00:00Z"}))]
 pub struct Learner {
     #[schema(format = "uuid")]
     pub user_id: String,
@@ -138,6 +141,7 @@ pub struct MonthCount {
 
 /// A course's learning, in aggregate: no personal data.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"active": 12, "completed": 30, "completions_per_month": [{"completions": 7, "month": "2026-11"}], "course_id": "0193a5c2-7f10-7000-8000-000000000a0a", "enrolled": 45, "median_progress": 60, "withdrawn": 3}))]
 pub struct CourseStats {
     #[schema(format = "uuid")]
     pub course_id: String,
@@ -154,6 +158,7 @@ pub struct CourseStats {
 
 /// A verified completion.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"completed_at": "2026-12-08T09:30:00Z", "completion_id": "0193a5c2-7f10-7000-8000-000000000a05", "course_id": "0193a5c2-7f10-7000-8000-000000000a06", "course_title": "Machine learning in Kiswahili", "institution": "makerere-ai-lab", "learner": "Amina Wanjiru"}))]
 pub struct Completion {
     pub completion_id: String,
     #[schema(format = "uuid")]

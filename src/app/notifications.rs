@@ -18,8 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use crate::app::events;
-use crate::db::accounts::UserRow;
+use crate::app::events::{self, Notice};
 use crate::db::audit::Context;
 use crate::db::notifications::{self as store, NotificationRow};
 use crate::db::{Db, DbConnection, now, write_transaction};
@@ -329,15 +328,14 @@ pub struct Cause<'a> {
 pub fn notify(
     conn: &mut DbConnection,
     state: &AppState,
-    user: &UserRow,
-    kind: Kind,
-    data: serde_json::Value,
+    notice: &Notice,
     cause: &Cause<'_>,
 ) -> Result<(), ApiError> {
+    let (user, kind, data) = (&notice.to, notice.kind, &notice.data);
     let rendered = state
         .outbox
         .templates()
-        .render(kind.template(), &data)
+        .render(kind.template(), data)
         .map_err(ApiError::internal)?;
     let body = rendered
         .text
@@ -346,7 +344,7 @@ pub fn notify(
         .take_while(|l| !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let app_data = kind.app_data(cause.subject_id, &data, cause.payload);
+    let app_data = kind.app_data(cause.subject_id, data, cause.payload);
     store::insert(
         conn,
         &NotificationRow {
@@ -370,7 +368,9 @@ pub fn notify(
     if essential || store::wants_email(conn, &user.id, kind.name())? {
         state.outbox.enqueue(
             conn,
-            Email::new(user.email.clone(), kind.template(), data).for_user(&user.id),
+            Email::new(user.email.clone(), kind.template(), data.clone())
+                .for_user(&user.id)
+                .with_link_base(notice.link_base.clone()),
         )?;
     }
     Ok(())

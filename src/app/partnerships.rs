@@ -62,6 +62,7 @@ impl From<&Member> for PartnershipMember {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"display_name": "Amina Wanjiru", "user_id": "0193a5c2-7f10-7000-8000-000000000a07"}))]
 pub struct Coordinator {
     #[schema(format = "uuid")]
     pub user_id: String,
@@ -97,6 +98,7 @@ pub struct Partnership {
 
 /// A resource shared into a partnership.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a5c2-7f10-7000-8000-000000000a17", "institution": "ghana-nlp", "kind": "course", "shared_at": "2026-12-08T09:30:00Z", "title": "Twi speech corpus", "visibility": "public"}))]
 pub struct SharedResource {
     #[schema(format = "uuid")]
     pub id: String,
@@ -125,6 +127,7 @@ impl SharedResource {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"agreement_url": "https://example.org/agreements/nlp.pdf", "description": "Markdown text.", "ends_on": "2028-02-29", "goals": "Shared Swahili and Twi corpora.", "public": true, "slug": "ew-african-nlp", "starts_on": "2026-03-01", "title": "East–West African NLP"}))]
 pub struct NewPartnership {
     #[schema(
         min_length = 3,
@@ -154,6 +157,7 @@ pub struct NewPartnership {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"ends_on": "2028-12-31", "title": "Swahili speech corpus"}))]
 pub struct PartnershipPatch {
     #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
@@ -382,11 +386,7 @@ fn notices(
         if let Some(user) = user_by_id(conn, id)?.filter(|u| u.deactivated_at.is_none()) {
             let mut d = data.clone();
             d["display_name"] = json!(user.display_name);
-            out.push(Notice {
-                to: user,
-                kind,
-                data: d,
-            });
+            out.push(Notice::new(&user, kind, d));
         }
     }
     Ok(out)
@@ -805,7 +805,8 @@ pub fn members(
 }
 
 /// Invites a verified institution (coordinators), again if it declined,
-/// left or was removed; its owners are told.
+/// left or was removed; its owners are told (their emails link under
+/// `link`'s client app base when given: 400 if it is unknown).
 pub fn invite(
     conn: &mut DbConnection,
     state: &AppState,
@@ -813,9 +814,13 @@ pub fn invite(
     principal: &Principal,
     slug: &str,
     institution: &str,
+    link: Option<&crate::domain::client::LinkChoice>,
 ) -> Result<PartnershipMember, ApiError> {
     write_transaction(conn, |conn| {
         let l = load_to_manage(conn, slug, principal)?;
+        let link_base = link
+            .map(|choice| crate::app::clients::resolve_link(conn, choice))
+            .transpose()?;
         let inst = institutions_store::by_slug(conn, institution.trim())?
             .filter(|i| i.verified || principal.is_admin() || l.viewer.role_in(&i.id).is_some())
             .ok_or_else(|| {
@@ -857,13 +862,16 @@ pub fn invite(
                 updated_at: now,
             },
         )?;
-        let told = tell_owners(
+        let mut told = tell_owners(
             conn,
             std::slice::from_ref(&inst.id),
             Kind::PartnershipInvitation,
             &json!({"inviter": principal.user.display_name, "institution": inst.name,
                     "partnership": l.row.title, "slug": l.row.slug}),
         )?;
+        for notice in &mut told {
+            notice.link_base.clone_from(&link_base);
+        }
         let member = load(conn, slug, Some(principal))?
             .member(&inst.slug)
             .map(PartnershipMember::from)

@@ -1319,6 +1319,7 @@ fn change_status(
 // The body of `POST /datasets/{id}/files`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"media_type": "application/gzip", "name": "part-1.tar.gz", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "size_bytes": 52428800, "url": "https://files.example.org/corpus/part-1.tar.gz"}))]
 pub struct NewDatasetFile {
     #[schema(min_length = 1, max_length = 255)]
     pub name: String,

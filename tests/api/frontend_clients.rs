@@ -17,11 +17,11 @@ use crate::helpers::{Backend, PASSWORD, TestApp, problem, spawn_app_with};
 
 const CLIENTS: &str = "/api/v1/admin/clients";
 /// The platform's frontend URL in these tests (the default links).
-const DEFAULT_BASE: &str = "https://platform.example.org";
+pub(crate) const DEFAULT_BASE: &str = "https://platform.example.org";
 
 /// Emails stay in the outbox (no worker), so their rendered bodies can be
 /// read; password hashing is cheap and rate limits generous.
-async fn start(backend: Backend) -> TestApp {
+pub(crate) async fn start(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {
         s.mail.worker = false;
         s.platform.frontend_url = DEFAULT_BASE.into();
@@ -36,7 +36,7 @@ async fn start(backend: Backend) -> TestApp {
     .expect("app")
 }
 
-fn web_app() -> Value {
+pub(crate) fn web_app() -> Value {
     json!({
         "name": "Jifunze web",
         "allowed_link_bases": ["https://jifunze.example.ke/app/", "https://beta.jifunze.example.ke"],
@@ -45,12 +45,12 @@ fn web_app() -> Value {
     })
 }
 
-async fn register_client(app: &TestApp, admin: &str, body: Value) -> Value {
+pub(crate) async fn register_client(app: &TestApp, admin: &str, body: Value) -> Value {
     body_of(app.post_json(CLIENTS, body, Some(admin)).await, 201).await
 }
 
 /// The text and HTML of the newest `template` email to `to` (queued: no worker).
-async fn bodies(app: &TestApp, to: &str, template: &str) -> (String, String) {
+pub(crate) async fn bodies(app: &TestApp, to: &str, template: &str) -> (String, String) {
     use diesel::prelude::*;
     use kujenga::db::schema::outbox_emails as oe;
     let (to, template) = (to.to_string(), template.to_string());
@@ -68,7 +68,7 @@ async fn bodies(app: &TestApp, to: &str, template: &str) -> (String, String) {
 }
 
 /// Every email in the outbox.
-async fn outbox_size(app: &TestApp) -> i64 {
+pub(crate) async fn outbox_size(app: &TestApp) -> i64 {
     use diesel::prelude::*;
     use kujenga::db::schema::outbox_emails as oe;
     app.db
@@ -79,7 +79,7 @@ async fn outbox_size(app: &TestApp) -> i64 {
 
 /// Both parts of the newest `template` email to `to` link to `base + path`
 /// and nowhere under the platform's default URL.
-async fn links_to(app: &TestApp, to: &str, template: &str, link: &str) {
+pub(crate) async fn links_to(app: &TestApp, to: &str, template: &str, link: &str) {
     let (text, html) = bodies(app, to, template).await;
     for part in [&text, &html] {
         assert!(

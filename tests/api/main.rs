@@ -28,6 +28,7 @@ mod frontend_duration;
 mod frontend_errors;
 mod frontend_etags;
 mod frontend_include;
+mod frontend_links;
 mod frontend_me;
 mod frontend_notifications;
 mod frontend_params;
