@@ -236,6 +236,12 @@ pub async fn public_cache(
         Err(guard) => guard,
     };
     let res = next.call(req).await?;
+    if res.status() == StatusCode::NOT_MODIFIED {
+        // The caller's If-None-Match matched: says nothing about whether a
+        // whole answer would be kept. The next request renders it.
+        drop(guard);
+        return Ok(res.map_into_boxed_body());
+    }
     if res.status() != StatusCode::OK || !public(res.headers()) {
         let _ = guard.insert(Entry::Pass);
         return Ok(res.map_into_boxed_body());

@@ -252,6 +252,61 @@ api_test!(if_none_match_is_answered_from_the_cache, |backend| {
     assert_ne!(res.headers()[ETAG].to_str().unwrap(), tag);
 });
 
+api_test!(
+    a_revalidation_first_does_not_keep_the_answer_out,
+    |backend| {
+        let w = world(start(backend).await).await;
+        let id = published(
+            &w.app,
+            &w.owner.access,
+            DATASETS,
+            "delta-lab",
+            "Kafue",
+            json!({}),
+        )
+        .await;
+        let path = format!("/api/v1/datasets/{id}");
+        let tag = w.app.get(&path).await.headers()[ETAG]
+            .to_str()
+            .unwrap()
+            .to_string();
+        // A write: the cache starts again; the first request is a revalidation
+        // of a stale tag (200), then one with the current tag (304).
+        let res = call(
+            &w.app,
+            Method::PATCH,
+            &path,
+            Some(&w.owner.access),
+            Some(json!({"summary": "Other words."})),
+        )
+        .await;
+        body_of(res, 200).await;
+        let conditional = |tag: String| {
+            let app = &w.app;
+            let path = path.clone();
+            async move {
+                app.client
+                    .get(app.url(&path))
+                    .header(IF_NONE_MATCH, tag)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let fresh = conditional(tag).await;
+        assert_eq!(fresh.status(), 200);
+        let current = fresh.headers()[ETAG].to_str().unwrap().to_string();
+        assert_eq!(conditional(current.clone()).await.status(), 304);
+        // Plain reads still get the whole, current answer.
+        for _ in 0..3 {
+            let res = w.app.get(&path).await;
+            assert_eq!(res.headers()[ETAG].to_str().unwrap(), current);
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["summary"], "Other words.");
+        }
+    }
+);
+
 api_test!(signed_in_reads_never_get_the_anonymous_answer, |backend| {
     let w = world(start(backend).await).await;
     let open = published(
