@@ -65,6 +65,16 @@ async fn anonymous_views(app: &TestApp, id: &str, word: &str) -> [Value; 4] {
     out.try_into().unwrap()
 }
 
+/// `GET path`, anonymous, with `If-None-Match: tag`.
+async fn revalidate(app: &TestApp, path: &str, tag: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(IF_NONE_MATCH, tag)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn has(page: &Value, id: &str) -> bool {
     ids_of(page).iter().any(|i| i == id)
 }
@@ -202,27 +212,13 @@ api_test!(if_none_match_is_answered_from_the_cache, |backend| {
         assert_eq!(first.headers()[CACHE_CONTROL], "public, no-cache");
         let again = w.app.get(&path).await;
         assert_eq!(again.headers()[ETAG].to_str().unwrap(), tag, "{path}");
-        let revalidated = w
-            .app
-            .client
-            .get(w.app.url(&path))
-            .header(IF_NONE_MATCH, &tag)
-            .send()
-            .await
-            .unwrap();
+        let revalidated = revalidate(&w.app, &path, &tag).await;
         assert_eq!(revalidated.status(), 304, "{path}");
         assert_eq!(revalidated.headers()[ETAG].to_str().unwrap(), tag);
         assert_eq!(revalidated.headers()[CACHE_CONTROL], "public, no-cache");
         assert!(revalidated.bytes().await.unwrap().is_empty());
         // Another tag: the whole answer.
-        let other = w
-            .app
-            .client
-            .get(w.app.url(&path))
-            .header(IF_NONE_MATCH, "\"nope\"")
-            .send()
-            .await
-            .unwrap();
+        let other = revalidate(&w.app, &path, "\"nope\"").await;
         assert_eq!(other.status(), 200, "{path}");
     }
     // After a change the old tag no longer matches.
@@ -240,14 +236,7 @@ api_test!(if_none_match_is_answered_from_the_cache, |backend| {
     )
     .await;
     body_of(res, 200).await;
-    let res = w
-        .app
-        .client
-        .get(w.app.url(&path))
-        .header(IF_NONE_MATCH, &tag)
-        .send()
-        .await
-        .unwrap();
+    let res = revalidate(&w.app, &path, &tag).await;
     assert_eq!(res.status(), 200);
     assert_ne!(res.headers()[ETAG].to_str().unwrap(), tag);
 });
@@ -281,22 +270,10 @@ api_test!(
         )
         .await;
         body_of(res, 200).await;
-        let conditional = |tag: String| {
-            let app = &w.app;
-            let path = path.clone();
-            async move {
-                app.client
-                    .get(app.url(&path))
-                    .header(IF_NONE_MATCH, tag)
-                    .send()
-                    .await
-                    .unwrap()
-            }
-        };
-        let fresh = conditional(tag).await;
+        let fresh = revalidate(&w.app, &path, &tag).await;
         assert_eq!(fresh.status(), 200);
         let current = fresh.headers()[ETAG].to_str().unwrap().to_string();
-        assert_eq!(conditional(current.clone()).await.status(), 304);
+        assert_eq!(revalidate(&w.app, &path, &current).await.status(), 304);
         // Plain reads still get the whole, current answer.
         for _ in 0..3 {
             let res = w.app.get(&path).await;
