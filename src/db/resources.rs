@@ -759,7 +759,9 @@ pub fn list(
 ) -> QueryResult<Vec<(Loaded, i64)>> {
     let backend = conn.backend();
     let score = || match (&f.text, sort) {
-        (Some(q), Sort::Relevance) => super::search::score::<Source>(backend, q),
+        (Some(q), Sort::Relevance) => {
+            super::search::score::<Source>(backend, q, super::search::Fields::All)
+        }
         // Not a bare `0`: in ORDER BY that names a column; and PostgreSQL
         // reads a bare literal as a 4-byte integer.
         _ => Box::new(diesel::dsl::sql::<BigInt>("CAST(0 AS BIGINT)")),
@@ -1009,7 +1011,7 @@ pub fn suggest_titles(
     for c in super::search::conditions::<Source>(backend, query, super::search::Fields::Heading) {
         q = q.filter(c);
     }
-    q.order(super::search::score::<Source>(backend, query).desc())
+    q.order(super::search::score::<Source>(backend, query, super::search::Fields::Heading).desc())
         .then_order_by(rs::listed_at.desc())
         .then_order_by(rs::id.desc())
         .load(conn)

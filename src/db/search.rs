@@ -26,9 +26,15 @@ pub type Condition<QS> = Box<dyn BoxableExpression<QS, MultiBackend, SqlType = B
 pub enum Fields {
     /// All four.
     All,
-    /// Title and tags (type-ahead).
+    /// Title and tags (type-ahead), among the [`HEADING_CANDIDATES`] most
+    /// recently indexed resources that match: a type-ahead of two letters
+    /// matches a good part of the catalogue, and ranking all of it for ten
+    /// lines would cost a search's time at every key press.
     Heading,
 }
+
+/// How many matching resources a type-ahead ranks at most (the newest).
+pub const HEADING_CANDIDATES: i64 = 500;
 
 /// The conditions `resources.id` must meet for `query`: every clause of
 /// `all` found, none of `none`.
@@ -44,11 +50,15 @@ pub fn conditions<QS: 'static>(
                 Fields::All => m,
                 Fields::Heading => format!("{{title tags}} : ({m})"),
             };
+            let newest = match fields {
+                Fields::All => "",
+                Fields::Heading => " ORDER BY resource_fts.rowid DESC LIMIT ",
+            };
             if let Some(m) = query.fts5_all() {
-                out.push(fts5_ids("resources.id IN", scope(m)));
+                out.push(fts5_ids("resources.id IN", scope(m), newest));
             }
             if let Some(m) = query.fts5_none() {
-                out.push(fts5_ids("resources.id NOT IN", scope(m)));
+                out.push(fts5_ids("resources.id NOT IN", scope(m), ""));
             }
         }
         Backend::Postgres => {
@@ -67,7 +77,19 @@ pub fn conditions<QS: 'static>(
                     .iter()
                     .map(|p| format!(" AND strpos({text}, {}) > 0", literal(p)))
                     .collect();
-                out.push(tsquery_ids("resources.id IN", column, q, &order));
+                let newest = match fields {
+                    Fields::All => String::new(),
+                    // Ids are UUIDv7: the newest first.
+                    Fields::Heading => {
+                        format!(" ORDER BY resource_id DESC LIMIT {HEADING_CANDIDATES}")
+                    }
+                };
+                out.push(tsquery_ids(
+                    "resources.id IN",
+                    column,
+                    q,
+                    &format!("{order}{newest}"),
+                ));
             }
             for clause in &query.none {
                 let one = Query {
@@ -89,14 +111,21 @@ pub fn conditions<QS: 'static>(
     out
 }
 
-fn fts5_ids<QS: 'static>(op: &str, matching: String) -> Condition<QS> {
+/// `op` the resources matching `matching`; `newest`, when not empty, is
+/// an `ORDER BY … LIMIT ` that keeps the [`HEADING_CANDIDATES`] newest.
+fn fts5_ids<QS: 'static>(op: &str, matching: String, newest: &str) -> Condition<QS> {
+    let end = if newest.is_empty() {
+        ")".to_string()
+    } else {
+        format!("{newest}{HEADING_CANDIDATES})")
+    };
     Box::new(
         sql::<Bool>(&format!(
             "{op} (SELECT s.resource_id FROM resource_fts JOIN resource_search s \
          ON s.key = resource_fts.rowid WHERE resource_fts MATCH "
         ))
         .bind::<Text, _>(matching)
-        .sql(")"),
+        .sql(&end),
     )
 }
 
@@ -119,24 +148,45 @@ fn literal(s: &str) -> String {
 }
 
 /// The score of `resources.id` for `query` as an SQL expression: the same
-/// sum as [`Indexed::score`] (the field weights of every clause found).
-pub fn score_sql(backend: Backend, query: &Query) -> String {
+/// as [`Indexed::score`] (for each clause, the weight of the most important
+/// field it is found in) for the resources the query matches, which are
+/// the only ones it is asked of. A clause that a match has in none of the
+/// title, tags and summary is in its body: the body, the one long field,
+/// is never read. With [`Fields::Heading`] (type-ahead) only title and
+/// tags count, each (8 + 4 for a clause in both).
+pub fn score_sql(backend: Backend, query: &Query, fields: Fields) -> String {
     let find = match backend {
         Backend::Sqlite => "instr",
         Backend::Postgres => "strpos",
     };
+    let (weighed, rest): (&[(&str, i64)], i64) = match fields {
+        Fields::All => (
+            &[
+                ("title", WEIGHT_TITLE),
+                ("tags", WEIGHT_TAGS),
+                ("summary", WEIGHT_SUMMARY),
+            ],
+            WEIGHT_BODY,
+        ),
+        Fields::Heading => (&[("title", WEIGHT_TITLE), ("tags", WEIGHT_TAGS)], 0),
+    };
     let mut terms = Vec::new();
     for clause in &query.all {
         let needle = literal(&clause.needle());
-        for (field, weight) in [
-            ("title", WEIGHT_TITLE),
-            ("tags", WEIGHT_TAGS),
-            ("summary", WEIGHT_SUMMARY),
-            ("body", WEIGHT_BODY),
-        ] {
-            terms.push(format!(
-                "CASE WHEN {find}(s.{field}, {needle}) > 0 THEN {weight} ELSE 0 END"
-            ));
+        let when = |field: &str, weight: i64| {
+            format!("WHEN {find}(s.{field}, {needle}) > 0 THEN {weight} ")
+        };
+        match fields {
+            Fields::All => {
+                let whens: String = weighed.iter().map(|(f, w)| when(f, *w)).collect();
+                terms.push(format!("CASE {whens}ELSE {rest} END"));
+            }
+            // Both short fields: a title with the tag too ranks first.
+            Fields::Heading => {
+                for (f, w) in weighed {
+                    terms.push(format!("CASE {}ELSE 0 END", when(f, *w)));
+                }
+            }
         }
     }
     if terms.is_empty() {
@@ -153,8 +203,9 @@ pub fn score_sql(backend: Backend, query: &Query) -> String {
 pub fn score<QS: 'static>(
     backend: Backend,
     query: &Query,
+    fields: Fields,
 ) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = BigInt>> {
-    Box::new(sql::<BigInt>(&score_sql(backend, query)))
+    Box::new(sql::<BigInt>(&score_sql(backend, query, fields)))
 }
 
 // ----- writing the index ----------------------------------------------------------
@@ -270,15 +321,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_score_sql_names_each_clause_once_per_field() {
+    fn the_score_sql_reads_title_tags_and_summary_only() {
         let q = Query::parse("quechua \"speech corpus\"").unwrap();
-        let s = score_sql(Backend::Sqlite, &q);
-        assert_eq!(s.matches("instr(").count(), 8);
+        let s = score_sql(Backend::Sqlite, &q, Fields::All);
+        // Title, tags and summary per clause; never the body.
+        assert_eq!(s.matches("instr(").count(), 6);
+        assert!(!s.contains("s.body"));
         assert!(s.contains("' speech corpus '"));
         assert_eq!(
-            score_sql(Backend::Sqlite, &Query::default()),
+            score_sql(Backend::Sqlite, &Query::default(), Fields::All),
             "CAST(0 AS BIGINT)"
         );
-        assert!(score_sql(Backend::Postgres, &q).contains("strpos(s.title"));
+        assert!(score_sql(Backend::Postgres, &q, Fields::All).contains("strpos(s.title"));
+        let heading = score_sql(Backend::Sqlite, &q, Fields::Heading);
+        assert_eq!(heading.matches("instr(").count(), 4);
+        assert!(!heading.contains("s.summary"));
     }
 }

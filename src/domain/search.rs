@@ -388,11 +388,12 @@ impl Indexed {
     }
 
     /// The score of a document for `query`: for each clause that must
-    /// match, the weights of the fields it is found in. It depends on the
-    /// document and the query only (not on the rest of the catalogue), so
-    /// a page cursor over `(score, …)` stays valid while others write.
-    /// The database computes the same sum (`db::search`); this is its
-    /// reference.
+    /// match, the weight of the most important field it is found in (0
+    /// where it is in none). It depends on the document and the query only
+    /// (not on the rest of the catalogue), so a page cursor over
+    /// `(score, …)` stays valid while others write. The database computes
+    /// the same sum for the documents the query matches (`db::search`);
+    /// this is its reference.
     pub fn score(&self, query: &Query) -> i64 {
         query
             .all
@@ -405,9 +406,8 @@ impl Indexed {
                     (&self.body, WEIGHT_BODY),
                 ]
                 .iter()
-                .filter(|(text, _)| c.found_in(text))
-                .map(|(_, w)| w)
-                .sum::<i64>()
+                .find(|(text, _)| c.found_in(text))
+                .map_or(0, |(_, w)| *w)
             })
             .sum()
     }
@@ -689,6 +689,12 @@ mod tests {
         assert_eq!(title.score(&q), WEIGHT_TITLE);
         let phrase = Query::parse("\"speech quechua\"").unwrap();
         assert_eq!(title.score(&phrase), 0);
+        // The most important field counts, once per clause.
+        let everywhere = Indexed::new("Quechua", ["quechua"], "Quechua", ["Quechua"]);
+        assert_eq!(everywhere.score(&q), WEIGHT_TITLE);
+        assert_eq!(body.score(&q), WEIGHT_BODY);
+        let two = Query::parse("quechua speech").unwrap();
+        assert_eq!(title.score(&two), 2 * WEIGHT_TITLE);
     }
 
     #[test]
