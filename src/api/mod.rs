@@ -127,9 +127,77 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn openapi_json() -> String {
     let mut doc = serde_json::to_value(openapi()).unwrap_or_default();
     text_patterns(&mut doc);
+    sparse_representations(&mut doc);
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     text.push('\n');
     text
+}
+
+/// The kinds' representations as `fields=` trims them: for each of
+/// `Course`, `Dataset` and `ModelCard` a `…Fields` schema with the same
+/// properties of which only `id` and `kind` are required, offered beside
+/// the full one (`anyOf`) wherever `fields=` applies (single reads and the
+/// items of `ResourcePage`). Derived from the full schemas here, so the two never
+/// drift apart.
+fn sparse_representations(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    const KINDS: [&str; 3] = ["Course", "Dataset", "ModelCard"];
+    for kind in KINDS {
+        let Some(full) = doc.pointer(&format!("/components/schemas/{kind}")).cloned() else {
+            continue;
+        };
+        let mut sparse = full;
+        if let Some(map) = sparse.as_object_mut() {
+            map.insert("required".into(), json!(["id", "kind"]));
+            map.insert(
+                "description".into(),
+                Value::String(format!(
+                    "A `{kind}` trimmed by `fields=`: only the fields named, and `id` and `kind`."
+                )),
+            );
+            map.remove("example");
+        }
+        if let Some(schemas) = doc
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+        {
+            schemas.insert(format!("{kind}Fields"), sparse);
+        }
+    }
+    let either = |kind: &str| {
+        json!([
+            {"$ref": format!("#/components/schemas/{kind}")},
+            {"$ref": format!("#/components/schemas/{kind}Fields")}
+        ])
+    };
+    // A page's items (not `AnyResource` itself: what the commands answer is
+    // never trimmed).
+    if let Some(items) = doc.pointer_mut("/components/schemas/ResourcePage/properties/items/items")
+    {
+        let mut any = Vec::new();
+        for kind in KINDS {
+            if let Value::Array(two) = either(kind) {
+                any.extend(two);
+            }
+        }
+        *items = json!({"anyOf": any});
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, kind) in [
+        ("/api/v1/courses/{id}", "Course"),
+        ("/api/v1/datasets/{id}", "Dataset"),
+        ("/api/v1/model-cards/{id}", "ModelCard"),
+    ] {
+        let content = "/get/responses/200/content/application~1json/schema";
+        if let Some(schema) = paths
+            .get_mut(path)
+            .and_then(|item| item.pointer_mut(content))
+        {
+            *schema = json!({"anyOf": either(kind)});
+        }
+    }
 }
 
 /// States `http::text`'s rule in the document: every string a client sends

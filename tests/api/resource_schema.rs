@@ -38,6 +38,18 @@ fn documented(spec: &Value, method: &str, path: &str, status: u16) -> Validator 
         .expect("a valid schema")
 }
 
+/// The validator of one component schema (`Course`, `CourseFields`, …).
+fn component(spec: &Value, name: &str) -> Validator {
+    let root = json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": spec["components"].clone(),
+    });
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("a valid schema")
+}
+
 fn violations(v: &Validator, body: &Value) -> Vec<String> {
     v.iter_errors(body)
         .map(|e| format!("{}: {e}", e.instance_path()))
@@ -260,7 +272,9 @@ api_test!(every_kind_is_served_as_documented, |backend| {
 
     // The check bites: a field the schema does not list, a required one
     // missing (core or the kind's own), or one kind read as another.
-    let course_schema = documented(&spec, "get", "/api/v1/courses/{id}", 200);
+    // A single read is documented as the full representation or, with
+    // `fields=`, a trimmed one (`CourseFields`): the full one must bite.
+    let course_schema = component(&spec, "Course");
     let (_, course) = served
         .iter()
         .find(|(k, _)| *k == "courses")
@@ -289,6 +303,50 @@ api_test!(every_kind_is_served_as_documented, |backend| {
         !violations(&course_schema, &dataset).is_empty(),
         "a dataset passes as a course"
     );
+
+    // Trimmed by `fields=`: what the server answers conforms to what the
+    // document says of single reads and of pages, and the trimmed schemas
+    // still bite (id and kind required, no unlisted field).
+    for (kind, id) in &ids {
+        let path = format!("/api/v1/{kind}/{id}?fields=title,tags");
+        let (status, trimmed) = send(&app, token, get.clone(), &path, None).await;
+        assert_eq!(status, 200, "{trimmed}");
+        let keys: Vec<&str> = trimmed
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(!keys.contains(&"summary"), "{trimmed}");
+        conforms(
+            &documented(&spec, "get", &format!("/api/v1/{kind}/{{id}}"), 200),
+            &trimmed,
+            "a trimmed single read",
+        );
+        let (status, page) = send(
+            &app,
+            token,
+            get.clone(),
+            &format!("/api/v1/{kind}?fields=title"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        conforms(
+            &documented(&spec, "get", &format!("/api/v1/{kind}"), 200),
+            &page,
+            "a trimmed page",
+        );
+    }
+    let sparse = component(&spec, "CourseFields");
+    let trimmed = json!({"id": course["id"], "kind": "course", "title": course["title"]});
+    assert!(violations(&sparse, &trimmed).is_empty());
+    for bad in [
+        json!({"kind": "course", "title": "No id"}),
+        json!({"id": course["id"], "kind": "course", "surprise": true}),
+    ] {
+        assert!(!violations(&sparse, &bad).is_empty(), "{bad} passes");
+    }
 });
 
 /// Writes `value` into `column` of resource `id`, bypassing every rule.
