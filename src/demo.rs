@@ -1719,9 +1719,16 @@ pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
     // (the default 2 MiB reads and writes the same pages again for every
     // batch), and no sync per commit — a loader that dies is run again on a
     // fresh database; the server's connections keep their own settings.
-    if let DbConnection::Sqlite(_) = conn {
+    // On PostgreSQL, likewise, no wait for the WAL flush at each commit
+    // (this session only; a crash loses the last batches, never consistency).
+    {
         use diesel::connection::SimpleConnection;
-        conn.batch_execute("PRAGMA cache_size = -131072; PRAGMA synchronous = OFF;")?;
+        match conn {
+            DbConnection::Sqlite(_) => {
+                conn.batch_execute("PRAGMA cache_size = -131072; PRAGMA synchronous = OFF;")?
+            }
+            DbConnection::Postgres(_) => conn.batch_execute("SET synchronous_commit = off")?,
+        }
     }
     // Institutions: the first transaction, after checking none is there yet.
     let mut owners = Vec::with_capacity(opts.institutions);
