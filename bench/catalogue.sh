@@ -41,7 +41,8 @@ CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 MODES=${BENCH_MODES:-"cached uncached"}
 PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_bench}
 TARGET=${CARGO_TARGET_DIR:-target}
-BIN="$TARGET/release/kujenga"
+# KUJENGA_BENCH_BIN: a kujenga binary built already (nothing is built then).
+BIN=${KUJENGA_BENCH_BIN:-"$TARGET/release/kujenga"}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kujenga-catalogue.XXXXXX")
 # shellcheck source=bench/lib.sh
@@ -52,8 +53,10 @@ trap cleanup EXIT
 ensure_wrk
 
 # --- build -----------------------------------------------------------------
-say "building (release) ..."
-cargo build --release --bin kujenga >&2
+if [ -z "${KUJENGA_BENCH_BIN:-}" ]; then
+    say "building (release) ..."
+    cargo build --release --bin kujenga >&2
+fi
 
 # --- one backend -------------------------------------------------------------
 # measure_backend NAME DATA_DIR [DATABASE_URL]: seeds, serves, measures;

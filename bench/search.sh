@@ -12,7 +12,7 @@
 #   q with two words that match nothing, with facets
 #   facet filters without q (kind=dataset&language=en)
 #   100 ids (the CKAN package_list equivalent)
-#   type-ahead
+#   type-ahead (a prefix with few matches, and two letters that match ~15 %)
 # Every figure is a ratio to /healthz in the same run; the server's RSS after
 # the whole run is printed at the end. See bench/README.md.
 set -euo pipefail
@@ -26,5 +26,6 @@ export BENCH_EXTRA_PATHS=${BENCH_EXTRA_PATHS:-"\
 /api/v1/resources?limit=20&q=nosuchword+atall&$facets \
 /api/v1/resources?limit=20&kind=dataset&language=en \
 /api/v1/datasets?limit=100&fields=id \
-/api/v1/resources/suggest?q=quec"}
+/api/v1/resources/suggest?q=quec \
+/api/v1/resources/suggest?q=sp"}
 exec bash bench/catalogue.sh "$@"
