@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::domain::resource::ResourceKind;
 use crate::error::{ApiError, Problem};
 use crate::http::etag;
-use crate::standards::croissant;
+use crate::standards::{croissant, schema_org};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let get = crate::api::get;
@@ -112,4 +112,23 @@ pub async fn croissant_of(
         croissant::MEDIA_TYPE,
         body,
     ))
+}
+
+/// What a single read of a resource offers, JSON first (the default).
+pub const SHOW_OFFERS: &[&str] = &["application/json", schema_org::MEDIA_TYPE];
+
+/// `GET /{kind}/{id}` with `Accept: application/ld+json`: the schema.org
+/// document of the resource's public view (404 when anonymous readers
+/// cannot see it, whoever asks).
+pub async fn schema_org(
+    req: &HttpRequest,
+    db: &Db,
+    anonymous: bool,
+    kind: ResourceKind,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    let view = view(db, kind, id).await?;
+    let doc = schema_org::document(&view, &base_url(req));
+    let body = serde_json::to_vec_pretty(&doc).map_err(ApiError::internal)?;
+    Ok(respond_export(req, anonymous, schema_org::MEDIA_TYPE, body))
 }

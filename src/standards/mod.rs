@@ -3,3 +3,4 @@
 //! (`app::exports`) and the service's absolute base URL.
 
 pub mod croissant;
+pub mod schema_org;

@@ -384,3 +384,233 @@ api_test!(croissant_negotiates_and_revalidates, |backend| {
     .await;
     assert_eq!(res.status(), 304);
 });
+
+// ----- schema.org ------------------------------------------------------------------
+
+/// Creates `kind` from `body` as the owner, adds `modules` (courses) and
+/// publishes it; its id.
+async fn published(w: &World, collection: &str, body: Value, modules: &[&str]) -> String {
+    let created = body_of(
+        w.app
+            .post_json(
+                &format!("/api/v1/{collection}"),
+                body,
+                Some(&w.owner.access),
+            )
+            .await,
+        201,
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    for m in modules {
+        body_of(
+            w.app
+                .post_json(
+                    &format!("/api/v1/courses/{id}/modules"),
+                    json!({"title": m, "content": "Text.", "duration_minutes": 30}),
+                    Some(&w.owner.access),
+                )
+                .await,
+            201,
+        )
+        .await;
+    }
+    let path = format!("/api/v1/{collection}/{id}/publish");
+    body_of(
+        call(&w.app, Method::POST, &path, Some(&w.owner.access), None).await,
+        200,
+    )
+    .await;
+    id
+}
+
+fn card_body(title: &str, extra: Value) -> Value {
+    crate::helpers::json::with(
+        &json!({
+            "institution": INST, "title": title, "summary": "Kiswahili ASR.",
+            "license": "Apache-2.0", "languages": ["sw"], "tags": ["asr"],
+            "risk_tier": "minimal", "intended_uses": "Transcribing radio.",
+            "out_of_scope_uses": "Surveillance.",
+        }),
+        extra,
+    )
+}
+
+async fn ld(w: &World, path: &str, token: Option<&str>) -> reqwest::Response {
+    send(
+        &w.app,
+        Method::GET,
+        path,
+        token,
+        None,
+        &[("accept", "application/ld+json")],
+    )
+    .await
+}
+
+api_test!(schema_org_on_single_reads, |backend| {
+    let w = world(backend).await;
+    let base = w.app.address.clone();
+    let ds = w.dataset("Radio speech", full_dataset()).await;
+    let course = published(
+        &w,
+        "courses",
+        json!({"institution": INST, "title": "Intro to ASR", "summary": "Learn ASR.",
+               "license": "CC-BY-4.0", "languages": ["sw", "en"], "level": "beginner",
+               "delivery": "self_paced", "duration_hours": 4.5,
+               "prerequisites": "Some Python."}),
+        &["Sounds", "Models"],
+    )
+    .await;
+    let dataset_path = format!("/api/v1/datasets/{}", ds.id);
+    let card = published(
+        &w,
+        "model-cards",
+        card_body(
+            "Swahili ASR",
+            json!({"task": "automatic-speech-recognition",
+            "base_model": "openai/whisper-small",
+            "related": [{"relation": "trained_on", "resource_id": ds.id}]}),
+        ),
+        &[],
+    )
+    .await;
+
+    // Dataset.
+    let res = ld(&w, &dataset_path, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/ld+json");
+    let d: Value = res.json().await.unwrap();
+    assert_eq!(d["@context"], "https://schema.org");
+    assert_eq!(d["@type"], "Dataset");
+    assert_eq!(d["name"], "Radio speech");
+    assert_eq!(d["url"], format!("{base}{dataset_path}"));
+    assert_eq!(d["license"], "https://spdx.org/licenses/CC-BY-4.0.html");
+    assert_eq!(d["isAccessibleForFree"], false);
+    assert!(
+        d["conditionsOfAccess"]
+            .as_str()
+            .unwrap()
+            .contains("Restricted")
+    );
+    assert_eq!(d["creator"]["@type"], "Organization");
+    assert_eq!(d["creator"]["address"]["addressCountry"], "KE");
+    let dist = &d["distribution"][0];
+    assert_eq!(dist["@type"], "DataDownload");
+    assert_eq!(
+        dist["contentUrl"],
+        format!("{base}/api/v1/datasets/{}/files/{}/link", ds.id, ds.file)
+    );
+    assert_eq!(dist["encodingFormat"], "text/csv");
+    assert!(!d.to_string().contains(&ds.url), "{d}");
+
+    // Course.
+    let c: Value = body_of(
+        ld(&w, &format!("/api/v1/courses/{course}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(c["@type"], "Course");
+    assert_eq!(c["provider"]["name"], format!("Institution {INST}"));
+    assert_eq!(c["inLanguage"], json!(["sw", "en"]));
+    assert_eq!(c["educationalLevel"], "beginner");
+    assert_eq!(c["coursePrerequisites"], "Some Python.");
+    let instance = &c["hasCourseInstance"][0];
+    assert_eq!(instance["@type"], "CourseInstance");
+    assert_eq!(instance["courseMode"], "Online");
+    assert_eq!(instance["courseWorkload"], "PT4H30M");
+    assert_eq!(c["offers"][0]["category"], "Free");
+    assert_eq!(c["offers"][0]["price"], 0);
+    assert_eq!(c["syllabusSections"][1]["name"], "Models");
+
+    // Model card.
+    let m: Value = body_of(
+        ld(&w, &format!("/api/v1/model-cards/{card}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(m["@type"], json!(["SoftwareSourceCode", "CreativeWork"]));
+    assert_eq!(m["name"], "Swahili ASR");
+    assert_eq!(m["license"], "https://spdx.org/licenses/Apache-2.0.html");
+    assert_eq!(m["about"]["name"], "automatic-speech-recognition");
+    assert_eq!(m["isBasedOn"][0], "openai/whisper-small");
+    assert_eq!(m["isBasedOn"][1]["url"], format!("{base}{dataset_path}"));
+
+    // JSON stays the default; what nobody offers is a 406 naming the offers.
+    let plain: Value = body_of(
+        call(&w.app, Method::GET, &dataset_path, None, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(plain["kind"], "dataset");
+    let res = send(
+        &w.app,
+        Method::GET,
+        &dataset_path,
+        None,
+        None,
+        &[("accept", "text/html")],
+    )
+    .await;
+    let p = crate::helpers::problem(res, 406).await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("application/json") && detail.contains("application/ld+json"),
+        "{detail}"
+    );
+    // The public cache keeps the two representations apart.
+    let again: Value = body_of(ld(&w, &dataset_path, None).await, 200).await;
+    assert_eq!(again["@type"], "Dataset");
+    let plain_again: Value = body_of(
+        call(&w.app, Method::GET, &dataset_path, None, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(plain_again["kind"], "dataset");
+});
+
+api_test!(
+    schema_org_shows_only_what_anonymous_readers_see,
+    |backend| {
+        let w = world(backend).await;
+        let draft = draft_dataset(&w, "Draft", json!({})).await;
+        let members = w
+            .dataset("Members only", json!({"visibility": "registered"}))
+            .await;
+        let partners = w
+            .dataset("Partners only", json!({"visibility": "partnership"}))
+            .await;
+        for id in [draft, members.id, partners.id] {
+            let path = format!("/api/v1/datasets/{id}");
+            // The owner reads the JSON, but no export: exports are public views.
+            body_of(
+                call(&w.app, Method::GET, &path, Some(&w.owner.access), None).await,
+                200,
+            )
+            .await;
+            crate::helpers::problem(ld(&w, &path, Some(&w.owner.access)).await, 404).await;
+            crate::helpers::problem(ld(&w, &path, None).await, 404).await;
+        }
+        // An unverified institution's published resources are not public either.
+        let other = w.app.signup("owner@unverified.example.org").await;
+        crate::helpers::institutions::create(
+            &w.app,
+            &other.access,
+            crate::helpers::access::institution("tz-lab", "TZ"),
+        )
+        .await;
+        let created = body_of(
+            w.app
+                .post_json(
+                    "/api/v1/model-cards",
+                    card_body("Unverified", json!({"institution": "tz-lab"})),
+                    Some(&other.access),
+                )
+                .await,
+            201,
+        )
+        .await;
+        let path = format!("/api/v1/model-cards/{}", created["id"].as_str().unwrap());
+        crate::helpers::problem(ld(&w, &path, Some(&other.access)).await, 404).await;
+    }
+);
