@@ -3,4 +3,5 @@
 //! (`app::exports`) and the service's absolute base URL.
 
 pub mod croissant;
+pub mod hf_card;
 pub mod schema_org;

@@ -614,3 +614,418 @@ api_test!(
         crate::helpers::problem(ld(&w, &path, Some(&other.access)).await, 404).await;
     }
 );
+
+// ----- Hugging Face cards ------------------------------------------------------------
+
+/// Splits a README into its front matter (parsed) and its Markdown.
+fn split_readme(md: &str) -> (Value, String) {
+    let rest = md.strip_prefix("---\n").expect("front matter first");
+    let (yaml, body) = rest.split_once("\n---\n").expect("front matter closed");
+    (serde_norway::from_str(yaml).unwrap(), body.to_string())
+}
+
+/// Every field a model card has, set.
+fn full_card(dataset: &str) -> Value {
+    card_body(
+        "Swahili ASR",
+        json!({
+            "summary": "Speech recognition for Kiswahili radio.",
+            "description": "A fine-tuned Whisper.\n\n### How to use\n\nLoad it with `transformers`.",
+            "languages": ["sw", "en"],
+            "countries": ["KE", "TZ"],
+            "tags": ["asr", "kiswahili"],
+            "risk_tier": "high",
+            "model_type": "Transformer encoder-decoder",
+            "architecture": "Whisper small",
+            "base_model": "openai/whisper-small",
+            "task": "automatic-speech-recognition",
+            "intended_uses": "Transcribing radio.",
+            "out_of_scope_uses": "Surveillance.",
+            "factors": "Accent, gender, background noise.",
+            "metrics": "Word error rate.",
+            "training_data": "Radio speech (on the platform).",
+            "evaluation_data": "A held-out tenth.",
+            "ethical_considerations": "Speakers consented.",
+            "caveats": "Not for legal transcripts.",
+            "environmental_impact": "12 GPU hours.",
+            "related": [{"relation": "trained_on", "resource_id": dataset}],
+            "results": [
+                {"task": "automatic-speech-recognition", "dataset": "Radio speech", "dataset_id": dataset,
+                 "metric": "wer", "value": 0.21, "slice": "women"},
+                {"task": "automatic-speech-recognition", "dataset": "Radio speech", "dataset_id": dataset,
+                 "metric": "wer", "value": 0.19, "slice": "men"},
+                {"task": "automatic-speech-recognition", "metric": "cer", "value": 0.08},
+            ],
+        }),
+    )
+}
+
+/// The fields an import must give back unchanged.
+const KEPT: &[&str] = &[
+    "title",
+    "summary",
+    "description",
+    "license",
+    "languages",
+    "countries",
+    "tags",
+    "risk_tier",
+    "model_type",
+    "architecture",
+    "base_model",
+    "task",
+    "intended_uses",
+    "out_of_scope_uses",
+    "factors",
+    "metrics",
+    "training_data",
+    "evaluation_data",
+    "ethical_considerations",
+    "caveats",
+    "environmental_impact",
+    "results",
+    "related",
+];
+
+async fn import(w: &World, query: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    w.app
+        .client
+        .post(w.app.url(&format!("/api/v1/model-cards/import{query}")))
+        .bearer_auth(&w.owner.access)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn card_count(w: &World) -> usize {
+    let mut n = 0;
+    for status in ["draft", "published"] {
+        let path = format!("/api/v1/model-cards?limit=100&status={status}");
+        let page: Value = body_of(
+            call(&w.app, Method::GET, &path, Some(&w.owner.access), None).await,
+            200,
+        )
+        .await;
+        n += page["items"].as_array().unwrap().len();
+    }
+    n
+}
+
+api_test!(model_card_readme_round_trip, |backend| {
+    let w = world(backend).await;
+    let ds = w.dataset("Radio speech", json!({})).await;
+    let card = published(&w, "model-cards", full_card(&ds.id), &[]).await;
+    let original: Value = body_of(
+        call(
+            &w.app,
+            Method::GET,
+            &format!("/api/v1/model-cards/{card}"),
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    let res = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/model-cards/{card}/README.md"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let md = res.text().await.unwrap();
+    let (fm, text) = split_readme(&md);
+    assert_eq!(fm["language"], json!(["sw", "en"]));
+    assert_eq!(fm["license"], "apache-2.0");
+    assert_eq!(fm["tags"], json!(["asr", "kiswahili"]));
+    assert_eq!(fm["datasets"], json!(["Radio speech"]));
+    assert_eq!(fm["base_model"], "openai/whisper-small");
+    assert_eq!(fm["pipeline_tag"], "automatic-speech-recognition");
+    let index = &fm["model-index"][0];
+    assert_eq!(index["name"], "Swahili ASR");
+    let first = &index["results"][0];
+    assert_eq!(first["task"]["type"], "automatic-speech-recognition");
+    assert_eq!(first["dataset"]["name"], "Radio speech");
+    assert_eq!(first["dataset"]["config"], "women");
+    assert_eq!(first["metrics"][0]["type"], "wer");
+    assert_eq!(first["metrics"][0]["value"], 0.21);
+    assert!(text.contains("\n# Swahili ASR\n"), "{text}");
+    for heading in [
+        "## Model Details",
+        "### Direct Use",
+        "### Out-of-Scope Use",
+        "## Bias, Risks, and Limitations",
+        "## Recommendations",
+        "### Training Data",
+        "### Testing Data",
+        "### Factors",
+        "### Metrics",
+        "### Results",
+        "## Environmental Impact",
+    ] {
+        assert!(text.contains(heading), "{heading} missing:\n{text}");
+    }
+
+    // Import it back: every field the platform has comes back.
+    let before = card_count(&w).await;
+    let res = import(
+        &w,
+        &format!("?institution={INST}"),
+        "text/markdown",
+        md.clone().into_bytes(),
+    )
+    .await;
+    let created = body_of(res, 201).await;
+    assert_eq!(card_count(&w).await, before + 1);
+    let copy = &created["model_card"];
+    assert_eq!(copy["status"], "draft");
+    for field in KEPT {
+        assert_eq!(
+            copy[*field], original[*field],
+            "{field} changed in the round trip"
+        );
+    }
+    assert_eq!(created["unmapped"], json!([]), "{created}");
+
+    // The same as a multipart upload, the institution as a form field
+    // (here it comes from the README's `kujenga.institution` otherwise).
+    let boundary = "kujengaBoundary42";
+    let mut form = Vec::new();
+    form.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"institution\"\r\n\r\n{INST}\r\n"
+        )
+        .as_bytes(),
+    );
+    form.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"README.md\"\r\nContent-Type: text/markdown\r\n\r\n").as_bytes());
+    form.extend_from_slice(md.as_bytes());
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = import(
+        &w,
+        "",
+        &format!("multipart/form-data; boundary={boundary}"),
+        form,
+    )
+    .await;
+    let again = body_of(res, 201).await;
+    for field in KEPT {
+        assert_eq!(
+            again["model_card"][*field], original[*field],
+            "{field} (multipart)"
+        );
+    }
+    // Hidden cards have no README.
+    let draft = &copy["id"];
+    let res = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/model-cards/{}/README.md", draft.as_str().unwrap()),
+        Some(&w.owner.access),
+        None,
+    )
+    .await;
+    crate::helpers::problem(res, 404).await;
+});
+
+api_test!(importing_a_hub_card_reports_what_it_cannot_map, |backend| {
+    let w = world(backend).await;
+    let readme = "---\nlanguage:\n- sw\n- multilingual\nlicense: openrail\nlibrary_name: transformers\npipeline_tag: automatic-speech-recognition\ndatasets:\n- mozilla-foundation/common_voice_11_0\nmodel-index:\n- name: whisper-sw\n  results:\n  - task:\n      type: automatic-speech-recognition\n    dataset:\n      name: Common Voice 11\n      type: mozilla-foundation/common_voice_11_0\n      split: test\n    metrics:\n    - type: wer\n      value: 32.5\n---\n\n# whisper-sw\n\nFine-tuned on Common Voice.\n\n## Training procedure\n\nAdam, 5000 steps.\n\n## Uses\n\n### Direct Use\n\nTranscription.\n";
+    let res = import(
+        &w,
+        &format!("?institution={INST}"),
+        "text/markdown; charset=utf-8",
+        readme.into(),
+    )
+    .await;
+    let created = body_of(res, 201).await;
+    let card = &created["model_card"];
+    assert_eq!(card["title"], "whisper-sw");
+    assert_eq!(card["languages"], json!(["sw"]));
+    assert_eq!(card["license"], Value::Null);
+    assert_eq!(card["task"], "automatic-speech-recognition");
+    assert_eq!(card["intended_uses"], "Transcription.");
+    assert_eq!(
+        card["description"],
+        "Fine-tuned on Common Voice.\n\n## Training procedure\n\nAdam, 5000 steps."
+    );
+    assert_eq!(card["results"][0]["dataset"], "Common Voice 11");
+    assert_eq!(card["results"][0]["value"], 32.5);
+    let fields: Vec<(String, u64)> = created["unmapped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["field"].as_str().unwrap().to_string(),
+                u["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("front_matter.language".to_string(), 2),
+            ("front_matter.license".to_string(), 5),
+            ("front_matter.library_name".to_string(), 6),
+            ("front_matter.datasets".to_string(), 8),
+        ],
+        "{created}"
+    );
+});
+
+api_test!(malformed_or_oversized_readmes_create_nothing, |backend| {
+    let w = world(backend).await;
+    let before = card_count(&w).await;
+    let q = format!("?institution={INST}");
+    for (readme, field, needle) in [
+        (
+            "---\ntitle: x\n\n# Never closed\n",
+            "front_matter",
+            "line 1",
+        ),
+        (
+            "---\nlanguage: [sw\nlicense: mit\n---\n# T\n",
+            "front_matter",
+            "line 3",
+        ),
+        (
+            "---\ntags:\n  a: b\n---\n# T\n",
+            "front_matter.tags",
+            "line 2",
+        ),
+        (
+            "---\nmodel-index: 5\n---\n# T\n",
+            "front_matter.model-index",
+            "line 2",
+        ),
+        (
+            "---\nlicense: mit\n---\n# T\n\nA \u{0} here\n",
+            "readme",
+            "line 6",
+        ),
+        ("---\nlicense: mit\n---\nNo title at all.\n", "title", ""),
+        (
+            "---\ntags: [\"this tag is far far far far far far far too long to be one\"]\n---\n# T\n",
+            "tags",
+            "",
+        ),
+    ] {
+        let res = import(&w, &q, "text/markdown", readme.into()).await;
+        let p = crate::helpers::problem(res, 400).await;
+        let errors = p["errors"].as_array().unwrap();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(needle)),
+            "{readme:?}: {p}"
+        );
+    }
+    // Not UTF-8.
+    let res = import(
+        &w,
+        &q,
+        "text/markdown",
+        b"---\nlicense: mit\n---\n# T\n\xff\n".to_vec(),
+    )
+    .await;
+    let p = crate::helpers::problem(res, 400).await;
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 5"),
+        "{p}"
+    );
+    // Too big.
+    let mut big = b"---\nlicense: mit\n---\n# Big\n\n".to_vec();
+    big.resize(1024 * 1024 + 1, b'a');
+    crate::helpers::problem(import(&w, &q, "text/markdown", big).await, 413).await;
+    // Not Markdown; no institution anywhere; an institution you do not edit for.
+    crate::helpers::problem(
+        import(&w, &q, "application/json", b"{}".to_vec()).await,
+        415,
+    )
+    .await;
+    let res = import(&w, "", "text/markdown", b"# T\n".to_vec()).await;
+    let p = crate::helpers::problem(res, 400).await;
+    assert_eq!(p["errors"][0]["field"], "institution");
+    let res = import(
+        &w,
+        "?institution=nowhere",
+        "text/markdown",
+        b"# T\n".to_vec(),
+    )
+    .await;
+    crate::helpers::problem(res, 404).await;
+    // Anonymous.
+    let res = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/model-cards/import"))
+        .header("content-type", "text/markdown")
+        .body("# T\n")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::problem(res, 401).await;
+    assert_eq!(card_count(&w).await, before, "nothing was created");
+});
+
+api_test!(dataset_card_readme, |backend| {
+    let w = world(backend).await;
+    let ds = w.dataset("Radio speech", full_dataset()).await;
+    let res = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/datasets/{}/README.md", ds.id),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let md = res.text().await.unwrap();
+    let (fm, text) = split_readme(&md);
+    assert_eq!(fm["language"], json!(["sw", "en"]));
+    assert_eq!(fm["license"], "cc-by-4.0");
+    assert_eq!(fm["pretty_name"], "Radio speech");
+    assert_eq!(fm["size_categories"], json!(["10K<n<100K"]));
+    assert_eq!(
+        fm["task_categories"],
+        json!(["automatic-speech-recognition"])
+    );
+    for needle in [
+        "## Curation Rationale",
+        "Speech recognition for Kiswahili radio.",
+        "## Bias, Risks, and Limitations",
+        "Mostly urban male speakers.",
+        "## Personal and Sensitive Information",
+        "/policy",
+        "/croissant",
+        "radio-speech.csv",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    assert!(!md.contains(&ds.url), "the stored file URL leaks:\n{md}");
+    let hidden = w
+        .dataset("Hidden", json!({"visibility": "institution"}))
+        .await;
+    let res = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/datasets/{}/README.md", hidden.id),
+        Some(&w.owner.access),
+        None,
+    )
+    .await;
+    crate::helpers::problem(res, 404).await;
+});
