@@ -269,19 +269,22 @@ fn cell(s: &str) -> String {
 
 /// The Hub's `size_categories` bucket of a record count.
 pub fn size_category(n: i64) -> &'static str {
-    match n {
-        ..1_000 => "n<1K",
-        ..10_000 => "1K<n<10K",
-        ..100_000 => "10K<n<100K",
-        ..1_000_000 => "100K<n<1M",
-        ..10_000_000 => "1M<n<10M",
-        ..100_000_000 => "10M<n<100M",
-        ..1_000_000_000 => "100M<n<1B",
-        ..10_000_000_000 => "1B<n<10B",
-        ..100_000_000_000 => "10B<n<100B",
-        ..1_000_000_000_000 => "100B<n<1T",
-        _ => "n>1T",
-    }
+    const BUCKETS: [(i64, &str); 10] = [
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+        (1_000_000_000, "100M<n<1B"),
+        (10_000_000_000, "1B<n<10B"),
+        (100_000_000_000, "10B<n<100B"),
+        (1_000_000_000_000, "100B<n<1T"),
+    ];
+    BUCKETS
+        .iter()
+        .find(|(limit, _)| n < *limit)
+        .map_or("n>1T", |(_, name)| name)
 }
 
 /// The Hub's task categories; a dataset's tags that name one become its
@@ -776,7 +779,9 @@ fn read_sections(
         if !fence && let Some((level, h)) = heading(line) {
             if level == 1 && title.is_none() {
                 title = Some(h);
-                parts.last_mut().map(|p| p.2.clear());
+                if let Some(p) = parts.last_mut() {
+                    p.2.clear();
+                }
                 continue;
             }
             if level >= 2 && known(&h) {
@@ -831,5 +836,42 @@ fn read_sections(
                 body.entry(key).or_insert_with(|| json!(v.trim()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_categories_at_their_edges() {
+        for (n, expected) in [
+            (0, "n<1K"),
+            (999, "n<1K"),
+            (1_000, "1K<n<10K"),
+            (12_000, "10K<n<100K"),
+            (999_999_999_999, "100B<n<1T"),
+            (1_000_000_000_000, "n>1T"),
+        ] {
+            assert_eq!(size_category(n), expected, "{n}");
+        }
+    }
+
+    #[test]
+    fn a_readme_without_front_matter_is_only_markdown() {
+        let got = import_model_card("# Title\n\nText.\n\n## Uses\n\n### Direct Use\n\nThis.\n")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(got.body["title"], "Title");
+        assert_eq!(got.body["description"], "Text.");
+        assert_eq!(got.body["intended_uses"], "This.");
+        assert!(got.unmapped.is_empty());
+    }
+
+    #[test]
+    fn code_fences_hide_headings() {
+        let got = import_model_card("# T\n\n```\n## Direct Use\n```\n")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(got.body["description"], "```\n## Direct Use\n```");
+        assert!(!got.body.contains_key("intended_uses"));
     }
 }
