@@ -9,6 +9,7 @@
 //! | `Forbidden`            | 403    | a `ProblemType` from the catalogue      |
 //! | `NotFound`, `NotFoundNamed` | 404 | `about:blank`                        |
 //! | `MethodNotAllowed`     | 405    | `about:blank` (+ `Allow`)               |
+//! | `NotAcceptable`        | 406    | `about:blank`, `detail` lists the offers |
 //! | `Conflict`             | 409    | a `ProblemType` from the catalogue      |
 //! | `RequestTimeout`       | 408    | `about:blank` (connection closed)       |
 //! | `PreconditionFailed`   | 412    | `urn:kujenga:problem:stale-version`     |
@@ -109,6 +110,9 @@ pub enum ApiError {
     NotFoundNamed(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: Option<HeaderValue> },
+    /// 406: no representation the `Accept` header takes; `offered` lists them.
+    #[error("not acceptable")]
+    NotAcceptable { offered: Vec<String> },
     #[error("conflict: {detail}")]
     Conflict {
         problem: ProblemType,
@@ -205,6 +209,10 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => blank(Some(
                 "This resource does not support the request method; see the Allow header.".into(),
             )),
+            Self::NotAcceptable { offered } => blank(Some(format!(
+                "No representation matches the Accept header; this resource is offered as: {}.",
+                offered.join(", ")
+            ))),
             Self::RequestTimeout => blank(Some(
                 "The request was not received in time; the connection is closed.".into(),
             )),
@@ -250,6 +258,7 @@ impl ResponseError for ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NotFoundNamed(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -429,6 +438,7 @@ mod tests {
             ),
             (ApiError::NotFound, 404),
             (ApiError::MethodNotAllowed { allow: None }, 405),
+            (ApiError::NotAcceptable { offered: vec![] }, 406),
             (
                 ApiError::Conflict {
                     problem: ProblemType::SlugTaken,

@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod ops;
 pub mod partnerships;
 pub mod resources;
+pub mod std_croissant;
 pub mod types;
 pub mod users;
 
@@ -89,6 +90,8 @@ comma-separated in one parameter (`kind=course,dataset`).",
         access::reject, access::withdraw, access::revoke, access::file_link,
         access::follow_link, access::report,
         clients::list, clients::create, clients::show, clients::update, clients::delete,
+        std_croissant::croissant_of, std_croissant::dataset_readme,
+        std_croissant::model_card_readme, std_croissant::import_model_card,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -104,6 +107,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "learning", description = "Course modules, enrollment, progress and completion"),
         (name = "access", description = "Dataset access and data sovereignty: access requests and grants, file links, the transparency report"),
         (name = "partnerships", description = "Cross-border lab partnerships: members, coordinators, shared resources"),
+        (name = "standards", description = "Open standards out: Croissant, schema.org, Hugging Face cards"),
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
     )
 )]
@@ -385,6 +389,8 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(users::routes)
         .configure(admin::routes)
         .configure(institutions::routes)
+        // Before `resources`: `/model-cards/import` would match `/model-cards/{id}`.
+        .configure(std_croissant::routes)
         .configure(resources::routes)
         .configure(learning::routes)
         .configure(partnerships::routes)

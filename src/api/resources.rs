@@ -305,6 +305,14 @@ async fn show(
     id: String,
     q: ShowQuery,
 ) -> Result<HttpResponse, ApiError> {
+    // Content negotiation: JSON (the default) or schema.org JSON-LD.
+    let offers = crate::api::std_croissant::SHOW_OFFERS;
+    if offers[crate::http::accept::negotiate(&req, offers)?]
+        == crate::standards::schema_org::MEDIA_TYPE
+    {
+        return crate::api::std_croissant::schema_org(&req, &db, principal.is_none(), kind, id)
+            .await;
+    }
     let include = app::Include::parse(q.include.as_deref());
     let fields = search::field_set(Some(kind), q.fields.as_deref(), true);
     let errors: Vec<_> = [include.as_ref().err(), fields.as_ref().err()]
@@ -545,7 +553,10 @@ macro_rules! kind_endpoints {
             #[utoipa::path(get, path = $item, tag = "resources", operation_id = concat!("show_", stringify!($module)),
                 params(("id" = String, Path, description = "Resource id"), ShowQuery),
                 responses(
-                    (status = 200, description = "The resource, with `permissions` (what you may do with it) and, for a dataset, `my_access`", body = $body, headers(("ETag" = String, description = "Strong validator"))),
+                    (status = 200, description = "The resource, with `permissions` (what you may do with it) and, for a dataset, `my_access`; with `Accept: application/ld+json`, its schema.org JSON-LD (public view only: 404 if anonymous readers cannot see it)",
+                        content(($body = "application/json"), (Object = "application/ld+json", example = json!({"@context": "https://schema.org", "@type": "Dataset", "name": "Kiswahili radio speech", "license": "https://spdx.org/licenses/CC-BY-4.0.html", "isAccessibleForFree": false}))),
+                        headers(("ETag" = String, description = "Strong validator"))),
+                    (status = 406, description = "The Accept header takes neither JSON nor JSON-LD", body = Problem, content_type = "application/problem+json"),
                     (status = 304, description = "Not modified"),
                     (status = 400, description = "Unknown `fields` or `include` names (the message lists the valid ones)", body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = "No such resource (or not visible to you)", body = Problem, content_type = "application/problem+json"),

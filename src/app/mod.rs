@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod clients;
 pub mod events;
+pub mod exports;
 pub mod institutions;
 pub mod learning;
 pub mod memberships;

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every endpoint: extractors, middleware and the
 //! building blocks for lists, conditional requests and idempotent creates.
 
+pub mod accept;
 pub mod cookies;
 pub mod cors;
 pub mod deadline;
