@@ -30,7 +30,8 @@
 # BENCH_WRK_DURATION (10s), BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32),
 # BENCH_MODES ("cached uncached"), BENCH_BACKENDS ("sqlite postgres"),
 # BENCH_CKAN_VERSION (2.12.0), BENCH_CKAN_VENV (target/bench-ckan-venv),
-# BENCH_CKAN_WORKERS (number of cores), BENCH_GUNICORN_VERSION (27.0.1),
+# BENCH_CKAN_WORKERS (gunicorn workers: number of cores), BENCH_CKAN_LOADERS
+# (loading processes: number of cores), BENCH_GUNICORN_VERSION (27.0.1),
 # BENCH_PYTHON (python3, >= 3.10), BENCH_POSTGRES_URL (an admin URL,
 # postgres://postgres@127.0.0.1:5432/postgres), BENCH_CKAN_REDIS_URL
 # (redis://127.0.0.1:6379/0), KUJENGA_BIN (else `cargo build --release`,
@@ -49,6 +50,7 @@ BACKENDS=${BENCH_BACKENDS-"sqlite postgres"} # empty: CKAN alone
 CKAN_VERSION=${BENCH_CKAN_VERSION:-2.12.0}
 VENV=${BENCH_CKAN_VENV:-target/bench-ckan-venv}
 CKAN_WORKERS=${BENCH_CKAN_WORKERS:-$(nproc)}
+CKAN_LOADERS=${BENCH_CKAN_LOADERS:-$(nproc)}
 GUNICORN_VERSION=${BENCH_GUNICORN_VERSION:-27.0.1}
 PYTHON=${BENCH_PYTHON:-python3}
 PG_ADMIN_URL=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -60,6 +62,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kujenga-ckan.XXXXXX")
 source bench/lib.sh
 
 ckan_pid=""
+loader_pids=()
 created_dbs=()
 
 stop_ckan() {
@@ -75,6 +78,11 @@ stop_ckan() {
 cleanup_all() {
     stop_server
     stop_ckan
+    local pid
+    for pid in "${loader_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     local db
     for db in "${created_dbs[@]}"; do
         psql -q -X "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
@@ -193,12 +201,29 @@ EOF
 say "[ckan] ckan db init ..."
 "$VENV/bin/ckan" -c "$tmp/ckan.ini" db init >"$tmp/ckan-init.txt" 2>&1 ||
     { cat "$tmp/ckan-init.txt" >&2; exit 1; }
-say "[ckan] loading $RESOURCES datasets through package_create ..."
-"$VENV/bin/python" bench/ckan_seed.py "$tmp/ckan.ini" "$RESOURCES" "$INSTITUTIONS" >"$tmp/ckan-seed.txt"
-cat "$tmp/ckan-seed.txt" >&2
-ckan_dataset=$(sed -n 's/^example dataset: //p' "$tmp/ckan-seed.txt")
-ckan_seed_seconds=$(sed -nE 's/.* in ([0-9.]+) s$/\1/p' "$tmp/ckan-seed.txt")
-[ -n "$ckan_dataset" ] || { say "ckan_seed.py named no example dataset"; exit 1; }
+say "[ckan] loading $RESOURCES datasets through package_create ($CKAN_LOADERS processes) ..."
+seed_started=$(date +%s.%N)
+"$VENV/bin/python" bench/ckan_seed.py "$tmp/ckan.ini" organizations "$INSTITUTIONS" >&2
+for part in $(seq 0 $((CKAN_LOADERS - 1))); do
+    "$VENV/bin/python" bench/ckan_seed.py "$tmp/ckan.ini" datasets "$RESOURCES" "$part" "$CKAN_LOADERS" >&2 &
+    loader_pids+=($!)
+done
+for pid in "${loader_pids[@]}"; do
+    wait "$pid" || { say "a CKAN loader failed"; exit 1; }
+done
+loader_pids=()
+ckan_seed_seconds=$(awk -v a="$seed_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+# A public dataset with tags and resources in the middle of the load
+# (bench/ckan_seed.py names dataset i <topic>-<i:06d>).
+ckan_dataset=$("$VENV/bin/python" -c '
+import sys; sys.path.insert(0, "bench")
+from ckan_seed import TOPICS
+i = int(sys.argv[1]) // 2
+print(f"{TOPICS[i % len(TOPICS)][0]}-{i:06d}")' "$RESOURCES")
+loaded=$(psql -X -tA "$(url_with_db "$PG_ADMIN_URL" "$ckan_db")" \
+    -c "SELECT count(*) FROM package WHERE state = 'active' AND NOT private")
+[ "$loaded" = "$RESOURCES" ] || { say "CKAN holds $loaded public datasets, not $RESOURCES"; exit 1; }
+say "[ckan] loaded $loaded datasets in $ckan_seed_seconds s; example dataset: $ckan_dataset"
 
 # --- Kujenga: data ---------------------------------------------------------------------
 # One data folder per backend ($tmp/sqlite, $tmp/postgres with its database).

@@ -2,7 +2,8 @@
 
 Run with the CKAN venv's python (bench/ckan.sh does):
 
-    python bench/ckan_seed.py CKAN_INI N [ORGANIZATIONS]
+    python bench/ckan_seed.py CKAN_INI organizations COUNT
+    python bench/ckan_seed.py CKAN_INI datasets N PART PARTS
 
 Every dataset goes through `package_create` (validation, `package_dict_save`,
 the owner organisation's membership), exactly as the action API would write
@@ -12,8 +13,9 @@ it, with two of CKAN's own context flags: `defer_commit` (we commit every
 runs here, so nothing would be indexed anyway; the rows in PostgreSQL are the
 ones a normal `package_create` leaves.
 
-Prints one line `example dataset: NAME` (a public dataset with tags and
-resources, what the benchmark reads) and the time the load took.
+Dataset i is named `<topic>-<i:06d>` (topic = TOPICS[i % 12]); every
+dataset is public, in one of the organisations, with 2-4 tags, 1-2
+resources and two extras.
 """
 
 import random
@@ -82,48 +84,58 @@ def dataset(rng: random.Random, i: int, orgs: list) -> dict:
 
 
 def main() -> None:
-    ini, count = sys.argv[1], int(sys.argv[2])
-    organizations = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    ini, what = sys.argv[1], sys.argv[2]
     app = make_app(load_config(ini))
 
     import ckan.model as model
     from ckan.logic import get_action
 
-    flask_app = app._wsgi_app
     started = time.monotonic()
-    with flask_app.test_request_context():
-        site_user = get_action("get_site_user")({"ignore_auth": True}, {})
-        user = site_user["name"]
-        orgs = []
-        for o in range(organizations):
-            # return_id_only: its usual answer (organization_show) lists
-            # the organisation's datasets through package_search (Solr).
-            org_id = get_action("organization_create")(
-                {"user": user, "ignore_auth": True, "return_id_only": True},
-                {"name": f"institution-{o:02d}", "title": f"Institution {o}"},
-            )
-            orgs.append(org_id)
-        rng = random.Random(15)
-        example = None
-        for i in range(count):
+    with app._wsgi_app.test_request_context():
+        user = get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+        if what == "organizations":
+            count = int(sys.argv[3])
+            for o in range(count):
+                # return_id_only: its usual answer (organization_show) lists
+                # the organisation's datasets through package_search (Solr).
+                get_action("organization_create")(
+                    {"user": user, "ignore_auth": True, "return_id_only": True},
+                    {"name": f"institution-{o:02d}", "title": f"Institution {o}"},
+                )
+            # The free tags the datasets use, as package_create would create
+            # them on first use: made here once, so that loaders running
+            # side by side do not both insert the same new tag.
+            names = {t for _, _, tags, _ in TOPICS for t in tags} | set(LANGUAGES)
+            for name in sorted(names):
+                if model.Tag.by_name(name) is None:
+                    model.Session.add(model.Tag(name=name))
+            model.repo.commit()
+            print(f"created {count} organizations and {len(names)} tags")
+            return
+        # datasets N PART PARTS: datasets i with i % PARTS == PART, so that
+        # PARTS processes can load side by side; each dataset's content
+        # depends on i alone.
+        count, part, parts = (int(a) for a in sys.argv[3:6])
+        orgs = sorted(
+            (o.name, o.id)
+            for o in model.Session.query(model.Group).filter_by(is_organization=True)
+        )
+        orgs = [o_id for _, o_id in orgs]
+        done = 0
+        for i in range(part, count, parts):
             context = {
                 "user": user,
                 "ignore_auth": True,
                 "defer_commit": True,
                 "return_id_only": True,
             }
-            data = dataset(rng, i, orgs)
-            get_action("package_create")(context, data)
-            if i == count // 2:
-                example = data["name"]
-            if (i + 1) % 500 == 0:
+            get_action("package_create")(context, dataset(random.Random(i), i, orgs))
+            done += 1
+            if done % 500 == 0:
                 model.repo.commit()
-                if (i + 1) % 2000 == 0:
-                    print(f"  {i + 1} datasets", file=sys.stderr, flush=True)
         model.repo.commit()
     seconds = time.monotonic() - started
-    print(f"loaded {count} datasets in {organizations} organizations in {seconds:.1f} s")
-    print(f"example dataset: {example}")
+    print(f"part {part}/{parts}: loaded {done} datasets in {seconds:.1f} s")
 
 
 if __name__ == "__main__":
