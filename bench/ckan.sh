@@ -295,12 +295,12 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started_at=$(date -u +%Y-%m-%dT%H:%MZ)
 
 # CKAN under gunicorn: sync workers (CKAN's code is synchronous), one per
-# core, no access log, error log at info only for the start-up lines that
-# name the port.
+# core, no access log, gunicorn's own log at info only for the start-up
+# lines that name the port, no control socket (it would go to ~/.gunicorn).
 say "[ckan] starting gunicorn ($CKAN_WORKERS sync workers) ..."
 env CKAN_INI="$tmp/ckan.ini" "$VENV/bin/gunicorn" --chdir bench \
     --workers "$CKAN_WORKERS" --worker-class sync --bind 127.0.0.1:0 \
-    --log-level info ckan_wsgi:application 2>"$tmp/ckan-server.log" &
+    --no-control-socket --log-level info ckan_wsgi:application 2>"$tmp/ckan-server.log" &
 ckan_pid=$!
 ckan_port=""
 for _ in $(seq 1 600); do
@@ -311,7 +311,8 @@ for _ in $(seq 1 600); do
 done
 [ -n "$ckan_port" ] || { cat "$tmp/ckan-server.log" >&2; say "gunicorn named no port within 60 s"; exit 1; }
 ckan_base="http://127.0.0.1:$ckan_port"
-# Each worker builds the app on its first request: wait until both answer.
+# Workers load the app as they boot: a few requests wait for them and warm
+# both up before anything is timed.
 for _ in $(seq 1 "$((CKAN_WORKERS * 4))"); do
     curl -sS -o /dev/null --retry 20 --retry-connrefused --retry-delay 1 "$ckan_base/api/3/action/status_show"
 done
