@@ -18,8 +18,9 @@
 # PostgreSQL database, served with the request log and the email worker off,
 # once with the anonymous public cache as configured ("cached") and once with
 # KUJENGA_HTTP__PUBLIC_CACHE_MIB=0 ("uncached").
-# Every URL must answer 200 once before wrk times it; non-2xx answers are
-# counted. Databases the run creates are dropped at the end; only the
+# CKAN is measured first and again last (its two passes show the machine's
+# drift; the Kujenga ÷ CKAN ratios use their mean). Every URL must answer
+# 200 once before wrk times it; non-2xx answers are counted. Databases the run creates are dropped at the end; only the
 # processes it started are stopped.
 #
 #   bash bench/ckan.sh
@@ -28,7 +29,8 @@
 # Environment: BENCH_RESOURCES (10000: CKAN datasets and Kujenga resources),
 # BENCH_INSTITUTIONS (20: CKAN organisations and Kujenga institutions),
 # BENCH_WRK_DURATION (10s), BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32),
-# BENCH_MODES ("cached uncached"), BENCH_BACKENDS ("sqlite postgres"),
+# BENCH_MODES ("cached uncached"), BENCH_BACKENDS ("sqlite postgres"; empty:
+# CKAN alone),
 # BENCH_CKAN_VERSION (2.12.0), BENCH_CKAN_VENV (target/bench-ckan-venv),
 # BENCH_CKAN_WORKERS (gunicorn workers: number of cores), BENCH_CKAN_LOADERS
 # (loading processes: number of cores), BENCH_GUNICORN_VERSION (27.0.1),
