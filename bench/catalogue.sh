@@ -41,8 +41,8 @@ CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 MODES=${BENCH_MODES:-"cached uncached"}
 PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_bench}
 TARGET=${CARGO_TARGET_DIR:-target}
-# KUJENGA_BENCH_BIN: a kujenga binary built already (nothing is built then).
-BIN=${KUJENGA_BENCH_BIN:-"$TARGET/release/kujenga"}
+# BENCH_KUJENGA_BIN: a kujenga binary built already (nothing is built then).
+BIN=${BENCH_KUJENGA_BIN:-"$TARGET/release/kujenga"}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kujenga-catalogue.XXXXXX")
 # shellcheck source=bench/lib.sh
@@ -53,7 +53,7 @@ trap cleanup EXIT
 ensure_wrk
 
 # --- build -----------------------------------------------------------------
-if [ -z "${KUJENGA_BENCH_BIN:-}" ]; then
+if [ -z "${BENCH_KUJENGA_BIN:-}" ]; then
     say "building (release) ..."
     cargo build --release --bin kujenga >&2
 fi
