@@ -160,11 +160,26 @@ const ROW_FIELDS: &[&str] = &[
 pub type ListKey = (Sort, After);
 
 fn page_key(sort: Sort, l: &Loaded, score: i64) -> ListKey {
+    key_of(
+        sort,
+        &store::Keys {
+            id: l.row.id.clone(),
+            kind: l.row.kind,
+            listed_at: l.row.listed_at,
+            title_lower: l.row.title_lower.clone(),
+            updated_at: l.row.updated_at,
+            score,
+        },
+    )
+}
+
+fn key_of(sort: Sort, k: &store::Keys) -> ListKey {
+    let id = k.id.clone();
     let after = match sort {
-        Sort::NewestFirst | Sort::OldestFirst => After::Time(l.row.listed_at, l.row.id.clone()),
-        Sort::Title | Sort::TitleDesc => After::Title(l.row.title_lower.clone(), l.row.id.clone()),
-        Sort::Relevance => After::Score(score, l.row.listed_at, l.row.id.clone()),
-        Sort::UpdatedDesc => After::Time(l.row.updated_at, l.row.id.clone()),
+        Sort::NewestFirst | Sort::OldestFirst => After::Time(k.listed_at, id),
+        Sort::Title | Sort::TitleDesc => After::Title(k.title_lower.clone(), id),
+        Sort::Relevance => After::Score(k.score, k.listed_at, id),
+        Sort::UpdatedDesc => After::Time(k.updated_at, id),
     };
     (sort, after)
 }
@@ -539,6 +554,22 @@ pub fn list(
         principal.map(|p| p.user.id.as_str()),
         principal.is_some_and(Principal::is_admin),
     )?;
+    // Only ids (`fields=id`: a harvester's or an offline client's list of
+    // what there is): the keys of the rows, nothing else read or built.
+    if !r.highlight
+        && !r.include.any()
+        && r.fields.as_ref().is_some_and(|f| {
+            f.iter()
+                .all(|k| matches!(k.as_str(), "id" | "kind" | "included"))
+        })
+    {
+        let keys = store::list_keys(conn, &viewer, &r.filter, r.sort, after, limit)?;
+        let items = keys
+            .into_iter()
+            .map(|k| (json!({"id": k.id, "kind": k.kind}), key_of(r.sort, &k)))
+            .collect();
+        return finish(conn, &viewer, &r, items, None, first_page);
+    }
     let rows = store::list(conn, &viewer, &r.filter, r.sort, after, limit)
         .map_err(|e| unreadable(conn, e))?;
     // Fields of the row alone (`fields=id,title`): no links, no kind's

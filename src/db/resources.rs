@@ -4,12 +4,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConnection;
 use super::schema::{
     dataset_files as df, institutions as it, memberships as ms, resource_relations as rr,
     resource_terms as rt, resources as rs,
 };
 use super::words::text_column;
+use super::{DbConnection, MultiBackend};
 use crate::config::Backend;
 use crate::domain::resource::{
     AccessLevel, Link, Relation, ResourceKind, RiskTier, Status, Visibility,
@@ -747,6 +747,91 @@ fn condition(
     condition!(Source, backend, viewer, f, except)
 }
 
+/// The score expression of a page (0 unless sorted by relevance).
+fn page_score(
+    backend: Backend,
+    f: &Filter,
+    sort: Sort,
+) -> Box<dyn diesel::expression::BoxableExpression<Source, MultiBackend, SqlType = BigInt>> {
+    match (&f.text, sort) {
+        (Some(q), Sort::Relevance) => {
+            super::search::score::<Source>(backend, q, super::search::Fields::All)
+        }
+        // Not a bare `0`: in ORDER BY that names a column; and PostgreSQL
+        // reads a bare literal as a 4-byte integer.
+        _ => Box::new(diesel::dsl::sql::<BigInt>("CAST(0 AS BIGINT)")),
+    }
+}
+
+/// A boxed page query put in `sort`'s order and started after `after`
+/// (whatever it selects).
+macro_rules! paged {
+    ($q:expr, $sort:expr, $after:expr, $score:expr) => {{
+        let (mut q, sort, after) = ($q, $sort, $after);
+        let score = $score;
+        q = match sort {
+            Sort::NewestFirst => q.order((rs::listed_at.desc(), rs::id.desc())),
+            Sort::OldestFirst => q.order((rs::listed_at.asc(), rs::id.asc())),
+            Sort::Title => q.order((rs::title_lower.asc(), rs::id.asc())),
+            Sort::TitleDesc => q.order((rs::title_lower.desc(), rs::id.desc())),
+            Sort::UpdatedDesc => q.order((rs::updated_at.desc(), rs::id.desc())),
+            Sort::Relevance => q
+                .order(score().desc())
+                .then_order_by(rs::listed_at.desc())
+                .then_order_by(rs::id.desc()),
+        };
+        match (sort, after) {
+            (Sort::NewestFirst, Some(After::Time(at, id))) => {
+                q = q.filter(
+                    rs::listed_at
+                        .lt(at)
+                        .or(rs::listed_at.eq(at).and(rs::id.lt(id))),
+                );
+            }
+            (Sort::OldestFirst, Some(After::Time(at, id))) => {
+                q = q.filter(
+                    rs::listed_at
+                        .gt(at)
+                        .or(rs::listed_at.eq(at).and(rs::id.gt(id))),
+                );
+            }
+            (Sort::Title, Some(After::Title(t, id))) => {
+                q = q.filter(
+                    rs::title_lower
+                        .gt(t.clone())
+                        .or(rs::title_lower.eq(t).and(rs::id.gt(id))),
+                );
+            }
+            (Sort::TitleDesc, Some(After::Title(t, id))) => {
+                q = q.filter(
+                    rs::title_lower
+                        .lt(t.clone())
+                        .or(rs::title_lower.eq(t).and(rs::id.lt(id))),
+                );
+            }
+            (Sort::UpdatedDesc, Some(After::Time(at, id))) => {
+                q = q.filter(
+                    rs::updated_at
+                        .lt(at)
+                        .or(rs::updated_at.eq(at).and(rs::id.lt(id))),
+                );
+            }
+            (Sort::Relevance, Some(After::Score(s, at, id))) => {
+                let sc = score();
+                q = q.filter(
+                    score().lt(s).or(sc.eq(s).and(
+                        rs::listed_at
+                            .lt(at)
+                            .or(rs::listed_at.eq(at).and(rs::id.lt(id))),
+                    )),
+                );
+            }
+            _ => {}
+        }
+        q
+    }};
+}
+
 /// One page of the resources `viewer` may see, each with its score (0
 /// unless sorted by relevance).
 pub fn list(
@@ -758,15 +843,8 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<(Loaded, i64)>> {
     let backend = conn.backend();
-    let score = || match (&f.text, sort) {
-        (Some(q), Sort::Relevance) => {
-            super::search::score::<Source>(backend, q, super::search::Fields::All)
-        }
-        // Not a bare `0`: in ORDER BY that names a column; and PostgreSQL
-        // reads a bare literal as a 4-byte integer.
-        _ => Box::new(diesel::dsl::sql::<BigInt>("CAST(0 AS BIGINT)")),
-    };
-    let mut q = rs::table
+    let score = || page_score(backend, f, sort);
+    let q = rs::table
         .inner_join(it::table)
         .select((
             ResourceRow::as_select(),
@@ -779,66 +857,8 @@ pub fn list(
         .filter(condition(backend, viewer, f, None))
         .limit(limit)
         .into_boxed();
-    q = match sort {
-        Sort::NewestFirst => q.order((rs::listed_at.desc(), rs::id.desc())),
-        Sort::OldestFirst => q.order((rs::listed_at.asc(), rs::id.asc())),
-        Sort::Title => q.order((rs::title_lower.asc(), rs::id.asc())),
-        Sort::TitleDesc => q.order((rs::title_lower.desc(), rs::id.desc())),
-        Sort::UpdatedDesc => q.order((rs::updated_at.desc(), rs::id.desc())),
-        Sort::Relevance => q
-            .order(score().desc())
-            .then_order_by(rs::listed_at.desc())
-            .then_order_by(rs::id.desc()),
-    };
-    match (sort, after) {
-        (Sort::NewestFirst, Some(After::Time(at, id))) => {
-            q = q.filter(
-                rs::listed_at
-                    .lt(at)
-                    .or(rs::listed_at.eq(at).and(rs::id.lt(id))),
-            );
-        }
-        (Sort::OldestFirst, Some(After::Time(at, id))) => {
-            q = q.filter(
-                rs::listed_at
-                    .gt(at)
-                    .or(rs::listed_at.eq(at).and(rs::id.gt(id))),
-            );
-        }
-        (Sort::Title, Some(After::Title(t, id))) => {
-            q = q.filter(
-                rs::title_lower
-                    .gt(t.clone())
-                    .or(rs::title_lower.eq(t).and(rs::id.gt(id))),
-            );
-        }
-        (Sort::TitleDesc, Some(After::Title(t, id))) => {
-            q = q.filter(
-                rs::title_lower
-                    .lt(t.clone())
-                    .or(rs::title_lower.eq(t).and(rs::id.lt(id))),
-            );
-        }
-        (Sort::UpdatedDesc, Some(After::Time(at, id))) => {
-            q = q.filter(
-                rs::updated_at
-                    .lt(at)
-                    .or(rs::updated_at.eq(at).and(rs::id.lt(id))),
-            );
-        }
-        (Sort::Relevance, Some(After::Score(s, at, id))) => {
-            let sc = score();
-            q = q.filter(
-                score().lt(s).or(sc.eq(s).and(
-                    rs::listed_at
-                        .lt(at)
-                        .or(rs::listed_at.eq(at).and(rs::id.lt(id))),
-                )),
-            );
-        }
-        _ => {}
-    }
-    q.load::<(ResourceRow, String, bool, String, String, i64)>(conn)
+    paged!(q, sort, after, score)
+        .load::<(ResourceRow, String, bool, String, String, i64)>(conn)
         .map(|v| {
             v.into_iter()
                 .map(|(row, slug, verified, country, name, score)| {
@@ -846,6 +866,45 @@ pub fn list(
                 })
                 .collect()
         })
+}
+
+/// Where a resource sits in the lists' orders, and its kind: all a page
+/// of `fields=id` needs.
+#[derive(Debug, Clone, Queryable)]
+pub struct Keys {
+    pub id: String,
+    pub kind: ResourceKind,
+    pub listed_at: NaiveDateTime,
+    pub title_lower: String,
+    pub updated_at: NaiveDateTime,
+    pub score: i64,
+}
+
+/// [`list`] reading only the [`Keys`] of each resource (no row, no JSON).
+pub fn list_keys(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    f: &Filter,
+    sort: Sort,
+    after: Option<After>,
+    limit: i64,
+) -> QueryResult<Vec<Keys>> {
+    let backend = conn.backend();
+    let score = || page_score(backend, f, sort);
+    let q = rs::table
+        .inner_join(it::table)
+        .select((
+            rs::id,
+            rs::kind,
+            rs::listed_at,
+            rs::title_lower,
+            rs::updated_at,
+            score(),
+        ))
+        .filter(condition(backend, viewer, f, None))
+        .limit(limit)
+        .into_boxed();
+    paged!(q, sort, after, score).load::<Keys>(conn)
 }
 
 /// The `top` most frequent values of `facet` among the resources of `f`

@@ -1802,3 +1802,52 @@ api_test!(
         }
     }
 );
+
+api_test!(
+    lists_of_ids_walk_every_order_like_the_full_items,
+    |backend| {
+        let w = small(backend).await;
+        let (app, o) = (&w.app, w.owner.access.as_str());
+        for i in 0..7 {
+            let mask = u8::try_from(i % 15 + 1).unwrap();
+            let (title, extra) = mango_doc(i, mask);
+            published(app, o, DATASETS, "andes-lab", &title, extra).await;
+        }
+        published(app, o, COURSES, "andes-lab", "Mango growing", json!({})).await;
+        // Hidden from readers: a draft and an institution-only dataset.
+        draft(app, o, DATASETS, "andes-lab", "Mango draft", json!({})).await;
+        published(
+            app,
+            o,
+            DATASETS,
+            "andes-lab",
+            "Mango for members",
+            json!({"visibility": "institution"}),
+        )
+        .await;
+        for (token, who) in [(None, "anonymous"), (Some(o), "the owner")] {
+            for list in [
+                "/api/v1/resources?q=mango",
+                "/api/v1/resources",
+                "/api/v1/datasets?sort=title",
+                "/api/v1/resources?sort=-title",
+                "/api/v1/resources?sort=-updated_at",
+                "/api/v1/resources?sort=published_at",
+            ] {
+                let full = walk_items(app, token, list, 3).await;
+                let sep = if list.contains('?') { '&' } else { '?' };
+                let ids = walk_items(app, token, &format!("{list}{sep}fields=id"), 3).await;
+                let expected: Vec<Value> = full
+                    .iter()
+                    .map(|i| json!({"id": i["id"], "kind": i["kind"]}))
+                    .collect();
+                assert!(!expected.is_empty());
+                assert_eq!(ids, expected, "{list} for {who}");
+            }
+        }
+        // The owner's list of ids has what readers do not see; theirs not.
+        let mine = walk_items(app, Some(o), "/api/v1/datasets?fields=id", 100).await;
+        let theirs = walk_items(app, None, "/api/v1/datasets?fields=id", 100).await;
+        assert_eq!(mine.len(), theirs.len() + 1, "the institution-only one");
+    }
+);
