@@ -632,7 +632,8 @@ pub fn schema_fingerprint(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
         DbConnection::Postgres(c) => diesel::sql_query(
             "SELECT line FROM ( \
                SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || \
-                      ' null=' || is_nullable || ' default=' || COALESCE(column_default, '') AS line \
+                      ' null=' || is_nullable || ' default=' || COALESCE(column_default, '') || \
+                      ' collation=' || COALESCE(collation_name, '') AS line \
                FROM information_schema.columns WHERE table_schema = current_schema() \
                  AND table_name <> '__diesel_schema_migrations' \
                UNION ALL \

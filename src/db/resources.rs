@@ -1091,19 +1091,15 @@ pub fn suggest_tags(
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    // SQLite's LIKE ignores case, so it cannot walk the (facet, value)
-    // index by itself: the same prefix as a range of the binary order
-    // (exact there) lets it. PostgreSQL walks the index for a LIKE prefix
-    // under the C collation.
-    let range: super::search::Condition<TermSource> = if backend == super::Backend::Sqlite {
-        Box::new(
-            rt::value
-                .ge(prefix.to_string())
-                .and(rt::value.lt(format!("{prefix}\u{10FFFF}"))),
-        )
-    } else {
-        Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("TRUE"))
-    };
+    // The prefix as a range of the (facet, value) index, on both backends:
+    // SQLite's LIKE ignores case, so it cannot walk the index by itself,
+    // and PostgreSQL walks it for a LIKE only under the "C" collation,
+    // which a database's default (even C.UTF-8) is not. The values compare
+    // as bytes on both (migration 2026-12-10-120000_terms_binary_order), so
+    // the range is exact; the LIKE stays as the definition.
+    let range = rt::value
+        .ge(prefix.to_string())
+        .and(rt::value.lt(format!("{prefix}\u{10FFFF}")));
     rs::table
         .inner_join(it::table)
         .inner_join(rt::table)

@@ -13,6 +13,9 @@ use crate::helpers::{Backend, TestDatabase};
 /// where the data is read (`frontend_duration`).
 const DATA_ONLY: &[&str] = &["2026-12-09-120000_duration_terms"];
 
+/// Migrations that change PostgreSQL's schema only (SQLite has it already).
+const POSTGRES_ONLY: &[&str] = &["2026-12-10-120000_terms_binary_order"];
+
 api_test!(migrations_round_trip, |backend| {
     let database = TestDatabase::new(backend).unwrap();
     let mut settings = database.settings();
@@ -25,7 +28,9 @@ api_test!(migrations_round_trip, |backend| {
     let mut names = Vec::new();
     while let Some(name) = run_next_migration(&mut conn).unwrap() {
         let schema = schema_fingerprint(&mut conn).unwrap();
-        if DATA_ONLY.contains(&name.as_str()) {
+        if DATA_ONLY.contains(&name.as_str())
+            || (backend == Backend::Sqlite && POSTGRES_ONLY.contains(&name.as_str()))
+        {
             assert_eq!(
                 &schema,
                 schemas.last().unwrap(),
