@@ -14,6 +14,7 @@
 //! | `PreconditionFailed`   | 412    | `urn:kujenga:problem:stale-version`     |
 //! | `PayloadTooLarge`      | 413    | `about:blank`                           |
 //! | `UnsupportedMediaType` | 415    | `about:blank`                           |
+//! | `NotAcceptable`        | 406    | `about:blank` (detail lists the offered types) |
 //! | `Gone`                 | 410    | a `ProblemType` from the catalogue      |
 //! | `Unprocessable`        | 422    | a `ProblemType` from the catalogue      |
 //! | `TooManyRequests`      | 429    | `about:blank` (+ `Retry-After`)         |
@@ -129,6 +130,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
+    /// 406: the `Accept` header names nothing this resource is offered as.
+    #[error("not acceptable")]
+    NotAcceptable { offered: Vec<&'static str> },
     #[error("unprocessable: {detail}")]
     Unprocessable {
         problem: ProblemType,
@@ -217,6 +221,10 @@ impl ApiError {
                 "The request body is larger than the limit of {limit} bytes."
             ))),
             Self::UnsupportedMediaType(detail) => blank(Some(detail.clone())),
+            Self::NotAcceptable { offered } => blank(Some(format!(
+                "Nothing here matches the Accept header; this is offered as: {}.",
+                offered.join(", ")
+            ))),
             Self::TooManyRequests { retry_after_secs } => blank(Some(format!(
                 "Too many requests; retry after {retry_after_secs} seconds."
             ))),
@@ -256,6 +264,7 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -439,6 +448,12 @@ mod tests {
             (ApiError::PreconditionFailed, 412),
             (ApiError::PayloadTooLarge { limit: 1 }, 413),
             (ApiError::UnsupportedMediaType("x".into()), 415),
+            (
+                ApiError::NotAcceptable {
+                    offered: vec!["text/turtle"],
+                },
+                406,
+            ),
             (
                 ApiError::Unprocessable {
                     problem: ProblemType::IncompleteResource,

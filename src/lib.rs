@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod keys;
 pub mod mail;
 pub mod problem_types;
+pub mod standards;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

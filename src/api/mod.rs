@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod clients;
 pub mod institutions;
 pub mod learning;
@@ -89,6 +90,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         access::reject, access::withdraw, access::revoke, access::file_link,
         access::follow_link, access::report,
         clients::list, clients::create, clients::show, clients::update, clients::delete,
+        catalog::catalog, catalog::catalog_file, catalog::policy,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -105,6 +107,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "access", description = "Dataset access and data sovereignty: access requests and grants, file links, the transparency report"),
         (name = "partnerships", description = "Cross-border lab partnerships: members, coordinators, shared resources"),
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
+        (name = "standards", description = "Open standards out: the DCAT-AP catalogue and datasets' ODRL policies"),
     )
 )]
 pub struct ApiDoc;
@@ -322,7 +325,8 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(partnerships::routes)
         .configure(access::routes)
         .configure(audit::routes)
-        .configure(clients::routes);
+        .configure(clients::routes)
+        .configure(catalog::routes);
 }
 
 /// Documents the answers every endpoint of a kind can give, so each

@@ -316,6 +316,10 @@ async fn show(
         return Err(ApiError::validation(errors));
     };
     let id = path_id(&id)?;
+    // Content negotiation: JSON by default; a dataset as DCAT (api::catalog).
+    if let Some(format) = crate::api::catalog::negotiate_show(&req, kind)? {
+        return crate::api::catalog::show_dataset(&req, db, id, format).await;
+    }
     let anonymous = principal.is_none();
     let resource = db
         .run(move |conn| app::show(conn, principal.as_ref(), kind, &id, include))
