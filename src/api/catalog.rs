@@ -156,7 +156,21 @@ async fn catalog_page(
     params(CatalogQuery, ("Accept" = Option<String>, Header, description = "`application/ld+json` (default), `text/turtle` or `application/rdf+xml`")),
     responses(
         (status = 200, description = "One page of the catalogue", content(
-            (String = "application/ld+json"), (String = "text/turtle"), (String = "application/rdf+xml"))),
+            (serde_json::Value = "application/ld+json", example = json!({
+        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
+                     "hydra": "http://www.w3.org/ns/hydra/core#"},
+        "@graph": [
+            {"@id": "https://kujenga.example.org/api/v1/catalog",
+             "@type": ["http://www.w3.org/ns/dcat#Catalog"],
+             "http://purl.org/dc/terms/title": [{"@value": "Kujenga"}],
+             "http://www.w3.org/ns/dcat#dataset": [{"@id": "https://kujenga.example.org/api/v1/datasets/0193a5c2-7f10-7000-8000-000000000a01"}]},
+            {"@id": "https://kujenga.example.org/api/v1/catalog?page=1",
+             "@type": ["http://www.w3.org/ns/hydra/core#PagedCollection"],
+             "http://www.w3.org/ns/hydra/core#totalItems": [{"@value": "1", "@type": "http://www.w3.org/2001/XMLSchema#integer"}],
+             "http://www.w3.org/ns/hydra/core#last": [{"@id": "https://kujenga.example.org/api/v1/catalog?page=1"}]}
+        ]
+    })),
+            (String = "text/turtle"), (String = "application/rdf+xml"))),
         (status = 304, description = "Not modified"),
         (status = 400, description = "A bad `page` or `modified_since`", body = Problem, content_type = "application/problem+json"),
         (status = 406, description = "None of the offered formats is acceptable (the detail lists them)", body = Problem, content_type = "application/problem+json"),
@@ -177,7 +191,21 @@ pub async fn catalog(
     params(("format" = String, Path, description = "`jsonld`, `ttl` or `rdf`", example = "ttl"), CatalogQuery),
     responses(
         (status = 200, description = "One page of the catalogue", content(
-            (String = "application/ld+json"), (String = "text/turtle"), (String = "application/rdf+xml"))),
+            (serde_json::Value = "application/ld+json", example = json!({
+        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
+                     "hydra": "http://www.w3.org/ns/hydra/core#"},
+        "@graph": [
+            {"@id": "https://kujenga.example.org/api/v1/catalog",
+             "@type": ["http://www.w3.org/ns/dcat#Catalog"],
+             "http://purl.org/dc/terms/title": [{"@value": "Kujenga"}],
+             "http://www.w3.org/ns/dcat#dataset": [{"@id": "https://kujenga.example.org/api/v1/datasets/0193a5c2-7f10-7000-8000-000000000a01"}]},
+            {"@id": "https://kujenga.example.org/api/v1/catalog?page=1",
+             "@type": ["http://www.w3.org/ns/hydra/core#PagedCollection"],
+             "http://www.w3.org/ns/hydra/core#totalItems": [{"@value": "1", "@type": "http://www.w3.org/2001/XMLSchema#integer"}],
+             "http://www.w3.org/ns/hydra/core#last": [{"@id": "https://kujenga.example.org/api/v1/catalog?page=1"}]}
+        ]
+    })),
+            (String = "text/turtle"), (String = "application/rdf+xml"))),
         (status = 304, description = "Not modified"),
         (status = 400, description = "A bad `page` or `modified_since`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not one of the formats", body = Problem, content_type = "application/problem+json"),
@@ -215,7 +243,25 @@ pub async fn dataset(
 #[utoipa::path(get, path = "/api/v1/datasets/{id}/policy", tag = "standards",
     params(("id" = String, Path, description = "Dataset id")),
     responses(
-        (status = 200, description = "The ODRL policy", content((serde_json::Value = "application/ld+json"))),
+        (status = 200, description = "The ODRL policy", content((serde_json::Value = "application/ld+json", example = json!({
+        "@context": {"@vocab": "http://www.w3.org/ns/odrl/2/", "uid": "@id", "type": "@type"},
+        "uid": "https://kujenga.example.org/api/v1/datasets/0193a5c2-7f10-7000-8000-000000000a01/policy",
+        "type": "Offer",
+        "conflict": "perm",
+        "target": "https://kujenga.example.org/api/v1/datasets/0193a5c2-7f10-7000-8000-000000000a01",
+        "assigner": {"uid": "https://kujenga.example.org/api/v1/institutions/ke-lab", "type": "Party"},
+        "permission": [
+            {"action": "use", "assignee": {"uid": "https://kujenga.example.org/api/v1/institutions/ke-lab#members", "type": "PartyCollection"}},
+            {"action": "use", "constraint": [{"leftOperand": "spatial", "operator": "isAnyOf",
+              "rightOperand": [{"@id": "http://publications.europa.eu/resource/authority/country/KEN"},
+                               {"@id": "http://publications.europa.eu/resource/authority/country/TZA"}]}]}
+        ],
+        "prohibition": [
+            {"action": "use", "constraint": [{"leftOperand": "spatial", "operator": "isNoneOf",
+              "rightOperand": [{"@id": "http://publications.europa.eu/resource/authority/country/KEN"},
+                               {"@id": "http://publications.europa.eu/resource/authority/country/TZA"}]}]}
+        ]
+    })))),
         (status = 304, description = "Not modified"),
         (status = 404, description = "No such dataset, or not public", body = Problem, content_type = "application/problem+json"),
         (status = 406, description = "Not acceptable (JSON-LD or JSON only)", body = Problem, content_type = "application/problem+json"),
