@@ -640,7 +640,7 @@ fn policy_permits(g: &Graph, who: Who) -> bool {
     }
     let prohibited = objects(g, policy, &format!("{ODRL}prohibition"))
         .iter()
-        .any(|r| satisfied(r));
+        .any(satisfied);
     assert!(
         !(permitted && prohibited),
         "a rule both permits and prohibits {who:?}"
