@@ -106,6 +106,9 @@ pub struct PlatformSettings {
     pub name: String,
     /// Base URL of the frontend that links in emails point to.
     pub frontend_url: String,
+    /// The API's public base URL (scheme, host, port, no `/api/v1`): the
+    /// absolute IRIs of the open-standards exports (DCAT, ODRL) start with it.
+    pub api_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -305,6 +308,7 @@ impl Default for Defaults {
             platform: PlatformSettings {
                 name: "Kujenga".into(),
                 frontend_url: "http://localhost:3000".into(),
+                api_url: "http://localhost:8080".into(),
             },
             mail: MailSettings {
                 transport: MailTransport::File,
@@ -553,6 +557,15 @@ impl Settings {
                 ));
             }
         }
+        match url::Url::parse(&self.platform.api_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => {}
+            _ => {
+                return Err(ConfigError::new(
+                    "platform.api_url",
+                    "must be an http or https URL",
+                ));
+            }
+        }
         if self.platform.name.trim().is_empty() {
             return Err(ConfigError::new("platform.name", "must not be empty"));
         }
@@ -795,6 +808,7 @@ const STRING_KEYS: &[&str] = &[
     "log.level",
     "platform.name",
     "platform.frontend_url",
+    "platform.api_url",
     "mail.dir",
     "mail.from",
     "mail.smtp.host",

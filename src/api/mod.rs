@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod clients;
 pub mod institutions;
 pub mod learning;
@@ -92,6 +93,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         clients::list, clients::create, clients::show, clients::update, clients::delete,
         std_croissant::croissant_of, std_croissant::dataset_readme,
         std_croissant::model_card_readme, std_croissant::import_model_card,
+        catalog::catalog, catalog::catalog_file, catalog::policy,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -109,6 +111,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "partnerships", description = "Cross-border lab partnerships: members, coordinators, shared resources"),
         (name = "standards", description = "Open standards out: Croissant, schema.org, Hugging Face cards"),
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
+        (name = "standards", description = "Open standards out: the DCAT-AP catalogue and datasets' ODRL policies"),
     )
 )]
 pub struct ApiDoc;
@@ -396,7 +399,8 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(partnerships::routes)
         .configure(access::routes)
         .configure(audit::routes)
-        .configure(clients::routes);
+        .configure(clients::routes)
+        .configure(catalog::routes);
 }
 
 /// Documents the answers every endpoint of a kind can give, so each

@@ -305,11 +305,11 @@ async fn show(
     id: String,
     q: ShowQuery,
 ) -> Result<HttpResponse, ApiError> {
-    // Content negotiation: JSON (the default) or schema.org JSON-LD.
-    let offers = crate::api::std_croissant::SHOW_OFFERS;
-    if offers[crate::http::accept::negotiate(&req, offers)?]
-        == crate::standards::schema_org::MEDIA_TYPE
-    {
+    // Content negotiation: JSON (the default), schema.org JSON-LD, and a
+    // dataset as DCAT (Turtle, RDF/XML); anything else is a 406 listing them.
+    let offers = crate::api::catalog::show_offers(kind);
+    let chosen = offers[crate::http::accept::negotiate(&req, &offers)?];
+    if chosen == crate::standards::schema_org::MEDIA_TYPE {
         return crate::api::std_croissant::schema_org(&req, &db, principal.is_none(), kind, id)
             .await;
     }
@@ -324,6 +324,9 @@ async fn show(
         return Err(ApiError::validation(errors));
     };
     let id = path_id(&id)?;
+    if let Some(format) = crate::standards::rdf::RdfFormat::from_media_type(chosen) {
+        return crate::api::catalog::show_dataset(&req, db, id, format).await;
+    }
     let anonymous = principal.is_none();
     let resource = db
         .run(move |conn| app::show(conn, principal.as_ref(), kind, &id, include))

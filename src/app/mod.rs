@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod catalog;
 pub mod clients;
 pub mod events;
 pub mod exports;

@@ -31,6 +31,7 @@ macro_rules! insert_batched {
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod catalog;
 pub mod clients;
 pub mod events;
 pub mod idempotency;

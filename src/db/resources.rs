@@ -65,9 +65,9 @@ pub struct Loaded {
     pub institution_name: String,
 }
 
-type LoadedTuple = (ResourceRow, String, bool, String, String);
+pub(crate) type LoadedTuple = (ResourceRow, String, bool, String, String);
 
-fn loaded(
+pub(crate) fn loaded(
     (row, institution_slug, institution_verified, institution_country, institution_name): LoadedTuple,
 ) -> Loaded {
     Loaded {
@@ -633,7 +633,7 @@ pub struct Filter {
     pub max_duration: Option<String>,
 }
 
-type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
+pub(crate) type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
 // The terms a filter looks in, apart from the terms a facet counts.
 diesel::alias!(super::schema::resource_terms as filter_terms: FilterTerms);
 /// Resources with their institution and their terms (facet counts).
@@ -738,7 +738,7 @@ macro_rules! condition {
     }};
 }
 
-fn condition(
+pub(crate) fn condition(
     backend: Backend,
     viewer: &Viewer,
     f: &Filter,
@@ -1095,7 +1095,7 @@ pub fn suggest_tags(
     // SQLite's LIKE ignores case, so it cannot walk the index by itself,
     // and PostgreSQL walks it for a LIKE only under the "C" collation,
     // which a database's default (even C.UTF-8) is not. The values compare
-    // as bytes on both (migration 2026-12-10-120000_terms_binary_order), so
+    // as bytes on both (migration 2026-12-10-130000_terms_binary_order), so
     // the range is exact; the LIKE stays as the definition.
     let range = rt::value
         .ge(prefix.to_string())

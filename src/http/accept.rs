@@ -37,7 +37,7 @@ fn parse(header: &str) -> Vec<Range> {
                 let value = value.trim().trim_matches('"');
                 match name.trim().to_ascii_lowercase().as_str() {
                     // An unreadable quality counts as 0 (RFC 9110: 0 to 1, three decimals).
-                    "q" => range.q = value.parse::<f32>().unwrap_or(0.0).clamp(0.0, 1.0),
+                    "q" => range.q = parse_q(value).map_or(0.0, |t| f32::from(t) / 1000.0),
                     "profile" => range.profile = Some(value.to_string()),
                     _ => {}
                 }
@@ -45,6 +45,20 @@ fn parse(header: &str) -> Vec<Range> {
             Some(range)
         })
         .collect()
+}
+
+/// RFC 9110 `qvalue` in thousandths: `0`, `1`, or up to three decimals.
+fn parse_q(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = format!("{frac:0<3}").parse::<u16>().ok()?;
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// How specifically `range` matches `offer` (`None`: it does not):

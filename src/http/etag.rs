@@ -114,6 +114,26 @@ pub fn respond_with_status<T: Serialize>(
         .body(body))
 }
 
+/// Answers a read with bytes already rendered (RDF, XML…) of
+/// `content_type`, their strong ETag, or 304 when the client's copy is current.
+pub fn respond_bytes(req: &HttpRequest, body: Vec<u8>, content_type: &str) -> HttpResponse {
+    let etag = etag_of(&body);
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches_weak(v, &etag));
+    if fresh {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type(content_type)
+        .body(body)
+}
+
 /// Answers a list page (already JSON) with a weak ETag (a page is
 /// equivalent, not byte-identical, across codings and orders of keys it
 /// does not promise), or 304 when the client's copy is current.

@@ -51,3 +51,4 @@ mod resources;
 mod search;
 mod search_facets;
 mod std_croissant;
+mod std_dcat;

@@ -14,7 +14,7 @@ use crate::helpers::{Backend, TestDatabase};
 const DATA_ONLY: &[&str] = &["2026-12-09-120000_duration_terms"];
 
 /// Migrations that change PostgreSQL's schema only (SQLite has it already).
-const POSTGRES_ONLY: &[&str] = &["2026-12-10-120000_terms_binary_order"];
+const POSTGRES_ONLY: &[&str] = &["2026-12-10-130000_terms_binary_order"];
 
 api_test!(migrations_round_trip, |backend| {
     let database = TestDatabase::new(backend).unwrap();

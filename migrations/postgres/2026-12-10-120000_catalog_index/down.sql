@@ -1,0 +1,1 @@
+DROP INDEX resources_catalog_idx;

@@ -1,0 +1,88 @@
+//! The public catalogue's pages for the open-standards exports (DCAT):
+//! published datasets an anonymous reader may see — the list condition of
+//! `db::resources` with an anonymous viewer, not a rule of its own — in
+//! the order they were listed (new ones come last, so numbered pages stay
+//! put while a harvester walks them).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::resources::{
+    FileRow, Filter, Loaded, LoadedTuple, ResourceRow, Viewer, condition, loaded,
+};
+use super::schema::{dataset_files as df, institutions as it, resources as rs};
+use crate::db::resources::Facet;
+use crate::domain::resource::{ResourceKind, Status};
+
+fn filter(modified_since: Option<NaiveDateTime>) -> Filter {
+    Filter {
+        status: Status::Published,
+        facets: vec![(
+            Facet::Kind,
+            vec![ResourceKind::Dataset.as_str().to_string()],
+        )],
+        fixed: Vec::new(),
+        text: None,
+        updated_since: modified_since,
+        max_duration: None,
+    }
+}
+
+/// How many public published datasets there are (changed at or after
+/// `modified_since`).
+pub fn count(conn: &mut DbConnection, modified_since: Option<NaiveDateTime>) -> QueryResult<i64> {
+    let backend = conn.backend();
+    rs::table
+        .inner_join(it::table)
+        .filter(condition(
+            backend,
+            &Viewer::default(),
+            &filter(modified_since),
+            None,
+        ))
+        .count()
+        .get_result(conn)
+}
+
+/// `limit` of them after the first `offset`, oldest listed first.
+pub fn page(
+    conn: &mut DbConnection,
+    modified_since: Option<NaiveDateTime>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Loaded>> {
+    let backend = conn.backend();
+    rs::table
+        .inner_join(it::table)
+        .select((
+            ResourceRow::as_select(),
+            it::slug,
+            it::verified,
+            it::country,
+            it::name,
+        ))
+        .filter(condition(
+            backend,
+            &Viewer::default(),
+            &filter(modified_since),
+            None,
+        ))
+        .order((rs::listed_at.asc(), rs::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .load::<LoadedTuple>(conn)
+        .map(|rows| rows.into_iter().map(loaded).collect())
+}
+
+/// The files of these datasets, each dataset's in the order they were added.
+pub fn files_of(conn: &mut DbConnection, dataset_ids: &[String]) -> QueryResult<Vec<FileRow>> {
+    if dataset_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    df::table
+        .filter(df::dataset_id.eq_any(dataset_ids))
+        .select(FileRow::as_select())
+        .order((df::dataset_id.asc(), df::created_at.asc(), df::id.asc()))
+        .load(conn)
+}
