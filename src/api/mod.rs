@@ -11,6 +11,7 @@ pub mod learning;
 pub mod me;
 pub mod memberships;
 pub mod notifications;
+pub mod oai;
 pub mod ops;
 pub mod partnerships;
 pub mod resources;
@@ -278,6 +279,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(get().to(ops::healthz)))
         .service(web::resource("/readyz").route(get().to(ops::readyz)))
         .service(web::resource("/metrics").route(get().to(ops::metrics)))
+        .configure(oai::routes)
         .service(web::resource(OPENAPI_PATH).route(get().to(serve_openapi)))
         .service(web::resource("/docs").route(get().to(|| async {
             HttpResponse::PermanentRedirect()

@@ -11,6 +11,7 @@ pub mod institutions;
 pub mod learning;
 pub mod memberships;
 pub mod notifications;
+pub mod oai;
 pub mod partnerships;
 pub mod permissions;
 pub mod resources;

@@ -567,3 +567,22 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+// OAI-PMH (db::oai): the records harvesters see, kept from the events.
+diesel::table! {
+    oai_records (resource_id) {
+        resource_id -> Text,
+        kind -> Text,
+        institution_id -> Text,
+        country -> Text,
+        datestamp -> Timestamp,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    oai_state (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+    }
+}

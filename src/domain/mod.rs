@@ -12,6 +12,7 @@ pub mod events;
 pub mod field;
 pub mod institution;
 pub mod learning;
+pub mod oai;
 pub mod partnership;
 pub mod policy;
 pub mod resource;

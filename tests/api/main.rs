@@ -50,3 +50,4 @@ mod resource_schema;
 mod resources;
 mod search;
 mod search_facets;
+mod std_oai;
