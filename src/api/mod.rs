@@ -5,6 +5,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod citation;
 pub mod clients;
 pub mod institutions;
 pub mod learning;
@@ -15,6 +16,7 @@ pub mod oai;
 pub mod ops;
 pub mod partnerships;
 pub mod resources;
+pub mod signposting;
 pub mod types;
 pub mod users;
 
@@ -74,6 +76,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         resources::model_cards::list, resources::model_cards::create, resources::model_cards::show,
         resources::model_cards::update, resources::model_cards::delete,
         resources::model_cards::publish, resources::model_cards::archive,
+        citation::courses, citation::datasets, citation::model_cards,
         resources::list_files, resources::add_file, resources::delete_file,
         learning::list_modules, learning::add_module, learning::change_module,
         learning::delete_module, learning::my_enrollment, learning::enroll, learning::withdraw,
@@ -320,6 +323,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(admin::routes)
         .configure(institutions::routes)
         .configure(resources::routes)
+        .configure(citation::routes)
         .configure(learning::routes)
         .configure(partnerships::routes)
         .configure(access::routes)

@@ -263,7 +263,7 @@ fn find(
 }
 
 fn identify(conn: &mut DbConnection, repo: &Repository) -> Answer {
-    let earliest = store::earliest(conn)?.unwrap_or_else(|| crate::db::now());
+    let earliest = store::earliest(conn)?.unwrap_or_else(crate::db::now);
     Ok(format!(
         "<Identify><repositoryName>{}</repositoryName><baseURL>{}</baseURL>\
          <protocolVersion>2.0</protocolVersion><adminEmail>{}</adminEmail>\

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod citation;
 pub mod clients;
 pub mod events;
 pub mod institutions;
@@ -16,3 +17,4 @@ pub mod partnerships;
 pub mod permissions;
 pub mod resources;
 pub mod search;
+pub mod signposting;

@@ -277,6 +277,7 @@ diesel::table! {
         published_at -> Nullable<Timestamp>,
         archived_at -> Nullable<Timestamp>,
         listed_at -> Timestamp,
+        doi -> Nullable<Text>,
     }
 }
 

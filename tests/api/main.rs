@@ -50,4 +50,5 @@ mod resource_schema;
 mod resources;
 mod search;
 mod search_facets;
+mod std_citation;
 mod std_oai;

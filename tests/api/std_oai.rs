@@ -553,8 +553,8 @@ api_test!(
         now_public.insert(narrowed.clone());
         now_public.insert(moved.clone());
         assert_eq!(again.keys().cloned().collect::<BTreeSet<_>>(), now_public);
-        assert_eq!(again[&narrowed], true);
-        assert_eq!(again[&moved], true);
+        assert!(again[&narrowed]);
+        assert!(again[&moved]);
         assert_eq!(again.values().filter(|d| **d).count(), 2);
         let xml = oai(
             &app,
