@@ -330,22 +330,29 @@ async fn show(
             Ok((resource, crate::app::signposting::of(conn, &signed_id)?))
         })
         .await?;
+    let mut json = resource.to_json()?;
+    if let (Some(keep), Value::Object(map)) = (&fields, &mut json) {
+        map.retain(|k, _| keep.contains(k));
+    }
+    // The tag of the representation without `alternate_formats`: the one
+    // `If-Match` is compared with on writes (the formats follow from the
+    // resource's kind, id and being public, not from its content).
+    let tag = etag::etag_of_json(&json)?;
     // FAIR signposting: a public resource names its other formats.
     let signposts = match (&posts, req.app_data::<web::Data<crate::state::AppState>>()) {
         (Some(s), Some(state)) => {
             let repo = crate::api::oai::Repository::of(state);
             let formats = super::signposting::formats(&repo.origin, s, &repo.identifier(&s.id));
             let link = super::signposting::header(&repo.origin, s, &formats);
-            resource.core_mut().alternate_formats = Some(formats);
+            if fields.is_none() {
+                resource.core_mut().alternate_formats = Some(formats);
+                json = resource.to_json()?;
+            }
             Some(link)
         }
         _ => None,
     };
-    let mut json = resource.to_json()?;
-    if let (Some(keep), Value::Object(map)) = (&fields, &mut json) {
-        map.retain(|k, _| keep.contains(k));
-    }
-    let mut res = etag::respond(&req, &json)?;
+    let mut res = etag::respond_tagged(&req, tag, &json)?;
     etag::public_read(&mut res, anonymous);
     if let Some(link) = signposts
         && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&link)
