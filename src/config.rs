@@ -106,9 +106,16 @@ pub struct PlatformSettings {
     pub name: String,
     /// Base URL of the frontend that links in emails point to.
     pub frontend_url: String,
-    /// The API's public base URL (scheme, host, port, no `/api/v1`): the
-    /// absolute IRIs of the open-standards exports (DCAT, ODRL) start with it.
-    pub api_url: String,
+    /// The API's public origin (scheme, host, port; no path), as harvesters
+    /// and citations name it: the OAI-PMH `baseURL` and identifiers,
+    /// citation URLs, signposting links. Request headers are never trusted
+    /// to build these.
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+}
+
+fn default_public_url() -> String {
+    "http://localhost:8080".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -308,7 +315,7 @@ impl Default for Defaults {
             platform: PlatformSettings {
                 name: "Kujenga".into(),
                 frontend_url: "http://localhost:3000".into(),
-                api_url: "http://localhost:8080".into(),
+                public_url: default_public_url(),
             },
             mail: MailSettings {
                 transport: MailTransport::File,
@@ -557,12 +564,18 @@ impl Settings {
                 ));
             }
         }
-        match url::Url::parse(&self.platform.api_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => {}
+        match url::Url::parse(&self.platform.public_url) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && u.username().is_empty() => {}
             _ => {
                 return Err(ConfigError::new(
-                    "platform.api_url",
-                    "must be an http or https URL",
+                    "platform.public_url",
+                    "must be an http or https origin without path, query or user info",
                 ));
             }
         }
@@ -808,7 +821,7 @@ const STRING_KEYS: &[&str] = &[
     "log.level",
     "platform.name",
     "platform.frontend_url",
-    "platform.api_url",
+    "platform.public_url",
     "mail.dir",
     "mail.from",
     "mail.smtp.host",

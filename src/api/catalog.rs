@@ -83,7 +83,7 @@ impl CatalogQuery {
 
 fn site(state: &AppState) -> Site<'_> {
     Site {
-        api: state.settings.platform.api_url.trim_end_matches('/'),
+        api: state.settings.platform.public_url.trim_end_matches('/'),
         name: &state.settings.platform.name,
     }
 }

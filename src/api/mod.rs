@@ -6,15 +6,18 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod citation;
 pub mod clients;
 pub mod institutions;
 pub mod learning;
 pub mod me;
 pub mod memberships;
 pub mod notifications;
+pub mod oai;
 pub mod ops;
 pub mod partnerships;
 pub mod resources;
+pub mod signposting;
 pub mod std_croissant;
 pub mod types;
 pub mod users;
@@ -75,6 +78,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         resources::model_cards::list, resources::model_cards::create, resources::model_cards::show,
         resources::model_cards::update, resources::model_cards::delete,
         resources::model_cards::publish, resources::model_cards::archive,
+        citation::courses, citation::datasets, citation::model_cards,
         resources::list_files, resources::add_file, resources::delete_file,
         learning::list_modules, learning::add_module, learning::change_module,
         learning::delete_module, learning::my_enrollment, learning::enroll, learning::withdraw,
@@ -353,6 +357,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(get().to(ops::healthz)))
         .service(web::resource("/readyz").route(get().to(ops::readyz)))
         .service(web::resource("/metrics").route(get().to(ops::metrics)))
+        .configure(oai::routes)
         .service(web::resource(OPENAPI_PATH).route(get().to(serve_openapi)))
         .service(web::resource("/docs").route(get().to(|| async {
             HttpResponse::PermanentRedirect()
@@ -395,6 +400,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         // Before `resources`: `/model-cards/import` would match `/model-cards/{id}`.
         .configure(std_croissant::routes)
         .configure(resources::routes)
+        .configure(citation::routes)
         .configure(learning::routes)
         .configure(partnerships::routes)
         .configure(access::routes)

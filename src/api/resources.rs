@@ -114,6 +114,9 @@ pub struct NewResourceCore {
     /// Links to resources you may see.
     #[schema(max_items = 100)]
     pub related: Option<Vec<Link>>,
+    /// A DOI (`10.NNNN/suffix`; a `https://doi.org/` prefix is taken off).
+    #[schema(max_length = 216, example = "10.5281/zenodo.1234567")]
+    pub doi: Option<String>,
 }
 
 /// The core fields of a PATCH (RFC 7396 merge patch: `null` clears a
@@ -139,6 +142,9 @@ pub struct ResourcePatchCore {
     /// Replaces every link.
     #[schema(max_items = 100)]
     pub related: Option<Vec<Link>>,
+    /// `null` clears it.
+    #[schema(max_length = 216, example = "10.5281/zenodo.1234567")]
+    pub doi: Option<String>,
 }
 
 macro_rules! bodies {
@@ -328,15 +334,42 @@ async fn show(
         return crate::api::catalog::show_dataset(&req, db, id, format).await;
     }
     let anonymous = principal.is_none();
-    let resource = db
-        .run(move |conn| app::show(conn, principal.as_ref(), kind, &id, include))
+    let signed_id = id.clone();
+    let (mut resource, posts) = db
+        .run(move |conn| -> Result<_, ApiError> {
+            let resource = app::show(conn, principal.as_ref(), kind, &id, include)?;
+            Ok((resource, crate::app::signposting::of(conn, &signed_id)?))
+        })
         .await?;
     let mut json = resource.to_json()?;
     if let (Some(keep), Value::Object(map)) = (&fields, &mut json) {
         map.retain(|k, _| keep.contains(k));
     }
-    let mut res = etag::respond(&req, &json)?;
+    // The tag of the representation without `alternate_formats`: the one
+    // `If-Match` is compared with on writes (the formats follow from the
+    // resource's kind, id and being public, not from its content).
+    let tag = etag::etag_of_json(&json)?;
+    // FAIR signposting: a public resource names its other formats.
+    let signposts = match (&posts, req.app_data::<web::Data<crate::state::AppState>>()) {
+        (Some(s), Some(state)) => {
+            let repo = crate::api::oai::Repository::of(state);
+            let formats = super::signposting::formats(&repo.origin, s, &repo.identifier(&s.id));
+            let link = super::signposting::header(&repo.origin, s, &formats);
+            if fields.is_none() {
+                resource.core_mut().alternate_formats = Some(formats);
+                json = resource.to_json()?;
+            }
+            Some(link)
+        }
+        _ => None,
+    };
+    let mut res = etag::respond_tagged(&req, tag, &json)?;
     etag::public_read(&mut res, anonymous);
+    if let Some(link) = signposts
+        && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&link)
+    {
+        res.headers_mut().append(actix_web::http::header::LINK, v);
+    }
     Ok(res)
 }
 

@@ -194,6 +194,10 @@ pub struct ResourceCore {
     pub published_at: Option<DateTime<Utc>>,
     #[schema(required = true)]
     pub archived_at: Option<DateTime<Utc>>,
+    /// The resource's DOI (`10.NNNN/suffix`), set by its owners; cited when
+    /// present.
+    #[schema(required = true, example = "10.5281/zenodo.1234567")]
+    pub doi: Option<String>,
     /// Links to other resources (those you may see).
     pub related: Vec<Link>,
     /// Links from other resources to this one (those you may see); single
@@ -212,6 +216,11 @@ pub struct ResourceCore {
     /// With `include=`: the objects asked for, embedded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub included: Option<Included>,
+    /// Single reads of a public resource: its metadata in other formats
+    /// (citations, OAI-PMH records, linked-data documents), the same as the
+    /// `describedby` links of its `Link` header (FAIR signposting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternate_formats: Option<Vec<crate::api::signposting::FormatLink>>,
 }
 
 /// What `include=` embeds (each only when asked).
@@ -428,6 +437,14 @@ impl AnyResource {
         }
     }
 
+    pub fn core_mut(&mut self) -> &mut ResourceCore {
+        match self {
+            Self::Course(r) => &mut r.core,
+            Self::Dataset(r) => &mut r.core,
+            Self::ModelCard(r) => &mut r.core,
+        }
+    }
+
     pub fn core(&self) -> &ResourceCore {
         match self {
             Self::Course(r) => &r.core,
@@ -504,6 +521,7 @@ fn document_of(row: &ResourceRow, links: Vec<Link>) -> Result<Document, ApiError
             tags: json_list(row, &row.tags)?,
             visibility: row.visibility,
             related: links,
+            doi: row.doi.clone(),
         },
         details: details_of(row)?,
     })
@@ -547,11 +565,13 @@ pub(crate) fn core_of(
         updated_at: row.updated_at.and_utc(),
         published_at: row.published_at.map(|t| t.and_utc()),
         archived_at: row.archived_at.map(|t| t.and_utc()),
+        doi: row.doi.clone(),
         related,
         related_from,
         permissions: None,
         my_access: None,
         included: None,
+        alternate_formats: None,
     })
 }
 
@@ -766,6 +786,7 @@ fn content_of(d: &Document) -> Content {
         access_level: d.details.access_level(),
         risk_tier: d.details.risk_tier(),
         details: d.details.to_json().to_string(),
+        doi: d.core.doi.clone(),
     }
 }
 
@@ -811,6 +832,7 @@ fn new_row(
         published_at: dates.published,
         archived_at: None,
         listed_at: dates.published.unwrap_or(dates.created),
+        doi: c.doi,
     }
 }
 

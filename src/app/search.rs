@@ -154,6 +154,7 @@ const ROW_FIELDS: &[&str] = &[
     "updated_at",
     "published_at",
     "archived_at",
+    "doi",
 ];
 
 /// Where a list item sits in its order: the keyset of its page cursor.

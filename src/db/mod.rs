@@ -39,6 +39,7 @@ pub mod institutions;
 pub mod learning;
 pub mod memberships;
 pub mod notifications;
+pub mod oai;
 pub mod outbox;
 pub mod partnerships;
 pub mod resources;

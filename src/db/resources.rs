@@ -52,6 +52,7 @@ pub struct ResourceRow {
     pub published_at: Option<NaiveDateTime>,
     pub archived_at: Option<NaiveDateTime>,
     pub listed_at: NaiveDateTime,
+    pub doi: Option<String>,
 }
 
 /// A resource with what the policy and the representation need of its
@@ -95,6 +96,7 @@ pub struct Content {
     pub access_level: Option<AccessLevel>,
     pub risk_tier: Option<RiskTier>,
     pub details: String,
+    pub doi: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ResourceRow) -> QueryResult<()> {
@@ -135,6 +137,7 @@ struct InsertRow<'a> {
     published_at: Option<NaiveDateTime>,
     archived_at: Option<NaiveDateTime>,
     listed_at: NaiveDateTime,
+    doi: Option<&'a str>,
 }
 
 impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
@@ -158,6 +161,7 @@ impl<'a> From<&'a ResourceRow> for InsertRow<'a> {
             access_level: r.access_level.map(AccessLevel::as_str),
             risk_tier: r.risk_tier.map(RiskTier::as_str),
             details: &r.details,
+            doi: r.doi.as_deref(),
             created_by: r.created_by.as_deref(),
             created_at: r.created_at,
             updated_at: r.updated_at,

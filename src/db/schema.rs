@@ -277,6 +277,7 @@ diesel::table! {
         published_at -> Nullable<Timestamp>,
         archived_at -> Nullable<Timestamp>,
         listed_at -> Timestamp,
+        doi -> Nullable<Text>,
     }
 }
 
@@ -565,5 +566,24 @@ diesel::table! {
         client_id -> Text,
         csrf_hash -> Nullable<Text>,
         created_at -> Timestamp,
+    }
+}
+
+// OAI-PMH (db::oai): the records harvesters see, kept from the events.
+diesel::table! {
+    oai_records (resource_id) {
+        resource_id -> Text,
+        kind -> Text,
+        institution_id -> Text,
+        country -> Text,
+        datestamp -> Timestamp,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    oai_state (id) {
+        id -> Integer,
+        last_seq -> BigInt,
     }
 }

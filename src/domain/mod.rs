@@ -7,11 +7,13 @@ use serde::Serialize;
 use field::{Code, Invalid};
 
 pub mod access;
+pub mod citation;
 pub mod client;
 pub mod events;
 pub mod field;
 pub mod institution;
 pub mod learning;
+pub mod oai;
 pub mod partnership;
 pub mod policy;
 pub mod resource;

@@ -229,6 +229,8 @@ pub struct Core {
     pub tags: Vec<String>,
     pub visibility: Visibility,
     pub related: Vec<Link>,
+    /// `10.NNNN/suffix` (see [`check_doi`]).
+    pub doi: Option<String>,
 }
 
 /// A course's own fields.
@@ -405,6 +407,7 @@ pub const CORE_FIELDS: &[&str] = &[
     "tags",
     "visibility",
     "related",
+    "doi",
 ];
 
 /// Fields whose absence means a default that would widen access (public
@@ -532,6 +535,7 @@ pub fn validate(
         .word::<Visibility>("visibility")
         .unwrap_or(Visibility::Public);
     let related = r.related("related");
+    let doi = r.doi("doi");
     let details = match kind {
         ResourceKind::Course => Details::Course(read_course(&mut r)),
         ResourceKind::Dataset => Details::Dataset(read_dataset(&mut r, default_country)),
@@ -550,6 +554,7 @@ pub fn validate(
                 tags,
                 visibility,
                 related,
+                doi,
             },
             details,
         }),
@@ -1069,6 +1074,17 @@ impl Reader {
         }
     }
 
+    pub fn doi(&mut self, key: &str) -> Option<String> {
+        let raw: String = self.typed(key, "string", "a DOI")?;
+        match check_doi(&raw) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.fail(key, e);
+                None
+            }
+        }
+    }
+
     pub fn country(&mut self, key: &str) -> Option<String> {
         let raw: String = self.typed(key, "string", "an ISO 3166-1 alpha-2 country code")?;
         match CountryCode::parse(&raw) {
@@ -1251,6 +1267,51 @@ pub fn check_url(raw: &str) -> Result<String, Invalid> {
 }
 
 /// An SPDX licence id (case-insensitive), in its canonical spelling.
+/// Longest DOI accepted.
+pub const DOI_MAX: usize = 200;
+
+/// A DOI: `10.` + a registrant code of 4–9 digits (dot-separated
+/// sub-codes allowed) + `/` + a suffix of visible characters. A
+/// `https://doi.org/` or `doi:` prefix is taken off; stored as given
+/// otherwise (DOIs are case-insensitive, their spelling is the owner's).
+pub fn check_doi(raw: &str) -> Result<String, Invalid> {
+    let bad = || {
+        Invalid::format(
+            "doi",
+            "Not a DOI: 10.NNNN/suffix (e.g. 10.5281/zenodo.1234567).",
+        )
+    };
+    let t = raw.trim();
+    let t = [
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+        "doi:",
+    ]
+    .iter()
+    .find_map(|p| {
+        t.get(..p.len())
+            .filter(|h| h.eq_ignore_ascii_case(p))
+            .map(|_| &t[p.len()..])
+    })
+    .unwrap_or(t);
+    if t.chars().count() > DOI_MAX {
+        return Err(bad());
+    }
+    let (prefix, suffix) = t.split_once('/').ok_or_else(bad)?;
+    let registrant = prefix.strip_prefix("10.").ok_or_else(bad)?;
+    let mut parts = registrant.split('.');
+    let first = parts.next().unwrap_or_default();
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    if !(4..=9).contains(&first.len()) || !digits(first) || !parts.all(digits) {
+        return Err(bad());
+    }
+    if suffix.is_empty() || suffix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    Ok(t.to_string())
+}
+
 pub fn check_license(raw: &str) -> Result<String, Invalid> {
     if let Some(id) = spdx::license_id(raw) {
         return Ok(id.name.to_string());

@@ -80,6 +80,31 @@ fn matches_strong(list: &str, etag: &str) -> bool {
 
 /// Answers a read with the value, its ETag, or 304 when the client's copy
 /// is current.
+/// Answers `value` under the strong tag `etag` computed by the caller (a
+/// representation with derived parts the tag leaves out, see
+/// `api::resources::show`), or 304 when the client's copy is current.
+pub fn respond_tagged<T: Serialize>(
+    req: &HttpRequest,
+    etag: String,
+    value: &T,
+) -> Result<HttpResponse, ApiError> {
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches_weak(v, &etag));
+    if fresh {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
+}
+
 pub fn respond<T: Serialize>(req: &HttpRequest, value: &T) -> Result<HttpResponse, ApiError> {
     respond_with_status(req, StatusCode::OK, value)
 }

@@ -43,6 +43,11 @@ pub fn run(conn: &mut DbConnection, state: &AppState, now: NaiveDateTime) -> Rou
         Ok(s) => round.access = s,
         Err(err) => tracing::warn!(error = %err, "dataset access sweep failed"),
     }
+    // The OAI-PMH records follow the events even when nobody harvests, so
+    // their datestamps stay close to the changes and a prune finds them read.
+    if let Err(err) = crate::app::oai::catch_up(conn) {
+        tracing::warn!(error = %err, "OAI-PMH records catch-up failed");
+    }
     if let Err(err) = db::optimize(conn, false) {
         tracing::warn!(error = %err, "refreshing the planner's statistics failed");
     }

@@ -233,9 +233,18 @@ api_test!(the_migration_backfills_stored_courses, |backend| {
         }
     }
     assert_eq!(reverted.last().map(String::as_str), Some(MIGRATION));
-    let all = get_ok(&w.app, None, "/api/v1/resources?limit=100").await;
-    assert_eq!(all["items"].as_array().unwrap().len(), 7, "{all}");
-    assert_eq!(w.titles(None, query).await, set(&[]));
+    // (Read in the database: the application itself needs the columns that
+    // later migrations add, e.g. `resources.doi`.)
+    {
+        use diesel::prelude::*;
+        use kujenga::db::schema::resource_terms as rt;
+        let terms: i64 = rt::table
+            .filter(rt::facet.eq("duration_hours"))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(terms, 0);
+    }
     // Up again: the backfill writes the same terms the application writes.
     let applied = kujenga::db::run_migrations(&mut conn).unwrap();
     assert_eq!(applied.len(), reverted.len());

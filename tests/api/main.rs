@@ -50,5 +50,7 @@ mod resource_schema;
 mod resources;
 mod search;
 mod search_facets;
+mod std_citation;
 mod std_croissant;
 mod std_dcat;
+mod std_oai;

@@ -1,0 +1,2 @@
+DROP TABLE oai_state;
+DROP TABLE oai_records;

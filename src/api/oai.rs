@@ -1,0 +1,746 @@
+//! OAI-PMH 2.0 at `/oai` (GET and POST, at the root like `/healthz`):
+//! Identify, ListMetadataFormats, ListSets, ListIdentifiers, ListRecords,
+//! GetRecord, in `oai_dc` and `oai_datacite` (DataCite kernel 4). Every
+//! answer is a 200 `text/xml`, protocol errors included, as the protocol
+//! requires. The records come from `app::oai` (kept from the domain
+//! events, deleted records persistent); only what an anonymous reader may
+//! see is ever described. `docs/standards/oai.md` says what maps to what.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::app::oai::{self as records, Listed};
+use crate::db::resources::Loaded;
+use crate::db::{Db, DbConnection, oai as store};
+use crate::domain::oai::{
+    self as proto, ErrorCode, FORMATS, ListQuery, OaiError, PAGE, Request, SetSpec, Token,
+    format_stamp,
+};
+use crate::domain::resource::{AccessLevel, Details, ResourceKind};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/oai")
+            .route(super::get().to(oai_get))
+            .route(web::post().to(oai_post)),
+    );
+}
+
+/// Where the repository is, as harvesters name it.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub name: String,
+    pub base_url: String,
+    /// The API's origin, for landing pages.
+    pub origin: String,
+    /// The repositoryIdentifier of `oai:<it>:<id>` identifiers.
+    pub host: String,
+    pub admin_email: String,
+}
+
+impl Repository {
+    pub fn of(state: &AppState) -> Self {
+        let origin = state
+            .settings
+            .platform
+            .public_url
+            .trim_end_matches('/')
+            .to_string();
+        let host = url::Url::parse(&origin)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "localhost".into());
+        let from = &state.settings.mail.from;
+        let admin_email = match (from.rfind('<'), from.rfind('>')) {
+            (Some(a), Some(b)) if a < b => from[a + 1..b].to_string(),
+            _ => from.trim().to_string(),
+        };
+        Self {
+            name: state.settings.platform.name.clone(),
+            base_url: format!("{origin}/oai"),
+            origin,
+            host,
+            admin_email,
+        }
+    }
+
+    pub fn identifier(&self, resource_id: &str) -> String {
+        format!("oai:{}:{resource_id}", self.host)
+    }
+
+    fn resource_id<'a>(&self, identifier: &'a str) -> Option<&'a str> {
+        identifier
+            .strip_prefix("oai:")?
+            .strip_prefix(self.host.as_str())?
+            .strip_prefix(':')
+            .filter(|id| !id.is_empty())
+    }
+
+    pub fn landing(&self, kind: ResourceKind, id: &str) -> String {
+        format!("{}/api/v1/{}/{id}", self.origin, kind.collection())
+    }
+}
+
+/// OAI-PMH requests by GET.
+pub async fn oai_get(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    answer(pairs, &db, &state).await
+}
+
+/// OAI-PMH requests by POST (`application/x-www-form-urlencoded`).
+pub async fn oai_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    db: web::Data<Db>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    let repo = Repository::of(&state);
+    if !form {
+        return Ok(xml_response(render_error(
+            &repo,
+            &[],
+            &[OaiError::new(
+                ErrorCode::BadArgument,
+                "A POST request carries its arguments as application/x-www-form-urlencoded.",
+            )],
+        )));
+    }
+    if !req.query_string().is_empty() {
+        return Ok(xml_response(render_error(
+            &repo,
+            &[],
+            &[OaiError::new(
+                ErrorCode::BadArgument,
+                "A POST request carries its arguments in the body only.",
+            )],
+        )));
+    }
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    answer(pairs, &db, &state).await
+}
+
+fn xml_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/xml; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(body)
+}
+
+async fn answer(
+    pairs: Vec<(String, String)>,
+    db: &Db,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let repo = Repository::of(state);
+    let now = Utc::now();
+    let (request, echo) = match proto::parse(&pairs, now) {
+        Ok(x) => x,
+        Err(e) => {
+            // badVerb and badArgument: the request element carries no
+            // attributes; a bad token still echoes what was sent.
+            let echo: Vec<(String, String)> = if e.code == ErrorCode::BadResumptionToken {
+                pairs
+            } else {
+                Vec::new()
+            };
+            return Ok(xml_response(render_error(&repo, &echo, &[e])));
+        }
+    };
+    let body = db
+        .run(move |conn| -> Result<String, ApiError> {
+            records::catch_up(conn)?;
+            match execute(conn, &repo, request, now) {
+                Ok(inner) => Ok(envelope(&repo, &echo, now, &inner)),
+                Err(Fail::Oai(errors)) => Ok(render_error(&repo, &echo, &errors)),
+                Err(Fail::Db(e)) => Err(e.into()),
+            }
+        })
+        .await?;
+    Ok(xml_response(body))
+}
+
+/// Why a verb gives no answer: the protocol's errors (a 200 XML answer), or
+/// the database's (a 500 problem).
+enum Fail {
+    Oai(Vec<OaiError>),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Fail {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<Vec<OaiError>> for Fail {
+    fn from(e: Vec<OaiError>) -> Self {
+        Self::Oai(e)
+    }
+}
+
+type Answer = Result<String, Fail>;
+
+fn execute(
+    conn: &mut DbConnection,
+    repo: &Repository,
+    request: Request,
+    now: DateTime<Utc>,
+) -> Answer {
+    match request {
+        Request::Identify => identify(conn, repo),
+        Request::ListMetadataFormats { identifier } => {
+            if let Some(identifier) = identifier {
+                find(conn, repo, &identifier)?;
+            }
+            let mut x = String::from("<ListMetadataFormats>");
+            for (prefix, schema, ns) in FORMATS {
+                x.push_str(&format!(
+                    "<metadataFormat><metadataPrefix>{prefix}</metadataPrefix><schema>{schema}</schema><metadataNamespace>{ns}</metadataNamespace></metadataFormat>"
+                ));
+            }
+            x.push_str("</ListMetadataFormats>");
+            Ok(x)
+        }
+        Request::ListSets => list_sets(conn),
+        Request::GetRecord { identifier, prefix } => {
+            if !proto::known_format(&prefix) {
+                return Err(vec![cannot_disseminate(&prefix)].into());
+            }
+            let row = find(conn, repo, &identifier)?;
+            let listed = records::with_resources(conn, vec![row])?;
+            let mut x = String::from("<GetRecord>");
+            for l in &listed {
+                x.push_str(&record(repo, l, &prefix, true));
+            }
+            x.push_str("</GetRecord>");
+            Ok(x)
+        }
+        Request::List { q, token } => list(conn, repo, q, token, now),
+    }
+}
+
+fn cannot_disseminate(prefix: &str) -> OaiError {
+    OaiError::new(
+        ErrorCode::CannotDisseminateFormat,
+        format!("`{prefix}` is not a metadata format of this repository (oai_dc, oai_datacite)."),
+    )
+}
+
+fn find(
+    conn: &mut DbConnection,
+    repo: &Repository,
+    identifier: &str,
+) -> Result<store::OaiRow, Fail> {
+    let missing = || {
+        Fail::Oai(vec![OaiError::new(
+            ErrorCode::IdDoesNotExist,
+            format!("`{identifier}` is not an identifier of this repository."),
+        )])
+    };
+    let id = repo.resource_id(identifier).ok_or_else(missing)?;
+    store::get(conn, &[id.to_string()])?
+        .into_iter()
+        .next()
+        .ok_or_else(missing)
+}
+
+fn identify(conn: &mut DbConnection, repo: &Repository) -> Answer {
+    let earliest = store::earliest(conn)?.unwrap_or_else(crate::db::now);
+    Ok(format!(
+        "<Identify><repositoryName>{}</repositoryName><baseURL>{}</baseURL>\
+         <protocolVersion>2.0</protocolVersion><adminEmail>{}</adminEmail>\
+         <earliestDatestamp>{}</earliestDatestamp><deletedRecord>persistent</deletedRecord>\
+         <granularity>YYYY-MM-DDThh:mm:ssZ</granularity>\
+         <description><oai-identifier xmlns=\"http://www.openarchives.org/OAI/2.0/oai-identifier\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xsi:schemaLocation=\"http://www.openarchives.org/OAI/2.0/oai-identifier http://www.openarchives.org/OAI/2.0/oai-identifier.xsd\">\
+         <scheme>oai</scheme><repositoryIdentifier>{}</repositoryIdentifier><delimiter>:</delimiter>\
+         <sampleIdentifier>{}</sampleIdentifier></oai-identifier></description></Identify>",
+        esc(&repo.name),
+        esc(&repo.base_url),
+        esc(&repo.admin_email),
+        format_stamp(earliest),
+        esc(&repo.host),
+        esc(&repo.identifier("0190f3b4-5c3e-7000-8000-000000000000")),
+    ))
+}
+
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "course" => "Courses",
+        "dataset" => "Datasets",
+        "model_card" => "Model cards",
+        _ => "Resources",
+    }
+}
+
+fn country_name(code: &str) -> String {
+    rust_iso3166::from_alpha2(code)
+        .map(|c| c.name.to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn list_sets(conn: &mut DbConnection) -> Answer {
+    let sets = store::sets(conn)?;
+    let mut x = String::from("<ListSets>");
+    let mut one = |spec: String, name: String| {
+        x.push_str(&format!(
+            "<set><setSpec>{}</setSpec><setName>{}</setName></set>",
+            esc(&spec),
+            esc(&name)
+        ));
+    };
+    for (spec, name) in SetSpec::PARENTS {
+        one((*spec).to_string(), (*name).to_string());
+    }
+    for k in &sets.kinds {
+        one(SetSpec::Kind(k.clone()).spec(), kind_name(k).to_string());
+    }
+    for (_, slug, name) in &sets.institutions {
+        one(SetSpec::Institution(slug.clone()).spec(), name.clone());
+    }
+    for c in &sets.countries {
+        one(SetSpec::Country(c.clone()).spec(), country_name(c));
+    }
+    x.push_str("</ListSets>");
+    Ok(x)
+}
+
+fn no_records() -> Vec<OaiError> {
+    vec![OaiError::new(
+        ErrorCode::NoRecordsMatch,
+        "No record matches these arguments.",
+    )]
+}
+
+fn list(
+    conn: &mut DbConnection,
+    repo: &Repository,
+    q: ListQuery,
+    token: Option<Token>,
+    now: DateTime<Utc>,
+) -> Answer {
+    if !proto::known_format(&q.prefix) {
+        return Err(vec![cannot_disseminate(&q.prefix)].into());
+    }
+    let mut selection = store::Selection {
+        from: q.from,
+        before: q.before,
+        ..Default::default()
+    };
+    match &q.set {
+        None | Some(SetSpec::Parent(_)) => {}
+        Some(SetSpec::Kind(k)) => selection.kind = Some(k.clone()),
+        Some(SetSpec::Country(c)) => selection.country = Some(c.clone()),
+        Some(SetSpec::Institution(slug)) => match store::institution_by_slug(conn, slug)? {
+            Some(id) => selection.institution_id = Some(id),
+            None => return Err(no_records().into()),
+        },
+    }
+    let (cursor, size) = match &token {
+        Some(t) => (t.cursor, t.size),
+        None => (0, store::count(conn, &selection)?),
+    };
+    let mut rows = store::page(conn, &selection, token.as_ref().map(|t| &t.after), PAGE + 1)?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    if rows.is_empty() && token.is_none() {
+        return Err(no_records().into());
+    }
+    let next_after = rows.last().map(|r| (r.datestamp, r.resource_id.clone()));
+    let sent = rows.len() as i64;
+    let listed = records::with_resources(conn, rows)?;
+    let element = q.verb.as_str();
+    let mut x = format!("<{element}>");
+    let full = q.verb == proto::Verb::ListRecords;
+    for l in &listed {
+        if full {
+            x.push_str(&record(repo, l, &q.prefix, true));
+        } else {
+            x.push_str(&header(repo, l));
+        }
+    }
+    // The list grew while it was harvested: the size is at least what was sent.
+    let size = size.max(cursor + sent);
+    match (more, next_after) {
+        (true, Some(after)) => {
+            let next = Token {
+                q,
+                after,
+                cursor: cursor + sent,
+                size,
+                expires: Token::expiry(now),
+            };
+            x.push_str(&format!(
+                "<resumptionToken expirationDate=\"{}\" completeListSize=\"{size}\" cursor=\"{cursor}\">{}</resumptionToken>",
+                next.expires.format("%Y-%m-%dT%H:%M:%SZ"),
+                next.encode()
+            ));
+        }
+        _ if token.is_some() => {
+            // The last page of a list that took several: an empty token.
+            x.push_str(&format!(
+                "<resumptionToken completeListSize=\"{size}\" cursor=\"{cursor}\"/>"
+            ));
+        }
+        _ => {}
+    }
+    x.push_str(&format!("</{element}>"));
+    Ok(x)
+}
+
+// ----- XML -----------------------------------------------------------------------
+
+/// Text and attribute values, escaped; characters XML 1.0 cannot carry
+/// are dropped (control characters never enter the service anyway).
+fn esc(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| {
+            matches!(c, '\t' | '\n' | '\r') || (*c >= ' ' && *c != '\u{FFFE}' && *c != '\u{FFFF}')
+        })
+        .collect();
+    quick_xml::escape::escape(clean.as_str()).into_owned()
+}
+
+fn envelope(
+    repo: &Repository,
+    echo: &[(String, String)],
+    now: DateTime<Utc>,
+    inner: &str,
+) -> String {
+    let mut attrs = String::new();
+    for (k, v) in echo {
+        attrs.push_str(&format!(" {}=\"{}\"", esc(k), esc(v)));
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <OAI-PMH xmlns=\"http://www.openarchives.org/OAI/2.0/\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xsi:schemaLocation=\"http://www.openarchives.org/OAI/2.0/ http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd\">\
+         <responseDate>{}</responseDate><request{attrs}>{}</request>{inner}</OAI-PMH>",
+        now.format("%Y-%m-%dT%H:%M:%SZ"),
+        esc(&repo.base_url),
+    )
+}
+
+fn render_error(repo: &Repository, echo: &[(String, String)], errors: &[OaiError]) -> String {
+    let mut inner = String::new();
+    for e in errors {
+        inner.push_str(&format!(
+            "<error code=\"{}\">{}</error>",
+            e.code.as_str(),
+            esc(&e.message)
+        ));
+    }
+    // Only arguments that are legal OAI-PMH arguments are echoed.
+    let legal = [
+        "verb",
+        "identifier",
+        "metadataPrefix",
+        "from",
+        "until",
+        "set",
+        "resumptionToken",
+    ];
+    let echo: Vec<(String, String)> = echo
+        .iter()
+        .filter(|(k, _)| legal.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    envelope(repo, &echo, Utc::now(), &inner)
+}
+
+fn header(repo: &Repository, l: &Listed) -> String {
+    let deleted = l.resource.is_none();
+    let mut x = format!(
+        "<header{}><identifier>{}</identifier><datestamp>{}</datestamp>",
+        if deleted { " status=\"deleted\"" } else { "" },
+        esc(&repo.identifier(&l.row.resource_id)),
+        format_stamp(l.row.datestamp)
+    );
+    x.push_str(&format!(
+        "<setSpec>{}</setSpec>",
+        esc(&SetSpec::Kind(l.row.kind.clone()).spec())
+    ));
+    if let Some(slug) = &l.institution_slug {
+        x.push_str(&format!(
+            "<setSpec>{}</setSpec>",
+            esc(&SetSpec::Institution(slug.clone()).spec())
+        ));
+    }
+    x.push_str(&format!(
+        "<setSpec>{}</setSpec>",
+        esc(&SetSpec::Country(l.row.country.clone()).spec())
+    ));
+    x.push_str("</header>");
+    x
+}
+
+fn record(repo: &Repository, l: &Listed, prefix: &str, _full: bool) -> String {
+    let mut x = String::from("<record>");
+    x.push_str(&header(repo, l));
+    if let Some(r) = &l.resource {
+        let d = Described::of(repo, r);
+        x.push_str("<metadata>");
+        x.push_str(&if prefix == "oai_datacite" {
+            d.datacite()
+        } else {
+            d.dublin_core()
+        });
+        x.push_str("</metadata>");
+    }
+    x.push_str("</record>");
+    x
+}
+
+/// What the metadata formats say about a resource, read once.
+#[derive(Debug)]
+pub struct Described {
+    pub kind: ResourceKind,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub publisher: String,
+    pub license: Option<String>,
+    pub languages: Vec<String>,
+    pub countries: Vec<String>,
+    pub tags: Vec<String>,
+    pub landing: String,
+    pub issued: chrono::NaiveDateTime,
+    pub modified: chrono::NaiveDateTime,
+    pub version: i64,
+    pub details: Option<Details>,
+}
+
+fn json_list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+impl Described {
+    pub fn of(repo: &Repository, l: &Loaded) -> Self {
+        let r = &l.row;
+        Self {
+            kind: r.kind,
+            title: r.title.clone(),
+            summary: r.summary.clone(),
+            description: r.description.clone(),
+            publisher: l.institution_name.clone(),
+            license: r.license.clone(),
+            languages: json_list(&r.languages),
+            countries: json_list(&r.countries),
+            tags: json_list(&r.tags),
+            landing: repo.landing(r.kind, &r.id),
+            issued: r.published_at.unwrap_or(r.created_at),
+            modified: r.updated_at,
+            version: r.version,
+            details: Details::from_json(r.kind, &r.details).ok(),
+        }
+    }
+
+    fn dcmi_type(&self) -> &'static str {
+        match self.kind {
+            ResourceKind::Dataset => "Dataset",
+            ResourceKind::Course => "InteractiveResource",
+            ResourceKind::ModelCard => "Software",
+        }
+    }
+
+    fn kind_label(&self) -> &'static str {
+        match self.kind {
+            ResourceKind::Dataset => "Dataset",
+            ResourceKind::Course => "Course",
+            ResourceKind::ModelCard => "Machine learning model",
+        }
+    }
+
+    fn dataset(&self) -> Option<&crate::domain::resource::DatasetFields> {
+        match &self.details {
+            Some(Details::Dataset(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The eu-repo access right of the resource.
+    fn access_right(&self) -> &'static str {
+        match self.dataset().map(|d| d.access_level) {
+            Some(AccessLevel::Restricted) => "info:eu-repo/semantics/restrictedAccess",
+            Some(AccessLevel::Registered) => "info:eu-repo/semantics/restrictedAccess",
+            _ => "info:eu-repo/semantics/openAccess",
+        }
+    }
+
+    pub fn dublin_core(&self) -> String {
+        let mut x = String::from(
+            "<oai_dc:dc xmlns:oai_dc=\"http://www.openarchives.org/OAI/2.0/oai_dc/\" \
+             xmlns:dc=\"http://purl.org/dc/elements/1.1/\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+             xsi:schemaLocation=\"http://www.openarchives.org/OAI/2.0/oai_dc/ http://www.openarchives.org/OAI/2.0/oai_dc.xsd\">",
+        );
+        let mut el = |name: &str, value: &str| {
+            if !value.trim().is_empty() {
+                x.push_str(&format!("<dc:{name}>{}</dc:{name}>", esc(value)));
+            }
+        };
+        el("title", &self.title);
+        el("creator", &self.publisher);
+        for t in &self.tags {
+            el("subject", t);
+        }
+        el("description", &self.summary);
+        el("description", &self.description);
+        el("publisher", &self.publisher);
+        el("date", &self.issued.format("%Y-%m-%d").to_string());
+        el("type", self.dcmi_type());
+        el("type", self.kind_label());
+        if let Some(d) = self.dataset() {
+            for f in &d.formats {
+                el("format", f);
+            }
+        }
+        el("identifier", &self.landing);
+        for lang in &self.languages {
+            el("language", lang);
+        }
+        for c in &self.countries {
+            el("coverage", &country_name(c));
+        }
+        if let Some(lic) = &self.license {
+            el("rights", &format!("https://spdx.org/licenses/{lic}.html"));
+        }
+        el("rights", self.access_right());
+        x.push_str("</oai_dc:dc>");
+        x
+    }
+
+    fn resource_type_general(&self) -> &'static str {
+        match self.kind {
+            ResourceKind::Dataset => "Dataset",
+            ResourceKind::ModelCard => "Model",
+            ResourceKind::Course => "InteractiveResource",
+        }
+    }
+
+    pub fn datacite(&self) -> String {
+        let mut x = String::from(
+            "<resource xmlns=\"http://datacite.org/schema/kernel-4\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+             xsi:schemaLocation=\"http://datacite.org/schema/kernel-4 http://schema.datacite.org/meta/kernel-4/metadata.xsd\">",
+        );
+        x.push_str(&format!(
+            "<identifier identifierType=\"URL\">{}</identifier>",
+            esc(&self.landing)
+        ));
+        x.push_str(&format!(
+            "<creators><creator><creatorName nameType=\"Organizational\">{}</creatorName></creator></creators>",
+            esc(&self.publisher)
+        ));
+        x.push_str(&format!(
+            "<titles><title>{}</title></titles>",
+            esc(&self.title)
+        ));
+        x.push_str(&format!("<publisher>{}</publisher>", esc(&self.publisher)));
+        x.push_str(&format!(
+            "<publicationYear>{}</publicationYear>",
+            self.issued.year()
+        ));
+        x.push_str(&format!(
+            "<resourceType resourceTypeGeneral=\"{}\">{}</resourceType>",
+            self.resource_type_general(),
+            self.kind_label()
+        ));
+        if !self.tags.is_empty() {
+            x.push_str("<subjects>");
+            for t in &self.tags {
+                x.push_str(&format!("<subject>{}</subject>", esc(t)));
+            }
+            x.push_str("</subjects>");
+        }
+        x.push_str(&format!(
+            "<dates><date dateType=\"Issued\">{}</date><date dateType=\"Updated\">{}</date></dates>",
+            self.issued.format("%Y-%m-%d"),
+            self.modified.format("%Y-%m-%d")
+        ));
+        if let Some(lang) = self.languages.first() {
+            x.push_str(&format!("<language>{}</language>", esc(lang)));
+        }
+        if let Some(d) = self.dataset() {
+            let mut sizes = Vec::new();
+            if let Some(b) = d.size_bytes {
+                sizes.push(format!("{b} bytes"));
+            }
+            if let Some(n) = d.record_count {
+                sizes.push(format!("{n} records"));
+            }
+            if !sizes.is_empty() {
+                x.push_str("<sizes>");
+                for s in sizes {
+                    x.push_str(&format!("<size>{s}</size>"));
+                }
+                x.push_str("</sizes>");
+            }
+            if !d.formats.is_empty() {
+                x.push_str("<formats>");
+                for f in &d.formats {
+                    x.push_str(&format!("<format>{}</format>", esc(f)));
+                }
+                x.push_str("</formats>");
+            }
+        }
+        x.push_str(&format!("<version>{}</version>", self.version));
+        x.push_str("<rightsList>");
+        if let Some(lic) = &self.license {
+            x.push_str(&format!(
+                "<rights rightsURI=\"https://spdx.org/licenses/{0}.html\" rightsIdentifier=\"{0}\" \
+                 rightsIdentifierScheme=\"SPDX\" schemeURI=\"https://spdx.org/licenses/\">{0}</rights>",
+                esc(lic)
+            ));
+        }
+        x.push_str(&format!("<rights rightsURI=\"{}\"/>", self.access_right()));
+        x.push_str("</rightsList>");
+        x.push_str("<descriptions>");
+        if !self.summary.trim().is_empty() {
+            x.push_str(&format!(
+                "<description descriptionType=\"Abstract\">{}</description>",
+                esc(&self.summary)
+            ));
+        }
+        if !self.description.trim().is_empty() {
+            x.push_str(&format!(
+                "<description descriptionType=\"Other\">{}</description>",
+                esc(&self.description)
+            ));
+        }
+        x.push_str("</descriptions>");
+        if !self.countries.is_empty() {
+            x.push_str("<geoLocations>");
+            for c in &self.countries {
+                x.push_str(&format!(
+                    "<geoLocation><geoLocationPlace>{}</geoLocationPlace></geoLocation>",
+                    esc(&country_name(c))
+                ));
+            }
+            x.push_str("</geoLocations>");
+        }
+        x.push_str("</resource>");
+        x
+    }
+}

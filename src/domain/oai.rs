@@ -1,0 +1,551 @@
+//! OAI-PMH 2.0 requests, without HTTP or a database: which verb, which
+//! arguments (each verb's required, optional and exclusive ones), the
+//! datestamps (`YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ssZ`), set specs, and the
+//! resumption tokens. A request that breaks the protocol is an [`OaiError`]
+//! with its code; the handler answers it as XML in a 200, as the protocol
+//! requires.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Records per page of ListRecords and ListIdentifiers.
+pub const PAGE: i64 = 100;
+/// How long a resumption token stays valid.
+pub const TOKEN_TTL_HOURS: i64 = 24;
+
+/// The metadata formats served: prefix, schema, namespace.
+pub const FORMATS: &[(&str, &str, &str)] = &[
+    (
+        "oai_dc",
+        "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
+        "http://www.openarchives.org/OAI/2.0/oai_dc/",
+    ),
+    (
+        "oai_datacite",
+        "http://schema.datacite.org/meta/kernel-4/metadata.xsd",
+        "http://datacite.org/schema/kernel-4",
+    ),
+];
+
+/// The protocol's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadArgument,
+    BadResumptionToken,
+    BadVerb,
+    CannotDisseminateFormat,
+    IdDoesNotExist,
+    NoRecordsMatch,
+    NoMetadataFormats,
+    NoSetHierarchy,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadArgument => "badArgument",
+            Self::BadResumptionToken => "badResumptionToken",
+            Self::BadVerb => "badVerb",
+            Self::CannotDisseminateFormat => "cannotDisseminateFormat",
+            Self::IdDoesNotExist => "idDoesNotExist",
+            Self::NoRecordsMatch => "noRecordsMatch",
+            Self::NoMetadataFormats => "noMetadataFormats",
+            Self::NoSetHierarchy => "noSetHierarchy",
+        }
+    }
+}
+
+/// An error answer: the code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OaiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl OaiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadArgument, message)
+    }
+}
+
+/// The six verbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verb {
+    Identify,
+    ListMetadataFormats,
+    ListSets,
+    ListIdentifiers,
+    ListRecords,
+    GetRecord,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Identify => "Identify",
+            Self::ListMetadataFormats => "ListMetadataFormats",
+            Self::ListSets => "ListSets",
+            Self::ListIdentifiers => "ListIdentifiers",
+            Self::ListRecords => "ListRecords",
+            Self::GetRecord => "GetRecord",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Identify,
+            Self::ListMetadataFormats,
+            Self::ListSets,
+            Self::ListIdentifiers,
+            Self::ListRecords,
+            Self::GetRecord,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    /// (required, optional, exclusive) arguments.
+    fn arguments(
+        self,
+    ) -> (
+        &'static [&'static str],
+        &'static [&'static str],
+        Option<&'static str>,
+    ) {
+        match self {
+            Self::Identify => (&[], &[], None),
+            Self::ListMetadataFormats => (&[], &["identifier"], None),
+            Self::ListSets => (&[], &[], Some("resumptionToken")),
+            Self::ListIdentifiers | Self::ListRecords => (
+                &["metadataPrefix"],
+                &["from", "until", "set"],
+                Some("resumptionToken"),
+            ),
+            Self::GetRecord => (&["identifier", "metadataPrefix"], &[], None),
+        }
+    }
+}
+
+/// A set: a kind, an institution (slug) or a country, or one of the three
+/// parents (every record is in each of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetSpec {
+    Parent(String),
+    Kind(String),
+    Institution(String),
+    Country(String),
+}
+
+impl SetSpec {
+    pub const PARENTS: &[(&str, &str)] = &[
+        ("kind", "Resources by kind"),
+        ("institution", "Resources by publishing institution"),
+        (
+            "country",
+            "Resources by the publishing institution's country",
+        ),
+    ];
+
+    pub fn parse(s: &str) -> Result<Self, OaiError> {
+        let bad = || OaiError::bad(format!("`{s}` is not a setSpec of this repository"));
+        match s.split_once(':') {
+            None if Self::PARENTS.iter().any(|(p, _)| *p == s) => Ok(Self::Parent(s.into())),
+            Some(("kind", k)) if !k.is_empty() && !k.contains(':') => Ok(Self::Kind(k.into())),
+            Some(("institution", i)) if !i.is_empty() && !i.contains(':') => {
+                Ok(Self::Institution(i.into()))
+            }
+            Some(("country", c)) if !c.is_empty() && !c.contains(':') => {
+                Ok(Self::Country(c.into()))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn spec(&self) -> String {
+        match self {
+            Self::Parent(p) => p.clone(),
+            Self::Kind(k) => format!("kind:{k}"),
+            Self::Institution(i) => format!("institution:{i}"),
+            Self::Country(c) => format!("country:{c}"),
+        }
+    }
+}
+
+/// A datestamp argument and the granularity it was given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub at: NaiveDateTime,
+    pub day: bool,
+}
+
+/// Reads `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ssZ`.
+pub fn parse_stamp(name: &str, s: &str) -> Result<Stamp, OaiError> {
+    let bad = || {
+        OaiError::bad(format!(
+            "`{name}` must be a date YYYY-MM-DD or a time YYYY-MM-DDThh:mm:ssZ (UTC), not `{s}`"
+        ))
+    };
+    if s.len() == 10 {
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+        return Ok(Stamp {
+            at: d.and_time(NaiveTime::MIN),
+            day: true,
+        });
+    }
+    if s.len() == 20 && s.ends_with('Z') {
+        let t = NaiveDateTime::parse_from_str(&s[..19], "%Y-%m-%dT%H:%M:%S").map_err(|_| bad())?;
+        return Ok(Stamp { at: t, day: false });
+    }
+    Err(bad())
+}
+
+/// A datestamp as the protocol writes it (seconds, UTC).
+pub fn format_stamp(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// What a list asks for, first page or later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub verb: Verb,
+    pub prefix: String,
+    pub set: Option<SetSpec>,
+    /// At or after.
+    pub from: Option<NaiveDateTime>,
+    /// Strictly before (an inclusive `until` plus its granularity).
+    pub before: Option<NaiveDateTime>,
+}
+
+/// A resumption token's content (sent base64url-encoded JSON: opaque to
+/// harvesters, stateless here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub q: ListQuery,
+    /// The last record sent: (datestamp, resource id).
+    pub after: (NaiveDateTime, String),
+    /// Records sent before this page.
+    pub cursor: i64,
+    /// The size of the whole list when it began.
+    pub size: i64,
+    pub expires: DateTime<Utc>,
+}
+
+impl Token {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(s: &str, verb: Verb, now: DateTime<Utc>) -> Result<Self, OaiError> {
+        let bad = |why: &str| {
+            OaiError::new(
+                ErrorCode::BadResumptionToken,
+                format!("The resumptionToken {why}."),
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| bad("is not one this repository issued"))?;
+        let t: Token =
+            serde_json::from_slice(&bytes).map_err(|_| bad("is not one this repository issued"))?;
+        if t.q.verb != verb {
+            return Err(bad(&format!("was issued for {}", t.q.verb.as_str())));
+        }
+        if t.expires < now {
+            return Err(bad("has expired"));
+        }
+        Ok(t)
+    }
+
+    pub fn expiry(now: DateTime<Utc>) -> DateTime<Utc> {
+        now + Duration::hours(TOKEN_TTL_HOURS)
+    }
+}
+
+/// A request that follows the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Identify,
+    ListMetadataFormats { identifier: Option<String> },
+    ListSets,
+    List { q: ListQuery, token: Option<Token> },
+    GetRecord { identifier: String, prefix: String },
+}
+
+/// The verb and the arguments that were valid, echoed in `<request>` (none
+/// after a badVerb or badArgument, as the protocol says).
+pub type Echo = Vec<(String, String)>;
+
+/// Reads the arguments of a GET query or a POST form (in order, as sent).
+pub fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<(Request, Echo), OaiError> {
+    let verbs: Vec<&str> = pairs
+        .iter()
+        .filter(|(k, _)| k == "verb")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let verb = match verbs.as_slice() {
+        [] => {
+            return Err(OaiError::new(
+                ErrorCode::BadVerb,
+                "The verb argument is missing.",
+            ));
+        }
+        [v] => Verb::parse(v).ok_or_else(|| {
+            OaiError::new(ErrorCode::BadVerb, format!("`{v}` is not an OAI-PMH verb."))
+        })?,
+        _ => {
+            return Err(OaiError::new(
+                ErrorCode::BadVerb,
+                "The verb argument is repeated.",
+            ));
+        }
+    };
+    let (required, optional, exclusive) = verb.arguments();
+    let mut args: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in pairs.iter().filter(|(k, _)| k != "verb") {
+        let known = required.contains(&k.as_str())
+            || optional.contains(&k.as_str())
+            || exclusive == Some(k.as_str());
+        if !known {
+            return Err(OaiError::bad(format!(
+                "{} does not take the argument `{k}`.",
+                verb.as_str()
+            )));
+        }
+        if args.iter().any(|(a, _)| a == k) {
+            return Err(OaiError::bad(format!("The argument `{k}` is repeated.")));
+        }
+        args.push((k, v));
+    }
+    let get = |name: &str| args.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let mut echo: Echo = vec![("verb".into(), verb.as_str().into())];
+    echo.extend(args.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    if let Some(x) = exclusive
+        && let Some(token) = get(x)
+    {
+        if args.len() > 1 {
+            return Err(OaiError::bad(format!(
+                "`{x}` is an exclusive argument: nothing else may come with it."
+            )));
+        }
+        return match verb {
+            Verb::ListSets => Err(OaiError::new(
+                ErrorCode::BadResumptionToken,
+                "This repository sends every set at once: it issues no resumptionToken for ListSets.",
+            )),
+            _ => {
+                let t = Token::decode(token, verb, now)?;
+                Ok((
+                    Request::List {
+                        q: t.q.clone(),
+                        token: Some(t),
+                    },
+                    echo,
+                ))
+            }
+        };
+    }
+    for r in required {
+        if get(r).is_none() {
+            return Err(OaiError::bad(format!(
+                "{} needs the argument `{r}`.",
+                verb.as_str()
+            )));
+        }
+    }
+    let request = match verb {
+        Verb::Identify => Request::Identify,
+        Verb::ListSets => Request::ListSets,
+        Verb::ListMetadataFormats => Request::ListMetadataFormats {
+            identifier: get("identifier").map(str::to_string),
+        },
+        Verb::GetRecord => Request::GetRecord {
+            identifier: get("identifier").unwrap_or_default().to_string(),
+            prefix: get("metadataPrefix").unwrap_or_default().to_string(),
+        },
+        Verb::ListIdentifiers | Verb::ListRecords => {
+            let from = get("from").map(|s| parse_stamp("from", s)).transpose()?;
+            let until = get("until").map(|s| parse_stamp("until", s)).transpose()?;
+            if let (Some(f), Some(u)) = (from, until) {
+                if f.day != u.day {
+                    return Err(OaiError::bad(
+                        "`from` and `until` must have the same granularity.",
+                    ));
+                }
+                if f.at > u.at {
+                    return Err(OaiError::bad("`from` is later than `until`."));
+                }
+            }
+            let set = get("set").map(SetSpec::parse).transpose()?;
+            Request::List {
+                q: ListQuery {
+                    verb,
+                    prefix: get("metadataPrefix").unwrap_or_default().to_string(),
+                    set,
+                    from: from.map(|s| s.at),
+                    before: until.map(|s| {
+                        if s.day {
+                            s.at + Duration::days(1)
+                        } else {
+                            s.at + Duration::seconds(1)
+                        }
+                    }),
+                },
+                token: None,
+            }
+        }
+    };
+    Ok((request, echo))
+}
+
+/// Whether `prefix` is one of [`FORMATS`].
+pub fn known_format(prefix: &str) -> bool {
+    FORMATS.iter().any(|(p, _, _)| *p == prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(q: &str) -> Vec<(String, String)> {
+        form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+    }
+
+    fn code(q: &str) -> Option<ErrorCode> {
+        parse(&pairs(q), Utc::now()).err().map(|e| e.code)
+    }
+
+    #[test]
+    fn protocol_errors_have_their_codes() {
+        use ErrorCode::*;
+        let cases = [
+            ("", Some(BadVerb), "no verb"),
+            ("verb=Frobnicate", Some(BadVerb), "unknown verb"),
+            (
+                "verb=Identify&verb=Identify",
+                Some(BadVerb),
+                "repeated verb",
+            ),
+            ("verb=Identify&x=1", Some(BadArgument), "illegal argument"),
+            (
+                "verb=ListRecords",
+                Some(BadArgument),
+                "missing metadataPrefix",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&metadataPrefix=oai_dc",
+                Some(BadArgument),
+                "repeated",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&from=2020-13-01",
+                Some(BadArgument),
+                "bad month",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&from=2020-01-01T00:00:00",
+                Some(BadArgument),
+                "no Z",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&from=2020-01-01&until=2020-01-02T00:00:00Z",
+                Some(BadArgument),
+                "mixed granularity",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&from=2021-01-01&until=2020-01-01",
+                Some(BadArgument),
+                "from after until",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&set=colour:red",
+                Some(BadArgument),
+                "unknown set family",
+            ),
+            (
+                "verb=ListRecords&resumptionToken=abc&metadataPrefix=oai_dc",
+                Some(BadArgument),
+                "exclusive",
+            ),
+            (
+                "verb=ListRecords&resumptionToken=abc",
+                Some(BadResumptionToken),
+                "garbage token",
+            ),
+            (
+                "verb=ListSets&resumptionToken=abc",
+                Some(BadResumptionToken),
+                "no ListSets tokens",
+            ),
+            (
+                "verb=GetRecord&identifier=x",
+                Some(BadArgument),
+                "GetRecord without prefix",
+            ),
+            (
+                "verb=ListIdentifiers&metadataPrefix=oai_dc&from=2020-01-01&until=2020-01-01",
+                None,
+                "one day",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=nope",
+                None,
+                "format checked later",
+            ),
+            ("verb=ListSets", None, "ListSets"),
+            ("verb=Identify", None, "Identify"),
+        ];
+        for (q, want, why) in cases {
+            assert_eq!(code(q), want, "{why}: {q}");
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_expire() {
+        let now = Utc::now();
+        let (Request::List { q, .. }, _) = parse(
+            &pairs("verb=ListRecords&metadataPrefix=oai_dc&set=kind:dataset&until=2030-01-01"),
+            now,
+        )
+        .unwrap() else {
+            panic!("a list")
+        };
+        assert_eq!(
+            q.before,
+            Some(
+                NaiveDate::from_ymd_opt(2030, 1, 2)
+                    .unwrap()
+                    .and_time(NaiveTime::MIN)
+            )
+        );
+        let t = Token {
+            q: q.clone(),
+            after: (now.naive_utc(), "id".into()),
+            cursor: 100,
+            size: 250,
+            expires: Token::expiry(now),
+        };
+        let s = t.encode();
+        assert_eq!(Token::decode(&s, Verb::ListRecords, now).unwrap(), t);
+        assert_eq!(
+            Token::decode(&s, Verb::ListIdentifiers, now)
+                .unwrap_err()
+                .code,
+            ErrorCode::BadResumptionToken
+        );
+        assert_eq!(
+            Token::decode(&s, Verb::ListRecords, now + Duration::hours(25))
+                .unwrap_err()
+                .code,
+            ErrorCode::BadResumptionToken
+        );
+    }
+}
