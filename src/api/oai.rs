@@ -525,6 +525,8 @@ pub struct Described {
     pub countries: Vec<String>,
     pub tags: Vec<String>,
     pub landing: String,
+    /// Set by the owner (`10.nnnn/…`): the DataCite identifier then.
+    pub doi: Option<String>,
     pub issued: chrono::NaiveDateTime,
     pub modified: chrono::NaiveDateTime,
     pub version: i64,
@@ -549,6 +551,7 @@ impl Described {
             countries: json_list(&r.countries),
             tags: json_list(&r.tags),
             landing: repo.landing(r.kind, &r.id),
+            doi: r.doi.clone(),
             issued: r.published_at.unwrap_or(r.created_at),
             modified: r.updated_at,
             version: r.version,
@@ -645,10 +648,21 @@ impl Described {
              xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
              xsi:schemaLocation=\"http://datacite.org/schema/kernel-4 http://schema.datacite.org/meta/kernel-4/metadata.xsd\">",
         );
-        x.push_str(&format!(
-            "<identifier identifierType=\"URL\">{}</identifier>",
-            esc(&self.landing)
-        ));
+        // The DOI when the owner set one (the landing page then an alternate
+        // identifier), else the landing page.
+        match &self.doi {
+            Some(doi) => x.push_str(&format!(
+                "<identifier identifierType=\"DOI\">{}</identifier>\
+                 <alternateIdentifiers><alternateIdentifier alternateIdentifierType=\"URL\">{}\
+                 </alternateIdentifier></alternateIdentifiers>",
+                esc(doi),
+                esc(&self.landing)
+            )),
+            None => x.push_str(&format!(
+                "<identifier identifierType=\"URL\">{}</identifier>",
+                esc(&self.landing)
+            )),
+        }
         x.push_str(&format!(
             "<creators><creator><creatorName nameType=\"Organizational\">{}</creatorName></creator></creators>",
             esc(&self.publisher)

@@ -32,6 +32,24 @@ api_test!(doi_is_validated_stored_and_cleared, |backend| {
     .await;
     let read = body_of(app.get(&format!("/api/v1/datasets/{id}")).await, 200).await;
     assert_eq!(read["doi"], "10.5281/zenodo.1234567");
+    // DataCite over OAI-PMH names it by its DOI, the landing page beside.
+    let res = app
+        .get(&format!(
+            "/oai?verb=GetRecord&metadataPrefix=oai_datacite&identifier=oai:localhost:{id}"
+        ))
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let xml = res.text().await.unwrap();
+    assert!(
+        xml.contains("<identifier identifierType=\"DOI\">10.5281/zenodo.1234567</identifier>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!(
+            "<alternateIdentifier alternateIdentifierType=\"URL\">http://localhost:8080/api/v1/datasets/{id}</alternateIdentifier>"
+        )),
+        "{xml}"
+    );
     for bad in [
         "11.5281/x",
         "10.12/x",

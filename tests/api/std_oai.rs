@@ -189,6 +189,8 @@ api_test!(oai_errors_are_xml_in_a_200_with_their_codes, |backend| {
     )
     .await;
     for part in [
+        // No DOI set: the landing page is the identifier.
+        "<identifier identifierType=\"URL\">",
         "<resourceType resourceTypeGeneral=\"Dataset\">Dataset</resourceType>",
         "<creatorName nameType=\"Organizational\">Institution oai-lab</creatorName>",
         "<publisher>Institution oai-lab</publisher>",
