@@ -54,3 +54,4 @@ mod std_citation;
 mod std_croissant;
 mod std_dcat;
 mod std_oai;
+mod std_walk;
