@@ -30,12 +30,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/model-cards/import").route(web::post().to(import_model_card)));
 }
 
-/// The absolute origin links in exports start with (`https://host`): the
-/// scheme and host the request came with (`Forwarded`/`X-Forwarded-*` from
-/// a proxy are honoured, as `ConnectionInfo` reads them).
+/// The absolute origin links in exports start with: the setting
+/// `platform.public_url`, as for every other export. Never the request's
+/// `Host` or `X-Forwarded-*`: the anonymous public cache keeps these answers
+/// for everyone, so a forged header would poison them.
 pub fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    req.app_data::<web::Data<crate::state::AppState>>()
+        .map(|state| {
+            state
+                .settings
+                .platform
+                .public_url
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// Loads the public view of a resource (404 if anonymous readers cannot see it).

@@ -142,7 +142,8 @@ api_test!(
             "application/ld+json; profile=\"http://mlcommons.org/croissant/1.1\""
         );
         assert!(res.headers().contains_key("etag"));
-        let base = w.app.address.clone();
+        // `platform.public_url` (its default): never the request's Host.
+        let base = "http://localhost:8080".to_string();
         let doc: Value = res.json().await.unwrap();
 
         // The fields Croissant 1.1 requires or recommends, each checked here
@@ -450,7 +451,8 @@ async fn ld(w: &World, path: &str, token: Option<&str>) -> reqwest::Response {
 
 api_test!(schema_org_on_single_reads, |backend| {
     let w = world(backend).await;
-    let base = w.app.address.clone();
+    // `platform.public_url` (its default): never the request's Host.
+    let base = "http://localhost:8080".to_string();
     let ds = w.dataset("Radio speech", full_dataset()).await;
     let course = published(
         &w,
