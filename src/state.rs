@@ -24,6 +24,8 @@ pub struct AppState {
     pub refusals: Arc<crate::app::access::RefusalLog>,
     /// The registered client apps' origins, for CORS (`app::clients::ClientOrigins`).
     pub clients: Arc<crate::app::clients::ClientOrigins>,
+    /// The DCAT catalogue's size per data generation (`app::catalog::CountMemo`).
+    pub catalog_counts: Arc<crate::app::catalog::CountMemo>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             limits: Arc::new(RateLimits::new(&settings.rate_limit)),
             refusals: Arc::default(),
             clients: Arc::default(),
+            catalog_counts: Arc::default(),
         })
     }
 }

@@ -142,7 +142,10 @@ async fn catalog_page(
 ) -> Result<HttpResponse, ApiError> {
     let (page, since) = q.read()?;
     let naive = since.map(|t| t.naive_utc());
-    let found = db.run(move |conn| app::page(conn, naive, page)).await?;
+    let memo = state.catalog_counts.clone();
+    let found = db
+        .run(move |conn| app::page(conn, &memo, naive, page))
+        .await?;
     let paging = Paging {
         page,
         per_page: PAGE_SIZE,

@@ -4,6 +4,8 @@
 //! a file's URL. Visibility is `domain::policy` (single reads) and the
 //! list condition of `db::resources` (pages), nothing of its own.
 
+use std::sync::Mutex;
+
 use chrono::NaiveDateTime;
 
 use crate::app::resources::{details_of, facts, load, unreadable};
@@ -58,14 +60,65 @@ fn dataset_fields(l: &Loaded) -> Result<DatasetFields, ApiError> {
     }
 }
 
+/// The catalogue's size for each `modified_since` asked, kept while the
+/// data's generation (`db::generation`: it moves after every write of this
+/// process and when another process's writes are seen) stays the same. A
+/// harvester walking 300 pages would otherwise count the whole public
+/// catalogue 300 times for the same `hydra:last`.
+#[derive(Debug, Default)]
+pub struct CountMemo(Mutex<(u64, Vec<Counted>)>);
+
+/// A `modified_since` and the catalogue's size with it.
+type Counted = (Option<NaiveDateTime>, i64);
+
+impl CountMemo {
+    /// Counts kept per generation at most (distinct `modified_since`).
+    const KEPT: usize = 32;
+
+    fn get(&self, generation: u64, since: Option<NaiveDateTime>) -> Option<i64> {
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.0 != generation {
+            return None;
+        }
+        kept.1.iter().find(|(s, _)| *s == since).map(|(_, n)| *n)
+    }
+
+    fn put(&self, generation: u64, since: Option<NaiveDateTime>, n: i64) {
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.0 != generation {
+            *kept = (generation, Vec::new());
+        }
+        if kept.1.len() < Self::KEPT && !kept.1.iter().any(|(s, _)| *s == since) {
+            kept.1.push((since, n));
+        }
+    }
+}
+
 /// Page `page` (from 1) of the public published datasets, changed at or
 /// after `modified_since` if given, with their files.
 pub fn page(
     conn: &mut DbConnection,
+    memo: &CountMemo,
     modified_since: Option<NaiveDateTime>,
     page: i64,
 ) -> Result<Page, ApiError> {
-    let total = store::count(conn, modified_since)?;
+    // The generation is read before counting: a write committed meanwhile
+    // moves it, and the count is then kept under the old one, never asked for.
+    let generation = crate::db::generation();
+    let total = match memo.get(generation, modified_since) {
+        Some(n) => n,
+        None => {
+            let n = store::count(conn, modified_since)?;
+            memo.put(generation, modified_since, n);
+            n
+        }
+    };
     let offset = (page.clamp(1, MAX_PAGE) - 1) * PAGE_SIZE;
     let rows = if offset < total {
         store::page(conn, modified_since, offset, PAGE_SIZE).map_err(|e| unreadable(conn, e))?

@@ -8,10 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::resources::{
-    FileRow, Filter, Loaded, LoadedTuple, ResourceRow, Viewer, condition, loaded,
-};
-use super::schema::{dataset_files as df, institutions as it, resources as rs};
+use super::resources::{FileRow, Filter, Loaded, Viewer, by_ids, condition_alone};
+use super::schema::{dataset_files as df, resources as rs};
 use crate::db::resources::Facet;
 use crate::domain::resource::{ResourceKind, Status};
 
@@ -34,8 +32,7 @@ fn filter(modified_since: Option<NaiveDateTime>) -> Filter {
 pub fn count(conn: &mut DbConnection, modified_since: Option<NaiveDateTime>) -> QueryResult<i64> {
     let backend = conn.backend();
     rs::table
-        .inner_join(it::table)
-        .filter(condition(
+        .filter(condition_alone(
             backend,
             &Viewer::default(),
             &filter(modified_since),
@@ -53,16 +50,10 @@ pub fn page(
     limit: i64,
 ) -> QueryResult<Vec<Loaded>> {
     let backend = conn.backend();
-    rs::table
-        .inner_join(it::table)
-        .select((
-            ResourceRow::as_select(),
-            it::slug,
-            it::verified,
-            it::country,
-            it::name,
-        ))
-        .filter(condition(
+    // The offset is skipped on `resources` alone (an index walk), then the
+    // page's rows are read with their institutions.
+    let ids: Vec<String> = rs::table
+        .filter(condition_alone(
             backend,
             &Viewer::default(),
             &filter(modified_since),
@@ -71,8 +62,11 @@ pub fn page(
         .order((rs::listed_at.asc(), rs::id.asc()))
         .offset(offset)
         .limit(limit)
-        .load::<LoadedTuple>(conn)
-        .map(|rows| rows.into_iter().map(loaded).collect())
+        .select(rs::id)
+        .load(conn)?;
+    let mut rows = by_ids(conn, &ids)?;
+    rows.sort_by_key(|l| ids.iter().position(|id| *id == l.row.id));
+    Ok(rows)
 }
 
 /// The files of these datasets, each dataset's in the order they were added.

@@ -640,8 +640,11 @@ pub struct Filter {
 pub(crate) type Source = diesel::helper_types::InnerJoinQuerySource<rs::table, it::table>;
 // The terms a filter looks in, apart from the terms a facet counts.
 diesel::alias!(super::schema::resource_terms as filter_terms: FilterTerms);
-/// Resources with their institution and their terms (facet counts).
-type TermSource = diesel::helper_types::InnerJoinQuerySource<Source, rt::table>;
+// The institutions a filter looks in (verified ones, slugs), apart from the
+// joined institution of each row.
+diesel::alias!(super::schema::institutions as filter_institutions: FilterInstitutions);
+/// Resources with their terms (facet counts).
+type TermSource = diesel::helper_types::InnerJoinQuerySource<rs::table, rt::table>;
 
 fn and<QS: 'static>(
     a: super::search::Condition<QS>,
@@ -674,11 +677,22 @@ macro_rules! condition {
                         .or(rs::status.ne(Status::Draft).and(
                             rs::institution_id
                                 .eq_any(viewer.member_of())
-                                .or(it::verified.eq(true).and(
-                                    rs::visibility.eq_any(open).or(rs::visibility
-                                        .eq(Visibility::Partnership)
-                                        .and(rs::id.eq_any(viewer.partnership_shared.clone()))),
-                                )),
+                                // A subquery, not the joined row: the condition then
+                                // reads `resources` alone (counts and offsets walk an
+                                // index without visiting each resource's institution).
+                                .or(rs::institution_id
+                                    .eq_any(
+                                        filter_institutions
+                                            .filter(
+                                                filter_institutions.field(it::verified).eq(true),
+                                            )
+                                            .select(filter_institutions.field(it::id)),
+                                    )
+                                    .and(
+                                        rs::visibility.eq_any(open).or(rs::visibility
+                                            .eq(Visibility::Partnership)
+                                            .and(rs::id.eq_any(viewer.partnership_shared.clone()))),
+                                    )),
                         )),
                 ),
             );
@@ -704,7 +718,13 @@ macro_rules! condition {
             } else {
                 match facet {
                     Facet::Kind => Box::new(rs::kind.eq_any(values)),
-                    Facet::Institution => Box::new(it::slug.eq_any(values)),
+                    Facet::Institution => Box::new(
+                        rs::institution_id.eq_any(
+                            filter_institutions
+                                .filter(filter_institutions.field(it::slug).eq_any(values))
+                                .select(filter_institutions.field(it::id)),
+                        ),
+                    ),
                     Facet::License => Box::new(rs::license.eq_any(values).assume_not_null()),
                     Facet::AccessLevel => {
                         Box::new(rs::access_level.eq_any(values).assume_not_null())
@@ -751,15 +771,26 @@ pub(crate) fn condition(
     condition!(Source, backend, viewer, f, except)
 }
 
+/// [`condition`] on `resources` alone (no join): it names no column of
+/// `institutions` but through subqueries.
+pub(crate) fn condition_alone(
+    backend: Backend,
+    viewer: &Viewer,
+    f: &Filter,
+    except: Option<Facet>,
+) -> super::search::Condition<rs::table> {
+    condition!(rs::table, backend, viewer, f, except)
+}
+
 /// The score expression of a page (0 unless sorted by relevance).
-fn page_score(
+fn page_score<QS: 'static>(
     backend: Backend,
     f: &Filter,
     sort: Sort,
-) -> Box<dyn diesel::expression::BoxableExpression<Source, MultiBackend, SqlType = BigInt>> {
+) -> Box<dyn diesel::expression::BoxableExpression<QS, MultiBackend, SqlType = BigInt>> {
     match (&f.text, sort) {
         (Some(q), Sort::Relevance) => {
-            super::search::score::<Source>(backend, q, super::search::Fields::All)
+            super::search::score::<QS>(backend, q, super::search::Fields::All)
         }
         // Not a bare `0`: in ORDER BY that names a column; and PostgreSQL
         // reads a bare literal as a 4-byte integer.
@@ -847,7 +878,7 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<(Loaded, i64)>> {
     let backend = conn.backend();
-    let score = || page_score(backend, f, sort);
+    let score = || page_score::<Source>(backend, f, sort);
     let q = rs::table
         .inner_join(it::table)
         .select((
@@ -894,9 +925,8 @@ pub fn list_keys(
     limit: i64,
 ) -> QueryResult<Vec<Keys>> {
     let backend = conn.backend();
-    let score = || page_score(backend, f, sort);
+    let score = || page_score::<rs::table>(backend, f, sort);
     let q = rs::table
-        .inner_join(it::table)
         .select((
             rs::id,
             rs::kind,
@@ -905,7 +935,7 @@ pub fn list_keys(
             rs::updated_at,
             score(),
         ))
-        .filter(condition(backend, viewer, f, None))
+        .filter(condition_alone(backend, viewer, f, None))
         .limit(limit)
         .into_boxed();
     paged!(q, sort, after, score).load::<Keys>(conn)
@@ -927,7 +957,6 @@ pub fn facet_counts(
     let cond = || condition(backend, viewer, f, Some(facet));
     if let Some(term) = facet.term() {
         return rs::table
-            .inner_join(it::table)
             .inner_join(rt::table)
             .filter(rt::facet.eq(term))
             .filter(condition!(TermSource, backend, viewer, f, Some(facet)))
@@ -938,7 +967,8 @@ pub fn facet_counts(
             .into_boxed()
             .load(conn);
     }
-    let base = rs::table.inner_join(it::table).filter(cond());
+    // Only the institution's slug needs the joined institution.
+    let base = rs::table.filter(condition_alone(backend, viewer, f, Some(facet)));
     macro_rules! by {
         ($col:expr) => {
             base.group_by($col)
@@ -963,7 +993,9 @@ pub fn facet_counts(
                     .map(|(k, n)| (k.as_str().to_string(), n))
                     .collect()
             }),
-        Facet::Institution => base
+        Facet::Institution => rs::table
+            .inner_join(it::table)
+            .filter(cond())
             .group_by(it::slug)
             .select((it::slug, count_star()))
             .order((count_star().desc(), it::slug.asc()))
@@ -995,7 +1027,6 @@ pub fn term_facet_counts(
     let backend = conn.backend();
     let terms: Vec<&'static str> = facets.iter().filter_map(|x| x.term()).collect();
     let rows: Vec<(String, String, i64)> = rs::table
-        .inner_join(it::table)
         .inner_join(rt::table)
         .filter(rt::facet.eq_any(&terms))
         .filter(condition!(TermSource, backend, viewer, f, None))
@@ -1033,8 +1064,7 @@ pub fn count_up_to(
 ) -> QueryResult<i64> {
     let backend = conn.backend();
     let ids: Vec<String> = rs::table
-        .inner_join(it::table)
-        .filter(condition(backend, viewer, f, None))
+        .filter(condition_alone(backend, viewer, f, None))
         .select(rs::id)
         .limit(cap)
         .into_boxed()
@@ -1046,8 +1076,7 @@ pub fn count_up_to(
 pub fn any(conn: &mut DbConnection, viewer: &Viewer, f: &Filter) -> QueryResult<bool> {
     let backend = conn.backend();
     let found: Vec<String> = rs::table
-        .inner_join(it::table)
-        .filter(condition(backend, viewer, f, None))
+        .filter(condition_alone(backend, viewer, f, None))
         .select(rs::id)
         .limit(1)
         .into_boxed()
@@ -1105,7 +1134,6 @@ pub fn suggest_tags(
         .ge(prefix.to_string())
         .and(rt::value.lt(format!("{prefix}\u{10FFFF}")));
     rs::table
-        .inner_join(it::table)
         .inner_join(rt::table)
         .filter(rt::facet.eq("tag"))
         .filter(rt::value.like(format!("{escaped}%")).escape('\\'))

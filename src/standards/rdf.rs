@@ -83,6 +83,10 @@ pub const PREFIXES: &[(&str, &str)] = &[
 pub struct Builder {
     pub graph: Graph,
     bad: Option<String>,
+    /// The vocabulary terms made so far: a page of 100 datasets names the
+    /// same few dozen terms thousands of times, and checking an IRI is
+    /// dearer than copying one.
+    terms: std::collections::HashMap<String, NamedNode>,
 }
 
 impl Builder {
@@ -103,6 +107,15 @@ impl Builder {
 
     /// `prefix:local` with a prefix of [`PREFIXES`].
     pub fn term(&mut self, curie: &str) -> NamedNode {
+        if let Some(n) = self.terms.get(curie) {
+            return n.clone();
+        }
+        let n = self.make_term(curie);
+        self.terms.insert(curie.to_string(), n.clone());
+        n
+    }
+
+    fn make_term(&mut self, curie: &str) -> NamedNode {
         let (prefix, local) = curie.split_once(':').unwrap_or(("", curie));
         let ns = PREFIXES
             .iter()

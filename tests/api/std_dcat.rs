@@ -557,6 +557,46 @@ api_test!(
     }
 );
 
+/// `hydra:totalItems` of a catalogue page.
+async fn total_items(app: &crate::helpers::TestApp, path: &str) -> i64 {
+    let (status, _, body) = fetch(app, path, "text/turtle").await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let g = parse(&body, "text/turtle");
+    let totals: Vec<i64> = g
+        .triples_for_predicate(nn("http://www.w3.org/ns/hydra/core#totalItems"))
+        .map(|t| match t.object {
+            oxrdf::TermRef::Literal(l) => l.value().parse().unwrap(),
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(totals.len(), 1, "{body}");
+    totals[0]
+}
+
+api_test!(
+    the_catalogue_size_follows_every_change_though_it_is_kept_between_pages,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let before = total_items(app, "/api/v1/catalog.ttl").await;
+        // Asked again with nothing changed: the same (kept) size.
+        assert_eq!(total_items(app, "/api/v1/catalog.ttl?page=2").await, before);
+        let added = w.dataset("Counted once published", json!({})).await;
+        assert_eq!(total_items(app, "/api/v1/catalog.ttl").await, before + 1);
+        let since = "/api/v1/catalog.ttl?modified_since=2000-01-01T00:00:00Z";
+        assert_eq!(total_items(app, since).await, before + 1);
+        patch(
+            app,
+            &w.owner.access,
+            &added.id,
+            json!({"visibility": "institution"}),
+        )
+        .await;
+        assert_eq!(total_items(app, "/api/v1/catalog.ttl").await, before);
+        assert_eq!(total_items(app, since).await, before);
+    }
+);
+
 // ----- the ODRL policy ------------------------------------------------------------
 
 /// Who asks, for the policy reader and for `transfer::check`.
