@@ -83,19 +83,98 @@ impl Repository {
     }
 }
 
-/// OAI-PMH requests by GET.
+/// The OAI-PMH verbs.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = OaiVerb)]
+pub enum OaiVerb {
+    Identify,
+    ListMetadataFormats,
+    ListSets,
+    ListIdentifiers,
+    ListRecords,
+    GetRecord,
+}
+
+/// The arguments of an OAI-PMH request (which a verb takes, requires or
+/// forbids is the protocol's rule; breaking it is an error in the XML
+/// answer, never a 4xx). Documentation only: the handlers read the raw
+/// query or form, strictly (`domain::oai::read_arguments`).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+#[schema(as = OaiArguments)]
+#[allow(dead_code, reason = "documentation of the arguments, read by hand")]
+pub struct OaiArguments {
+    /// The request: Identify, ListMetadataFormats, ListSets,
+    /// ListIdentifiers, ListRecords or GetRecord (missing, repeated or
+    /// unknown: `badVerb`).
+    verb: OaiVerb,
+    /// A record's identifier, `oai:<host>:<resource id>` (GetRecord,
+    /// ListMetadataFormats).
+    #[param(example = "oai:localhost:0190f3b4-5c3e-7000-8000-000000000000")]
+    identifier: Option<String>,
+    /// `oai_dc` or `oai_datacite` (GetRecord, ListIdentifiers, ListRecords).
+    #[param(example = "oai_dc")]
+    metadata_prefix: Option<String>,
+    /// Records changed at or after: `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ssZ`
+    /// (ListIdentifiers, ListRecords).
+    #[param(example = "2026-01-01")]
+    from: Option<String>,
+    /// Records changed at or before (inclusive at its granularity, which must
+    /// be `from`'s).
+    #[param(example = "2026-12-31")]
+    until: Option<String>,
+    /// A setSpec from ListSets: `kind`, `kind:<kind>`, `institution`,
+    /// `institution:<slug>`, `country`, `country:<ISO 3166-1 alpha-2>`.
+    #[param(example = "kind:dataset")]
+    set: Option<String>,
+    /// The token of the previous page of a list (ListSets,
+    /// ListIdentifiers, ListRecords); exclusive: no other argument but `verb`.
+    resumption_token: Option<String>,
+}
+
+/// OAI-PMH 2.0, by GET.
+///
+/// Every answer is a 200 `text/xml` OAI-PMH document, the protocol's
+/// errors included (`badVerb`, `badArgument`, `badResumptionToken`,
+/// `cannotDisseminateFormat`, `idDoesNotExist`, `noRecordsMatch`): an
+/// argument that is not UTF-8 text, or holds a control character, is a
+/// `badArgument` here too. Only what an anonymous reader may see is
+/// described; deleted records persist. See `docs/standards/oai.md`.
+#[utoipa::path(
+    get,
+    path = "/oai",
+    tag = "standards",
+    params(OaiArguments),
+    responses(
+        (status = 200, description = "An OAI-PMH 2.0 response (an answer or the protocol's errors)",
+         body = String, content_type = "text/xml")
+    )
+)]
 pub async fn oai_get(
     req: HttpRequest,
     db: web::Data<Db>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect();
-    answer(pairs, &db, &state).await
+    answer(req.query_string().as_bytes(), &db, &state).await
 }
 
-/// OAI-PMH requests by POST (`application/x-www-form-urlencoded`).
+/// OAI-PMH 2.0, by POST.
+///
+/// The same arguments as the GET, as an `application/x-www-form-urlencoded`
+/// body (another media type, or arguments in the query string, is a
+/// `badArgument`). Every answer is a 200 `text/xml` OAI-PMH document.
+#[utoipa::path(
+    post,
+    path = "/oai",
+    tag = "standards",
+    request_body(content = OaiArguments, content_type = "application/x-www-form-urlencoded",
+        description = "The OAI-PMH arguments"),
+    responses(
+        (status = 200, description = "An OAI-PMH 2.0 response (an answer or the protocol's errors)",
+         body = String, content_type = "text/xml")
+    )
+)]
 pub async fn oai_post(
     req: HttpRequest,
     body: web::Bytes,
@@ -133,8 +212,7 @@ pub async fn oai_post(
             )],
         )));
     }
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    answer(pairs, &db, &state).await
+    answer(&body, &db, &state).await
 }
 
 fn xml_response(body: String) -> HttpResponse {
@@ -144,13 +222,18 @@ fn xml_response(body: String) -> HttpResponse {
         .body(body)
 }
 
-async fn answer(
-    pairs: Vec<(String, String)>,
-    db: &Db,
-    state: &AppState,
-) -> Result<HttpResponse, ApiError> {
+/// Answers the arguments of a GET query or a POST form (raw, still
+/// percent-encoded): protocol errors included, always a 200 XML answer
+/// unless the database fails.
+async fn answer(raw: &[u8], db: &Db, state: &AppState) -> Result<HttpResponse, ApiError> {
     let repo = Repository::of(state);
     let now = Utc::now();
+    // Arguments that are not UTF-8 text, or hold control characters: the
+    // generic rule (`http::text`, a 400 problem) does not apply at /oai.
+    let pairs = match proto::read_arguments(raw) {
+        Ok(pairs) => pairs,
+        Err(e) => return Ok(xml_response(render_error(&repo, &[], &[e]))),
+    };
     let (request, echo) = match proto::parse(&pairs, now) {
         Ok(x) => x,
         Err(e) => {
@@ -219,7 +302,7 @@ fn execute(
             x.push_str("</ListMetadataFormats>");
             Ok(x)
         }
-        Request::ListSets => list_sets(conn),
+        Request::ListSets { token } => list_sets(conn, token, now),
         Request::GetRecord { identifier, prefix } => {
             if !proto::known_format(&prefix) {
                 return Err(vec![cannot_disseminate(&prefix)].into());
@@ -264,22 +347,30 @@ fn find(
 
 fn identify(conn: &mut DbConnection, repo: &Repository) -> Answer {
     let earliest = store::earliest(conn)?.unwrap_or_else(crate::db::now);
+    // The oai-identifier description only where the host is a domain name
+    // its scheme admits (not `localhost` or an IP address).
+    let description = if proto::repository_identifier_syntax(&repo.host) {
+        format!(
+            "<description><oai-identifier xmlns=\"http://www.openarchives.org/OAI/2.0/oai-identifier\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+             xsi:schemaLocation=\"http://www.openarchives.org/OAI/2.0/oai-identifier http://www.openarchives.org/OAI/2.0/oai-identifier.xsd\">\
+             <scheme>oai</scheme><repositoryIdentifier>{}</repositoryIdentifier><delimiter>:</delimiter>\
+             <sampleIdentifier>{}</sampleIdentifier></oai-identifier></description>",
+            esc(&repo.host),
+            esc(&repo.identifier("0190f3b4-5c3e-7000-8000-000000000000")),
+        )
+    } else {
+        String::new()
+    };
     Ok(format!(
         "<Identify><repositoryName>{}</repositoryName><baseURL>{}</baseURL>\
          <protocolVersion>2.0</protocolVersion><adminEmail>{}</adminEmail>\
          <earliestDatestamp>{}</earliestDatestamp><deletedRecord>persistent</deletedRecord>\
-         <granularity>YYYY-MM-DDThh:mm:ssZ</granularity>\
-         <description><oai-identifier xmlns=\"http://www.openarchives.org/OAI/2.0/oai-identifier\" \
-         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-         xsi:schemaLocation=\"http://www.openarchives.org/OAI/2.0/oai-identifier http://www.openarchives.org/OAI/2.0/oai-identifier.xsd\">\
-         <scheme>oai</scheme><repositoryIdentifier>{}</repositoryIdentifier><delimiter>:</delimiter>\
-         <sampleIdentifier>{}</sampleIdentifier></oai-identifier></description></Identify>",
+         <granularity>YYYY-MM-DDThh:mm:ssZ</granularity>{description}</Identify>",
         esc(&repo.name),
         esc(&repo.base_url),
         esc(&repo.admin_email),
         format_stamp(earliest),
-        esc(&repo.host),
-        esc(&repo.identifier("0190f3b4-5c3e-7000-8000-000000000000")),
     ))
 }
 
@@ -298,30 +389,116 @@ fn country_name(code: &str) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-fn list_sets(conn: &mut DbConnection) -> Answer {
-    let sets = store::sets(conn)?;
+/// ListSets, a page at a time. The sets come family by family in the
+/// order of [`SetSpec::PARENTS`], each parent before its members: kinds and
+/// countries (few) sorted here, institutions (many) by slug in the
+/// database's order, read a page at a time after the slug the token names.
+fn list_sets(conn: &mut DbConnection, token: Option<Token>, now: DateTime<Utc>) -> Answer {
+    let mut kinds = store::kinds(conn)?;
+    kinds.sort();
+    let mut countries = store::countries(conn)?;
+    countries.sort();
+    let (cursor, size) = match &token {
+        Some(t) => (t.cursor, t.size),
+        None => {
+            let parents = SetSpec::PARENTS.len() as i64;
+            let small = (kinds.len() + countries.len()) as i64;
+            (0, parents + small + store::institution_set_count(conn)?)
+        }
+    };
+    // Where the last page stopped: the family (its index in PARENTS) and
+    // the member sent last (`None`: the parent itself).
+    let position: Option<(usize, Option<String>)> = match &token {
+        None => None,
+        Some(t) => Some(match t.last_set().map_err(|e| vec![e])? {
+            SetSpec::Parent(p) => (family(&p), None),
+            SetSpec::Kind(k) => (family("kind"), Some(k)),
+            SetSpec::Institution(i) => (family("institution"), Some(i)),
+            SetSpec::Country(c) => (family("country"), Some(c)),
+        }),
+    };
+    let want = (PAGE + 1) as usize;
+    let mut sets: Vec<(String, String)> = Vec::with_capacity(want);
+    for (i, (parent, parent_name)) in SetSpec::PARENTS.iter().enumerate() {
+        let after: Option<&str> = match &position {
+            Some((at, _)) if i < *at => continue,
+            Some((at, member)) if i == *at => member.as_deref(),
+            _ => {
+                sets.push(((*parent).to_string(), (*parent_name).to_string()));
+                None
+            }
+        };
+        let room = want.saturating_sub(sets.len());
+        if room == 0 {
+            break;
+        }
+        let later = |x: &&String| after.is_none_or(|a| x.as_str() > a);
+        match *parent {
+            "kind" => sets.extend(
+                kinds
+                    .iter()
+                    .filter(later)
+                    .take(room)
+                    .map(|k| (SetSpec::Kind(k.clone()).spec(), kind_name(k).to_string())),
+            ),
+            "country" => sets.extend(
+                countries
+                    .iter()
+                    .filter(later)
+                    .take(room)
+                    .map(|c| (SetSpec::Country(c.clone()).spec(), country_name(c))),
+            ),
+            _ => sets.extend(
+                store::institution_sets(conn, after.unwrap_or(""), room as i64)?
+                    .into_iter()
+                    .map(|(slug, name)| (SetSpec::Institution(slug).spec(), name)),
+            ),
+        }
+    }
+    let more = sets.len() > PAGE as usize;
+    sets.truncate(PAGE as usize);
+    let sent = sets.len() as i64;
     let mut x = String::from("<ListSets>");
-    let mut one = |spec: String, name: String| {
+    for (spec, name) in &sets {
         x.push_str(&format!(
             "<set><setSpec>{}</setSpec><setName>{}</setName></set>",
-            esc(&spec),
-            esc(&name)
+            esc(spec),
+            esc(name)
         ));
+    }
+    let size = size.max(cursor + sent);
+    let next = match sets.last() {
+        Some((last, _)) if more => Some(Token::for_sets(last.clone(), cursor + sent, size, now)),
+        _ => None,
     };
-    for (spec, name) in SetSpec::PARENTS {
-        one((*spec).to_string(), (*name).to_string());
-    }
-    for k in &sets.kinds {
-        one(SetSpec::Kind(k.clone()).spec(), kind_name(k).to_string());
-    }
-    for (_, slug, name) in &sets.institutions {
-        one(SetSpec::Institution(slug.clone()).spec(), name.clone());
-    }
-    for c in &sets.countries {
-        one(SetSpec::Country(c.clone()).spec(), country_name(c));
-    }
+    x.push_str(&resumption(next.as_ref(), token.is_some(), cursor, size));
     x.push_str("</ListSets>");
     Ok(x)
+}
+
+/// The index of a set family in [`SetSpec::PARENTS`].
+fn family(parent: &str) -> usize {
+    SetSpec::PARENTS
+        .iter()
+        .position(|(p, _)| *p == parent)
+        .unwrap_or(SetSpec::PARENTS.len())
+}
+
+/// The `resumptionToken` element of a list page: the next page's token;
+/// an empty one on the last page of a list that took several
+/// (`continued`); nothing for a list sent whole.
+fn resumption(next: Option<&Token>, continued: bool, cursor: i64, size: i64) -> String {
+    match next {
+        Some(next) => format!(
+            "<resumptionToken expirationDate=\"{}\" completeListSize=\"{size}\" cursor=\"{cursor}\">{}</resumptionToken>",
+            next.expires.format("%Y-%m-%dT%H:%M:%SZ"),
+            next.encode()
+        ),
+        None if continued => {
+            format!("<resumptionToken completeListSize=\"{size}\" cursor=\"{cursor}\"/>")
+        }
+        None => String::new(),
+    }
 }
 
 fn no_records() -> Vec<OaiError> {
@@ -380,29 +557,17 @@ fn list(
     }
     // The list grew while it was harvested: the size is at least what was sent.
     let size = size.max(cursor + sent);
-    match (more, next_after) {
-        (true, Some(after)) => {
-            let next = Token {
-                q,
-                after,
-                cursor: cursor + sent,
-                size,
-                expires: Token::expiry(now),
-            };
-            x.push_str(&format!(
-                "<resumptionToken expirationDate=\"{}\" completeListSize=\"{size}\" cursor=\"{cursor}\">{}</resumptionToken>",
-                next.expires.format("%Y-%m-%dT%H:%M:%SZ"),
-                next.encode()
-            ));
-        }
-        _ if token.is_some() => {
-            // The last page of a list that took several: an empty token.
-            x.push_str(&format!(
-                "<resumptionToken completeListSize=\"{size}\" cursor=\"{cursor}\"/>"
-            ));
-        }
-        _ => {}
-    }
+    let next = match (more, next_after) {
+        (true, Some(after)) => Some(Token {
+            q,
+            after,
+            cursor: cursor + sent,
+            size,
+            expires: Token::expiry(now),
+        }),
+        _ => None,
+    };
+    x.push_str(&resumption(next.as_ref(), token.is_some(), cursor, size));
     x.push_str(&format!("</{element}>"));
     Ok(x)
 }

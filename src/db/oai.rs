@@ -179,42 +179,39 @@ pub fn earliest(conn: &mut DbConnection) -> QueryResult<Option<NaiveDateTime>> {
         .first(conn)
 }
 
-/// The sets that hold records: kinds, institutions (id, slug, name) and
-/// countries, each sorted.
-#[derive(Debug)]
-pub struct SetsInUse {
-    pub kinds: Vec<String>,
-    pub institutions: Vec<(String, String, String)>,
-    pub countries: Vec<String>,
+/// The kinds that hold records (in no promised order).
+pub fn kinds(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    or::table.select(or::kind).distinct().load(conn)
 }
 
-pub fn sets(conn: &mut DbConnection) -> QueryResult<SetsInUse> {
-    let kinds = or::table
-        .select(or::kind)
-        .distinct()
-        .order(or::kind.asc())
-        .load(conn)?;
-    let countries = or::table
-        .select(or::country)
-        .distinct()
-        .order(or::country.asc())
-        .load(conn)?;
-    let ids: Vec<String> = or::table.select(or::institution_id).distinct().load(conn)?;
-    let mut institutions = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(super::BIND_MAX / 2) {
-        institutions.extend(
-            it::table
-                .filter(it::id.eq_any(chunk))
-                .select((it::id, it::slug, it::name))
-                .load::<(String, String, String)>(conn)?,
-        );
-    }
-    institutions.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(SetsInUse {
-        kinds,
-        institutions,
-        countries,
-    })
+/// The countries that hold records (in no promised order).
+pub fn countries(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    or::table.select(or::country).distinct().load(conn)
+}
+
+/// Up to `limit` institutions that hold records, with a slug after
+/// `after`, by slug (in the database's order, which the keyset follows):
+/// (slug, name).
+pub fn institution_sets(
+    conn: &mut DbConnection,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, String)>> {
+    it::table
+        .filter(it::id.eq_any(or::table.select(or::institution_id)))
+        .filter(it::slug.gt(after))
+        .order(it::slug.asc())
+        .limit(limit)
+        .select((it::slug, it::name))
+        .load(conn)
+}
+
+/// How many institutions hold records.
+pub fn institution_set_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    it::table
+        .filter(it::id.eq_any(or::table.select(or::institution_id)))
+        .count()
+        .get_result(conn)
 }
 
 /// The slugs of institutions by id.

@@ -581,6 +581,9 @@ diesel::table! {
     }
 }
 
+// ListSets: institutions that hold records (a subquery on oai_records).
+diesel::allow_tables_to_appear_in_same_query!(oai_records, institutions);
+
 diesel::table! {
     oai_state (id) {
         id -> Integer,

@@ -157,15 +157,14 @@ impl SetSpec {
 
     pub fn parse(s: &str) -> Result<Self, OaiError> {
         let bad = || OaiError::bad(format!("`{s}` is not a setSpec of this repository"));
+        // The protocol's setSpec syntax: `:`-separated parts of unreserved
+        // URI characters; ours have one or two parts.
+        let part = |p: &str| !p.is_empty() && p.chars().all(unreserved);
         match s.split_once(':') {
             None if Self::PARENTS.iter().any(|(p, _)| *p == s) => Ok(Self::Parent(s.into())),
-            Some(("kind", k)) if !k.is_empty() && !k.contains(':') => Ok(Self::Kind(k.into())),
-            Some(("institution", i)) if !i.is_empty() && !i.contains(':') => {
-                Ok(Self::Institution(i.into()))
-            }
-            Some(("country", c)) if !c.is_empty() && !c.contains(':') => {
-                Ok(Self::Country(c.into()))
-            }
+            Some(("kind", k)) if part(k) => Ok(Self::Kind(k.into())),
+            Some(("institution", i)) if part(i) => Ok(Self::Institution(i.into())),
+            Some(("country", c)) if part(c) => Ok(Self::Country(c.into())),
             _ => Err(bad()),
         }
     }
@@ -178,6 +177,71 @@ impl SetSpec {
             Self::Country(c) => format!("country:{c}"),
         }
     }
+}
+
+/// The characters of a setSpec part and of a metadataPrefix (the
+/// protocol's XML Schema: URI unreserved characters).
+fn unreserved(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c)
+}
+
+/// Whether `prefix` is a metadataPrefix by the protocol's syntax (whether
+/// this repository serves it is [`known_format`]'s question).
+pub fn prefix_syntax(prefix: &str) -> bool {
+    !prefix.is_empty() && prefix.chars().all(unreserved)
+}
+
+/// Whether `host` may be the repositoryIdentifier of the `oai-identifier`
+/// scheme: a domain name of at least two labels, each a letter then
+/// letters, digits and hyphens (so not `localhost` nor an IP address).
+pub fn repository_identifier_syntax(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            l.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Reads the arguments of a GET query string or a POST form body, in order,
+/// strictly: `+` is a space, `%XX` a byte, and every name and value must be
+/// UTF-8 text without control characters (U+0000–U+001F, U+007F). Anything
+/// else is the protocol's error, answered in XML like every other: a bad
+/// value of `verb` is not a legal verb (`badVerb`), any other a
+/// `badArgument`.
+pub fn read_arguments(raw: &[u8]) -> Result<Vec<(String, String)>, OaiError> {
+    fn decode(part: &[u8]) -> Result<String, &'static str> {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        let text = String::from_utf8(bytes).map_err(|_| "is not UTF-8 text")?;
+        if text.chars().any(|c| c < ' ' || c == '\u{7F}') {
+            return Err("holds a control character");
+        }
+        Ok(text)
+    }
+    let mut pairs = Vec::new();
+    for piece in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match piece.iter().position(|b| *b == b'=') {
+            Some(at) => (&piece[..at], &piece[at + 1..]),
+            None => (piece, &[][..]),
+        };
+        let name = decode(k).map_err(|why| OaiError::bad(format!("An argument's name {why}.")))?;
+        let value = decode(v).map_err(|why| {
+            if name == "verb" {
+                OaiError::new(
+                    ErrorCode::BadVerb,
+                    format!("The verb {why}: it is not an OAI-PMH verb."),
+                )
+            } else {
+                OaiError::bad(format!("The value of `{name}` {why}."))
+            }
+        })?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
 }
 
 /// A datestamp argument and the granularity it was given in.
@@ -268,6 +332,34 @@ impl Token {
     pub fn expiry(now: DateTime<Utc>) -> DateTime<Utc> {
         now + Duration::hours(TOKEN_TTL_HOURS)
     }
+
+    /// The token of a ListSets page: the same scheme, with the last
+    /// setSpec sent as `after` (its datestamp part unused: the epoch).
+    pub fn for_sets(last_spec: String, cursor: i64, size: i64, now: DateTime<Utc>) -> Self {
+        Self {
+            q: ListQuery {
+                verb: Verb::ListSets,
+                prefix: String::new(),
+                set: None,
+                from: None,
+                before: None,
+            },
+            after: (NaiveDateTime::default(), last_spec),
+            cursor,
+            size,
+            expires: Self::expiry(now),
+        }
+    }
+
+    /// The last setSpec a ListSets page sent (see [`Token::for_sets`]).
+    pub fn last_set(&self) -> Result<SetSpec, OaiError> {
+        SetSpec::parse(&self.after.1).map_err(|_| {
+            OaiError::new(
+                ErrorCode::BadResumptionToken,
+                "The resumptionToken is not one this repository issued.",
+            )
+        })
+    }
 }
 
 /// A request that follows the protocol.
@@ -275,7 +367,7 @@ impl Token {
 pub enum Request {
     Identify,
     ListMetadataFormats { identifier: Option<String> },
-    ListSets,
+    ListSets { token: Option<Token> },
     List { q: ListQuery, token: Option<Token> },
     GetRecord { identifier: String, prefix: String },
 }
@@ -337,9 +429,11 @@ pub fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<(Request,
             )));
         }
         return match verb {
-            Verb::ListSets => Err(OaiError::new(
-                ErrorCode::BadResumptionToken,
-                "This repository sends every set at once: it issues no resumptionToken for ListSets.",
+            Verb::ListSets => Ok((
+                Request::ListSets {
+                    token: Some(Token::decode(token, verb, now)?),
+                },
+                echo,
             )),
             _ => {
                 let t = Token::decode(token, verb, now)?;
@@ -361,9 +455,16 @@ pub fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<(Request,
             )));
         }
     }
+    if let Some(prefix) = get("metadataPrefix")
+        && !prefix_syntax(prefix)
+    {
+        return Err(OaiError::bad(format!(
+            "`{prefix}` is not a metadataPrefix: letters, digits and -_.!~*'() only."
+        )));
+    }
     let request = match verb {
         Verb::Identify => Request::Identify,
-        Verb::ListSets => Request::ListSets,
+        Verb::ListSets => Request::ListSets { token: None },
         Verb::ListMetadataFormats => Request::ListMetadataFormats {
             identifier: get("identifier").map(str::to_string),
         },
@@ -483,7 +584,7 @@ mod tests {
             (
                 "verb=ListSets&resumptionToken=abc",
                 Some(BadResumptionToken),
-                "no ListSets tokens",
+                "a ListSets token that is not ours",
             ),
             (
                 "verb=GetRecord&identifier=x",
@@ -501,11 +602,101 @@ mod tests {
                 "format checked later",
             ),
             ("verb=ListSets", None, "ListSets"),
+            (
+                "verb=ListRecords&metadataPrefix=oai%20dc",
+                Some(BadArgument),
+                "a prefix outside the protocol's syntax",
+            ),
+            (
+                "verb=GetRecord&metadataPrefix=&identifier=x",
+                Some(BadArgument),
+                "an empty prefix",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&set=kind:a%20b",
+                Some(BadArgument),
+                "a setSpec outside the protocol's syntax",
+            ),
+            (
+                "verb=ListRecords&metadataPrefix=oai_dc&set=kind:",
+                Some(BadArgument),
+                "an empty setSpec part",
+            ),
             ("verb=Identify", None, "Identify"),
         ];
         for (q, want, why) in cases {
             assert_eq!(code(q), want, "{why}: {q}");
         }
+    }
+
+    #[test]
+    fn arguments_are_read_strictly() {
+        let read = |raw: &str| read_arguments(raw.as_bytes());
+        assert_eq!(
+            read("verb=GetRecord&identifier=oai%3Ax%3A1&&metadataPrefix=oai_dc&flag").unwrap(),
+            vec![
+                ("verb".to_string(), "GetRecord".to_string()),
+                ("identifier".to_string(), "oai:x:1".to_string()),
+                ("metadataPrefix".to_string(), "oai_dc".to_string()),
+                ("flag".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(read("a=b+c%2B").unwrap()[0].1, "b c+");
+        assert_eq!(read("a=%C3%A9").unwrap()[0].1, "é");
+        let cases = [
+            ("verb=Identify&identifier=%01", ErrorCode::BadArgument),
+            ("verb=Identify&identifier=%00", ErrorCode::BadArgument),
+            ("verb=Identify&identifier=a%0Ab", ErrorCode::BadArgument),
+            ("verb=Identify&identifier=%7F", ErrorCode::BadArgument),
+            ("verb=Identify&identifier=%FF", ErrorCode::BadArgument),
+            ("verb=Identify&identifier=%C3", ErrorCode::BadArgument),
+            ("verb=Identify&%FF=1", ErrorCode::BadArgument),
+            ("%00=1&verb=Identify", ErrorCode::BadArgument),
+            ("verb=Ident%00ify", ErrorCode::BadVerb),
+            ("verb=%FF", ErrorCode::BadVerb),
+        ];
+        for (raw, code) in cases {
+            assert_eq!(read(raw).unwrap_err().code, code, "{raw}");
+        }
+    }
+
+    #[test]
+    fn repository_identifiers_follow_the_oai_identifier_scheme() {
+        for ok in ["kujenga.example.org", "a.b", "x-1.org"] {
+            assert!(repository_identifier_syntax(ok), "{ok}");
+        }
+        for bad in ["localhost", "127.0.0.1", "a..b", "-a.org", "a.1b", ""] {
+            assert!(!repository_identifier_syntax(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_sets_tokens_carry_the_last_set() {
+        let now = Utc::now();
+        let t = Token::for_sets("institution:oai-lab".into(), 100, 240, now);
+        let s = t.encode();
+        let (request, echo) =
+            parse(&pairs(&format!("verb=ListSets&resumptionToken={s}")), now).unwrap();
+        let Request::ListSets { token: Some(back) } = request else {
+            panic!("a ListSets page")
+        };
+        assert_eq!(back, t);
+        assert_eq!(
+            back.last_set().unwrap(),
+            SetSpec::Institution("oai-lab".into())
+        );
+        assert_eq!(echo.len(), 2);
+        // Issued for ListSets, not for the record lists, and the other way.
+        assert_eq!(
+            Token::decode(&s, Verb::ListRecords, now).unwrap_err().code,
+            ErrorCode::BadResumptionToken
+        );
+        assert_eq!(
+            Token::decode(&s, Verb::ListSets, now + Duration::hours(25))
+                .unwrap_err()
+                .code,
+            ErrorCode::BadResumptionToken
+        );
     }
 
     #[test]

@@ -142,12 +142,21 @@ pub fn check_uri(path: &str, pattern: Option<&str>, query: &str) -> Result<(), F
     Ok(())
 }
 
+/// Paths whose handler applies the rule to its query itself and answers a
+/// breach in its own protocol's way: OAI-PMH answers every error, bad text
+/// included, as a 200 XML `badArgument` (`domain::oai::read_arguments`).
+pub const OWN_TEXT_RULE: &[&str] = &["/oai"];
+
 /// Middleware: a request whose path or query holds a control character is
-/// answered 400 before routing reaches a handler.
+/// answered 400 before routing reaches a handler (except on the exact
+/// paths of [`OWN_TEXT_RULE`]).
 pub async fn refuse_control_in_uri(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if OWN_TEXT_RULE.contains(&req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let pattern = req.match_pattern();
     if let Err(error) = check_uri(req.path(), pattern.as_deref(), req.query_string()) {
         let error = ApiError::validation(vec![error]);

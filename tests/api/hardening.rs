@@ -128,6 +128,19 @@ api_test!(a_nul_in_any_string_parameter_or_field_is_a_400, |backend| {
                 checked += 1;
                 let res = send(&app, method, &path, &root.access, None).await;
                 let status = res.status().as_u16();
+                if kujenga::http::text::OWN_TEXT_RULE.contains(&template.as_str()) {
+                    // OAI-PMH: the protocol's error in a 200 XML answer.
+                    let xml = res.text().await.unwrap_or_default();
+                    let code = if name == "verb" {
+                        "badVerb"
+                    } else {
+                        "badArgument"
+                    };
+                    if status != 200 || !xml.contains(&format!("<error code=\"{code}\">")) {
+                        failures.push(format!("{method} {path}: {status} {xml}"));
+                    }
+                    continue;
+                }
                 let body: Value = res.json().await.unwrap_or(Value::Null);
                 if status != 400 || body["errors"][0]["message"].as_str().is_none() {
                     failures.push(format!("{method} {path}: {status} {body}"));

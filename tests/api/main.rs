@@ -54,4 +54,5 @@ mod std_citation;
 mod std_croissant;
 mod std_dcat;
 mod std_oai;
+mod std_oai_more;
 mod std_walk;

@@ -19,7 +19,7 @@ use crate::helpers::institutions::{create_slug, verify};
 use crate::helpers::search::{COURSES, DATASETS, MODEL_CARDS, draft, published};
 use crate::helpers::{Backend, TestApp};
 
-async fn oai(app: &TestApp, query: &str) -> String {
+pub(crate) async fn oai(app: &TestApp, query: &str) -> String {
     let res = app.get(&format!("/oai?{query}")).await;
     assert_eq!(res.status().as_u16(), 200, "{query}");
     assert_eq!(
@@ -29,18 +29,18 @@ async fn oai(app: &TestApp, query: &str) -> String {
     res.text().await.unwrap()
 }
 
-fn error_code(xml: &str) -> Option<String> {
+pub(crate) fn error_code(xml: &str) -> Option<String> {
     let at = xml.find("<error code=\"")? + 13;
     Some(xml[at..].split('"').next()?.to_string())
 }
 
 /// The `<request …>` element's attributes, as written.
-fn request_attributes(xml: &str) -> String {
+pub(crate) fn request_attributes(xml: &str) -> String {
     let at = xml.find("<request").unwrap() + 8;
     xml[at..].split('>').next().unwrap().to_string()
 }
 
-async fn world(backend: Backend) -> (TestApp, String) {
+pub(crate) async fn world(backend: Backend) -> (TestApp, String) {
     let app = start(backend).await;
     let root = admin(&app, "root@kujenga.test").await;
     let owner = app.signup("owner@oai-lab.example.org").await;
@@ -267,7 +267,7 @@ api_test!(oai_shows_only_what_anonymous_readers_see, |backend| {
 
 /// A venv with sickle under target/ (made once, then reused). `None` (the
 /// test then says loudly that it skips) only when PyPI cannot be reached.
-fn sickle_python() -> Option<PathBuf> {
+pub(crate) fn sickle_python() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = root.join("target").join("venv-sickle");
     let python = venv.join("bin").join("python");
@@ -312,10 +312,16 @@ fn sickle_python() -> Option<PathBuf> {
     None
 }
 
-static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs tests/oai/harvest.py: what sickle found, by resource id.
-fn harvest(python: &Path, app: &TestApp, verb: &str, prefix: &str, args: &[String]) -> Vec<Value> {
+pub(crate) fn harvest(
+    python: &Path,
+    app: &TestApp,
+    verb: &str,
+    prefix: &str,
+    args: &[String],
+) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oai/harvest.py");
     let out = Command::new(python)
         .arg(script)
@@ -350,7 +356,7 @@ fn by_id(items: &[Value]) -> BTreeMap<String, bool> {
 
 /// The resources an anonymous reader may see, by the rule written out here
 /// in SQL (not by the application's code).
-async fn public_ids(app: &TestApp) -> BTreeSet<String> {
+pub(crate) async fn public_ids(app: &TestApp) -> BTreeSet<String> {
     use kujenga::db::schema::{institutions as it, resources as rs};
     app.db
         .run(|conn| {
@@ -380,7 +386,7 @@ async fn next_second() -> String {
     next.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-async fn patch(app: &TestApp, token: &str, path: &str, body: Value) {
+pub(crate) async fn patch(app: &TestApp, token: &str, path: &str, body: Value) {
     let res = call(app, Method::PATCH, path, Some(token), Some(body)).await;
     body_of(res, 200).await;
 }

@@ -2,6 +2,7 @@
 PyPI) and prints what it found as JSON: one object per record or header.
 
 usage: harvest.py BASE_URL VERB PREFIX [from=...] [until=...] [set=...]
+       harvest.py BASE_URL ListSets -    (one object per set)
 """
 import json
 import sys
@@ -12,7 +13,7 @@ from sickle.oaiexceptions import NoRecordsMatch
 
 def main():
     base, verb, prefix, *rest = sys.argv[1:]
-    args = {"metadataPrefix": prefix}
+    args = {} if verb == "ListSets" else {"metadataPrefix": prefix}
     for r in rest:
         k, v = r.split("=", 1)
         args[k] = v
@@ -41,6 +42,9 @@ def main():
                         "sets": h.setSpecs,
                     }
                 )
+        elif verb == "ListSets":
+            for s in sickle.ListSets():
+                out.append({"setSpec": s.setSpec, "setName": s.setName})
         else:
             raise SystemExit(f"unknown verb {verb}")
     except NoRecordsMatch:
