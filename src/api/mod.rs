@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod changes;
 pub mod citation;
 pub mod clients;
 pub mod institutions;
@@ -98,6 +99,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         std_croissant::croissant_of, std_croissant::dataset_readme,
         std_croissant::model_card_readme, std_croissant::import_model_card,
         catalog::catalog, catalog::catalog_file, catalog::policy,
+        changes::changes, changes::course_package,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -116,6 +118,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "standards", description = "Open standards out: Croissant, schema.org, Hugging Face cards"),
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
         (name = "standards", description = "Open standards out: the DCAT-AP catalogue and datasets' ODRL policies"),
+        (name = "changes", description = "Following changes: the change feed for offline clients and courses' offline packages"),
     )
 )]
 pub struct ApiDoc;
@@ -406,7 +409,8 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(access::routes)
         .configure(audit::routes)
         .configure(clients::routes)
-        .configure(catalog::routes);
+        .configure(catalog::routes)
+        .configure(changes::routes);
 }
 
 /// Documents the answers every endpoint of a kind can give, so each
