@@ -40,9 +40,11 @@ use crate::problem_types::ProblemType;
 
 /// Events read per projected batch.
 const BATCH: i64 = 2_000;
-/// Log rows a page reads at most (a page may hold fewer changes than
-/// `limit` when most rows are not the caller's: it then says `has_more`).
-const SCAN: i64 = 2_000;
+/// Log rows a page reads at most: four per change asked for, at least 200,
+/// at most 2,000 (a page may hold fewer changes than `limit` when most rows
+/// are not the caller's: it then says `has_more`).
+const SCAN_MIN: i64 = 200;
+const SCAN_MAX: i64 = 2_000;
 /// How far before an event its notifications may have been written.
 const NOTIFICATION_SLACK_SECS: i64 = 60;
 
@@ -729,13 +731,14 @@ pub fn page(
         .as_deref()
         .and_then(|a| a.split_once('/'))
         .map(|(k, i)| (k.to_string(), i.to_string()));
+    let scan = (i64::try_from(req.limit).unwrap_or(SCAN_MAX) * 4).clamp(SCAN_MIN, SCAN_MAX);
     let rows = store::log_after(
         conn,
         since.seq,
         after_key.as_ref().map(|(k, i)| (k.as_str(), i.as_str())),
-        SCAN,
+        scan,
     )?;
-    let full = rows.len() as i64 == SCAN;
+    let full = rows.len() as i64 == scan;
     // The last (seq, key) this page may cover.
     let end: (i64, Option<(String, String)>) = match rows.last() {
         Some(r) if full => (r.event_seq, Some((r.kind.clone(), r.id.clone()))),

@@ -302,12 +302,18 @@ pub fn prune(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<Opti
 
 // ----- the facts audiences and keys are computed from -----------------------------
 
+/// Each person's `(institution_id, role)` memberships.
+pub type RolesByPerson = HashMap<String, Vec<(String, String)>>;
+
+/// A notification as the feed needs it: `(id, user, event type, subject id)`.
+pub type NotificationCause = (String, String, Option<String>, Option<String>);
+
 /// `(institution_id, role)` of each membership of each of `users`, and
 /// which of them are platform administrators.
 pub fn people(
     conn: &mut DbConnection,
     users: &[String],
-) -> QueryResult<(HashMap<String, Vec<(String, String)>>, Vec<String>)> {
+) -> QueryResult<(RolesByPerson, Vec<String>)> {
     let mut roles: HashMap<String, Vec<(String, String)>> = HashMap::new();
     let mut admins = Vec::new();
     for chunk in users.chunks(super::BIND_MAX / 2) {
@@ -457,7 +463,7 @@ pub fn notifications_between(
     conn: &mut DbConnection,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<(String, String, Option<String>, Option<String>)>> {
+) -> QueryResult<Vec<NotificationCause>> {
     nt::table
         .filter(nt::created_at.ge(from))
         .filter(nt::created_at.le(to))
