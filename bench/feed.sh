@@ -30,6 +30,7 @@ RESOURCES=${BENCH_RESOURCES:-100000}
 DURATION=${BENCH_WRK_DURATION:-10s}
 THREADS=${BENCH_WRK_THREADS:-2}
 CONNECTIONS=${BENCH_WRK_CONNECTIONS:-16}
+base=""
 PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_bench_feed}
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=${BENCH_KUJENGA_BIN:-"$TARGET/release/kujenga"}
@@ -46,14 +47,14 @@ if [ -z "${BENCH_KUJENGA_BIN:-}" ]; then
     cargo build --release --bin kujenga >&2
 fi
 
-serve() { # serve NAME DATA_DIR ENV...: starts the server, prints its base URL
+serve() { # serve NAME DATA_DIR ENV...: starts the server; sets server_pid and base
     local name=$1 data=$2
     shift 2
     "$@" KUJENGA_LOG__LEVEL="warn,kujenga::startup=info" KUJENGA_MAIL__WORKER=false NO_COLOR=1 \
         KUJENGA_HTTP__PUBLIC_CACHE_MIB=0 \
-        "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 2>>"$tmp/$name-server.log" &
+        "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 >/dev/null 2>>"$tmp/$name-server.log" &
     server_pid=$!
-    echo "http://127.0.0.1:$(wait_for_port "$tmp/$name-server.log")"
+    base="http://127.0.0.1:$(wait_for_port "$tmp/$name-server.log")"
 }
 
 cursor_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["cursor"])'; }
@@ -62,8 +63,8 @@ measure_backend() {
     local name=$1 data=$2 url=${3:-}
     local env_db=(env -u DATABASE_URL)
     [ -n "$url" ] && env_db=(env DATABASE_URL="$url")
-    local base start middle now
-    base=$(serve "$name" "$data" "${env_db[@]}")
+    local start middle now
+    serve "$name" "$data" "${env_db[@]}"
     start=$(curl -fsS "$base/api/v1/changes" | cursor_of)
     stop_server
     : >"$tmp/$name-server.log"
@@ -71,7 +72,7 @@ measure_backend() {
     say "[$name] seeding $RESOURCES resources ..."
     "${env_db[@]}" KUJENGA_LOG__LEVEL=warn \
         "$BIN" --data-dir "$data" seed-demo --resources "$RESOURCES" >"$tmp/$name-seed.txt"
-    base=$(serve "$name" "$data" "${env_db[@]}")
+    serve "$name" "$data" "${env_db[@]}"
     local t0 t1
     t0=$(date +%s.%N)
     curl -fsS -o /dev/null "$base/api/v1/changes?since=$start&limit=1"
