@@ -34,6 +34,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub access: AccessSettings,
+    pub feed: FeedSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -270,6 +271,15 @@ pub struct AccessSettings {
     pub max_duration_days: u32,
 }
 
+/// The change feed (`GET /api/v1/changes`, docs/FEED.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    /// How long changes are kept, seconds (default 30 days): a cursor older
+    /// than the oldest change kept answers 410 `resync-required`.
+    pub retention_secs: u64,
+}
+
 /// The defaults, as one serialisable tree (the bottom layer of the figment).
 #[derive(Serialize)]
 struct Defaults {
@@ -283,6 +293,7 @@ struct Defaults {
     auth: AuthSettings,
     rate_limit: RateLimitSettings,
     access: AccessSettings,
+    feed: FeedSettings,
 }
 
 impl Default for Defaults {
@@ -373,6 +384,9 @@ impl Default for Defaults {
                 reminder_after_days: 7,
                 link_ttl_minutes: 15,
                 max_duration_days: 730,
+            },
+            feed: FeedSettings {
+                retention_secs: 30 * 24 * 3600,
             },
         }
     }

@@ -124,6 +124,8 @@ problem_types! {
     ResourceArchived = "resource-archived", [409], "Archived resources are read-only";
     /// A published resource is archived, not deleted.
     ResourcePublished = "resource-published", [409], "Published resources are archived, not deleted";
+    /// The change feed cannot continue from your cursor (older than the changes kept, or your view changed wholesale): fetch everything again and follow the feed from a new cursor.
+    ResyncRequired = "resync-required", [410], "Sync again from the start";
     /// Sign in with your password to do this; API tokens cannot.
     SessionRequired = "session-required", [403], "Not allowed with an API token";
     /// Another object already uses this slug.

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod changes;
 pub mod citation;
 pub mod clients;
 pub mod institutions;
@@ -99,6 +100,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         std_croissant::model_card_readme, std_croissant::import_model_card,
         catalog::catalog, catalog::catalog_file, catalog::policy,
         oai::oai_get, oai::oai_post,
+        changes::changes, changes::course_package,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -117,6 +119,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "standards", description = "Open standards out: Croissant, schema.org, Hugging Face cards"),
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
         (name = "standards", description = "Open standards out: the DCAT-AP catalogue and datasets' ODRL policies"),
+        (name = "changes", description = "Following changes: the change feed for offline clients and courses' offline packages"),
     )
 )]
 pub struct ApiDoc;
@@ -407,7 +410,8 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(access::routes)
         .configure(audit::routes)
         .configure(clients::routes)
-        .configure(catalog::routes);
+        .configure(catalog::routes)
+        .configure(changes::routes);
 }
 
 /// Documents the answers every endpoint of a kind can give, so each

@@ -32,6 +32,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod changes;
 pub mod clients;
 pub mod events;
 pub mod idempotency;

@@ -590,3 +590,51 @@ diesel::table! {
         last_seq -> BigInt,
     }
 }
+
+// The change feed (db::changes): a projection of the events.
+diesel::table! {
+    feed_subjects (kind, id) {
+        kind -> Text,
+        id -> Text,
+        institution_id -> Nullable<Text>,
+        audience -> Text,
+        changed_seq -> BigInt,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    feed_log (event_seq, kind, id) {
+        event_seq -> BigInt,
+        kind -> Text,
+        id -> Text,
+        before -> Text,
+        after -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    feed_viewers (user_id) {
+        user_id -> Text,
+        keys -> Text,
+    }
+}
+
+diesel::table! {
+    feed_viewer_log (user_id, event_seq) {
+        event_seq -> BigInt,
+        user_id -> Text,
+        before -> Text,
+        after -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    feed_state (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+        floor_seq -> BigInt,
+    }
+}

@@ -7,6 +7,7 @@ use serde::Serialize;
 use field::{Code, Invalid};
 
 pub mod access;
+pub mod changes;
 pub mod citation;
 pub mod client;
 pub mod events;

@@ -23,6 +23,8 @@ mod events_institutions;
 mod events_learning;
 mod events_partnerships;
 mod events_resources;
+mod feed;
+mod feed_package;
 mod frontend_clients;
 mod frontend_duration;
 mod frontend_errors;
