@@ -21,6 +21,7 @@ pub mod signposting;
 pub mod std_croissant;
 pub mod types;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, guard, web};
@@ -98,6 +99,14 @@ comma-separated in one parameter (`kind=course,dataset`).",
         std_croissant::croissant_of, std_croissant::dataset_readme,
         std_croissant::model_card_readme, std_croissant::import_model_card,
         catalog::catalog, catalog::catalog_file, catalog::policy,
+        webhooks::institutions::create, webhooks::institutions::list, webhooks::institutions::show,
+        webhooks::institutions::update, webhooks::institutions::delete,
+        webhooks::institutions::rotate_secret, webhooks::institutions::deliveries,
+        webhooks::institutions::redeliver, webhooks::institutions::ping,
+        webhooks::partnerships::create, webhooks::partnerships::list, webhooks::partnerships::show,
+        webhooks::partnerships::update, webhooks::partnerships::delete,
+        webhooks::partnerships::rotate_secret, webhooks::partnerships::deliveries,
+        webhooks::partnerships::redeliver, webhooks::partnerships::ping,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -116,6 +125,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "standards", description = "Open standards out: Croissant, schema.org, Hugging Face cards"),
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
         (name = "standards", description = "Open standards out: the DCAT-AP catalogue and datasets' ODRL policies"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks 1.0) of institutions and partnerships: subscriptions, secrets, delivery logs (docs/WEBHOOKS.md)"),
     )
 )]
 pub struct ApiDoc;
@@ -396,6 +406,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(notifications::routes)
         .configure(users::routes)
         .configure(admin::routes)
+        .configure(webhooks::routes)
         .configure(institutions::routes)
         // Before `resources`: `/model-cards/import` would match `/model-cards/{id}`.
         .configure(std_croissant::routes)

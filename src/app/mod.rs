@@ -20,3 +20,4 @@ pub mod permissions;
 pub mod resources;
 pub mod search;
 pub mod signposting;
+pub mod webhooks;

@@ -55,3 +55,4 @@ mod std_croissant;
 mod std_dcat;
 mod std_oai;
 mod std_walk;
+mod webhooks;
