@@ -196,12 +196,8 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
             &settings.platform.name,
             &settings.platform.frontend_url,
         )?);
-        let hooks = crate::jobs::webhooks::Deliverer::new(
-            db.clone(),
-            &settings.webhooks,
-            outbox,
-            None,
-        )?;
+        let hooks =
+            crate::jobs::webhooks::Deliverer::new(db.clone(), &settings.webhooks, outbox, None)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(worker.run(stopped.clone()));
         let hooks = tokio::spawn(hooks.run(stopped));

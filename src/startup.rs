@@ -128,7 +128,11 @@ impl Application {
             None
         };
         let hooks = if settings.webhooks.worker {
-            Some(crate::jobs::webhooks::build(&db, &state, Some(metrics.clone()))?)
+            Some(crate::jobs::webhooks::build(
+                &db,
+                &state,
+                Some(metrics.clone()),
+            )?)
         } else {
             None
         };

@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::app::webhooks::{self as app, Cursor, OwnerRef};
 pub use crate::app::webhooks::{
-    Delivery, DeliveryAttempt, DeliveryPage, NewWebhook, PingQueued, RotatedSecret, Webhook,
-    WebhookPage, WebhookPatch,
+    NewWebhook, PingQueued, RotatedSecret, Webhook, WebhookAttempt, WebhookDelivery,
+    WebhookDeliveryPage, WebhookPage, WebhookPatch,
 };
 use crate::auth::Principal;
 use crate::db::Db;
@@ -229,7 +229,7 @@ macro_rules! owner_endpoints {
                 security(("bearer" = [])),
                 params(("slug" = String, Path, description = $tag), ("id" = String, Path, description = "Webhook id"), PageQuery),
                 responses(
-                    (status = 200, description = "One page", body = DeliveryPage),
+                    (status = 200, description = "One page", body = WebhookDeliveryPage),
                     (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
                     (status = 403, description = concat!("Not one of the ", $who), body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = "No such webhook", body = Problem, content_type = "application/problem+json"),
@@ -291,7 +291,11 @@ macro_rules! owner_endpoints {
 }
 
 owner_endpoints!(
-    institutions, Institution, "Institution slug", "the institution's owners", "institutions",
+    institutions,
+    Institution,
+    "Institution slug",
+    "the institution's owners",
+    "institutions",
     "/api/v1/institutions/{slug}/webhooks",
     "/api/v1/institutions/{slug}/webhooks/{id}",
     "/api/v1/institutions/{slug}/webhooks/{id}/rotate-secret",
@@ -301,7 +305,11 @@ owner_endpoints!(
 );
 
 owner_endpoints!(
-    partnerships, Partnership, "Partnership slug", "the partnership's coordinators", "partnerships",
+    partnerships,
+    Partnership,
+    "Partnership slug",
+    "the partnership's coordinators",
+    "partnerships",
     "/api/v1/partnerships/{slug}/webhooks",
     "/api/v1/partnerships/{slug}/webhooks/{id}",
     "/api/v1/partnerships/{slug}/webhooks/{id}/rotate-secret",

@@ -2,7 +2,7 @@
 //! partnerships (their coordinators), their delivery logs, and the fan-out
 //! that queues a message for every subscription that may see an event — in
 //! the transaction of the event (`app::events::record_all` calls
-//! [`fan_out`]). Delivery is `jobs::webhooks`; the rules (signatures, the
+//! [`fan_out`]). WebhookDelivery is `jobs::webhooks`; the rules (signatures, the
 //! SSRF guard, who receives what) are `domain::webhook`. docs/WEBHOOKS.md.
 //!
 //! Access: an institution's hooks are its owners' (other members: 403,
@@ -40,6 +40,7 @@ pub enum OwnerRef {
 /// A webhook subscription. `secret` appears once, in the answer that
 /// created it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a5c2-7f10-7000-8000-00000000b001", "url": "https://lms.example.ac.ke/kujenga-hooks", "description": "LMS catalogue sync", "event_types": ["resource.published", "resource.updated"], "enabled": true, "disabled_reason": null, "consecutive_failures": 0, "previous_secret_valid_until": null, "created_at": "2026-12-11T09:30:00Z", "updated_at": "2026-12-11T09:30:00Z"}))]
 pub struct Webhook {
     pub id: String,
     /// `https` URL the events are POSTed to.
@@ -86,6 +87,7 @@ impl Webhook {
 /// A new subscription.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://lms.example.ac.ke/kujenga-hooks", "event_types": ["resource.published", "resource.updated"], "description": "LMS catalogue sync"}))]
 pub struct NewWebhook {
     /// `https` URL (`http` only for hosts in `webhooks.allowed_insecure_hosts`);
     /// its host must not be, or resolve to, a non-global address.
@@ -104,6 +106,7 @@ pub struct NewWebhook {
 /// clears `disabled_reason` and the failure count.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled": true, "event_types": ["resource.published"]}))]
 pub struct WebhookPatch {
     pub url: Option<String>,
     pub event_types: Option<Vec<String>>,
@@ -113,6 +116,7 @@ pub struct WebhookPatch {
 
 /// The new secret after a rotation (shown once).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "previous_secret_valid_until": "2026-12-12T09:30:00Z"}))]
 pub struct RotatedSecret {
     /// The new signing secret (`whsec_…`).
     pub secret: String,
@@ -122,7 +126,8 @@ pub struct RotatedSecret {
 
 /// One attempt to deliver a message.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DeliveryAttempt {
+#[schema(example = json!({"attempt": 1, "started_at": "2026-12-11T09:31:00Z", "latency_ms": 84, "status_code": 503, "outcome": "retry", "error": "answered 503", "response_excerpt": "upstream unavailable", "retry_at": "2026-12-11T09:31:05Z"}))]
+pub struct WebhookAttempt {
     /// 1 for the first attempt of the message.
     pub attempt: i32,
     pub started_at: DateTime<Utc>,
@@ -140,13 +145,14 @@ pub struct DeliveryAttempt {
 
 /// A message (one event for one subscription) and its attempts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Delivery {
+#[schema(example = json!({"id": "msg_0193a5c27f10700080000000000b0002", "event_type": "resource.published", "status": "delivered", "attempts": [{"attempt": 1, "started_at": "2026-12-11T09:31:00Z", "latency_ms": 84, "status_code": 200, "outcome": "delivered", "error": null, "response_excerpt": "ok", "retry_at": null}], "next_attempt_at": null, "last_error": null, "created_at": "2026-12-11T09:31:00Z"}))]
+pub struct WebhookDelivery {
     /// The `webhook-id` every attempt carries (`msg_…`).
     pub id: String,
     pub event_type: String,
     /// `queued`, `sending`, `delivered` or `failed`.
     pub status: String,
-    pub attempts: Vec<DeliveryAttempt>,
+    pub attempts: Vec<WebhookAttempt>,
     /// When the next attempt is due (while `queued`).
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -155,8 +161,8 @@ pub struct Delivery {
 
 /// A page of deliveries, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DeliveryPage {
-    pub items: Vec<Delivery>,
+pub struct WebhookDeliveryPage {
+    pub items: Vec<WebhookDelivery>,
     pub next_cursor: Option<String>,
 }
 
@@ -284,19 +290,16 @@ async fn check_url(state: &AppState, raw: &str) -> Result<Target, FieldError> {
     if target.allowed || target.literal.is_some() {
         return Ok(target);
     }
-    let addrs: Vec<IpAddr> = match tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-    {
-        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-        Err(_) => Vec::new(),
-    };
+    let addrs: Vec<IpAddr> =
+        match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+            Err(_) => Vec::new(),
+        };
     if let Err(reason) = rules::check_resolved(&target, &addrs) {
         tracing::warn!(url = %target.url, %reason, "webhook target refused by the SSRF guard");
-        return Err(Invalid::format(
-            "url",
-            format!("Refused by the SSRF guard: {reason}."),
-        )
-        .at("url"));
+        return Err(
+            Invalid::format("url", format!("Refused by the SSRF guard: {reason}.")).at("url"),
+        );
     }
     Ok(target)
 }
@@ -392,8 +395,8 @@ fn find(
     if id.len() > 64 {
         return Err(ApiError::NotFound);
     }
-    let row = store::get(conn, id, m.institution_id(), m.partnership_id())?
-        .ok_or(ApiError::NotFound)?;
+    let row =
+        store::get(conn, id, m.institution_id(), m.partnership_id())?.ok_or(ApiError::NotFound)?;
     Ok((m, row))
 }
 
@@ -428,7 +431,9 @@ pub async fn update(
     }
     if let Some(types) = &body.event_types {
         match check_event_types(types) {
-            Ok(t) => changes.event_types = Some(serde_json::to_string(&t).map_err(ApiError::internal)?),
+            Ok(t) => {
+                changes.event_types = Some(serde_json::to_string(&t).map_err(ApiError::internal)?)
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -492,7 +497,8 @@ pub async fn rotate_secret(
     id: String,
 ) -> Result<RotatedSecret, ApiError> {
     let p = principal.clone();
-    let overlap = chrono::Duration::hours(i64::from(state.settings.webhooks.rotation_overlap_hours));
+    let overlap =
+        chrono::Duration::hours(i64::from(state.settings.webhooks.rotation_overlap_hours));
     let secret = Secret::generate();
     let exposed = secret.expose();
     let until = now() + overlap;
@@ -528,7 +534,7 @@ pub async fn deliveries(
     owner: OwnerRef,
     id: String,
     page: &Page<Cursor>,
-) -> Result<Paginated<Delivery>, ApiError> {
+) -> Result<Paginated<WebhookDelivery>, ApiError> {
     let p = principal.clone();
     let before = page.after.clone().map(|(t, id)| (t.naive_utc(), id));
     let limit = page.fetch_limit();
@@ -543,11 +549,11 @@ pub async fn deliveries(
         .await?;
     Ok(
         Paginated::from_rows(rows, page, |r| (r.created_at.and_utc(), r.id.clone())).map(|r| {
-            Delivery {
+            WebhookDelivery {
                 attempts: attempts
                     .iter()
                     .filter(|a| a.message_id == r.id)
-                    .map(|a| DeliveryAttempt {
+                    .map(|a| WebhookAttempt {
                         attempt: a.attempt,
                         started_at: a.started_at.and_utc(),
                         latency_ms: a.latency_ms,
@@ -601,6 +607,7 @@ pub async fn redeliver(
 
 /// The id of the queued ping.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": "msg_0193a5c27f10700080000000000b0003"}))]
 pub struct PingQueued {
     /// The message's `webhook-id`; see `…/deliveries` for its outcome.
     pub id: String,

@@ -224,9 +224,15 @@ pub fn claim(
             (["?", "?", "?", "?", "?"], "")
         };
         let due = if reclaim {
-            format!("status = 'sending' AND lease_expires_at <= {} AND {ENABLED} ORDER BY lease_expires_at", p[3])
+            format!(
+                "status = 'sending' AND lease_expires_at <= {} AND {ENABLED} ORDER BY lease_expires_at",
+                p[3]
+            )
         } else {
-            format!("status = 'queued' AND next_attempt_at <= {} AND {ENABLED} ORDER BY next_attempt_at", p[3])
+            format!(
+                "status = 'queued' AND next_attempt_at <= {} AND {ENABLED} ORDER BY next_attempt_at",
+                p[3]
+            )
         };
         format!(
             "UPDATE webhook_messages SET status = 'sending', lease_owner = {}, lease_expires_at = {}, \

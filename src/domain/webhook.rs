@@ -300,7 +300,11 @@ pub const SHARED_RESOURCE_EVENTS: &[&str] = &[
 
 /// The events anyone may see: a resource entering or leaving the public
 /// catalogue (their payload says `"visibility": "public"`).
-pub const PUBLIC_EVENTS: &[&str] = &["resource.published", "resource.archived", "resource.imported"];
+pub const PUBLIC_EVENTS: &[&str] = &[
+    "resource.published",
+    "resource.archived",
+    "resource.imported",
+];
 
 /// What the visibility rule needs to know of an event.
 #[derive(Debug, Clone, Copy)]
@@ -365,7 +369,10 @@ mod tests {
         let new = Secret::generate();
         let header = signature_header(&[new.clone(), old.clone()], "msg_1", 5, "{}");
         let parts: Vec<&str> = header.split(' ').collect();
-        assert_eq!(parts, [new.sign("msg_1", 5, "{}"), old.sign("msg_1", 5, "{}")]);
+        assert_eq!(
+            parts,
+            [new.sign("msg_1", 5, "{}"), old.sign("msg_1", 5, "{}")]
+        );
         assert_ne!(parts[0], parts[1]);
         assert!(Secret::parse(&new.expose()).is_some_and(|s| s == new));
         assert!(Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_none());
@@ -474,7 +481,10 @@ mod tests {
         assert!(check_resolved(&t, &["93.184.216.34".parse().unwrap()]).is_ok());
         let err = check_resolved(
             &t,
-            &["93.184.216.34".parse().unwrap(), "10.0.0.1".parse().unwrap()],
+            &[
+                "93.184.216.34".parse().unwrap(),
+                "10.0.0.1".parse().unwrap(),
+            ],
         )
         .unwrap_err();
         assert!(err.contains("10.0.0.1") && err.contains("private"), "{err}");
@@ -497,16 +507,56 @@ mod tests {
             payload,
         };
         // institution: its own events and public ones only
-        assert!(receives(&inst, &ev("resource.updated", "resource", "r", &concerns, &private), || false));
-        assert!(!receives(&inst, &ev("resource.updated", "resource", "r", &none, &private), || true));
-        assert!(receives(&inst, &ev("resource.published", "resource", "r", &none, &public), || false));
-        assert!(!receives(&inst, &ev("resource.published", "resource", "r", &none, &private), || false));
+        assert!(receives(
+            &inst,
+            &ev("resource.updated", "resource", "r", &concerns, &private),
+            || false
+        ));
+        assert!(!receives(
+            &inst,
+            &ev("resource.updated", "resource", "r", &none, &private),
+            || true
+        ));
+        assert!(receives(
+            &inst,
+            &ev("resource.published", "resource", "r", &none, &public),
+            || false
+        ));
+        assert!(!receives(
+            &inst,
+            &ev("resource.published", "resource", "r", &none, &private),
+            || false
+        ));
         // partnership: its own events, and shared resources' content events
-        assert!(receives(&part, &ev("partnership.updated", "partnership", "p1", &none, &private), || false));
-        assert!(!receives(&part, &ev("partnership.updated", "partnership", "p2", &none, &private), || true));
-        assert!(receives(&part, &ev("resource.updated", "resource", "r", &concerns, &private), || true));
-        assert!(!receives(&part, &ev("resource.updated", "resource", "r", &concerns, &private), || false));
-        assert!(!receives(&part, &ev("enrollment.created", "resource", "r", &concerns, &private), || true));
-        assert!(!receives(&part, &ev("resource.published", "resource", "r", &none, &public), || false));
+        assert!(receives(
+            &part,
+            &ev("partnership.updated", "partnership", "p1", &none, &private),
+            || false
+        ));
+        assert!(!receives(
+            &part,
+            &ev("partnership.updated", "partnership", "p2", &none, &private),
+            || true
+        ));
+        assert!(receives(
+            &part,
+            &ev("resource.updated", "resource", "r", &concerns, &private),
+            || true
+        ));
+        assert!(!receives(
+            &part,
+            &ev("resource.updated", "resource", "r", &concerns, &private),
+            || false
+        ));
+        assert!(!receives(
+            &part,
+            &ev("enrollment.created", "resource", "r", &concerns, &private),
+            || true
+        ));
+        assert!(!receives(
+            &part,
+            &ev("resource.published", "resource", "r", &none, &public),
+            || false
+        ));
     }
 }

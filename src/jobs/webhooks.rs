@@ -49,9 +49,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let allowed = self.allowed.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !rules::host_allowed(&host, &allowed) {
                 if addrs.is_empty() {
                     return Err(Box::new(Refused(format!("{host} resolves to no address")))
@@ -62,7 +61,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
                         return Err(Box::new(Refused(format!(
                             "{host} resolves to {}, a {reason}",
                             a.ip()
-                        ))) as Box<dyn std::error::Error + Send + Sync>);
+                        )))
+                            as Box<dyn std::error::Error + Send + Sync>);
                     }
                 }
             }
@@ -163,9 +163,8 @@ impl Deliverer {
     pub async fn run_once(&self) -> Result<usize, crate::db::RunError<diesel::result::Error>> {
         let worker = self.id.clone();
         let batch = i64::from(self.settings.batch_size);
-        let lease = chrono::Duration::seconds(
-            i64::try_from(self.settings.lease_secs).unwrap_or(60),
-        );
+        let lease =
+            chrono::Duration::seconds(i64::try_from(self.settings.lease_secs).unwrap_or(60));
         let (claimed, subs) = self
             .db
             .run(move |conn| {
@@ -180,10 +179,15 @@ impl Deliverer {
             })
             .await?;
         let count = claimed.len();
-        let concurrency = usize::try_from(self.settings.concurrency).unwrap_or(1).max(1);
+        let concurrency = usize::try_from(self.settings.concurrency)
+            .unwrap_or(1)
+            .max(1);
         futures_util::stream::iter(claimed)
             .for_each_concurrent(concurrency, |message| {
-                let sub = subs.iter().find(|s| s.id == message.subscription_id).cloned();
+                let sub = subs
+                    .iter()
+                    .find(|s| s.id == message.subscription_id)
+                    .cloned();
                 async move {
                     if let Some(sub) = sub {
                         self.deliver(message, sub).await;
@@ -305,11 +309,17 @@ impl Deliverer {
         let latency = clock.elapsed();
         let finished = now();
         let in_round = message.attempts - message.round_start;
-        let success = result.error.is_none() && result.status.is_some_and(|s| (200..300).contains(&s));
+        let success =
+            result.error.is_none() && result.status.is_some_and(|s| (200..300).contains(&s));
         let timed_out = result.status.is_none() && !result.refused;
         let retry = !success
             && !result.refused
-            && (timed_out || result.status.is_some_and(rules::retryable) || result.error.as_deref().is_some_and(|e| e.starts_with("timed out")));
+            && (timed_out
+                || result.status.is_some_and(rules::retryable)
+                || result
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("timed out")));
         let gone = result.status == Some(410);
         let (outcome, label, retry_at) = if success {
             (Outcome::Delivered, "delivered", None)
@@ -360,7 +370,8 @@ impl Deliverer {
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let finished = store::finish(conn, &worker, &sub_id, &attempt, &outcome, now())?;
+                    let finished =
+                        store::finish(conn, &worker, &sub_id, &attempt, &outcome, now())?;
                     if !finished.recorded {
                         return Ok::<_, anyhow::Error>(false);
                     }
@@ -408,7 +419,10 @@ fn tell_owners(
             let name = crate::db::institutions::by_id(conn, i)?
                 .map(|r| r.name)
                 .unwrap_or_default();
-            (name, crate::db::partnerships::owners_of(conn, std::slice::from_ref(i))?)
+            (
+                name,
+                crate::db::partnerships::owners_of(conn, std::slice::from_ref(i))?,
+            )
         }
         (None, Some(p)) => {
             use diesel::prelude::*;

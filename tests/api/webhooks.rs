@@ -115,6 +115,42 @@ async fn hook_state(app: &TestApp, token: &str, slug: &str, hook: &str) -> Value
     body_of(res, 200).await
 }
 
+/// A host name other than `localhost` that resolves to loopback addresses
+/// only on this machine (from /etc/hosts: `localhost.`, the machine's own
+/// name, `ip6-localhost`…), if there is one.
+async fn loopback_name() -> Option<String> {
+    let mut names = vec![
+        "localhost.".to_string(),
+        "ip6-localhost".into(),
+        "ip6-loopback".into(),
+    ];
+    if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
+        names.push(h.trim().to_string());
+    }
+    if let Ok(hosts) = std::fs::read_to_string("/etc/hosts") {
+        for line in hosts
+            .lines()
+            .filter(|l| l.starts_with("127.") || l.starts_with("::1"))
+        {
+            names.extend(line.split_whitespace().skip(1).map(str::to_string));
+        }
+    }
+    for name in names
+        .into_iter()
+        .filter(|n| !n.is_empty() && n != "localhost")
+    {
+        let addrs: Vec<std::net::SocketAddr> =
+            match tokio::net::lookup_host((name.as_str(), 443)).await {
+                Ok(addrs) => addrs.collect(),
+                Err(_) => continue,
+            };
+        if !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()) {
+            return Some(name);
+        }
+    }
+    None
+}
+
 async fn sql(app: &TestApp, statement: String) {
     use diesel::RunQueryDsl;
     app.db
@@ -189,7 +225,11 @@ api_test!(delivers_signed_events_pings_and_rotates, |backend| {
     )
     .await;
     assert_eq!(
-        res.headers().get("cache-control").unwrap().to_str().unwrap(),
+        res.headers()
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "no-store"
     );
     let rotated = body_of(res, 200).await;
@@ -211,7 +251,14 @@ api_test!(delivers_signed_events_pings_and_rotates, |backend| {
     .await;
     touch(&app, &owner.access, "lab", "Third change.").await;
     let got = receiver.wait_for(4).await;
-    assert_eq!(got[3].header("webhook-signature").unwrap().split(' ').count(), 1);
+    assert_eq!(
+        got[3]
+            .header("webhook-signature")
+            .unwrap()
+            .split(' ')
+            .count(),
+        1
+    );
     assert!(signed_with(&got[3], &new_secret) && !signed_with(&got[3], &secret));
 
     // Redelivery: the same webhook-id again.
@@ -246,7 +293,11 @@ api_test!(delivers_signed_events_pings_and_rotates, |backend| {
         ),
         "{metrics}"
     );
-    assert!(metrics.contains("kujenga_webhook_messages{event_type=\"webhook.ping\",status=\"delivered\"} 1"));
+    assert!(
+        metrics.contains(
+            "kujenga_webhook_messages{event_type=\"webhook.ping\",status=\"delivered\"} 1"
+        )
+    );
 });
 
 api_test!(retries_follow_the_schedule_and_retry_after, |backend| {
@@ -272,82 +323,130 @@ api_test!(retries_follow_the_schedule_and_retry_after, |backend| {
     let d = wait_status(&app, &owner.access, "lab", &id, "delivered").await;
     let got = receiver.received();
     assert_eq!(got.len(), 4, "{got:?}");
-    let ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
     assert!(ids.iter().all(|i| *i == ids[0]), "one webhook-id: {ids:?}");
     let attempts = d["attempts"].as_array().unwrap();
-    let outcomes: Vec<&str> = attempts.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["retry", "retry", "retry", "delivered"]);
     let codes: Vec<Value> = attempts.iter().map(|a| a["status_code"].clone()).collect();
     assert_eq!(codes, [json!(429), json!(500), Value::Null, json!(200)]);
-    assert!(attempts[2]["error"].as_str().unwrap().contains("timed out"), "{d}");
+    assert!(
+        attempts[2]["error"].as_str().unwrap().contains("timed out"),
+        "{d}"
+    );
     assert_eq!(attempts[0]["response_excerpt"], "slow down");
     // The waits: Retry-After 60 s (not the schedule's 5 s), then 5 min,
     // then 30 min — all scaled by 0.001.
     let gap = |a: &Value| {
-        let started = chrono::DateTime::parse_from_rfc3339(a["started_at"].as_str().unwrap()).unwrap();
+        let started =
+            chrono::DateTime::parse_from_rfc3339(a["started_at"].as_str().unwrap()).unwrap();
         let retry = chrono::DateTime::parse_from_rfc3339(a["retry_at"].as_str().unwrap()).unwrap();
         (retry - started).num_milliseconds()
     };
-    assert!((60..500).contains(&gap(&attempts[0])), "{}", gap(&attempts[0]));
-    assert!((300..800).contains(&gap(&attempts[1])), "{}", gap(&attempts[1]));
-    assert!((1800..2800).contains(&gap(&attempts[2])), "{}", gap(&attempts[2]));
+    assert!(
+        (60..500).contains(&gap(&attempts[0])),
+        "{}",
+        gap(&attempts[0])
+    );
+    assert!(
+        (300..800).contains(&gap(&attempts[1])),
+        "{}",
+        gap(&attempts[1])
+    );
+    assert!(
+        (1800..2800).contains(&gap(&attempts[2])),
+        "{}",
+        gap(&attempts[2])
+    );
     let hook = hook_state(&app, &owner.access, "lab", &id).await;
     assert_eq!(hook["consecutive_failures"], 0, "reset by the success");
 });
 
-api_test!(gone_disables_and_failures_disable_and_email_owners, |backend| {
-    let app = app_with(backend, &["127.0.0.1"], 2).await;
-    let owner = owner_of(&app, "owner@example.org", "lab").await;
-    // 410: disabled at once, nothing more queued.
-    let gone = Receiver::start(vec![status(410)]).await;
-    let hook = create_hook(&app, &owner.access, "lab", &gone.url("/"), &["institution.updated"]).await;
-    let id = hook["id"].as_str().unwrap().to_string();
-    touch(&app, &owner.access, "lab", "One.").await;
-    let d = wait_status(&app, &owner.access, "lab", &id, "failed").await;
-    assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
-    let state = hook_state(&app, &owner.access, "lab", &id).await;
-    assert_eq!(state["enabled"], false);
-    assert_eq!(state["disabled_reason"], "gone");
-    touch(&app, &owner.access, "lab", "Two.").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(deliveries(&app, &owner.access, "lab", &id).await.len(), 1);
-    assert_eq!(gone.received().len(), 1);
-    assert_eq!(app.wait_emails(&owner.email, "webhook_disabled", 1).await, 1);
+api_test!(
+    gone_disables_and_failures_disable_and_email_owners,
+    |backend| {
+        let app = app_with(backend, &["127.0.0.1"], 2).await;
+        let owner = owner_of(&app, "owner@example.org", "lab").await;
+        // 410: disabled at once, nothing more queued.
+        let gone = Receiver::start(vec![status(410)]).await;
+        let hook = create_hook(
+            &app,
+            &owner.access,
+            "lab",
+            &gone.url("/"),
+            &["institution.updated"],
+        )
+        .await;
+        let id = hook["id"].as_str().unwrap().to_string();
+        touch(&app, &owner.access, "lab", "One.").await;
+        let d = wait_status(&app, &owner.access, "lab", &id, "failed").await;
+        assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
+        let state = hook_state(&app, &owner.access, "lab", &id).await;
+        assert_eq!(state["enabled"], false);
+        assert_eq!(state["disabled_reason"], "gone");
+        touch(&app, &owner.access, "lab", "Two.").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(deliveries(&app, &owner.access, "lab", &id).await.len(), 1);
+        assert_eq!(gone.received().len(), 1);
+        assert_eq!(
+            app.wait_emails(&owner.email, "webhook_disabled", 1).await,
+            1
+        );
 
-    // 400 is not retried; two failures in a row (the setting) disable it.
-    let broken = Receiver::start(vec![status(400), status(400)]).await;
-    let hook = create_hook(&app, &owner.access, "lab", &broken.url("/"), &["institution.updated"]).await;
-    let id2 = hook["id"].as_str().unwrap().to_string();
-    touch(&app, &owner.access, "lab", "Three.").await;
-    wait_status(&app, &owner.access, "lab", &id2, "failed").await;
-    assert_eq!(hook_state(&app, &owner.access, "lab", &id2).await["enabled"], true);
-    touch(&app, &owner.access, "lab", "Four.").await;
-    broken.wait_for(2).await;
-    for _ in 0..100 {
-        if hook_state(&app, &owner.access, "lab", &id2).await["enabled"] == false {
-            break;
+        // 400 is not retried; two failures in a row (the setting) disable it.
+        let broken = Receiver::start(vec![status(400), status(400)]).await;
+        let hook = create_hook(
+            &app,
+            &owner.access,
+            "lab",
+            &broken.url("/"),
+            &["institution.updated"],
+        )
+        .await;
+        let id2 = hook["id"].as_str().unwrap().to_string();
+        touch(&app, &owner.access, "lab", "Three.").await;
+        wait_status(&app, &owner.access, "lab", &id2, "failed").await;
+        assert_eq!(
+            hook_state(&app, &owner.access, "lab", &id2).await["enabled"],
+            true
+        );
+        touch(&app, &owner.access, "lab", "Four.").await;
+        broken.wait_for(2).await;
+        for _ in 0..100 {
+            if hook_state(&app, &owner.access, "lab", &id2).await["enabled"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let state = hook_state(&app, &owner.access, "lab", &id2).await;
+        assert_eq!(state["enabled"], false, "{state}");
+        assert_eq!(state["disabled_reason"], "failures");
+        assert_eq!(state["consecutive_failures"], 2);
+        assert_eq!(
+            app.wait_emails(&owner.email, "webhook_disabled", 2).await,
+            2
+        );
+        // Enabling again clears the reason and the count.
+        let res = call(
+            &app,
+            Method::PATCH,
+            &format!("{}/{id2}", hooks("lab")),
+            Some(&owner.access),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+        let state = body_of(res, 200).await;
+        assert_eq!(state["enabled"], true);
+        assert_eq!(state["disabled_reason"], Value::Null);
+        assert_eq!(state["consecutive_failures"], 0);
     }
-    let state = hook_state(&app, &owner.access, "lab", &id2).await;
-    assert_eq!(state["enabled"], false, "{state}");
-    assert_eq!(state["disabled_reason"], "failures");
-    assert_eq!(state["consecutive_failures"], 2);
-    assert_eq!(app.wait_emails(&owner.email, "webhook_disabled", 2).await, 2);
-    // Enabling again clears the reason and the count.
-    let res = call(
-        &app,
-        Method::PATCH,
-        &format!("{}/{id2}", hooks("lab")),
-        Some(&owner.access),
-        Some(json!({"enabled": true})),
-    )
-    .await;
-    let state = body_of(res, 200).await;
-    assert_eq!(state["enabled"], true);
-    assert_eq!(state["disabled_reason"], Value::Null);
-    assert_eq!(state["consecutive_failures"], 0);
-});
+);
 
 api_test!(the_ssrf_guard_refuses_and_never_connects, |backend| {
     // Nothing allowed: the production rule.
@@ -358,14 +457,24 @@ api_test!(the_ssrf_guard_refuses_and_never_connects, |backend| {
     let cases = [
         (format!("https://127.0.0.1:{p}/in"), "loopback"),
         ("https://10.1.2.3/in".to_string(), "private"),
-        ("https://169.254.169.254/latest/meta-data".to_string(), "link-local"),
+        (
+            "https://169.254.169.254/latest/meta-data".to_string(),
+            "link-local",
+        ),
         (format!("https://[::1]:{p}/in"), "loopback"),
         (format!("https://[::ffff:127.0.0.1]:{p}/in"), "IPv4-mapped"),
         (format!("https://localhost:{p}/in"), "localhost"),
-        // A name (not `localhost` itself) that resolves to 127.0.0.1.
-        (format!("https://localhost.:{p}/in"), "resolves to 127.0.0.1"),
         (format!("http://example.org:{p}/in"), "https"),
     ];
+    // A name (not `localhost` itself) that resolves to a loopback address.
+    let name = loopback_name().await;
+    let cases: Vec<(String, &str)> = cases
+        .into_iter()
+        .chain(
+            name.iter()
+                .map(|n| (format!("https://{n}:{p}/in"), "resolves to")),
+        )
+        .collect();
     for (url, rule) in &cases {
         let res = call(
             &app,
@@ -379,7 +488,11 @@ api_test!(the_ssrf_guard_refuses_and_never_connects, |backend| {
         let message = body["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains(rule), "{url}: {message}");
     }
-    let list = body_of(call(&app, Method::GET, &hooks("lab"), Some(&owner.access), None).await, 200).await;
+    let list = body_of(
+        call(&app, Method::GET, &hooks("lab"), Some(&owner.access), None).await,
+        200,
+    )
+    .await;
     assert_eq!(list["items"], json!([]), "nothing stored");
 
     // At delivery: the host now resolves to a loopback address (as if its
@@ -390,29 +503,58 @@ api_test!(the_ssrf_guard_refuses_and_never_connects, |backend| {
     let elsewhere = Receiver::start(Vec::new()).await;
     let redirector = Receiver::start(vec![Answer::Status(
         302,
-        vec![format!("Location: http://127.0.0.1:{}/private", elsewhere.port)],
+        vec![format!(
+            "Location: http://127.0.0.1:{}/private",
+            elsewhere.port
+        )],
         String::new(),
     )])
     .await;
-    for (i, url) in [
-        format!("https://localhost.:{}/in", target.port),
-        format!("https://[::1]:{}/in", target.port),
-        format!("https://10.0.0.1:{}/in", target.port),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let hook = create_hook(&app, &owner.access, "lab", &target.url("/in"), &["institution.updated"]).await;
+    let urls: Vec<String> = name
+        .iter()
+        .map(|n| format!("https://{n}:{}/in", target.port))
+        .chain([
+            format!("https://[::1]:{}/in", target.port),
+            format!("https://10.0.0.1:{}/in", target.port),
+        ])
+        .collect();
+    for (i, url) in urls.iter().enumerate() {
+        let hook = create_hook(
+            &app,
+            &owner.access,
+            "lab",
+            &target.url("/in"),
+            &["institution.updated"],
+        )
+        .await;
         let id = hook["id"].as_str().unwrap().to_string();
-        sql(&app, format!("UPDATE webhook_subscriptions SET url = '{url}' WHERE id = '{id}'")).await;
+        sql(
+            &app,
+            format!("UPDATE webhook_subscriptions SET url = '{url}' WHERE id = '{id}'"),
+        )
+        .await;
         touch(&app, &owner.access, "lab", &format!("Change {i}.")).await;
         let d = wait_status(&app, &owner.access, "lab", &id, "failed").await;
         assert_eq!(d["attempts"][0]["outcome"], "refused", "{url}: {d}");
-        assert!(d["attempts"][0]["error"].as_str().unwrap().contains("SSRF"), "{d}");
-        sql(&app, format!("UPDATE webhook_subscriptions SET enabled = false WHERE id = '{id}'")).await;
+        assert!(
+            d["attempts"][0]["error"].as_str().unwrap().contains("SSRF"),
+            "{d}"
+        );
+        sql(
+            &app,
+            format!("UPDATE webhook_subscriptions SET enabled = false WHERE id = '{id}'"),
+        )
+        .await;
     }
     assert_eq!(target.connections(), 0, "never connected");
-    let hook = create_hook(&app, &owner.access, "lab", &redirector.url("/in"), &["institution.updated"]).await;
+    let hook = create_hook(
+        &app,
+        &owner.access,
+        "lab",
+        &redirector.url("/in"),
+        &["institution.updated"],
+    )
+    .await;
     let id = hook["id"].as_str().unwrap().to_string();
     touch(&app, &owner.access, "lab", "Redirected.").await;
     let d = wait_status(&app, &owner.access, "lab", &id, "failed").await;
@@ -430,9 +572,23 @@ api_test!(access_rules_and_bad_input, |backend| {
     institutions::join(&app, &owner.access, "lab", &editor, "editor").await;
     let stranger = app.signup("stranger@example.org").await;
     let receiver = Receiver::start(Vec::new()).await;
-    let hook = create_hook(&app, &owner.access, "lab", &receiver.url("/"), &["institution.updated"]).await;
+    let hook = create_hook(
+        &app,
+        &owner.access,
+        "lab",
+        &receiver.url("/"),
+        &["institution.updated"],
+    )
+    .await;
     let id = hook["id"].as_str().unwrap().to_string();
-    let theirs = create_hook(&app, &other.access, "other-lab", &receiver.url("/"), &["institution.updated"]).await;
+    let theirs = create_hook(
+        &app,
+        &other.access,
+        "other-lab",
+        &receiver.url("/"),
+        &["institution.updated"],
+    )
+    .await;
     let theirs_id = theirs["id"].as_str().unwrap().to_string();
     let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
     let item = format!("{}/{id}", hooks("lab"));
@@ -440,7 +596,11 @@ api_test!(access_rules_and_bad_input, |backend| {
         (Method::GET, hooks("lab"), None),
         (Method::POST, hooks("lab"), Some(body.clone())),
         (Method::GET, item.clone(), None),
-        (Method::PATCH, item.clone(), Some(json!({"description": "x"}))),
+        (
+            Method::PATCH,
+            item.clone(),
+            Some(json!({"description": "x"})),
+        ),
         (Method::DELETE, item.clone(), None),
         (Method::POST, format!("{item}/rotate-secret"), None),
         (Method::GET, format!("{item}/deliveries"), None),
@@ -450,70 +610,222 @@ api_test!(access_rules_and_bad_input, |backend| {
         // Anonymous: 401; outsiders: 404; a member who is not an owner: 403.
         let res = call(&app, method.clone(), path, None, body.clone()).await;
         problem(res, 401).await;
-        let res = call(&app, method.clone(), path, Some(&stranger.access), body.clone()).await;
+        let res = call(
+            &app,
+            method.clone(),
+            path,
+            Some(&stranger.access),
+            body.clone(),
+        )
+        .await;
         problem(res, 404).await;
-        let res = call(&app, method.clone(), path, Some(&other.access), body.clone()).await;
+        let res = call(
+            &app,
+            method.clone(),
+            path,
+            Some(&other.access),
+            body.clone(),
+        )
+        .await;
         problem(res, 404).await;
-        let res = call(&app, method.clone(), path, Some(&editor.access), body.clone()).await;
+        let res = call(
+            &app,
+            method.clone(),
+            path,
+            Some(&editor.access),
+            body.clone(),
+        )
+        .await;
         problem(res, 403).await;
     }
     // Someone else's hook through one's own institution: 404.
-    let res = call(&app, Method::GET, &format!("{}/{theirs_id}", hooks("lab")), Some(&owner.access), None).await;
+    let res = call(
+        &app,
+        Method::GET,
+        &format!("{}/{theirs_id}", hooks("lab")),
+        Some(&owner.access),
+        None,
+    )
+    .await;
     problem(res, 404).await;
-    let res = call(&app, Method::DELETE, &format!("{}/{theirs_id}", hooks("lab")), Some(&owner.access), None).await;
+    let res = call(
+        &app,
+        Method::DELETE,
+        &format!("{}/{theirs_id}", hooks("lab")),
+        Some(&owner.access),
+        None,
+    )
+    .await;
     problem(res, 404).await;
     // Bad input: a 400 naming the field, nothing stored or changed.
     let bad = [
-        (json!({"url": receiver.url("/"), "event_types": ["no.such_event"]}), "event_types[0]"),
-        (json!({"url": receiver.url("/"), "event_types": []}), "event_types"),
-        (json!({"url": "hooks.example.org", "event_types": ["institution.updated"]}), "url"),
-        (json!({"url": "http://hooks.example.org/", "event_types": ["institution.updated"]}), "url"),
-        (json!({"url": "https://user:pw@hooks.example.org/", "event_types": ["institution.updated"]}), "url"),
-        (json!({"url": receiver.url("/"), "event_types": ["institution.updated"], "description": "x".repeat(501)}), "description"),
+        (
+            json!({"url": receiver.url("/"), "event_types": ["no.such_event"]}),
+            "event_types[0]",
+        ),
+        (
+            json!({"url": receiver.url("/"), "event_types": []}),
+            "event_types",
+        ),
+        (
+            json!({"url": "hooks.example.org", "event_types": ["institution.updated"]}),
+            "url",
+        ),
+        (
+            json!({"url": "http://hooks.example.org/", "event_types": ["institution.updated"]}),
+            "url",
+        ),
+        (
+            json!({"url": "https://user:pw@hooks.example.org/", "event_types": ["institution.updated"]}),
+            "url",
+        ),
+        (
+            json!({"url": receiver.url("/"), "event_types": ["institution.updated"], "description": "x".repeat(501)}),
+            "description",
+        ),
     ];
     for (body, field) in bad {
-        let res = call(&app, Method::POST, &hooks("lab"), Some(&owner.access), Some(body)).await;
+        let res = call(
+            &app,
+            Method::POST,
+            &hooks("lab"),
+            Some(&owner.access),
+            Some(body),
+        )
+        .await;
         invalid(res, &[field]).await;
     }
     let res = call(&app, Method::POST, &hooks("lab"), Some(&owner.access),
         Some(json!({"url": receiver.url("/"), "event_types": ["institution.updated"], "secret": "mine"}))).await;
     problem(res, 400).await;
-    let res = call(&app, Method::PATCH, &item, Some(&owner.access), Some(json!({"event_types": ["nope.nope"]}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        &item,
+        Some(&owner.access),
+        Some(json!({"event_types": ["nope.nope"]})),
+    )
+    .await;
     invalid(res, &["event_types[0]"]).await;
-    let res = call(&app, Method::PATCH, &item, Some(&owner.access), Some(json!({"url": "https://10.0.0.1/"}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        &item,
+        Some(&owner.access),
+        Some(json!({"url": "https://10.0.0.1/"})),
+    )
+    .await;
     invalid(res, &["url"]).await;
-    let res = call(&app, Method::GET, &format!("{}?limit=0", hooks("lab")), Some(&owner.access), None).await;
+    let res = call(
+        &app,
+        Method::GET,
+        &format!("{}?limit=0", hooks("lab")),
+        Some(&owner.access),
+        None,
+    )
+    .await;
     invalid(res, &["limit"]).await;
-    let list = body_of(call(&app, Method::GET, &hooks("lab"), Some(&owner.access), None).await, 200).await;
+    let list = body_of(
+        call(&app, Method::GET, &hooks("lab"), Some(&owner.access), None).await,
+        200,
+    )
+    .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_eq!(list["items"][0], hook_state(&app, &owner.access, "lab", &id).await);
+    assert_eq!(
+        list["items"][0],
+        hook_state(&app, &owner.access, "lab", &id).await
+    );
     assert_eq!(list["items"][0]["description"], "LMS sync");
-    assert_eq!(list["items"][0]["event_types"], json!(["institution.updated"]));
+    assert_eq!(
+        list["items"][0]["event_types"],
+        json!(["institution.updated"])
+    );
     // Redelivering a message still queued: 409.
-    sql(&app, format!("UPDATE webhook_subscriptions SET enabled = false WHERE id = '{id}'")).await;
-    let ping = body_of(call(&app, Method::POST, &format!("{item}/ping"), Some(&owner.access), None).await, 202).await;
-    let res = call(&app, Method::POST, &format!("{item}/deliveries/{}/redeliver", ping["id"].as_str().unwrap()),
-        Some(&owner.access), None).await;
+    sql(
+        &app,
+        format!("UPDATE webhook_subscriptions SET enabled = false WHERE id = '{id}'"),
+    )
+    .await;
+    let ping = body_of(
+        call(
+            &app,
+            Method::POST,
+            &format!("{item}/ping"),
+            Some(&owner.access),
+            None,
+        )
+        .await,
+        202,
+    )
+    .await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!(
+            "{item}/deliveries/{}/redeliver",
+            ping["id"].as_str().unwrap()
+        ),
+        Some(&owner.access),
+        None,
+    )
+    .await;
     problem(res, 409).await;
     // The owner deletes it; then it is gone.
     let res = call(&app, Method::DELETE, &item, Some(&owner.access), None).await;
     assert_eq!(res.status(), 204);
-    problem(call(&app, Method::GET, &item, Some(&owner.access), None).await, 404).await;
+    problem(
+        call(&app, Method::GET, &item, Some(&owner.access), None).await,
+        404,
+    )
+    .await;
     // Partnerships: the coordinators' only.
     let coord = app.signup("coord@example.org").await;
     set_platform_role(&app, &coord.id, "coordinator").await;
     let coord = app.signin("coord@example.org").await;
     let res = call(&app, Method::POST, "/api/v1/partnerships", Some(&coord.access),
-        Some(json!({"slug": "p1", "title": "Partnership p1", "starts_on": "2026-03-01", "ends_on": "2028-02-29"}))).await;
+        Some(json!({"slug": "part-one", "title": "Partnership p1", "starts_on": "2026-03-01", "ends_on": "2028-02-29"}))).await;
     body_of(res, 201).await;
-    let phooks = "/api/v1/partnerships/p1/webhooks";
-    let res = call(&app, Method::POST, phooks, Some(&coord.access), Some(body.clone())).await;
+    let phooks = "/api/v1/partnerships/part-one/webhooks";
+    let res = call(
+        &app,
+        Method::POST,
+        phooks,
+        Some(&coord.access),
+        Some(body.clone()),
+    )
+    .await;
     body_of(res, 201).await;
     for who in [&owner, &stranger] {
-        problem(call(&app, Method::GET, phooks, Some(&who.access), None).await, 404).await;
-        problem(call(&app, Method::POST, phooks, Some(&who.access), Some(body.clone())).await, 404).await;
+        problem(
+            call(&app, Method::GET, phooks, Some(&who.access), None).await,
+            404,
+        )
+        .await;
+        problem(
+            call(
+                &app,
+                Method::POST,
+                phooks,
+                Some(&who.access),
+                Some(body.clone()),
+            )
+            .await,
+            404,
+        )
+        .await;
     }
-    problem(call(&app, Method::GET, "/api/v1/partnerships/nope/webhooks", Some(&coord.access), None).await, 404).await;
+    problem(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/partnerships/nope/webhooks",
+            Some(&coord.access),
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
 });
 
 api_test!(each_hook_receives_only_what_its_owner_may_see, |backend| {
@@ -522,26 +834,47 @@ api_test!(each_hook_receives_only_what_its_owner_may_see, |backend| {
     let other = owner_of(&app, "other@example.org", "other-lab").await;
     let mine = Receiver::start(Vec::new()).await;
     let partner = Receiver::start(Vec::new()).await;
-    create_hook(&app, &owner.access, "lab", &mine.url("/"), &["institution.updated", "partnership.updated"]).await;
+    create_hook(
+        &app,
+        &owner.access,
+        "lab",
+        &mine.url("/"),
+        &["institution.updated", "partnership.updated"],
+    )
+    .await;
     let coord = app.signup("coord@example.org").await;
     set_platform_role(&app, &coord.id, "coordinator").await;
     let coord = app.signin("coord@example.org").await;
-    for slug in ["p1", "p2"] {
+    for slug in ["part-one", "part-two"] {
         let res = call(&app, Method::POST, "/api/v1/partnerships", Some(&coord.access),
             Some(json!({"slug": slug, "title": format!("Partnership {slug}"), "starts_on": "2026-03-01", "ends_on": "2028-02-29"}))).await;
         body_of(res, 201).await;
     }
-    let res = call(&app, Method::POST, "/api/v1/partnerships/p1/webhooks", Some(&coord.access),
+    let res = call(&app, Method::POST, "/api/v1/partnerships/part-one/webhooks", Some(&coord.access),
         Some(json!({"url": partner.url("/"), "event_types": ["partnership.updated", "institution.updated", "resource.updated"]}))).await;
     body_of(res, 201).await;
     // Another institution's change: neither hears of it.
     touch(&app, &other.access, "other-lab", "Theirs.").await;
     // The other partnership's change: not p1's hook.
-    let res = call(&app, Method::PATCH, "/api/v1/partnerships/p2", Some(&coord.access), Some(json!({"title": "Renamed p2"}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/partnerships/part-two",
+        Some(&coord.access),
+        Some(json!({"title": "Renamed two"})),
+    )
+    .await;
     body_of(res, 200).await;
     // Its own: each hears its own.
     touch(&app, &owner.access, "lab", "Ours.").await;
-    let res = call(&app, Method::PATCH, "/api/v1/partnerships/p1", Some(&coord.access), Some(json!({"title": "Renamed p1"}))).await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/partnerships/part-one",
+        Some(&coord.access),
+        Some(json!({"title": "Renamed one"})),
+    )
+    .await;
     body_of(res, 200).await;
     let got = mine.wait_for(1).await;
     let got_p = partner.wait_for(1).await;
@@ -550,18 +883,39 @@ api_test!(each_hook_receives_only_what_its_owner_may_see, |backend| {
         r.iter()
             .map(|r| {
                 let b: Value = serde_json::from_str(&r.body).unwrap();
-                (b["type"].as_str().unwrap().to_string(), b["data"]["subject"]["id"].as_str().unwrap().to_string())
+                (
+                    b["type"].as_str().unwrap().to_string(),
+                    b["data"]["subject"]["id"].as_str().unwrap().to_string(),
+                )
             })
             .collect()
     };
     let lab_id = {
         let app_db = app.db.clone();
-        app_db.run(|c| kujenga::db::institutions::by_slug(c, "lab")).await.unwrap().unwrap().id
+        app_db
+            .run(|c| kujenga::db::institutions::by_slug(c, "lab"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id
     };
     let p1_id = {
         let app_db = app.db.clone();
-        app_db.run(|c| kujenga::db::partnerships::by_slug(c, "p1")).await.unwrap().unwrap().id
+        app_db
+            .run(|c| kujenga::db::partnerships::by_slug(c, "part-one"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id
     };
-    assert_eq!(types(&mine.received()), [("institution.updated".to_string(), lab_id)], "{got:?}");
-    assert_eq!(types(&partner.received()), [("partnership.updated".to_string(), p1_id)], "{got_p:?}");
+    assert_eq!(
+        types(&mine.received()),
+        [("institution.updated".to_string(), lab_id)],
+        "{got:?}"
+    );
+    assert_eq!(
+        types(&partner.received()),
+        [("partnership.updated".to_string(), p1_id)],
+        "{got_p:?}"
+    );
 });
