@@ -56,3 +56,4 @@ mod std_dcat;
 mod std_oai;
 mod std_walk;
 mod webhooks;
+mod webhooks_workers;
