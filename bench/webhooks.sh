@@ -18,7 +18,7 @@
 #   BENCH_EVENTS=500 BENCH_BUILD=debug bash bench/webhooks.sh   # a small run
 #
 # Environment: BENCH_EVENTS (10000), BENCH_SUBSCRIPTIONS (10),
-# BENCH_CONCURRENCY (webhooks.concurrency, 16), BENCH_BATCH (webhooks.batch_size, 64),
+# BENCH_CONCURRENCY (webhooks.concurrency, 16), BENCH_BATCH (webhooks.batch_size, 32),
 # BENCH_WRK_DURATION (5s), BENCH_BUILD (release | debug),
 # KUJENGA_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/kujenga_bench_webhooks:
 # created for the run and dropped after it), CARGO_TARGET_DIR (target).
@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 EVENTS=${BENCH_EVENTS:-10000}
 SUBS=${BENCH_SUBSCRIPTIONS:-10}
 CONCURRENCY=${BENCH_CONCURRENCY:-16}
-BATCH=${BENCH_BATCH:-64}
+BATCH=${BENCH_BATCH:-32}
 DURATION=${BENCH_WRK_DURATION:-5s}
 BUILD=${BENCH_BUILD:-release}
 PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_bench_webhooks}
@@ -42,6 +42,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kujenga-webhooks.XXXXXX")
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 sink_pid=""
+sink_port=""
+base=""
 stop_sink() {
     if [ -n "$sink_pid" ] && kill -0 "$sink_pid" 2>/dev/null; then
         kill "$sink_pid" 2>/dev/null || true
@@ -102,10 +104,12 @@ PY
     python3 "$tmp/sink.py" "$tmp/sink.count" >"$tmp/sink.port" &
     sink_pid=$!
     for _ in $(seq 1 50); do [ -s "$tmp/sink.port" ] && break; sleep 0.1; done
-    cat "$tmp/sink.port"
+    sink_port=$(cat "$tmp/sink.port")
 }
 
-# serve NAME DATA_DIR WORKER [DATABASE_URL]: starts kujenga serve; prints the base URL.
+# serve NAME DATA_DIR WORKER [DATABASE_URL]: starts kujenga serve; sets
+# server_pid and base (not in a command substitution: the server would hold
+# its pipe open, and the pid would be lost with the subshell).
 serve() {
     local name=$1 data=$2 worker=$3 url=${4:-}
     local env_db=(env -u DATABASE_URL)
@@ -115,11 +119,11 @@ serve() {
         KUJENGA_WEBHOOKS__ALLOWED_INSECURE_HOSTS='["127.0.0.1"]' \
         KUJENGA_WEBHOOKS__WORKER="$worker" KUJENGA_WEBHOOKS__POLL_INTERVAL_MS=50 \
         KUJENGA_WEBHOOKS__CONCURRENCY="$CONCURRENCY" KUJENGA_WEBHOOKS__BATCH_SIZE="$BATCH" \
-        "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 2>"$tmp/$name-server-$worker.log" &
+        "$BIN" --data-dir "$data" serve --bind 127.0.0.1:0 >/dev/null 2>"$tmp/$name-server-$worker.log" &
     server_pid=$!
     local port
     port=$(wait_for_port "$tmp/$name-server-$worker.log") || exit 1
-    echo "http://127.0.0.1:$port"
+    base="http://127.0.0.1:$port"
 }
 
 measure_backend() {
@@ -129,11 +133,9 @@ measure_backend() {
     mkdir -p "$data"
     printf '%s\n' "$PASSWORD" | "${env_db[@]}" KUJENGA_LOG__LEVEL=warn \
         "$BIN" --data-dir "$data" admin create --email "owner@example.org" >/dev/null
-    local sink_port
-    sink_port=$(start_sink)
+    start_sink
     say "[$name] sink on 127.0.0.1:$sink_port; queueing $EVENTS events × $SUBS subscriptions ..."
-    local base
-    base=$(serve "$name" "$data" false "$url")
+    serve "$name" "$data" false "$url"
     local access
     access=$(curl -fsS -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
         -d "{\"email\": \"owner@example.org\", \"password\": \"$PASSWORD\"}" | json_field access_token)
@@ -168,7 +170,7 @@ PY
     say "[$name] delivering $expected messages ..."
     local start
     start=$(python3 -c 'import time; print(time.time())')
-    base=$(serve "$name" "$data" true "$url")
+    serve "$name" "$data" true "$url"
     local got=0 last=0
     for _ in $(seq 1 36000); do
         read -r got last <"$tmp/sink.count" || true
