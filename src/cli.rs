@@ -44,7 +44,7 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print the OpenAPI document (JSON) to standard output.
     Openapi,
-    /// Run only the email delivery worker (no HTTP server).
+    /// Run only the delivery workers, email and webhooks (no HTTP server).
     Worker,
     /// Email tools.
     #[command(subcommand)]
@@ -191,12 +191,21 @@ fn run_worker(settings: Settings) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || crate::db::Db::connect(&settings)).await??
         };
         let worker = crate::mail::worker::build(&db, &settings, None)?;
+        let outbox = std::sync::Arc::new(crate::mail::Outbox::new(
+            &settings.mail,
+            &settings.platform.name,
+            &settings.platform.frontend_url,
+        )?);
+        let hooks =
+            crate::jobs::webhooks::Deliverer::new(db.clone(), &settings.webhooks, outbox, None)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(worker.run(stopped));
+        let task = tokio::spawn(worker.run(stopped.clone()));
+        let hooks = tokio::spawn(hooks.run(stopped));
         shutdown_signal().await;
-        tracing::info!("stopping the email worker");
+        tracing::info!("stopping the email and webhook workers");
         let _ = stop.send(true);
         let _ = task.await;
+        let _ = hooks.await;
         Ok(())
     })
 }

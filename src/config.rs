@@ -35,6 +35,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub access: AccessSettings,
     pub feed: FeedSettings,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -280,6 +281,38 @@ pub struct FeedSettings {
     pub retention_secs: u64,
 }
 
+/// Webhooks: who may be reached, and how the delivery worker behaves.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Hosts (names or addresses, as in URLs) that targets may reach over
+    /// plain http and that the SSRF guard lets through (tests, intranets).
+    pub allowed_insecure_hosts: Vec<String>,
+    /// Run the delivery worker inside `serve` (`kujenga worker` always does).
+    pub worker: bool,
+    /// How often the worker looks for due messages, milliseconds.
+    pub poll_interval_ms: u64,
+    /// Messages claimed per round.
+    pub batch_size: u32,
+    /// Deliveries in flight at once per worker.
+    pub concurrency: u32,
+    /// How long a claim lasts before another worker may take the message over.
+    pub lease_secs: u64,
+    /// TCP (and TLS) connection timeout, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// The whole request's timeout (answer included), milliseconds.
+    pub timeout_ms: u64,
+    /// A subscription is disabled (and its owners emailed) after this many
+    /// failed attempts in a row.
+    pub max_consecutive_failures: u32,
+    /// Multiplies every delay of the retry schedule and of `Retry-After`
+    /// (1.0 in production; tests shorten the clock with it).
+    pub retry_scale: f64,
+    /// After a secret rotation, how long the previous secret still signs
+    /// (both signatures are sent), hours.
+    pub rotation_overlap_hours: u32,
+}
+
 /// The defaults, as one serialisable tree (the bottom layer of the figment).
 #[derive(Serialize)]
 struct Defaults {
@@ -294,6 +327,7 @@ struct Defaults {
     rate_limit: RateLimitSettings,
     access: AccessSettings,
     feed: FeedSettings,
+    webhooks: WebhookSettings,
 }
 
 impl Default for Defaults {
@@ -387,6 +421,19 @@ impl Default for Defaults {
             },
             feed: FeedSettings {
                 retention_secs: 30 * 24 * 3600,
+            },
+            webhooks: WebhookSettings {
+                allowed_insecure_hosts: Vec::new(),
+                worker: true,
+                poll_interval_ms: 1000,
+                batch_size: 32,
+                concurrency: 16,
+                lease_secs: 60,
+                connect_timeout_ms: 5000,
+                timeout_ms: 15_000,
+                max_consecutive_failures: 50,
+                retry_scale: 1.0,
+                rotation_overlap_hours: 24,
             },
         }
     }
@@ -507,7 +554,49 @@ impl Settings {
         Ok(settings)
     }
 
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let w = &self.webhooks;
+        if w.batch_size == 0 || w.concurrency == 0 || w.poll_interval_ms == 0 {
+            return Err(ConfigError::new(
+                "webhooks",
+                "batch_size, concurrency and poll_interval_ms must be at least 1",
+            ));
+        }
+        if w.connect_timeout_ms == 0 || w.timeout_ms == 0 {
+            return Err(ConfigError::new(
+                "webhooks.timeout_ms",
+                "connect_timeout_ms and timeout_ms must be at least 1",
+            ));
+        }
+        // A lease must outlast a whole batch (deliveries run `concurrency`
+        // at a time, each at most `timeout_ms`).
+        let rounds = u64::from(w.batch_size.div_ceil(w.concurrency));
+        if w.lease_secs.saturating_mul(1000) <= rounds.saturating_mul(w.timeout_ms) {
+            return Err(ConfigError::new(
+                "webhooks.lease_secs",
+                format!(
+                    "must outlast a batch: more than {} ms (batch_size / concurrency × timeout_ms)",
+                    rounds.saturating_mul(w.timeout_ms)
+                ),
+            ));
+        }
+        if !(w.retry_scale.is_finite() && w.retry_scale >= 0.0) {
+            return Err(ConfigError::new(
+                "webhooks.retry_scale",
+                "must be a number, 0 or more",
+            ));
+        }
+        if w.max_consecutive_failures == 0 {
+            return Err(ConfigError::new(
+                "webhooks.max_consecutive_failures",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_webhooks()?;
         if self.database.pool_size == 0 {
             return Err(ConfigError::new("database.pool_size", "must be at least 1"));
         }

@@ -40,6 +40,8 @@ pub struct Application {
     addr: SocketAddr,
     db: Db,
     worker: Option<Worker>,
+    /// The webhook delivery worker (`jobs::webhooks`).
+    hooks: Option<crate::jobs::webhooks::Deliverer>,
     state: AppState,
     /// Where and how often to look for other processes' writes (None: no cache).
     cache_poll: Option<(Arc<ConnectionManager>, Duration)>,
@@ -125,6 +127,15 @@ impl Application {
         } else {
             None
         };
+        let hooks = if settings.webhooks.worker {
+            Some(crate::jobs::webhooks::build(
+                &db,
+                &state,
+                Some(metrics.clone()),
+            )?)
+        } else {
+            None
+        };
         let cache = PublicCache::new(settings.http.public_cache_mib);
         let cache_poll = if cache.enabled() {
             Some((
@@ -141,6 +152,7 @@ impl Application {
             addr,
             db,
             worker,
+            hooks,
             state: housekeeping_state,
             cache_poll,
         })
@@ -169,6 +181,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped.clone())));
+        let hooks = self.hooks.map(|w| tokio::spawn(w.run(stopped.clone())));
         let housekeeping = tokio::spawn(housekeeping(
             self.db.clone(),
             self.state.clone(),
@@ -187,6 +200,9 @@ impl Application {
         let _ = stop.send(true);
         if let Some(worker) = worker {
             let _ = worker.await;
+        }
+        if let Some(hooks) = hooks {
+            let _ = hooks.await;
         }
         let _ = housekeeping.await;
         if let Some(poll) = poll {

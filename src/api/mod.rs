@@ -22,6 +22,7 @@ pub mod signposting;
 pub mod std_croissant;
 pub mod types;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, guard, web};
@@ -101,6 +102,14 @@ comma-separated in one parameter (`kind=course,dataset`).",
         catalog::catalog, catalog::catalog_file, catalog::policy,
         oai::oai_get, oai::oai_post,
         changes::changes, changes::course_package,
+        webhooks::institutions::create, webhooks::institutions::list, webhooks::institutions::show,
+        webhooks::institutions::update, webhooks::institutions::delete,
+        webhooks::institutions::rotate_secret, webhooks::institutions::deliveries,
+        webhooks::institutions::redeliver, webhooks::institutions::ping,
+        webhooks::partnerships::create, webhooks::partnerships::list, webhooks::partnerships::show,
+        webhooks::partnerships::update, webhooks::partnerships::delete,
+        webhooks::partnerships::rotate_secret, webhooks::partnerships::deliveries,
+        webhooks::partnerships::redeliver, webhooks::partnerships::ping,
     ),
     components(schemas(Problem, FieldError, ops::Health, ops::Ready, admin::OutboxStatus,
         resources::SortParam, crate::domain::resource::Status, crate::domain::resource::ResourceKind,
@@ -120,6 +129,7 @@ comma-separated in one parameter (`kind=course,dataset`).",
         (name = "admin", description = "For administrators: the email outbox, the audit log and the client apps (partner frontends)"),
         (name = "standards", description = "Open standards out: the DCAT-AP catalogue and datasets' ODRL policies"),
         (name = "changes", description = "Following changes: the change feed for offline clients and courses' offline packages"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks 1.0) of institutions and partnerships: subscriptions, secrets, delivery logs (docs/WEBHOOKS.md)"),
     )
 )]
 pub struct ApiDoc;
@@ -400,6 +410,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         .configure(notifications::routes)
         .configure(users::routes)
         .configure(admin::routes)
+        .configure(webhooks::routes)
         .configure(institutions::routes)
         // Before `resources`: `/model-cards/import` would match `/model-cards/{id}`.
         .configure(std_croissant::routes)

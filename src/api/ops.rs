@@ -81,6 +81,8 @@ pub async fn metrics(
 ) -> Result<HttpResponse, ApiError> {
     let counts = db.run(crate::db::outbox::counts).await?;
     metrics.set_outbox_counts(&counts);
+    let hooks = db.run(crate::db::webhooks::counts).await?;
+    metrics.set_webhook_counts(&hooks);
     let text = metrics.render(&db).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

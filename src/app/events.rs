@@ -98,6 +98,7 @@ pub fn record_all(
         });
     }
     audit::record_all(conn, &entries)?;
+    crate::app::webhooks::fan_out(conn, &appended)?;
     events::append(conn, &appended)?;
     Ok(())
 }

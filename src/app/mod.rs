@@ -22,3 +22,4 @@ pub mod permissions;
 pub mod resources;
 pub mod search;
 pub mod signposting;
+pub mod webhooks;

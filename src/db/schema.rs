@@ -638,3 +638,62 @@ diesel::table! {
         floor_seq -> BigInt,
     }
 }
+
+// Webhooks (db::webhooks): subscriptions, queued messages, attempts.
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        institution_id -> Nullable<Text>,
+        partnership_id -> Nullable<Text>,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        consecutive_failures -> Integer,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_messages (id) {
+        id -> Text,
+        subscription_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        round_start -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        message_id -> Text,
+        attempt -> Integer,
+        worker -> Text,
+        started_at -> Timestamp,
+        latency_ms -> BigInt,
+        status_code -> Nullable<Integer>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+        retry_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhook_messages -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_attempts -> webhook_messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_subscriptions, webhook_messages);

@@ -21,6 +21,7 @@ pub mod resource;
 pub mod search;
 pub mod transfer;
 pub mod vocab;
+pub mod webhook;
 pub mod word;
 
 pub use word::Word;

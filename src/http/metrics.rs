@@ -17,6 +17,9 @@ pub struct Metrics {
     pool_max: IntGauge,
     outbox: IntGaugeVec,
     emails: IntCounterVec,
+    webhook_messages: IntGaugeVec,
+    webhook_attempts: IntCounterVec,
+    webhook_latency: HistogramVec,
     send_latency: HistogramVec,
 }
 
@@ -73,6 +76,30 @@ impl Metrics {
             ]),
             &["outcome"],
         )?;
+        let webhook_messages = IntGaugeVec::new(
+            Opts::new(
+                "webhook_messages",
+                "Webhook messages by event type and status (queued, sending, delivered, failed)",
+            ),
+            &["event_type", "status"],
+        )?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_attempts_total",
+                "Webhook delivery attempts by event type and outcome (delivered, retry, failed, refused)",
+            ),
+            &["event_type", "outcome"],
+        )?;
+        let webhook_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "webhook_delivery_duration_seconds",
+                "Time of one webhook delivery attempt",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(webhook_messages.clone()))?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
+        registry.register(Box::new(webhook_latency.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
@@ -87,6 +114,9 @@ impl Metrics {
             pool_connections,
             pool_max,
             outbox,
+            webhook_messages,
+            webhook_attempts,
+            webhook_latency,
             emails,
             send_latency,
         })
@@ -98,6 +128,27 @@ impl Metrics {
         self.send_latency
             .with_label_values(&[outcome])
             .observe(seconds);
+    }
+
+    /// Counts one webhook delivery attempt and its duration.
+    pub fn observe_webhook(&self, event_type: &str, outcome: &str, seconds: f64) {
+        self.webhook_attempts
+            .with_label_values(&[event_type, outcome])
+            .inc();
+        self.webhook_latency
+            .with_label_values(&[outcome])
+            .observe(seconds);
+    }
+
+    /// Sets the webhook message gauges (counted in the database at each
+    /// scrape): `(event_type, status, count)`.
+    pub fn set_webhook_counts(&self, counts: &[(String, String, i64)]) {
+        self.webhook_messages.reset();
+        for (event_type, status, n) in counts {
+            self.webhook_messages
+                .with_label_values(&[event_type.as_str(), status.as_str()])
+                .set(*n);
+        }
     }
 
     /// Sets the outbox depth gauges (every status, zero when absent).

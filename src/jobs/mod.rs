@@ -5,3 +5,4 @@
 pub mod access;
 pub mod digests;
 pub mod housekeeping;
+pub mod webhooks;

@@ -32,6 +32,7 @@ pub enum Template {
     AccessDecided,
     AccessEnded,
     AccessReminder,
+    WebhookDisabled,
 }
 
 macro_rules! template_files {
@@ -65,7 +66,8 @@ const FILES: &[(&str, &str)] = template_files!(
     "access_requested",
     "access_decided",
     "access_ended",
-    "access_reminder"
+    "access_reminder",
+    "webhook_disabled"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
 
@@ -92,6 +94,7 @@ impl Template {
         Template::AccessDecided,
         Template::AccessEnded,
         Template::AccessReminder,
+        Template::WebhookDisabled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -117,6 +120,7 @@ impl Template {
             Self::AccessDecided => "access_decided",
             Self::AccessEnded => "access_ended",
             Self::AccessReminder => "access_reminder",
+            Self::WebhookDisabled => "webhook_disabled",
         }
     }
 
@@ -234,6 +238,12 @@ impl Template {
                 "requests": [{"id": "01938a7e-0000-7000-8000-000000000003",
                               "dataset": "Twi speech corpus", "requester": "Amina Wanjiru",
                               "created_on": "2026-11-20"}]
+            }),
+            Self::WebhookDisabled => json!({
+                "display_name": "Amina Wanjiru", "owner": "Makerere AI Lab",
+                "url": "https://lms.example.org/kujenga-hooks",
+                "reason": "50 failed attempts in a row",
+                "webhook_id": "01938a7e-0000-7000-8000-000000000004"
             }),
             Self::CourseCompleted => json!({
                 "display_name": "Amina Wanjiru",

@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::api_test;
 use crate::helpers::access::{INST, dataset_body};
 use crate::helpers::frontend::{
-    Catalogue, PARTNERSHIP, catalogue, course_body, document, is_list, model_card_body,
-    module_body, operations, post,
+    Catalogue, INST_HOOK, PART_HOOK, PARTNERSHIP, catalogue, course_body, document, is_list,
+    model_card_body, module_body, operations, post,
 };
 use crate::helpers::http::{call, send};
 use crate::helpers::institutions::{create, join, verify};
@@ -104,7 +104,7 @@ api_test!(every_list_page_has_a_weak_etag_and_answers_304, |backend| {
     let mut covered: BTreeSet<&'static str> = BTreeSet::new();
 
     // Each step: the lists it changes (as their readers see them), then the change.
-    for step in 0..16 {
+    for step in 0..20 {
         let lists: Vec<Watched> = match step {
             0 => vec![
                 watched("/api/v1/admin/clients", "/api/v1/admin/clients", root),
@@ -201,6 +201,26 @@ api_test!(every_list_page_has_a_weak_etag_and_answers_304, |backend| {
                 coord,
             )],
             15 => vec![watched("/api/v1/me/tokens", "/api/v1/me/tokens", learner)],
+            16 => vec![watched(
+                "/api/v1/institutions/{slug}/webhooks",
+                format!("{inst}/webhooks"),
+                owner,
+            )],
+            17 => vec![watched(
+                "/api/v1/institutions/{slug}/webhooks/{id}/deliveries",
+                format!("{inst}/webhooks/{INST_HOOK}/deliveries"),
+                owner,
+            )],
+            18 => vec![watched(
+                "/api/v1/partnerships/{slug}/webhooks",
+                format!("{part}/webhooks"),
+                coord,
+            )],
+            19 => vec![watched(
+                "/api/v1/partnerships/{slug}/webhooks/{id}/deliveries",
+                format!("{part}/webhooks/{PART_HOOK}/deliveries"),
+                coord,
+            )],
             _ => unreachable!(),
         };
         let mut tags = Vec::new();
@@ -377,6 +397,38 @@ api_test!(every_list_page_has_a_weak_etag_and_answers_304, |backend| {
                 let body = json!({"name": "laptop", "scopes": ["read"]});
                 post(app, &w.learner.access, "/api/v1/me/tokens", Some(body), 201).await;
                 "an API token created"
+            }
+            16 | 18 => {
+                let (hooks, token) = if step == 16 {
+                    (format!("{inst}/webhooks/{INST_HOOK}"), by_owner)
+                } else {
+                    (
+                        format!("{part}/webhooks/{PART_HOOK}"),
+                        w.coord.access.as_str(),
+                    )
+                };
+                let res = call(
+                    app,
+                    Method::PATCH,
+                    &hooks,
+                    Some(token),
+                    Some(json!({"description": "renamed"})),
+                )
+                .await;
+                assert_eq!(res.status(), 200);
+                "a webhook described anew"
+            }
+            17 | 19 => {
+                let (hooks, token) = if step == 17 {
+                    (format!("{inst}/webhooks/{INST_HOOK}"), by_owner)
+                } else {
+                    (
+                        format!("{part}/webhooks/{PART_HOOK}"),
+                        w.coord.access.as_str(),
+                    )
+                };
+                post(app, token, &format!("{hooks}/ping"), None, 202).await;
+                "a webhook pinged"
             }
             _ => unreachable!(),
         };

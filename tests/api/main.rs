@@ -58,3 +58,5 @@ mod std_dcat;
 mod std_oai;
 mod std_oai_more;
 mod std_walk;
+mod webhooks;
+mod webhooks_workers;

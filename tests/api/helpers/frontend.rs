@@ -17,6 +17,10 @@ use super::institutions::{create, verify};
 pub const PARTNERSHIP: &str = "ke-ng";
 /// An id that routes but names nothing.
 pub const ANY_ID: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+/// The webhooks of the institution and of the partnership (disabled: the
+/// worker sends them nothing).
+pub const INST_HOOK: &str = "0190a1b2-c3d4-7e5f-8a9b-00000000a001";
+pub const PART_HOOK: &str = "0190a1b2-c3d4-7e5f-8a9b-00000000a002";
 
 /// `ke-lab` (KE, verified) owned by `owner`, `ng-lab` (NG) by `ng_owner`,
 /// `gh-lab` (GH) by `gh_owner`, all verified; the active partnership
@@ -188,6 +192,8 @@ pub async fn catalogue(backend: Backend) -> Catalogue {
         201,
     )
     .await;
+    webhook(&app, INST_HOOK, Some(INST), None).await;
+    webhook(&app, PART_HOOK, None, Some(PARTNERSHIP)).await;
     Catalogue {
         app,
         root,
@@ -198,6 +204,54 @@ pub async fn catalogue(backend: Backend) -> Catalogue {
         course,
         dataset: ds,
     }
+}
+
+/// A disabled webhook subscription of an institution or a partnership,
+/// written directly (the API would resolve its host: not offline).
+async fn webhook(app: &TestApp, id: &'static str, inst: Option<&str>, part: Option<&str>) {
+    let (inst, part) = (inst.map(str::to_string), part.map(str::to_string));
+    app.db
+        .run(move |conn| {
+            let inst = match inst {
+                Some(s) => Some(
+                    kujenga::db::institutions::by_slug(conn, &s)?
+                        .expect("inst")
+                        .id,
+                ),
+                None => None,
+            };
+            let part = match part {
+                Some(s) => Some(
+                    kujenga::db::partnerships::by_slug(conn, &s)?
+                        .expect("part")
+                        .id,
+                ),
+                None => None,
+            };
+            let now = kujenga::db::now();
+            kujenga::db::webhooks::insert(
+                conn,
+                &kujenga::db::webhooks::SubscriptionRow {
+                    id: id.into(),
+                    institution_id: inst,
+                    partnership_id: part,
+                    url: "https://hooks.example.org/in".into(),
+                    description: "fixture".into(),
+                    event_types: r#"["resource.updated"]"#.into(),
+                    enabled: false,
+                    disabled_reason: None,
+                    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+                    previous_secret: None,
+                    previous_secret_until: None,
+                    consecutive_failures: 0,
+                    created_by: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+        })
+        .await
+        .expect("webhook");
 }
 
 impl Catalogue {
@@ -216,6 +270,8 @@ impl Catalogue {
                 ("files", _) => self.dataset.file.clone(),
                 ("institutions", _) => INST.to_string(),
                 ("partnerships", _) => PARTNERSHIP.to_string(),
+                ("webhooks", _) if out.starts_with("/api/v1/partnerships") => PART_HOOK.to_string(),
+                ("webhooks", _) => INST_HOOK.to_string(),
                 (_, "{slug}" | "{institution}" | "{institution_slug}") => "some-slug".to_string(),
                 _ => ANY_ID.to_string(),
             };

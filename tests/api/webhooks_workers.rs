@@ -1,0 +1,175 @@
+//! Webhook delivery with several workers on one database (the outbox
+//! discipline): two workers claiming at once deliver each message once; a
+//! message whose worker died mid-delivery (its lease ran out) is taken over
+//! and sent again with the same `webhook-id` (the documented crash
+//! redelivery).
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::api_test;
+use crate::helpers::http::{body_of, call};
+use crate::helpers::institutions;
+use crate::helpers::webhooks::Receiver;
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+use kujenga::db::schema::webhook_messages as wm;
+use kujenga::jobs::webhooks::Deliverer;
+
+/// The app with no webhook worker of its own: the test runs the workers.
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| {
+        s.auth.argon2_memory_kib = 64;
+        s.auth.argon2_iterations = 1;
+        s.webhooks.allowed_insecure_hosts = vec!["127.0.0.1".into()];
+        s.webhooks.worker = false;
+        s.webhooks.batch_size = 4;
+        s.webhooks.concurrency = 2;
+        s.webhooks.timeout_ms = 2000;
+    })
+    .await
+    .expect("app")
+}
+
+fn worker(app: &TestApp) -> Deliverer {
+    Deliverer::new(
+        app.db.clone(),
+        &app.state.settings.webhooks,
+        app.state.outbox.clone(),
+        None,
+    )
+    .expect("worker")
+}
+
+async fn statuses(app: &TestApp) -> HashMap<String, String> {
+    app.db
+        .run(|c| {
+            wm::table
+                .select((wm::id, wm::status))
+                .load::<(String, String)>(c)
+        })
+        .await
+        .expect("messages")
+        .into_iter()
+        .collect()
+}
+
+api_test!(two_workers_deliver_each_message_once, |backend| {
+    let app = app(backend).await;
+    let owner = app.signup("owner@example.org").await;
+    institutions::create_slug(&app, &owner.access, "lab").await;
+    let receiver = Receiver::start(Vec::new()).await;
+    let path = "/api/v1/institutions/lab/webhooks";
+    for _ in 0..2 {
+        let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
+        body_of(
+            call(&app, Method::POST, path, Some(&owner.access), Some(body)).await,
+            201,
+        )
+        .await;
+    }
+    for i in 0..15 {
+        let body = json!({"description": format!("change {i}")});
+        let res = call(
+            &app,
+            Method::PATCH,
+            "/api/v1/institutions/lab",
+            Some(&owner.access),
+            Some(body),
+        )
+        .await;
+        body_of(res, 200).await;
+    }
+    assert_eq!(
+        statuses(&app).await.len(),
+        30,
+        "15 events × 2 subscriptions, queued"
+    );
+    let (a, b) = (worker(&app), worker(&app));
+    assert_ne!(a.id(), b.id());
+    loop {
+        let (x, y) = tokio::join!(a.run_once(), b.run_once());
+        if x.unwrap() + y.unwrap() == 0 {
+            break;
+        }
+    }
+    let got = receiver.received();
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 30, "every message sent");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "each once");
+    assert!(statuses(&app).await.values().all(|s| s == "delivered"));
+});
+
+api_test!(
+    a_dead_workers_message_is_taken_over_with_the_same_id,
+    |backend| {
+        let app = app(backend).await;
+        let owner = app.signup("owner@example.org").await;
+        institutions::create_slug(&app, &owner.access, "lab").await;
+        let receiver = Receiver::start(Vec::new()).await;
+        let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
+        body_of(
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/institutions/lab/webhooks",
+                Some(&owner.access),
+                Some(body),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let res = call(
+            &app,
+            Method::PATCH,
+            "/api/v1/institutions/lab",
+            Some(&owner.access),
+            Some(json!({"description": "one"})),
+        )
+        .await;
+        body_of(res, 200).await;
+        // A worker claimed it, sent it (the receiver got it) and died before
+        // recording: the row is `sending` under a lease that has run out.
+        let id = statuses(&app).await.into_keys().next().unwrap();
+        let past = kujenga::db::now() - chrono::Duration::seconds(5);
+        let claimed = id.clone();
+        app.db
+            .run(move |c| {
+                diesel::update(wm::table.filter(wm::id.eq(claimed)))
+                    .set((
+                        wm::status.eq("sending"),
+                        wm::lease_owner.eq(Some("dead-worker")),
+                        wm::lease_expires_at.eq(Some(past)),
+                        wm::attempts.eq(1),
+                    ))
+                    .execute(c)
+            })
+            .await
+            .unwrap();
+        let w = worker(&app);
+        assert_eq!(w.run_once().await.unwrap(), 1, "taken over");
+        let got = receiver.received();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].header("webhook-id"), Some(id.as_str()));
+        assert_eq!(statuses(&app).await[&id], "delivered");
+        let attempts: Vec<i32> = app
+            .db
+            .run(|c| {
+                kujenga::db::schema::webhook_attempts::table
+                    .select(kujenga::db::schema::webhook_attempts::attempt)
+                    .load::<i32>(c)
+            })
+            .await
+            .unwrap();
+        assert_eq!(attempts, [2], "the second attempt of the message");
+        assert_eq!(w.run_once().await.unwrap(), 0, "nothing left");
+    }
+);
