@@ -10,7 +10,7 @@
 //! access level and the transfer policy every time), never the file's URL.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use oxrdf::{BlankNode, Graph, NamedNode, NamedOrBlankNode, Term, Triple};
+use oxrdf::{BlankNode, Graph, NamedNode, NamedOrBlankNode, Term};
 
 use crate::app::catalog::Entry;
 use crate::standards::odrl;
@@ -250,9 +250,9 @@ fn dataset_into(b: &mut Builder, site: &Site<'_>, e: &Entry) -> NamedNode {
         rights.clone(),
     );
 
-    // The policy, its triples read from the JSON-LD served alone.
+    // The policy: the triples of the JSON-LD served alone.
     let policy = b.iri(&terms.policy_iri());
-    policy_into(b, &terms);
+    odrl::policy_into(b, &terms);
     b.typed(policy.clone(), &["odrl:Policy"])
         .add(d.clone(), "odrl:hasPolicy", policy.clone());
 
@@ -300,21 +300,4 @@ fn dataset_into(b: &mut Builder, site: &Site<'_>, e: &Entry) -> NamedNode {
         b.typed(algorithm, &["spdx:ChecksumAlgorithm"]);
     }
     d
-}
-
-/// Adds the ODRL policy's triples, parsed from its JSON-LD (one source for
-/// both): a policy that does not read back is a bug, reported as a bad IRI.
-fn policy_into(b: &mut Builder, terms: &odrl::Terms<'_>) {
-    let json = odrl::policy(terms).to_string();
-    for quad in oxjsonld::JsonLdParser::new().for_slice(json.as_bytes()) {
-        match quad {
-            Ok(q) => {
-                b.graph
-                    .insert(&Triple::new(q.subject, q.predicate, q.object));
-            }
-            Err(e) => {
-                b.iri(&format!("policy does not read back: {e}"));
-            }
-        }
-    }
 }

@@ -24,9 +24,11 @@
 //!   without one satisfies no spatial constraint;
 //! - `conflict: perm`: the members' permission wins over the prohibitions.
 
+use oxrdf::{BlankNode, NamedNode};
 use serde_json::{Value, json};
 
 use crate::domain::resource::{AccessLevel, TransferPolicy};
+use crate::standards::rdf::Builder;
 use crate::standards::vocab::country_iri;
 
 /// `application/ld+json` — the media type the policy is served as.
@@ -240,4 +242,199 @@ fn description(t: &Terms<'_>) -> String {
         ),
     };
     format!("{who}, {place} The owning institution's own members always may.")
+}
+
+/// The same policy as [`policy`], written straight into a graph (the DCAT
+/// exports): the triples a JSON-LD processor reads from [`policy`]'s
+/// document, without parsing it back for each dataset of a catalogue page
+/// (that was ~40% of a page's rendering). A test keeps the two equal for
+/// every access level and transfer policy.
+pub fn policy_into(b: &mut Builder, t: &Terms<'_>) {
+    let dataset = b.iri(&t.dataset_iri());
+    let owner_iri = t.institution_iri();
+    let owner = b.iri(&owner_iri);
+    let policy = b.iri(&t.policy_iri());
+    let perm = b.term("odrl:perm");
+    b.typed(policy.clone(), &["odrl:Offer"])
+        .add(policy.clone(), "odrl:conflict", perm)
+        .add(policy.clone(), "odrl:target", dataset.clone())
+        .add(policy.clone(), "odrl:assigner", owner.clone())
+        .typed(owner.clone(), &["odrl:Party"])
+        .text(owner.clone(), "dct:title", t.institution_name)
+        .text(policy.clone(), "dct:description", &description(t));
+
+    // A rule: `use` of the dataset, assigned by the owner.
+    let rule = |b: &mut Builder, on: &str| {
+        let r = BlankNode::default();
+        let action = b.term("odrl:use");
+        b.add(policy.clone(), on, r.clone())
+            .add(r.clone(), "odrl:action", action)
+            .add(r.clone(), "odrl:target", dataset.clone())
+            .add(r.clone(), "odrl:assigner", owner.clone());
+        r
+    };
+    let party = |b: &mut Builder, r: &BlankNode, uid: &str, what: &str| {
+        let p = b.iri(uid);
+        b.add(r.clone(), "odrl:assignee", p.clone())
+            .typed(p.clone(), &["odrl:PartyCollection"])
+            .text(p, "dct:description", what);
+    };
+    let members = rule(b, "odrl:permission");
+    party(
+        b,
+        &members,
+        &format!("{owner_iri}#members"),
+        "The members of the institution that owns the dataset.",
+    );
+
+    let others = rule(b, "odrl:permission");
+    match (t.transfer_policy, t.access_level) {
+        (TransferPolicy::PartnersOnly, _) => party(
+            b,
+            &others,
+            &format!("{owner_iri}#partners"),
+            "Institutions in an active partnership with the owner: the request is made on behalf of one of them.",
+        ),
+        (_, AccessLevel::Open) => {}
+        (_, AccessLevel::Registered | AccessLevel::Restricted) => party(
+            b,
+            &others,
+            &format!("{}/api/v1/users#verified", t.api),
+            "Signed-in users with a verified email address.",
+        ),
+    }
+    let places: Option<Vec<NamedNode>> = places(t).map(|p| {
+        p.iter()
+            .filter_map(|v| v["@id"].as_str())
+            .map(|i| b.iri(i))
+            .collect()
+    });
+    let spatial = |b: &mut Builder, on: &BlankNode, operator: &str, places: &[NamedNode]| {
+        let c = BlankNode::default();
+        let (left, op) = (b.term("odrl:spatial"), b.term(operator));
+        b.add(on.clone(), "odrl:constraint", c.clone())
+            .add(c.clone(), "odrl:leftOperand", left)
+            .add(c.clone(), "odrl:operator", op);
+        for p in places {
+            b.add(c.clone(), "odrl:rightOperand", p.clone());
+        }
+    };
+    let first =
+        |p: &Option<Vec<NamedNode>>| p.iter().flatten().take(1).cloned().collect::<Vec<_>>();
+    match t.transfer_policy {
+        TransferPolicy::InCountry if places.is_some() => {
+            spatial(b, &others, "odrl:eq", &first(&places));
+        }
+        TransferPolicy::AllowedCountries if places.is_some() => {
+            spatial(
+                b,
+                &others,
+                "odrl:isAnyOf",
+                places.as_deref().unwrap_or_default(),
+            );
+        }
+        _ => {}
+    }
+    if t.access_level == AccessLevel::Restricted {
+        let c = BlankNode::default();
+        let (left, op) = (b.term("odrl:purpose"), b.term("odrl:eq"));
+        let requests = b.iri(&format!("{}/access-requests", t.dataset_iri()));
+        b.add(others.clone(), "odrl:constraint", c.clone())
+            .add(c.clone(), "odrl:leftOperand", left)
+            .add(c.clone(), "odrl:operator", op)
+            .add(c.clone(), "odrl:rightOperandReference", requests)
+            .text(
+                c,
+                "dct:description",
+                "The purpose stated in the access request the owner approved.",
+            );
+        let d = BlankNode::default();
+        let consent = b.term("odrl:obtainConsent");
+        b.add(others.clone(), "odrl:duty", d.clone())
+            .add(d.clone(), "odrl:action", consent)
+            .add(d.clone(), "odrl:consentingParty", owner.clone())
+            .text(
+                d,
+                "dct:description",
+                "An access request approved by the owner, in force (not expired or revoked).",
+            );
+    }
+    match t.transfer_policy {
+        TransferPolicy::InCountry if places.is_some() => {
+            let p = rule(b, "odrl:prohibition");
+            spatial(b, &p, "odrl:neq", &first(&places));
+        }
+        TransferPolicy::AllowedCountries if places.is_some() => {
+            let p = rule(b, "odrl:prohibition");
+            spatial(
+                b,
+                &p,
+                "odrl:isNoneOf",
+                places.as_deref().unwrap_or_default(),
+            );
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod written_directly {
+    use oxrdf::dataset::CanonicalizationAlgorithm;
+    use oxrdf::{Graph, Triple};
+
+    use super::*;
+
+    fn read_back(doc: &Value) -> Graph {
+        let mut g = Graph::new();
+        for quad in oxjsonld::JsonLdParser::new().for_slice(doc.to_string().as_bytes()) {
+            let q = quad.expect("the policy's JSON-LD reads back");
+            g.insert(&Triple::new(q.subject, q.predicate, q.object));
+        }
+        g
+    }
+
+    #[test]
+    fn the_triples_written_are_the_served_json_ld_read_back() {
+        let allowed = vec!["KE".to_string(), "UG".to_string(), "TZ".to_string()];
+        let mut compared = 0;
+        for access_level in [
+            AccessLevel::Open,
+            AccessLevel::Registered,
+            AccessLevel::Restricted,
+        ] {
+            for transfer_policy in [
+                TransferPolicy::Unrestricted,
+                TransferPolicy::AllowedCountries,
+                TransferPolicy::PartnersOnly,
+                TransferPolicy::InCountry,
+            ] {
+                // "ZZ": an origin with no country IRI (no place to name).
+                for origin_country in ["UG", "ZZ"] {
+                    let t = Terms {
+                        api: "https://kujenga.example",
+                        dataset_id: "0193367f-5f40-7abd-8fc2-47598fda1a08",
+                        institution_slug: "makerere-ai",
+                        institution_name: "Makerere AI Lab",
+                        access_level,
+                        transfer_policy,
+                        allowed_countries: &allowed,
+                        origin_country,
+                    };
+                    let mut served = read_back(&policy(&t));
+                    let mut b = Builder::new();
+                    policy_into(&mut b, &t);
+                    let mut written = b.finish().expect("valid IRIs");
+                    assert!(written.len() >= 12, "{written}");
+                    served.canonicalize(CanonicalizationAlgorithm::Unstable);
+                    written.canonicalize(CanonicalizationAlgorithm::Unstable);
+                    assert_eq!(
+                        served, written,
+                        "{access_level:?} {transfer_policy:?} {origin_country}:\nserved\n{served}\nwritten\n{written}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 24);
+    }
 }
