@@ -344,6 +344,7 @@ pub async fn withdraw(
         (status = 200, description = "You are a member", body = Membership),
         (status = 400, description = "Invalid, used, withdrawn or expired invitation", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not your address, or it is not verified", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from your address (shared with token refreshes); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn accept(
     req: HttpRequest,

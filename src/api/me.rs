@@ -186,6 +186,7 @@ pub struct PasswordChange {
         (status = 400, description = "Wrong current password or weak new one", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not with an API token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from your address (shared with logins); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     req: HttpRequest,
