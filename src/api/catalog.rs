@@ -116,7 +116,7 @@ fn not_acceptable(offered: &[&str]) -> ApiError {
 
 fn render(
     req: &HttpRequest,
-    graph: Result<oxrdf::Graph, String>,
+    graph: Result<crate::standards::rdf::Triples, String>,
     format: RdfFormat,
     negotiated: bool,
 ) -> Result<HttpResponse, ApiError> {

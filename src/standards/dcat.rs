@@ -10,11 +10,11 @@
 //! access level and the transfer policy every time), never the file's URL.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use oxrdf::{BlankNode, Graph, NamedNode, NamedOrBlankNode, Term};
+use oxrdf::{BlankNode, NamedNode, NamedOrBlankNode, Term};
 
 use crate::app::catalog::Entry;
 use crate::standards::odrl;
-use crate::standards::rdf::Builder;
+use crate::standards::rdf::{Builder, Triples};
 use crate::standards::vocab;
 
 /// Who publishes the catalogue, and where.
@@ -66,7 +66,7 @@ fn date_time(t: NaiveDateTime) -> String {
 }
 
 /// The catalogue page: the catalogue, its datasets and the paging.
-pub fn catalog(site: &Site<'_>, paging: &Paging, entries: &[Entry]) -> Result<Graph, String> {
+pub fn catalog(site: &Site<'_>, paging: &Paging, entries: &[Entry]) -> Result<Triples, String> {
     let mut b = Builder::new();
     let c = b.iri(&site.catalog_iri());
     b.typed(c.clone(), &["dcat:Catalog"])
@@ -135,7 +135,7 @@ pub fn catalog(site: &Site<'_>, paging: &Paging, entries: &[Entry]) -> Result<Gr
 }
 
 /// One dataset alone.
-pub fn dataset(site: &Site<'_>, entry: &Entry) -> Result<Graph, String> {
+pub fn dataset(site: &Site<'_>, entry: &Entry) -> Result<Triples, String> {
     let mut b = Builder::new();
     dataset_into(&mut b, site, entry);
     b.finish()

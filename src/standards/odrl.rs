@@ -423,7 +423,7 @@ mod written_directly {
                     let mut served = read_back(&policy(&t));
                     let mut b = Builder::new();
                     policy_into(&mut b, &t);
-                    let mut written = b.finish().expect("valid IRIs");
+                    let mut written = b.finish().expect("valid IRIs").to_graph();
                     assert!(written.len() >= 12, "{written}");
                     served.canonicalize(CanonicalizationAlgorithm::Unstable);
                     written.canonicalize(CanonicalizationAlgorithm::Unstable);

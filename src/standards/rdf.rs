@@ -1,6 +1,12 @@
-//! RDF out: a graph built with `oxrdf`, written as JSON-LD, Turtle or
+//! RDF out: triples made with `oxrdf` terms, written as JSON-LD, Turtle or
 //! RDF/XML by the oxigraph project's serialisers, and the choice between
 //! them from an `Accept` header or a file extension.
+//!
+//! The triples are kept as a list grouped by subject, not as an indexed
+//! `oxrdf::Graph`: an export is written once, never queried, and interning
+//! and indexing ~10,000 triples three ways cost more than writing them.
+
+use std::collections::HashMap;
 
 use oxrdf::{Graph, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
 
@@ -81,7 +87,10 @@ pub const PREFIXES: &[(&str, &str)] = &[
 /// [`Builder::finish`] rather than written out.
 #[derive(Debug, Default)]
 pub struct Builder {
-    pub graph: Graph,
+    /// Each subject's (predicate, object) pairs, subjects in the order
+    /// they were first named, each pair once.
+    subjects: Vec<(NamedOrBlankNode, Vec<(NamedNode, Term)>)>,
+    index: HashMap<NamedOrBlankNode, usize>,
     bad: Option<String>,
     /// The vocabulary terms made so far: a page of 100 datasets names the
     /// same few dozen terms thousands of times, and checking an IRI is
@@ -131,7 +140,21 @@ impl Builder {
         o: impl Into<Term>,
     ) -> &mut Self {
         let p = self.term(p);
-        self.graph.insert(&Triple::new(s, p, o));
+        let (s, o) = (s.into(), o.into());
+        let at = match self.index.get(&s) {
+            Some(&at) => at,
+            None => {
+                self.index.insert(s.clone(), self.subjects.len());
+                self.subjects.push((s, Vec::new()));
+                self.subjects.len() - 1
+            }
+        };
+        let pairs = &mut self.subjects[at].1;
+        // A graph holds a triple once (a licence or a theme named by
+        // every dataset of a page is described once).
+        if !pairs.iter().any(|(q, x)| *q == p && *x == o) {
+            pairs.push((p, o));
+        }
         self
     }
 
@@ -162,16 +185,57 @@ impl Builder {
         self.add(s, p, Literal::new_typed_literal(value, dt))
     }
 
-    pub fn finish(self) -> Result<Graph, String> {
+    pub fn finish(self) -> Result<Triples, String> {
         match self.bad {
             Some(bad) => Err(format!("an IRI of an export does not parse: {bad}")),
-            None => Ok(self.graph),
+            None => Ok(Triples(
+                self.subjects
+                    .into_iter()
+                    .flat_map(|(s, pairs)| {
+                        pairs
+                            .into_iter()
+                            .map(move |(p, o)| Triple::new(s.clone(), p, o))
+                    })
+                    .collect(),
+            )),
         }
     }
 }
 
+/// The triples of an export, each once, those of one subject together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triples(Vec<Triple>);
+
+impl Triples {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Triple> {
+        self.0.iter()
+    }
+
+    /// As an indexed graph (to compare or query in tests).
+    pub fn to_graph(&self) -> Graph {
+        self.0.iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Triples {
+    type Item = &'a Triple;
+    type IntoIter = std::slice::Iter<'a, Triple>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// Writes `graph` in `format`, with the usual prefixes.
-pub fn write(graph: &Graph, format: RdfFormat) -> std::io::Result<Vec<u8>> {
+pub fn write(graph: &Triples, format: RdfFormat) -> std::io::Result<Vec<u8>> {
     let bad = |e: oxrdf::IriParseError| std::io::Error::other(e);
     match format {
         RdfFormat::Turtle => {
@@ -203,7 +267,7 @@ pub fn write(graph: &Graph, format: RdfFormat) -> std::io::Result<Vec<u8>> {
             }
             let mut w = s.for_writer(Vec::new());
             for t in graph {
-                w.serialize_quad(t.in_graph(oxrdf::GraphNameRef::DefaultGraph))?;
+                w.serialize_quad(t.as_ref().in_graph(oxrdf::GraphNameRef::DefaultGraph))?;
             }
             w.finish()
         }
