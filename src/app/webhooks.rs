@@ -717,12 +717,12 @@ pub fn fan_out(conn: &mut DbConnection, events: &[NewEvent]) -> diesel::QueryRes
         for (sub, _, owner) in wanted {
             let mut shared_error = None;
             let receives = rules::receives(owner, &facts, || match owner {
-                Owner::Partnership(p) => store::shared_into(conn, p, &event.subject_id)
+                Owner::Partnership(p) => store::shared_resource(conn, p, &event.subject_id)
                     .unwrap_or_else(|e| {
                         shared_error = Some(e);
-                        false
+                        None
                     }),
-                Owner::Institution(_) => false,
+                Owner::Institution(_) => None,
             });
             if let Some(e) = shared_error {
                 return Err(e);

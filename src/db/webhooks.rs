@@ -8,9 +8,12 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{
-    partnership_resources as pr, partnerships as ps, webhook_attempts as wa,
-    webhook_messages as wm, webhook_subscriptions as ws,
+    institutions as is, partnership_members as pm, partnership_resources as pr,
+    partnerships as ps, resources as rs, webhook_attempts as wa, webhook_messages as wm,
+    webhook_subscriptions as ws,
 };
+use crate::domain::resource::Visibility;
+use crate::domain::webhook::SharedResource;
 
 pub const QUEUED: &str = "queued";
 pub const SENDING: &str = "sending";
@@ -145,20 +148,58 @@ pub fn enabled(conn: &mut DbConnection) -> QueryResult<Vec<SubscriptionRow>> {
         .load(conn)
 }
 
-/// Whether `resource_id` is shared into `partnership_id` and it is active.
-pub fn shared_into(
+/// What a partnership hook may know of `resource_id` now: `None` unless
+/// it is shared into `partnership_id`, the partnership is active and the
+/// resource's own institution is an active member of it (the reader's
+/// rule, `db::partnerships::visible_through_partnerships`); then whether
+/// it is published, its institution verified, and its visibility.
+pub fn shared_resource(
     conn: &mut DbConnection,
     partnership_id: &str,
     resource_id: &str,
-) -> QueryResult<bool> {
-    let n: i64 = pr::table
+) -> QueryResult<Option<SharedResource>> {
+    let shares: i64 = pr::table
         .inner_join(ps::table)
         .filter(pr::partnership_id.eq(partnership_id))
         .filter(pr::resource_id.eq(resource_id))
         .filter(ps::status.eq("active"))
         .count()
         .get_result(conn)?;
-    Ok(n > 0)
+    if shares == 0 {
+        return Ok(None);
+    }
+    let Some((institution_id, status, visibility)) = rs::table
+        .filter(rs::id.eq(resource_id))
+        .select((rs::institution_id, rs::status, rs::visibility))
+        .first::<(String, String, String)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let member: i64 = pm::table
+        .filter(pm::partnership_id.eq(partnership_id))
+        .filter(pm::institution_id.eq(&institution_id))
+        .filter(pm::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    if member == 0 {
+        return Ok(None);
+    }
+    let verified = is::table
+        .filter(is::id.eq(&institution_id))
+        .select(is::verified)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false);
+    // An unknown stored word would be a broken row: shown to nobody.
+    let Some(visibility) = Visibility::parse(&visibility) else {
+        return Ok(None);
+    };
+    Ok(Some(SharedResource {
+        published: status != "draft",
+        verified,
+        visibility,
+    }))
 }
 
 #[derive(Debug, Clone, Insertable)]

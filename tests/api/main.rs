@@ -59,4 +59,5 @@ mod std_oai;
 mod std_oai_more;
 mod std_walk;
 mod webhooks;
+mod webhooks_sharing;
 mod webhooks_workers;
