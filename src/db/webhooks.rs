@@ -8,9 +8,8 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{
-    institutions as is, partnership_members as pm, partnership_resources as pr,
-    partnerships as ps, resources as rs, webhook_attempts as wa, webhook_messages as wm,
-    webhook_subscriptions as ws,
+    institutions as is, partnership_members as pm, partnership_resources as pr, partnerships as ps,
+    resources as rs, webhook_attempts as wa, webhook_messages as wm, webhook_subscriptions as ws,
 };
 use crate::domain::resource::Visibility;
 use crate::domain::webhook::SharedResource;
@@ -512,6 +511,45 @@ pub fn redeliver(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Query
     ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Deletes delivered and failed messages last changed before `before`,
+/// `batch` at a time (each batch its own short transaction); their
+/// attempts go with them (`ON DELETE CASCADE`). Never a queued or sending
+/// message: the status is checked again by the `DELETE` itself, so a
+/// message redelivered meanwhile stays. How many messages went.
+pub fn prune(conn: &mut DbConnection, before: NaiveDateTime, batch: i64) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let (found, deleted) = super::write_transaction(conn, |conn| {
+            // A finished message's `next_attempt_at` is never after its
+            // `updated_at` (it was due before it was tried): the bound lets
+            // the (status, next_attempt_at) index find the candidates.
+            let ids: Vec<String> = wm::table
+                .filter(wm::status.eq_any([DELIVERED, FAILED]))
+                .filter(wm::next_attempt_at.lt(before))
+                .filter(wm::updated_at.lt(before))
+                .order(wm::next_attempt_at)
+                .select(wm::id)
+                .limit(batch)
+                .load(conn)?;
+            if ids.is_empty() {
+                return Ok::<_, diesel::result::Error>((0, 0));
+            }
+            let deleted = diesel::delete(
+                wm::table
+                    .filter(wm::id.eq_any(&ids))
+                    .filter(wm::status.eq_any([DELIVERED, FAILED]))
+                    .filter(wm::updated_at.lt(before)),
+            )
+            .execute(conn)?;
+            Ok((ids.len(), deleted))
+        })?;
+        total += deleted;
+        if i64::try_from(found).unwrap_or(0) < batch {
+            return Ok(total);
+        }
+    }
 }
 
 /// Messages by event type and status (the metrics' gauges).
