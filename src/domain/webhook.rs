@@ -620,7 +620,8 @@ mod tests {
         }
         // a resource leaving (or entering) the partnership's view: the
         // visibility change is told, nothing after it
-        let left = serde_json::json!({"kind": "course", "from": "partnership", "to": "institution"});
+        let left =
+            serde_json::json!({"kind": "course", "from": "partnership", "to": "institution"});
         let narrowed = ev(
             "resource.visibility_changed",
             "resource",
@@ -631,10 +632,17 @@ mod tests {
         let now_private = shared(Visibility::Institution, true, true);
         assert!(receives(&part, &narrowed, now_private));
         assert!(!receives(&part, &updated, now_private));
-        let inside = serde_json::json!({"kind": "course", "from": "institution", "to": "institution"});
+        let inside =
+            serde_json::json!({"kind": "course", "from": "institution", "to": "institution"});
         assert!(!receives(
             &part,
-            &ev("resource.visibility_changed", "resource", "r", &concerns, &inside),
+            &ev(
+                "resource.visibility_changed",
+                "resource",
+                "r",
+                &concerns,
+                &inside
+            ),
             now_private
         ));
         assert!(!receives(

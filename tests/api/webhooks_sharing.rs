@@ -97,10 +97,42 @@ api_test!(
         // Shared and visible to the partnership; of the same institution
         // but not shared; shared but its institution's only; a shared
         // draft; another member's shared course.
-        let shared = published(&app, k, COURSES, "ke-lab", "Shared", partnership("partnership")).await;
-        let kept = published(&app, k, COURSES, "ke-lab", "Kept", partnership("partnership")).await;
-        let private = published(&app, k, COURSES, "ke-lab", "Own", partnership("institution")).await;
-        let drafted = draft(&app, k, COURSES, "ke-lab", "Draft", partnership("partnership")).await;
+        let shared = published(
+            &app,
+            k,
+            COURSES,
+            "ke-lab",
+            "Shared",
+            partnership("partnership"),
+        )
+        .await;
+        let kept = published(
+            &app,
+            k,
+            COURSES,
+            "ke-lab",
+            "Kept",
+            partnership("partnership"),
+        )
+        .await;
+        let private = published(
+            &app,
+            k,
+            COURSES,
+            "ke-lab",
+            "Own",
+            partnership("institution"),
+        )
+        .await;
+        let drafted = draft(
+            &app,
+            k,
+            COURSES,
+            "ke-lab",
+            "Draft",
+            partnership("partnership"),
+        )
+        .await;
         for id in [&shared, &private, &drafted] {
             share(&app, k, "delta", id).await;
         }
@@ -169,7 +201,14 @@ api_test!(
         .await;
         body_of(res, 200).await;
         let p = body_of(
-            call(&app, Method::GET, "/api/v1/partnerships/delta", Some(&coord.access), None).await,
+            call(
+                &app,
+                Method::GET,
+                "/api/v1/partnerships/delta",
+                Some(&coord.access),
+                None,
+            )
+            .await,
             200,
         )
         .await;
@@ -199,7 +238,11 @@ api_test!(
             200,
         )
         .await;
-        assert_eq!(log["items"].as_array().unwrap().len(), expected.len(), "{log}");
+        assert_eq!(
+            log["items"].as_array().unwrap().len(),
+            expected.len(),
+            "{log}"
+        );
         let got = receiver.wait_for(expected.len()).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(seen(&receiver.received()), expected, "{got:?}");

@@ -228,7 +228,10 @@ api_test!(a_worker_process_killed_mid_delivery, |backend| {
         .env("DATABASE_URL", &app.database.url)
         .env("KUJENGA_LOG__LEVEL", "info")
         .env("NO_COLOR", "1")
-        .env("KUJENGA_WEBHOOKS__ALLOWED_INSECURE_HOSTS", "[\"127.0.0.1\"]")
+        .env(
+            "KUJENGA_WEBHOOKS__ALLOWED_INSECURE_HOSTS",
+            "[\"127.0.0.1\"]",
+        )
         .env("KUJENGA_WEBHOOKS__LEASE_SECS", "3")
         .env("KUJENGA_WEBHOOKS__TIMEOUT_MS", "2500")
         .env("KUJENGA_WEBHOOKS__BATCH_SIZE", "1")
@@ -273,7 +276,10 @@ api_test!(a_worker_process_killed_mid_delivery, |backend| {
     assert_eq!(rows[0].0, first);
     assert_eq!(rows[0].1, "sending", "{rows:?}");
     let holder = rows[0].2.clone().unwrap();
-    assert!(holder.contains(&format!("-{pid}-")), "{holder} is not {pid}");
+    assert!(
+        holder.contains(&format!("-{pid}-")),
+        "{holder} is not {pid}"
+    );
 
     // A second worker takes it over once the lease has run out (not before).
     let w = worker(&app);
