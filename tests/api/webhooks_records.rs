@@ -1,6 +1,7 @@
 //! What webhooks leave behind: delivered and failed messages are pruned
 //! after `webhooks.retention_secs` by the hourly housekeeping (on a test
-//! clock), queued and in-flight ones never.
+//! clock), queued and in-flight ones never; and every management action is
+//! in the audit log, with who did it and the subscription, never a secret.
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::accounts::{admin, set_platform_role};
+use crate::helpers::audit;
 use crate::helpers::http::{body_of, call, problem};
 use crate::helpers::institutions;
 use crate::helpers::webhooks::{Answer, Receiver, status};
@@ -210,4 +213,208 @@ api_test!(old_delivered_and_failed_messages_are_pruned, |backend| {
     assert_eq!(log(&app, t, &failed).await.len(), 0);
     assert_eq!(log(&app, t, &waiting).await.len(), 3);
     assert_eq!(attempts(&app).await, 3);
+});
+
+api_test!(managing_hooks_is_audited_without_secrets, |backend| {
+    let app = app(backend).await;
+    let root = admin(&app, "root@kujenga.test").await;
+    let owner = app.signup("owner@example.org").await;
+    institutions::create_slug(&app, &owner.access, "lab").await;
+    let t = owner.access.as_str();
+    let receiver = Receiver::start(Vec::new()).await;
+    let res = call(
+        &app,
+        Method::POST,
+        HOOKS,
+        Some(t),
+        Some(
+            json!({"url": receiver.url("/in"), "event_types": ["institution.updated"],
+                    "description": "LMS sync"}),
+        ),
+    )
+    .await;
+    let created = body_of(res, 201).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut secrets = vec![created["secret"].as_str().unwrap().to_string()];
+    let item = format!("{HOOKS}/{id}");
+    let res = call(
+        &app,
+        Method::PATCH,
+        &item,
+        Some(t),
+        Some(json!({"description": "Catalogue sync", "enabled": false})),
+    )
+    .await;
+    body_of(res, 200).await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("{item}/rotate-secret"),
+        Some(t),
+        None,
+    )
+    .await;
+    secrets.push(
+        body_of(res, 200).await["secret"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let res = call(
+        &app,
+        Method::PATCH,
+        &item,
+        Some(t),
+        Some(json!({"enabled": true})),
+    )
+    .await;
+    body_of(res, 200).await;
+    let res = call(&app, Method::POST, &format!("{item}/ping"), Some(t), None).await;
+    let ping = body_of(res, 202).await["id"].as_str().unwrap().to_string();
+    receiver.wait_for(1).await;
+    settled(&app, t, &id, 1, "delivered").await;
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("{item}/deliveries/{ping}/redeliver"),
+        Some(t),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    receiver.wait_for(2).await;
+    // Refused actions leave no entry: a redelivery while queued (409),
+    // someone else's attempt (404), bad input (400).
+    let res = call(
+        &app,
+        Method::POST,
+        &format!("{item}/deliveries/{ping}/redeliver"),
+        Some(t),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(res.status().as_u16(), 202 | 409),
+        "{}",
+        res.status()
+    );
+    let redelivered_twice = res.status() == 202;
+    let stranger = app.signup("stranger@example.org").await;
+    problem(
+        call(&app, Method::DELETE, &item, Some(&stranger.access), None).await,
+        404,
+    )
+    .await;
+    problem(
+        call(
+            &app,
+            Method::PATCH,
+            &item,
+            Some(t),
+            Some(json!({"event_types": ["no.such_event"]})),
+        )
+        .await,
+        400,
+    )
+    .await;
+    let res = call(&app, Method::DELETE, &item, Some(t), None).await;
+    assert_eq!(res.status(), 204);
+
+    let entries = audit::events(&app, &root.access, "subject_type=webhook").await;
+    let mut actions: Vec<&str> = entries
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![
+        "webhook.created",
+        "webhook.updated",
+        "webhook.secret_rotated",
+        "webhook.updated",
+        "webhook.pinged",
+        "webhook.redelivered",
+    ];
+    if redelivered_twice {
+        expected.push("webhook.redelivered");
+    }
+    expected.push("webhook.deleted");
+    assert_eq!(actions, expected, "{entries:?}");
+    actions.clear();
+    let owner_ref = json!({"kind": "institution", "id": entries[0]["detail"]["owner"]["id"]});
+    for e in &entries {
+        assert_eq!(e["subject_id"], id.as_str(), "{e}");
+        assert_eq!(e["actor_id"], owner.id.as_str(), "{e}");
+        assert_eq!(e["detail"]["owner"], owner_ref, "{e}");
+        assert!(e["request_id"].is_string(), "{e}");
+        let text = e.to_string();
+        for s in &secrets {
+            assert!(!text.contains(&s[6..]), "a secret in {e}");
+        }
+        assert!(!text.contains("whsec_"), "{e}");
+    }
+    let lab = audit::institution_id(&app, &root.access, "lab").await;
+    assert_eq!(owner_ref["id"], lab.as_str());
+    let by = |action: &str| -> Vec<Value> {
+        entries
+            .iter()
+            .rev()
+            .filter(|e| e["action"] == action)
+            .map(|e| e["detail"].clone())
+            .collect()
+    };
+    let created = &by("webhook.created")[0];
+    assert_eq!(created["url"], receiver.url("/in"));
+    assert_eq!(created["event_types"], json!(["institution.updated"]));
+    assert_eq!(created["description"], "LMS sync");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(
+        by("webhook.updated")
+            .iter()
+            .map(|d| d["changed"].clone())
+            .collect::<Vec<_>>(),
+        [
+            json!({"description": "Catalogue sync", "enabled": false}),
+            json!({"enabled": true}),
+        ]
+    );
+    assert!(by("webhook.secret_rotated")[0]["previous_secret_valid_until"].is_string());
+    assert_eq!(by("webhook.pinged")[0]["message_id"], ping.as_str());
+    assert_eq!(by("webhook.redelivered")[0]["message_id"], ping.as_str());
+    assert_eq!(by("webhook.deleted")[0]["url"], receiver.url("/in"));
+
+    // A partnership's hooks: its coordinator acts, the partnership owns.
+    let coord = app.signup("coord@example.org").await;
+    set_platform_role(&app, &coord.id, "coordinator").await;
+    let coord = app.signin("coord@example.org").await;
+    let res = call(&app, Method::POST, "/api/v1/partnerships", Some(&coord.access),
+        Some(json!({"slug": "part-one", "title": "Partnership one", "starts_on": "2026-03-01", "ends_on": "2028-02-29"}))).await;
+    body_of(res, 201).await;
+    let partnership_id = app
+        .db
+        .run(|c| kujenga::db::partnerships::by_slug(c, "part-one"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = call(
+        &app,
+        Method::POST,
+        "/api/v1/partnerships/part-one/webhooks",
+        Some(&coord.access),
+        Some(json!({"url": receiver.url("/p"), "event_types": ["partnership.updated"]})),
+    )
+    .await;
+    let p_hook = body_of(res, 201).await["id"].as_str().unwrap().to_string();
+    let entries = audit::events(
+        &app,
+        &root.access,
+        &format!("action=webhook.created&subject_id={p_hook}"),
+    )
+    .await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["actor_id"], coord.id.as_str());
+    assert_eq!(
+        entries[0]["detail"]["owner"],
+        json!({"kind": "partnership", "id": partnership_id})
+    );
 });
