@@ -76,9 +76,10 @@ async fn settled(app: &TestApp, token: &str, hook: &str, n: usize, status: &str)
     for _ in 0..400 {
         let items = log(app, token, hook).await;
         if items.len() == n
-            && items
-                .iter()
-                .all(|d| (status == "*" || d["status"] == status) && !d["attempts"].as_array().unwrap().is_empty())
+            && items.iter().all(|d| {
+                (status == "*" || d["status"] == status)
+                    && !d["attempts"].as_array().unwrap().is_empty()
+            })
         {
             return items;
         }
