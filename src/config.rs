@@ -311,6 +311,10 @@ pub struct WebhookSettings {
     /// After a secret rotation, how long the previous secret still signs
     /// (both signatures are sent), hours.
     pub rotation_overlap_hours: u32,
+    /// How long delivered and finally failed messages (and their attempts)
+    /// stay in the delivery log before the hourly housekeeping deletes
+    /// them, seconds (default 30 days; at least an hour).
+    pub retention_secs: u64,
 }
 
 /// The defaults, as one serialisable tree (the bottom layer of the figment).
@@ -434,6 +438,7 @@ impl Default for Defaults {
                 max_consecutive_failures: 50,
                 retry_scale: 1.0,
                 rotation_overlap_hours: 24,
+                retention_secs: 30 * 24 * 3600,
             },
         }
     }
@@ -590,6 +595,14 @@ impl Settings {
             return Err(ConfigError::new(
                 "webhooks.max_consecutive_failures",
                 "must be at least 1",
+            ));
+        }
+        // The delivery log (and redelivery) need the messages for a while;
+        // beyond `i64` seconds the clock arithmetic would overflow.
+        if !(3600..=100 * 365 * 24 * 3600).contains(&w.retention_secs) {
+            return Err(ConfigError::new(
+                "webhooks.retention_secs",
+                "must be between 3600 (an hour) and 3153600000 (100 years)",
             ));
         }
         Ok(())
@@ -1086,6 +1099,12 @@ mod tests {
             ("mail.lease_secs", "59", "mail.lease_secs"),
             ("mail.batch_size", "17", "mail.lease_secs"),
             ("auth.brake_threshold", "0", "auth.brake_threshold"),
+            ("webhooks.retention_secs", "3599", "webhooks.retention_secs"),
+            (
+                "webhooks.retention_secs",
+                "9223372036854775807",
+                "webhooks.retention_secs",
+            ),
             ("auth.email_links_per_day", "0", "auth.email_links_per_day"),
             (
                 "http.cors_allowed_origins",

@@ -8,6 +8,13 @@
 //! Access: an institution's hooks are its owners' (other members: 403,
 //! anyone else: 404); a partnership's hooks are its coordinators' (anyone
 //! else: 404); admins may do both.
+//!
+//! Every change — creating, changing, deleting a subscription, rotating
+//! its secret, redelivering, pinging — is written to the audit log in its
+//! own transaction ([`audited`]): who, which subscription, what changed;
+//! never a secret. These are audit entries only, not domain events: the
+//! management of a hook is nobody's business in the change feed, and no
+//! hook is told of it.
 
 use std::net::IpAddr;
 
@@ -16,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
+use crate::db::audit::{self, AuditEvent, Context};
 use crate::db::events::NewEvent;
 use crate::db::institutions as inst_store;
 use crate::db::partnerships as part_store;
@@ -197,6 +205,43 @@ impl Managed {
     }
 }
 
+impl Managed {
+    /// The owner, as the audit detail names it.
+    fn audit_owner(&self) -> serde_json::Value {
+        match &self.owner {
+            Owner::Institution(id) => serde_json::json!({"kind": "institution", "id": id}),
+            Owner::Partnership(id) => serde_json::json!({"kind": "partnership", "id": id}),
+        }
+    }
+}
+
+/// Writes the audit entry of a change to subscription `webhook_id`, in the
+/// caller's transaction: `action` (`webhook.created`, …), the owner and
+/// `detail` (never a secret).
+fn audited(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    managed: &Managed,
+    action: &str,
+    webhook_id: &str,
+    mut detail: serde_json::Value,
+) -> diesel::QueryResult<()> {
+    detail["owner"] = managed.audit_owner();
+    audit::record_all(
+        conn,
+        &[AuditEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            actor_id: ctx.actor_id.clone(),
+            action: action.into(),
+            subject_type: "webhook".into(),
+            subject_id: webhook_id.into(),
+            detail: detail.to_string(),
+            request_id: ctx.request_id.clone(),
+            created_at: now(),
+        }],
+    )
+}
+
 /// Resolves the owner and checks the caller may manage its hooks.
 fn managed(
     conn: &mut DbConnection,
@@ -351,7 +396,27 @@ pub async fn create(
         updated_at: now,
     };
     let inserted = row.clone();
-    db.run(move |conn| store::insert(conn, &inserted)).await?;
+    let ctx = Context::new(Some(&principal.user.id));
+    let detail = serde_json::json!({
+        "url": row.url,
+        "event_types": types,
+        "description": row.description,
+        "enabled": row.enabled,
+    });
+    db.run(move |conn| {
+        write_transaction(conn, |conn| {
+            store::insert(conn, &inserted)?;
+            audited(
+                conn,
+                &ctx,
+                &managed,
+                "webhook.created",
+                &inserted.id,
+                detail,
+            )
+        })
+    })
+    .await?;
     let mut view = Webhook::of(&row);
     view.secret = Some(secret.expose());
     Ok(view)
@@ -454,13 +519,42 @@ pub async fn update(
         }
     }
     changes.updated_at = Some(now());
+    let mut detail = serde_json::Map::new();
+    for (name, value) in [
+        ("url", changes.url.clone().map(serde_json::Value::from)),
+        (
+            "event_types",
+            changes
+                .event_types
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok()),
+        ),
+        (
+            "description",
+            changes.description.clone().map(serde_json::Value::from),
+        ),
+        ("enabled", changes.enabled.map(serde_json::Value::from)),
+    ] {
+        if let Some(value) = value {
+            detail.insert(name.into(), value);
+        }
+    }
+    let ctx = Context::new(Some(&principal.user.id));
     let p = principal.clone();
     let row = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let (_, row) = find(conn, &p, &owner, &id)?;
+                let (m, row) = find(conn, &p, &owner, &id)?;
                 store::lock(conn, &row.id)?;
                 store::update(conn, &row.id, &changes)?;
+                audited(
+                    conn,
+                    &ctx,
+                    &m,
+                    "webhook.updated",
+                    &row.id,
+                    serde_json::json!({"changed": detail}),
+                )?;
                 let (_, row) = find(conn, &p, &owner, &id)?;
                 Ok::<_, ApiError>(row)
             })
@@ -476,10 +570,19 @@ pub async fn delete(
     id: String,
 ) -> Result<(), ApiError> {
     let p = principal.clone();
+    let ctx = Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let (_, row) = find(conn, &p, &owner, &id)?;
+            let (m, row) = find(conn, &p, &owner, &id)?;
             store::delete(conn, &row.id)?;
+            audited(
+                conn,
+                &ctx,
+                &m,
+                "webhook.deleted",
+                &row.id,
+                serde_json::json!({"url": row.url, "event_types": row.types()}),
+            )?;
             Ok::<_, ApiError>(())
         })
     })
@@ -502,9 +605,10 @@ pub async fn rotate_secret(
     let secret = Secret::generate();
     let exposed = secret.expose();
     let until = now() + overlap;
+    let ctx = Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let (_, row) = find(conn, &p, &owner, &id)?;
+            let (m, row) = find(conn, &p, &owner, &id)?;
             store::lock(conn, &row.id)?;
             store::update(
                 conn,
@@ -516,6 +620,14 @@ pub async fn rotate_secret(
                     updated_at: Some(now()),
                     ..Changes::default()
                 },
+            )?;
+            audited(
+                conn,
+                &ctx,
+                &m,
+                "webhook.secret_rotated",
+                &row.id,
+                serde_json::json!({"previous_secret_valid_until": until.and_utc()}),
             )?;
             Ok::<_, ApiError>(())
         })
@@ -585,9 +697,10 @@ pub async fn redeliver(
     message_id: String,
 ) -> Result<(), ApiError> {
     let p = principal.clone();
+    let ctx = Context::new(Some(&principal.user.id));
     db.run(move |conn| {
         write_transaction(conn, |conn| {
-            let (_, sub) = find(conn, &p, &owner, &id)?;
+            let (m, sub) = find(conn, &p, &owner, &id)?;
             if message_id.len() > 64 {
                 return Err(ApiError::NotFound);
             }
@@ -598,6 +711,14 @@ pub async fn redeliver(
                     detail: "The message is queued or being sent already.".into(),
                 });
             }
+            audited(
+                conn,
+                &ctx,
+                &m,
+                "webhook.redelivered",
+                &sub.id,
+                serde_json::json!({"message_id": message_id}),
+            )?;
             Ok(())
         })
     })
@@ -622,10 +743,11 @@ pub async fn ping(
     id: String,
 ) -> Result<PingQueued, ApiError> {
     let p = principal.clone();
+    let ctx = Context::new(Some(&principal.user.id));
     let queued = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let (_, sub) = find(conn, &p, &owner, &id)?;
+                let (m, sub) = find(conn, &p, &owner, &id)?;
                 let now = now();
                 let message_id = message_id();
                 let body = serde_json::json!({
@@ -647,6 +769,14 @@ pub async fn ping(
                         created_at: now,
                         updated_at: now,
                     }],
+                )?;
+                audited(
+                    conn,
+                    &ctx,
+                    &m,
+                    "webhook.pinged",
+                    &sub.id,
+                    serde_json::json!({"message_id": message_id}),
                 )?;
                 Ok::<_, ApiError>(message_id)
             })
@@ -717,12 +847,12 @@ pub fn fan_out(conn: &mut DbConnection, events: &[NewEvent]) -> diesel::QueryRes
         for (sub, _, owner) in wanted {
             let mut shared_error = None;
             let receives = rules::receives(owner, &facts, || match owner {
-                Owner::Partnership(p) => store::shared_into(conn, p, &event.subject_id)
+                Owner::Partnership(p) => store::shared_resource(conn, p, &event.subject_id)
                     .unwrap_or_else(|e| {
                         shared_error = Some(e);
-                        false
+                        None
                     }),
-                Owner::Institution(_) => false,
+                Owner::Institution(_) => None,
             });
             if let Some(e) = shared_error {
                 return Err(e);

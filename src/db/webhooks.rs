@@ -8,9 +8,11 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 
 use super::DbConnection;
 use super::schema::{
-    partnership_resources as pr, partnerships as ps, webhook_attempts as wa,
-    webhook_messages as wm, webhook_subscriptions as ws,
+    institutions as is, partnership_members as pm, partnership_resources as pr, partnerships as ps,
+    resources as rs, webhook_attempts as wa, webhook_messages as wm, webhook_subscriptions as ws,
 };
+use crate::domain::resource::Visibility;
+use crate::domain::webhook::SharedResource;
 
 pub const QUEUED: &str = "queued";
 pub const SENDING: &str = "sending";
@@ -145,20 +147,58 @@ pub fn enabled(conn: &mut DbConnection) -> QueryResult<Vec<SubscriptionRow>> {
         .load(conn)
 }
 
-/// Whether `resource_id` is shared into `partnership_id` and it is active.
-pub fn shared_into(
+/// What a partnership hook may know of `resource_id` now: `None` unless
+/// it is shared into `partnership_id`, the partnership is active and the
+/// resource's own institution is an active member of it (the reader's
+/// rule, `db::partnerships::visible_through_partnerships`); then whether
+/// it is published, its institution verified, and its visibility.
+pub fn shared_resource(
     conn: &mut DbConnection,
     partnership_id: &str,
     resource_id: &str,
-) -> QueryResult<bool> {
-    let n: i64 = pr::table
+) -> QueryResult<Option<SharedResource>> {
+    let shares: i64 = pr::table
         .inner_join(ps::table)
         .filter(pr::partnership_id.eq(partnership_id))
         .filter(pr::resource_id.eq(resource_id))
         .filter(ps::status.eq("active"))
         .count()
         .get_result(conn)?;
-    Ok(n > 0)
+    if shares == 0 {
+        return Ok(None);
+    }
+    let Some((institution_id, status, visibility)) = rs::table
+        .filter(rs::id.eq(resource_id))
+        .select((rs::institution_id, rs::status, rs::visibility))
+        .first::<(String, String, String)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let member: i64 = pm::table
+        .filter(pm::partnership_id.eq(partnership_id))
+        .filter(pm::institution_id.eq(&institution_id))
+        .filter(pm::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    if member == 0 {
+        return Ok(None);
+    }
+    let verified = is::table
+        .filter(is::id.eq(&institution_id))
+        .select(is::verified)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false);
+    // An unknown stored word would be a broken row: shown to nobody.
+    let Some(visibility) = Visibility::parse(&visibility) else {
+        return Ok(None);
+    };
+    Ok(Some(SharedResource {
+        published: status != "draft",
+        verified,
+        visibility,
+    }))
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -471,6 +511,45 @@ pub fn redeliver(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Query
     ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Deletes delivered and failed messages last changed before `before`,
+/// `batch` at a time (each batch its own short transaction); their
+/// attempts go with them (`ON DELETE CASCADE`). Never a queued or sending
+/// message: the status is checked again by the `DELETE` itself, so a
+/// message redelivered meanwhile stays. How many messages went.
+pub fn prune(conn: &mut DbConnection, before: NaiveDateTime, batch: i64) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let (found, deleted) = super::write_transaction(conn, |conn| {
+            // A finished message's `next_attempt_at` is never after its
+            // `updated_at` (it was due before it was tried): the bound lets
+            // the (status, next_attempt_at) index find the candidates.
+            let ids: Vec<String> = wm::table
+                .filter(wm::status.eq_any([DELIVERED, FAILED]))
+                .filter(wm::next_attempt_at.lt(before))
+                .filter(wm::updated_at.lt(before))
+                .order(wm::next_attempt_at)
+                .select(wm::id)
+                .limit(batch)
+                .load(conn)?;
+            if ids.is_empty() {
+                return Ok::<_, diesel::result::Error>((0, 0));
+            }
+            let deleted = diesel::delete(
+                wm::table
+                    .filter(wm::id.eq_any(&ids))
+                    .filter(wm::status.eq_any([DELIVERED, FAILED]))
+                    .filter(wm::updated_at.lt(before)),
+            )
+            .execute(conn)?;
+            Ok((ids.len(), deleted))
+        })?;
+        total += deleted;
+        if i64::try_from(found).unwrap_or(0) < batch {
+            return Ok(total);
+        }
+    }
 }
 
 /// Messages by event type and status (the metrics' gauges).

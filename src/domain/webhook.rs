@@ -13,6 +13,7 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::domain::field::{FieldCode, Invalid};
+use crate::domain::resource::Visibility;
 
 /// The prefix of a Standard Webhooks secret.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -324,23 +325,72 @@ impl EventFacts<'_> {
     }
 }
 
+/// What the fan-out knows, at the time of the event, of the resource an
+/// event is about, for a partnership hook: `None` unless the resource is
+/// shared into the partnership, the partnership is active and the
+/// resource's own institution is an active member of it (what
+/// `db::partnerships::visible_through_partnerships` requires of a reader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedResource {
+    /// Not a draft (drafts are their institution's editors' only).
+    pub published: bool,
+    /// Its institution is verified (an unverified one's resources are its
+    /// members' only).
+    pub verified: bool,
+    /// Its visibility now.
+    pub visibility: Visibility,
+}
+
+impl SharedResource {
+    /// Whether the members of the partnership may see the resource with
+    /// `visibility` (`public`, `registered`, `partnership`: yes;
+    /// `institution`: its own members only, shared or not).
+    fn seen_with(&self, visibility: Visibility) -> bool {
+        self.published && self.verified && visibility != Visibility::Institution
+    }
+
+    /// Whether the partnership may see the event: the resource as it is
+    /// now; for `resource.visibility_changed`, as it was before or is now
+    /// (the hook learns that a resource left its view, as the change feed
+    /// says `gone`).
+    fn shows(&self, event: &EventFacts<'_>) -> bool {
+        if self.seen_with(self.visibility) {
+            return true;
+        }
+        event.event_type == "resource.visibility_changed"
+            && ["from", "to"].iter().any(|side| {
+                event.payload[side]
+                    .as_str()
+                    .and_then(Visibility::parse)
+                    .is_some_and(|v| self.seen_with(v))
+            })
+    }
+}
+
 /// Whether a subscription of `owner` receives the event (the owner may see
-/// it). `shared` answers whether the event's subject is a resource shared
-/// into the partnership, active, right now (asked only when it matters).
+/// it). `shared` answers what the partnership knows of the event's
+/// resource right now (asked only when it matters; see [`SharedResource`]).
 ///
 /// - an institution hook: events that concern the institution
 ///   (`event_institutions`), and public catalogue events;
 /// - a partnership hook: the partnership's own events (subject = the
 ///   partnership), and the [`SHARED_RESOURCE_EVENTS`] of a resource shared
-///   into it while it is active — nothing about anything else.
-pub fn receives(owner: &Owner, event: &EventFacts<'_>, shared: impl FnOnce() -> bool) -> bool {
+///   into it while it is active and its institution an active member, if
+///   the partnership's members may see the resource (published, of a
+///   verified institution, visibility other than `institution`) —
+///   nothing about anything else.
+pub fn receives(
+    owner: &Owner,
+    event: &EventFacts<'_>,
+    shared: impl FnOnce() -> Option<SharedResource>,
+) -> bool {
     match owner {
         Owner::Institution(id) => event.institutions.iter().any(|i| i == id) || event.public(),
         Owner::Partnership(id) => {
             (event.subject_kind == "partnership" && event.subject_id == id)
                 || (event.subject_kind == "resource"
                     && SHARED_RESOURCE_EVENTS.contains(&event.event_type)
-                    && shared())
+                    && shared().is_some_and(|r| r.shows(event)))
         }
     }
 }
@@ -506,57 +556,104 @@ mod tests {
             institutions,
             payload,
         };
+        let shared = |visibility, published, verified| {
+            move || {
+                Some(SharedResource {
+                    published,
+                    verified,
+                    visibility,
+                })
+            }
+        };
+        let seen = shared(Visibility::Partnership, true, true);
         // institution: its own events and public ones only
         assert!(receives(
             &inst,
             &ev("resource.updated", "resource", "r", &concerns, &private),
-            || false
+            || None
         ));
         assert!(!receives(
             &inst,
             &ev("resource.updated", "resource", "r", &none, &private),
-            || true
+            seen
         ));
         assert!(receives(
             &inst,
             &ev("resource.published", "resource", "r", &none, &public),
-            || false
+            || None
         ));
         assert!(!receives(
             &inst,
             &ev("resource.published", "resource", "r", &none, &private),
-            || false
+            || None
         ));
         // partnership: its own events, and shared resources' content events
         assert!(receives(
             &part,
             &ev("partnership.updated", "partnership", "p1", &none, &private),
-            || false
+            || None
         ));
         assert!(!receives(
             &part,
             &ev("partnership.updated", "partnership", "p2", &none, &private),
-            || true
+            seen
         ));
+        let updated = ev("resource.updated", "resource", "r", &concerns, &private);
+        assert!(receives(&part, &updated, seen));
         assert!(receives(
             &part,
-            &ev("resource.updated", "resource", "r", &concerns, &private),
-            || true
+            &updated,
+            shared(Visibility::Registered, true, true)
         ));
+        assert!(!receives(&part, &updated, || None), "not shared");
+        // shared, but not for the partnership's eyes: its institution's
+        // members only, a draft, an unverified institution's
+        for (visibility, published, verified) in [
+            (Visibility::Institution, true, true),
+            (Visibility::Partnership, false, true),
+            (Visibility::Partnership, true, false),
+        ] {
+            assert!(
+                !receives(&part, &updated, shared(visibility, published, verified)),
+                "{visibility:?} {published} {verified}"
+            );
+        }
+        // a resource leaving (or entering) the partnership's view: the
+        // visibility change is told, nothing after it
+        let left =
+            serde_json::json!({"kind": "course", "from": "partnership", "to": "institution"});
+        let narrowed = ev(
+            "resource.visibility_changed",
+            "resource",
+            "r",
+            &concerns,
+            &left,
+        );
+        let now_private = shared(Visibility::Institution, true, true);
+        assert!(receives(&part, &narrowed, now_private));
+        assert!(!receives(&part, &updated, now_private));
+        let inside =
+            serde_json::json!({"kind": "course", "from": "institution", "to": "institution"});
         assert!(!receives(
             &part,
-            &ev("resource.updated", "resource", "r", &concerns, &private),
-            || false
+            &ev(
+                "resource.visibility_changed",
+                "resource",
+                "r",
+                &concerns,
+                &inside
+            ),
+            now_private
         ));
         assert!(!receives(
             &part,
             &ev("enrollment.created", "resource", "r", &concerns, &private),
-            || true
+            seen
         ));
         assert!(!receives(
             &part,
             &ev("resource.published", "resource", "r", &none, &public),
-            || false
+            || None
         ));
     }
 }

@@ -59,4 +59,6 @@ mod std_oai;
 mod std_oai_more;
 mod std_walk;
 mod webhooks;
+mod webhooks_records;
+mod webhooks_sharing;
 mod webhooks_workers;

@@ -2,9 +2,12 @@
 //! discipline): two workers claiming at once deliver each message once; a
 //! message whose worker died mid-delivery (its lease ran out) is taken over
 //! and sent again with the same `webhook-id` (the documented crash
-//! redelivery).
+//! redelivery) — also when a real `kujenga worker` process is killed with
+//! SIGKILL while the receiver holds its request.
 
 use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use reqwest::Method;
@@ -13,7 +16,7 @@ use serde_json::json;
 use crate::api_test;
 use crate::helpers::http::{body_of, call};
 use crate::helpers::institutions;
-use crate::helpers::webhooks::Receiver;
+use crate::helpers::webhooks::{Answer, Receiver};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use kujenga::db::schema::webhook_messages as wm;
 use kujenga::jobs::webhooks::Deliverer;
@@ -173,3 +176,145 @@ api_test!(
         assert_eq!(w.run_once().await.unwrap(), 0, "nothing left");
     }
 );
+
+/// The message rows: (status, lease owner).
+async fn leases(app: &TestApp) -> Vec<(String, String, Option<String>)> {
+    app.db
+        .run(|c| {
+            wm::table
+                .select((wm::id, wm::status, wm::lease_owner))
+                .load::<(String, String, Option<String>)>(c)
+        })
+        .await
+        .expect("messages")
+}
+
+api_test!(a_worker_process_killed_mid_delivery, |backend| {
+    let app = app(backend).await;
+    let owner = app.signup("owner@example.org").await;
+    institutions::create_slug(&app, &owner.access, "lab").await;
+    // The first request is held unanswered (the worker dies meanwhile);
+    // the next ones are answered 200.
+    let receiver = Receiver::start(vec![Answer::Hang(Duration::from_secs(30))]).await;
+    let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
+    body_of(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/institutions/lab/webhooks",
+            Some(&owner.access),
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let res = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/institutions/lab",
+        Some(&owner.access),
+        Some(json!({"description": "one"})),
+    )
+    .await;
+    body_of(res, 200).await;
+
+    // `kujenga worker` on the same database, with a short lease.
+    let log = app.database.dir.path().join("worker.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kujenga"))
+        .env_remove("KUJENGA_CONFIG")
+        .env_remove("KUJENGA_BIND")
+        .env_remove("KUJENGA_DATA_DIR")
+        .env("DATABASE_URL", &app.database.url)
+        .env("KUJENGA_LOG__LEVEL", "info")
+        .env("NO_COLOR", "1")
+        .env(
+            "KUJENGA_WEBHOOKS__ALLOWED_INSECURE_HOSTS",
+            "[\"127.0.0.1\"]",
+        )
+        .env("KUJENGA_WEBHOOKS__LEASE_SECS", "3")
+        .env("KUJENGA_WEBHOOKS__TIMEOUT_MS", "2500")
+        .env("KUJENGA_WEBHOOKS__BATCH_SIZE", "1")
+        .env("KUJENGA_WEBHOOKS__CONCURRENCY", "1")
+        .env("KUJENGA_WEBHOOKS__POLL_INTERVAL_MS", "50")
+        .arg("--data-dir")
+        .arg(app.database.data_dir())
+        .arg("worker")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    while receiver.received().is_empty() {
+        if started.elapsed() > Duration::from_secs(20) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the worker sent nothing: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The receiver holds the request: the worker dies before any answer.
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+    let first = receiver.received()[0]
+        .header("webhook-id")
+        .unwrap()
+        .to_string();
+    // It died holding the lease: the message is `sending`, its own.
+    let rows = leases(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, first);
+    assert_eq!(rows[0].1, "sending", "{rows:?}");
+    let holder = rows[0].2.clone().unwrap();
+    assert!(
+        holder.contains(&format!("-{pid}-")),
+        "{holder} is not {pid}"
+    );
+
+    // A second worker takes it over once the lease has run out (not before).
+    let w = worker(&app);
+    assert_eq!(w.run_once().await.unwrap(), 0, "the lease still holds");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if w.run_once().await.unwrap() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never taken over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = receiver.received();
+    assert_eq!(got.len(), 2, "sent again once: {got:?}");
+    assert_eq!(
+        got[1].header("webhook-id"),
+        Some(first.as_str()),
+        "the same webhook-id"
+    );
+    assert_eq!(statuses(&app).await[&first], "delivered");
+    let attempts: Vec<(i32, String, String)> = app
+        .db
+        .run(|c| {
+            use kujenga::db::schema::webhook_attempts as wa;
+            wa::table
+                .select((wa::attempt, wa::outcome, wa::worker))
+                .load::<(i32, String, String)>(c)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts,
+        [(2, "delivered".to_string(), w.id().to_string())],
+        "recorded once, by the worker that finished it"
+    );
+    assert_eq!(w.run_once().await.unwrap(), 0, "nothing left");
+    assert_eq!(receiver.received().len(), 2);
+});
