@@ -281,6 +281,7 @@ fn people_keys(conn: &mut DbConnection, users: &[String]) -> QueryResult<HashMap
 fn write_subject(
     conn: &mut DbConnection,
     log: &mut Vec<LogRow>,
+    fresh: &mut Vec<SubjectRow>,
     before: Option<&SubjectRow>,
     kind: SubjectKind,
     id: &str,
@@ -306,18 +307,23 @@ fn write_subject(
         after: after_text.clone(),
         changed_at: now,
     });
-    store::put_subject(
-        conn,
-        &SubjectRow {
-            kind: kind.as_str().into(),
-            id: id.into(),
-            institution_id: institution_id
-                .or_else(|| before.and_then(|b| b.institution_id.clone())),
-            audience: after_text,
-            changed_seq: seq,
-            changed_at: now,
-        },
-    )
+    let row = SubjectRow {
+        kind: kind.as_str().into(),
+        id: id.into(),
+        institution_id: institution_id.or_else(|| before.and_then(|b| b.institution_id.clone())),
+        audience: after_text,
+        changed_seq: seq,
+        changed_at: now,
+    };
+    match before {
+        Some(_) => store::put_subject(conn, &row),
+        // Not stored yet (a batch names each subject once): inserted with
+        // the others of the batch.
+        None => {
+            fresh.push(row);
+            Ok(())
+        }
+    }
 }
 
 fn known(
@@ -337,6 +343,7 @@ fn known(
 /// Writes what a batch changed.
 fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResult<()> {
     let mut log: Vec<LogRow> = Vec::new();
+    let mut new_subjects: Vec<SubjectRow> = Vec::new();
     // Resources.
     let ids: Vec<String> = t.resources.keys().cloned().collect();
     for chunk in ids.chunks(500) {
@@ -363,6 +370,7 @@ fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResul
             write_subject(
                 conn,
                 &mut log,
+                &mut new_subjects,
                 b,
                 kind,
                 id,
@@ -387,6 +395,7 @@ fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResul
         write_subject(
             conn,
             &mut log,
+            &mut new_subjects,
             before.get(id),
             SubjectKind::Institution,
             id,
@@ -413,6 +422,7 @@ fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResul
         write_subject(
             conn,
             &mut log,
+            &mut new_subjects,
             before.get(id),
             SubjectKind::Enrollment,
             id,
@@ -438,6 +448,7 @@ fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResul
         write_subject(
             conn,
             &mut log,
+            &mut new_subjects,
             before.get(id),
             SubjectKind::AccessRequest,
             id,
@@ -473,6 +484,7 @@ fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResul
             write_subject(
                 conn,
                 &mut log,
+                &mut new_subjects,
                 None,
                 SubjectKind::Notification,
                 &id,
@@ -484,6 +496,7 @@ fn apply(conn: &mut DbConnection, t: &Touched, now: NaiveDateTime) -> QueryResul
             )?;
         }
     }
+    store::insert_subjects(conn, &new_subjects)?;
     log.sort_by(|a, b| (a.event_seq, &a.kind, &a.id).cmp(&(b.event_seq, &b.kind, &b.id)));
     store::insert_log(conn, &log)?;
     // People.
@@ -517,19 +530,19 @@ fn bootstrap(conn: &mut DbConnection, seq: i64, now: NaiveDateTime) -> QueryResu
         let ids = store::resource_ids_after(conn, &after, 500)?;
         let Some(last) = ids.last() else { break };
         after = last.clone();
-        for (id, (kind, institution, audience)) in resource_audiences(conn, &ids)? {
-            store::put_subject(
-                conn,
-                &SubjectRow {
-                    kind: kind.as_str().into(),
-                    id,
-                    institution_id: Some(institution),
-                    audience: audience.to_text(),
-                    changed_seq: seq,
-                    changed_at: now,
-                },
-            )?;
-        }
+        // The first run: nothing is stored yet.
+        let rows: Vec<SubjectRow> = resource_audiences(conn, &ids)?
+            .into_iter()
+            .map(|(id, (kind, institution, audience))| SubjectRow {
+                kind: kind.as_str().into(),
+                id,
+                institution_id: Some(institution),
+                audience: audience.to_text(),
+                changed_seq: seq,
+                changed_at: now,
+            })
+            .collect();
+        store::insert_subjects(conn, &rows)?;
     }
     let ids = store::all_institution_ids(conn)?;
     let verified = store::institutions(conn, &ids)?;

@@ -116,12 +116,16 @@ fn apply(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> QueryRe
             .into_iter()
             .map(|r| (r.resource_id.clone(), r))
             .collect();
+        let mut new = Vec::new();
         for id in chunk {
-            let next = decide(loaded.get(id), stored.get(id), now, now);
-            if let Some(row) = next {
-                store::put(conn, &row)?;
+            let stored = stored.get(id);
+            match decide(loaded.get(id), stored, now, now) {
+                Some(row) if stored.is_none() => new.push(row),
+                Some(row) => store::put(conn, &row)?,
+                None => {}
             }
         }
+        store::insert_all(conn, &new)?;
     }
     Ok(())
 }
@@ -182,13 +186,17 @@ fn reconcile(conn: &mut DbConnection, now: NaiveDateTime, bootstrap: bool) -> Qu
         let ids = store::resource_ids_after(conn, &after, RECONCILE_BATCH as i64)?;
         let Some(last) = ids.last() else { break };
         after = last.clone();
+        let mut new = Vec::new();
         for l in db::resources::by_ids(conn, &ids)? {
             let s = stored.remove(&l.row.id);
             let stamp = if bootstrap { l.row.updated_at } else { now };
-            if let Some(row) = decide(Some(&l), s.as_ref(), stamp, l.row.updated_at) {
-                store::put(conn, &row)?;
+            match decide(Some(&l), s.as_ref(), stamp, l.row.updated_at) {
+                Some(row) if s.is_none() => new.push(row),
+                Some(row) => store::put(conn, &row)?,
+                None => {}
             }
         }
+        store::insert_all(conn, &new)?;
     }
     // Records whose resource is gone.
     for s in stored.values() {

@@ -133,6 +133,11 @@ pub fn put_subject(conn: &mut DbConnection, row: &SubjectRow) -> QueryResult<()>
     Ok(())
 }
 
+/// Writes subjects that are not stored yet, many per statement.
+pub fn insert_subjects(conn: &mut DbConnection, rows: &[SubjectRow]) -> QueryResult<()> {
+    insert_batched!(conn, fsub::table, rows, 6)
+}
+
 pub fn insert_log(conn: &mut DbConnection, rows: &[LogRow]) -> QueryResult<()> {
     insert_batched!(conn, fl::table, rows, 6)
 }

@@ -112,6 +112,12 @@ pub fn put(conn: &mut DbConnection, row: &OaiRow) -> QueryResult<()> {
     Ok(())
 }
 
+/// Inserts records that do not exist yet, many per statement (the first
+/// projection of a large catalogue writes one per public resource).
+pub fn insert_all(conn: &mut DbConnection, rows: &[OaiRow]) -> QueryResult<()> {
+    insert_batched!(conn, or::table, rows, 6)
+}
+
 /// The ids of the records of an institution.
 pub fn ids_of_institution(
     conn: &mut DbConnection,
