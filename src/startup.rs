@@ -218,8 +218,9 @@ impl Application {
 }
 
 /// Every hour (and at start): the periodic jobs (`jobs::housekeeping::run`:
-/// idempotency keys, sign-in records, partnership digests, the dataset
-/// access sweep). A grant stops working at `expires_at` whenever the sweep
+/// idempotency keys, sign-in records, webhook messages, partnership
+/// digests, the dataset access sweep, the OAI-PMH and change-feed
+/// projections). A grant stops working at `expires_at` whenever the sweep
 /// runs: access checks compare with the clock themselves.
 async fn housekeeping(db: Db, state: AppState, mut stopped: watch::Receiver<bool>) {
     loop {

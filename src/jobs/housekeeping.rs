@@ -63,6 +63,12 @@ pub fn run(conn: &mut DbConnection, state: &AppState, now: NaiveDateTime) -> Rou
     if let Err(err) = crate::app::oai::catch_up(conn) {
         tracing::warn!(error = %err, "OAI-PMH records catch-up failed");
     }
+    // Likewise the change feed: its projection follows the events, and its
+    // log is pruned past `feed.retention_secs`, without waiting for a
+    // reader (who would otherwise pay for every event since the last one).
+    if let Err(err) = crate::app::changes::catch_up(conn, settings.feed.retention_secs) {
+        tracing::warn!(error = %err, "change feed catch-up failed");
+    }
     if let Err(err) = db::optimize(conn, false) {
         tracing::warn!(error = %err, "refreshing the planner's statistics failed");
     }
