@@ -788,7 +788,8 @@ mod tests {
         let far = NaiveDate::from_ymd_opt(12_000, 1, 1)
             .unwrap()
             .and_time(NaiveTime::MIN);
-        let cases: [(&str, &dyn Fn(&mut Token)); 11] = [
+        type Change<'a> = &'a dyn Fn(&mut Token);
+        let cases: [(&str, Change); 11] = [
             ("format", &|f| f.q.prefix = "bogus".into()),
             ("set", &|f| {
                 f.q.set = Some(SetSpec::Institution("a\u{0}b".into()))
