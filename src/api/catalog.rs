@@ -61,7 +61,7 @@ impl CatalogQuery {
         };
         let since = match self.modified_since.as_deref() {
             None => None,
-            Some(s) => match DateTime::parse_from_rfc3339(s.trim()) {
+            Some(s) => match DateTime::parse_from_rfc3339(&offset_plus(s.trim())) {
                 Ok(t) => Some(t.with_timezone(&Utc)),
                 Err(_) => {
                     errors.push(crate::error::FieldError::new(
@@ -78,6 +78,26 @@ impl CatalogQuery {
         } else {
             Err(ApiError::validation(errors))
         }
+    }
+}
+
+/// A `+hh:mm` offset written unencoded in a query string arrives as a space
+/// (`+` means a space in a form-encoded query): read it back as the `+` it
+/// was. Only there — an RFC 3339 time never has a space before its offset.
+fn offset_plus(s: &str) -> std::borrow::Cow<'_, str> {
+    let b = s.as_bytes();
+    let n = b.len();
+    let offset_after_space = n > 6
+        && b[n - 6] == b' '
+        && b[n - 5].is_ascii_digit()
+        && b[n - 4].is_ascii_digit()
+        && b[n - 3] == b':'
+        && b[n - 2].is_ascii_digit()
+        && b[n - 1].is_ascii_digit();
+    if offset_after_space {
+        std::borrow::Cow::Owned(format!("{}+{}", &s[..n - 6], &s[n - 5..]))
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 

@@ -427,7 +427,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
 
 /// Documents the answers every endpoint of a kind can give, so each
 /// operation need not repeat them: bodies can be malformed (400), too big
-/// (413) or not JSON (415); authenticated endpoints can answer 401; every
+/// (413) or, where JSON is asked for, not JSON (415); authenticated endpoints can answer 401; every
 /// endpoint can be rate limited or fail (429, 500 are not listed: generic).
 #[derive(Debug)]
 struct CommonResponses;
@@ -462,14 +462,21 @@ impl utoipa::Modify for CommonResponses {
                         .entry("400".to_string())
                         .or_insert_with(|| problem("Invalid parameters or fields").into());
                 }
-                if op.request_body.is_some() {
-                    for (code, text) in [
-                        ("413", "Request body too large"),
-                        ("415", "Request body is not JSON"),
-                    ] {
+                if let Some(body) = &op.request_body {
+                    responses
+                        .entry("413".to_string())
+                        .or_insert_with(|| problem("Request body too large").into());
+                    // Only a JSON body is refused for not being JSON; an
+                    // operation taking another media type says its own 415
+                    // (or, like OAI-PMH, answers a wrong one in its protocol).
+                    let json = match body {
+                        utoipa::openapi::RefOr::T(b) => b.content.contains_key("application/json"),
+                        utoipa::openapi::RefOr::Ref(_) => true,
+                    };
+                    if json {
                         responses
-                            .entry(code.to_string())
-                            .or_insert_with(|| problem(text).into());
+                            .entry("415".to_string())
+                            .or_insert_with(|| problem("Request body is not JSON").into());
                     }
                 }
                 if op.security.as_ref().is_some_and(|s| !s.is_empty()) {

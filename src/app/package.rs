@@ -197,25 +197,34 @@ pub enum Ranged {
 
 /// Reads a `Range` header (RFC 9110 §14.2) for a body of `len` bytes. One
 /// range is served; several, or a unit other than `bytes`, or a malformed
-/// header, are ignored (the whole body, as the RFC allows).
+/// header, are ignored (the whole body, as the RFC allows). The unit is
+/// case-insensitive, empty list elements (`bytes=0-9,`) are no ranges, and
+/// positions too large for a number still mean what the RFC says: past the
+/// end (a first position: 416; a last one: to the end; a suffix: all of it).
 pub fn range(header: Option<&str>, len: u64) -> Ranged {
     let Some(h) = header else {
         return Ranged::Whole;
     };
-    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+    let h = h.trim();
+    let Some(spec) = h
+        .get(..6)
+        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+        .and_then(|_| h.get(6..))
+    else {
         return Ranged::Whole;
     };
-    if spec.contains(',') {
+    let mut specs = spec.split(',').map(str::trim).filter(|s| !s.is_empty());
+    let (Some(spec), None) = (specs.next(), specs.next()) else {
         return Ranged::Whole;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
+    };
+    let Some((a, b)) = spec.split_once('-') else {
         return Ranged::Whole;
     };
     let (a, b) = (a.trim(), b.trim());
+    // Digits only; more than a u64 holds is "beyond any length".
     let num = |s: &str| -> Option<u64> {
         (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
+            .then(|| s.parse().unwrap_or(u64::MAX))
     };
     match (a.is_empty(), b.is_empty()) {
         (true, true) => Ranged::Whole,
@@ -258,7 +267,7 @@ mod tests {
 
     #[test]
     fn ranges_follow_rfc_9110() {
-        let cases: [(Option<&str>, Ranged); 13] = [
+        let cases: [(Option<&str>, Ranged); 28] = [
             (None, Ranged::Whole),
             (Some("bytes=0-9"), Ranged::Part { first: 0, last: 9 }),
             (
@@ -290,6 +299,39 @@ mod tests {
             (Some("items=0-1"), Ranged::Whole),
             (Some("bytes=x-1"), Ranged::Whole),
             (Some("bytes=-"), Ranged::Whole),
+            (Some("BYTES=0-0"), Ranged::Part { first: 0, last: 0 }),
+            (
+                Some("Bytes=-1"),
+                Ranged::Part {
+                    first: 99,
+                    last: 99,
+                },
+            ),
+            (Some("bytes=0-0,"), Ranged::Part { first: 0, last: 0 }),
+            (Some("bytes=,0-0"), Ranged::Part { first: 0, last: 0 }),
+            (Some("bytes=,"), Ranged::Whole),
+            (Some("bytes="), Ranged::Whole),
+            (Some("bytes"), Ranged::Whole),
+            (Some("bytesx0-1"), Ranged::Whole),
+            (
+                Some("bytes=0-99999999999999999999999"),
+                Ranged::Part { first: 0, last: 99 },
+            ),
+            (
+                Some("bytes=99999999999999999999999-"),
+                Ranged::Unsatisfiable,
+            ),
+            (
+                Some("bytes=99999999999999999999999-99999999999999999999999"),
+                Ranged::Unsatisfiable,
+            ),
+            (
+                Some("bytes=-99999999999999999999999"),
+                Ranged::Part { first: 0, last: 99 },
+            ),
+            (Some("bytes=0-1-2"), Ranged::Whole),
+            (Some("bytes=+1-2"), Ranged::Whole),
+            (Some("bytes=\u{e9}-1"), Ranged::Whole),
         ];
         for (header, want) in cases {
             assert_eq!(range(header, 100), want, "{header:?}");

@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Records per page of ListRecords and ListIdentifiers.
@@ -326,7 +326,43 @@ impl Token {
         if t.expires < now {
             return Err(bad("has expired"));
         }
+        if !t.could_be_issued(now) {
+            return Err(bad("is not one this repository issued"));
+        }
         Ok(t)
+    }
+
+    /// Whether this repository could have issued the token. Tokens are not
+    /// signed (they hold nothing a harvester may not see), so a forged one
+    /// must still be one that could have been issued: a served format, a
+    /// setSpec by its syntax, datestamps of years 1–9999, an id without
+    /// control characters, counts that add without overflow, an expiry
+    /// within the token lifetime. Anything else would reach the database or
+    /// the arithmetic as nothing a request can say.
+    fn could_be_issued(&self, now: DateTime<Utc>) -> bool {
+        const MAX_COUNT: i64 = 1 << 40;
+        let year = |t: &NaiveDateTime| (1..=9999).contains(&t.year());
+        let format_ok = match self.q.verb {
+            Verb::ListSets => self.q.prefix.is_empty(),
+            _ => known_format(&self.q.prefix),
+        };
+        let set_ok = self
+            .q
+            .set
+            .as_ref()
+            .is_none_or(|s| SetSpec::parse(&s.spec()).ok().as_ref() == Some(s));
+        let (stamp, id) = &self.after;
+        format_ok
+            && set_ok
+            && self.q.from.as_ref().is_none_or(year)
+            && self.q.before.as_ref().is_none_or(year)
+            && year(stamp)
+            && !id.is_empty()
+            && id.len() <= 200
+            && !id.chars().any(char::is_control)
+            && (0..=MAX_COUNT).contains(&self.cursor)
+            && (0..=MAX_COUNT).contains(&self.size)
+            && self.expires <= Self::expiry(now) + Duration::minutes(5)
     }
 
     pub fn expiry(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -492,13 +528,18 @@ pub fn parse(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<(Request,
                     prefix: get("metadataPrefix").unwrap_or_default().to_string(),
                     set,
                     from: from.map(|s| s.at),
-                    before: until.map(|s| {
-                        if s.day {
-                            s.at + Duration::days(1)
-                        } else {
-                            s.at + Duration::seconds(1)
-                        }
-                    }),
+                    // An `until` at the end of year 9999 bounds nothing
+                    // (and its end, in year 10000, would not compare as
+                    // SQLite's text dates do).
+                    before: until
+                        .map(|s| {
+                            if s.day {
+                                s.at + Duration::days(1)
+                            } else {
+                                s.at + Duration::seconds(1)
+                            }
+                        })
+                        .filter(|b| b.year() <= 9999),
                 },
                 token: None,
             }
@@ -738,5 +779,34 @@ mod tests {
                 .code,
             ErrorCode::BadResumptionToken
         );
+        // Forged tokens that no page could have issued.
+        let forged = |change: &dyn Fn(&mut Token)| {
+            let mut f = t.clone();
+            change(&mut f);
+            Token::decode(&f.encode(), f.q.verb, now).map_err(|e| e.code)
+        };
+        let far = NaiveDate::from_ymd_opt(12_000, 1, 1)
+            .unwrap()
+            .and_time(NaiveTime::MIN);
+        type Change<'a> = &'a dyn Fn(&mut Token);
+        let cases: [(&str, Change); 11] = [
+            ("format", &|f| f.q.prefix = "bogus".into()),
+            ("set", &|f| {
+                f.q.set = Some(SetSpec::Institution("a\u{0}b".into()))
+            }),
+            ("from", &|f| f.q.from = Some(far)),
+            ("before", &|f| f.q.before = Some(far)),
+            ("after stamp", &|f| f.after.0 = far),
+            ("after id", &|f| f.after.1 = "a\u{0}b".into()),
+            ("empty id", &|f| f.after.1 = String::new()),
+            ("cursor", &|f| f.cursor = i64::MAX),
+            ("negative cursor", &|f| f.cursor = -1),
+            ("size", &|f| f.size = -5),
+            ("expiry", &|f| f.expires = now + Duration::days(400)),
+        ];
+        for (what, change) in cases {
+            assert_eq!(forged(change), Err(ErrorCode::BadResumptionToken), "{what}");
+        }
+        assert_eq!(forged(&|_| {}), Ok(t.clone()));
     }
 }

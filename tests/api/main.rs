@@ -47,6 +47,7 @@ mod migrations;
 mod openapi;
 mod ops;
 mod partnerships;
+mod probes_feed;
 mod public_cache;
 mod resource_schema;
 mod resources;
