@@ -134,6 +134,8 @@ pub fn list(
         q = q.filter(ar::status.eq(s));
     }
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(ar::created_at.le(at));
         q = q.filter(
             ar::created_at
                 .lt(at)

@@ -236,6 +236,8 @@ pub fn list_users(
         );
     }
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        query = query.filter(us::created_at.ge(at));
         query = query.filter(
             us::created_at
                 .gt(at)
@@ -590,6 +592,8 @@ pub fn list_api_tokens(
         .limit(limit)
         .into_boxed();
     if let Some((t, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        query = query.filter(at::created_at.ge(t));
         query = query.filter(
             at::created_at
                 .gt(t)

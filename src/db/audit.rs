@@ -81,6 +81,8 @@ pub fn list(
         q = q.filter(ae::created_at.lt(v));
     }
     if let Some((at, id)) = before {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(ae::created_at.le(at));
         q = q.filter(
             ae::created_at
                 .lt(at)

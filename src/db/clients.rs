@@ -57,6 +57,8 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        query = query.filter(ca::created_at.ge(at));
         query = query.filter(
             ca::created_at
                 .gt(at)

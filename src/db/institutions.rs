@@ -134,6 +134,8 @@ pub fn list(
         q = q.filter(it::name_lower.like(format!("%{escaped}%")).escape('\\'));
     }
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(it::created_at.ge(at));
         q = q.filter(
             it::created_at
                 .gt(at)
@@ -300,6 +302,8 @@ pub fn members(
         .limit(limit)
         .into_boxed();
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(ms::created_at.ge(at));
         q = q.filter(
             ms::created_at
                 .gt(at)
@@ -398,6 +402,8 @@ pub fn pending(
         .limit(limit)
         .into_boxed();
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(iv::created_at.ge(at));
         q = q.filter(
             iv::created_at
                 .gt(at)

@@ -369,6 +369,8 @@ pub fn enrollments_of(
         q = q.filter(en::status.eq(s));
     }
     if let Some((at, id)) = before {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(en::enrolled_at.le(at));
         q = q.filter(
             en::enrolled_at
                 .lt(at)
@@ -397,6 +399,8 @@ pub fn learners(
         q = q.filter(en::status.eq(s));
     }
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(en::enrolled_at.ge(at));
         q = q.filter(
             en::enrolled_at
                 .gt(at)

@@ -494,6 +494,14 @@ where
     result
 }
 
+// `keyset`: a page after `(t, id)` is asked for as
+// `t >= ? AND (t > ? OR (t = ? AND id > ?))` (or the same with `<=` / `<`
+// for newest first). The first bound is implied by the second, but SQLite
+// does not read the OR alone as a range of the `(t, id)` index: it walked
+// the index from its start (an OAI-PMH page 30,000 records in: 11 ms; with
+// the bound 0.2 ms), so every later page cost more. PostgreSQL gets the
+// same bound as an index condition.
+
 /// Keeps the query planner's statistics current, so that a search starts
 /// from the few resources that match rather than from every published one.
 /// `after_bulk`: a bulk load just happened (seed-demo), analyse everything

@@ -49,6 +49,8 @@ pub fn list(
         query = query.filter(nt::read_at.is_null());
     }
     if let Some((at, id)) = before {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        query = query.filter(nt::created_at.le(at));
         query = query.filter(
             nt::created_at
                 .lt(at)

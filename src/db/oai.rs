@@ -161,6 +161,8 @@ pub fn page(
 ) -> QueryResult<Vec<OaiRow>> {
     let mut q = selection!(s);
     if let Some((t, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(or::datestamp.ge(*t));
         q = q.filter(
             or::datestamp
                 .gt(*t)

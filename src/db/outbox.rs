@@ -266,6 +266,8 @@ pub fn list(
         query = query.filter(oe::status.eq(status.to_owned()));
     }
     if let Some((at, id)) = before {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        query = query.filter(oe::created_at.le(at));
         query = query.filter(
             oe::created_at
                 .lt(at)

@@ -140,6 +140,8 @@ pub fn list(
         );
     }
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(ps::created_at.ge(at));
         q = q.filter(
             ps::created_at
                 .gt(at)

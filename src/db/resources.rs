@@ -817,6 +817,8 @@ macro_rules! paged {
         };
         match (sort, after) {
             (Sort::NewestFirst, Some(After::Time(at, id))) => {
+                // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+                q = q.filter(rs::listed_at.le(at));
                 q = q.filter(
                     rs::listed_at
                         .lt(at)
@@ -824,6 +826,8 @@ macro_rules! paged {
                 );
             }
             (Sort::OldestFirst, Some(After::Time(at, id))) => {
+                // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+                q = q.filter(rs::listed_at.ge(at));
                 q = q.filter(
                     rs::listed_at
                         .gt(at)
@@ -831,6 +835,8 @@ macro_rules! paged {
                 );
             }
             (Sort::Title, Some(After::Title(t, id))) => {
+                // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+                q = q.filter(rs::title_lower.ge(t.clone()));
                 q = q.filter(
                     rs::title_lower
                         .gt(t.clone())
@@ -838,6 +844,8 @@ macro_rules! paged {
                 );
             }
             (Sort::TitleDesc, Some(After::Title(t, id))) => {
+                // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+                q = q.filter(rs::title_lower.le(t.clone()));
                 q = q.filter(
                     rs::title_lower
                         .lt(t.clone())
@@ -845,6 +853,8 @@ macro_rules! paged {
                 );
             }
             (Sort::UpdatedDesc, Some(After::Time(at, id))) => {
+                // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+                q = q.filter(rs::updated_at.le(at));
                 q = q.filter(
                     rs::updated_at
                         .lt(at)
@@ -1181,6 +1191,8 @@ pub fn files(
         .limit(limit)
         .into_boxed();
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(df::created_at.ge(at));
         q = q.filter(
             df::created_at
                 .gt(at)

@@ -90,6 +90,8 @@ pub fn list(
         (None, None) => return Ok(Vec::new()),
     };
     if let Some((at, id)) = after {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(ws::created_at.ge(at));
         q = q.filter(
             ws::created_at
                 .gt(at)
@@ -463,6 +465,8 @@ pub fn messages(
         .limit(limit)
         .into_boxed();
     if let Some((at, id)) = before {
+        // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+        q = q.filter(wm::created_at.le(at));
         q = q.filter(
             wm::created_at
                 .lt(at)
