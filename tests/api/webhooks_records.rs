@@ -11,26 +11,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::TestApp;
 use crate::helpers::accounts::{admin, set_platform_role};
 use crate::helpers::audit;
 use crate::helpers::http::{body_of, call, problem};
 use crate::helpers::institutions;
-use crate::helpers::webhooks::{Answer, Receiver, status};
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::webhooks::{Answer, Receiver, delivering_app as app, status};
 use kujenga::db::schema::{webhook_attempts as wa, webhook_messages as wm};
-
-async fn app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-        s.webhooks.allowed_insecure_hosts = vec!["127.0.0.1".into()];
-        s.webhooks.poll_interval_ms = 20;
-    })
-    .await
-    .expect("app")
-}
 
 const HOOKS: &str = "/api/v1/institutions/lab/webhooks";
 

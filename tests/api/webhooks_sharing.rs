@@ -11,26 +11,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::helpers::TestApp;
 use crate::helpers::access::institution;
 use crate::helpers::accounts::{admin, set_platform_role};
 use crate::helpers::http::{body_of, call};
 use crate::helpers::institutions::{create, verify};
 use crate::helpers::search::{COURSES, active_partnership, draft, publish, published, share};
-use crate::helpers::webhooks::{Received, Receiver};
-use crate::helpers::{TestApp, spawn_app_with};
-
-async fn app(backend: crate::helpers::Backend) -> TestApp {
-    spawn_app_with(backend, |s| {
-        s.auth.argon2_memory_kib = 64;
-        s.auth.argon2_iterations = 1;
-        s.rate_limit.register_per_hour = 10_000;
-        s.rate_limit.login_per_minute = 10_000;
-        s.webhooks.allowed_insecure_hosts = vec!["127.0.0.1".into()];
-        s.webhooks.poll_interval_ms = 20;
-    })
-    .await
-    .expect("app")
-}
+use crate::helpers::webhooks::{Received, Receiver, delivering_app as app};
 
 /// Changes a course (one `resource.updated`, and a
 /// `resource.visibility_changed` when the visibility changes).

@@ -46,6 +46,35 @@ fn worker(app: &TestApp) -> Deliverer {
     .expect("worker")
 }
 
+/// An institution `lab` with one webhook to `receiver`, and one change of
+/// it: one message queued.
+async fn one_queued_message(app: &TestApp, receiver: &Receiver) {
+    let owner = app.signup("owner@example.org").await;
+    institutions::create_slug(app, &owner.access, "lab").await;
+    let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
+    body_of(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/institutions/lab/webhooks",
+            Some(&owner.access),
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let res = call(
+        app,
+        Method::PATCH,
+        "/api/v1/institutions/lab",
+        Some(&owner.access),
+        Some(json!({"description": "one"})),
+    )
+    .await;
+    body_of(res, 200).await;
+}
+
 async fn statuses(app: &TestApp) -> HashMap<String, String> {
     app.db
         .run(|c| {
@@ -114,31 +143,8 @@ api_test!(
     a_dead_workers_message_is_taken_over_with_the_same_id,
     |backend| {
         let app = app(backend).await;
-        let owner = app.signup("owner@example.org").await;
-        institutions::create_slug(&app, &owner.access, "lab").await;
         let receiver = Receiver::start(Vec::new()).await;
-        let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
-        body_of(
-            call(
-                &app,
-                Method::POST,
-                "/api/v1/institutions/lab/webhooks",
-                Some(&owner.access),
-                Some(body),
-            )
-            .await,
-            201,
-        )
-        .await;
-        let res = call(
-            &app,
-            Method::PATCH,
-            "/api/v1/institutions/lab",
-            Some(&owner.access),
-            Some(json!({"description": "one"})),
-        )
-        .await;
-        body_of(res, 200).await;
+        one_queued_message(&app, &receiver).await;
         // A worker claimed it, sent it (the receiver got it) and died before
         // recording: the row is `sending` under a lease that has run out.
         let id = statuses(&app).await.into_keys().next().unwrap();
@@ -191,33 +197,10 @@ async fn leases(app: &TestApp) -> Vec<(String, String, Option<String>)> {
 
 api_test!(a_worker_process_killed_mid_delivery, |backend| {
     let app = app(backend).await;
-    let owner = app.signup("owner@example.org").await;
-    institutions::create_slug(&app, &owner.access, "lab").await;
     // The first request is held unanswered (the worker dies meanwhile);
     // the next ones are answered 200.
     let receiver = Receiver::start(vec![Answer::Hang(Duration::from_secs(30))]).await;
-    let body = json!({"url": receiver.url("/"), "event_types": ["institution.updated"]});
-    body_of(
-        call(
-            &app,
-            Method::POST,
-            "/api/v1/institutions/lab/webhooks",
-            Some(&owner.access),
-            Some(body),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let res = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/institutions/lab",
-        Some(&owner.access),
-        Some(json!({"description": "one"})),
-    )
-    .await;
-    body_of(res, 200).await;
+    one_queued_message(&app, &receiver).await;
 
     // `kujenga worker` on the same database, with a short lease.
     let log = app.database.dir.path().join("worker.log");

@@ -204,3 +204,18 @@ pub fn signed_with(r: &Received, secret: &str) -> bool {
         .split(' ')
         .any(|s| s == want)
 }
+
+/// The app with its own webhook worker polling fast, deliveries to
+/// 127.0.0.1 allowed, and cheap sign-ups (many accounts per test).
+pub async fn delivering_app(backend: crate::helpers::Backend) -> crate::helpers::TestApp {
+    crate::helpers::spawn_app_with(backend, |s| {
+        s.auth.argon2_memory_kib = 64;
+        s.auth.argon2_iterations = 1;
+        s.rate_limit.register_per_hour = 10_000;
+        s.rate_limit.login_per_minute = 10_000;
+        s.webhooks.allowed_insecure_hosts = vec!["127.0.0.1".into()];
+        s.webhooks.poll_interval_ms = 20;
+    })
+    .await
+    .expect("app")
+}
