@@ -17,7 +17,9 @@
 #   KUJENGA_BENCH_POSTGRES_URL=postgres://user:pw@db:5432/kujenga_bench bash bench/catalogue.sh
 #
 # Environment: BENCH_RESOURCES (10000), BENCH_INSTITUTIONS (20),
-# BENCH_WRK_DURATION (10s), BENCH_EXTRA_PATHS (none), BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (32),
+# BENCH_WRK_DURATION (10s), BENCH_EXTRA_PATHS (none), BENCH_WRK_THREADS (2),
+# BENCH_WRK_CONNECTIONS (32; a list such as "1 4 32" measures every path at
+# each, one wrk thread per connection at most),
 # KUJENGA_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/kujenga_bench:
 # that database is created for the run and dropped after it; the run refuses
 # one that exists already), CARGO_TARGET_DIR (target); other KUJENGA_*
@@ -92,7 +94,10 @@ measure_backend() {
     local port
     port=$(wait_for_port "$tmp/$name-$mode-server.log") || exit 1
     local base="http://127.0.0.1:$port"
-    local endpoint path out rps p50 p99 bytes i=0
+    local endpoint path out rps p50 p99 bytes i=0 c threads
+    for c in $CONNECTIONS; do
+    threads=$((c < THREADS ? c : THREADS))
+    i=0
     for endpoint in healthz list dataset $EXTRA_PATHS; do
         case $endpoint in
             healthz) path="/healthz" ;;
@@ -102,9 +107,9 @@ measure_backend() {
         esac
         # The answer must be a 200 before it is worth timing.
         bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "$base$path")
-        say "[$name] GET $path ($bytes bytes): wrk -t$THREADS -c$CONNECTIONS -d$DURATION ..."
-        out="$tmp/$name-$mode-$endpoint.txt"
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$base$path" >"$out"
+        say "[$name] GET $path ($bytes bytes): wrk -t$threads -c$c -d$DURATION ..."
+        out="$tmp/$name-$mode-c$c-$endpoint.txt"
+        wrk -t"$threads" -c"$c" -d"$DURATION" --latency "$base$path" >"$out"
         cat "$out" >&2
         local errors
         errors=$(awk '/Non-2xx/ {print $5}' "$out")
@@ -119,7 +124,8 @@ measure_backend() {
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
         p50=$(awk '$1 == "50%" {print $2}' "$out")
         p99=$(awk '$1 == "99%" {print $2}' "$out")
-        echo "$name/$mode $endpoint $rps $p50 $p99 $bytes ${seconds:-?} ${errors:-0} $path" >>"$tmp/results"
+        echo "$name/$mode/c$c $endpoint $rps $p50 $p99 $bytes ${seconds:-?} ${errors:-0} $path" >>"$tmp/results"
+    done
     done
     # The server's memory after the whole run: resident now and at its peak.
     awk -v b="$name/$mode" '/^VmRSS/ {rss=$2} /^VmHWM/ {hwm=$2}
@@ -138,7 +144,7 @@ with_postgres "$PG_URL" measure_backend postgres "$tmp/postgres"
 # --- table -------------------------------------------------------------------
 echo
 echo "Catalogue benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $RESOURCES resources," \
-    "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, anonymous, uncompressed"
+    "wrk -t$THREADS (at most one per connection) -c(${CONNECTIONS// /, }) -d$DURATION, anonymous, uncompressed"
 printf '%-18s %-70s %10s %10s %9s %9s %8s %7s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes errors
 while read -r backend endpoint rps p50 p99 bytes _ errors path; do
     healthz=$(awk -v b="$backend" '$1 == b && $2 == "healthz" {print $3}' "$tmp/results")

@@ -18,7 +18,7 @@
 #   BENCH_RESOURCES=5000 BENCH_WRK_DURATION=5s bash bench/feed.sh
 #
 # Environment: BENCH_RESOURCES (100000), BENCH_WRK_DURATION (10s),
-# BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (16), KUJENGA_BENCH_POSTGRES_URL
+# BENCH_WRK_THREADS (2), BENCH_WRK_CONNECTIONS (16; a list such as "1 4 16" measures at each), KUJENGA_BENCH_POSTGRES_URL
 # (postgres://postgres@127.0.0.1:5432/kujenga_bench_feed: created for the run
 # and dropped after it), BENCH_KUJENGA_BIN (a built binary; else a release
 # build), CARGO_TARGET_DIR (target). See bench/README.md.
@@ -89,6 +89,9 @@ measure_backend() {
     done
     now=$(curl -fsS "$base/api/v1/changes" | cursor_of)
     local endpoint path out rps p50 p99 bytes
+    local c threads
+    for c in $CONNECTIONS; do
+    threads=$((c < THREADS ? c : THREADS))
     for endpoint in healthz oldest middle uptodate; do
         case $endpoint in
             healthz) path="/healthz" ;;
@@ -97,13 +100,14 @@ measure_backend() {
             uptodate) path="/api/v1/changes?since=$now" ;;
         esac
         bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "$base$path")
-        say "[$name] GET $path ($bytes bytes): wrk -t$THREADS -c$CONNECTIONS -d$DURATION ..."
-        out="$tmp/$name-$endpoint.txt"
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$base$path" >"$out"
+        say "[$name] GET $path ($bytes bytes): wrk -t$threads -c$c -d$DURATION ..."
+        out="$tmp/$name-c$c-$endpoint.txt"
+        wrk -t"$threads" -c"$c" -d"$DURATION" --latency "$base$path" >"$out"
         rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
         p50=$(awk '$1 == "50%" {print $2}' "$out")
         p99=$(awk '$1 == "99%" {print $2}' "$out")
-        echo "$name $endpoint $rps $p50 $p99 $bytes" >>"$tmp/results"
+        echo "$name/c$c $endpoint $rps $p50 $p99 $bytes" >>"$tmp/results"
+    done
     done
     stop_server
 }
@@ -113,12 +117,12 @@ with_postgres "$PG_URL" measure_backend postgres "$tmp/postgres"
 
 echo
 echo "Change feed benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $RESOURCES changes," \
-    "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, anonymous, uncompressed"
-printf '%-9s %-10s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
+    "wrk -t$THREADS (at most one per connection) -c(${CONNECTIONS// /, }) -d$DURATION, anonymous, uncompressed"
+printf '%-12s %-10s %10s %10s %9s %9s %8s\n' backend endpoint "req/s" "/healthz" p50 p99 bytes
 while read -r backend endpoint rps p50 p99 bytes; do
     healthz=$(awk -v b="$backend" '$1 == b && $2 == "healthz" {print $3}' "$tmp/results")
     ratio=$(awk -v a="$rps" -v b="$healthz" 'BEGIN { printf "%.4f", a / b }')
-    printf '%-9s %-10s %10s %10s %9s %9s %8s\n' "$backend" "$endpoint" "$rps" "$ratio" "$p50" "$p99" "$bytes"
+    printf '%-12s %-10s %10s %10s %9s %9s %8s\n' "$backend" "$endpoint" "$rps" "$ratio" "$p50" "$p99" "$bytes"
 done <"$tmp/results"
 cat "$tmp/notes"
 [ -n "$pg_note" ] && echo "postgres: $pg_note"

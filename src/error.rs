@@ -118,6 +118,10 @@ pub enum ApiError {
         problem: ProblemType,
         detail: String,
     },
+    /// 409 `edit-the-draft`: a published resource is changed through the
+    /// draft of its next version, at `draft` (a path, sent as a `Link`).
+    #[error("edit the draft: {draft}")]
+    EditTheDraft { draft: String },
     /// 410: it existed, and is no longer usable (an expired link).
     #[error("gone: {detail}")]
     Gone {
@@ -204,6 +208,14 @@ impl ApiError {
                 detail,
                 errors,
             } => typed(*problem, detail, errors.clone()),
+            Self::EditTheDraft { draft } => typed(
+                ProblemType::EditTheDraft,
+                &format!(
+                    "This resource is published, and a published version never changes: change \
+                     the draft of its next version at {draft} (PATCH), then publish it."
+                ),
+                Vec::new(),
+            ),
             Self::NotFound => blank(Some("No such resource.".into())),
             Self::NotFoundNamed(detail) => blank(Some(detail.clone())),
             Self::MethodNotAllowed { .. } => blank(Some(
@@ -259,7 +271,7 @@ impl ResponseError for ApiError {
             Self::NotFound | Self::NotFoundNamed(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::EditTheDraft { .. } => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -290,6 +302,12 @@ impl ResponseError for ApiError {
             Self::Unavailable(_) => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::EditTheDraft { draft } => {
+                if let Ok(link) = HeaderValue::from_str(&format!("<{draft}>; rel=\"working-copy\""))
+                {
+                    res.headers_mut().insert(header::LINK, link);
+                }
             }
             Self::RequestTimeout => {
                 res.head_mut()

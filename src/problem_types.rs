@@ -74,6 +74,8 @@ problem_types! {
     DatasetNotPublished = "dataset-not-published", [409], "This dataset takes no access requests";
     /// The dataset's files are for signed-in users with a verified email address.
     DownloadNeedsAccount = "download-needs-account", [403], "Sign in to download";
+    /// The resource is published, and a published version never changes: change the draft of its next version (the `Link` header with `rel="working-copy"` names it) and publish that.
+    EditTheDraft = "edit-the-draft", [409], "Edit the draft of the next version";
     /// Verify your email address first: follow the link we sent you.
     EmailNotVerified = "email-not-verified", [403], "Email address not verified";
     /// The address can no longer be used for this account (taken meanwhile).

@@ -22,6 +22,7 @@ pub mod signposting;
 pub mod std_croissant;
 pub mod types;
 pub mod users;
+pub mod versions;
 pub mod webhooks;
 
 use actix_web::middleware::from_fn;
@@ -80,6 +81,13 @@ comma-separated in one parameter (`kind=course,dataset`).",
         resources::model_cards::list, resources::model_cards::create, resources::model_cards::show,
         resources::model_cards::update, resources::model_cards::delete,
         resources::model_cards::publish, resources::model_cards::archive,
+        versions::courses::draft, versions::courses::patch_draft, versions::courses::discard_draft,
+        versions::courses::list, versions::courses::read, versions::courses::diff,
+        versions::datasets::draft, versions::datasets::patch_draft, versions::datasets::discard_draft,
+        versions::datasets::list, versions::datasets::read, versions::datasets::diff,
+        versions::model_cards::draft, versions::model_cards::patch_draft,
+        versions::model_cards::discard_draft, versions::model_cards::list,
+        versions::model_cards::read, versions::model_cards::diff,
         citation::courses, citation::datasets, citation::model_cards,
         resources::list_files, resources::add_file, resources::delete_file,
         learning::list_modules, learning::add_module, learning::change_module,
@@ -415,6 +423,7 @@ fn v1_routes(cfg: &mut web::ServiceConfig) {
         // Before `resources`: `/model-cards/import` would match `/model-cards/{id}`.
         .configure(std_croissant::routes)
         .configure(resources::routes)
+        .configure(versions::routes)
         .configure(citation::routes)
         .configure(learning::routes)
         .configure(partnerships::routes)

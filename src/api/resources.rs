@@ -415,10 +415,10 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST …/publish` and `POST …/archive`.
+/// `POST …/publish` (with its optional body) and `POST …/archive`.
 async fn change_status(
     kind: ResourceKind,
-    publish: bool,
+    publish: Option<crate::app::versions::PublishRequest>,
     req: HttpRequest,
     db: web::Data<Db>,
     principal: Principal,
@@ -427,9 +427,13 @@ async fn change_status(
     let id = path_id(&id)?;
     let ctx = Context::new(Some(&principal.user.id));
     let if_match = etag::if_match(&req);
-    let command = if publish { app::publish } else { app::archive };
     let resource = db
-        .run(move |conn| command(conn, &ctx, &principal, kind, &id, if_match.as_deref()))
+        .run(move |conn| match &publish {
+            Some(body) => {
+                app::publish(conn, &ctx, &principal, kind, &id, if_match.as_deref(), body)
+            }
+            None => app::archive(conn, &ctx, &principal, kind, &id, if_match.as_deref()),
+        })
         .await?;
     etag::respond(&req, &resource.to_json()?)
 }
@@ -607,7 +611,7 @@ macro_rules! kind_endpoints {
                 super::show($kind, req, db, principal, path.into_inner(), q).await
             }
 
-            #[doc = concat!("Change a ", $what, " (JSON merge patch; editors and owners). The version goes up by one.")]
+            #[doc = concat!("Change a draft ", $what, " never published (JSON merge patch; editors and owners). The version goes up by one. A published ", $what, " is changed through the draft of its next version (`…/draft`).")]
             #[utoipa::path(patch, path = $item, tag = "resources", operation_id = concat!("update_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
                        ("If-Match" = Option<String>, Header, description = "ETag you edited")),
@@ -617,9 +621,8 @@ macro_rules! kind_endpoints {
                     (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
                     (status = 403, description = "You do not edit for its institution", body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = "No such resource", body = Problem, content_type = "application/problem+json"),
-                    (status = 409, description = "Archived resources are read-only", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "Published: change the draft of its next version (`edit-the-draft`, with a `Link` to it); archived: read-only", body = Problem, content_type = "application/problem+json"),
                     (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
-                    (status = 422, description = "A published resource would no longer be complete", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn update(
                 req: HttpRequest,
@@ -651,15 +654,17 @@ macro_rules! kind_endpoints {
                 super::delete($kind, req, db, principal, path.into_inner()).await
             }
 
-            #[doc = concat!("Publish a draft ", $what, ": needs a verified institution, a verified email address and a complete resource.")]
+            #[doc = concat!("Publish a ", $what, ": a draft becomes version 1.0; a published ", $what, "'s draft of its next version (`…/draft`) becomes the next version, `1.1` or, when its files, modules, results, licence or terms changed (or `major` is asked), `2.0` (a major version needs a `note`). Needs a verified institution, a verified email address and a complete resource.")]
             #[utoipa::path(post, path = $publish, tag = "resources", operation_id = concat!("publish_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
-                       ("If-Match" = Option<String>, Header, description = "ETag you saw")),
+                       ("If-Match" = Option<String>, Header, description = "ETag you saw (of the published version)")),
+                request_body(content = Option<crate::app::versions::PublishRequest>, description = "Optional: `major` and the version's `note`", content_type = "application/json"),
                 responses(
-                    (status = 200, description = "Published", body = $body),
+                    (status = 200, description = "Published (the new version)", body = $body),
+                    (status = 400, description = "A major version without a note, or a bad body", body = Problem, content_type = "application/problem+json"),
                     (status = 403, description = "Not allowed: role, unverified email or unverified institution", body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = "No such resource", body = Problem, content_type = "application/problem+json"),
-                    (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "Archived, or published with no draft to publish", body = Problem, content_type = "application/problem+json"),
                     (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
                     (status = 422, description = "Incomplete: `errors` lists every missing field", body = Problem, content_type = "application/problem+json"),
                 ))]
@@ -668,8 +673,9 @@ macro_rules! kind_endpoints {
                 db: web::Data<Db>,
                 principal: Principal,
                 path: web::Path<String>,
+                crate::http::json::OptionalJson(body): crate::http::json::OptionalJson<crate::app::versions::PublishRequest>,
             ) -> Result<HttpResponse, ApiError> {
-                super::change_status($kind, true, req, db, principal, path.into_inner()).await
+                super::change_status($kind, Some(body.unwrap_or_default()), req, db, principal, path.into_inner()).await
             }
 
             #[doc = concat!("Archive a published ", $what, ": it stays readable, no longer changes.")]
@@ -689,7 +695,7 @@ macro_rules! kind_endpoints {
                 principal: Principal,
                 path: web::Path<String>,
             ) -> Result<HttpResponse, ApiError> {
-                super::change_status($kind, false, req, db, principal, path.into_inner()).await
+                super::change_status($kind, None, req, db, principal, path.into_inner()).await
             }
         }
     };

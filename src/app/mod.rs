@@ -22,4 +22,5 @@ pub mod permissions;
 pub mod resources;
 pub mod search;
 pub mod signposting;
+pub mod versions;
 pub mod webhooks;

@@ -136,7 +136,7 @@ pub fn read_only() -> ApiError {
 
 /// Asks the lifecycle table whether `step` may happen to `l`: the status it
 /// leads to (`None`: deleted), or the answer to the refusal.
-fn lifecycle(l: &Loaded, step: Step) -> Result<Option<Status>, ApiError> {
+pub(crate) fn lifecycle(l: &Loaded, step: Step) -> Result<Option<Status>, ApiError> {
     let status = l.row.status;
     doc::step(status, step).map_err(|refused| match refused {
         Refused::ReadOnly => read_only(),
@@ -198,6 +198,20 @@ pub struct ResourceCore {
     /// present.
     #[schema(required = true, example = "10.5281/zenodo.1234567")]
     pub doi: Option<String>,
+    /// The published version this is (`1.2`; see `GET …/versions`); null
+    /// for a draft never published.
+    #[schema(required = true, example = "1.2")]
+    pub version_label: Option<String>,
+    /// What its publisher said of this version.
+    #[schema(required = true)]
+    pub version_note: Option<String>,
+    /// Where its published versions are listed; null for a draft never
+    /// published.
+    #[schema(
+        required = true,
+        example = "/api/v1/datasets/0190f7a8-54c1-7cc2-9d23-fb0a4a0c8f31/versions"
+    )]
+    pub versions_url: Option<String>,
     /// Links to other resources (those you may see).
     pub related: Vec<Link>,
     /// Links from other resources to this one (those you may see); single
@@ -509,7 +523,7 @@ fn json_list(row: &ResourceRow, raw: &str) -> Result<Vec<String>, ApiError> {
 }
 
 /// The stored document (links unfiltered): what a PATCH merges into.
-fn document_of(row: &ResourceRow, links: Vec<Link>) -> Result<Document, ApiError> {
+pub(crate) fn document_of(row: &ResourceRow, links: Vec<Link>) -> Result<Document, ApiError> {
     Ok(Document {
         core: doc::Core {
             title: row.title.clone(),
@@ -527,7 +541,7 @@ fn document_of(row: &ResourceRow, links: Vec<Link>) -> Result<Document, ApiError
     })
 }
 
-fn links_of(rows: &[(String, doc::Relation, String)], source: &str) -> Vec<Link> {
+pub(crate) fn links_of(rows: &[(String, doc::Relation, String)], source: &str) -> Vec<Link> {
     rows.iter()
         .filter(|(s, _, _)| s == source)
         .map(|(_, relation, target)| Link {
@@ -566,6 +580,9 @@ pub(crate) fn core_of(
         published_at: row.published_at.map(|t| t.and_utc()),
         archived_at: row.archived_at.map(|t| t.and_utc()),
         doi: row.doi.clone(),
+        version_label: None,
+        version_note: None,
+        versions_url: None,
         related,
         related_from,
         permissions: None,
@@ -588,12 +605,32 @@ pub(crate) fn represent(
     links: bool,
     extras: Extras,
 ) -> Result<Vec<AnyResource>, ApiError> {
+    represent_with(conn, items, viewer, principal, reverse, links, extras, None)
+}
+
+/// [`represent`], with the items' outgoing links given (`(source,
+/// relation, target)`: a version's, as it was published) instead of read.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the one place a page is represented"
+)]
+pub(crate) fn represent_with(
+    conn: &mut DbConnection,
+    items: &[Loaded],
+    viewer: &Viewer,
+    principal: Option<&Principal>,
+    reverse: bool,
+    links: bool,
+    extras: Extras,
+    given: Option<Vec<(String, doc::Relation, String)>>,
+) -> Result<Vec<AnyResource>, ApiError> {
     let actor = &Principal::actor_of(principal);
     let links = links || extras.include.related;
     let ids: Vec<String> = items.iter().map(|l| l.row.id.clone()).collect();
     // One resource read whole: its links both ways in one query.
-    let (relations, incoming) = match (reverse, items) {
-        (true, [one]) => store::relations_around(conn, &one.row.id)?,
+    let (relations, incoming) = match (given, reverse, items) {
+        (Some(given), _, _) => (given, Vec::new()),
+        (None, true, [one]) => store::relations_around(conn, &one.row.id)?,
         _ if links => (store::relations_of(conn, &ids)?, Vec::new()),
         _ => (Vec::new(), Vec::new()),
     };
@@ -636,6 +673,12 @@ pub(crate) fn represent(
     } else {
         Vec::new()
     };
+    let published: Vec<String> = items
+        .iter()
+        .filter(|l| l.row.status != Status::Draft)
+        .map(|l| l.row.id.clone())
+        .collect();
+    let heads = crate::db::versions::heads(conn, &published)?;
     let mut out = Vec::with_capacity(items.len());
     for (l, d) in items.iter().zip(details) {
         let row = &l.row;
@@ -654,6 +697,9 @@ pub(crate) fn represent(
                 .collect()
         });
         let mut core = core_of(l, related, related_from)?;
+        if let Some((major, minor, note)) = heads.get(&row.id) {
+            crate::app::versions::label_core(&mut core, *major, *minor, note.clone());
+        }
         if extras.permissions {
             let download = match &d {
                 Details::Dataset(fields) => Some(crate::app::access::may_download(
@@ -743,7 +789,7 @@ fn included(
 /// One resource as the caller sees it whole: its links both ways, its
 /// permissions and (datasets) `my_access`, and what `include` names. What
 /// every command answers, and what `If-Match` is compared with.
-fn represent_one(
+pub(crate) fn represent_one(
     conn: &mut DbConnection,
     l: &Loaded,
     viewer: &Viewer,
@@ -764,14 +810,17 @@ fn represent_one(
 }
 
 /// Checks `If-Match` (if given) against the current representation.
-fn check_if_match(current: &AnyResource, if_match: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_if_match(
+    current: &AnyResource,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
     etag::check_if_match_value(if_match, &current.etag()?)
 }
 
 // ----- writing ---------------------------------------------------------------------
 
 /// The columns a document is stored in (the one place that maps one).
-fn content_of(d: &Document) -> Content {
+pub(crate) fn content_of(d: &Document) -> Content {
     let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     Content {
         title_lower: d.core.title.to_lowercase(),
@@ -839,7 +888,7 @@ fn new_row(
 /// Checks the links a document adds: each new target must be a resource the
 /// caller may see (404 otherwise) of a kind the relation allows; a model
 /// card's results may name platform datasets the caller may see.
-fn check_links(
+pub(crate) fn check_links(
     conn: &mut DbConnection,
     viewer: &Viewer,
     actor: &Actor,
@@ -935,7 +984,7 @@ fn relation_error(i: usize, link: &Link) -> FieldError {
     .at(format!("related[{i}].relation"))
 }
 
-fn summary_of(row: &ResourceRow) -> ResourceSummary {
+pub(crate) fn summary_of(row: &ResourceRow) -> ResourceSummary {
     ResourceSummary {
         kind: row.kind,
         title: row.title.clone(),
@@ -944,7 +993,7 @@ fn summary_of(row: &ResourceRow) -> ResourceSummary {
 }
 
 /// Records `event` about resource `row` (concerning its institution).
-fn record(
+pub(crate) fn record(
     conn: &mut DbConnection,
     ctx: &Context,
     row: &ResourceRow,
@@ -955,7 +1004,7 @@ fn record(
 }
 
 /// Takes the resource's row lock (404 when there is none).
-fn lock(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+pub(crate) fn lock(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
     if store::lock(conn, id)? {
         Ok(())
     } else {
@@ -1111,9 +1160,10 @@ pub fn show(
     represent_one(conn, &l, &viewer, principal, include)
 }
 
-/// Applies a JSON merge patch to a draft or published resource; `if_match`
-/// is the `ETag` the caller edited, if they named one. The version goes up
-/// by one.
+/// Applies a JSON merge patch to a draft never published; `if_match` is
+/// the `ETag` the caller edited, if they named one. The version goes up by
+/// one. A published resource is changed through the draft of its next
+/// version (`app::versions`): 409 `edit-the-draft`.
 pub fn update(
     conn: &mut DbConnection,
     ctx: &Context,
@@ -1129,97 +1179,144 @@ pub fn update(
         let act = Principal::actor_of(Some(principal));
         policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
         lifecycle(&l, Step::Edit)?;
-        let status = l.row.status;
-        let cleared: Vec<FieldError> = doc::NOT_CLEARABLE
-            .iter()
-            .filter(|k| patch.get(**k).is_some_and(Value::is_null))
-            .map(|k| {
-                FieldError::new(
-                    *k,
-                    FieldCode::Required,
-                    "This cannot be cleared; set a value.",
-                )
-            })
-            .collect();
-        if !cleared.is_empty() {
-            return Err(ApiError::validation(cleared));
+        if l.row.status == Status::Published {
+            return Err(ApiError::EditTheDraft {
+                draft: format!("/api/v1/{}/{}/draft", kind.collection(), l.row.id),
+            });
         }
         let links = links_of(
             &store::relations_of(conn, std::slice::from_ref(&l.row.id))?,
             id,
         );
         let before = document_of(&l.row, links)?;
-        let mut merged = Value::Object(before.to_map());
-        doc::merge_patch(&mut merged, Value::Object(patch));
-        let Value::Object(merged) = merged else {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "patch result not an object"
-            )));
-        };
-        let d =
-            doc::validate(kind, merged, &l.institution_country).map_err(ApiError::validation)?;
-        check_links(conn, &viewer, &act, Some(id), &d, Some(&before))?;
-        let (was, is) = (before.to_map(), d.to_map());
-        // A dataset's terms, and who can see it at all (widening the
-        // visibility of open data hands out its files).
-        let terms_changed = doc::DATA_TERMS.iter().any(|k| was.get(*k) != is.get(*k))
-            || (kind == ResourceKind::Dataset && was.get("visibility") != is.get("visibility"));
-        if terms_changed {
-            policy::enforce(policy::may(&act, Action::SetDataTerms(facts(&l, &viewer))))?;
-        }
-        if status == Status::Published {
-            let gaps = doc::publication_gaps(&d, crate::db::learning::count_modules(conn, id)?);
-            if !gaps.is_empty() {
-                return Err(incomplete(gaps));
-            }
-        }
+        let d = patched(kind, &l.institution_country, &before, patch)?;
+        check_document(conn, &act, &l, &viewer, &before, &d, false)?;
         // Checked last: a bad body is a 400 whatever version it names.
         check_if_match(
             &represent_one(conn, &l, &viewer, Some(principal), Include::default())?,
             if_match,
         )?;
-        store::update_content(conn, id, &content_of(&d), now())?;
-        store::replace_terms(conn, id, &doc::terms(&d))?;
-        reindex(conn, &[id.to_string()])?;
-        if d.core.related != before.core.related {
-            store::replace_relations(conn, id, &d.core.related)?;
-        }
-        let changed: Vec<String> = {
-            let mut keys: Vec<&str> = was
-                .keys()
-                .chain(is.keys())
-                .filter(|k| was.get(*k) != is.get(*k))
-                .map(String::as_str)
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            keys.into_iter()
-                .filter(|k| {
-                    doc::CORE_FIELDS
-                        .iter()
-                        .chain(doc::kind_fields(kind))
-                        .any(|f| f == k)
-                })
-                .map(str::to_string)
-                .collect()
-        };
-        let updated = Event::ResourceUpdated {
-            kind,
-            changed,
-            version: l.row.version + 1,
-        };
-        record(conn, ctx, &l.row, &updated)?;
-        if d.core.visibility != before.core.visibility {
-            let event = Event::ResourceVisibilityChanged {
-                kind,
-                from: before.core.visibility,
-                to: d.core.visibility,
-            };
-            record(conn, ctx, &l.row, &event)?;
-        }
+        write_document(conn, ctx, &l, &before, &d)?;
         let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
         represent_one(conn, &l, &viewer, Some(principal), Include::default())
     })
+}
+
+/// `before` with a JSON merge `patch` applied, validated.
+pub(crate) fn patched(
+    kind: ResourceKind,
+    institution_country: &str,
+    before: &Document,
+    patch: Map<String, Value>,
+) -> Result<Document, ApiError> {
+    let cleared: Vec<FieldError> = doc::NOT_CLEARABLE
+        .iter()
+        .filter(|k| patch.get(**k).is_some_and(Value::is_null))
+        .map(|k| {
+            FieldError::new(
+                *k,
+                FieldCode::Required,
+                "This cannot be cleared; set a value.",
+            )
+        })
+        .collect();
+    if !cleared.is_empty() {
+        return Err(ApiError::validation(cleared));
+    }
+    let mut merged = Value::Object(before.to_map());
+    doc::merge_patch(&mut merged, Value::Object(patch));
+    let Value::Object(merged) = merged else {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "patch result not an object"
+        )));
+    };
+    doc::validate(kind, merged, institution_country).map_err(ApiError::validation)
+}
+
+/// Checks a validated document `d` replacing `before` as the content of
+/// `l`: its links, the right to change a dataset's terms, and (`complete`)
+/// that it is complete enough to be published.
+pub(crate) fn check_document(
+    conn: &mut DbConnection,
+    act: &policy::Actor,
+    l: &Loaded,
+    viewer: &Viewer,
+    before: &Document,
+    d: &Document,
+    complete: bool,
+) -> Result<(), ApiError> {
+    let kind = l.row.kind;
+    check_links(conn, viewer, act, Some(&l.row.id), d, Some(before))?;
+    let (was, is) = (before.to_map(), d.to_map());
+    // A dataset's terms, and who can see it at all (widening the
+    // visibility of open data hands out its files).
+    let terms_changed = doc::DATA_TERMS.iter().any(|k| was.get(*k) != is.get(*k))
+        || (kind == ResourceKind::Dataset && was.get("visibility") != is.get("visibility"));
+    if terms_changed {
+        policy::enforce(policy::may(act, Action::SetDataTerms(facts(l, viewer))))?;
+    }
+    if complete {
+        let gaps = doc::publication_gaps(d, crate::db::learning::count_modules(conn, &l.row.id)?);
+        if !gaps.is_empty() {
+            return Err(incomplete(gaps));
+        }
+    }
+    Ok(())
+}
+
+/// Stores `d` (checked by [`check_document`]) as the content of `l`,
+/// which held `before`: its columns, terms, search index and links, and
+/// the `resource.updated` event (with `resource.visibility_changed` when
+/// that changed). Returns the names of the fields that changed.
+pub(crate) fn write_document(
+    conn: &mut DbConnection,
+    ctx: &Context,
+    l: &Loaded,
+    before: &Document,
+    d: &Document,
+) -> Result<Vec<String>, ApiError> {
+    let (id, kind) = (l.row.id.as_str(), l.row.kind);
+    let (was, is) = (before.to_map(), d.to_map());
+    store::update_content(conn, id, &content_of(d), now())?;
+    store::replace_terms(conn, id, &doc::terms(d))?;
+    reindex(conn, &[id.to_string()])?;
+    if d.core.related != before.core.related {
+        store::replace_relations(conn, id, &d.core.related)?;
+    }
+    let changed: Vec<String> = {
+        let mut keys: Vec<&str> = was
+            .keys()
+            .chain(is.keys())
+            .filter(|k| was.get(*k) != is.get(*k))
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| {
+                doc::CORE_FIELDS
+                    .iter()
+                    .chain(doc::kind_fields(kind))
+                    .any(|f| f == k)
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let updated = Event::ResourceUpdated {
+        kind,
+        changed: changed.clone(),
+        version: l.row.version + 1,
+    };
+    record(conn, ctx, &l.row, &updated)?;
+    if d.core.visibility != before.core.visibility {
+        let event = Event::ResourceVisibilityChanged {
+            kind,
+            from: before.core.visibility,
+            to: d.core.visibility,
+        };
+        record(conn, ctx, &l.row, &event)?;
+    }
+    Ok(changed)
 }
 
 /// Deletes a draft (published resources are archived instead).
@@ -1251,6 +1348,9 @@ pub fn delete(
 
 /// Publishes a draft: a verified institution, a verified email address and
 /// a complete document (`domain::resource::publication_gaps`).
+///
+/// A published resource: publishes the draft of its next version
+/// (`app::versions::publish_next`).
 pub fn publish(
     conn: &mut DbConnection,
     ctx: &Context,
@@ -1258,8 +1358,9 @@ pub fn publish(
     kind: ResourceKind,
     id: &str,
     if_match: Option<&str>,
+    req: &crate::app::versions::PublishRequest,
 ) -> Result<AnyResource, ApiError> {
-    change_status(conn, ctx, principal, kind, id, Step::Publish, if_match)
+    change_status(conn, ctx, principal, kind, id, Step::Publish, if_match, req)
 }
 
 /// Archives a published resource: it stays readable and no longer changes.
@@ -1271,9 +1372,19 @@ pub fn archive(
     id: &str,
     if_match: Option<&str>,
 ) -> Result<AnyResource, ApiError> {
-    change_status(conn, ctx, principal, kind, id, Step::Archive, if_match)
+    change_status(
+        conn,
+        ctx,
+        principal,
+        kind,
+        id,
+        Step::Archive,
+        if_match,
+        &Default::default(),
+    )
 }
 
+#[allow(clippy::too_many_arguments, reason = "publish and archive share it")]
 fn change_status(
     conn: &mut DbConnection,
     ctx: &Context,
@@ -1282,6 +1393,7 @@ fn change_status(
     id: &str,
     step: Step,
     if_match: Option<&str>,
+    req: &crate::app::versions::PublishRequest,
 ) -> Result<AnyResource, ApiError> {
     write_transaction(conn, |conn| {
         lock(conn, id)?;
@@ -1297,6 +1409,11 @@ fn change_status(
             &represent_one(conn, &l, &viewer, Some(principal), Include::default())?,
             if_match,
         )?;
+        if step == Step::Publish && l.row.status == Status::Published {
+            crate::app::versions::publish_next(conn, ctx, principal, &l, &viewer, req)?;
+            let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
+            return represent_one(conn, &l, &viewer, Some(principal), Include::default());
+        }
         let from = l.row.status;
         let Some(to) = lifecycle(&l, step)? else {
             return Err(ApiError::internal(anyhow::anyhow!(
@@ -1332,6 +1449,9 @@ fn change_status(
         };
         record(conn, ctx, &l.row, &event)?;
         let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
+        if step == Step::Publish {
+            crate::app::versions::first_version(conn, ctx, principal, &l, req)?;
+        }
         represent_one(conn, &l, &viewer, Some(principal), Include::default())
     })
 }
@@ -1645,6 +1765,24 @@ pub fn import(conn: &mut DbConnection, ctx: &Context, items: &[Import]) -> Resul
             .flat_map(|i| i.modules.iter().cloned())
             .collect();
         store::insert_course_modules(conn, &modules)?;
+        // Imported published: version 1.0, kept as the row until a next
+        // version is published (`app::versions`).
+        let versions: Vec<crate::db::versions::VersionRow> = items
+            .iter()
+            .zip(&rows)
+            .map(|(item, row)| crate::db::versions::VersionRow {
+                resource_id: row.id.clone(),
+                major: 1,
+                minor: 0,
+                revision: row.version,
+                note: None,
+                summary: "First published version.".into(),
+                snapshot: None,
+                published_by: None,
+                published_at: item.published_at,
+            })
+            .collect();
+        crate::db::versions::insert_all(conn, &versions)?;
         let recorded: Vec<(Event, [&str; 1])> = items
             .iter()
             .zip(&rows)

@@ -46,6 +46,7 @@ pub mod partnerships;
 pub mod resources;
 pub mod schema;
 pub mod search;
+pub mod versions;
 pub mod webhooks;
 pub mod words;
 

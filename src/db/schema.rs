@@ -312,6 +312,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    resource_versions (resource_id, major, minor) {
+        resource_id -> Text,
+        major -> Integer,
+        minor -> Integer,
+        revision -> BigInt,
+        note -> Nullable<Text>,
+        summary -> Text,
+        snapshot -> Nullable<Text>,
+        published_by -> Nullable<Text>,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resource_drafts (resource_id) {
+        resource_id -> Text,
+        document -> Text,
+        revision -> BigInt,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(resources -> institutions (institution_id));
 diesel::joinable!(resource_terms -> resources (resource_id));
 diesel::joinable!(dataset_files -> resources (dataset_id));

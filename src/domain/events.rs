@@ -235,6 +235,30 @@ events! {
         #[serde(flatten)]
         resource: ResourceSummary,
     }
+    /// A version was published: `1.0` with the first publication, then
+    /// each draft of a next version published (its content change is the
+    /// `resource.updated` recorded with it).
+    ResourceVersionPublished = "resource.version_published" on "resource" {
+        kind: ResourceKind,
+        /// `1.2`.
+        label: String,
+        /// A new major version (`2.0`); the first is one too.
+        major: bool,
+        note: Option<String>,
+        visibility: Visibility,
+    }
+    /// An editor changed the draft of a published resource's next version
+    /// (the published version is unchanged).
+    ResourceDraftUpdated = "resource.draft_updated" on "resource" {
+        kind: ResourceKind,
+        changed: Vec<String>,
+        /// Counts the draft's changes.
+        revision: i64,
+    }
+    /// The draft of a published resource's next version was discarded.
+    ResourceDraftDiscarded = "resource.draft_discarded" on "resource" {
+        kind: ResourceKind,
+    }
     /// A resource was loaded already published, with its own dates (bulk
     /// import: `kujenga seed-demo`).
     ResourceImported = "resource.imported" on "resource" {

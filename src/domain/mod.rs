@@ -20,6 +20,7 @@ pub mod policy;
 pub mod resource;
 pub mod search;
 pub mod transfer;
+pub mod version;
 pub mod vocab;
 pub mod webhook;
 pub mod word;

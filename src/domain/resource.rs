@@ -431,6 +431,9 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
     "published_at",
     "archived_at",
     "related_from",
+    "version_label",
+    "version_note",
+    "versions_url",
 ];
 
 pub fn kind_fields(kind: ResourceKind) -> &'static [&'static str] {

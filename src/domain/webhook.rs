@@ -292,6 +292,7 @@ pub const SHARED_RESOURCE_EVENTS: &[&str] = &[
     "resource.visibility_changed",
     "resource.published",
     "resource.archived",
+    "resource.version_published",
     "module.created",
     "module.updated",
     "module.deleted",
@@ -305,6 +306,7 @@ pub const PUBLIC_EVENTS: &[&str] = &[
     "resource.published",
     "resource.archived",
     "resource.imported",
+    "resource.version_published",
 ];
 
 /// What the visibility rule needs to know of an event.

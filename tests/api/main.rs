@@ -59,6 +59,7 @@ mod std_dcat;
 mod std_oai;
 mod std_oai_more;
 mod std_walk;
+mod versions;
 mod webhooks;
 mod webhooks_records;
 mod webhooks_sharing;

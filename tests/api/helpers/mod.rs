@@ -21,6 +21,7 @@ mod outbox;
 pub mod search;
 pub mod smtp;
 pub mod transparency;
+pub mod versions;
 pub mod webhooks;
 
 pub use prelude::*;

@@ -1,0 +1,2 @@
+DROP TABLE resource_drafts;
+DROP TABLE resource_versions;
