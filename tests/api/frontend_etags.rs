@@ -104,7 +104,30 @@ api_test!(every_list_page_has_a_weak_etag_and_answers_304, |backend| {
     let mut covered: BTreeSet<&'static str> = BTreeSet::new();
 
     // Each step: the lists it changes (as their readers see them), then the change.
-    for step in 0..20 {
+    // A published model card, for its list of versions.
+    let card = post(
+        app,
+        &w.owner.access,
+        "/api/v1/model-cards",
+        Some(crate::helpers::json::with(
+            &model_card_body("Versioned"),
+            json!({"risk_tier": "minimal", "summary": "ASR.", "languages": ["sw"],
+                   "intended_uses": "Transcribing radio.", "out_of_scope_uses": "Surveillance."}),
+        )),
+        201,
+    )
+    .await;
+    let card = card["id"].as_str().unwrap().to_string();
+    post(
+        app,
+        &w.owner.access,
+        &format!("/api/v1/model-cards/{card}/publish"),
+        None,
+        200,
+    )
+    .await;
+
+    for step in 0..21 {
         let lists: Vec<Watched> = match step {
             0 => vec![
                 watched("/api/v1/admin/clients", "/api/v1/admin/clients", root),
@@ -221,6 +244,23 @@ api_test!(every_list_page_has_a_weak_etag_and_answers_304, |backend| {
                 format!("{part}/webhooks/{PART_HOOK}/deliveries"),
                 coord,
             )],
+            20 => vec![
+                watched(
+                    "/api/v1/courses/{id}/versions",
+                    format!("/api/v1/courses/{course}/versions"),
+                    None,
+                ),
+                watched(
+                    "/api/v1/datasets/{id}/versions",
+                    format!("/api/v1/datasets/{ds}/versions"),
+                    None,
+                ),
+                watched(
+                    "/api/v1/model-cards/{id}/versions",
+                    format!("/api/v1/model-cards/{card}/versions"),
+                    None,
+                ),
+            ],
             _ => unreachable!(),
         };
         let mut tags = Vec::new();
@@ -429,6 +469,32 @@ api_test!(every_list_page_has_a_weak_etag_and_answers_304, |backend| {
                 };
                 post(app, token, &format!("{hooks}/ping"), None, 202).await;
                 "a webhook pinged"
+            }
+            20 => {
+                for path in [
+                    format!("/api/v1/courses/{course}"),
+                    format!("/api/v1/datasets/{ds}"),
+                    format!("/api/v1/model-cards/{card}"),
+                ] {
+                    let res = call(
+                        app,
+                        Method::PATCH,
+                        &format!("{path}/draft"),
+                        owner,
+                        Some(json!({"summary": "Newer."})),
+                    )
+                    .await;
+                    assert_eq!(res.status(), 200, "{path}");
+                    post(
+                        app,
+                        by_owner,
+                        &format!("{path}/publish"),
+                        Some(json!({"note": "Newer."})),
+                        200,
+                    )
+                    .await;
+                }
+                "new versions published"
             }
             _ => unreachable!(),
         };
