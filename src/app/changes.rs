@@ -150,6 +150,7 @@ fn touch(conn: &mut DbConnection, t: &mut Touched, e: &db::events::EventRow) -> 
                     .insert(format!("{}/{user}", e.subject_id), seq);
             }
         }
+        ("resource", ty) if crate::domain::version::DRAFT_EVENTS.contains(&ty) => {}
         ("resource", _) => t.resource(&e.subject_id, seq, true),
         (
             "institution",

@@ -85,6 +85,7 @@ pub fn catch_up(conn: &mut DbConnection) -> QueryResult<()> {
             let mut touched: Vec<String> = Vec::new();
             for e in &events {
                 match (e.subject_kind.as_str(), e.event_type.as_str()) {
+                    ("resource", ty) if crate::domain::version::DRAFT_EVENTS.contains(&ty) => {}
                     ("resource", _) => touched.push(e.subject_id.clone()),
                     (
                         "institution",

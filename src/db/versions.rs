@@ -54,12 +54,12 @@ pub fn head(conn: &mut DbConnection, resource: &str) -> QueryResult<Option<Versi
         .optional()
 }
 
-/// The latest version of each of these resources: `(label, note)`.
-pub fn heads(
-    conn: &mut DbConnection,
-    resources: &[String],
-) -> QueryResult<HashMap<String, (i32, i32, Option<String>)>> {
-    let mut out: HashMap<String, (i32, i32, Option<String>)> = HashMap::new();
+/// A version's `(major, minor, note)`.
+pub type Head = (i32, i32, Option<String>);
+
+/// The latest version of each of these resources.
+pub fn heads(conn: &mut DbConnection, resources: &[String]) -> QueryResult<HashMap<String, Head>> {
+    let mut out: HashMap<String, Head> = HashMap::new();
     for chunk in resources.chunks(500) {
         let rows: Vec<(String, i32, i32, Option<String>)> = rv::table
             .filter(rv::resource_id.eq_any(chunk))

@@ -71,6 +71,11 @@ pub const MAJOR_FIELDS: &[&str] = &[
     "allowed_countries",
 ];
 
+/// Events about the draft of a published resource's next version: they
+/// change nothing its readers see (the change feed and the harvests skip
+/// them; the published version changes with `resource.updated`).
+pub const DRAFT_EVENTS: &[&str] = &["resource.draft_updated", "resource.draft_discarded"];
+
 /// One difference between two versions.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FieldChange {

@@ -539,6 +539,10 @@ api_test!(version_changes_are_domain_events, |backend| {
     let owner = Some(w.owner.access.as_str());
     let ds = w.dataset("Evented", json!({})).await;
     let since = crate::helpers::events::last_seq(app).await;
+    let cursor = body_of(get(app, None, "/api/v1/changes").await, 200).await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
     body_of(
         call(
             app,
@@ -551,11 +555,25 @@ api_test!(version_changes_are_domain_events, |backend| {
         200,
     )
     .await;
+    // A draft changes nothing readers see: the feed has nothing new.
+    let changes = body_of(
+        get(app, None, &format!("/api/v1/changes?since={cursor}")).await,
+        200,
+    )
+    .await;
+    assert_eq!(changes["items"], json!([]), "{changes}");
     body_of(
         call(app, Method::POST, &path(&ds.id, "/publish"), owner, None).await,
         200,
     )
     .await;
+    let changes = body_of(
+        get(app, None, &format!("/api/v1/changes?since={cursor}")).await,
+        200,
+    )
+    .await;
+    assert_eq!(changes["items"].as_array().unwrap().len(), 1, "{changes}");
+    assert_eq!(changes["items"][0]["id"], ds.id.as_str());
     let types: Vec<String> = crate::helpers::events::events_after(app, since)
         .await
         .into_iter()
