@@ -153,6 +153,14 @@ async fn read(
         .await?;
     let mut res = etag::respond(&req, &resource.to_json()?)?;
     etag::public_read(&mut res, anonymous);
+    // RFC 5829: where the latest version is, and the list of versions.
+    let core = resource.core();
+    let latest = format!("/api/v1/{}/{}", kind.collection(), core.id);
+    let link =
+        format!("<{latest}>; rel=\"latest-version\", <{latest}/versions>; rel=\"version-history\"");
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&link) {
+        res.headers_mut().append(actix_web::http::header::LINK, v);
+    }
     Ok(res)
 }
 
@@ -245,7 +253,7 @@ macro_rules! documented {
                 params(("id" = String, Path, description = "Resource id"),
                        ("label" = String, Path, description = "The version, e.g. `1.2`")),
                 responses(
-                    (status = 200, description = "The version", body = $body, headers(("ETag" = String, description = "This version's validator"))),
+                    (status = 200, description = "The version", body = $body, headers(("ETag" = String, description = "This version's validator"), ("Link" = String, description = "`rel=\"latest-version\"` (the resource) and `rel=\"version-history\"` (its versions), RFC 5829"))),
                     (status = 304, description = "Not modified"),
                     (status = 404, description = "No such resource or version (or not visible to you)", body = Problem, content_type = "application/problem+json"),
                 ))]

@@ -145,6 +145,16 @@ api_test!(a_datasets_life_through_its_versions, |backend| {
     assert_eq!(old["tags"], json!(["speech"]));
     assert_eq!(old["version_label"], "1.0");
     let new = get(app, None, &path(&ds.id, "/versions/1.1")).await;
+    assert_eq!(
+        new.headers().get("link").and_then(|v| v.to_str().ok()),
+        Some(
+            format!(
+                "<{0}>; rel=\"latest-version\", <{0}/versions>; rel=\"version-history\"",
+                path(&ds.id, "")
+            )
+            .as_str()
+        )
+    );
     assert_ne!(etag(&new), v1_tag);
     assert_eq!(body_of(new, 200).await["title"], "Radio speech, cleaned");
 
