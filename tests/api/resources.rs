@@ -12,6 +12,7 @@ use crate::helpers::app::start;
 use crate::helpers::audit::{events, institution_id};
 use crate::helpers::http::{body_of, call, etag_of, invalid, send, strings, typed, walk};
 use crate::helpers::institutions::{create_slug, inst_path, join, verify};
+use crate::helpers::versions::edit_published;
 use crate::helpers::{Account, Backend, TestApp, problem};
 
 // ----- helpers ------------------------------------------------------------
@@ -721,14 +722,29 @@ api_test!(a_model_card_lives_from_draft_to_archive, |backend| {
         "resource-published",
     )
     .await;
-    // A published resource may still change (while it stays complete).
+    // A published resource is not changed in place: its editors change the
+    // draft of its next version, then publish it (while it stays complete).
+    let res = patch(&app, &owner.access, CARDS, &id, json!({"task": "asr"})).await;
+    assert_eq!(
+        res.headers()["link"].to_str().unwrap(),
+        format!("</api/v1/model-cards/{id}/draft>; rel=\"working-copy\"")
+    );
+    typed(res, 409, "edit-the-draft").await;
     let p = body_of(
-        patch(&app, &owner.access, CARDS, &id, json!({"task": "asr"})).await,
+        edit_published(
+            &app,
+            Some(&owner.access),
+            &item(CARDS, &id),
+            json!({"task": "asr"}),
+        )
+        .await,
         200,
     )
     .await;
     assert_eq!(p["version"], 6);
     assert_eq!(p["status"], "published");
+    assert_eq!(p["task"], "asr");
+    assert_eq!(p["version_label"], "1.1");
 
     body_of(archive(&app, &owner.access, CARDS, &id).await, 200).await;
     let a = body_of(app.get(&item(CARDS, &id)).await, 200).await;
@@ -1682,20 +1698,29 @@ api_test!(
             let id = id_of(r);
             let before = app.get_auth(&item(kind, &id), &owner.access).await;
             let tag = etag_of(&before);
-            incomplete(patch(&app, &owner.access, kind, &id, body).await, &fields).await;
+            typed(
+                patch(&app, &owner.access, kind, &id, body.clone()).await,
+                409,
+                "edit-the-draft",
+            )
+            .await;
+            let draft = format!("{}/draft", item(kind, &id));
+            let res = call(&app, Method::PATCH, &draft, Some(&owner.access), Some(body)).await;
+            incomplete(res, &fields).await;
+            // No draft was saved.
+            problem(app.get_auth(&draft, &owner.access).await, 404).await;
             let after = app.get_auth(&item(kind, &id), &owner.access).await;
             assert_eq!(etag_of(&after), tag, "{label}: unchanged");
             let after = body_of(after, 200).await;
             assert_eq!(after["version"], r["version"], "{label}");
             assert_eq!(after["status"], "published");
         }
-        // A complete change still goes through.
+        // A complete change still goes through (the draft, then publishing it).
         let p = body_of(
-            patch(
+            edit_published(
                 &app,
-                &owner.access,
-                COURSES,
-                &id_of(&course),
+                Some(&owner.access),
+                &item(COURSES, &id_of(&course)),
                 json!({"level": "advanced"}),
             )
             .await,
@@ -1703,6 +1728,7 @@ api_test!(
         )
         .await;
         assert_eq!(p["level"], "advanced");
+        assert_eq!(p["version_label"], "1.1");
     }
 );
 
@@ -2197,20 +2223,18 @@ async fn linked(backend: Backend) -> Linked {
 
 impl Linked {
     /// The card, made `visibility` and published (or only re-labelled once
-    /// it is).
+    /// it is: through the draft of its next version, then published).
     async fn card_as(&self, visibility: &str, publish_it: bool) {
         let (app, owner) = (&self.app, &self.owner);
-        let res = patch(
-            app,
-            &owner.access,
-            CARDS,
-            &self.card_id,
-            json!({ "visibility": visibility }),
-        )
-        .await;
-        body_of(res, 200).await;
+        let body = json!({ "visibility": visibility });
         if publish_it {
+            let res = patch(app, &owner.access, CARDS, &self.card_id, body).await;
+            body_of(res, 200).await;
             body_of(publish(app, &owner.access, CARDS, &self.card_id).await, 200).await;
+        } else {
+            let path = item(CARDS, &self.card_id);
+            let res = edit_published(app, Some(&owner.access), &path, body).await;
+            assert_eq!(body_of(res, 200).await["visibility"], visibility);
         }
     }
 }
@@ -2290,11 +2314,10 @@ api_test!(
 
         // Public: everyone sees the link; the link to the draft dataset stays hidden from them.
         body_of(
-            patch(
+            edit_published(
                 app,
-                &owner.access,
-                CARDS,
-                card_id,
+                Some(&owner.access),
+                &item(CARDS, card_id),
                 json!({"visibility": "public"}),
             )
             .await,
@@ -2318,19 +2341,16 @@ api_test!(
             json!([{"relation": "evaluated_on", "resource_id": card_id}])
         );
 
-        // A PATCH that leaves `related` out keeps every link, hidden ones included.
-        body_of(
-            patch(
-                app,
-                &owner.access,
-                CARDS,
-                card_id,
-                json!({"summary": "New summary"}),
-            )
-            .await,
-            200,
+        // A PATCH (of the draft of the next version, then published) that
+        // leaves `related` out keeps every link, hidden ones included.
+        let res = edit_published(
+            app,
+            Some(&owner.access),
+            &item(CARDS, card_id),
+            json!({"summary": "New summary"}),
         )
         .await;
+        assert_eq!(body_of(res, 200).await["summary"], "New summary");
         assert_eq!(
             read(app, Some(&owner.access), CARDS, card_id).await["related"]
                 .as_array()
@@ -3165,9 +3185,17 @@ api_test!(every_change_to_a_resource_is_audited, |backend| {
             "resource.published",
             "resource.updated",
             "resource.updated",
+            "resource.version_published",
             "resource.visibility_changed"
         ]
     );
+    // The first publication made version 1.0.
+    let versions = of(
+        events(&app, &root.access, "action=resource.version_published").await,
+        &id,
+    );
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(versions[0]["detail"]["label"], "1.0");
 });
 
 // ----- institutions that own resources ----------------------------------------------

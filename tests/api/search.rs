@@ -18,6 +18,7 @@ use crate::helpers::search::{
     COURSES, DATASETS, MODEL_CARDS, draft, enc, found, get_ok, ids_of, publish, published,
     walk_items,
 };
+use crate::helpers::versions::edit_published;
 use crate::helpers::{Account, TestApp, problem};
 
 // ----- a small world -------------------------------------------------------------
@@ -628,6 +629,12 @@ async fn patch(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
     .await
 }
 
+/// Changes the published resource at `path` through the draft of its next
+/// version, then publishes it.
+async fn edit(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    body_of(edit_published(app, Some(token), path, body).await, 200).await
+}
+
 api_test!(the_index_follows_every_write, |backend| {
     let w = small(backend).await;
     let (app, o) = (&w.app, w.owner.access.as_str());
@@ -644,19 +651,32 @@ api_test!(the_index_follows_every_write, |backend| {
     )
     .await;
     assert_eq!(found(app, None, "cassava").await, one(&ds));
+    // The draft of its next version is not what the catalogue finds ...
     patch(
         app,
         o,
-        &format!("/api/v1/datasets/{ds}"),
+        &format!("/api/v1/datasets/{ds}/draft"),
         json!({"title": "Sorghum survey"}),
     )
     .await;
+    assert_eq!(found(app, None, "cassava").await, one(&ds));
+    assert_eq!(found(app, None, "sorghum").await, none);
+    // ... until it is published.
+    let res = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/datasets/{ds}/publish"),
+        Some(o),
+        None,
+    )
+    .await;
+    body_of(res, 200).await;
     assert_eq!(found(app, None, "cassava").await, none);
     assert_eq!(found(app, None, "sorghum").await, one(&ds));
     assert_eq!(found(app, None, "surv*").await, one(&ds));
 
     // Tags, summary, and a datasheet section changed.
-    patch(
+    edit(
         app,
         o,
         &format!("/api/v1/datasets/{ds}"),
@@ -1758,16 +1778,15 @@ api_test!(
         .await;
         let got: HashSet<String> = ids_of(&since).into_iter().collect();
         assert_eq!(got, HashSet::from([b.clone(), c.clone()]), "{since}");
-        // A change puts a first under -updated_at; pages keep the order.
-        let res = call(
+        // A change (its next version published) puts a first under
+        // -updated_at; pages keep the order.
+        edit(
             app,
-            Method::PATCH,
+            o,
             &format!("/api/v1/datasets/{a}"),
-            Some(o),
-            Some(json!({"summary": "Counted again."})),
+            json!({"summary": "Counted again."}),
         )
         .await;
-        body_of(res, 200).await;
         let first = get_ok(app, None, "/api/v1/resources?sort=-updated_at&limit=1").await;
         assert_eq!(ids_of(&first), [a.as_str()]);
         let walked = walk_items(app, None, "/api/v1/resources?sort=-updated_at", 1).await;

@@ -9,6 +9,7 @@ use crate::helpers::app::start;
 use crate::helpers::http::{body_of, call};
 use crate::helpers::institutions::{create_slug, verify};
 use crate::helpers::search::{COURSES, DATASETS, MODEL_CARDS, draft, published};
+use crate::helpers::versions::edit_published;
 use crate::helpers::{TestApp, problem};
 
 async fn cite(app: &TestApp, token: Option<&str>, path: &str) -> reqwest::Response {
@@ -68,22 +69,25 @@ api_test!(doi_is_validated_stored_and_cleared, |backend| {
         .await;
         let p = problem(res, 400).await;
         assert_eq!(p["errors"][0]["field"], "doi", "{bad}: {p}");
-        let res = call(
+        // The published dataset changes through the draft of its next
+        // version, which refuses the bad DOI.
+        let res = edit_published(
             &app,
-            Method::PATCH,
-            &format!("/api/v1/datasets/{id}"),
             Some(&owner.access),
-            Some(json!({"doi": bad})),
+            &format!("/api/v1/datasets/{id}"),
+            json!({"doi": bad}),
         )
         .await;
-        problem(res, 400).await;
+        let p = problem(res, 400).await;
+        assert_eq!(p["errors"][0]["field"], "doi", "{bad}: {p}");
     }
-    let res = call(
+    let read = body_of(app.get(&format!("/api/v1/datasets/{id}")).await, 200).await;
+    assert_eq!(read["doi"], "10.5281/zenodo.1234567", "unchanged");
+    let res = edit_published(
         &app,
-        Method::PATCH,
-        &format!("/api/v1/datasets/{id}"),
         Some(&owner.access),
-        Some(json!({"doi": null})),
+        &format!("/api/v1/datasets/{id}"),
+        json!({"doi": null}),
     )
     .await;
     assert_eq!(body_of(res, 200).await["doi"], Value::Null);

@@ -14,13 +14,13 @@ use kujenga::domain::resource::TransferPolicy;
 use kujenga::domain::transfer::{self, OnBehalfOf, Requester};
 use kujenga::standards::vocab::country_iri;
 use oxrdf::{Graph, NamedNodeRef, NamedOrBlankNode, Term, TermRef};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api_test;
 use crate::helpers::access::{Ds, INST, world};
-use crate::helpers::http::{body_of, call};
+use crate::helpers::http::body_of;
 use crate::helpers::institutions::create;
+use crate::helpers::versions::edit_published;
 
 const PYSHACL: &str = "pyshacl==0.40.1";
 const DCAT: &str = "http://www.w3.org/ns/dcat#";
@@ -189,16 +189,11 @@ fn dataset_iri(id: &str) -> String {
     format!("{API}/api/v1/datasets/{id}")
 }
 
+/// Changes the published dataset `id` the way its editors do: the draft of
+/// its next version, then publishing it.
 async fn patch(app: &crate::helpers::TestApp, token: &str, id: &str, body: Value) {
     body_of(
-        call(
-            app,
-            Method::PATCH,
-            &format!("/api/v1/datasets/{id}"),
-            Some(token),
-            Some(body),
-        )
-        .await,
+        edit_published(app, Some(token), &format!("/api/v1/datasets/{id}"), body).await,
         200,
     )
     .await;

@@ -17,6 +17,7 @@ use crate::helpers::app::start;
 use crate::helpers::http::{body_of, call};
 use crate::helpers::institutions::{create_slug, verify};
 use crate::helpers::search::{COURSES, DATASETS, MODEL_CARDS, draft, published};
+use crate::helpers::versions::edit_published;
 use crate::helpers::{Backend, TestApp};
 
 pub(crate) async fn oai(app: &TestApp, query: &str) -> String {
@@ -391,6 +392,12 @@ pub(crate) async fn patch(app: &TestApp, token: &str, path: &str, body: Value) {
     body_of(res, 200).await;
 }
 
+/// Changes the published resource at `path` the way its editors do: the
+/// draft of its next version, then publishing it.
+pub(crate) async fn edit(app: &TestApp, token: &str, path: &str, body: Value) {
+    body_of(edit_published(app, Some(token), path, body).await, 200).await;
+}
+
 api_test!(
     sickle_harvests_everything_then_exactly_what_changed,
     |backend| {
@@ -487,14 +494,14 @@ api_test!(
 
         // Changes after the harvest.
         let from = next_second().await;
-        patch(
+        edit(
             &app,
             &owner,
             &format!("/api/v1/courses/{edited}"),
             json!({"title": "Edited"}),
         )
         .await;
-        patch(
+        edit(
             &app,
             &owner,
             &format!("/api/v1/model-cards/{narrowed}"),
@@ -576,7 +583,7 @@ api_test!(
 
         // Widening again brings it back (not deleted) in the next increment.
         let from = next_second().await;
-        patch(
+        edit(
             &app,
             &owner,
             &format!("/api/v1/model-cards/{narrowed}"),

@@ -17,7 +17,7 @@ use crate::helpers::app::spawn_app_with;
 use crate::helpers::search::{COURSES, DATASETS, MODEL_CARDS, published};
 use crate::helpers::{Backend, TestApp};
 use crate::std_oai::{
-    VENV, error_code, harvest, oai, patch, request_attributes, sickle_python, world,
+    VENV, edit, error_code, harvest, oai, request_attributes, sickle_python, world,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -595,7 +595,7 @@ api_test!(
         .await;
         let gone = published(&app, &owner, MODEL_CARDS, "oai-lab", "Narrowed", json!({})).await;
         oai(&app, "verb=Identify").await;
-        patch(
+        edit(
             &app,
             &owner,
             &format!("/api/v1/model-cards/{gone}"),

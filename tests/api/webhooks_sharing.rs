@@ -17,10 +17,10 @@ use crate::helpers::accounts::{admin, set_platform_role};
 use crate::helpers::http::{body_of, call};
 use crate::helpers::institutions::{create, verify};
 use crate::helpers::search::{COURSES, active_partnership, draft, publish, published, share};
+use crate::helpers::versions::edit_published;
 use crate::helpers::webhooks::{Received, Receiver, delivering_app as app};
 
-/// Changes a course (one `resource.updated`, and a
-/// `resource.visibility_changed` when the visibility changes).
+/// Changes a draft course never published (one `resource.updated`).
 async fn patch(app: &TestApp, token: &str, id: &str, body: Value) {
     let res = call(
         app,
@@ -31,6 +31,15 @@ async fn patch(app: &TestApp, token: &str, id: &str, body: Value) {
     )
     .await;
     body_of(res, 200).await;
+}
+
+/// Changes a published course through the draft of its next version, then
+/// publishes it (`resource.draft_updated`, then `resource.updated`, a
+/// `resource.visibility_changed` when the visibility changes, and
+/// `resource.version_published`).
+async fn edit(app: &TestApp, token: &str, id: &str, body: Value) {
+    let path = format!("/api/v1/courses/{id}");
+    body_of(edit_published(app, Some(token), &path, body).await, 200).await;
 }
 
 /// (event type, subject id) of each request, sorted.
@@ -145,6 +154,7 @@ api_test!(
                 Some(json!({"url": receiver.url("/"), "event_types": [
                     "resource.updated", "resource.visibility_changed",
                     "resource.published", "resource.archived", "module.created",
+                    "resource.version_published", "resource.draft_updated",
                 ]})),
             )
             .await,
@@ -154,17 +164,17 @@ api_test!(
         let hook_id = hook["id"].as_str().unwrap().to_string();
 
         let summary = |s: &str| json!({"summary": s});
-        patch(&app, k, &shared, summary("Heard.")).await;
-        patch(&app, k, &kept, summary("Not shared.")).await;
-        patch(&app, k, &private, summary("Its institution's only.")).await;
+        edit(&app, k, &shared, summary("Heard.")).await;
+        edit(&app, k, &kept, summary("Not shared.")).await;
+        edit(&app, k, &private, summary("Its institution's only.")).await;
         patch(&app, k, &drafted, summary("Still a draft.")).await;
         publish(&app, k, COURSES, &drafted).await;
-        patch(&app, &ng.access, &theirs, summary("Heard too.")).await;
+        edit(&app, &ng.access, &theirs, summary("Heard too.")).await;
         // Widened to the partnership: heard; narrowed again: the change of
         // visibility is told (it left the partnership's view), not the rest.
-        patch(&app, k, &private, partnership("partnership")).await;
-        patch(&app, k, &private, partnership("institution")).await;
-        patch(&app, k, &private, summary("Private again.")).await;
+        edit(&app, k, &private, partnership("partnership")).await;
+        edit(&app, k, &private, partnership("institution")).await;
+        edit(&app, k, &private, summary("Private again.")).await;
         // Unshared: nothing more.
         let res = call(
             &app,
@@ -175,7 +185,7 @@ api_test!(
         )
         .await;
         assert_eq!(res.status(), 204);
-        patch(&app, k, &shared, summary("After the unsharing.")).await;
+        edit(&app, k, &shared, summary("After the unsharing.")).await;
         // Its institution left the partnership (which goes on): nothing
         // more of what it had shared.
         let res = call(
@@ -200,14 +210,20 @@ api_test!(
         )
         .await;
         assert_eq!(p["status"], "active", "{p}");
-        patch(&app, k, &drafted, summary("After leaving.")).await;
+        edit(&app, k, &drafted, summary("After leaving.")).await;
 
+        // A published version is a shared-resource event too; the draft of
+        // a next version is its institution's only, never told.
         let mut expected = vec![
             ("resource.updated".to_string(), shared.clone()),
+            ("resource.version_published".to_string(), shared.clone()),
             ("resource.published".to_string(), drafted.clone()),
+            ("resource.version_published".to_string(), drafted.clone()),
             ("resource.updated".to_string(), theirs.clone()),
+            ("resource.version_published".to_string(), theirs.clone()),
             ("resource.updated".to_string(), private.clone()),
             ("resource.visibility_changed".to_string(), private.clone()),
+            ("resource.version_published".to_string(), private.clone()),
             ("resource.visibility_changed".to_string(), private.clone()),
         ];
         expected.sort();
