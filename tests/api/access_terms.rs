@@ -22,6 +22,7 @@ use crate::helpers::transparency::{
     REPORT, a_month_before, figures, into_last_month, last_month, mid_month, month, month_in, pair,
     report, report_at, report_path,
 };
+use crate::helpers::versions::edit_published;
 use crate::helpers::{Account, Backend, TestApp, problem};
 
 // ----- helpers ------------------------------------------------------------
@@ -76,16 +77,11 @@ async fn links_issued_at(app: &TestApp, at: NaiveDateTime) {
         .unwrap();
 }
 
-/// `PATCH /api/v1/datasets/{id}`.
+/// Changes the published dataset `ds` through the draft of its next
+/// version (`PATCH …/draft`, then `POST …/publish`): the new version, or
+/// the draft's refusal.
 async fn patch(app: &TestApp, token: &str, ds: &Ds, body: Value) -> reqwest::Response {
-    call(
-        app,
-        Method::PATCH,
-        &dataset_path(ds),
-        Some(token),
-        Some(body),
-    )
-    .await
+    edit_published(app, Some(token), &dataset_path(ds), body).await
 }
 
 async fn dataset_as(app: &TestApp, token: &str, ds: &Ds) -> Value {
@@ -807,14 +803,7 @@ api_test!(a_grant_is_attached_to_a_link_only_where_needed, |backend| {
 
     // One dataset becomes `registered`; tz leaves ng-lab.
     body_of(
-        call(
-            app,
-            Method::PATCH,
-            &dataset_path(&opened),
-            Some(owner),
-            Some(json!({"access_level": "registered"})),
-        )
-        .await,
+        patch(app, owner, &opened, json!({"access_level": "registered"})).await,
         200,
     )
     .await;
@@ -847,14 +836,7 @@ api_test!(a_grant_is_attached_to_a_link_only_where_needed, |backend| {
     let (under_grant, e) = issued(app, root, ke, &ds).await;
     assert_eq!(e["detail"]["access_request_id"], g.as_str());
     body_of(
-        call(
-            app,
-            Method::PATCH,
-            &dataset_path(&ds),
-            Some(owner),
-            Some(json!({"access_level": "open"})),
-        )
-        .await,
+        patch(app, owner, &ds, json!({"access_level": "open"})).await,
         200,
     )
     .await;

@@ -12,6 +12,7 @@ use crate::helpers::accounts::admin;
 use crate::helpers::app::start;
 use crate::helpers::http::{body_of, call, invalid, link_of, strings, walk};
 use crate::helpers::institutions::{create_slug, join, verify};
+use crate::helpers::versions::edit_published;
 use crate::helpers::{Account, Backend, TestApp, problem};
 
 // ----- building blocks ---------------------------------------------------------
@@ -491,7 +492,14 @@ enum Target {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
+    /// `PATCH` of the resource itself.
     Patch,
+    /// `PATCH …/draft` alone: the draft of the next version changes, the
+    /// published version does not.
+    PatchDraft,
+    /// `PATCH …/draft`, then `POST …/publish`: how a published resource
+    /// changes since versions (issue #19).
+    EditDraft,
     Publish,
     Archive,
     Delete,
@@ -542,7 +550,7 @@ fn wp(
 #[rustfmt::skip]
 #[allow(clippy::too_many_lines, reason = "one row per case")]
 fn write_rows() -> Vec<WriteRow> {
-    use Op::{Archive, Delete, Patch, Publish};
+    use Op::{Archive, Delete, EditDraft, Patch, PatchDraft, Publish};
     use Target::{Archived, Draft, FadedDraft, FadedPublished, Missing, Published};
     use Who::{Admin, Anonymous, Editor, Member, OtherOwner, Owner, Stranger};
     vec![
@@ -554,9 +562,18 @@ fn write_rows() -> Vec<WriteRow> {
         wr("strangers may not see drafts: 404", Stranger, Patch, Draft("public"), 404),
         wr("another institution's owner may not see drafts: 404", OtherOwner, Patch, Draft("public"), 404),
         wr("anonymous writers must sign in", Anonymous, Patch, Draft("public"), 401),
-        wr("owners edit published resources", Owner, Patch, Published("public"), 200),
-        wr("editors edit published resources", Editor, Patch, Published("registered"), 200),
-        wr("admins edit published resources", Admin, Patch, Published("institution"), 200),
+        wp("owners change a published resource through its draft, not in place", Owner, Patch, Published("public"), 409, "edit-the-draft"),
+        wp("editors change a published resource through its draft, not in place", Editor, Patch, Published("registered"), 409, "edit-the-draft"),
+        wp("admins change a published resource through its draft, not in place", Admin, Patch, Published("institution"), 409, "edit-the-draft"),
+        wr("owners edit published resources (draft, publish)", Owner, EditDraft, Published("public"), 200),
+        wr("editors edit published resources (draft, publish)", Editor, EditDraft, Published("registered"), 200),
+        wr("admins edit published resources (draft, publish)", Admin, EditDraft, Published("institution"), 200),
+        wr("editors edit the draft of a published resource", Editor, PatchDraft, Published("public"), 200),
+        wr("members may not edit the draft: 403", Member, EditDraft, Published("public"), 403),
+        wr("strangers may not edit the draft of a public resource: 403", Stranger, EditDraft, Published("public"), 403),
+        wr("strangers cannot see an internal resource's draft: 404", Stranger, EditDraft, Published("institution"), 404),
+        wr("other owners may not edit the draft: 403", OtherOwner, EditDraft, Published("public"), 403),
+        wr("anonymous draft writers must sign in", Anonymous, EditDraft, Published("public"), 401),
         wr("members see but may not change: 403", Member, Patch, Published("public"), 403),
         wr("members may not change internal resources: 403", Member, Patch, Published("institution"), 403),
         wr("strangers see a public resource but may not change it: 403", Stranger, Patch, Published("public"), 403),
@@ -566,8 +583,11 @@ fn write_rows() -> Vec<WriteRow> {
         wr("other owners may not change a public resource: 403", OtherOwner, Patch, Published("public"), 403),
         wr("anonymous callers must sign in, even for a public resource", Anonymous, Patch, Published("public"), 401),
         wp("archived resources are read-only, even for owners", Owner, Patch, Archived("public"), 409, "resource-archived"),
+        wp("archived resources have no draft to edit, even for owners", Owner, EditDraft, Archived("public"), 409, "resource-archived"),
         wr("members may not change archived resources: 403", Member, Patch, Archived("public"), 403),
-        wr("owners still edit resources of their unverified institution", Owner, Patch, FadedPublished, 200),
+        wp("a resource of an unverified institution changes through its draft too", Owner, Patch, FadedPublished, 409, "edit-the-draft"),
+        wr("owners still edit the draft of a resource of their unverified institution", Owner, PatchDraft, FadedPublished, 200),
+        wp("…but an unverified institution cannot publish it", Owner, EditDraft, FadedPublished, 403, "institution-not-verified"),
         wr("members of an unverified institution see but may not change: 403", Member, Patch, FadedPublished, 403),
         wr("strangers cannot see an unverified institution's resource: 404", Stranger, Patch, FadedPublished, 404),
         wr("no such resource: 404", Owner, Patch, Missing, 404),
@@ -673,17 +693,20 @@ api_test!(who_may_change_publish_archive_and_delete, |backend| {
         let before: Option<Value> =
             (before.status() == 200).then_some(before.json().await.unwrap());
         let summary = format!("Changed by {:?}.", row.who);
+        let edit = json!({"summary": summary});
+        let token = w.token(row.who);
         let (method, url, body) = match row.op {
-            Op::Patch => (
-                Method::PATCH,
-                path.clone(),
-                Some(json!({"summary": summary})),
-            ),
+            Op::Patch => (Method::PATCH, path.clone(), Some(edit)),
+            Op::PatchDraft => (Method::PATCH, format!("{path}/draft"), Some(edit)),
+            Op::EditDraft => (Method::PATCH, String::new(), Some(edit)),
             Op::Publish => (Method::POST, format!("{path}/publish"), None),
             Op::Archive => (Method::POST, format!("{path}/archive"), None),
             Op::Delete => (Method::DELETE, path.clone(), None),
         };
-        let res = call(&app, method, &url, w.token(row.who), body).await;
+        let res = match row.op {
+            Op::EditDraft => edit_published(&app, token, &path, body.unwrap()).await,
+            _ => call(&app, method, &url, token, body).await,
+        };
         let got = res.status().as_u16();
         if got != row.status {
             let text = res.text().await.unwrap_or_default();
@@ -697,9 +720,19 @@ api_test!(who_may_change_publish_archive_and_delete, |backend| {
         let after: Option<Value> = (after.status() == 200).then_some(after.json().await.unwrap());
         if got < 300 {
             let ok = match row.op {
-                Op::Patch => after
+                Op::Patch | Op::EditDraft => after
                     .as_ref()
                     .is_some_and(|a| a["summary"] == summary.as_str()),
+                // The draft changed; the published version did not.
+                Op::PatchDraft => {
+                    let draft = call(&app, Method::GET, &url, token, None).await;
+                    let draft: Value = draft.json().await.unwrap();
+                    draft["summary"] == summary.as_str()
+                        && draft["status"] == "draft"
+                        && after.as_ref().zip(before.as_ref()).is_some_and(|(a, b)| {
+                            a["version"] == b["version"] && a["summary"] == b["summary"]
+                        })
+                }
                 Op::Publish => after.as_ref().is_some_and(|a| a["status"] == "published"),
                 Op::Archive => after.as_ref().is_some_and(|a| a["status"] == "archived"),
                 Op::Delete => after.is_none(),

@@ -171,21 +171,87 @@ api_test!(each_resource_command_records_its_event, |backend| {
         )
     );
 
-    // Publish, archive.
+    // Publish: the resource, then its first version.
     let summary = json!({"kind": "dataset", "title": "Rain gauges",
                          "institution_id": w.institution_id, "visibility": "registered"});
-    for (step, event) in [
-        ("publish", "resource.published"),
-        ("archive", "resource.archived"),
-    ] {
-        let seq = last_seq(&w.app).await;
-        let (status, body) = send(&w, post.clone(), &format!("{path}/{step}"), None).await;
-        assert_eq!(status, 200, "{step}: {body}");
-        assert_eq!(
-            one(recorded(&w, seq, actor).await),
-            (event.into(), id.clone(), summary.clone())
-        );
-    }
+    let seq = last_seq(&w.app).await;
+    let (status, body) = send(&w, post.clone(), &format!("{path}/publish"), None).await;
+    assert_eq!(status, 200, "publish: {body}");
+    assert_eq!(
+        recorded(&w, seq, actor).await,
+        vec![
+            ("resource.published".into(), id.clone(), summary.clone()),
+            (
+                "resource.version_published".into(),
+                id.clone(),
+                json!({"kind": "dataset", "label": "1.0", "major": true, "note": null,
+                       "visibility": "registered"})
+            ),
+        ]
+    );
+
+    // Update a published resource: the draft of its next version changes…
+    let seq = last_seq(&w.app).await;
+    let (status, body) = send(
+        &w,
+        reqwest::Method::PATCH,
+        &format!("{path}/draft"),
+        Some(json!({"summary": "Daily rain, by gauge.", "visibility": "institution"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        one(recorded(&w, seq, actor).await),
+        (
+            "resource.draft_updated".into(),
+            id.clone(),
+            json!({"kind": "dataset", "changed": ["summary", "visibility"], "revision": 1})
+        )
+    );
+    // …then publishing it: the change, who may see it, the new version.
+    let seq = last_seq(&w.app).await;
+    let (status, body) = send(
+        &w,
+        post.clone(),
+        &format!("{path}/publish"),
+        Some(json!({"note": "By gauge."})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version_label"], "1.1", "{body}");
+    assert_eq!(
+        recorded(&w, seq, actor).await,
+        vec![
+            (
+                "resource.updated".into(),
+                id.clone(),
+                json!({"kind": "dataset", "changed": ["summary", "visibility"],
+                       "version": body["version"]})
+            ),
+            (
+                "resource.visibility_changed".into(),
+                id.clone(),
+                json!({"kind": "dataset", "from": "registered", "to": "institution"})
+            ),
+            (
+                "resource.version_published".into(),
+                id.clone(),
+                json!({"kind": "dataset", "label": "1.1", "major": false, "note": "By gauge.",
+                       "visibility": "institution"})
+            ),
+        ]
+    );
+
+    // Archive.
+    let summary = json!({"kind": "dataset", "title": "Rain gauges",
+                         "institution_id": w.institution_id, "visibility": "institution"});
+    let seq = last_seq(&w.app).await;
+    let (status, body) = send(&w, post.clone(), &format!("{path}/archive"), None).await;
+    assert_eq!(status, 200, "archive: {body}");
+    assert_eq!(
+        one(recorded(&w, seq, actor).await),
+        ("resource.archived".into(), id.clone(), summary)
+    );
 
     // Delete a draft.
     let (status, course) = send(
@@ -241,8 +307,13 @@ api_test!(each_resource_command_records_its_event, |backend| {
             "dataset.file_removed",
             "resource.archived",
             "resource.created",
+            "resource.draft_updated",
             "resource.published",
             "resource.updated",
+            "resource.updated",
+            "resource.version_published",
+            "resource.version_published",
+            "resource.visibility_changed",
             "resource.visibility_changed",
         ]
     );

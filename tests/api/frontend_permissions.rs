@@ -34,10 +34,13 @@ async fn perform(
     action: &str,
 ) -> u16 {
     let app = &s.w.app;
+    // The fixtures are published: they change through the draft of their
+    // next version (issue #19), which checks the change as a publication
+    // would (who may set data terms included).
     let (method, url, body) = match action {
         "edit" => (
             Method::PATCH,
-            path.to_string(),
+            format!("{path}/draft"),
             Some(json!({"summary": "Changed."})),
         ),
         "delete" => (Method::DELETE, path.to_string(), None),
@@ -71,7 +74,7 @@ async fn perform(
         "view_access_requests" => (Method::GET, format!("{path}/access-requests"), None),
         "set_data_terms" => (
             Method::PATCH,
-            path.to_string(),
+            format!("{path}/draft"),
             Some(json!({"access_level": "registered"})),
         ),
         other => panic!("no call for `{other}`"),

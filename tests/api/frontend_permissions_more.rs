@@ -15,6 +15,7 @@ use crate::helpers::access::{Sovereignty, asking, dataset, institution, request_
 use crate::helpers::frontend::{course_body, module_body, published_course};
 use crate::helpers::http::{body_of, call, etag_of, send};
 use crate::helpers::institutions::{create, join, verify};
+use crate::helpers::versions::edit_published;
 
 /// The roles of the policy tables, as (name, token).
 fn roles(s: &Sovereignty) -> Vec<(&'static str, Option<String>)> {
@@ -666,13 +667,13 @@ crate::api_test!(
         assert_eq!(flags["permissions"]["approve"], true, "{flags}");
         // The owner narrows where the data may go: the requester's country (GH)
         // is neither listed nor the origin (KE): an approval now would be
-        // refused; rejecting still works.
-        let res = call(
+        // refused; rejecting still works. (The dataset is published: its
+        // terms change with its next version, the draft published.)
+        let res = edit_published(
             app,
-            Method::PATCH,
-            &format!("/api/v1/datasets/{}", ds.id),
             owner,
-            Some(json!({"transfer_policy": "allowed_countries", "allowed_countries": ["TZ"]})),
+            &format!("/api/v1/datasets/{}", ds.id),
+            json!({"transfer_policy": "allowed_countries", "allowed_countries": ["TZ"]}),
         )
         .await;
         body_of(res, 200).await;

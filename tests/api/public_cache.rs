@@ -17,6 +17,7 @@ use crate::helpers::app::start;
 use crate::helpers::http::{body_of, call};
 use crate::helpers::institutions::{create_slug, join, verify};
 use crate::helpers::search::{DATASETS, draft, enc, get_ok, ids_of, published};
+use crate::helpers::versions::edit_published;
 use crate::helpers::{Account, TestApp};
 
 struct World {
@@ -105,12 +106,11 @@ async fn reads_follow_every_write(w: World) {
     assert!(suggested(&suggest, "Zambezi"), "{suggest}");
 
     // A new title: the next anonymous read of every view shows it.
-    let res = call(
+    let res = edit_published(
         app,
-        Method::PATCH,
-        &format!("/api/v1/datasets/{id}"),
         Some(&owner.access),
-        Some(json!({"title": "Limpopo floods"})),
+        &format!("/api/v1/datasets/{id}"),
+        json!({"title": "Limpopo floods"}),
     )
     .await;
     body_of(res, 200).await;
@@ -227,12 +227,11 @@ api_test!(if_none_match_is_answered_from_the_cache, |backend| {
         .to_str()
         .unwrap()
         .to_string();
-    let res = call(
+    let res = edit_published(
         &w.app,
-        Method::PATCH,
-        &path,
         Some(&w.owner.access),
-        Some(json!({"summary": "Changed words."})),
+        &path,
+        json!({"summary": "Changed words."}),
     )
     .await;
     body_of(res, 200).await;
@@ -261,12 +260,11 @@ api_test!(
             .to_string();
         // A write: the cache starts again; the first request is a revalidation
         // of a stale tag (200), then one with the current tag (304).
-        let res = call(
+        let res = edit_published(
             &w.app,
-            Method::PATCH,
-            &path,
             Some(&w.owner.access),
-            Some(json!({"summary": "Other words."})),
+            &path,
+            json!({"summary": "Other words."}),
         )
         .await;
         body_of(res, 200).await;
