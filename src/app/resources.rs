@@ -1400,8 +1400,13 @@ fn change_status(
         let (l, viewer) = load(conn, kind, id, Some(principal))?;
         let act = Principal::actor_of(Some(principal));
         let f = facts(&l, &viewer);
+        // Entering the catalogue asks `PublishResource` (a verified
+        // institution, a verified email); the next version of a resource
+        // already published is an edit of it, as changing it in place was
+        // before versions (an institution that lost its verification keeps
+        // maintaining what it published; its readers are its members then).
         let action = match step {
-            Step::Publish => Action::PublishResource(f),
+            Step::Publish if l.row.status != Status::Published => Action::PublishResource(f),
             _ => Action::EditResource(f),
         };
         policy::enforce(policy::may(&act, action))?;

@@ -587,7 +587,7 @@ fn write_rows() -> Vec<WriteRow> {
         wr("members may not change archived resources: 403", Member, Patch, Archived("public"), 403),
         wp("a resource of an unverified institution changes through its draft too", Owner, Patch, FadedPublished, 409, "edit-the-draft"),
         wr("owners still edit the draft of a resource of their unverified institution", Owner, PatchDraft, FadedPublished, 200),
-        wp("…but an unverified institution cannot publish it", Owner, EditDraft, FadedPublished, 403, "institution-not-verified"),
+        wr("…and publish it: the next version of what it published is an edit of it", Owner, EditDraft, FadedPublished, 200),
         wr("members of an unverified institution see but may not change: 403", Member, Patch, FadedPublished, 403),
         wr("strangers cannot see an unverified institution's resource: 404", Stranger, Patch, FadedPublished, 404),
         wr("no such resource: 404", Owner, Patch, Missing, 404),
