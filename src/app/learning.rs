@@ -444,6 +444,7 @@ pub fn add_module(
 ) -> Result<CourseModule, ApiError> {
     write_transaction(conn, |conn| {
         let l = locked_course(conn, course_id, &by.principal, Action::EditResource)?;
+        crate::app::versions::freeze_head(conn, &l)?;
         if status_of(&l.row) == Status::Archived {
             return Err(read_only());
         }
@@ -512,6 +513,7 @@ pub fn change_module(
     } = edit;
     write_transaction(conn, |conn| {
         let l = locked_course(conn, course_id, &by.principal, Action::EditResource)?;
+        crate::app::versions::freeze_head(conn, &l)?;
         let module = store::module(conn, course_id, module_id)?.ok_or(ApiError::NotFound)?;
         if status_of(&l.row) == Status::Archived {
             return Err(read_only());
@@ -569,6 +571,7 @@ pub fn delete_module(
 ) -> Result<(), ApiError> {
     write_transaction(conn, |conn| {
         let l = locked_course(conn, course_id, &by.principal, Action::EditResource)?;
+        crate::app::versions::freeze_head(conn, &l)?;
         let module = store::module(conn, course_id, module_id)?.ok_or(ApiError::NotFound)?;
         match status_of(&l.row) {
             Status::Archived => return Err(read_only()),

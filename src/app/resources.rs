@@ -1456,6 +1456,9 @@ fn change_status(
         let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
         if step == Step::Publish {
             crate::app::versions::first_version(conn, ctx, principal, &l, req)?;
+        } else {
+            // Archived: read-only, so no next version either.
+            crate::db::versions::delete_draft(conn, id)?;
         }
         represent_one(conn, &l, &viewer, Some(principal), Include::default())
     })
@@ -1576,6 +1579,7 @@ pub fn add_file(
     write_transaction(conn, |conn| {
         lock(conn, id)?;
         let (l, _) = dataset_for(conn, id, Some(principal), true)?;
+        crate::app::versions::freeze_head(conn, &l)?;
         lifecycle(&l, Step::Edit)?;
         if store::count_files(conn, id)? >= FILES_MAX {
             return Err(ApiError::Conflict {
@@ -1618,6 +1622,7 @@ pub fn delete_file(
     write_transaction(conn, |conn| {
         lock(conn, id)?;
         let (l, _) = dataset_for(conn, id, Some(principal), true)?;
+        crate::app::versions::freeze_head(conn, &l)?;
         let file = store::file(conn, id, file_id)?.ok_or(ApiError::NotFound)?;
         lifecycle(&l, Step::Edit)?;
         store::delete_file(conn, &file.id)?;

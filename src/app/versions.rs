@@ -36,7 +36,9 @@ use crate::db::versions::{self as versions_store, DraftRow, VersionRow};
 use crate::db::{DbConnection, now, write_transaction};
 use crate::domain::events::Event;
 use crate::domain::policy::{self, Action, Decision};
-use crate::domain::resource::{self as doc, Document, ResourceKind, Status, Step};
+use crate::domain::resource::{
+    self as doc, Details, Document, Link, ResourceKind, Status, Step, Visibility,
+};
 use crate::domain::version::{self, FieldChange, Label};
 use crate::error::{ApiError, FieldCode, FieldError};
 use crate::problem_types::ProblemType;
@@ -185,13 +187,49 @@ fn snapshot_of(conn: &mut DbConnection, l: &Loaded) -> Result<Snapshot, ApiError
     })
 }
 
-/// A stored document read back (it was valid when stored).
+/// A stored document read back as it was stored, without today's rules
+/// (it was valid when stored; a rule tightened since must not make an old
+/// version unreadable).
 fn document_from(l: &Loaded, map: &Map<String, Value>) -> Result<Document, ApiError> {
-    doc::validate(l.row.kind, map.clone(), &l.institution_country).map_err(|errors| {
-        ApiError::internal(anyhow::anyhow!(
-            "a stored version of resource {} no longer validates: {errors:?}",
-            l.row.id
-        ))
+    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
+    let list = |k: &str| -> Vec<String> {
+        map.get(k)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    };
+    let details: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !doc::CORE_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let details =
+        Details::from_json(l.row.kind, &Value::Object(details).to_string()).map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context(format!(
+                "a stored version of resource {} does not read",
+                l.row.id
+            )))
+        })?;
+    Ok(Document {
+        core: doc::Core {
+            title: text("title").unwrap_or_default(),
+            summary: text("summary").unwrap_or_default(),
+            description: text("description").unwrap_or_default(),
+            license: text("license"),
+            languages: list("languages"),
+            countries: list("countries"),
+            tags: list("tags"),
+            // Never wider than stored: an unreadable value hides it.
+            visibility: text("visibility")
+                .as_deref()
+                .and_then(Visibility::parse)
+                .unwrap_or(Visibility::Institution),
+            related: map
+                .get("related")
+                .and_then(|v| serde_json::from_value::<Vec<Link>>(v.clone()).ok())
+                .unwrap_or_default(),
+            doi: text("doi"),
+        },
+        details,
     })
 }
 
@@ -281,9 +319,28 @@ pub fn draft(
         Status::Published => {
             let row = versions_store::draft(conn, id)?.ok_or_else(|| no_draft(kind, id))?;
             let d = document_from(&l, &parse_map(&row.document)?)?;
-            represent_document(conn, &l, &viewer, Some(principal), &d, Status::Draft)
+            represent_draft(conn, &l, &viewer, principal, &d, &row)
         }
     }
+}
+
+/// The draft of the next version as its editors see it: its own revision
+/// and date (its `ETag` moves with every change), `status: draft`, and where
+/// the published versions are.
+fn represent_draft(
+    conn: &mut DbConnection,
+    l: &Loaded,
+    viewer: &Viewer,
+    principal: &Principal,
+    d: &Document,
+    row: &DraftRow,
+) -> Result<AnyResource, ApiError> {
+    let mut rep = represent_document(conn, l, viewer, Some(principal), d, Status::Draft)?;
+    let core = rep.core_mut();
+    core.version = l.row.version + row.revision;
+    core.updated_at = row.updated_at.and_utc();
+    core.versions_url = Some(format!("{}/versions", base_path(l.row.kind, &l.row.id)));
+    Ok(rep)
 }
 
 fn parse_map(raw: &str) -> Result<Map<String, Value>, ApiError> {
@@ -329,9 +386,7 @@ pub fn patch_draft(
         check_document(conn, &act, &l, &viewer, &published, &d, true)?;
         // Checked last: a bad body is a 400 whatever version it names.
         let current = match &existing {
-            Some(_) => {
-                represent_document(conn, &l, &viewer, Some(principal), &base, Status::Draft)?
-            }
+            Some(row) => represent_draft(conn, &l, &viewer, principal, &base, row)?,
             None => represent_one(conn, &l, &viewer, Some(principal), Default::default())?,
         };
         check_if_match(&current, if_match)?;
@@ -346,17 +401,15 @@ pub fn patch_draft(
         changed.dedup();
         let at = now();
         let revision = existing.as_ref().map_or(1, |r| r.revision + 1);
-        versions_store::save_draft(
-            conn,
-            &DraftRow {
-                resource_id: id.to_string(),
-                document: serde_json::to_string(&Value::Object(is)).map_err(ApiError::internal)?,
-                revision,
-                created_by: Some(principal.user.id.clone()),
-                created_at: existing.as_ref().map_or(at, |r| r.created_at),
-                updated_at: at,
-            },
-        )?;
+        let saved = DraftRow {
+            resource_id: id.to_string(),
+            document: serde_json::to_string(&Value::Object(is)).map_err(ApiError::internal)?,
+            revision,
+            created_by: Some(principal.user.id.clone()),
+            created_at: existing.as_ref().map_or(at, |r| r.created_at),
+            updated_at: at,
+        };
+        versions_store::save_draft(conn, &saved)?;
         record(
             conn,
             ctx,
@@ -367,7 +420,7 @@ pub fn patch_draft(
                 revision,
             },
         )?;
-        represent_document(conn, &l, &viewer, Some(principal), &d, Status::Draft)
+        represent_draft(conn, &l, &viewer, principal, &d, &saved)
     })
 }
 
@@ -387,12 +440,19 @@ pub fn discard_draft(
         let act = Principal::actor_of(Some(principal));
         policy::enforce(policy::may(&act, Action::EditResource(facts(&l, &viewer))))?;
         if l.row.status == Status::Draft {
-            return crate::app::resources::delete(conn, ctx, principal, kind, id, if_match);
+            // Never published: the resource itself is the draft, deleted
+            // only by `DELETE /{kind}/{id}` (discarding a draft of a next
+            // version must never delete a resource).
+            return Err(ApiError::NotFoundNamed(format!(
+                "This resource was never published, so it has no draft of a next version to \
+                 discard; delete the resource itself with DELETE {}.",
+                base_path(kind, id)
+            )));
         }
         let row = versions_store::draft(conn, id)?.ok_or_else(|| no_draft(kind, id))?;
         let d = document_from(&l, &parse_map(&row.document)?)?;
         check_if_match(
-            &represent_document(conn, &l, &viewer, Some(principal), &d, Status::Draft)?,
+            &represent_draft(conn, &l, &viewer, principal, &d, &row)?,
             if_match,
         )?;
         versions_store::delete_draft(conn, id)?;
@@ -425,6 +485,22 @@ fn check_note(req: &PublishRequest, major: bool) -> Result<Option<String>, ApiEr
         )]));
     }
     Ok(note)
+}
+
+/// Before a file or module of `l` changes (they are not in the draft yet):
+/// a version kept as "the resource as it is now" (published before
+/// versions existed) gets its snapshot first, so it keeps what it had.
+pub(crate) fn freeze_head(conn: &mut DbConnection, l: &Loaded) -> Result<(), ApiError> {
+    if l.row.status == Status::Draft {
+        return Ok(());
+    }
+    if let Some(h) = versions_store::head(conn, &l.row.id)?
+        && h.snapshot.is_none()
+    {
+        let snapshot = snapshot_of(conn, l)?;
+        versions_store::set_snapshot(conn, &l.row.id, h.major, h.minor, &snapshot.to_text()?)?;
+    }
+    Ok(())
 }
 
 /// Records version 1.0 of `l`, just published by `principal` (the row is
@@ -501,11 +577,36 @@ pub(crate) fn publish_next(
             };
             (label_of(h), previous)
         }
-        None => (Label::FIRST, current.clone()),
+        None => {
+            // Published by something that wrote no version (an instance
+            // older than versions, during a rolling update): the row is 1.0.
+            versions_store::insert(
+                conn,
+                &VersionRow {
+                    resource_id: id.to_string(),
+                    major: Label::FIRST.major,
+                    minor: Label::FIRST.minor,
+                    revision: l.row.version,
+                    note: None,
+                    summary: "First published version.".into(),
+                    snapshot: Some(current.to_text()?),
+                    published_by: None,
+                    published_at: l.row.published_at.unwrap_or_else(now),
+                },
+            )?;
+            (Label::FIRST, current.clone())
+        }
     };
     let act = Principal::actor_of(Some(principal));
-    let before = document_from(l, &current.document)?;
-    let d = document_from(l, &parse_map(&draft.document)?)?;
+    let links = links_of(
+        &store::relations_of(conn, std::slice::from_ref(&l.row.id))?,
+        id,
+    );
+    let before = document_of(&l.row, links)?;
+    // The draft was checked when saved; publishing checks it again against
+    // today's rules (a 400, never a 500, if one tightened since).
+    let d = doc::validate(kind, parse_map(&draft.document)?, &l.institution_country)
+        .map_err(ApiError::validation)?;
     check_document(conn, &act, l, viewer, &before, &d, true)?;
     write_document(conn, ctx, l, &before, &d)?;
     let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
@@ -513,11 +614,15 @@ pub(crate) fn publish_next(
     let changes = version::diff(&previous.flat(), &next.flat());
     let major = req.major || version::is_major(&changes);
     let note = check_note(req, major)?;
-    let label = if head.is_some() {
-        head_label.next(major)
-    } else {
-        Label::FIRST
-    };
+    if changes.is_empty() {
+        return Err(ApiError::Conflict {
+            problem: ProblemType::InvalidTransition,
+            detail: "The draft is the same as the latest version: there is nothing to publish. \
+                     Change the draft, or discard it."
+                .into(),
+        });
+    }
+    let label = head_label.next(major);
     versions_store::insert(
         conn,
         &VersionRow {
@@ -526,7 +631,15 @@ pub(crate) fn publish_next(
             minor: label.minor,
             revision: l.row.version,
             note: note.clone(),
-            summary: version::summary(&changes),
+            // Links are left out of the one line everyone reads: their
+            // targets may be hidden from the reader (the diff filters them).
+            summary: version::summary(
+                &changes
+                    .iter()
+                    .filter(|c| version::top_field(c) != "related")
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
             snapshot: Some(next.to_text()?),
             published_by: Some(principal.user.id.clone()),
             published_at: now(),
@@ -558,6 +671,32 @@ fn readable(
     let (l, viewer) = load(conn, kind, id, principal)?;
     policy::enforce(may(principal, Action::ViewResource(facts(&l, &viewer))))?;
     Ok((l, viewer))
+}
+
+/// The document of version `row` of `l` if the reader may see it as it
+/// was published (its own visibility then: a version published for the
+/// institution only stays so, whatever the resource became).
+fn as_published(
+    conn: &mut DbConnection,
+    principal: Option<&Principal>,
+    l: &Loaded,
+    viewer: &Viewer,
+    row: &VersionRow,
+) -> Result<Option<Document>, ApiError> {
+    let d = match &row.snapshot {
+        Some(raw) => document_from(l, &Snapshot::parse(raw)?.document)?,
+        None => {
+            let links = links_of(
+                &store::relations_of(conn, std::slice::from_ref(&l.row.id))?,
+                &l.row.id,
+            );
+            document_of(&l.row, links)?
+        }
+    };
+    let mut then = with_document(l, &d);
+    then.row.status = Status::Published;
+    let seen = visible(&Principal::actor_of(principal), &then, viewer);
+    Ok(seen.then_some(d))
 }
 
 fn version_row(conn: &mut DbConnection, id: &str, raw: &str) -> Result<VersionRow, ApiError> {
@@ -595,7 +734,14 @@ pub fn list(
         }
         None => None,
     };
-    let rows = versions_store::page(conn, id, before, limit)?;
+    // Versions published with a narrower visibility than the resource has
+    // now stay hidden from those who could not see them then.
+    let mut rows = Vec::new();
+    for row in versions_store::page(conn, id, before, limit)? {
+        if as_published(conn, principal, &l, &viewer, &row)?.is_some() {
+            rows.push(row);
+        }
+    }
     let base = base_path(kind, id);
     // The version before each (for its diff): the next row, or one more read.
     let mut out = Vec::with_capacity(rows.len());
@@ -637,24 +783,8 @@ pub fn read(
 ) -> Result<AnyResource, ApiError> {
     let (l, viewer) = readable(conn, principal, kind, id)?;
     let row = version_row(conn, id, label)?;
-    let mut rep = match &row.snapshot {
-        Some(raw) => {
-            let snapshot = Snapshot::parse(raw)?;
-            let d = document_from(&l, &snapshot.document)?;
-            represent_document(conn, &l, &viewer, principal, &d, l.row.status)?
-        }
-        None => crate::app::resources::represent(
-            conn,
-            std::slice::from_ref(&l),
-            &viewer,
-            principal,
-            false,
-            true,
-            Extras::default(),
-        )?
-        .pop()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no representation")))?,
-    };
+    let d = as_published(conn, principal, &l, &viewer, &row)?.ok_or(ApiError::NotFound)?;
+    let mut rep = represent_document(conn, &l, &viewer, principal, &d, Status::Published)?;
     // As it was published, whatever happened to the resource since.
     let core = rep.core_mut();
     label_core(core, row.major, row.minor, row.note.clone());
@@ -676,6 +806,11 @@ pub fn diff(
 ) -> Result<VersionDiff, ApiError> {
     let (l, viewer) = readable(conn, principal, kind, id)?;
     let (ra, rb) = (version_row(conn, id, a)?, version_row(conn, id, b)?);
+    for row in [&ra, &rb] {
+        if as_published(conn, principal, &l, &viewer, row)?.is_none() {
+            return Err(ApiError::NotFound);
+        }
+    }
     let mut flat = |row: &VersionRow| -> Result<Map<String, Value>, ApiError> {
         let snapshot = match &row.snapshot {
             Some(raw) => Snapshot::parse(raw)?,

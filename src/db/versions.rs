@@ -57,21 +57,28 @@ pub fn head(conn: &mut DbConnection, resource: &str) -> QueryResult<Option<Versi
 /// A version's `(major, minor, note)`.
 pub type Head = (i32, i32, Option<String>);
 
-/// The latest version of each of these resources.
+diesel::alias!(rv as newer: NewerVersions);
+
+/// The latest version of each of these resources: one row each, read by
+/// the primary key (however many versions they have).
 pub fn heads(conn: &mut DbConnection, resources: &[String]) -> QueryResult<HashMap<String, Head>> {
     let mut out: HashMap<String, Head> = HashMap::new();
     for chunk in resources.chunks(500) {
+        let later = newer
+            .filter(newer.field(rv::resource_id).eq(rv::resource_id))
+            .filter(
+                newer.field(rv::major).gt(rv::major).or(newer
+                    .field(rv::major)
+                    .eq(rv::major)
+                    .and(newer.field(rv::minor).gt(rv::minor))),
+            );
         let rows: Vec<(String, i32, i32, Option<String>)> = rv::table
             .filter(rv::resource_id.eq_any(chunk))
+            .filter(diesel::dsl::not(diesel::dsl::exists(later)))
             .select((rv::resource_id, rv::major, rv::minor, rv::note))
             .load(conn)?;
         for (id, major, minor, note) in rows {
-            let newer = out
-                .get(&id)
-                .is_none_or(|(a, b, _)| (major, minor) > (*a, *b));
-            if newer {
-                out.insert(id, (major, minor, note));
-            }
+            out.insert(id, (major, minor, note));
         }
     }
     Ok(out)

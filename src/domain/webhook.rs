@@ -306,7 +306,6 @@ pub const PUBLIC_EVENTS: &[&str] = &[
     "resource.published",
     "resource.archived",
     "resource.imported",
-    "resource.version_published",
 ];
 
 /// What the visibility rule needs to know of an event.

@@ -602,3 +602,124 @@ api_test!(version_changes_are_domain_events, |backend| {
     assert_eq!(found["items"][0]["title"], "Evented 2");
     assert_eq!(found["items"][0]["version_label"], "1.1");
 });
+
+api_test!(
+    a_version_keeps_the_visibility_it_was_published_with,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let owner = Some(w.owner.access.as_str());
+        let ds = w
+            .dataset(
+                "Clinic ledger",
+                json!({"visibility": "institution", "description": "Members-only detail."}),
+            )
+            .await;
+        body_of(
+            call(
+                app,
+                Method::PATCH,
+                &path(&ds.id, "/draft"),
+                owner,
+                Some(json!({"visibility": "public", "description": "Redacted."})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        body_of(
+            call(app, Method::POST, &path(&ds.id, "/publish"), owner, None).await,
+            200,
+        )
+        .await;
+        // Public now: 1.1 is readable by anyone, 1.0 stays the members'.
+        assert_eq!(
+            body_of(get(app, None, &path(&ds.id, "/versions/1.1")).await, 200).await["description"],
+            "Redacted."
+        );
+        typed_404(get(app, None, &path(&ds.id, "/versions/1.0")).await).await;
+        typed_404(get(app, None, &path(&ds.id, "/versions/1.0/diff/1.1")).await).await;
+        let list = body_of(get(app, None, &path(&ds.id, "/versions")).await, 200).await;
+        let labels: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels, ["1.1"]);
+        let member = Some(w.member.access.as_str());
+        assert_eq!(
+            body_of(get(app, member, &path(&ds.id, "/versions/1.0")).await, 200).await["description"],
+            "Members-only detail."
+        );
+        let list = body_of(get(app, member, &path(&ds.id, "/versions")).await, 200).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    }
+);
+
+api_test!(
+    drafts_have_their_own_validators_and_end_with_the_resource,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let owner = Some(w.owner.access.as_str());
+        let ds = w.dataset("Tagged", json!({})).await;
+        let draft_path = path(&ds.id, "/draft");
+        let draft = |body: Value| call(app, Method::PATCH, &draft_path, owner, Some(body));
+        let first = draft(json!({"title": "Tagged X"})).await;
+        let e1 = etag(&first);
+        let v1 = body_of(first, 200).await["version"].as_i64().unwrap();
+        body_of(draft(json!({"title": "Tagged Y"})).await, 200).await;
+        let back = draft(json!({"title": "Tagged X"})).await;
+        assert_ne!(
+            etag(&back),
+            e1,
+            "the same content twice is two revisions of the draft"
+        );
+        let back = body_of(back, 200).await;
+        assert_eq!(back["version"].as_i64().unwrap(), v1 + 2);
+        assert_eq!(back["versions_url"], path(&ds.id, "/versions"));
+        // A stale If-Match on the draft is refused.
+        let res = send(
+            app,
+            Method::PATCH,
+            &path(&ds.id, "/draft"),
+            owner,
+            Some(json!({"summary": "S."})),
+            &[("if-match", e1.as_str())],
+        )
+        .await;
+        typed(res, 412, "stale-version").await;
+        // Publishing a draft equal to the latest version: nothing to publish.
+        body_of(draft(json!({"title": "Tagged"})).await, 200).await;
+        typed(
+            call(app, Method::POST, &path(&ds.id, "/publish"), owner, None).await,
+            409,
+            "invalid-transition",
+        )
+        .await;
+        // Archiving ends the draft.
+        body_of(
+            call(app, Method::POST, &path(&ds.id, "/archive"), owner, None).await,
+            200,
+        )
+        .await;
+        typed_404(call(app, Method::DELETE, &path(&ds.id, "/draft"), owner, None).await).await;
+        typed_404(get(app, owner, &path(&ds.id, "/draft")).await).await;
+        // A resource never published has no draft of a next version to discard:
+        // DELETE …/draft never deletes a resource.
+        let created = body_of(
+            app.post_json(
+                "/api/v1/datasets",
+                crate::helpers::access::dataset_body("Kept", json!({})),
+                owner,
+            )
+            .await,
+            201,
+        )
+        .await;
+        let id = created["id"].as_str().unwrap();
+        typed_404(call(app, Method::DELETE, &path(id, "/draft"), owner, None).await).await;
+        body_of(get(app, owner, &path(id, "")).await, 200).await;
+    }
+);
