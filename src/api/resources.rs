@@ -657,7 +657,7 @@ macro_rules! kind_endpoints {
             #[doc = concat!("Publish a ", $what, ": a draft becomes version 1.0; a published ", $what, "'s draft of its next version (`…/draft`) becomes the next version, `1.1` or, when its files, modules, results, licence or terms changed (or `major` is asked), `2.0` (a major version needs a `note`). Needs a verified institution, a verified email address and a complete resource.")]
             #[utoipa::path(post, path = $publish, tag = "resources", operation_id = concat!("publish_", stringify!($module)), security(("bearer" = [])),
                 params(("id" = String, Path, description = "Resource id"),
-                       ("If-Match" = Option<String>, Header, description = "ETag you saw (of the published version)")),
+                       ("If-Match" = Option<String>, Header, description = "ETag you saw: of the resource, or of the draft of its next version you reviewed")),
                 request_body(content = Option<crate::app::versions::PublishRequest>, description = "Optional: `major` and the version's `note`", content_type = "application/json"),
                 responses(
                     (status = 200, description = "Published (the new version)", body = $body),

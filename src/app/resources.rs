@@ -1410,15 +1410,18 @@ fn change_status(
             _ => Action::EditResource(f),
         };
         policy::enforce(policy::may(&act, action))?;
-        check_if_match(
-            &represent_one(conn, &l, &viewer, Some(principal), Include::default())?,
-            if_match,
-        )?;
+        let current = represent_one(conn, &l, &viewer, Some(principal), Include::default())?;
         if step == Step::Publish && l.row.status == Status::Published {
+            // The tag of the published version, or of the draft the
+            // publisher reviewed (then a change of the draft since is a 412).
+            if check_if_match(&current, if_match).is_err() {
+                crate::app::versions::check_draft_tag(conn, principal, &l, &viewer, if_match)?;
+            }
             crate::app::versions::publish_next(conn, ctx, principal, &l, &viewer, req)?;
             let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
             return represent_one(conn, &l, &viewer, Some(principal), Include::default());
         }
+        check_if_match(&current, if_match)?;
         let from = l.row.status;
         let Some(to) = lifecycle(&l, step)? else {
             return Err(ApiError::internal(anyhow::anyhow!(

@@ -424,6 +424,23 @@ pub fn patch_draft(
     })
 }
 
+/// Checks `If-Match` against the draft of the next version of `l` (412
+/// when it names another revision, or there is no draft).
+pub(crate) fn check_draft_tag(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    l: &Loaded,
+    viewer: &Viewer,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    let row = versions_store::draft(conn, &l.row.id)?.ok_or(ApiError::PreconditionFailed)?;
+    let d = document_from(l, &parse_map(&row.document)?)?;
+    check_if_match(
+        &represent_draft(conn, l, viewer, principal, &d, &row)?,
+        if_match,
+    )
+}
+
 /// Discards the draft of the next version; for a resource never
 /// published, deletes it (`app::resources::delete`).
 pub fn discard_draft(

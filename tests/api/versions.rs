@@ -723,3 +723,58 @@ api_test!(
         body_of(get(app, owner, &path(id, "")).await, 200).await;
     }
 );
+
+api_test!(publishing_can_name_the_draft_it_publishes, |backend| {
+    let w = world(backend).await;
+    let app = &w.app;
+    let ds = w.dataset("Reviewed", json!({})).await;
+    let (draft, publish) = (path(&ds.id, "/draft"), path(&ds.id, "/publish"));
+    let owner = Some(w.owner.access.as_str());
+    // A reviews the draft; B changes it meanwhile.
+    let res = call(
+        app,
+        Method::PATCH,
+        &draft,
+        owner,
+        Some(json!({"title": "Reviewed by A"})),
+    )
+    .await;
+    let reviewed = etag(&res);
+    let res = call(
+        app,
+        Method::PATCH,
+        &draft,
+        Some(&w.editor.access),
+        Some(json!({"title": "Changed by B"})),
+    )
+    .await;
+    body_of(res, 200).await;
+    let res = send(
+        app,
+        Method::POST,
+        &publish,
+        owner,
+        None,
+        &[("if-match", reviewed.as_str())],
+    )
+    .await;
+    typed(res, 412, "stale-version").await;
+    assert_eq!(
+        body_of(get(app, None, &path(&ds.id, "")).await, 200).await["version_label"],
+        "1.0"
+    );
+    // The draft's current tag publishes it.
+    let current = etag(&get(app, owner, &draft).await);
+    let res = send(
+        app,
+        Method::POST,
+        &publish,
+        owner,
+        None,
+        &[("if-match", current.as_str())],
+    )
+    .await;
+    let published = body_of(res, 200).await;
+    assert_eq!(published["title"], "Changed by B");
+    assert_eq!(published["version_label"], "1.1");
+});
