@@ -1264,6 +1264,20 @@ pub(crate) fn check_document(
     Ok(())
 }
 
+/// The names of the fields whose values differ between two documents (as
+/// `Document::to_map` gives them), sorted.
+pub(crate) fn changed_fields(was: &Map<String, Value>, is: &Map<String, Value>) -> Vec<String> {
+    let mut keys: Vec<String> = was
+        .keys()
+        .chain(is.keys())
+        .filter(|k| was.get(*k) != is.get(*k))
+        .cloned()
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// Stores `d` (checked by [`check_document`]) as the content of `l`,
 /// which held `before`: its columns, terms, search index and links, and
 /// the `resource.updated` event (with `resource.visibility_changed` when
@@ -1283,25 +1297,15 @@ pub(crate) fn write_document(
     if d.core.related != before.core.related {
         store::replace_relations(conn, id, &d.core.related)?;
     }
-    let changed: Vec<String> = {
-        let mut keys: Vec<&str> = was
-            .keys()
-            .chain(is.keys())
-            .filter(|k| was.get(*k) != is.get(*k))
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        keys.into_iter()
-            .filter(|k| {
-                doc::CORE_FIELDS
-                    .iter()
-                    .chain(doc::kind_fields(kind))
-                    .any(|f| f == k)
-            })
-            .map(str::to_string)
-            .collect()
-    };
+    let changed: Vec<String> = changed_fields(&was, &is)
+        .into_iter()
+        .filter(|k| {
+            doc::CORE_FIELDS
+                .iter()
+                .chain(doc::kind_fields(kind))
+                .any(|f| f == k)
+        })
+        .collect();
     let updated = Event::ResourceUpdated {
         kind,
         changed: changed.clone(),

@@ -25,9 +25,9 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::app::resources::{
-    AnyResource, Extras, ResourceCore, check_document, check_if_match, content_of, document_of,
-    facts, lifecycle, links_of, load, lock, patched, record, represent_one, represent_with,
-    unreadable, visible, write_document,
+    AnyResource, Extras, ResourceCore, changed_fields, check_document, check_if_match, content_of,
+    document_of, facts, lifecycle, links_of, load, lock, patched, record, represent_one,
+    represent_with, unreadable, visible, write_document,
 };
 use crate::auth::Principal;
 use crate::db::audit::Context;
@@ -391,14 +391,7 @@ pub fn patch_draft(
         };
         check_if_match(&current, if_match)?;
         let (was, is) = (base.to_map(), d.to_map());
-        let mut changed: Vec<String> = was
-            .keys()
-            .chain(is.keys())
-            .filter(|k| was.get(*k) != is.get(*k))
-            .cloned()
-            .collect();
-        changed.sort_unstable();
-        changed.dedup();
+        let changed = changed_fields(&was, &is);
         let at = now();
         let revision = existing.as_ref().map_or(1, |r| r.revision + 1);
         let saved = DraftRow {
