@@ -1858,6 +1858,8 @@ pub fn seed(conn: &mut DbConnection, opts: Options) -> anyhow::Result<Summary> {
                     sha256: writer.dice.hex(32),
                     created_by: None,
                     created_at: published,
+                    embargo_until: None,
+                    embargo_reason: None,
                 });
             }
             summary.files += files.len();

@@ -84,6 +84,12 @@ pub struct Problem {
     /// The request id (also in the `X-Request-Id` header), to quote when reporting a problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// `deaccessioned` (410): what was withdrawn, why and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tombstone: Option<Box<crate::domain::version::Tombstone>>,
+    /// `embargoed` (403): when the files are handed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embargo_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Every error a handler can return.
@@ -122,6 +128,15 @@ pub enum ApiError {
     /// draft of its next version, at `draft` (a path, sent as a `Link`).
     #[error("edit the draft: {draft}")]
     EditTheDraft { draft: String },
+    /// 410 `deaccessioned`, with the tombstone.
+    #[error("deaccessioned")]
+    Deaccessioned(Box<crate::domain::version::Tombstone>),
+    /// 403 `embargoed`: files are refused until then.
+    #[error("embargoed until {until}")]
+    Embargoed {
+        until: chrono::DateTime<chrono::Utc>,
+        reason: Option<String>,
+    },
     /// 410: it existed, and is no longer usable (an expired link).
     #[error("gone: {detail}")]
     Gone {
@@ -180,6 +195,8 @@ impl ApiError {
             detail,
             errors: Vec::new(),
             request_id: None,
+            tombstone: None,
+            embargo_until: None,
         };
         let typed = |problem: ProblemType, detail: &str, errors: Vec<FieldError>| {
             debug_assert!(
@@ -193,6 +210,8 @@ impl ApiError {
                 detail: Some(detail.into()),
                 errors,
                 request_id: None,
+                tombstone: None,
+                embargo_until: None,
             }
         };
         let mut problem = match self {
@@ -216,6 +235,40 @@ impl ApiError {
                 ),
                 Vec::new(),
             ),
+            Self::Deaccessioned(t) => {
+                let what = if t.whole {
+                    "This resource was withdrawn"
+                } else {
+                    "This version was withdrawn"
+                };
+                Problem {
+                    tombstone: Some(t.clone()),
+                    ..typed(
+                        ProblemType::Deaccessioned,
+                        &format!(
+                            "{what} by its owners on {}: {}",
+                            t.deaccessioned_at.format("%Y-%m-%d"),
+                            t.reason
+                        ),
+                        Vec::new(),
+                    )
+                }
+            }
+            Self::Embargoed { until, reason } => Problem {
+                embargo_until: Some(*until),
+                ..typed(
+                    ProblemType::Embargoed,
+                    &format!(
+                        "Under embargo until {}{}; its files are handed out from then on.",
+                        until.format("%Y-%m-%d %H:%M UTC"),
+                        reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
+                    Vec::new(),
+                )
+            },
             Self::NotFound => blank(Some("No such resource.".into())),
             Self::NotFoundNamed(detail) => blank(Some(detail.clone())),
             Self::MethodNotAllowed { .. } => blank(Some(
@@ -272,7 +325,8 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict { .. } | Self::EditTheDraft { .. } => StatusCode::CONFLICT,
-            Self::Gone { .. } => StatusCode::GONE,
+            Self::Gone { .. } | Self::Deaccessioned(_) => StatusCode::GONE,
+            Self::Embargoed { .. } => StatusCode::FORBIDDEN,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -72,6 +72,10 @@ problem_types! {
     CsrfFailed = "csrf-failed", [403], "Cross-site request refused";
     /// Only published datasets take access requests.
     DatasetNotPublished = "dataset-not-published", [409], "This dataset takes no access requests";
+    /// The latest version cannot be withdrawn alone: publish a newer version first, or withdraw the whole resource.
+    DeaccessionLatestVersion = "deaccession-latest-version", [409], "The latest version stays";
+    /// The resource (or this version of it) was withdrawn by its owners; the body's `tombstone` says what it was, why and when, so citations still resolve.
+    Deaccessioned = "deaccessioned", [410], "Withdrawn";
     /// The dataset's files are for signed-in users with a verified email address.
     DownloadNeedsAccount = "download-needs-account", [403], "Sign in to download";
     /// The resource is published, and a published version never changes: change the draft of its next version (the `Link` header with `rel="working-copy"` names it) and publish that.
@@ -80,6 +84,8 @@ problem_types! {
     EmailNotVerified = "email-not-verified", [403], "Email address not verified";
     /// The address can no longer be used for this account (taken meanwhile).
     EmailUnavailable = "email-unavailable", [409], "This address cannot be used";
+    /// The dataset (or this file) is under embargo: its files are handed out from `embargo_until` on.
+    Embargoed = "embargoed", [403], "Under embargo";
     /// Only published courses take new learners.
     EnrollmentClosed = "enrollment-closed", [409], "This course takes no new learners";
     /// The dataset no longer has the file a link points to.
@@ -128,6 +134,8 @@ problem_types! {
     ResourcePublished = "resource-published", [409], "Published resources are archived, not deleted";
     /// The change feed cannot continue from your cursor (older than the changes kept, or your view changed wholesale): fetch everything again and follow the feed from a new cursor.
     ResyncRequired = "resync-required", [410], "Sync again from the start";
+    /// The dataset's retention period ended (`retention_until`): its files are no longer handed out.
+    RetentionEnded = "retention-ended", [410], "The retention period ended";
     /// Sign in with your password to do this; API tokens cannot.
     SessionRequired = "session-required", [403], "Not allowed with an API token";
     /// Another object already uses this slug.

@@ -303,6 +303,8 @@ pub async fn course_package(
                 detail: Some(format!("The package is {len} bytes long.")),
                 errors: Vec::new(),
                 request_id: crate::http::request_id::current(),
+                tombstone: None,
+                embargo_until: None,
             };
             let mut res = problem_response(StatusCode::RANGE_NOT_SATISFIABLE, &problem);
             if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{len}")) {

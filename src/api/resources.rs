@@ -756,6 +756,11 @@ pub struct DatasetFile {
     /// Hex SHA-256 of the content, to check a download.
     pub sha256: String,
     pub created_at: DateTime<Utc>,
+    /// Links to this file are refused (403 `embargoed`) until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embargo_until: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embargo_reason: Option<String>,
 }
 
 impl From<&FileRow> for DatasetFile {
@@ -767,6 +772,8 @@ impl From<&FileRow> for DatasetFile {
             size_bytes: r.size_bytes,
             sha256: r.sha256.clone(),
             created_at: utc(r.created_at),
+            embargo_until: r.embargo_until.map(utc),
+            embargo_reason: r.embargo_reason.clone(),
         }
     }
 }

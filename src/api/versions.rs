@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
 use crate::api::resources::path_id;
+use crate::app::deaccession::DeaccessionRequest;
 use crate::app::resources::{AnyResource, Course, Dataset, ModelCard};
 use crate::app::versions::{self as app, VersionDiff, VersionInfo};
 use crate::auth::Principal;
@@ -14,6 +15,7 @@ use crate::auth::principal::MaybePrincipal;
 use crate::db::Db;
 use crate::db::audit::Context;
 use crate::domain::resource::ResourceKind;
+use crate::domain::version::Tombstone;
 use crate::error::{ApiError, Problem};
 use crate::http::etag;
 use crate::http::json::{Json, Query};
@@ -42,6 +44,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource(format!("/{collection}/{{id}}/versions/{{label}}"))
                 .app_data(kind_data.clone())
                 .route(super::get().to(read)),
+        )
+        .service(
+            web::resource(format!("/{collection}/{{id}}/deaccession"))
+                .app_data(kind_data.clone())
+                .route(web::post().to(deaccession)),
         )
         .service(
             web::resource(format!("/{collection}/{{id}}/versions/{{a}}/diff/{{b}}"))
@@ -183,6 +190,29 @@ async fn diff(
     Ok(res)
 }
 
+async fn deaccession(
+    state: web::Data<crate::state::AppState>,
+    db: web::Data<Db>,
+    kind: web::Data<ResourceKind>,
+    principal: Principal,
+    path: web::Path<String>,
+    Json(body): Json<DeaccessionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (kind, id) = (**kind, path_id(&path.into_inner())?);
+    let ctx = Context::new(Some(&principal.user.id));
+    let origin = state.settings.platform.public_url.clone();
+    let platform = state.settings.platform.name.clone();
+    let st = state.into_inner();
+    let tombstone = db
+        .run(move |conn| {
+            crate::app::deaccession::deaccession(
+                conn, &st, &ctx, &principal, kind, &id, &body, &origin, &platform,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(tombstone))
+}
+
 // ----- the OpenAPI document ----------------------------------------------------------------
 // The handlers above serve all three kinds; these describe them per kind.
 
@@ -245,6 +275,7 @@ macro_rules! documented {
                     (status = 200, description = "One page of versions", body = VersionPage),
                     (status = 400, description = "Bad cursor or limit", body = Problem, content_type = "application/problem+json"),
                     (status = 404, description = "No such resource (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+                    (status = 410, description = "Withdrawn: the body's `tombstone` says what it was, why and when", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn list(_page: Query<PageQuery>) {}
 
@@ -256,6 +287,7 @@ macro_rules! documented {
                     (status = 200, description = "The version", body = $body, headers(("ETag" = String, description = "This version's validator"), ("Link" = String, description = "`rel=\"latest-version\"` (the resource) and `rel=\"version-history\"` (its versions), RFC 5829"))),
                     (status = 304, description = "Not modified"),
                     (status = 404, description = "No such resource or version (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+                    (status = 410, description = "Withdrawn: the body's `tombstone` says what it was, why and when", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn read() {}
 
@@ -268,8 +300,24 @@ macro_rules! documented {
                     (status = 200, description = "The changes", body = VersionDiff),
                     (status = 304, description = "Not modified"),
                     (status = 404, description = "No such resource or version (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+                    (status = 410, description = "Withdrawn: the body's `tombstone` says what it was, why and when", body = Problem, content_type = "application/problem+json"),
                 ))]
             pub async fn diff() {}
+
+            #[doc = concat!("Withdraw a published ", $what, " (or one earlier version of it) for good, with a reason (its institution's owners, or an administrator): it then answers `410 Gone` with a tombstone (title, institution, version, citation, reason, date), leaves lists, search and the harvests (a deleted record), and its access grants and requests end, their holders told by email.")]
+            #[utoipa::path(post, path = concat!("/api/v1/", $coll, "/{id}/deaccession"), tag = "resources", operation_id = concat!("deaccession_", stringify!($module)), security(("bearer" = [])),
+                params(("id" = String, Path, description = "Resource id")),
+                request_body = DeaccessionRequest,
+                responses(
+                    (status = 200, description = "Withdrawn: the tombstone that answers for it from now on", body = Tombstone),
+                    (status = 400, description = "No reason, or not a version label", body = Problem, content_type = "application/problem+json"),
+                    (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+                    (status = 403, description = "Not an owner of its institution", body = Problem, content_type = "application/problem+json"),
+                    (status = 404, description = "No such resource or version (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+                    (status = 409, description = "Never published (delete the draft), or the latest version (publish a newer one first)", body = Problem, content_type = "application/problem+json"),
+                    (status = 410, description = "Already withdrawn: its tombstone", body = Problem, content_type = "application/problem+json"),
+                ))]
+            pub async fn deaccession(_body: Json<DeaccessionRequest>) {}
         }
     };
 }

@@ -66,6 +66,22 @@ struct DatasetView {
 impl DatasetView {
     fn load(conn: &mut DbConnection, id: &str, p: Option<&Principal>) -> Result<Self, ApiError> {
         let (loaded, viewer) = load(conn, ResourceKind::Dataset, id, p)?;
+        Self::of(loaded, viewer)
+    }
+
+    /// The dataset of a request as it was, even if withdrawn since (seen
+    /// archived: its requests stay readable, and nothing moves them).
+    fn as_it_was(
+        conn: &mut DbConnection,
+        id: &str,
+        p: Option<&Principal>,
+    ) -> Result<Self, ApiError> {
+        let (loaded, viewer) =
+            crate::app::resources::load_as_it_was(conn, ResourceKind::Dataset, id, p)?;
+        Self::of(loaded, viewer)
+    }
+
+    fn of(loaded: Loaded, viewer: Viewer) -> Result<Self, ApiError> {
         let fields = match details_of(&loaded.row)? {
             Details::Dataset(d) => d,
             _ => return Err(ApiError::NotFound),
@@ -266,7 +282,10 @@ fn listed(conn: &mut DbConnection, id: &str) -> Result<Listed, ApiError> {
 }
 
 /// The owners and editors of an institution, still active.
-fn deciders(conn: &mut DbConnection, institution_id: &str) -> Result<Vec<UserRow>, ApiError> {
+pub(crate) fn deciders(
+    conn: &mut DbConnection,
+    institution_id: &str,
+) -> Result<Vec<UserRow>, ApiError> {
     let mut users = institutions::users_with_role(conn, institution_id, "owner")?;
     users.extend(institutions::users_with_role(
         conn,
@@ -589,7 +608,7 @@ fn visible_request(
     principal: &Principal,
 ) -> Result<(Listed, DatasetView), ApiError> {
     let l = listed(conn, id)?;
-    let ds = DatasetView::load(conn, &l.row.dataset_id, Some(principal))?;
+    let ds = DatasetView::as_it_was(conn, &l.row.dataset_id, Some(principal))?;
     let requester = l.row.requester_id == principal.user.id;
     check(
         Some(principal),
@@ -941,6 +960,23 @@ pub fn expire(
     row: &RequestRow,
     now: NaiveDateTime,
 ) -> Result<bool, ApiError> {
+    end(conn, state, row, now, None, None)
+}
+
+/// Why a dataset's grants and requests ended with it (the `how` of the
+/// `access_ended` email): `deaccessioned`, `retention_ended`.
+pub type Cause = &'static str;
+
+/// [`expire`], for a reason of the dataset's own (`cause`): the grant or
+/// request ends now, whatever its own time.
+pub fn end(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &RequestRow,
+    now: NaiveDateTime,
+    cause: Option<Cause>,
+    note: Option<&str>,
+) -> Result<bool, ApiError> {
     let from = row.status;
     let Some(to) = transition(from, Move::Expire) else {
         return Ok(false);
@@ -962,16 +998,16 @@ pub fn expire(
                 .map(|d| d.institution_slug.as_str())
                 .unwrap_or_default();
             let owner_name = institution_name(conn, owner)?;
-            let how = if from == RequestStatus::Approved {
-                "grant_expired"
-            } else {
-                "request_expired"
+            let how = match cause {
+                Some(cause) => cause,
+                None if from == RequestStatus::Approved => "grant_expired",
+                None => "request_expired",
             };
             notices.push(Notice::new(
                 &user,
                 Kind::AccessEnded,
                 json!({"display_name": user.display_name, "dataset": l.dataset_title,
-                       "owner_institution": owner_name, "how": how, "note": null,
+                       "owner_institution": owner_name, "how": how, "note": note,
                        "request_id": row.id}),
             ));
         }
@@ -1323,8 +1359,14 @@ pub fn issue_link(
     let issued = write_transaction(conn, |conn| {
         let ds = DatasetView::load(conn, dataset_id, principal)?;
         let now = now();
-        let grant = download_grant(conn, &ds, principal, now)?;
         let file = resources_store::file(conn, dataset_id, file_id)?.ok_or(ApiError::NotFound)?;
+        // Policy visibility first (a hidden dataset is a 404 above), then
+        // its dates: nobody outside its institution gets a file under
+        // embargo, nobody at all after its retention period.
+        if ds.viewer.admin || resource_visible_to(&ds, principal) {
+            crate::app::embargo::guard(&ds.fields, Some(&file), now, ds.insider())?;
+        }
+        let grant = download_grant(conn, &ds, principal, now)?;
         let user = principal.map(|p| &p.user);
         let country = link_country(conn, &ds, grant.as_ref(), slug, user)?;
         let expires_at = now + ttl;
@@ -1364,11 +1406,57 @@ pub fn issue_link(
     match issued {
         Ok(expires_at) => Ok(IssuedLink { token, expires_at }),
         Err(err) => {
-            if let ApiError::Forbidden { problem, .. } = &err {
-                record_refusal(conn, state, ctx, asker, dataset_id, file_id, problem.slug());
+            match &err {
+                ApiError::Forbidden { problem, .. } => {
+                    record_refusal(conn, state, ctx, asker, dataset_id, file_id, problem.slug());
+                }
+                ApiError::Embargoed { .. } => {
+                    record_refusal(conn, state, ctx, asker, dataset_id, file_id, "embargoed");
+                    // They asked for it: they are told when it lifts.
+                    if let Some(p) = principal {
+                        watch_embargo(conn, dataset_id, file_id, &p.user.id);
+                    }
+                }
+                ApiError::Gone {
+                    problem: ProblemType::RetentionEnded,
+                    ..
+                } => {
+                    record_refusal(
+                        conn,
+                        state,
+                        ctx,
+                        asker,
+                        dataset_id,
+                        file_id,
+                        "retention-ended",
+                    );
+                }
+                _ => {}
             }
             Err(err)
         }
+    }
+}
+
+/// Whether the caller may see the dataset at all (a refusal for its dates
+/// is only given to those who see it).
+fn resource_visible_to(ds: &DatasetView, principal: Option<&Principal>) -> bool {
+    policy::resource_visible(&Principal::actor_of(principal), &ds.facts())
+}
+
+/// Remembers who waits for an embargo to lift: the file's own embargo if
+/// it has one in force, else the dataset's.
+fn watch_embargo(conn: &mut DbConnection, dataset_id: &str, file_id: &str, user_id: &str) {
+    let result = write_transaction(conn, |conn| {
+        let now = now();
+        let own = resources_store::file(conn, dataset_id, file_id)?
+            .is_some_and(|f| f.embargo_until.is_some_and(|t| t > now));
+        let which = if own { file_id } else { "" };
+        crate::db::withdrawals::watch(conn, dataset_id, which, user_id, now)?;
+        Ok::<_, ApiError>(())
+    });
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "could not remember who waits for an embargo");
     }
 }
 
@@ -1469,6 +1557,21 @@ pub fn follow_link(conn: &mut DbConnection, token: &str) -> Result<String, ApiEr
             problem: ProblemType::LinkExpired,
             detail: "Ask for a new link to the file.".into(),
         });
+    }
+    // What happened to the dataset since the link was issued.
+    if let Some(ds) = resources_store::by_id(conn, &link.dataset_id)? {
+        if ds.row.status == Status::Deaccessioned {
+            return Err(ApiError::Gone {
+                problem: ProblemType::Deaccessioned,
+                detail: "The dataset was withdrawn by its owners; its files are no longer handed \
+                         out."
+                    .into(),
+            });
+        }
+        if let Details::Dataset(fields) = details_of(&ds.row)? {
+            // The embargo was checked when the link was issued.
+            crate::app::embargo::guard(&fields, None, now, true)?;
+        }
     }
     if let Some(grant) = &link.access_request_id {
         let in_force = match store::request(conn, grant).map_err(unreadable(grant))? {

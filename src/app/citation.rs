@@ -5,6 +5,7 @@ use chrono::Datelike;
 use crate::app::resources::load;
 use crate::auth::principal::Principal;
 use crate::db::DbConnection;
+use crate::db::resources::Loaded;
 use crate::domain::citation::Cited;
 use crate::domain::policy::{self, Action};
 use crate::domain::resource::ResourceKind;
@@ -27,9 +28,14 @@ pub fn cite(
         &act,
         Action::ViewResource(crate::app::resources::facts(&l, &viewer)),
     ))?;
+    Ok(cited(&l, origin, platform))
+}
+
+/// What the citation of `l` says (whoever asks).
+pub(crate) fn cited(l: &Loaded, origin: &str, platform: &str) -> Cited {
     let r = &l.row;
     let when = r.published_at.unwrap_or(r.created_at);
-    Ok(Cited {
+    Cited {
         id: r.id.clone(),
         kind: r.kind,
         authors: vec![l.institution_name.clone()],
@@ -41,9 +47,9 @@ pub fn cite(
         url: format!(
             "{}/api/v1/{}/{}",
             origin.trim_end_matches('/'),
-            kind.collection(),
+            r.kind.collection(),
             r.id
         ),
         doi: r.doi.clone(),
-    })
+    }
 }

@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod changes;
 pub mod citation;
 pub mod clients;
+pub mod deaccession;
+pub mod embargo;
 pub mod events;
 pub mod exports;
 pub mod institutions;

@@ -49,10 +49,11 @@ pub enum Kind {
     AccessDecided,
     AccessEnded,
     AccessReminder,
+    DatasetDates,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::PasswordChanged,
         Kind::ApiTokenCreated,
         Kind::MembershipAdded,
@@ -70,6 +71,7 @@ impl Kind {
         Kind::AccessDecided,
         Kind::AccessEnded,
         Kind::AccessReminder,
+        Kind::DatasetDates,
     ];
 
     pub fn template(self) -> Template {
@@ -91,6 +93,7 @@ impl Kind {
             Self::AccessDecided => Template::AccessDecided,
             Self::AccessEnded => Template::AccessEnded,
             Self::AccessReminder => Template::AccessReminder,
+            Self::DatasetDates => Template::DatasetDates,
         }
     }
 
@@ -226,6 +229,18 @@ impl Kind {
                 copy(&mut d, t, &[("how", "reason"), ("note", "note")]);
                 copy(&mut d, p, &[("dataset_id", "dataset_id"), ("to", "status")]);
             }
+            Self::DatasetDates => copy(
+                &mut d,
+                t,
+                &[
+                    ("dataset_id", "dataset_id"),
+                    ("dataset", "dataset_title"),
+                    ("what", "what"),
+                    ("file", "file_name"),
+                    ("date", "date"),
+                    ("days", "days"),
+                ],
+            ),
             Self::AccessReminder => {
                 copy(
                     &mut d,
@@ -299,6 +314,7 @@ impl Kind {
                 param(RouteName::AccessRequest, "id", "request_id")
             }
             Self::AccessReminder => bare(RouteName::PendingAccessRequests),
+            Self::DatasetDates => param(RouteName::Dataset, "id", "dataset_id"),
         }
     }
 }
@@ -402,6 +418,7 @@ pub enum RouteName {
     Partnership,
     AccessRequest,
     PendingAccessRequests,
+    Dataset,
 }
 
 // Where a notification leads in the app: a route template name and its
@@ -523,6 +540,8 @@ fn legacy(row: &NotificationRow, kind: Kind, ids: &SlugIds) -> (String, Subject,
         Kind::AccessEnded if title.ends_with(" was revoked") => "access_request.revoked",
         Kind::AccessEnded => "access_request.expired",
         Kind::AccessReminder => "access_request.reminder_sent",
+        Kind::DatasetDates if title.contains("retention") => "resource.retention_reminder",
+        Kind::DatasetDates => "resource.embargo_lifted",
     };
     let mut data = Map::new();
     data.insert("legacy".into(), Value::Bool(true));

@@ -97,6 +97,30 @@ pub(crate) fn unreadable(conn: &mut DbConnection, err: diesel::result::Error) ->
     err.into()
 }
 
+/// [`load`], for what may be read of a withdrawn resource besides its
+/// tombstone (the access requests about it): a withdrawn resource is
+/// loaded as if archived (seen as it was, read-only).
+pub(crate) fn load_as_it_was(
+    conn: &mut DbConnection,
+    kind: ResourceKind,
+    id: &str,
+    principal: Option<&Principal>,
+) -> Result<(Loaded, Viewer), ApiError> {
+    let viewer = Viewer::load(
+        conn,
+        principal.map(|p| p.user.id.as_str()),
+        principal.is_some_and(Principal::is_admin),
+    )?;
+    let mut loaded = store::by_id(conn, id)
+        .map_err(|e| unreadable(conn, e))?
+        .filter(|l| l.row.kind == kind)
+        .ok_or(ApiError::NotFound)?;
+    if loaded.row.status == Status::Deaccessioned {
+        loaded.row.status = Status::Archived;
+    }
+    Ok((loaded, viewer))
+}
+
 /// The resource `id` of `kind` and who is looking; `None` if there is none.
 pub fn load(
     conn: &mut DbConnection,
@@ -113,6 +137,12 @@ pub fn load(
         .map_err(|e| unreadable(conn, e))?
         .filter(|l| l.row.kind == kind)
         .ok_or(ApiError::NotFound)?;
+    if loaded.row.status == Status::Deaccessioned {
+        // Withdrawn: its tombstone answers, whatever was asked of it.
+        return Err(crate::app::deaccession::gone(
+            conn, principal, &loaded, &viewer,
+        ));
+    }
     Ok((loaded, viewer))
 }
 
@@ -148,6 +178,10 @@ pub(crate) fn lifecycle(l: &Loaded, step: Step) -> Result<Option<Status>, ApiErr
                 l.row.id
             ),
         },
+        Refused::Deaccessioned => ApiError::Gone {
+            problem: ProblemType::Deaccessioned,
+            detail: "This resource was withdrawn by its owners.".into(),
+        },
         Refused::InvalidTransition => ApiError::Conflict {
             problem: ProblemType::InvalidTransition,
             detail: format!(
@@ -155,6 +189,7 @@ pub(crate) fn lifecycle(l: &Loaded, step: Step) -> Result<Option<Status>, ApiErr
                 status.as_str(),
                 match step {
                     Step::Publish => Status::Published.as_str(),
+                    Step::Deaccession => Status::Deaccessioned.as_str(),
                     _ => Status::Archived.as_str(),
                 }
             ),
@@ -1117,6 +1152,7 @@ pub fn create(
         let id = uuid::Uuid::now_v7().to_string();
         check_links(conn, &viewer, &act, Some(&id), &d, None)?;
         let now = now();
+        crate::app::embargo::check_dates(None, &d, now.and_utc())?;
         let row = new_row(
             &id,
             &inst.id,
@@ -1134,6 +1170,7 @@ pub fn create(
         store::replace_terms(conn, &id, &doc::terms(&d))?;
         store::replace_relations(conn, &id, &d.core.related)?;
         search_store::index(conn, &[(id.clone(), doc::indexed(&d, &[&inst.name]))])?;
+        crate::app::embargo::schedule(conn, &id, &d, now)?;
         let event = Event::ResourceCreated {
             kind,
             title: row.title.clone(),
@@ -1247,6 +1284,7 @@ pub(crate) fn check_document(
 ) -> Result<(), ApiError> {
     let kind = l.row.kind;
     check_links(conn, viewer, act, Some(&l.row.id), d, Some(before))?;
+    crate::app::embargo::check_dates(Some(before), d, now().and_utc())?;
     let (was, is) = (before.to_map(), d.to_map());
     // A dataset's terms, and who can see it at all (widening the
     // visibility of open data hands out its files).
@@ -1292,6 +1330,7 @@ pub(crate) fn write_document(
     let (id, kind) = (l.row.id.as_str(), l.row.kind);
     let (was, is) = (before.to_map(), d.to_map());
     store::update_content(conn, id, &content_of(d), now())?;
+    crate::app::embargo::schedule(conn, id, d, now())?;
     store::replace_terms(conn, id, &doc::terms(d))?;
     reindex(conn, &[id.to_string()])?;
     if d.core.related != before.core.related {
@@ -1491,6 +1530,14 @@ pub struct NewDatasetFile {
     /// 64 hex digits.
     #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: String,
+    /// Links to this file are refused (403 `embargoed`) until then (RFC
+    /// 3339, in the future); the embargo lifts itself.
+    #[serde(default)]
+    pub embargo_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why (needs `embargo_until`; at most 2,000 characters).
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub embargo_reason: Option<String>,
 }
 
 fn check_media_type(raw: &str) -> Result<String, Invalid> {
@@ -1580,6 +1627,46 @@ pub fn add_file(
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         errors.push(Invalid::format("sha256", "64 hexadecimal digits.").at("sha256"));
     }
+    let embargo_until = body.embargo_until.map(|t| {
+        use chrono::Timelike;
+        t.with_nanosecond(t.nanosecond() / 1000 * 1000)
+            .unwrap_or(t)
+            .naive_utc()
+    });
+    if embargo_until.is_some_and(|t| t <= now() || chrono::Datelike::year(&t.and_utc()) > 9999) {
+        errors.push(FieldError::new(
+            "embargo_until",
+            FieldCode::OutOfRange,
+            "An embargo ends in the future.",
+        ));
+    }
+    let embargo_reason = body
+        .embargo_reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    if let Some(reason) = &embargo_reason {
+        if reason.chars().count() > 2_000 {
+            errors.push(Invalid::too_long(2_000, "At most 2,000 characters.").at("embargo_reason"));
+        } else if reason
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            errors.push(FieldError::new(
+                "embargo_reason",
+                FieldCode::ControlCharacters,
+                "Control characters are not allowed.",
+            ));
+        }
+        if embargo_until.is_none() {
+            errors.push(FieldError::new(
+                "embargo_until",
+                FieldCode::Required,
+                "An embargo reason needs its end (`embargo_until`).",
+            ));
+        }
+    }
     let (Some(url), Some(media_type), true) = (url, media_type, errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };
@@ -1605,8 +1692,11 @@ pub fn add_file(
             sha256,
             created_by: Some(principal.user.id.clone()),
             created_at: now,
+            embargo_until,
+            embargo_reason,
         };
         store::insert_file(conn, &row)?;
+        crate::app::embargo::schedule_file(conn, &row)?;
         store::touch(conn, id, now)?;
         let event = Event::DatasetFileAdded {
             file_id: row.id.clone(),

@@ -116,6 +116,17 @@ pub struct VersionInfo {
     /// What changed from the version before (absent for the first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff_url: Option<String>,
+    /// Set when this version was withdrawn: it answers `410` with a
+    /// tombstone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deaccessioned: Option<Withdrawn>,
+}
+
+/// When and why a version was withdrawn.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Withdrawn {
+    pub reason: String,
+    pub deaccessioned_at: DateTime<Utc>,
 }
 
 /// `GET /{kind}/{id}/versions/{a}/diff/{b}`.
@@ -315,7 +326,7 @@ pub fn draft(
     }
     match l.row.status {
         Status::Draft => represent_one(conn, &l, &viewer, Some(principal), Default::default()),
-        Status::Archived => Err(no_draft(kind, id)),
+        Status::Archived | Status::Deaccessioned => Err(no_draft(kind, id)),
         Status::Published => {
             let row = versions_store::draft(conn, id)?.ok_or_else(|| no_draft(kind, id))?;
             let d = document_from(&l, &parse_map(&row.document)?)?;
@@ -709,7 +720,11 @@ fn as_published(
     Ok(seen.then_some(d))
 }
 
-fn version_row(conn: &mut DbConnection, id: &str, raw: &str) -> Result<VersionRow, ApiError> {
+pub(crate) fn version_row(
+    conn: &mut DbConnection,
+    id: &str,
+    raw: &str,
+) -> Result<VersionRow, ApiError> {
     let unknown = || {
         ApiError::NotFoundNamed(format!(
             "This resource has no published version `{raw}` (labels look like `1.2`; see its \
@@ -718,6 +733,19 @@ fn version_row(conn: &mut DbConnection, id: &str, raw: &str) -> Result<VersionRo
     };
     let label = Label::parse(raw).ok_or_else(unknown)?;
     versions_store::one(conn, id, label.major, label.minor)?.ok_or_else(unknown)
+}
+
+/// The title version `row` of `l` was published with.
+pub(crate) fn title_of(l: &Loaded, row: &VersionRow) -> Result<String, ApiError> {
+    Ok(match &row.snapshot {
+        Some(raw) => Snapshot::parse(raw)?
+            .document
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or(&l.row.title)
+            .to_string(),
+        None => l.row.title.clone(),
+    })
 }
 
 /// A page of the published versions, newest first.
@@ -753,6 +781,7 @@ pub fn list(
         }
     }
     let base = base_path(kind, id);
+    let withdrawn = crate::db::withdrawals::of(conn, id)?;
     // The version before each (for its diff): the next row, or one more read.
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
@@ -776,6 +805,13 @@ pub fn list(
                 },
                 url: format!("{base}/versions/{label}"),
                 diff_url: previous.map(|p| format!("{base}/versions/{p}/diff/{label}")),
+                deaccessioned: withdrawn
+                    .iter()
+                    .find(|w| w.version == label.to_string())
+                    .map(|w| Withdrawn {
+                        reason: w.reason.clone(),
+                        deaccessioned_at: w.deaccessioned_at.and_utc(),
+                    }),
             },
             label.to_string(),
         ));
@@ -794,6 +830,9 @@ pub fn read(
     let (l, viewer) = readable(conn, principal, kind, id)?;
     let row = version_row(conn, id, label)?;
     let d = as_published(conn, principal, &l, &viewer, &row)?.ok_or(ApiError::NotFound)?;
+    if let Some(gone) = crate::app::deaccession::version_gone(conn, &l, label_of(&row))? {
+        return Err(gone);
+    }
     let mut rep = represent_document(conn, &l, &viewer, principal, &d, Status::Published)?;
     // As it was published, whatever happened to the resource since.
     let core = rep.core_mut();
@@ -819,6 +858,11 @@ pub fn diff(
     for row in [&ra, &rb] {
         if as_published(conn, principal, &l, &viewer, row)?.is_none() {
             return Err(ApiError::NotFound);
+        }
+    }
+    for row in [&ra, &rb] {
+        if let Some(gone) = crate::app::deaccession::version_gone(conn, &l, label_of(row))? {
+            return Err(gone);
         }
     }
     let mut flat = |row: &VersionRow| -> Result<Map<String, Value>, ApiError> {

@@ -175,6 +175,17 @@ pub fn set_status(
     Ok(n == 1)
 }
 
+/// A dataset's grants (approved) and pending requests: what ends when the
+/// dataset is withdrawn or its retention period ends.
+pub fn open_of_dataset(conn: &mut DbConnection, dataset_id: &str) -> QueryResult<Vec<RequestRow>> {
+    ar::table
+        .filter(ar::dataset_id.eq(dataset_id))
+        .filter(ar::status.eq_any([RequestStatus::Approved, RequestStatus::Pending]))
+        .order((ar::created_at.asc(), ar::id.asc()))
+        .select(RequestRow::as_select())
+        .load(conn)
+}
+
 /// Approved grants whose time is up at `now`.
 pub fn grants_ended(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<RequestRow>> {
     ar::table

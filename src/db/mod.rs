@@ -48,6 +48,7 @@ pub mod schema;
 pub mod search;
 pub mod versions;
 pub mod webhooks;
+pub mod withdrawals;
 pub mod words;
 
 use std::fmt;

@@ -312,6 +312,13 @@ pub fn set_status(
                 rs::updated_at.eq(now),
             ))
             .execute(conn)?,
+        Status::Deaccessioned => diesel::update(target)
+            .set((
+                rs::status.eq(to),
+                rs::version.eq(rs::version + 1),
+                rs::updated_at.eq(now),
+            ))
+            .execute(conn)?,
         Status::Archived | Status::Draft => diesel::update(target)
             .set((
                 rs::status.eq(to),
@@ -671,29 +678,36 @@ macro_rules! condition {
             c = and(
                 c,
                 Box::new(
+                    // Drafts and withdrawn resources: their editors only.
                     rs::status
                         .eq(Status::Draft)
+                        .or(rs::status.eq(Status::Deaccessioned))
                         .and(rs::institution_id.eq_any(viewer.editor_of()))
-                        .or(rs::status.ne(Status::Draft).and(
-                            rs::institution_id
-                                .eq_any(viewer.member_of())
-                                // A subquery, not the joined row: the condition then
-                                // reads `resources` alone (counts and offsets walk an
-                                // index without visiting each resource's institution).
-                                .or(rs::institution_id
-                                    .eq_any(
-                                        filter_institutions
-                                            .filter(
-                                                filter_institutions.field(it::verified).eq(true),
-                                            )
-                                            .select(filter_institutions.field(it::id)),
-                                    )
-                                    .and(
-                                        rs::visibility.eq_any(open).or(rs::visibility
-                                            .eq(Visibility::Partnership)
-                                            .and(rs::id.eq_any(viewer.partnership_shared.clone()))),
-                                    )),
-                        )),
+                        .or(rs::status
+                            .ne(Status::Draft)
+                            .and(rs::status.ne(Status::Deaccessioned))
+                            .and(
+                                rs::institution_id
+                                    .eq_any(viewer.member_of())
+                                    // A subquery, not the joined row: the condition then
+                                    // reads `resources` alone (counts and offsets walk an
+                                    // index without visiting each resource's institution).
+                                    .or(rs::institution_id
+                                        .eq_any(
+                                            filter_institutions
+                                                .filter(
+                                                    filter_institutions
+                                                        .field(it::verified)
+                                                        .eq(true),
+                                                )
+                                                .select(filter_institutions.field(it::id)),
+                                        )
+                                        .and(rs::visibility.eq_any(open).or(
+                                            rs::visibility.eq(Visibility::Partnership).and(
+                                                rs::id.eq_any(viewer.partnership_shared.clone()),
+                                            ),
+                                        ))),
+                            )),
                 ),
             );
         }
@@ -1171,6 +1185,9 @@ pub struct FileRow {
     pub sha256: String,
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Links to this file are refused until then (issue #19).
+    pub embargo_until: Option<NaiveDateTime>,
+    pub embargo_reason: Option<String>,
 }
 
 pub fn insert_file(conn: &mut DbConnection, row: &FileRow) -> QueryResult<()> {

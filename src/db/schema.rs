@@ -309,6 +309,39 @@ diesel::table! {
         sha256 -> Text,
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
+        embargo_until -> Nullable<Timestamp>,
+        embargo_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    resource_deaccessions (resource_id, version) {
+        resource_id -> Text,
+        version -> Text,
+        reason -> Text,
+        title -> Text,
+        citation -> Text,
+        deaccessioned_by -> Nullable<Text>,
+        deaccessioned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    embargo_watchers (resource_id, file_id, user_id) {
+        resource_id -> Text,
+        file_id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    resource_deadlines (resource_id, file_id, what) {
+        resource_id -> Text,
+        file_id -> Text,
+        what -> Text,
+        due_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
     }
 }
 

@@ -155,7 +155,7 @@ pub fn resource_audience(
 ) -> Keys {
     let mut a = Keys::new();
     a.insert(editor_key(institution_id));
-    if status == Status::Draft {
+    if matches!(status, Status::Draft | Status::Deaccessioned) {
         return a;
     }
     a.insert(member_key(institution_id));
@@ -337,7 +337,7 @@ mod tests {
         use crate::domain::policy::{
             Actor, InstitutionFacts, InstitutionRole, ResourceFacts, resource_visible,
         };
-        let statuses = [Status::Draft, Status::Published, Status::Archived];
+        let statuses = Status::ALL;
         let visibilities = [
             Visibility::Public,
             Visibility::Registered,
@@ -350,7 +350,7 @@ mod tests {
             Some(InstitutionRole::Editor),
             Some(InstitutionRole::Owner),
         ];
-        for status in statuses {
+        for &status in statuses {
             for visibility in visibilities {
                 for verified in [false, true] {
                     for role in roles {

@@ -247,6 +247,44 @@ events! {
         note: Option<String>,
         visibility: Visibility,
     }
+    /// The whole resource was withdrawn (deaccessioned): a tombstone
+    /// answers for it, and it left lists, search, the feed and the
+    /// harvests; grants on it ended. `visibility` is the one it had.
+    ResourceDeaccessioned = "resource.deaccessioned" on "resource" {
+        #[serde(flatten)]
+        resource: ResourceSummary,
+        visibility: Visibility,
+        /// Its latest version then (`1.2`).
+        label: Option<String>,
+        reason: String,
+        /// The access grants that ended with it.
+        grants_ended: usize,
+    }
+    /// One earlier version was withdrawn: it answers with a tombstone; the
+    /// resource and its other versions stay.
+    ResourceVersionDeaccessioned = "resource.version_deaccessioned" on "resource" {
+        kind: ResourceKind,
+        label: String,
+        reason: String,
+    }
+    /// A dataset's embargo (or one file's: `file_id`) ended: its files may
+    /// be linked to as its access level says.
+    ResourceEmbargoLifted = "resource.embargo_lifted" on "resource" {
+        file_id: Option<String>,
+        embargo_until: DateTime<Utc>,
+    }
+    /// A dataset's retention period ended: its files are no longer handed
+    /// out, and the grants on it ended.
+    ResourceRetentionEnded = "resource.retention_ended" on "resource" {
+        retention_until: DateTime<Utc>,
+        grants_ended: usize,
+    }
+    /// A dataset's owners were reminded that its retention period ends
+    /// soon (30 and 7 days before).
+    ResourceRetentionReminder = "resource.retention_reminder" on "resource" {
+        retention_until: DateTime<Utc>,
+        days: i64,
+    }
     /// An editor changed the draft of a published resource's next version
     /// (the published version is unchanged).
     ResourceDraftUpdated = "resource.draft_updated" on "resource" {

@@ -114,6 +114,9 @@ pub enum Action {
     EditResource(ResourceFacts),
     /// Publish a draft.
     PublishResource(ResourceFacts),
+    /// Withdraw what was published, for good (its institution's owners;
+    /// facts as the resource was before).
+    DeaccessionResource(ResourceFacts),
     /// Enroll in a course (and record one's own progress in it).
     Enroll(ResourceFacts),
     /// See a course's learners and their aggregates.
@@ -218,7 +221,9 @@ pub fn resource_visible(actor: &Actor, r: &ResourceFacts) -> bool {
     if actor.is_admin() {
         return true;
     }
-    if r.status == Status::Draft {
+    // Drafts, and what was withdrawn (its tombstone answers for it,
+    // `app::deaccession`), are their editors' only.
+    if matches!(r.status, Status::Draft | Status::Deaccessioned) {
         return matches!(role, Some(Owner | Editor));
     }
     if role.is_some() {
@@ -258,6 +263,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::ViewResource(r)
         | Action::EditResource(r)
         | Action::PublishResource(r)
+        | Action::DeaccessionResource(r)
         | Action::Enroll(r)
         | Action::ViewLearners(r) => {
             if !resource_visible(actor, &r) {
@@ -306,6 +312,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         Action::ViewResource(r)
         | Action::EditResource(r)
         | Action::PublishResource(r)
+        | Action::DeaccessionResource(r)
         | Action::Enroll(r)
         | Action::ViewLearners(r) => r.institution.caller_role,
         _ => inst.and_then(|i| i.caller_role),
@@ -330,6 +337,7 @@ pub fn may(actor: &Actor, action: Action) -> Decision {
         }
         Action::UpdateInstitution(_)
         | Action::DeleteInstitution(_)
+        | Action::DeaccessionResource(_)
         | Action::ChangeMemberRole(_) => match role {
             Some(Owner) => Allow,
             _ => needs_signin(Forbidden(Denial::Role)),

@@ -7,6 +7,7 @@
 //! the same way, so there is exactly one set of rules for both. Everything
 //! here is pure: whether linked resources exist is the API layer's business.
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -50,6 +51,9 @@ pub const DATA_TERMS: &[&str] = &[
     "transfer_policy",
     "allowed_countries",
     "origin_country",
+    "embargo_until",
+    "embargo_reason",
+    "retention_until",
 ];
 
 word_enum!(
@@ -66,8 +70,9 @@ word_enum!(
     }
 );
 word_enum!(
-    /// Lifecycle: `draft → published → archived`.
-    Status { Draft => "draft", Published => "published", Archived => "archived" }
+    /// Lifecycle: `draft → published → archived`; a published or archived
+    /// resource may be withdrawn (`deaccessioned`: a tombstone answers for it).
+    Status { Draft => "draft", Published => "published", Archived => "archived", Deaccessioned => "deaccessioned" }
 );
 word_enum!(
     /// Typed links between resources.
@@ -129,10 +134,18 @@ pub enum Step {
     Publish,
     Archive,
     Delete,
+    /// Withdraw it for good (`POST …/deaccession`).
+    Deaccession,
 }
 
 impl Step {
-    pub const ALL: [Step; 4] = [Step::Edit, Step::Publish, Step::Archive, Step::Delete];
+    pub const ALL: [Step; 5] = [
+        Step::Edit,
+        Step::Publish,
+        Step::Archive,
+        Step::Delete,
+        Step::Deaccession,
+    ];
 }
 
 /// Why the lifecycle refuses a step.
@@ -144,15 +157,21 @@ pub enum Refused {
     NotADraft,
     /// Publishing and archiving go `draft → published → archived` only.
     InvalidTransition,
+    /// Withdrawn: only its tombstone answers.
+    Deaccessioned,
 }
 
 /// The lifecycle as a table: where `step` leaves a resource that is `from`
 /// (`None`: it is gone), or why it is refused. `draft → published →
 /// archived`; drafts and published resources change, archived ones do not;
-/// only drafts are deleted.
+/// only drafts are deleted; what was published may be deaccessioned (drafts
+/// never published are deleted instead), and that is final.
 pub fn step(from: Status, step: Step) -> Result<Option<Status>, Refused> {
-    use Status::{Archived, Draft, Published};
+    use Status::{Archived, Deaccessioned, Draft, Published};
     match (from, step) {
+        (Deaccessioned, _) => Err(Refused::Deaccessioned),
+        (Published | Archived, Step::Deaccession) => Ok(Some(Deaccessioned)),
+        (Draft, Step::Deaccession) => Err(Refused::InvalidTransition),
         (Draft | Published, Step::Edit) => Ok(Some(from)),
         (Archived, Step::Edit) => Err(Refused::ReadOnly),
         (Draft, Step::Publish) => Ok(Some(Published)),
@@ -283,6 +302,16 @@ pub struct DatasetFields {
     /// File formats (`CSV`, `text/csv`, `Parquet`…).
     pub formats: Vec<String>,
     pub datasheet: Datasheet,
+    /// Its files are refused (403 `embargoed`) until then; the metadata is
+    /// seen as `visibility` says. The embargo lifts itself (its owners, and
+    /// those refused a file meanwhile, are told).
+    pub embargo_until: Option<DateTime<Utc>>,
+    /// Why (shown with the refusal).
+    pub embargo_reason: Option<String>,
+    /// The end of the retention period its data-sharing agreement sets:
+    /// from then on its files are refused (410 `retention-ended`) and its
+    /// grants end; its owners are reminded 30 and 7 days before.
+    pub retention_until: Option<DateTime<Utc>>,
 }
 
 impl Default for DatasetFields {
@@ -297,6 +326,9 @@ impl Default for DatasetFields {
             size_bytes: None,
             formats: Vec::new(),
             datasheet: Datasheet::default(),
+            embargo_until: None,
+            embargo_reason: None,
+            retention_until: None,
         }
     }
 }
@@ -456,6 +488,9 @@ pub fn kind_fields(kind: ResourceKind) -> &'static [&'static str] {
             "size_bytes",
             "formats",
             "datasheet",
+            "embargo_until",
+            "embargo_reason",
+            "retention_until",
         ],
         ResourceKind::ModelCard => &[
             "risk_tier",
@@ -615,7 +650,7 @@ fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
         }
         None => Datasheet::default(),
     };
-    DatasetFields {
+    let mut fields = DatasetFields {
         access_level: r
             .word::<AccessLevel>("access_level")
             .unwrap_or(defaults.access_level),
@@ -633,7 +668,39 @@ fn read_dataset(r: &mut Reader, default_country: &str) -> DatasetFields {
             short_line(s, 100).map_err(|e| e.map_message(|m| format!("Each format: {m}")))
         }),
         datasheet,
+        embargo_until: None,
+        embargo_reason: None,
+        retention_until: None,
+    };
+    fields.embargo_until = r.instant("embargo_until");
+    fields.embargo_reason = r.text("embargo_reason", 2_000, true);
+    fields.retention_until = r.instant("retention_until");
+    if let (Some(embargo), Some(retention)) = (fields.embargo_until, fields.retention_until)
+        && retention <= embargo
+    {
+        r.fail(
+            "retention_until",
+            Invalid::new(
+                Code::OutOfRange,
+                "The retention period must end after the embargo does.",
+            )
+            .other("embargo_until"),
+        );
     }
+    if fields.embargo_reason.is_some()
+        && fields.embargo_until.is_none()
+        && !r.has_error("embargo_until")
+    {
+        r.fail(
+            "embargo_until",
+            Invalid::new(
+                Code::Required,
+                "An embargo reason needs its end (`embargo_until`).",
+            )
+            .other("embargo_reason"),
+        );
+    }
+    fields
 }
 
 fn read_model_card(r: &mut Reader) -> ModelCardFields {
@@ -985,6 +1052,38 @@ impl Reader {
 
     pub fn boolean(&mut self, key: &str) -> Option<bool> {
         self.typed(key, "boolean", "true or false")
+    }
+
+    /// A moment: an RFC 3339 date-time (`2027-01-31T12:00:00Z`) or a date
+    /// (`2027-01-31`, midnight UTC), between the years 1970 and 9999.
+    pub fn instant(&mut self, key: &str) -> Option<DateTime<Utc>> {
+        let raw: String = self.typed(key, "string", "an RFC 3339 date-time or a date")?;
+        let raw = raw.trim();
+        let parsed = DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+            })
+            .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
+            .map(|t| {
+                // Microseconds, as both databases keep them.
+                use chrono::Timelike;
+                t.with_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+            });
+        if parsed.is_none() {
+            self.fail(
+                key,
+                Invalid::format(
+                    "date-time",
+                    "An RFC 3339 date-time (2027-01-31T12:00:00Z) or a date (2027-01-31).",
+                ),
+            );
+        }
+        parsed
     }
 
     /// A whole number, at least 0.
@@ -1543,8 +1642,17 @@ mod tests {
     /// others are refused.
     #[test]
     fn the_lifecycle() {
-        use Status::{Archived, Draft, Published};
-        let table: [(Status, Step, Result<Option<Status>, Refused>); 12] = [
+        use Status::{Archived, Deaccessioned, Draft, Published};
+        let gone = Err(Refused::Deaccessioned);
+        let table: [(Status, Step, Result<Option<Status>, Refused>); 20] = [
+            (Draft, Step::Deaccession, Err(Refused::InvalidTransition)),
+            (Published, Step::Deaccession, Ok(Some(Deaccessioned))),
+            (Archived, Step::Deaccession, Ok(Some(Deaccessioned))),
+            (Deaccessioned, Step::Edit, gone),
+            (Deaccessioned, Step::Publish, gone),
+            (Deaccessioned, Step::Archive, gone),
+            (Deaccessioned, Step::Delete, gone),
+            (Deaccessioned, Step::Deaccession, gone),
             (Draft, Step::Edit, Ok(Some(Draft))),
             (Draft, Step::Publish, Ok(Some(Published))),
             (Draft, Step::Archive, Err(Refused::InvalidTransition)),
@@ -1575,8 +1683,13 @@ mod tests {
             }
         }
         assert_eq!(checked, table.len());
-        // Archived is final: nothing moves it or changes it.
-        assert!(Step::ALL.iter().all(|s| step(Archived, *s).is_err()));
+        // Archived is final but for a withdrawal; a withdrawal is final.
+        assert!(
+            Step::ALL
+                .iter()
+                .all(|s| step(Archived, *s).is_err() == (*s != Step::Deaccession))
+        );
+        assert!(Step::ALL.iter().all(|s| step(Deaccessioned, *s).is_err()));
     }
 
     #[test]

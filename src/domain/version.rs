@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -272,4 +273,27 @@ mod tests {
         assert!(diff(&a, &a).is_empty());
         assert_eq!(summary(&[]), "No change to the content.");
     }
+}
+
+/// What answers, with a `410 Gone`, for a withdrawn resource or version:
+/// enough to resolve a citation and know why it is gone, never the content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0190f7a8-54c1-7cc2-9d23-fb0a4a0c8f31", "kind": "dataset", "title": "Kiswahili radio speech", "institution": "uon", "institution_name": "University of Nairobi", "version": "1.2", "citation": "University of Nairobi. (2026). Kiswahili radio speech (Version 1.2) [Dataset]. Kujenga. https://kujenga.example.org/api/v1/datasets/0190f7a8-54c1-7cc2-9d23-fb0a4a0c8f31", "reason": "Consent withdrawn by the speakers' community.", "deaccessioned_at": "2026-12-12T09:30:00Z", "whole": true}))]
+pub struct Tombstone {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub kind: crate::domain::resource::ResourceKind,
+    pub title: String,
+    /// The owning institution's slug.
+    pub institution: String,
+    pub institution_name: String,
+    /// The withdrawn version (`1.2`); for a whole resource, its latest.
+    pub version: Option<String>,
+    /// How to cite what was withdrawn (APA), as it was when withdrawn.
+    pub citation: String,
+    /// Why its owners withdrew it.
+    pub reason: String,
+    pub deaccessioned_at: DateTime<Utc>,
+    /// The whole resource was withdrawn (not one version of it).
+    pub whole: bool,
 }

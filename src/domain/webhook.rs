@@ -293,6 +293,10 @@ pub const SHARED_RESOURCE_EVENTS: &[&str] = &[
     "resource.published",
     "resource.archived",
     "resource.version_published",
+    "resource.deaccessioned",
+    "resource.version_deaccessioned",
+    "resource.embargo_lifted",
+    "resource.retention_ended",
     "module.created",
     "module.updated",
     "module.deleted",
@@ -306,6 +310,7 @@ pub const PUBLIC_EVENTS: &[&str] = &[
     "resource.published",
     "resource.archived",
     "resource.imported",
+    "resource.deaccessioned",
 ];
 
 /// What the visibility rule needs to know of an event.

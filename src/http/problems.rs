@@ -33,6 +33,8 @@ fn problem_for(status: StatusCode) -> Problem {
             detail: None,
             errors: Vec::new(),
             request_id: None,
+            tombstone: None,
+            embargo_until: None,
         },
     };
     problem.request_id = request_id::current();

@@ -18,6 +18,8 @@ pub struct Round {
     pub digests: usize,
     /// What the dataset access sweep did.
     pub access: super::access::Swept,
+    /// Embargoes lifted, retention reminders sent and periods ended.
+    pub dates: crate::app::embargo::Swept,
     /// Delivered and failed webhook messages past `webhooks.retention_secs`
     /// removed (with their attempts).
     pub webhook_messages: usize,
@@ -57,6 +59,10 @@ pub fn run(conn: &mut DbConnection, state: &AppState, now: NaiveDateTime) -> Rou
     match super::access::sweep(conn, state, now) {
         Ok(s) => round.access = s,
         Err(err) => tracing::warn!(error = %err, "dataset access sweep failed"),
+    }
+    match crate::app::embargo::sweep(conn, state, now) {
+        Ok(s) => round.dates = s,
+        Err(err) => tracing::warn!(error = %err, "dataset embargo and retention sweep failed"),
     }
     // The OAI-PMH records follow the events even when nobody harvests, so
     // their datestamps stay close to the changes and a prune finds them read.

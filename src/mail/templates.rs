@@ -32,6 +32,7 @@ pub enum Template {
     AccessDecided,
     AccessEnded,
     AccessReminder,
+    DatasetDates,
     WebhookDisabled,
 }
 
@@ -67,6 +68,7 @@ const FILES: &[(&str, &str)] = template_files!(
     "access_decided",
     "access_ended",
     "access_reminder",
+    "dataset_dates",
     "webhook_disabled"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
@@ -94,6 +96,7 @@ impl Template {
         Template::AccessDecided,
         Template::AccessEnded,
         Template::AccessReminder,
+        Template::DatasetDates,
         Template::WebhookDisabled,
     ];
 
@@ -120,6 +123,7 @@ impl Template {
             Self::AccessDecided => "access_decided",
             Self::AccessEnded => "access_ended",
             Self::AccessReminder => "access_reminder",
+            Self::DatasetDates => "dataset_dates",
             Self::WebhookDisabled => "webhook_disabled",
         }
     }
@@ -238,6 +242,11 @@ impl Template {
                 "requests": [{"id": "01938a7e-0000-7000-8000-000000000003",
                               "dataset": "Twi speech corpus", "requester": "Amina Wanjiru",
                               "created_on": "2026-11-20"}]
+            }),
+            Self::DatasetDates => json!({
+                "display_name": "Amina Wanjiru", "dataset": "Twi speech corpus",
+                "dataset_id": "01938a7e-0000-7000-8000-000000000005",
+                "what": "embargo_lifted", "file": null, "date": "2027-03-01", "days": 0
             }),
             Self::WebhookDisabled => json!({
                 "display_name": "Amina Wanjiru", "owner": "Makerere AI Lab",

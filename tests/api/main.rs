@@ -64,3 +64,4 @@ mod webhooks;
 mod webhooks_records;
 mod webhooks_sharing;
 mod webhooks_workers;
+mod withdrawals;
