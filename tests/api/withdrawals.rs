@@ -220,7 +220,7 @@ api_test!(
         // The event, with what it ended.
         let events = body_of(
             app.get_auth(
-                &format!("/api/v1/audit-events?limit=100&action=resource.deaccessioned"),
+                "/api/v1/audit-events?limit=100&action=resource.deaccessioned",
                 &w.root.access,
             )
             .await,
