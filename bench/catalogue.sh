@@ -17,7 +17,8 @@
 #   KUJENGA_BENCH_POSTGRES_URL=postgres://user:pw@db:5432/kujenga_bench bash bench/catalogue.sh
 #
 # Environment: BENCH_RESOURCES (10000), BENCH_INSTITUTIONS (20),
-# BENCH_WRK_DURATION (10s), BENCH_EXTRA_PATHS (none), BENCH_WRK_THREADS (2),
+# BENCH_WRK_DURATION (10s), BENCH_EXTRA_PATHS (none; `next:PATH` measures the
+# page that PATH's `hydra:next` names), BENCH_WRK_THREADS (2),
 # BENCH_WRK_CONNECTIONS (32; a list such as "1 4 32" measures every path at
 # each, one wrk thread per connection at most),
 # KUJENGA_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/kujenga_bench:
@@ -103,6 +104,14 @@ measure_backend() {
             healthz) path="/healthz" ;;
             list) path="/api/v1/resources?limit=20" ;;
             dataset) path="/api/v1/datasets/$dataset" ;;
+            next:*)
+                # The page a harvester reaches by following `hydra:next` from
+                # the page named (in the same format: `catalog.ttl`).
+                path=$(curl -fsS "$base${endpoint#next:}" |
+                    grep -o 'hydra:next <[^>]*>' | head -1 |
+                    sed -E 's|^hydra:next <https?://[^/]*||; s|>$||')
+                path=${path/\/api\/v1\/catalog\?//api/v1/catalog.ttl?}
+                i=$((i + 1)); endpoint="extra$i" ;;
             *) path=$endpoint; i=$((i + 1)); endpoint="extra$i" ;;
         esac
         # The answer must be a 200 before it is worth timing.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # DCAT harvesting (issue #17, point 10): catalogue pages of 100 datasets at
 # 100,000 resources, as ratios to GET /healthz in the same run — the first
-# page, a page deep in the catalogue (an offset of 14,900), the same page in
+# page, a page deep in the catalogue (an offset of 14,900; and the same page
+# reached by following hydra:next, a keyset read), the same page in
 # each format, an incremental harvest's first page (modified_since a year
 # ago), and OAI-PMH ListRecords pages in both formats. It is
 # bench/catalogue.sh with these paths added (same seeding, both backends,
@@ -20,6 +21,9 @@ deep=${BENCH_HARVEST_DEEP_PAGE:-150}
 since=$(date -u -d '365 days ago' +%Y-%m-%dT%H:%M:%SZ)
 paths="/api/v1/catalog.ttl?page=1"
 paths+=" /api/v1/catalog.ttl?page=$deep"
+# The same page as a harvester reaches it: following page $((deep - 1))'s
+# hydra:next, which reads on from where that page ended (no offset).
+paths+=" next:/api/v1/catalog.ttl?page=$((deep - 1))"
 paths+=" /api/v1/catalog.jsonld?page=$deep"
 paths+=" /api/v1/catalog.rdf?page=$deep"
 paths+=" /api/v1/catalog.ttl?page=1&modified_since=$since"

@@ -40,11 +40,31 @@ pub struct CatalogQuery {
     /// time zone), for incremental harvesting.
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
     pub modified_since: Option<String>,
+    /// The last dataset of the page before, as `hydra:next` names it: the
+    /// page is then read from there on (what a harvester following the
+    /// links sends; the numbered page alone gives the same datasets while
+    /// the catalogue does not change).
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub after: Option<String>,
 }
 
 impl CatalogQuery {
-    fn read(&self) -> Result<(i64, Option<DateTime<Utc>>), ApiError> {
+    fn read(&self) -> Result<(i64, Option<DateTime<Utc>>, Option<String>), ApiError> {
         let mut errors = Vec::new();
+        let after = match self.after.as_deref().map(str::trim) {
+            None => None,
+            Some(a) => match uuid::Uuid::parse_str(a) {
+                Ok(u) if a.len() == 36 => Some(u.hyphenated().to_string()),
+                _ => {
+                    errors.push(crate::error::FieldError::new(
+                        "after",
+                        FieldCode::InvalidFormat,
+                        "`after` is the id of a dataset, as `hydra:next` gives it.",
+                    ));
+                    None
+                }
+            },
+        };
         let page = match self.page.as_deref() {
             None => 1,
             Some(p) => match p.trim().parse::<i64>() {
@@ -74,7 +94,7 @@ impl CatalogQuery {
             },
         };
         if errors.is_empty() {
-            Ok((page, since))
+            Ok((page, since, after))
         } else {
             Err(ApiError::validation(errors))
         }
@@ -160,17 +180,18 @@ async fn catalog_page(
     format: RdfFormat,
     negotiated: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let (page, since) = q.read()?;
+    let (page, since, after) = q.read()?;
     let naive = since.map(|t| t.naive_utc());
     let memo = state.catalog_counts.clone();
     let found = db
-        .run(move |conn| app::page(conn, &memo, naive, page))
+        .run(move |conn| app::page(conn, &memo, naive, page, after.as_deref()))
         .await?;
     let paging = Paging {
         page,
         per_page: PAGE_SIZE,
         total: found.total,
         modified_since: since,
+        last_id: found.entries.last().map(|e| e.loaded.row.id.clone()),
     };
     let graph = dcat::catalog(&site(&state), &paging, &found.entries);
     render(&req, graph, format, negotiated)

@@ -107,6 +107,7 @@ pub fn page(
     memo: &CountMemo,
     modified_since: Option<NaiveDateTime>,
     page: i64,
+    after: Option<&str>,
 ) -> Result<Page, ApiError> {
     // The generation is read before counting: a write committed meanwhile
     // moves it, and the count is then kept under the old one, never asked for.
@@ -120,8 +121,17 @@ pub fn page(
         }
     };
     let offset = (page.clamp(1, MAX_PAGE) - 1) * PAGE_SIZE;
+    // Following `hydra:next`: from where the page before ended (an id that
+    // is none any more falls back to the page's number).
+    let from = match after {
+        Some(id) => match store::key_of(conn, id)? {
+            Some((at, id)) => store::From::After(at, id),
+            None => store::From::Offset(offset),
+        },
+        None => store::From::Offset(offset),
+    };
     let rows = if offset < total {
-        store::page(conn, modified_since, offset, PAGE_SIZE).map_err(|e| unreadable(conn, e))?
+        store::page(conn, modified_since, from, PAGE_SIZE).map_err(|e| unreadable(conn, e))?
     } else {
         Vec::new()
     };

@@ -42,17 +42,35 @@ pub fn count(conn: &mut DbConnection, modified_since: Option<NaiveDateTime>) -> 
         .get_result(conn)
 }
 
-/// `limit` of them after the first `offset`, oldest listed first.
+/// Where resource `id` stands in the catalogue's order (its `listed_at`),
+/// whatever it is now: the start of a keyset page.
+pub fn key_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(NaiveDateTime, String)>> {
+    rs::table
+        .filter(rs::id.eq(id))
+        .select((rs::listed_at, rs::id))
+        .first(conn)
+        .optional()
+}
+
+/// Where a page starts: after the first `offset` datasets, or right after
+/// a key (the last dataset of the page before).
+#[derive(Debug, Clone)]
+pub enum From {
+    Offset(i64),
+    After(NaiveDateTime, String),
+}
+
+/// `limit` of them from `from`, oldest listed first.
 pub fn page(
     conn: &mut DbConnection,
     modified_since: Option<NaiveDateTime>,
-    offset: i64,
+    from: From,
     limit: i64,
 ) -> QueryResult<Vec<Loaded>> {
     let backend = conn.backend();
     // The offset is skipped on `resources` alone (an index walk), then the
     // page's rows are read with their institutions.
-    let ids: Vec<String> = rs::table
+    let mut q = rs::table
         .filter(condition_alone(
             backend,
             &Viewer::default(),
@@ -60,10 +78,22 @@ pub fn page(
             None,
         ))
         .order((rs::listed_at.asc(), rs::id.asc()))
-        .offset(offset)
         .limit(limit)
         .select(rs::id)
-        .load(conn)?;
+        .into_boxed();
+    match from {
+        From::Offset(offset) => q = q.offset(offset),
+        From::After(at, id) => {
+            // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
+            q = q.filter(rs::listed_at.ge(at));
+            q = q.filter(
+                rs::listed_at
+                    .gt(at)
+                    .or(rs::listed_at.eq(at).and(rs::id.gt(id))),
+            );
+        }
+    }
+    let ids: Vec<String> = q.load(conn)?;
     let mut rows = by_ids(conn, &ids)?;
     rows.sort_by_key(|l| ids.iter().position(|id| *id == l.row.id));
     Ok(rows)

@@ -40,6 +40,10 @@ pub struct Paging {
     pub total: i64,
     /// `modified_since` as asked (RFC 3339, UTC), kept in the page links.
     pub modified_since: Option<DateTime<Utc>>,
+    /// The id of this page's last dataset: `hydra:next` carries it
+    /// (`after=`), so a harvester following the links reads each next page
+    /// from where this one ended instead of skipping all the pages before.
+    pub last_id: Option<String>,
 }
 
 impl Paging {
@@ -120,7 +124,15 @@ pub fn catalog(site: &Site<'_>, paging: &Paging, entries: &[Entry]) -> Result<Tr
     link(&mut b, ["hydra:first", "hydra:firstPage"], 1);
     link(&mut b, ["hydra:last", "hydra:lastPage"], last);
     if paging.page < last {
-        link(&mut b, ["hydra:next", "hydra:nextPage"], paging.page + 1);
+        let mut next = paging.url(site, paging.page + 1);
+        if let Some(id) = &paging.last_id {
+            next.push_str("&after=");
+            next.push_str(id);
+        }
+        let target = b.iri(&next);
+        for t in ["hydra:next", "hydra:nextPage"] {
+            b.add(view.clone(), t, target.clone());
+        }
     }
     if paging.page > 1 {
         link(

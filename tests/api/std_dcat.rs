@@ -515,6 +515,23 @@ api_test!(
             .unwrap();
         assert!(summary.datasets > 200, "{summary:?}");
         let (found, pages) = harvest(app, "/api/v1/catalog").await;
+        // `hydra:next` reads on from where its page ended (`after=`): the
+        // same datasets as the numbered page; a bad `after` is a 400.
+        let datasets = |body: &str| -> BTreeSet<String> {
+            subjects_of_type(&parse(body, "text/turtle"), &format!("{DCAT}Dataset"))
+                .into_iter()
+                .collect()
+        };
+        let (_, _, first) = fetch(app, "/api/v1/catalog.ttl", "text/turtle").await;
+        let next = next_page(&parse(&first, "text/turtle")).expect("a next page");
+        assert!(next.contains("page=2&after="), "{next}");
+        let (status, _, by_link) = fetch(app, &next, "text/turtle").await;
+        assert_eq!(status, 200);
+        let (_, _, by_number) = fetch(app, "/api/v1/catalog.ttl?page=2", "text/turtle").await;
+        assert_eq!(datasets(&by_link), datasets(&by_number));
+        assert_eq!(datasets(&by_link).len(), 100);
+        let (status, ..) = fetch(app, "/api/v1/catalog.ttl?page=2&after=x'--", "text/turtle").await;
+        assert_eq!(status, 400);
         let unique: BTreeSet<String> = found.iter().cloned().collect();
         assert_eq!(unique.len(), found.len(), "a dataset on two pages");
         assert!(pages >= 2, "{pages} pages");
