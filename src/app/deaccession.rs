@@ -313,3 +313,38 @@ pub(crate) fn end_grants(
     }
     Ok(grants)
 }
+
+/// What a reader sees of a link (`k`) besides its target: for a pinned
+/// link, the target's latest version (`head`); for a link to a withdrawn resource
+/// (`withdrawn`) or pinned to a withdrawn version of a live one (`live`),
+/// the tombstone that answers for it.
+pub(crate) fn annotate_link(
+    conn: &mut DbConnection,
+    k: &mut crate::domain::resource::Link,
+    head: Option<&crate::db::versions::Head>,
+    live: Option<&Loaded>,
+    withdrawn: Option<&Loaded>,
+) -> Result<(), ApiError> {
+    // Only a pinned link may lag behind: an unpinned one is the latest.
+    if k.version.is_some() {
+        k.latest_version = head.map(|(major, minor, _)| {
+            Label {
+                major: *major,
+                minor: *minor,
+            }
+            .to_string()
+        });
+    }
+    if let Some(t) = withdrawn {
+        if let Some(row) = withdrawals::one(conn, &t.row.id, WHOLE)? {
+            k.tombstone = Some(Box::new(tombstone_of(conn, t, &row)?));
+        }
+        return Ok(());
+    }
+    if let (Some(t), Some(pinned)) = (live, k.version.as_deref())
+        && let Some(row) = withdrawals::one(conn, &t.row.id, pinned)?
+    {
+        k.tombstone = Some(Box::new(tombstone_of(conn, t, &row)?));
+    }
+    Ok(())
+}

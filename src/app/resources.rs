@@ -576,12 +576,12 @@ pub(crate) fn document_of(row: &ResourceRow, links: Vec<Link>) -> Result<Documen
     })
 }
 
-pub(crate) fn links_of(rows: &[(String, doc::Relation, String)], source: &str) -> Vec<Link> {
+pub(crate) fn links_of(rows: &[store::Edge], source: &str) -> Vec<Link> {
     rows.iter()
-        .filter(|(s, _, _)| s == source)
-        .map(|(_, relation, target)| Link {
-            relation: *relation,
-            resource_id: target.clone(),
+        .filter(|(s, ..)| s == source)
+        .map(|(_, relation, target, version)| Link {
+            version: version.clone(),
+            ..Link::new(*relation, target.clone())
         })
         .collect()
 }
@@ -657,7 +657,7 @@ pub(crate) fn represent_with(
     reverse: bool,
     links: bool,
     extras: Extras,
-    given: Option<Vec<(String, doc::Relation, String)>>,
+    given: Option<Vec<store::Edge>>,
 ) -> Result<Vec<AnyResource>, ApiError> {
     let actor = &Principal::actor_of(principal);
     let links = links || extras.include.related;
@@ -669,7 +669,7 @@ pub(crate) fn represent_with(
         _ if links => (store::relations_of(conn, &ids)?, Vec::new()),
         _ => (Vec::new(), Vec::new()),
     };
-    let mut others: Vec<String> = relations.iter().map(|(_, _, t)| t.clone()).collect();
+    let mut others: Vec<String> = relations.iter().map(|(_, _, t, _)| t.clone()).collect();
     let mut details = Vec::with_capacity(items.len());
     for l in items {
         let d = details_of(&l.row)?;
@@ -681,12 +681,25 @@ pub(crate) fn represent_with(
     others.extend(incoming.iter().map(|(_, s)| s.clone()));
     others.sort_unstable();
     others.dedup();
-    let seen: HashMap<String, Loaded> = store::by_ids(conn, &others)
-        .map_err(|e| unreadable(conn, e))?
-        .into_iter()
-        .filter(|l| visible(actor, l, viewer))
-        .map(|l| (l.row.id.clone(), l))
-        .collect();
+    let targets = store::by_ids(conn, &others).map_err(|e| unreadable(conn, e))?;
+    // Withdrawn resources the caller could see: a link to one shows its
+    // tombstone (kept apart: nothing else of them is shown).
+    let mut withdrawn: HashMap<String, Loaded> = HashMap::new();
+    let mut seen: HashMap<String, Loaded> = HashMap::new();
+    for t in targets {
+        if t.row.status == Status::Deaccessioned {
+            let mut before = t.clone();
+            before.row.status = Status::Published;
+            if visible(actor, &before, viewer) {
+                withdrawn.insert(t.row.id.clone(), t);
+            }
+        } else if visible(actor, &t, viewer) {
+            seen.insert(t.row.id.clone(), t);
+        }
+    }
+    // The latest version of every linked resource (pinned or not).
+    let linked: Vec<String> = seen.keys().chain(withdrawn.keys()).cloned().collect();
+    let target_heads = crate::db::versions::heads(conn, &linked)?;
     // Batched per page: one query each, whatever the page's size.
     let datasets: Vec<String> = items
         .iter()
@@ -717,18 +730,24 @@ pub(crate) fn represent_with(
     let mut out = Vec::with_capacity(items.len());
     for (l, d) in items.iter().zip(details) {
         let row = &l.row;
-        let related = links_of(&relations, &row.id)
+        let mut related: Vec<Link> = links_of(&relations, &row.id)
             .into_iter()
-            .filter(|k| seen.contains_key(&k.resource_id))
+            .filter(|k| seen.contains_key(&k.resource_id) || withdrawn.contains_key(&k.resource_id))
             .collect();
+        for k in &mut related {
+            crate::app::deaccession::annotate_link(
+                conn,
+                k,
+                target_heads.get(&k.resource_id),
+                seen.get(&k.resource_id),
+                withdrawn.get(&k.resource_id),
+            )?;
+        }
         let related_from = reverse.then(|| {
             incoming
                 .iter()
                 .filter(|(_, s)| seen.contains_key(s))
-                .map(|(relation, source)| Link {
-                    relation: *relation,
-                    resource_id: source.clone(),
-                })
+                .map(|(relation, source)| Link::new(*relation, source.clone()))
                 .collect()
         });
         let mut core = core_of(l, related, related_from)?;
@@ -989,6 +1008,29 @@ pub(crate) fn check_links(
         };
         if !link.relation.allows(kind, target.row.kind) {
             errors.push(relation_error(*i, link));
+        }
+        if let Some(pinned) = link.version.as_deref() {
+            let label = crate::domain::version::Label::parse(pinned);
+            let exists = match label {
+                Some(l) => {
+                    crate::db::versions::one(conn, &target.row.id, l.major, l.minor)?.is_some()
+                }
+                None => false,
+            };
+            if !exists {
+                errors.push(FieldError::new(
+                    format!("related[{i}].version"),
+                    FieldCode::NotFound,
+                    "The linked resource has no published version with this label (see its \
+                     versions).",
+                ));
+            } else if crate::db::withdrawals::one(conn, &target.row.id, pinned)?.is_some() {
+                errors.push(FieldError::new(
+                    format!("related[{i}].version"),
+                    FieldCode::NotAllowedValue,
+                    "This version was withdrawn by its owners; link to another one.",
+                ));
+            }
         }
     }
     for (i, id) in new_datasets {

@@ -281,7 +281,14 @@ fn represent_document(
         .core
         .related
         .iter()
-        .map(|k| (l.row.id.clone(), k.relation, k.resource_id.clone()))
+        .map(|k| {
+            (
+                l.row.id.clone(),
+                k.relation,
+                k.resource_id.clone(),
+                k.version.clone(),
+            )
+        })
         .collect();
     represent_with(
         conn,

@@ -392,56 +392,66 @@ pub fn replace_relations(conn: &mut DbConnection, id: &str, links: &[Link]) -> Q
                 rr::relation.eq(link.relation),
                 rr::target_id.eq(&link.resource_id),
                 rr::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                rr::target_version.eq(link.version.as_deref()),
             ))
             .execute(conn)?;
     }
     Ok(())
 }
 
-/// Outgoing links of several resources: `(source, relation, target)` in order.
-pub fn relations_of(
-    conn: &mut DbConnection,
-    ids: &[String],
-) -> QueryResult<Vec<(String, Relation, String)>> {
+/// An outgoing link: `(source, relation, target, the target's version it
+/// is pinned to)`.
+pub type Edge = (String, Relation, String, Option<String>);
+
+/// Outgoing links of several resources, in order.
+pub fn relations_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<Edge>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     rr::table
         .filter(rr::source_id.eq_any(ids))
         .order((rr::source_id, rr::position))
-        .select((rr::source_id, rr::relation, rr::target_id))
+        .select((
+            rr::source_id,
+            rr::relation,
+            rr::target_id,
+            rr::target_version,
+        ))
         .load(conn)
 }
 
-/// A resource's outgoing links `(source, relation, target)` in order, and
-/// its incoming links `(relation, source)`, in one query.
+/// A resource's outgoing links in order, and its incoming links
+/// `(relation, source)`, in one query.
 #[allow(clippy::type_complexity)]
 pub fn relations_around(
     conn: &mut DbConnection,
     id: &str,
-) -> QueryResult<(Vec<(String, Relation, String)>, Vec<(Relation, String)>)> {
-    let rows: Vec<(String, Relation, String, i32)> = rr::table
+) -> QueryResult<(Vec<Edge>, Vec<(Relation, String)>)> {
+    let rows: Vec<(String, Relation, String, i32, Option<String>)> = rr::table
         .filter(rr::source_id.eq(id).or(rr::target_id.eq(id)))
-        .select((rr::source_id, rr::relation, rr::target_id, rr::position))
+        .select((
+            rr::source_id,
+            rr::relation,
+            rr::target_id,
+            rr::position,
+            rr::target_version,
+        ))
         .load(conn)?;
-    let mut out: Vec<(i32, String, Relation, String)> = Vec::new();
+    let mut out: Vec<(i32, Edge)> = Vec::new();
     let mut incoming: Vec<(Relation, String)> = Vec::new();
-    for (source, relation, target, position) in rows {
+    for (source, relation, target, position, version) in rows {
         if target == id && source != id {
             incoming.push((relation, source));
         } else {
             if target == id {
                 incoming.push((relation, source.clone()));
             }
-            out.push((position, source, relation, target));
+            out.push((position, (source, relation, target, version)));
         }
     }
-    out.sort_by_key(|(p, ..)| *p);
+    out.sort_by_key(|(p, _)| *p);
     incoming.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
-    Ok((
-        out.into_iter().map(|(_, s, r, t)| (s, r, t)).collect(),
-        incoming,
-    ))
+    Ok((out.into_iter().map(|(_, e)| e).collect(), incoming))
 }
 
 /// The kinds of resources by id (those that exist).

@@ -295,6 +295,7 @@ diesel::table! {
         relation -> Text,
         target_id -> Text,
         position -> Integer,
+        target_version -> Nullable<Text>,
     }
 }
 

@@ -234,6 +234,36 @@ pub struct Link {
     /// The linked resource's id.
     #[schema(format = "uuid")]
     pub resource_id: String,
+    /// The version of the linked resource this link names (`1.2`: a model
+    /// trained on that version of a dataset); absent, the latest, whatever
+    /// it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "1.2")]
+    pub version: Option<String>,
+    /// Read-only (ignored when sent), on a pinned link: the linked
+    /// resource's latest version; when it differs from `version`, a newer
+    /// one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    #[schema(read_only, example = "1.3")]
+    pub latest_version: Option<String>,
+    /// Read-only: the version this link names (or the whole resource) was
+    /// withdrawn; what answers for it instead of its content.
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    #[schema(read_only)]
+    pub tombstone: Option<Box<crate::domain::version::Tombstone>>,
+}
+
+impl Link {
+    /// A link to the latest version of `resource_id`.
+    pub fn new(relation: Relation, resource_id: String) -> Self {
+        Self {
+            relation,
+            resource_id,
+            version: None,
+            latest_version: None,
+            tombstone: None,
+        }
+    }
 }
 
 /// The fields every kind has, as edited.
@@ -1086,6 +1116,21 @@ impl Reader {
         parsed
     }
 
+    /// A version label, `major.minor` (`1.2`).
+    pub fn version_label(&mut self, key: &str) -> Option<String> {
+        let raw: String = self.typed(key, "string", "a version label like 1.2")?;
+        match crate::domain::version::Label::parse(raw.trim()) {
+            Some(label) => Some(label.to_string()),
+            None => {
+                self.fail(
+                    key,
+                    Invalid::format("version", "A version label like 1.2 (see its versions)."),
+                );
+                None
+            }
+        }
+    }
+
     /// A whole number, at least 0.
     pub fn count(&mut self, key: &str) -> Option<i64> {
         let value = self.take(key)?;
@@ -1267,13 +1312,21 @@ impl Reader {
             if id.is_none() && !item.has_error("resource_id") {
                 item.fail("resource_id", Invalid::required("Required."));
             }
+            let version = item.version_label("version");
+            // What a read adds, sent back unchanged: not the link's own.
+            item.take("latest_version");
+            item.take("tombstone");
             self.absorb(item);
             if let (Some(relation), Some(resource_id)) = (relation, id) {
                 let link = Link {
-                    relation,
-                    resource_id,
+                    version,
+                    ..Link::new(relation, resource_id)
                 };
-                if !out.contains(&link) {
+                // One link per (relation, resource): a second pin replaces none.
+                if !out
+                    .iter()
+                    .any(|k| k.relation == link.relation && k.resource_id == link.resource_id)
+                {
                     out.push(link);
                 }
             }

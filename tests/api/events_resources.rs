@@ -436,10 +436,10 @@ api_test!(an_import_records_one_event_per_resource, |backend| {
     // A batch with a bad link imports nothing and records nothing.
     let seq = last_seq(&w.app).await;
     let mut bad = import(&uuid::Uuid::now_v7().to_string(), "Linked");
-    bad.document.core.related = vec![kujenga::domain::resource::Link {
-        relation: kujenga::domain::resource::Relation::DerivedFrom,
-        resource_id: uuid::Uuid::now_v7().to_string(),
-    }];
+    bad.document.core.related = vec![kujenga::domain::resource::Link::new(
+        kujenga::domain::resource::Relation::DerivedFrom,
+        uuid::Uuid::now_v7().to_string(),
+    )];
     let items = vec![import(&uuid::Uuid::now_v7().to_string(), "Fine"), bad];
     let err = w
         .app

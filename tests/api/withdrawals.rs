@@ -619,3 +619,117 @@ api_test!(
         body_of(app.get(&path(&ds.id, "")).await, 200).await;
     }
 );
+
+api_test!(
+    a_link_may_name_a_version_and_shows_when_it_is_withdrawn,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let owner = Some(w.owner.access.as_str());
+        let ds = w.dataset("Radio speech", json!({})).await;
+        let res = edit_published(
+            app,
+            owner,
+            &path(&ds.id, ""),
+            json!({"title": "Radio speech, cleaned"}),
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 200);
+
+        let card = |related: Value| {
+            app.post_json(
+                "/api/v1/model-cards",
+                json!({"institution": "ke-lab", "title": "Speech model", "related": related}),
+                owner,
+            )
+        };
+        // A version it has not, or not a label: 400, nothing created.
+        for (related, field) in [
+            (
+                json!([{"relation": "trained_on", "resource_id": ds.id, "version": "4.0"}]),
+                "related[0].version",
+            ),
+            (
+                json!([{"relation": "trained_on", "resource_id": ds.id, "version": "latest"}]),
+                "related[0].version",
+            ),
+        ] {
+            let problem = typed(card(related).await, 400, "validation-error").await;
+            assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        }
+        let made = body_of(
+            card(json!([
+                {"relation": "trained_on", "resource_id": ds.id, "version": "1.0"},
+                {"relation": "evaluated_on", "resource_id": ds.id},
+            ]))
+            .await,
+            201,
+        )
+        .await;
+        let id = made["id"].as_str().unwrap().to_string();
+        let read = |who: Option<&'static str>| {
+            let p = format!("/api/v1/model-cards/{id}");
+            async move { body_of(call(app, Method::GET, &p, who.or(owner), None).await, 200).await }
+        };
+        let m = read(None).await;
+        let links = m["related"].as_array().unwrap();
+        // The pinned link names 1.0, and shows that 1.1 is the latest.
+        assert_eq!(links[0]["version"], "1.0", "{m}");
+        assert_eq!(links[0]["latest_version"], "1.1");
+        assert!(links[0].get("tombstone").is_none());
+        // An unpinned link is to the latest, whatever it is.
+        assert_eq!(
+            links[1],
+            json!({"relation": "evaluated_on", "resource_id": ds.id})
+        );
+        // Sent back as read, the links are the same links.
+        let res = call(
+            app,
+            Method::PATCH,
+            &format!("/api/v1/model-cards/{id}"),
+            owner,
+            Some(json!({"related": m["related"]})),
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 200, "{}", res.text().await.unwrap());
+
+        // 1.0 withdrawn: the pinned link shows its tombstone; a new pin to it
+        // is refused.
+        body_of(
+            deaccession(
+                app,
+                owner,
+                &ds.id,
+                json!({"reason": "Names left in.", "version": "1.0"}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        let m = read(None).await;
+        let t = &m["related"][0]["tombstone"];
+        assert_eq!(t["version"], "1.0", "{m}");
+        assert_eq!(t["whole"], false);
+        assert_eq!(t["reason"], "Names left in.");
+        assert!(m["related"][1].get("tombstone").is_none());
+        let problem = typed(
+            card(json!([{"relation": "trained_on", "resource_id": ds.id, "version": "1.0"}])).await,
+            400,
+            "validation-error",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "related[0].version");
+
+        // The whole dataset withdrawn: both links show the tombstone.
+        body_of(
+            deaccession(app, owner, &ds.id, json!({"reason": "Consent withdrawn."})).await,
+            200,
+        )
+        .await;
+        let m = read(None).await;
+        for k in m["related"].as_array().unwrap() {
+            assert_eq!(k["tombstone"]["whole"], true, "{m}");
+            assert_eq!(k["tombstone"]["reason"], "Consent withdrawn.");
+        }
+    }
+);

@@ -1,0 +1,1 @@
+ALTER TABLE resource_relations DROP COLUMN target_version;
