@@ -49,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(enroll))
             .route(web::delete().to(withdraw)),
     )
+    .service(web::resource("/courses/{id}/enrollment/upgrade").route(web::post().to(upgrade)))
     .service(
         web::resource("/courses/{id}/enrollment/modules/{module_id}")
             .route(web::put().to(mark_done))
@@ -390,6 +391,30 @@ pub async fn withdraw(
     let id = path_id(&path.into_inner())?;
     let by = Caller::new(principal, state.into_inner());
     let e = db.run(move |conn| app::withdraw(conn, &by, &id)).await?;
+    Ok(HttpResponse::Ok().json(e))
+}
+
+/// Move on to the course's latest version. You keep the version you
+/// started on until you ask; your progress is kept per module, so the
+/// modules that stayed stay done. On the latest already, nothing changes.
+#[utoipa::path(post, operation_id = "upgrade_enrollment", path = "/api/v1/courses/{id}/enrollment/upgrade", tag = "learning", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Course id")),
+    responses(
+        (status = 200, description = "Your enrollment, on the latest version", body = Enrollment),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such course (or not visible to you)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "You are not enrolled", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The course was withdrawn: its tombstone", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn upgrade(
+    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path.into_inner())?;
+    let by = Caller::new(principal, state.into_inner());
+    let e = db.run(move |conn| app::upgrade(conn, &by, &id)).await?;
     Ok(HttpResponse::Ok().json(e))
 }
 

@@ -427,11 +427,22 @@ async fn change_status(
     let id = path_id(&id)?;
     let ctx = Context::new(Some(&principal.user.id));
     let if_match = etag::if_match(&req);
+    let state = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
     let resource = db
         .run(move |conn| match &publish {
-            Some(body) => {
-                app::publish(conn, &ctx, &principal, kind, &id, if_match.as_deref(), body)
-            }
+            Some(body) => app::publish(
+                conn,
+                &state,
+                &ctx,
+                &principal,
+                kind,
+                &id,
+                if_match.as_deref(),
+                body,
+            ),
             None => app::archive(conn, &ctx, &principal, kind, &id, if_match.as_deref()),
         })
         .await?;

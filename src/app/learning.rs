@@ -108,6 +108,15 @@ pub struct Enrollment {
     pub completed_at: Option<DateTime<Utc>>,
     /// Public proof of completion: `GET /api/v1/completions/{completion_id}`.
     pub completion_id: Option<String>,
+    /// The course version the learner is on (`1.2`; readable at
+    /// `…/versions/{course_version}`): the one they started on until they
+    /// move on (`POST …/enrollment/upgrade`). Progress is kept per module,
+    /// so modules that did not change stay done.
+    #[schema(example = "1.0")]
+    pub course_version: Option<String>,
+    /// The course's latest version: when it differs, a newer one exists.
+    #[schema(example = "2.0")]
+    pub latest_version: Option<String>,
 }
 
 /// One of your enrollments, with what is left to download.
@@ -327,8 +336,10 @@ fn progress_of(modules: &[&ModuleRow], done: &HashSet<&str>, completed: bool) ->
     rules::progress(&module_facts(modules), done, completed)
 }
 
-fn enrollment_view(row: &EnrollmentRow, p: rules::Progress) -> Enrollment {
+fn enrollment_view(row: &EnrollmentRow, p: rules::Progress, latest: Option<String>) -> Enrollment {
     Enrollment {
+        course_version: row.course_version.clone(),
+        latest_version: latest,
         course_id: row.course_id.clone(),
         status: row.status,
         completed_modules: p.completed_modules,
@@ -368,6 +379,7 @@ fn settle(
     let Some(mut row) = store::enrollment(conn, &course.row.id, &user.id)? else {
         return Ok(None);
     };
+    let latest = head_label(conn, &course.row.id)?;
     let modules = store::modules(conn, &course.row.id)?;
     let done_rows = store::done(conn, &course.row.id, &user.id)?;
     let done: HashSet<&str> = done_rows.iter().map(|(m, _)| m.as_str()).collect();
@@ -381,7 +393,7 @@ fn settle(
         if !store::complete_enrollment(conn, &course.row.id, &user.id, &completion_id, now)? {
             // Completed meanwhile: report what is stored.
             let stored = store::enrollment(conn, &course.row.id, &user.id)?;
-            return Ok(stored.map(|r| enrollment_view(&r, p)));
+            return Ok(stored.map(|r| enrollment_view(&r, p, latest)));
         }
         out.push_notifying(
             Event::EnrollmentCompleted {
@@ -403,7 +415,18 @@ fn settle(
         row.completed_at = Some(now);
         row.completion_id = Some(completion_id);
     }
-    Ok(Some(enrollment_view(&row, p)))
+    Ok(Some(enrollment_view(&row, p, latest)))
+}
+
+/// The latest version of course `id` (`1.2`), if it was ever published.
+fn head_label(conn: &mut DbConnection, id: &str) -> Result<Option<String>, ApiError> {
+    Ok(crate::db::versions::head(conn, id)?.map(|h| {
+        crate::domain::version::Label {
+            major: h.major,
+            minor: h.minor,
+        }
+        .to_string()
+    }))
 }
 
 fn not_enrolled() -> ApiError {
@@ -652,6 +675,7 @@ pub fn enroll(
                             .into(),
                     });
                 }
+                let course_version = head_label(conn, course_id)?;
                 store::insert_enrollment(
                     conn,
                     &EnrollmentRow {
@@ -663,6 +687,7 @@ pub fn enroll(
                         withdrawn_at: None,
                         completed_at: None,
                         completion_id: None,
+                        course_version,
                     },
                 )?;
                 let modules = store::modules(conn, course_id)?;
@@ -686,6 +711,36 @@ pub fn enroll(
         let e = settle(conn, &course, user, Some(&mut out))?.ok_or(ApiError::NotFound)?;
         out.write(conn, by, &course)?;
         Ok((created, e))
+    })
+}
+
+/// Moves the caller's enrollment on to the course's latest version (they
+/// keep the one they started on until they ask). Their progress is kept
+/// per module: modules that stayed stay done. Records `enrollment.upgraded`
+/// when the version changes; on the latest already, nothing changes.
+pub fn upgrade(
+    conn: &mut DbConnection,
+    by: &Caller,
+    course_id: &str,
+) -> Result<Enrollment, ApiError> {
+    write_transaction(conn, |conn| {
+        let course = locked_course(conn, course_id, &by.principal, Action::Enroll)?;
+        let user = &by.principal.user;
+        let existing = store::enrollment(conn, course_id, &user.id)?.ok_or_else(not_enrolled)?;
+        let mut out = Recorder::default();
+        if let Some(to) = head_label(conn, course_id)?
+            && existing.course_version.as_deref() != Some(to.as_str())
+        {
+            store::set_course_version(conn, course_id, &user.id, &to, now())?;
+            out.push(Event::EnrollmentUpgraded {
+                user_id: user.id.clone(),
+                from: existing.course_version.clone(),
+                to,
+            });
+        }
+        let e = settle(conn, &course, user, Some(&mut out))?.ok_or(ApiError::NotFound)?;
+        out.write(conn, by, &course)?;
+        Ok(e)
     })
 }
 
@@ -784,6 +839,7 @@ pub fn my_enrollments(
 ) -> Result<Vec<MyEnrollment>, ApiError> {
     let rows = store::enrollments_of(conn, user_id, status, before, limit)?;
     let ids: Vec<String> = rows.iter().map(|(e, _)| e.course_id.clone()).collect();
+    let heads = crate::db::versions::heads(conn, &ids)?;
     let modules = store::modules_of(conn, &ids)?;
     let done = store::done_in(conn, user_id, &ids)?;
     let done: HashSet<(&str, &str)> = done.iter().map(|(c, m)| (c.as_str(), m.as_str())).collect();
@@ -801,7 +857,17 @@ pub fn my_enrollments(
                 .collect();
             let p = progress_of(&own, &ids, e.completion_id.is_some());
             MyEnrollment {
-                enrollment: enrollment_view(&e, p),
+                enrollment: enrollment_view(
+                    &e,
+                    p,
+                    heads.get(&e.course_id).map(|(major, minor, _)| {
+                        crate::domain::version::Label {
+                            major: *major,
+                            minor: *minor,
+                        }
+                        .to_string()
+                    }),
+                ),
                 course_title: title,
             }
         })

@@ -50,10 +50,11 @@ pub enum Kind {
     AccessEnded,
     AccessReminder,
     DatasetDates,
+    CourseNewVersion,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::PasswordChanged,
         Kind::ApiTokenCreated,
         Kind::MembershipAdded,
@@ -72,6 +73,7 @@ impl Kind {
         Kind::AccessEnded,
         Kind::AccessReminder,
         Kind::DatasetDates,
+        Kind::CourseNewVersion,
     ];
 
     pub fn template(self) -> Template {
@@ -94,6 +96,7 @@ impl Kind {
             Self::AccessEnded => Template::AccessEnded,
             Self::AccessReminder => Template::AccessReminder,
             Self::DatasetDates => Template::DatasetDates,
+            Self::CourseNewVersion => Template::CourseNewVersion,
         }
     }
 
@@ -241,6 +244,17 @@ impl Kind {
                     ("days", "days"),
                 ],
             ),
+            Self::CourseNewVersion => copy(
+                &mut d,
+                t,
+                &[
+                    ("course_id", "course_id"),
+                    ("course", "course_title"),
+                    ("version", "version"),
+                    ("your_version", "your_version"),
+                    ("note", "note"),
+                ],
+            ),
             Self::AccessReminder => {
                 copy(
                     &mut d,
@@ -300,7 +314,7 @@ impl Kind {
             | Self::InstitutionVerified => {
                 param(RouteName::Institution, "slug", "institution_slug")
             }
-            Self::EnrollmentConfirmed | Self::CourseCompleted => {
+            Self::EnrollmentConfirmed | Self::CourseCompleted | Self::CourseNewVersion => {
                 param(RouteName::Course, "id", "course_id")
             }
             Self::PartnershipInvitation
@@ -542,6 +556,7 @@ fn legacy(row: &NotificationRow, kind: Kind, ids: &SlugIds) -> (String, Subject,
         Kind::AccessReminder => "access_request.reminder_sent",
         Kind::DatasetDates if title.contains("retention") => "resource.retention_reminder",
         Kind::DatasetDates => "resource.embargo_lifted",
+        Kind::CourseNewVersion => "resource.version_published",
     };
     let mut data = Map::new();
     data.insert("legacy".into(), Value::Bool(true));

@@ -1436,8 +1436,10 @@ pub fn delete(
 ///
 /// A published resource: publishes the draft of its next version
 /// (`app::versions::publish_next`).
+#[allow(clippy::too_many_arguments)]
 pub fn publish(
     conn: &mut DbConnection,
+    state: &crate::state::AppState,
     ctx: &Context,
     principal: &Principal,
     kind: ResourceKind,
@@ -1445,7 +1447,17 @@ pub fn publish(
     if_match: Option<&str>,
     req: &crate::app::versions::PublishRequest,
 ) -> Result<AnyResource, ApiError> {
-    change_status(conn, ctx, principal, kind, id, Step::Publish, if_match, req)
+    change_status(
+        conn,
+        Some(state),
+        ctx,
+        principal,
+        kind,
+        id,
+        Step::Publish,
+        if_match,
+        req,
+    )
 }
 
 /// Archives a published resource: it stays readable and no longer changes.
@@ -1459,6 +1471,7 @@ pub fn archive(
 ) -> Result<AnyResource, ApiError> {
     change_status(
         conn,
+        None,
         ctx,
         principal,
         kind,
@@ -1472,6 +1485,7 @@ pub fn archive(
 #[allow(clippy::too_many_arguments, reason = "publish and archive share it")]
 fn change_status(
     conn: &mut DbConnection,
+    state: Option<&crate::state::AppState>,
     ctx: &Context,
     principal: &Principal,
     kind: ResourceKind,
@@ -1502,7 +1516,7 @@ fn change_status(
             if check_if_match(&current, if_match).is_err() {
                 crate::app::versions::check_draft_tag(conn, principal, &l, &viewer, if_match)?;
             }
-            crate::app::versions::publish_next(conn, ctx, principal, &l, &viewer, req)?;
+            crate::app::versions::publish_next(conn, state, ctx, principal, &l, &viewer, req)?;
             let l = store::by_id(conn, id)?.ok_or(ApiError::NotFound)?;
             return represent_one(conn, &l, &viewer, Some(principal), Include::default());
         }

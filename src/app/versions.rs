@@ -572,8 +572,11 @@ pub(crate) fn first_version(
 
 /// Publishes the draft of the next version of the published `l` (locked,
 /// the caller allowed to publish, `If-Match` checked).
+/// Publishes the draft of `l`'s next version. `state` (to tell a course's
+/// learners of a new major version) is given by the publish request.
 pub(crate) fn publish_next(
     conn: &mut DbConnection,
+    state: Option<&crate::state::AppState>,
     ctx: &Context,
     principal: &Principal,
     l: &Loaded,
@@ -674,18 +677,44 @@ pub(crate) fn publish_next(
         },
     )?;
     versions_store::delete_draft(conn, id)?;
-    record(
-        conn,
-        ctx,
-        &l.row,
-        &Event::ResourceVersionPublished {
-            kind,
-            label: label.to_string(),
-            major,
-            note,
-            visibility: l.row.visibility,
-        },
-    )
+    let event = Event::ResourceVersionPublished {
+        kind,
+        label: label.to_string(),
+        major,
+        note: note.clone(),
+        visibility: l.row.visibility,
+    };
+    match state {
+        Some(state) if kind == ResourceKind::Course && major => {
+            // Learners on an older major version are told; they move on
+            // when they choose (`POST …/enrollment/upgrade`).
+            let mut notices = Vec::new();
+            for (user_id, on) in crate::db::learning::learners_before_major(conn, id, label.major)?
+            {
+                if let Some(user) =
+                    crate::db::accounts::user_by_id(conn, &user_id)?.filter(|u| u.active)
+                {
+                    notices.push(crate::app::events::Notice::new(
+                        &user,
+                        crate::app::notifications::Kind::CourseNewVersion,
+                        json!({"display_name": user.display_name, "course": l.row.title,
+                               "course_id": id, "version": label.to_string(),
+                               "your_version": on, "note": note}),
+                    ));
+                }
+            }
+            crate::app::events::record_notifying(
+                conn,
+                state,
+                ctx,
+                id,
+                &[l.row.institution_id.as_str()],
+                &event,
+                notices,
+            )
+        }
+        _ => record(conn, ctx, &l.row, &event),
+    }
 }
 
 // ----- reading versions -------------------------------------------------------------------

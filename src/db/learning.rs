@@ -153,6 +153,49 @@ pub struct EnrollmentRow {
     pub withdrawn_at: Option<NaiveDateTime>,
     pub completed_at: Option<NaiveDateTime>,
     pub completion_id: Option<String>,
+    /// The course version the learner is on (`1.2`), kept until they move
+    /// on.
+    pub course_version: Option<String>,
+}
+
+/// Moves a learner to version `to` of the course.
+pub fn set_course_version(
+    conn: &mut DbConnection,
+    course_id: &str,
+    user_id: &str,
+    to: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        en::table
+            .filter(en::course_id.eq(course_id))
+            .filter(en::user_id.eq(user_id)),
+    )
+    .set((en::course_version.eq(Some(to)), en::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The active learners of a course on a version of an older major than
+/// `major`, with the version they are on.
+pub fn learners_before_major(
+    conn: &mut DbConnection,
+    course_id: &str,
+    major: i32,
+) -> QueryResult<Vec<(String, Option<String>)>> {
+    let rows: Vec<(String, Option<String>)> = en::table
+        .filter(en::course_id.eq(course_id))
+        .filter(en::status.eq(EnrollmentStatus::Active))
+        .select((en::user_id, en::course_version))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, v)| {
+            v.as_deref()
+                .and_then(crate::domain::version::Label::parse)
+                .is_none_or(|l| l.major < major)
+        })
+        .collect())
 }
 
 pub fn enrollment(
@@ -209,6 +252,7 @@ pub fn insert_enrollment(conn: &mut DbConnection, row: &EnrollmentRow) -> QueryR
             en::withdrawn_at.eq(row.withdrawn_at),
             en::completed_at.eq(row.completed_at),
             en::completion_id.eq(&row.completion_id),
+            en::course_version.eq(&row.course_version),
         ))
         .execute(conn)?;
     Ok(())

@@ -409,6 +409,7 @@ diesel::table! {
         withdrawn_at -> Nullable<Timestamp>,
         completed_at -> Nullable<Timestamp>,
         completion_id -> Nullable<Text>,
+        course_version -> Nullable<Text>,
     }
 }
 

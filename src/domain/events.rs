@@ -352,6 +352,15 @@ events! {
         #[serde(flatten)]
         change: crate::domain::learning::EnrollmentChange,
     }
+    /// A learner moved on to the course's latest version (they keep the
+    /// version they started on until they choose to).
+    EnrollmentUpgraded = "enrollment.upgraded" on "resource" {
+        user_id: String,
+        /// The version they were on (`1.2`; null for an enrollment older
+        /// than versions).
+        from: Option<String>,
+        to: String,
+    }
     /// A learner completed a course: every counted module is done (by their
     /// own mark, or because an editor removed or relaxed the rest).
     EnrollmentCompleted = "enrollment.completed" on "resource" {

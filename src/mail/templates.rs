@@ -33,6 +33,7 @@ pub enum Template {
     AccessEnded,
     AccessReminder,
     DatasetDates,
+    CourseNewVersion,
     WebhookDisabled,
 }
 
@@ -69,6 +70,7 @@ const FILES: &[(&str, &str)] = template_files!(
     "access_ended",
     "access_reminder",
     "dataset_dates",
+    "course_new_version",
     "webhook_disabled"
 );
 const LAYOUT: &str = include_str!("../../templates/email/_layout.html");
@@ -97,6 +99,7 @@ impl Template {
         Template::AccessEnded,
         Template::AccessReminder,
         Template::DatasetDates,
+        Template::CourseNewVersion,
         Template::WebhookDisabled,
     ];
 
@@ -124,6 +127,7 @@ impl Template {
             Self::AccessEnded => "access_ended",
             Self::AccessReminder => "access_reminder",
             Self::DatasetDates => "dataset_dates",
+            Self::CourseNewVersion => "course_new_version",
             Self::WebhookDisabled => "webhook_disabled",
         }
     }
@@ -247,6 +251,12 @@ impl Template {
                 "display_name": "Amina Wanjiru", "dataset": "Twi speech corpus",
                 "dataset_id": "01938a7e-0000-7000-8000-000000000005",
                 "what": "embargo_lifted", "file": null, "date": "2027-03-01", "days": 0
+            }),
+            Self::CourseNewVersion => json!({
+                "display_name": "Amina Wanjiru", "course": "Machine learning in Kiswahili",
+                "course_id": "01938a7e-0000-7000-8000-000000000001",
+                "version": "2.0", "your_version": "1.3",
+                "note": "Two new modules on speech; the evaluation module rewritten."
             }),
             Self::WebhookDisabled => json!({
                 "display_name": "Amina Wanjiru", "owner": "Makerere AI Lab",

@@ -1320,6 +1320,7 @@ api_test!(notification_preferences, |backend| {
             json!({"kind": "access_requested", "email": true, "essential": false}),
             json!({"kind": "api_token_created", "email": true, "essential": false}),
             json!({"kind": "course_completed", "email": true, "essential": false}),
+            json!({"kind": "course_new_version", "email": true, "essential": false}),
             json!({"kind": "dataset_dates", "email": true, "essential": false}),
             json!({"kind": "enrollment_confirmed", "email": true, "essential": false}),
             json!({"kind": "institution_verified", "email": true, "essential": false}),

@@ -733,3 +733,137 @@ api_test!(
         }
     }
 );
+
+api_test!(
+    learners_keep_their_course_version_until_they_move_on,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let owner = Some(w.owner.access.as_str());
+        let course =
+            crate::helpers::frontend::published_course(app, &w.owner.access, "Kiswahili ASR").await;
+        let cpath = format!("/api/v1/courses/{course}");
+        let learner = person(app, "learner@example.org", Some("KE")).await;
+        let me = Some(learner.access.as_str());
+        let enrolled = body_of(
+            call(app, Method::PUT, &format!("{cpath}/enrollment"), me, None).await,
+            201,
+        )
+        .await;
+        assert_eq!(enrolled["course_version"], "1.0", "{enrolled}");
+        assert_eq!(enrolled["latest_version"], "1.0");
+        // Not enrolled: 409; nothing to move on to: unchanged.
+        let res = call(
+            app,
+            Method::POST,
+            &format!("{cpath}/enrollment/upgrade"),
+            owner,
+            None,
+        )
+        .await;
+        typed(res, 409, "not-enrolled").await;
+
+        // A minor version: nobody is told.
+        let res = edit_published(app, owner, &cpath, json!({"summary": "Clearer."})).await;
+        assert_eq!(res.status().as_u16(), 200);
+        let e = body_of(
+            call(app, Method::GET, &format!("{cpath}/enrollment"), me, None).await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            (e["course_version"].as_str(), e["latest_version"].as_str()),
+            (Some("1.0"), Some("1.1"))
+        );
+        assert_eq!(
+            app.count_emails("learner@example.org", "course_new_version")
+                .await,
+            0
+        );
+
+        // A major version: the learner is told, and stays on 1.0.
+        let draft = call(
+            app,
+            Method::PATCH,
+            &format!("{cpath}/draft"),
+            owner,
+            Some(json!({"title": "Kiswahili ASR, second edition"})),
+        )
+        .await;
+        assert_eq!(draft.status().as_u16(), 200);
+        let published = body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("{cpath}/publish"),
+                owner,
+                Some(json!({"major": true, "note": "Rewritten for 2027."})),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(published["version_label"], "2.0", "{published}");
+        assert_eq!(
+            app.count_emails("learner@example.org", "course_new_version")
+                .await,
+            1
+        );
+        let e = body_of(
+            call(app, Method::GET, &format!("{cpath}/enrollment"), me, None).await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            (e["course_version"].as_str(), e["latest_version"].as_str()),
+            (Some("1.0"), Some("2.0"))
+        );
+
+        // Moving on, when they choose: once.
+        let up = body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("{cpath}/enrollment/upgrade"),
+                me,
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(up["course_version"], "2.0", "{up}");
+        let again = body_of(
+            call(
+                app,
+                Method::POST,
+                &format!("{cpath}/enrollment/upgrade"),
+                me,
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(again["course_version"], "2.0");
+        let events = body_of(
+            app.get_auth(
+                "/api/v1/audit-events?limit=100&action=enrollment.upgraded",
+                &w.root.access,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+        // The list of one's enrollments says the same.
+        let mine = body_of(
+            app.get_auth("/api/v1/me/enrollments", &learner.access)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(mine["items"][0]["course_version"], "2.0", "{mine}");
+        assert_eq!(mine["items"][0]["latest_version"], "2.0");
+    }
+);
