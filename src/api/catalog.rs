@@ -48,8 +48,12 @@ pub struct CatalogQuery {
     pub after: Option<String>,
 }
 
+/// A catalogue page as asked: its number, `modified_since`, `after`.
+type PageAsked = (i64, Option<DateTime<Utc>>, Option<String>);
+
 impl CatalogQuery {
-    fn read(&self) -> Result<(i64, Option<DateTime<Utc>>, Option<String>), ApiError> {
+    /// The page, `modified_since` and `after`, checked.
+    fn read(&self) -> Result<PageAsked, ApiError> {
         let mut errors = Vec::new();
         let after = match self.after.as_deref().map(str::trim) {
             None => None,
