@@ -2,9 +2,10 @@
 # Published versions (issue #19): what reading an old version costs against
 # the latest, as ratios to GET /healthz in the same run, and what each
 # version takes in storage. For each backend: a fresh database, a verified
-# institution, one public dataset with every field filled (core, datasheet,
-# terms, 40 tags: 50 fields in all), published, then BENCH_VERSIONS more
-# versions (each a draft edit of its summary and tags, then publish). Then
+# institution, one public dataset with every field filled (the core fields,
+# the data terms, the 8 datasheet sections, 30 tags: 54 values in 22
+# fields), published, then BENCH_VERSIONS more versions (each a draft edit
+# of its summary and tags, then publish). Then
 # wrk, anonymous, on the server started without the anonymous answer cache
 # (every request reads the database):
 #
@@ -21,7 +22,8 @@
 # Environment: BENCH_WRK_DURATION (10s), BENCH_WRK_THREADS (2),
 # BENCH_WRK_CONNECTIONS (32), BENCH_VERSIONS (100),
 # KUJENGA_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/kujenga_bench_versions:
-# created for the run and dropped after it), CARGO_TARGET_DIR (target).
+# created for the run and dropped after it), CARGO_TARGET_DIR (target),
+# BENCH_KUJENGA_BIN (a binary built already).
 set -euo pipefail
 set -f
 
@@ -32,7 +34,8 @@ CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 VERSIONS=${BENCH_VERSIONS:-100}
 PG_URL=${KUJENGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/kujenga_bench_versions}
 TARGET=${CARGO_TARGET_DIR:-target}
-BIN="$TARGET/release/kujenga"
+# BENCH_KUJENGA_BIN: a kujenga binary built already (nothing is built then).
+BIN=${BENCH_KUJENGA_BIN:-"$TARGET/release/kujenga"}
 PASSWORD="benchmarks measure the versions"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kujenga-versions.XXXXXX")
@@ -42,14 +45,16 @@ trap cleanup EXIT
 
 ensure_wrk
 
-say "building (release) ..."
-cargo build --release --bin kujenga >&2
+if [ -z "${BENCH_KUJENGA_BIN:-}" ]; then
+    say "building (release) ..."
+    cargo build --release --bin kujenga >&2
+fi
 
 json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)[\"$1\"])"; }
 
 tags() {
     local n=$1 out="" i
-    for i in $(seq 1 40); do out+="\"tag-$i-v$n\","; done
+    for i in $(seq 1 30); do out+="\"tag-$i-v$n\","; done
     printf '[%s]' "${out%,}"
 }
 
