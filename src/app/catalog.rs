@@ -125,10 +125,10 @@ pub fn page(
     // is none any more falls back to the page's number).
     let from = match after {
         Some(id) => match store::key_of(conn, id)? {
-            Some((at, id)) => store::From::After(at, id),
-            None => store::From::Offset(offset),
+            Some((at, id)) => store::Start::After(at, id),
+            None => store::Start::Offset(offset),
         },
-        None => store::From::Offset(offset),
+        None => store::Start::Offset(offset),
     };
     let rows = if offset < total {
         store::page(conn, modified_since, from, PAGE_SIZE).map_err(|e| unreadable(conn, e))?

@@ -55,7 +55,7 @@ pub fn key_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(NaiveDat
 /// Where a page starts: after the first `offset` datasets, or right after
 /// a key (the last dataset of the page before).
 #[derive(Debug, Clone)]
-pub enum From {
+pub enum Start {
     Offset(i64),
     After(NaiveDateTime, String),
 }
@@ -64,7 +64,7 @@ pub enum From {
 pub fn page(
     conn: &mut DbConnection,
     modified_since: Option<NaiveDateTime>,
-    from: From,
+    from: Start,
     limit: i64,
 ) -> QueryResult<Vec<Loaded>> {
     let backend = conn.backend();
@@ -82,8 +82,8 @@ pub fn page(
         .select(rs::id)
         .into_boxed();
     match from {
-        From::Offset(offset) => q = q.offset(offset),
-        From::After(at, id) => {
+        Start::Offset(offset) => q = q.offset(offset),
+        Start::After(at, id) => {
             // The bound makes the keyset an index range (see `keyset` in db/mod.rs).
             q = q.filter(rs::listed_at.ge(at));
             q = q.filter(
