@@ -867,3 +867,66 @@ api_test!(
         assert_eq!(mine["items"][0]["latest_version"], "2.0");
     }
 );
+
+api_test!(
+    hostile_input_to_the_new_endpoints_is_a_client_error,
+    |backend| {
+        let w = world(backend).await;
+        let app = &w.app;
+        let owner = Some(w.owner.access.as_str());
+        let ds = w.dataset("Probed", json!({})).await;
+        let huge = "x".repeat(10_000);
+        for body in [
+            json!({"reason": "a\u{0}b"}),
+            json!({"reason": huge}),
+            json!({"reason": "x", "version": "1.\u{0}"}),
+            json!({"reason": "x", "version": huge}),
+            json!({"reason": "x", "version": "99999999999.0"}),
+            json!({"reason": 7}),
+            json!([]),
+        ] {
+            let res = deaccession(app, owner, &ds.id, body.clone()).await;
+            let code = res.status().as_u16();
+            assert!(code == 400 || code == 404, "{body}: {code}");
+        }
+        // Nothing was withdrawn.
+        body_of(app.get(&path(&ds.id, "")).await, 200).await;
+        // Dates and reasons on files and drafts.
+        for extra in [
+            json!({"embargo_until": "2999-01-01T00:00:00Z", "embargo_reason": "a\u{0}b"}),
+            json!({"embargo_until": "2999-01-01T00:00:00Z", "embargo_reason": huge}),
+            json!({"embargo_until": "+275760-09-13T00:00:00Z"}),
+            json!({"embargo_until": 12}),
+        ] {
+            let mut body = json!({"name": "f.csv", "url": "https://data.example.org/f.csv",
+                              "media_type": "text/csv", "size_bytes": 1, "sha256": "cd".repeat(32)});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let res = app.post_json(&path(&ds.id, "/files"), body, owner).await;
+            assert_eq!(res.status().as_u16(), 400, "{extra}");
+        }
+        for patch in [
+            json!({"retention_until": "9999-99-99"}),
+            json!({"embargo_until": "2999-01-01", "embargo_reason": "\u{0}"}),
+            json!({"related": [{"relation": "derived_from", "resource_id": ds.id, "version": "\u{0}"}]}),
+        ] {
+            let res = call(
+                app,
+                Method::PATCH,
+                &path(&ds.id, "/draft"),
+                owner,
+                Some(patch.clone()),
+            )
+            .await;
+            assert_eq!(res.status().as_u16(), 400, "{patch}");
+        }
+        // The DCAT page's `after`.
+        for after in ["%00", "x", &"a".repeat(5_000)] {
+            let res = app
+                .get(&format!("/api/v1/catalog.ttl?page=2&after={after}"))
+                .await;
+            assert_eq!(res.status().as_u16(), 400, "{after}");
+        }
+    }
+);
