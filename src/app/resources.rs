@@ -97,32 +97,9 @@ pub(crate) fn unreadable(conn: &mut DbConnection, err: diesel::result::Error) ->
     err.into()
 }
 
-/// [`load`], for what may be read of a withdrawn resource besides its
-/// tombstone (the access requests about it): a withdrawn resource is
-/// loaded as if archived (seen as it was, read-only).
-pub(crate) fn load_as_it_was(
-    conn: &mut DbConnection,
-    kind: ResourceKind,
-    id: &str,
-    principal: Option<&Principal>,
-) -> Result<(Loaded, Viewer), ApiError> {
-    let viewer = Viewer::load(
-        conn,
-        principal.map(|p| p.user.id.as_str()),
-        principal.is_some_and(Principal::is_admin),
-    )?;
-    let mut loaded = store::by_id(conn, id)
-        .map_err(|e| unreadable(conn, e))?
-        .filter(|l| l.row.kind == kind)
-        .ok_or(ApiError::NotFound)?;
-    if loaded.row.status == Status::Deaccessioned {
-        loaded.row.status = Status::Archived;
-    }
-    Ok((loaded, viewer))
-}
-
-/// The resource `id` of `kind` and who is looking; `None` if there is none.
-pub fn load(
+/// The resource `id` of `kind` as stored, whatever its status, and who is
+/// looking.
+fn fetch(
     conn: &mut DbConnection,
     kind: ResourceKind,
     id: &str,
@@ -137,6 +114,33 @@ pub fn load(
         .map_err(|e| unreadable(conn, e))?
         .filter(|l| l.row.kind == kind)
         .ok_or(ApiError::NotFound)?;
+    Ok((loaded, viewer))
+}
+
+/// [`load`], for what may be read of a withdrawn resource besides its
+/// tombstone (the access requests about it): a withdrawn resource is
+/// loaded as if archived (seen as it was, read-only).
+pub(crate) fn load_as_it_was(
+    conn: &mut DbConnection,
+    kind: ResourceKind,
+    id: &str,
+    principal: Option<&Principal>,
+) -> Result<(Loaded, Viewer), ApiError> {
+    let (mut loaded, viewer) = fetch(conn, kind, id, principal)?;
+    if loaded.row.status == Status::Deaccessioned {
+        loaded.row.status = Status::Archived;
+    }
+    Ok((loaded, viewer))
+}
+
+/// The resource `id` of `kind` and who is looking; `None` if there is none.
+pub fn load(
+    conn: &mut DbConnection,
+    kind: ResourceKind,
+    id: &str,
+    principal: Option<&Principal>,
+) -> Result<(Loaded, Viewer), ApiError> {
+    let (loaded, viewer) = fetch(conn, kind, id, principal)?;
     if loaded.row.status == Status::Deaccessioned {
         // Withdrawn: its tombstone answers, whatever was asked of it.
         return Err(crate::app::deaccession::gone(
