@@ -741,7 +741,13 @@ macro_rules! condition {
                 ))
             } else {
                 match facet {
-                    Facet::Kind => Box::new(rs::kind.eq_any(values)),
+                    // One kind is an equality, not `= ANY(…)`: PostgreSQL then
+                    // walks the (kind, status, listed_at, …) index in the
+                    // list's order and checks the rest inside it.
+                    Facet::Kind => match values.as_slice() {
+                        [one] => Box::new(rs::kind.eq(one.clone())),
+                        _ => Box::new(rs::kind.eq_any(values)),
+                    },
                     Facet::Institution => Box::new(
                         rs::institution_id.eq_any(
                             filter_institutions
