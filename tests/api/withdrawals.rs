@@ -47,6 +47,30 @@ async fn sweep(
         .unwrap()
 }
 
+/// "Radio speech", published (1.0), then retitled (1.1).
+async fn radio_speech_at_1_1(w: &crate::helpers::access::World) -> Ds {
+    let ds = w.dataset("Radio speech", json!({})).await;
+    let res = edit_published(
+        &w.app,
+        Some(&w.owner.access),
+        &path(&ds.id, ""),
+        json!({"title": "Radio speech, cleaned"}),
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 200);
+    ds
+}
+
+/// The body of `POST …/files` for a file `name`, with `extra` fields.
+fn file_body(name: &str, extra: Value) -> Value {
+    let mut body = json!({"name": name, "url": format!("https://data.example.org/{name}"),
+                          "media_type": "text/csv", "size_bytes": 1, "sha256": "cd".repeat(32)});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    body
+}
+
 fn stamp(t: chrono::DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -284,15 +308,7 @@ api_test!(one_earlier_version_is_withdrawn_alone, |backend| {
     let w = world(backend).await;
     let app = &w.app;
     let owner = Some(w.owner.access.as_str());
-    let ds = w.dataset("Radio speech", json!({})).await;
-    let res = edit_published(
-        app,
-        owner,
-        &path(&ds.id, ""),
-        json!({"title": "Radio speech, cleaned"}),
-    )
-    .await;
-    assert_eq!(res.status().as_u16(), 200);
+    let ds = radio_speech_at_1_1(&w).await;
     let head = body_of(app.get(&path(&ds.id, "")).await, 200).await;
     assert_eq!(head["version_label"], "1.1", "{head}");
 
@@ -483,14 +499,7 @@ api_test!(a_file_may_carry_its_own_embargo, |backend| {
     )
     .await;
     let until = Utc::now() + Duration::days(10);
-    let file = |extra: Value| {
-        let mut body = json!({"name": "late.csv", "url": "https://data.example.org/late.csv",
-                              "media_type": "text/csv", "size_bytes": 1, "sha256": "cd".repeat(32)});
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        body
-    };
+    let file = |extra: Value| file_body("late.csv", extra);
     // In the past, or a reason without a date: 400, no file added.
     for extra in [
         json!({"embargo_until": stamp(Utc::now() - Duration::hours(1))}),
@@ -626,15 +635,7 @@ api_test!(
         let w = world(backend).await;
         let app = &w.app;
         let owner = Some(w.owner.access.as_str());
-        let ds = w.dataset("Radio speech", json!({})).await;
-        let res = edit_published(
-            app,
-            owner,
-            &path(&ds.id, ""),
-            json!({"title": "Radio speech, cleaned"}),
-        )
-        .await;
-        assert_eq!(res.status().as_u16(), 200);
+        let ds = radio_speech_at_1_1(&w).await;
 
         let card = |related: Value| {
             app.post_json(
@@ -898,11 +899,7 @@ api_test!(
             json!({"embargo_until": "+275760-09-13T00:00:00Z"}),
             json!({"embargo_until": 12}),
         ] {
-            let mut body = json!({"name": "f.csv", "url": "https://data.example.org/f.csv",
-                              "media_type": "text/csv", "size_bytes": 1, "sha256": "cd".repeat(32)});
-            body.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
+            let body = file_body("f.csv", extra.clone());
             let res = app.post_json(&path(&ds.id, "/files"), body, owner).await;
             assert_eq!(res.status().as_u16(), 400, "{extra}");
         }
